@@ -1,0 +1,56 @@
+# Every mandated dependency is a Debian 12 package; a missing one stops
+# configure with the package name to install.
+find_package(PkgConfig QUIET)
+
+function(sigdump_require found what package)
+  if(NOT ${found})
+    message(FATAL_ERROR "sigdump: ${what} not found; install the Debian package: apt-get install ${package}")
+  endif()
+endfunction()
+
+find_package(Threads REQUIRED)
+
+find_package(Boost 1.74 QUIET)
+sigdump_require(Boost_FOUND "Boost.Interprocess" libboost-dev)
+
+find_path(LIBURING_INCLUDE_DIR liburing.h)
+find_library(LIBURING_LIBRARY uring)
+if(LIBURING_INCLUDE_DIR AND LIBURING_LIBRARY)
+  set(LIBURING_FOUND TRUE)
+endif()
+sigdump_require(LIBURING_FOUND "liburing" liburing-dev)
+add_library(sigdump::uring INTERFACE IMPORTED)
+target_include_directories(sigdump::uring INTERFACE ${LIBURING_INCLUDE_DIR})
+target_link_libraries(sigdump::uring INTERFACE ${LIBURING_LIBRARY})
+
+find_package(simdjson QUIET)
+sigdump_require(simdjson_FOUND "simdjson" libsimdjson-dev)
+
+find_path(XXHASH_INCLUDE_DIR xxhash.h)
+find_library(XXHASH_LIBRARY xxhash)
+if(XXHASH_INCLUDE_DIR AND XXHASH_LIBRARY)
+  set(XXHASH_FOUND TRUE)
+endif()
+sigdump_require(XXHASH_FOUND "xxHash" libxxhash-dev)
+add_library(sigdump::xxhash INTERFACE IMPORTED)
+target_include_directories(sigdump::xxhash INTERFACE ${XXHASH_INCLUDE_DIR})
+target_link_libraries(sigdump::xxhash INTERFACE ${XXHASH_LIBRARY})
+
+find_path(SYSTEMD_INCLUDE_DIR systemd/sd-daemon.h)
+find_library(SYSTEMD_LIBRARY systemd)
+if(SYSTEMD_INCLUDE_DIR AND SYSTEMD_LIBRARY)
+  set(SYSTEMD_FOUND TRUE)
+endif()
+sigdump_require(SYSTEMD_FOUND "libsystemd" libsystemd-dev)
+add_library(sigdump::systemd INTERFACE IMPORTED)
+target_include_directories(sigdump::systemd INTERFACE ${SYSTEMD_INCLUDE_DIR})
+target_link_libraries(sigdump::systemd INTERFACE ${SYSTEMD_LIBRARY})
+
+if(SIGDUMP_BUILD_TESTS)
+  find_package(GTest QUIET)
+  sigdump_require(GTest_FOUND "GoogleTest" libgtest-dev)
+endif()
+if(SIGDUMP_BUILD_BENCH)
+  find_package(benchmark QUIET)
+  sigdump_require(benchmark_FOUND "Google Benchmark" libbenchmark-dev)
+endif()

@@ -1,0 +1,146 @@
+// Layer-by-layer comparison of a sample dump against a benchmark dump, with
+// exactly the vendor's numbers (FORMAT.md, "How the vendor compares") and
+// more. Usable offline on finished files and incrementally by the daemon:
+// compare_layer() on each layer as it lands, then summarize() over the list.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "sigdump/dump_file.h"
+#include "sigdump/error.h"
+#include "sigdump/record.h"
+#include "sigdump/tensor.h"
+
+namespace sigdump {
+
+struct thresholds {
+  double cos_min = 0.99;   // COS below this is suspect
+  double rmse_max = 0.1;   // RMSE above this is suspect
+};
+
+enum class layout_choice : std::uint8_t { same, benchmark_nchw_to_nhwc, benchmark_nhwc_to_nchw };
+/* "same", "benchmark_nchw_to_nhwc", "benchmark_nhwc_to_nchw" */
+const char* layout_name(layout_choice l) noexcept;
+
+struct layer_metrics {
+  std::uint64_t n = 0;
+  double mse = 0, cos = 0, rmse = 0;        // the vendor's three (RMSE = relative L1)
+  double max_abs = 0, sqnr_db = 0, rel_l2 = 0;
+  std::uint64_t sample_nan = 0, sample_inf = 0, bench_nan = 0, bench_inf = 0;
+};
+
+/* Metrics of sample vs benchmark read through `layout` (a transposing read
+   of the benchmark when not `same`). Element counts must match. Accumulates
+   in double; splits large layers over `threads` (0: hardware concurrency). */
+result<layer_metrics> compute_metrics(const tensor_view& sample, const tensor_view& bench,
+                                      layout_choice layout, unsigned threads = 1);
+
+/* How a sample record found its benchmark record. */
+enum class match_rule : std::uint8_t { exact, sanitized, name_map };
+
+struct compare_options {
+  struct thresholds thresholds;
+  bool include_constants = false;
+  bool include_inputs = false;
+  std::unordered_map<std::string, std::string> name_map;  // sample name -> benchmark name
+  unsigned threads = 0;                                    // 0: hardware concurrency
+  /* Called from the comparing threads with bytes done so far and the total. */
+  std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+};
+
+/* Whether a sample record takes part in a comparison under these options. */
+bool is_compared(const record& r, const compare_options& options) noexcept;
+
+/* Finds the benchmark record for a sample record: exact name + kind + port,
+   then sanitized name, then the name map. Returns -1 when none. */
+std::int64_t match_record(const dump_file& bench, const record& sample,
+                          const compare_options& options, match_rule* rule = nullptr);
+
+struct layer_result {
+  std::uint32_t index = 0;            // position in the report (0-based, execution order)
+  std::uint32_t sample_record = 0;    // record index in the sample file
+  std::int64_t bench_record = -1;     // record index in the benchmark file
+  std::string name, benchmark_name, op;
+  std::vector<std::int64_t> shape;
+  match_rule rule = match_rule::exact;
+  layer_metrics metrics;
+  layout_choice layout = layout_choice::same;
+  bool suspect = false;
+  std::string error;                  // non-empty: could not be compared, metrics unset
+};
+
+/* Compares one matched pair with the vendor's layout rules and thresholds. */
+layer_result compare_layer(const dump_file& sample, std::uint32_t sample_record,
+                           const dump_file& bench, std::uint32_t bench_record,
+                           const compare_options& options);
+
+struct diagnosis {
+  enum class kind : std::uint8_t { none, jump, drift, oscillation } what = kind::none;
+  std::int64_t at = -1;   // layer index (report position) the diagnosis points at
+  std::string text;
+};
+const char* diagnosis_kind_name(diagnosis::kind k) noexcept;
+
+struct first_bad_layer {
+  std::uint32_t index = 0;
+  std::string name;
+  std::string reason;     // "COS 0.912 < 0.99", "RMSE 0.31 > 0.1", "not comparable: ..."
+};
+
+/* One entry of the JSON save_quant_param.py writes. */
+struct quant_param {
+  std::string name;
+  std::vector<double> min, max;
+  int bit = 8;
+};
+/* Parses that JSON (simdjson); errors name the file and the element. */
+result<std::vector<quant_param>> load_quant_params(const std::string& path);
+/* Parses a name map: JSON object of sample name -> benchmark name. */
+result<std::unordered_map<std::string, std::string>> load_name_map(const std::string& path);
+
+struct advice {
+  std::vector<std::string> tensor_arrays;  // first input tensor of each suspect conv
+  std::string input_config;                // ready-to-paste [CONV_CONFIG] block
+  std::string text;                        // explanation, marks guesses
+  std::vector<std::string> wide_range_8bit; // from quant params: 8-bit, max-min > 20
+};
+
+struct compare_report {
+  std::string sample_path, benchmark_path;
+  struct thresholds thresholds;
+  std::vector<layer_result> layers;
+  std::optional<first_bad_layer> first_bad;
+  struct diagnosis diagnosis;
+  std::vector<std::string> unmatched_sample, unmatched_benchmark;
+  struct advice advice;
+  std::uint64_t bytes_compared = 0;
+
+  bool any_suspect_or_error() const noexcept;
+};
+
+/* Fills first_bad, diagnosis and advice from report.layers (the daemon
+   calls it again as layers arrive). */
+void summarize(compare_report& report, const dump_file& sample,
+               const std::vector<quant_param>* quant_params = nullptr);
+
+/* The whole offline comparison. */
+result<compare_report> compare_dumps(const dump_file& sample, const dump_file& bench,
+                                     const compare_options& options,
+                                     const std::vector<quant_param>* quant_params = nullptr);
+
+/* Renderings. text: the guide's "0) name MSE: .. COS: .. RMSE: .." lines then
+   the summary (colour only when `color`). json: the contract in
+   docs/compare.md. csv: one row per layer, same columns as JSON. */
+std::string report_text(const compare_report& report, bool color);
+std::string report_json(const compare_report& report);
+std::string report_csv(const compare_report& report);
+/* One layer as a JSON object (same keys as in report_json's "layers"). */
+std::string layer_json(const layer_result& layer);
+
+}  // namespace sigdump

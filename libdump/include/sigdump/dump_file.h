@@ -1,0 +1,58 @@
+// A dump file opened for reading: its mapping, its records, its name index.
+// Works for finished files and for files that are still being written.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sigdump/dump_parser.h"
+#include "sigdump/error.h"
+#include "sigdump/mapping.h"
+#include "sigdump/record.h"
+#include "sigdump/record_index.h"
+#include "sigdump/tensor.h"
+
+namespace sigdump {
+
+class dump_file {
+ public:
+  /* Maps the file and parses every complete record. A cut tail is not an
+     error (see pending()); a malformed header is. */
+  static result<dump_file> open(const std::string& path, parse_options options = {});
+
+  enum class refresh_status {
+    unchanged,  // same file, no new complete record
+    grew,       // new complete records were appended to records()
+    reset,      // replaced, truncated below what was parsed, or first line changed:
+                // records() now describes the new content from scratch
+  };
+  /* Looks at the file again (stat, remap if it grew, parse new bytes). */
+  result<refresh_status> refresh();
+
+  const std::string& path() const noexcept { return path_; }
+  const std::vector<record>& records() const noexcept { return records_; }
+  const record_index& index() const noexcept { return index_; }
+  const dump_parser& parser() const noexcept { return *parser_; }
+  const std::optional<pending_tail>& pending() const noexcept { return parser_->pending(); }
+  bool is_float() const noexcept { return parser_->is_float().value_or(true); }
+  dump_variant variant() const noexcept { return parser_->variant().value_or(dump_variant::binary); }
+  std::shared_ptr<const mapping> current_mapping() const noexcept { return map_; }
+
+  /* Real values of records()[i]; text records are parsed here. Errors for
+     a record with a problem. */
+  result<tensor_view> view(std::uint32_t i) const;
+
+ private:
+  dump_file() = default;
+  std::string path_;
+  parse_options options_;
+  std::shared_ptr<const mapping> map_;
+  std::unique_ptr<dump_parser> parser_;
+  std::vector<record> records_;
+  record_index index_;
+};
+
+}  // namespace sigdump

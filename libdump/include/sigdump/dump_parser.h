@@ -1,0 +1,76 @@
+// The resumable record parser. It is fed the whole file prefix each time
+// (a mapping of the file at its current size) and continues where it
+// stopped, never re-reading records it already returned. It touches header
+// bytes only: binary payloads are skipped by their declared size.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sigdump/error.h"
+#include "sigdump/record.h"
+
+namespace sigdump {
+
+struct parse_options {
+  /* Force the variant; by default it is detected from the bytes. Needed only
+     when a file is ambiguous (see docs/format.md). */
+  std::optional<dump_variant> variant;
+};
+
+/* Where parsing stopped because the file ends inside a record. */
+struct pending_tail {
+  std::uint64_t offset = 0;      // resume offset: first byte of the cut record
+  std::int64_t record = 0;       // index the cut record will get
+  std::string name;              // its name when the header line was complete
+  std::uint64_t needed = 0;      // bytes the record needs from offset (0 if unknown yet)
+  std::uint64_t available = 0;   // bytes there are from offset
+};
+
+class dump_parser {
+ public:
+  explicit dump_parser(std::string file_name, parse_options options = {});
+
+  /* Parses complete records in bytes[resume_offset(), bytes.size()). `bytes`
+     is the file from offset 0 and must extend the prefix given before.
+     Appends new records to `out` and returns how many were appended. A hard
+     error (malformed header, garbage) is returned as an error naming the
+     file, record and offset; the parser then stays failed. A record cut by
+     the end of `bytes` is not an error: see pending(). */
+  result<std::size_t> feed(std::span<const std::byte> bytes, std::vector<record>& out);
+
+  /* The cut record at the end of the last feed, if any. */
+  const std::optional<pending_tail>& pending() const noexcept { return pending_; }
+
+  /* First byte not yet consumed by a complete record. */
+  std::uint64_t resume_offset() const noexcept { return offset_; }
+
+  /* Known once the first line has been read. */
+  std::optional<bool> is_float() const noexcept { return is_float_; }
+  std::optional<dump_variant> variant() const noexcept { return variant_; }
+  /* The first line ("isFloat: 1") as read, for detecting rewrites. */
+  const std::string& first_line() const noexcept { return first_line_; }
+  std::uint32_t records_parsed() const noexcept { return next_index_; }
+  const std::string& file_name() const noexcept { return file_; }
+
+  /* Error to report when the file is known to be complete but pending() is
+     set: "record 17 (conv4_1/dwise) claims 401408 bytes but only 9000 remain". */
+  std::optional<error> tail_error() const;
+
+ private:
+  std::string file_;
+  parse_options options_;
+  std::optional<bool> is_float_;
+  std::optional<dump_variant> variant_;
+  std::string first_line_;
+  std::uint64_t offset_ = 0;
+  std::uint32_t next_index_ = 0;
+  std::optional<pending_tail> pending_;
+  std::optional<error> failed_;
+};
+
+}  // namespace sigdump

@@ -1,0 +1,65 @@
+// A read-only memory mapping of a whole file, taken at one size. The file may
+// keep growing or be truncated afterwards; readers must only touch bytes that
+// were verified to exist (see guarded_read / probe).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "sigdump/error.h"
+
+namespace sigdump {
+
+struct file_identity {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  friend bool operator==(const file_identity&, const file_identity&) = default;
+};
+
+class mapping {
+ public:
+  /* Maps the file read-only at its current size (MAP_SHARED). An empty file
+     maps to an empty span. Errors name the file and the failing call. */
+  static result<std::shared_ptr<const mapping>> open(const std::string& path);
+
+  /* Maps an already-open descriptor at exactly `size` bytes (size may be
+     below the file's size). Does not take ownership of fd. */
+  static result<std::shared_ptr<const mapping>> from_fd(int fd, std::uint64_t size,
+                                                         const std::string& path,
+                                                         file_identity id);
+
+  mapping(const mapping&) = delete;
+  mapping& operator=(const mapping&) = delete;
+  ~mapping();
+
+  std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
+  std::uint64_t size() const noexcept { return size_; }
+  const std::string& path() const noexcept { return path_; }
+  file_identity identity() const noexcept { return id_; }
+
+  /* Returns true when every page of [offset, offset+len) is backed by the
+     file right now (MADV_POPULATE_READ; no SIGBUS). On kernels without it,
+     falls back to fstat-free optimism and returns true. */
+  bool probe(std::uint64_t offset, std::uint64_t len) const noexcept;
+
+ private:
+  mapping(const std::byte* data, std::uint64_t size, std::string path, file_identity id)
+      : data_(data), size_(size), path_(std::move(path)), id_(id) {}
+  const std::byte* data_;
+  std::uint64_t size_;
+  std::string path_;
+  file_identity id_;
+};
+
+/* Runs fn() with a SIGBUS guard installed for this thread: if a mapped page
+   vanishes under fn (file truncated), returns false instead of crashing.
+   fn must not own resources that need unwinding (no allocation). The
+   last line of defence; probe() is the first. */
+bool guarded_read(void (*fn)(void*), void* ctx) noexcept;
+
+}  // namespace sigdump

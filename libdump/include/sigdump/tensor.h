@@ -1,0 +1,50 @@
+// Read access to one record's real values without copying binary payloads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "sigdump/error.h"
+#include "sigdump/mapping.h"
+#include "sigdump/record.h"
+
+namespace sigdump {
+
+/* Real values of a record. Binary payloads are a view into the mapping
+   (kept alive by `owner`); text payloads are parsed once into `text`.
+   Element i (row-major over the record's shape) lives at
+   data + ((i / inner) * inner_stride + i % inner) * dtype_size(storage). */
+struct tensor_view {
+  std::shared_ptr<const mapping> owner;          // keeps binary data alive
+  const std::byte* data = nullptr;               // binary payload start
+  std::shared_ptr<const std::vector<float>> text;  // text payload values
+  dtype storage = dtype::f32;
+  bool dequantize = false;                       // real = (q - zero_point) * scale
+  double scale = 1.0;
+  std::int64_t zero_point = 0;
+  std::uint64_t elements = 0;
+  std::uint64_t inner = 1;
+  std::uint64_t inner_stride = 1;
+  std::vector<std::int64_t> shape;
+
+  bool contiguous() const noexcept { return inner == inner_stride; }
+
+  /* Real value of element i (slow path; bounds are the caller's). */
+  double at(std::uint64_t i) const noexcept;
+
+  /* Copies real values [first, first+out.size()) into out. */
+  void read(std::uint64_t first, std::span<double> out) const noexcept;
+};
+
+struct tensor_stats {
+  std::uint64_t count = 0;
+  double min = 0, max = 0, mean = 0, std = 0;  // over finite values
+  std::uint64_t zeros = 0, nans = 0, infs = 0;
+};
+
+tensor_stats compute_stats(const tensor_view& v) noexcept;
+
+}  // namespace sigdump
