@@ -1,15 +1,26 @@
+// sigdumpd: see daemon_main.cpp for the life cycle and --help for usage.
 #include <cstdio>
-#include <cstring>
 
+#include "daemon_main.h"
+#include "daemon_options.h"
+#include "log.h"
 #include "sigdump/version.h"
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--version") == 0) {
-      std::printf("sigdumpd %s (protocol %d)\n", sigdump::version_string, sigdump::protocol_version);
-      return 0;
-    }
+  using namespace sigdump::daemon;
+  daemon_options options;
+  auto action = parse_command_line(argc, argv, options);
+  if (!action) {
+    std::fprintf(stderr, "sigdumpd: error: %s\n", action.error().describe().c_str());
+    return 2;
   }
-  std::fprintf(stderr, "sigdumpd: not implemented yet; only --version works\n");
-  return 2;
+  switch (*action) {
+    case cli_action::help: std::fputs(usage_text(), stdout); return 0;
+    case cli_action::version:
+      std::printf("sigdumpd %s (protocol %d)\n", sigdump::version_string,
+                  sigdump::protocol_version);
+      return 0;
+    case cli_action::run: break;
+  }
+  return run_daemon(options);
 }

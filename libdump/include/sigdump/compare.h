@@ -20,8 +20,8 @@
 namespace sigdump {
 
 struct thresholds {
-  double cos_min = 0.99;   // COS below this is suspect
-  double rmse_max = 0.1;   // RMSE above this is suspect
+  double cos_min = 0.99;  // COS below this is suspect
+  double rmse_max = 0.1;  // RMSE above this is suspect
 };
 
 enum class layout_choice : std::uint8_t { same, benchmark_nchw_to_nhwc, benchmark_nhwc_to_nchw };
@@ -30,10 +30,16 @@ const char* layout_name(layout_choice l) noexcept;
 
 struct layer_metrics {
   std::uint64_t n = 0;
-  double mse = 0, cos = 0, rmse = 0;        // the vendor's three (RMSE = relative L1)
+  double mse = 0, cos = 0, rmse = 0;  // the vendor's three (RMSE = relative L1)
   double max_abs = 0, sqnr_db = 0, rel_l2 = 0;
   std::uint64_t sample_nan = 0, sample_inf = 0, bench_nan = 0, bench_inf = 0;
+  // Both sides entirely zero: identical, though COS is 0 by the vendor's rule.
+  bool all_zero = false;
 };
+
+/* Whether metrics break the thresholds: COS < cos_min or RMSE > rmse_max, a
+   NaN metric counting as broken; two all-zero tensors are never suspect. */
+bool is_suspect(const layer_metrics& m, const thresholds& t) noexcept;
 
 /* Metrics of sample vs benchmark read through `layout` (a transposing read
    of the benchmark when not `same`). Element counts must match. Accumulates
@@ -41,15 +47,27 @@ struct layer_metrics {
 result<layer_metrics> compute_metrics(const tensor_view& sample, const tensor_view& bench,
                                       layout_choice layout, unsigned threads = 1);
 
+/* Copies real values [first, first+out.size()) of `v` as seen through `layout`
+   (v is the benchmark; a transposing layout yields them in the sample's order). */
+void read_values(const tensor_view& v, layout_choice layout, std::uint64_t first,
+                 std::span<double> out) noexcept;
+
+/* The shape a benchmark of shape `bench_shape` presents when read through
+   `layout` (bench_shape itself for `same` or a non-4-D shape). */
+std::vector<std::int64_t> layout_shape(const std::vector<std::int64_t>& bench_shape,
+                                       layout_choice layout);
+
 /* How a sample record found its benchmark record. */
 enum class match_rule : std::uint8_t { exact, sanitized, name_map };
+/* "exact", "sanitized", "name_map" */
+const char* match_rule_name(match_rule r) noexcept;
 
 struct compare_options {
   struct thresholds thresholds;
   bool include_constants = false;
   bool include_inputs = false;
   std::unordered_map<std::string, std::string> name_map;  // sample name -> benchmark name
-  unsigned threads = 0;                                    // 0: hardware concurrency
+  unsigned threads = 0;                                   // 0: hardware concurrency
   /* Called from the comparing threads with bytes done so far and the total. */
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
 };
@@ -62,27 +80,55 @@ bool is_compared(const record& r, const compare_options& options) noexcept;
 std::int64_t match_record(const dump_file& bench, const record& sample,
                           const compare_options& options, match_rule* rule = nullptr);
 
+/* Same, picking among repeated benchmark records (repeated runs in one file)
+   the `ordinal`-th candidate (0-based) when there are that many, else the last. */
+std::int64_t match_record(const dump_file& bench, const record& sample, std::uint32_t ordinal,
+                          const compare_options& options, match_rule* rule = nullptr);
+
+/* How many records before `record` in `file` carry the same name, kind and
+   port (0 for the first occurrence): the ordinal to pass to match_record. */
+std::uint32_t occurrence_ordinal(const dump_file& file, std::uint32_t record);
+
+/* Every compared sample record paired with its benchmark record, in sample
+   order, plus the names found on one side only (not errors). */
+struct layer_plan {
+  struct pair {
+    std::uint32_t sample_record = 0;
+    std::uint32_t bench_record = 0;
+    match_rule rule = match_rule::exact;
+  };
+  std::vector<pair> pairs;
+  std::vector<std::string> unmatched_sample, unmatched_benchmark;
+};
+layer_plan plan_layers(const dump_file& sample, const dump_file& bench,
+                       const compare_options& options);
+
 struct layer_result {
-  std::uint32_t index = 0;            // position in the report (0-based, execution order)
-  std::uint32_t sample_record = 0;    // record index in the sample file
-  std::int64_t bench_record = -1;     // record index in the benchmark file
+  std::uint32_t index = 0;          // position in the report (0-based, execution order)
+  std::uint32_t sample_record = 0;  // record index in the sample file
+  std::int64_t bench_record = -1;   // record index in the benchmark file
   std::string name, benchmark_name, op;
   std::vector<std::int64_t> shape;
   match_rule rule = match_rule::exact;
   layer_metrics metrics;
   layout_choice layout = layout_choice::same;
   bool suspect = false;
-  std::string error;                  // non-empty: could not be compared, metrics unset
+  std::string error;  // non-empty: could not be compared, metrics unset
 };
 
-/* Compares one matched pair with the vendor's layout rules and thresholds. */
+/* Compares one matched pair with the vendor's layout rules and thresholds.
+   Never fails: a pair that cannot be compared comes back with `error` set.
+   The caller sets `index` (report position); `rule` is derived from the names.
+   Daemon use, per layer as it lands: r = match_record(bench, rec, ordinal,
+   opts, &rule); if r >= 0, push compare_layer(...) into report.layers with
+   its index, then summarize(report, sample). */
 layer_result compare_layer(const dump_file& sample, std::uint32_t sample_record,
                            const dump_file& bench, std::uint32_t bench_record,
                            const compare_options& options);
 
 struct diagnosis {
   enum class kind : std::uint8_t { none, jump, drift, oscillation } what = kind::none;
-  std::int64_t at = -1;   // layer index (report position) the diagnosis points at
+  std::int64_t at = -1;  // layer index (report position) the diagnosis points at
   std::string text;
 };
 const char* diagnosis_kind_name(diagnosis::kind k) noexcept;
@@ -90,7 +136,7 @@ const char* diagnosis_kind_name(diagnosis::kind k) noexcept;
 struct first_bad_layer {
   std::uint32_t index = 0;
   std::string name;
-  std::string reason;     // "COS 0.912 < 0.99", "RMSE 0.31 > 0.1", "not comparable: ..."
+  std::string reason;  // "COS 0.912 < 0.99", "RMSE 0.31 > 0.1", "not comparable: ..."
 };
 
 /* One entry of the JSON save_quant_param.py writes. */
@@ -105,10 +151,10 @@ result<std::vector<quant_param>> load_quant_params(const std::string& path);
 result<std::unordered_map<std::string, std::string>> load_name_map(const std::string& path);
 
 struct advice {
-  std::vector<std::string> tensor_arrays;  // first input tensor of each suspect conv
-  std::string input_config;                // ready-to-paste [CONV_CONFIG] block
-  std::string text;                        // explanation, marks guesses
-  std::vector<std::string> wide_range_8bit; // from quant params: 8-bit, max-min > 20
+  std::vector<std::string> tensor_arrays;    // first input tensor of each suspect conv
+  std::string input_config;                  // ready-to-paste [CONV_CONFIG] block
+  std::string text;                          // explanation, marks guesses
+  std::vector<std::string> wide_range_8bit;  // from quant params: 8-bit, max-min > 20
 };
 
 struct compare_report {
@@ -140,6 +186,14 @@ result<compare_report> compare_dumps(const dump_file& sample, const dump_file& b
 std::string report_text(const compare_report& report, bool color);
 std::string report_json(const compare_report& report);
 std::string report_csv(const compare_report& report);
+/* Writes, for each compared layer N of the report, DIR/<N>/sample.txt and
+   DIR/<N>/benchmark.txt: a "NAME [shape]" line, then the real values "%.6f"
+   joined by ", ", 16 per row (1 with one_per_row), the benchmark in the
+   sample's order. Built in a temp folder beside DIR and renamed into place;
+   an existing DIR is replaced only if it looks like an earlier export. */
+result<void> export_layers(const compare_report& report, const dump_file& sample,
+                           const dump_file& bench, const std::string& dir, bool one_per_row);
+
 /* One layer as a JSON object (same keys as in report_json's "layers"). */
 std::string layer_json(const layer_result& layer);
 

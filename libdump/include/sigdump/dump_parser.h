@@ -24,11 +24,11 @@ struct parse_options {
 
 /* Where parsing stopped because the file ends inside a record. */
 struct pending_tail {
-  std::uint64_t offset = 0;      // resume offset: first byte of the cut record
-  std::int64_t record = 0;       // index the cut record will get
-  std::string name;              // its name when the header line was complete
-  std::uint64_t needed = 0;      // bytes the record needs from offset (0 if unknown yet)
-  std::uint64_t available = 0;   // bytes there are from offset
+  std::uint64_t offset = 0;     // resume offset: first byte of the cut record
+  std::int64_t record = 0;      // index the cut record will get
+  std::string name;             // its name when the header line was complete
+  std::uint64_t needed = 0;     // bytes the record needs from offset (0 if unknown yet)
+  std::uint64_t available = 0;  // bytes there are from offset
 };
 
 class dump_parser {
@@ -71,6 +71,21 @@ class dump_parser {
   std::uint32_t next_index_ = 0;
   std::optional<pending_tail> pending_;
   std::optional<error> failed_;
+  // What tail_error() reports for the current pending_ (a finished file).
+  struct tail_state {
+    errc code = errc::truncated;
+    std::int64_t record = no_record;
+    std::uint64_t offset = no_offset;
+    std::string message;
+  };
+  std::optional<tail_state> tail_;
+  bool first_line_done_ = false;
+  // Scan progress through a cut text record, so a growing text dump is not
+  // rescanned from the record's start on every feed.
+  struct text_progress {
+    std::uint64_t payload = 0, values_begin = 0, line = 0, tokens = 0;
+  };
+  std::optional<text_progress> text_progress_;
 };
 
 }  // namespace sigdump

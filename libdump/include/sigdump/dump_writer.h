@@ -23,9 +23,9 @@ enum class trailer_style : std::uint8_t {
 struct writer_options {
   dump_variant variant = dump_variant::binary;
   trailer_style trailer = trailer_style::simulator;
-  bool is_float = true;         // first line "isFloat: 1|0"
-  bool write_first_line = true; // per-tensor text files may lack it
-  int blank_lines = 0;          // blank lines written between records
+  bool is_float = true;          // first line "isFloat: 1|0"
+  bool write_first_line = true;  // per-tensor text files may lack it
+  int blank_lines = 0;           // blank lines written between records
 };
 
 struct tensor_spec {
@@ -33,8 +33,8 @@ struct tensor_spec {
   std::uint32_t port = 0;
   double scale = 1.0;
   std::int64_t zero_point = 0;
-  dtype type = dtype::f32;       // header type:, and payload type when !is_float
-  std::string type_name;         // overrides the written type: spelling when set
+  dtype type = dtype::f32;  // header type:, and payload type when !is_float
+  std::string type_name;    // overrides the written type: spelling when set
   std::string name;
   bool constant = false;
   std::vector<std::int64_t> shape;
@@ -82,6 +82,7 @@ class dump_writer {
   std::string path_;
   writer_options options_;
   std::uint64_t written_ = 0;
+  std::uint64_t records_ = 0;  // blank lines go between records, not before the first
 };
 
 }  // namespace sigdump

@@ -36,7 +36,7 @@ enum class payload_fit : std::uint8_t {
 };
 
 struct record {
-  std::uint32_t index = 0;          // 0-based position in the file
+  std::uint32_t index = 0;  // 0-based position in the file
   record_kind kind = record_kind::out;
   std::uint32_t port = 0;           // K of "//out K" / "//in K"
   double scale = 0.0;               // s:
@@ -56,14 +56,16 @@ struct record {
   std::uint64_t payload_offset = 0;  // first payload byte (binary) or first value text byte
   std::uint64_t payload_bytes = 0;   // binary: N from line 3; text: bytes of value text
   std::uint64_t declared_bytes = 0;  // N from "//buffer data size: N"
-  std::uint64_t end_offset = 0;      // first byte after the record (trailer included)
+  std::uint64_t end_offset = 0;      // first byte after the payload (binary) or after the
+                                     // closing '}' (text); trailers and blank lines that
+                                     // follow belong to the gap before the next record
 
-  std::uint64_t elements = 0;        // product(shape) (what readers expose)
-  std::uint64_t inner = 0;           // innermost dimension in elements (1 for rank 0)
-  std::uint64_t inner_stride = 0;    // elements between rows in the file (>= inner)
+  std::uint64_t elements = 0;      // product(shape) (what readers expose)
+  std::uint64_t inner = 0;         // innermost dimension in elements (1 for rank 0)
+  std::uint64_t inner_stride = 0;  // elements between rows in the file (>= inner)
   payload_fit fit = payload_fit::exact;
 
-  std::string problem;               // empty when the record is usable; otherwise why not
+  std::string problem;  // empty when the record is usable; otherwise why not
 
   bool ok() const noexcept { return problem.empty(); }
   bool is_layer_output() const noexcept { return kind == record_kind::out && !constant; }

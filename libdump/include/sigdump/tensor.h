@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "sigdump/error.h"
@@ -18,11 +19,11 @@ namespace sigdump {
    Element i (row-major over the record's shape) lives at
    data + ((i / inner) * inner_stride + i % inner) * dtype_size(storage). */
 struct tensor_view {
-  std::shared_ptr<const mapping> owner;          // keeps binary data alive
-  const std::byte* data = nullptr;               // binary payload start
+  std::shared_ptr<const mapping> owner;            // keeps binary data alive
+  const std::byte* data = nullptr;                 // binary payload start
   std::shared_ptr<const std::vector<float>> text;  // text payload values
   dtype storage = dtype::f32;
-  bool dequantize = false;                       // real = (q - zero_point) * scale
+  bool dequantize = false;  // real = (q - zero_point) * scale
   double scale = 1.0;
   std::int64_t zero_point = 0;
   std::uint64_t elements = 0;
@@ -45,6 +46,18 @@ struct tensor_stats {
   std::uint64_t zeros = 0, nans = 0, infs = 0;
 };
 
+/* Statistics of the real values (min/max/mean/population std over finite
+   values only; NaN and Inf are counted apart). All zero for an empty view. */
 tensor_stats compute_stats(const tensor_view& v) noexcept;
+
+/* Builds the view of record r, whose file bytes (from offset 0) are `file`;
+   `owner` keeps them alive (null when the caller owns the buffer, as tests
+   and fuzzers do). Text values are parsed here. `is_float` is the file's
+   isFloat. Errors (naming the record) for a record with a problem or whose
+   payload lies outside `file`. Reads no binary payload byte. */
+result<tensor_view> make_tensor_view(const record& r, bool is_float, dump_variant variant,
+                                     std::span<const std::byte> file,
+                                     std::shared_ptr<const mapping> owner,
+                                     const std::string& file_name = {});
 
 }  // namespace sigdump

@@ -1,0 +1,138 @@
+// `sigdump status`: what the running daemon watches and how each pair is doing.
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include "command.h"
+#include "live_common.h"
+
+namespace sigdump::cli {
+namespace {
+
+constexpr const char* status_help =
+    R"(usage: sigdump status [--json] [--socket PATH]
+
+Asks the running sigdumpd what it is doing: its version, pid, event loop and
+clock; the folders and files it watches; for each sample/benchmark pair the
+current run, layers compared so far, suspect layers, the first bad layer and
+the diagnosis (the protocol's `status` method, docs/protocol.md).
+
+options:
+  --json          print the daemon's reply as one JSON object (the `status`
+                  result of docs/protocol.md) instead of text
+  --socket PATH   daemon socket (default: $SIGDUMP_SOCKET, else
+                  $XDG_RUNTIME_DIR/sigdump/sock, else /tmp/sigdump-$UID/sock)
+  -h, --help      show this help
+
+exit status: 0 answered, 2 bad usage or no daemon (the message says how to
+start one).
+
+examples:
+  sigdump status
+  sigdump status --json | python3 -m json.tool
+)";
+
+void print_first_bad(simdjson::dom::element pair) {
+  auto fb = live::member(pair, "first_bad");
+  if (!fb) return;
+  std::printf("    first bad: %lld %s",
+              static_cast<long long>(live::integer(*fb, "index").value_or(0)),
+              live::str(*fb, "name").c_str());
+  const std::string reason = live::str(*fb, "reason");
+  if (!reason.empty()) std::printf(" (%s)", reason.c_str());
+  std::printf("\n");
+}
+
+int print_text(simdjson::dom::element doc) {
+  auto d = live::member(doc, "daemon");
+  if (d) {
+    const auto started = live::integer(*d, "started");
+    std::printf(
+        "sigdumpd %s  pid %lld  up %s  loop %s  clock %s\n", live::str(*d, "version", "?").c_str(),
+        static_cast<long long>(live::integer(*d, "pid").value_or(0)),
+        started ? live::duration(static_cast<std::int64_t>(std::time(nullptr)) - *started).c_str()
+                : "?",
+        live::str(*d, "event_loop", "?").c_str(), live::str(*d, "clock", "?").c_str());
+    std::printf("state dir: %s\n", live::str(*d, "state_dir", "-").c_str());
+    std::printf("status board: %s\n", live::str(*d, "board", "none").c_str());
+  }
+  simdjson::dom::array arr;
+  if (auto w = live::member(doc, "watched"); w && !w->get_array().get(arr)) {
+    std::printf("watched:\n");
+    if (arr.size() == 0) std::printf("  (nothing)\n");
+    for (auto e : arr) {
+      const bool exists = live::boolean(e, "exists").value_or(true);
+      std::printf("  %s (%s)%s\n", live::str(e, "path").c_str(), live::str(e, "kind", "?").c_str(),
+                  exists ? "" : "  [does not exist yet]");
+    }
+  }
+  if (auto f = live::member(doc, "files"); f && !f->get_array().get(arr)) {
+    std::printf("files:\n");
+    if (arr.size() == 0) std::printf("  (none yet)\n");
+    for (auto e : arr) {
+      std::printf("  %s  run %s  %lld records  %lld bytes  %s\n", live::str(e, "path").c_str(),
+                  live::str(e, "run", "-").c_str(),
+                  static_cast<long long>(live::integer(e, "records").value_or(0)),
+                  static_cast<long long>(live::integer(e, "bytes").value_or(0)),
+                  live::str(e, "state", "?").c_str());
+    }
+  }
+  if (auto p = live::member(doc, "pairs"); p && !p->get_array().get(arr)) {
+    std::printf("pairs:\n");
+    if (arr.size() == 0) std::printf("  (none configured)\n");
+    for (auto e : arr) {
+      std::printf("  %s  run %s  %lld layers  %lld suspect\n", live::str(e, "name").c_str(),
+                  live::str(e, "run", "-").c_str(),
+                  static_cast<long long>(live::integer(e, "layers").value_or(0)),
+                  static_cast<long long>(live::integer(e, "suspect").value_or(0)));
+      std::printf("    sample: %s\n    benchmark: %s\n", live::str(e, "sample").c_str(),
+                  live::str(e, "benchmark").c_str());
+      print_first_bad(e);
+      if (auto dg = live::member(e, "diagnosis")) {
+        const std::string text = live::str(*dg, "text");
+        if (!text.empty()) std::printf("    diagnosis: %s\n", text.c_str());
+      }
+      simdjson::dom::array three;
+      if (auto t = live::member(e, "three_way");
+          t && !t->get_array().get(three) && three.size() > 0) {
+        std::printf("    three-way (conversion | quantization):\n");
+        for (auto l : three) {
+          auto conv = live::member(l, "conversion");
+          auto quant = live::member(l, "quantization");
+          std::printf("      %lld %s  COS %s RMSE %s | COS %s RMSE %s\n",
+                      static_cast<long long>(live::integer(l, "index").value_or(0)),
+                      live::str(l, "name").c_str(),
+                      conv ? live::fixed6(live::num(*conv, "cos")).c_str() : "-",
+                      conv ? live::fixed6(live::num(*conv, "rmse")).c_str() : "-",
+                      quant ? live::fixed6(live::num(*quant, "cos")).c_str() : "-",
+                      quant ? live::fixed6(live::num(*quant, "rmse")).c_str() : "-");
+        }
+      }
+    }
+  }
+  return exit_ok;
+}
+
+int run_status(const std::vector<std::string>& args) {
+  auto a = live::parse_args("status", args, {{"json", false}});
+  if (!a) return exit_error;
+  const std::string sock = live::socket_path_of(*a);
+  auto c = live::connect(sock);
+  if (!c) return exit_error;
+  auto result = live::call(*c, "status", {});
+  if (!result) return exit_error;
+  if (a->has("json")) {
+    std::cout << *result << '\n';
+    return exit_ok;
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(*result).get(doc)) return fail("sigdumpd sent a status that is not JSON");
+  return print_text(doc);
+}
+
+command_registrar reg{command{"status", "what the running sigdumpd watches, per-pair progress",
+                              status_help, run_status}};
+
+}  // namespace
+}  // namespace sigdump::cli

@@ -1,0 +1,92 @@
+# Installation and packaging (included last by the top-level CMakeLists.txt).
+# The programs install themselves (cli/ and daemon/ CMakeLists); this adds
+# the systemd user units, man pages, bash completion and documentation, and
+# the CPack configuration for a Debian package (`cpack -G DEB`).
+
+set(SIGDUMP_SYSTEMD_USER_UNIT_DIR "lib/systemd/user"
+    CACHE STRING "Where the systemd user units go: relative to the prefix, or absolute")
+
+# The units name the installed sigdumpd by absolute path, and the prefix is
+# known only at install time (`cmake --install --prefix`, CPack), so they are
+# configured then. A folder per destination keeps two concurrent installs
+# from the same build tree from swapping each other's paths.
+install(CODE "set(_sigdump_units_src \"${PROJECT_SOURCE_DIR}/systemd\")
+set(_sigdump_units_work \"${PROJECT_BINARY_DIR}/install-units\")
+set(_sigdump_bindir \"${CMAKE_INSTALL_BINDIR}\")
+set(_sigdump_unitdir \"${SIGDUMP_SYSTEMD_USER_UNIT_DIR}\")")
+install(CODE [==[
+  if(IS_ABSOLUTE "${_sigdump_bindir}")
+    set(CMAKE_INSTALL_FULL_BINDIR "${_sigdump_bindir}")
+  else()
+    set(CMAKE_INSTALL_FULL_BINDIR "${CMAKE_INSTALL_PREFIX}/${_sigdump_bindir}")
+  endif()
+  if(IS_ABSOLUTE "${_sigdump_unitdir}")
+    set(_sigdump_unit_dest "${_sigdump_unitdir}")
+  else()
+    set(_sigdump_unit_dest "${CMAKE_INSTALL_PREFIX}/${_sigdump_unitdir}")
+  endif()
+  string(MD5 _sigdump_key "$ENV{DESTDIR}|${CMAKE_INSTALL_PREFIX}")
+  set(_sigdump_out "${_sigdump_units_work}/${_sigdump_key}")
+  set(_sigdump_units "")
+  foreach(_unit sigdumpd.socket sigdumpd.service)
+    configure_file("${_sigdump_units_src}/${_unit}.in" "${_sigdump_out}/${_unit}" @ONLY)
+    list(APPEND _sigdump_units "${_sigdump_out}/${_unit}")
+  endforeach()
+  file(INSTALL DESTINATION "${_sigdump_unit_dest}" TYPE FILE
+       PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
+       FILES ${_sigdump_units})
+]==])
+
+install(FILES ${PROJECT_SOURCE_DIR}/docs/man/sigdump.1 ${PROJECT_SOURCE_DIR}/docs/man/sigdumpd.1
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES ${PROJECT_SOURCE_DIR}/cli/completion/sigdump.bash
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
+        RENAME sigdump)
+
+# Documentation: README.md, docs/*.md with their images, and everything in
+# docs/examples/.
+# Matched at install time, so pages added later need no edit here.
+install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}
+        FILES_MATCHING
+        REGEX "/docs/[^/]+\\.(md|png|svg)$"
+        REGEX "/docs/examples/.+"
+        PATTERN "man" EXCLUDE)
+
+# Debian package: `cpack -G DEB` in the build folder.
+if(PROJECT_IS_TOP_LEVEL)
+  set(CPACK_GENERATOR DEB)
+  set(CPACK_PACKAGE_NAME sigdump)
+  set(CPACK_PACKAGE_VENDOR "sigdump")
+  set(CPACK_PACKAGE_CONTACT "sigdump maintainers <sigdump@localhost>")
+  set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+  set(CPACK_PACKAGE_DESCRIPTION
+      "sigdump finds the layer where a quantized neural network loses accuracy on
+a SigmaStar IPU: it reads the tensor dumps of the original, float-simulator
+and fixed-point models and compares them layer by layer with the vendor's
+MSE, COS and RMSE numbers. sigdumpd (systemd user units included) does it
+live, streaming each layer's metrics to subscribers over a Unix socket.")
+  set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
+  # Install with DESTDIR and the prefix /usr, so that CMAKE_INSTALL_PREFIX
+  # is /usr while the units are configured: their ExecStart= must name
+  # /usr/bin/sigdumpd, not the staging folder.
+  set(CPACK_SET_DESTDIR ON)
+  set(CPACK_INSTALL_PREFIX /usr)
+  set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+  set(CPACK_STRIP_FILES ON)
+  set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+  set(CPACK_DEBIAN_PACKAGE_SECTION devel)
+  set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+  # Runtime libraries, computed from the binaries by dpkg-shlibdeps when it
+  # is there (package dpkg-dev); otherwise the Debian 12 packages the
+  # programs link.
+  find_program(SIGDUMP_DPKG_SHLIBDEPS dpkg-shlibdeps)
+  if(SIGDUMP_DPKG_SHLIBDEPS)
+    set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+  else()
+    set(CPACK_DEBIAN_PACKAGE_DEPENDS
+        "libc6 (>= 2.36), libstdc++6 (>= 12), libgcc-s1, liburing2, libsimdjson14, libxxhash0, libsystemd0")
+  endif()
+  set(CPACK_DEBIAN_PACKAGE_SUGGESTS "systemd")
+  include(CPack)
+endif()

@@ -1,0 +1,162 @@
+#include "daemon_main.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <optional>
+#include <thread>
+
+#include "events_log.h"
+#include "ipc_seam.h"
+#include "lock_file.h"
+#include "log.h"
+#include "state_store.h"
+#include "tracker.h"
+#include "worker_pool.h"
+
+namespace sigdump::daemon {
+
+namespace {
+
+int fail(const error& e) {
+  log(log_level::err, "sigdump: error: " + e.describe());
+  return 2;
+}
+
+}  // namespace
+
+int run_daemon(daemon_options& options) {
+  if (options.debug) set_log_level(log_level::debug);
+
+  // The lock comes before anything that touches shared state.
+  auto store = state_store::open(options.state_dir);
+  if (!store) return fail(store.error());
+  auto lock = lock_file::acquire(options.state_dir);
+  if (!lock) return fail(lock.error());
+
+  daemon_state state(static_cast<std::int64_t>(::time(nullptr)), ::getpid());
+  state.state_dir = options.state_dir;
+  auto next = store->load(state.runs);
+  if (!next) return fail(next.error());
+  state.next_run = *next;
+  if (!state.runs.empty()) {
+    log(log_level::info, "read " + std::to_string(state.runs.size()) + " runs from " +
+                             options.state_dir + "; next run is r" + std::to_string(*next));
+  }
+
+  // Signals are blocked before any thread starts so only signalfd sees them.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  ::pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  ipc::unique_fd sigfd(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!sigfd) {
+    return fail(error{errc::io,
+                      {},
+                      no_record,
+                      {},
+                      no_offset,
+                      std::string("signalfd failed: ") + std::strerror(errno)});
+  }
+
+  auto loop = make_event_loop();
+  if (!loop) return fail(loop.error());
+  state.event_loop_name = (*loop)->name();
+
+  unsigned workers = options.workers;
+  if (workers == 0) workers = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+  worker_pool pool(workers);
+
+  std::optional<events_log> events;
+  if (!options.events_log.empty()) {
+    auto ev = events_log::open(options.events_log);
+    if (!ev) return fail(ev.error());
+    events.emplace(std::move(*ev));
+    state.add_sink(&*events);
+  }
+
+  int exit_code = 0;
+  {
+    tracker core(**loop, state, &*store, pool);
+    std::unique_ptr<ipc_service> service;
+
+    (*loop)->watch_fd(sigfd.get(), true, false, [&](bool, bool, bool) {
+      signalfd_siginfo si{};
+      while (::read(sigfd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+        if (si.ssi_signo == SIGHUP) {
+          log(log_level::info, "SIGHUP: reloading the configuration");
+          std::vector<std::string> args = options.cli_args;
+          std::vector<char*> argv;
+          std::string prog = "sigdumpd";
+          argv.push_back(prog.data());
+          for (auto& a : args) argv.push_back(a.data());
+          daemon_options fresh;
+          auto r = parse_command_line(static_cast<int>(argv.size()), argv.data(), fresh);
+          if (!r) {
+            log(log_level::err, "sigdump: error: " + r.error().describe() +
+                                    " (keeping the previous configuration)");
+            continue;
+          }
+          fresh.state_dir = options.state_dir;  // the lock stays where it is
+          options = std::move(fresh);
+          core.reload(options);
+          if (service) service->reloaded(options);
+        } else {
+          log(log_level::info,
+              std::string("stopping on ") + ::strsignal(static_cast<int>(si.ssi_signo)));
+          (*loop)->stop();
+        }
+      }
+    });
+
+    if (auto r = core.start(options); !r) return fail(r.error());
+
+    int activated = -1;
+    int n = ::sd_listen_fds(1);
+    if (n >= 1) activated = SD_LISTEN_FDS_START;
+    if (&start_ipc != nullptr) {
+      auto s = start_ipc(**loop, state, options, activated);
+      if (!s) {
+        core.stop();
+        return fail(s.error());
+      }
+      service = std::move(*s);
+    } else {
+      log(log_level::notice, "built without the socket server; events go to --events-log only");
+    }
+
+    std::uint64_t watchdog_usec = 0;
+    if (::sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+      auto half = std::chrono::milliseconds(std::max<std::uint64_t>(watchdog_usec / 2000, 1));
+      (*loop)->add_timer(half, true, [] { ::sd_notify(0, "WATCHDOG=1"); });
+    }
+    ::sd_notify(0, "READY=1");
+    log(log_level::info, "ready: watching " + std::to_string(state.watched.size()) + " paths, " +
+                             std::to_string(state.pairs.size()) + " pairs (" +
+                             state.event_loop_name + ")");
+
+    auto ran = (*loop)->run();
+    ::sd_notify(0, "STOPPING=1");
+    if (!ran) {
+      log(log_level::err, "sigdump: error: event loop failed: " + ran.error().describe());
+      exit_code = 1;
+    }
+    core.stop();
+    service.reset();
+    pool.shutdown();
+    if (events) state.remove_sink(&*events);
+  }
+  store->sync_all();
+  return exit_code;
+}
+
+}  // namespace sigdump::daemon

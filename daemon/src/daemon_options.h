@@ -1,0 +1,69 @@
+// sigdumpd's settings: command line merged over the JSON configuration file
+// (docs/configuration.md lists every key).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sigdump/compare.h"
+#include "sigdump/error.h"
+
+namespace sigdump::daemon {
+
+/* One pair as configured: each side is a file path or a watched path. */
+struct pair_config {
+  std::string name;       // "NAME:" of --pair, "name" in the config; default "SAMPLE=BENCHMARK"
+  std::string sample;     // absolute, normalized path
+  std::string benchmark;  // absolute, normalized path
+};
+
+struct archive_config {
+  std::string dir;              // empty: archiving off
+  std::uint64_t max_bytes = 0;  // budget of the archive folder
+};
+
+struct daemon_options {
+  std::vector<std::string> watch;         // absolute, normalized paths (--watch + "watch")
+  std::vector<pair_config> pairs;         // --pair + "pairs"
+  std::string config_path;                // file read (empty: none existed at the default place)
+  std::string state_dir;                  // --state-dir / "state_dir"
+  std::string socket;                     // --socket / "socket"; empty: C2's default resolution
+  std::vector<uid_t> allow_uids;          // "allow_uids": peers allowed besides our own uid
+  std::string events_log;                 // --events-log / "events_log"; empty: none
+  std::chrono::milliseconds quiet{3000};  // "quiet_ms": unchanged this long => run ends (quiet)
+  std::chrono::milliseconds poll{200};    // "poll_ms": period of the stat timer over tracked files
+  std::uint32_t keep_runs = 200;          // "keep_runs": persisted runs kept
+  unsigned workers = 0;                   // "workers": metric threads (0: min(4, cores))
+  struct thresholds thresholds;           // "cos_min", "rmse_max" (as sigdump compare)
+  archive_config archive;                 // "archive": {"dir","max_bytes"} (not implemented yet)
+  bool foreground = false;                // --foreground (we never fork; kept for unit files)
+  bool debug = false;                     // --debug: log level debug
+  std::vector<std::string> cli_args;      // argv as given, for SIGHUP reload
+};
+
+/* What parse_command_line decided besides options. */
+enum class cli_action : std::uint8_t { run, help, version };
+
+/* Parses argv and then the configuration file (--config, else
+   $XDG_CONFIG_HOME/sigdump/sigdumpd.json if it exists). Command-line
+   values win over file values; lists (watch, pairs) are concatenated.
+   Errors are one line naming the option or the file and field. */
+result<cli_action> parse_command_line(int argc, char** argv, daemon_options& out);
+
+/* Reads only the configuration file into out (used on start and SIGHUP).
+   Unknown keys, wrong types and bad values are errors naming the file, the
+   field (or line:column) and what was expected. */
+result<void> load_config_file(const std::string& path, daemon_options& out);
+
+/* The --help text. */
+const char* usage_text() noexcept;
+
+/* Absolute, lexically normalized form of path (no filesystem access). */
+std::string normalize_path(const std::string& path);
+
+}  // namespace sigdump::daemon

@@ -1,0 +1,147 @@
+#include "ipc_lookup.h"
+
+#include "sigdump/compare.h"
+
+namespace sigdump::daemon {
+
+namespace {
+
+std::unexpected<ipc::protocol_error> not_found(std::string msg) {
+  return std::unexpected(ipc::fail(ipc::error_code::not_found, std::move(msg)));
+}
+
+std::expected<run_target, ipc::protocol_error> target_of_run(const daemon_state& state,
+                                                             std::shared_ptr<run_info> run) {
+  auto it = state.files.find(run->path);
+  if (it == state.files.end() || !it->second || !it->second->file) {
+    return std::unexpected(ipc::fail(
+        ipc::error_code::unavailable,
+        "run " + run->id + ": " + run->path + " is not tracked any more (gone or unreadable)"));
+  }
+  if (it->second->run != run->number) {
+    return std::unexpected(ipc::fail(ipc::error_code::unavailable,
+                                     "run " + run->id + " of " + run->path + " was replaced by r" +
+                                         std::to_string(it->second->run) +
+                                         "; its records are no longer readable"));
+  }
+  return run_target{std::move(run), it->second};
+}
+
+}  // namespace
+
+std::expected<run_target, ipc::protocol_error> resolve_target(const daemon_state& state,
+                                                              const ipc::params_reader& params) {
+  auto run_id = params.get_string("run");
+  if (!run_id) return std::unexpected(run_id.error());
+  auto pair = params.get_string("pair");
+  if (!pair) return std::unexpected(pair.error());
+  auto path = params.get_string("path");
+  if (!path) return std::unexpected(path.error());
+
+  if (*run_id) {
+    auto r = state.find_run(**run_id);
+    if (!r) return not_found("no run '" + **run_id + "'");
+    return target_of_run(state, std::move(r));
+  }
+  if (*pair) {
+    const pair_info* p = state.find_pair(**pair);
+    if (p == nullptr) return not_found("no pair '" + **pair + "'");
+    auto it = state.runs.find(p->run);
+    if (p->run == 0 || it == state.runs.end()) {
+      return not_found("pair '" + **pair + "' has no run yet (" + p->sample + " not seen)");
+    }
+    return target_of_run(state, it->second);
+  }
+  if (*path) {
+    const std::string norm = normalize_path(**path);
+    auto it = state.files.find(norm);
+    if (it == state.files.end() || !it->second || !it->second->file) {
+      return not_found("'" + **path + "' is not a tracked dump file");
+    }
+    run_target t;
+    t.file = it->second;
+    if (auto r = state.runs.find(it->second->run); r != state.runs.end()) t.run = r->second;
+    return t;
+  }
+  // Default: the newest run whose records are readable.
+  for (auto it = state.runs.rbegin(); it != state.runs.rend(); ++it) {
+    if (!it->second) continue;
+    auto t = target_of_run(state, it->second);
+    if (t) return t;
+  }
+  return not_found("no dump file is tracked yet");
+}
+
+void write_record(json_writer& w, const record& r) {
+  // The keys of `sigdump ls --json` first, in its order, then ours.
+  w.begin_object();
+  w.field("index", static_cast<std::uint64_t>(r.index));
+  w.field("kind", r.kind == record_kind::out ? "out" : "in");
+  w.field("output", static_cast<std::uint64_t>(r.port));
+  w.field("op_index", r.op_index);
+  w.field("op", r.op_type);
+  w.field("name", r.name);
+  w.key("shape").begin_array();
+  for (auto d : r.shape) w.value(d);
+  w.end_array();
+  w.field("type", r.type_name);
+  w.field("constant", r.constant);
+  w.field("offset", r.payload_offset);
+  w.field("bytes", r.payload_bytes);
+  if (r.problem.empty()) {
+    w.field_null("problem");
+  } else {
+    w.field("problem", r.problem);
+  }
+  w.field("dtype", dtype_short_name(r.type));
+  w.field("storage", dtype_short_name(r.storage));
+  w.field("scale", r.scale);
+  w.field("zero_point", r.zero_point);
+  w.field("elements", r.elements);
+  w.field("header_offset", r.header_offset);
+  w.field("end_offset", r.end_offset);
+  const char* fit = "exact";
+  switch (r.fit) {
+    case payload_fit::exact: fit = "exact"; break;
+    case payload_fit::unpadded_inner: fit = "unpadded_inner"; break;
+    case payload_fit::truncated: fit = "truncated"; break;
+    case payload_fit::too_small: fit = "too_small"; break;
+  }
+  w.field("fit", fit);
+  w.end_object();
+}
+
+void write_run(json_writer& w, const run_info& r) {
+  w.begin_object();
+  w.field("run", r.id);
+  w.field("path", r.path);
+  if (r.pair.empty()) {
+    w.field_null("pair");
+  } else {
+    w.field("pair", r.pair);
+  }
+  w.field("state", run_state_name(r.state));
+  w.field("start_reason", r.start_reason);
+  if (r.end_reason.empty()) {
+    w.field_null("end_reason");
+  } else {
+    w.field("end_reason", r.end_reason);
+  }
+  w.field("started", r.started);
+  if (r.ended == 0) {
+    w.field_null("ended");
+  } else {
+    w.field("ended", r.ended);
+  }
+  w.field("records", r.records);
+  w.field("layers", static_cast<std::uint64_t>(r.report.layers.size()));
+  w.field("suspect", r.suspect_count());
+  w.key("first_bad");
+  write_first_bad(w, r.report.first_bad);
+  w.key("diagnosis");
+  write_diagnosis(w, r.report.diagnosis);
+  w.field("persisted", r.persisted);
+  w.end_object();
+}
+
+}  // namespace sigdump::daemon

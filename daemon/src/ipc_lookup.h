@@ -1,0 +1,35 @@
+// Shared pieces of the protocol methods: finding the run/file a request
+// names and rendering records and runs as JSON. Loop thread only.
+#pragma once
+
+#include <expected>
+#include <memory>
+#include <string>
+
+#include "daemon_state.h"
+#include "sigdump/ipc/protocol.h"
+#include "sigdump/json_util.h"
+#include "sigdump/record.h"
+
+namespace sigdump::daemon {
+
+/* A run together with the tracked file that holds its records now. */
+struct run_target {
+  std::shared_ptr<run_info> run;       // may be null for a file without a run yet
+  std::shared_ptr<tracked_file> file;  // non-null, file->file non-null
+};
+
+/* Resolves params "run", "pair", "path" (first given wins), by default the
+   newest run of any tracked file. not_found for unknown names; unavailable
+   when the run's records are no longer in memory (replaced by a newer run,
+   file gone or unreadable). */
+std::expected<run_target, ipc::protocol_error> resolve_target(const daemon_state& state,
+                                                              const ipc::params_reader& params);
+
+/* The record object of `sigdump ls --json` (docs/protocol.md). */
+void write_record(json_writer& w, const record& r);
+
+/* A run object of the `runs` method. */
+void write_run(json_writer& w, const run_info& r);
+
+}  // namespace sigdump::daemon

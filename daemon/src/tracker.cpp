@@ -1,0 +1,819 @@
+#include "tracker.h"
+
+#include <fcntl.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+#include "log.h"
+
+namespace sigdump::daemon {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::uint32_t dir_mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_MODIFY |
+                                   IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB |
+                                   IN_ONLYDIR;
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(::time(nullptr)); }
+
+std::string parent_of(const std::string& p) {
+  auto slash = p.find_last_of('/');
+  if (slash == std::string::npos || slash == 0) return "/";
+  return p.substr(0, slash);
+}
+
+std::string base_name(const std::string& p) {
+  auto slash = p.find_last_of('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+bool is_dump_name(const std::string& name) {
+  return name == "sigma_outtensor_dump.bin" || name.ends_with("_outtensor_dump.bin") ||
+         name.ends_with("_outtensor_dump.txt");
+}
+
+bool is_dir(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// The nearest existing folder at or above p.
+std::string nearest_existing(const std::string& p) {
+  std::string cur = p;
+  while (!is_dir(cur)) {
+    if (cur == "/") return cur;
+    cur = parent_of(cur);
+  }
+  return cur;
+}
+
+std::string trim(std::string s) {
+  auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return {};
+  auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+// The parser reads header bytes straight from the mapping: a writer that
+// truncates between our fstat and that read would raise SIGBUS. Run it
+// under the guard; if the guard trips, the half-updated dump_file is thrown
+// away and the file is opened again from scratch (a few bytes of the
+// interrupted record may leak: no unwinding happens).
+struct refresh_call {
+  dump_file* file;
+  result<dump_file::refresh_status>* out;
+};
+void run_refresh(void* p) {
+  auto* c = static_cast<refresh_call*>(p);
+  *c->out = c->file->refresh();
+}
+struct open_call {
+  const std::string* path;
+  std::optional<result<dump_file>>* out;
+};
+void run_open(void* p) {
+  auto* c = static_cast<open_call*>(p);
+  c->out->emplace(dump_file::open(*c->path));
+}
+
+result<dump_file> guarded_open(const std::string& path) {
+  std::optional<result<dump_file>> out;
+  open_call c{&path, &out};
+  if (!guarded_read(&run_open, &c) || !out) {
+    return make_error(errc::io, path, no_record, no_offset,
+                      "the file shrank while its headers were read");
+  }
+  return std::move(*out);
+}
+
+}  // namespace
+
+struct tracker::job {
+  std::uint64_t run = 0;
+  std::uint32_t index = 0;
+  std::uint32_t sample_record = 0;
+  std::uint32_t bench_record = 0;
+  match_rule rule = match_rule::exact;
+  file_lease sample, bench;
+  layer_result result;
+};
+
+tracker::tracker(event_loop& loop, daemon_state& state, state_store* store, worker_pool& pool)
+    : loop_(loop), state_(state), store_(store), pool_(pool) {}
+
+tracker::~tracker() {
+  *alive_ = false;
+  if (inotify_watch_ != 0) loop_.unwatch(inotify_watch_);
+  if (timer_ != 0) loop_.cancel_timer(timer_);
+}
+
+std::int64_t tracker::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void tracker::set_options(const daemon_options& options) {
+  quiet_ = options.quiet;
+  poll_ = options.poll;
+  keep_runs_ = options.keep_runs;
+  state_.compare.thresholds = options.thresholds;
+  // Workers already run one layer each; splitting a layer further would
+  // only contend with them.
+  state_.compare.threads = 1;
+  base_specs_.clear();
+  auto add = [&](const std::string& p, watched_path::kind k, const char* origin) {
+    for (auto& s : base_specs_) {
+      if (s.path == p) return;
+    }
+    base_specs_.push_back({p, k, origin});
+  };
+  const char* origin = options.config_path.empty() ? "command line" : "configuration";
+  for (const auto& w : options.watch) {
+    struct stat st {};
+    bool file = ::stat(w.c_str(), &st) == 0 ? S_ISREG(st.st_mode)
+                                            : (w.ends_with(".bin") || w.ends_with(".txt"));
+    add(w, file ? watched_path::kind::file : watched_path::kind::dir, origin);
+  }
+  for (const auto& p : options.pairs) {
+    add(p.sample, watched_path::kind::file, "pair");
+    add(p.benchmark, watched_path::kind::file, "pair");
+  }
+  // Keep pair state of pairs that survive a reload.
+  std::vector<pair_info> pairs;
+  for (const auto& p : options.pairs) {
+    pair_info info{p.name, p.sample, p.benchmark, 0};
+    for (const auto& old : state_.pairs) {
+      if (old.name == p.name && old.sample == p.sample) info.run = old.run;
+    }
+    pairs.push_back(std::move(info));
+  }
+  state_.pairs = std::move(pairs);
+  // DebugConfig.txt-added folders are re-discovered by the scan.
+  specs_ = base_specs_;
+}
+
+result<void> tracker::start(const daemon_options& options) {
+  set_options(options);
+  inotify_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!inotify_) {
+    return make_error(errc::io, {}, no_record, no_offset,
+                      std::string("inotify_init1 failed: ") + std::strerror(errno));
+  }
+  inotify_watch_ =
+      loop_.watch_fd(inotify_.get(), true, false, [this](bool, bool, bool) { on_inotify(); });
+  timer_ = loop_.add_timer(poll_, true, [this] { on_timer(); });
+  rescan({});
+  return {};
+}
+
+void tracker::reload(const daemon_options& options) {
+  if (timer_ != 0 && options.poll != poll_) {
+    loop_.cancel_timer(timer_);
+    timer_ = loop_.add_timer(options.poll, true, [this] { on_timer(); });
+  }
+  set_options(options);
+  rescan("reload");
+}
+
+void tracker::rescan(const std::string& reason) {
+  if (stopped_) return;
+  resolve_watches();
+  std::vector<std::string> paths;
+  for (const auto& [p, f] : state_.files) paths.push_back(p);
+  for (const auto& p : paths) check_path(p);
+  for (auto& p : state_.pairs) try_match(p);
+  if (!reason.empty()) {
+    daemon_event e;
+    e.kind = event_kind::resync;
+    e.reason = reason;
+    state_.publish(e);
+  }
+}
+
+bool tracker::is_watched_dir(const std::string& dir) const {
+  return std::any_of(specs_.begin(), specs_.end(), [&](const spec& s) {
+    return s.kind == watched_path::kind::dir && s.path == dir;
+  });
+}
+
+bool tracker::is_file_spec(const std::string& path) const {
+  return std::any_of(specs_.begin(), specs_.end(), [&](const spec& s) {
+    return s.kind == watched_path::kind::file && s.path == path;
+  });
+}
+
+void tracker::add_dir_watch(const std::string& dir, std::set<int>& keep) {
+  int wd = ::inotify_add_watch(inotify_.get(), dir.c_str(), dir_mask);
+  if (wd < 0) {
+    log(log_level::warning, "cannot watch " + dir + ": " + std::strerror(errno));
+    return;
+  }
+  wd_dirs_[wd] = dir;
+  keep.insert(wd);
+}
+
+void tracker::resolve_watches() {
+  if (!inotify_) return;
+  std::set<int> keep;
+  // Scanning a folder can add DebugConfig.txt folders: loop until stable.
+  for (std::size_t done = 0; done < specs_.size(); ++done) {
+    spec s = specs_[done];
+    if (s.kind == watched_path::kind::dir && is_dir(s.path)) {
+      add_dir_watch(s.path, keep);
+      scan_dir(s.path);
+    } else if (s.kind == watched_path::kind::dir) {
+      add_dir_watch(nearest_existing(s.path), keep);
+    } else {
+      add_dir_watch(nearest_existing(parent_of(s.path)), keep);
+      check_path(s.path);
+    }
+  }
+  for (auto it = wd_dirs_.begin(); it != wd_dirs_.end();) {
+    if (!keep.contains(it->first)) {
+      ::inotify_rm_watch(inotify_.get(), it->first);
+      it = wd_dirs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  state_.watched.clear();
+  for (const auto& s : specs_) {
+    struct stat st {};
+    bool exists = ::stat(s.path.c_str(), &st) == 0;
+    state_.watched.push_back({s.path, s.kind, exists, s.origin});
+  }
+}
+
+void tracker::scan_dir(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    std::string full = dir + "/" + name;
+    if (name == "DebugConfig.txt") {
+      read_debug_config(full);
+      continue;
+    }
+    std::error_code ec2;
+    if (entry.is_regular_file(ec2)) check_file(full, false, false);
+  }
+}
+
+void tracker::read_debug_config(const std::string& file) {
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    line = trim(line);
+    if (line.rfind("path=", 0) != 0) continue;
+    std::string p = trim(line.substr(5));
+    if (p.empty()) continue;
+    if (p[0] != '/') p = parent_of(file) + "/" + p;
+    p = normalize_path(p);
+    bool known =
+        std::any_of(specs_.begin(), specs_.end(), [&](const spec& s) { return s.path == p; });
+    if (!known) {
+      log(log_level::info, file + " adds " + p);
+      specs_.push_back({p, watched_path::kind::dir, file});
+    }
+  }
+}
+
+void tracker::on_inotify() {
+  alignas(inotify_event) char buf[16384];
+  bool overflow = false;
+  bool structure = false;
+  std::vector<std::pair<std::string, std::uint32_t>> cues;
+  for (;;) {
+    ssize_t n = ::read(inotify_.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (char* p = buf; p < buf + n;) {
+      auto* ev = reinterpret_cast<inotify_event*>(p);
+      p += sizeof(inotify_event) + ev->len;
+      if (ev->mask & IN_Q_OVERFLOW) {
+        overflow = true;
+        continue;
+      }
+      auto it = wd_dirs_.find(ev->wd);
+      if (it == wd_dirs_.end()) continue;
+      if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
+        structure = true;
+        continue;
+      }
+      if (ev->len == 0) continue;
+      std::string name(ev->name);
+      std::string full = it->second + "/" + name;
+      if (ev->mask & IN_ISDIR) {
+        structure = true;
+        continue;
+      }
+      if (name == "DebugConfig.txt" && is_watched_dir(it->second)) structure = true;
+      cues.emplace_back(std::move(full), ev->mask);
+    }
+  }
+  if (overflow) {
+    log(log_level::notice, "inotify queue overflowed: rescanning everything");
+    rescan("inotify_overflow");
+    return;
+  }
+  if (structure) resolve_watches();
+  // IN_MODIFY is only a cue to look again; merged events carry no count.
+  for (const auto& [path, mask] : cues) {
+    if (!is_watched_dir(parent_of(path)) && !is_file_spec(path) && !state_.files.contains(path))
+      continue;
+    check_file(path, (mask & (IN_CREATE | IN_MOVED_TO)) != 0, (mask & IN_CLOSE_WRITE) != 0);
+  }
+}
+
+void tracker::on_timer() {
+  if (stopped_) return;
+  // Writes through mmap raise no inotify event: look at every file.
+  std::vector<std::string> paths;
+  for (const auto& [p, f] : state_.files) paths.push_back(p);
+  for (const auto& p : paths) check_file(p, false, false);
+  const auto now = now_ms();
+  for (const auto& p : paths) {
+    auto it = state_.files.find(p);
+    if (it == state_.files.end()) continue;
+    tracked_file& tf = *it->second;
+    if (tf.state != run_state::live || tf.run == 0) continue;
+    if (now - tf.last_change_ms < quiet_.count()) continue;
+    auto r = state_.runs.find(tf.run);
+    if (r != state_.runs.end() && r->second->state == run_state::live) {
+      tf.state = run_state::ended;
+      end_run(*r->second, run_state::ended, "quiet");
+    }
+  }
+}
+
+void tracker::check_path(const std::string& path) { check_file(path, false, false); }
+
+bool tracker::looks_like_dump(const std::string& path, const struct stat& st) {
+  if (is_dump_name(base_name(path)) || is_file_spec(path)) return true;
+  auto nd = not_dumps_.find(path);
+  if (nd != not_dumps_.end() && nd->second.first == st.st_ino && nd->second.second == st.st_size)
+    return false;
+  // Any other file may turn out to be a dump: sniff its first bytes.
+  char head[16] = {};
+  ssize_t n = -1;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd >= 0) {
+    n = ::pread(fd, head, sizeof head, 0);
+    ::close(fd);
+  }
+  std::string_view h(head, n > 0 ? static_cast<std::size_t>(n) : 0);
+  bool yes = h.starts_with("isFloat:") || h.starts_with("//out ") || h.starts_with("//in ");
+  if (!yes) not_dumps_[path] = {st.st_ino, st.st_size};
+  return yes;
+}
+
+void tracker::check_file(const std::string& path, bool created, bool closed) {
+  if (stopped_) return;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (state_.files.contains(path)) file_gone(path);
+    return;
+  }
+  if (!S_ISREG(st.st_mode)) return;
+  auto it = state_.files.find(path);
+  if (it == state_.files.end()) {
+    if (!looks_like_dump(path, st)) return;
+    track_new(path, st, created);
+    if (closed) check_file(path, false, true);
+    return;
+  }
+  auto tfp = it->second;
+  tracked_file& tf = *tfp;
+  if (tf.readers.load() > 0) {
+    // A worker reads this file: its records must not move. on_result
+    // looks again when the lease is released.
+    tf.refresh_wanted = true;
+    tf.close_seen = tf.close_seen || closed;
+    return;
+  }
+  tf.refresh_wanted = false;
+  closed = closed || tf.close_seen;
+  tf.close_seen = false;
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  const file_identity id{st.st_dev, st.st_ino};
+  std::string reason;
+  if (id != tf.file->current_mapping()->identity()) {
+    reason = "replaced";
+  } else if (size < tf.file->parser().resume_offset()) {
+    reason = "truncated";
+  } else {
+    reason = "rewritten";
+  }
+  if (!tf.failed.empty() && reason == "rewritten" && size >= tf.bytes) {
+    tf.bytes = size;
+    return;  // still the malformed run: nothing new to learn
+  }
+  const std::size_t before = tf.file->records().size();
+  result<dump_file::refresh_status> status = dump_file::refresh_status::unchanged;
+  {
+    refresh_call call{tf.file.get(), &status};
+    if (!guarded_read(&run_refresh, &call)) {
+      // Do not trust the half-updated reader: start over, or drop the file
+      // until it settles (the next look tracks it as a new run).
+      if (reason == "rewritten") reason = "truncated";
+      auto fresh = guarded_open(path);
+      if (!fresh) {
+        log(log_level::notice, path + ": " + fresh.error().message + "; looking again later");
+        file_gone(path, reason);
+        return;
+      }
+      *tf.file = std::move(*fresh);
+      tf.failed.clear();
+      status = dump_file::refresh_status::reset;
+    }
+  }
+  bool reset = false;
+  if (!status) {
+    // A hard parse error on growth can also mean the file was rewritten in
+    // place with the same first line: try it from scratch once.
+    auto fresh = guarded_open(path);
+    if (fresh && (tf.failed.empty() || reason != "rewritten")) {
+      *tf.file = std::move(*fresh);
+      reset = true;
+      if (reason == "rewritten" && tf.failed.empty()) reason = "rewritten";
+    } else {
+      if (tf.failed.empty()) {
+        tf.failed = status.error().describe();
+        log(log_level::warning, "sigdump: error: " + tf.failed);
+      }
+      tf.bytes = size;
+      return;
+    }
+  } else if (*status == dump_file::refresh_status::reset) {
+    reset = true;
+  }
+  const std::uint64_t prev_bytes = tf.bytes;
+  tf.bytes = size;
+  tf.parsed = tf.file->parser().resume_offset();
+  if (reset) {
+    tf.failed.clear();
+    auto old = state_.runs.find(tf.run);
+    std::string previous;
+    if (old != state_.runs.end()) {
+      previous = old->second->id;
+      if (old->second->state == run_state::live) {
+        end_run(*old->second, run_state::reset, reason);
+      } else {
+        old->second->state = run_state::reset;
+      }
+      old->second->file.reset();
+    }
+    auto r = start_run(tf, reason);
+    daemon_event e;
+    e.kind = event_kind::run_reset;
+    e.run = r->id;
+    e.previous = previous;
+    e.path = path;
+    e.pair = r->pair;
+    e.reason = reason;
+    state_.publish(e);
+    daemon_event s;
+    s.kind = event_kind::run_start;
+    s.run = r->id;
+    s.path = path;
+    s.pair = r->pair;
+    s.reason = reason;
+    state_.publish(s);
+    tf.last_change_ms = now_ms();
+    after_growth(tf, 0);
+  } else if (tf.file->records().size() > before) {
+    tf.last_change_ms = now_ms();
+    if (tf.state != run_state::live) {
+      // Appended to after it looked finished: the same run goes on.
+      tf.state = run_state::live;
+      auto r = state_.runs.find(tf.run);
+      if (r != state_.runs.end() && r->second->state == run_state::ended) {
+        r->second->state = run_state::live;
+        r->second->end_reason.clear();
+        r->second->ended = 0;
+      }
+    }
+    after_growth(tf, before);
+  } else if (prev_bytes != size) {
+    tf.last_change_ms = now_ms();  // a partial record arrived: not quiet yet
+  }
+  if (closed && tf.state == run_state::live) {
+    tf.state = run_state::ended;
+    auto r = state_.runs.find(tf.run);
+    if (r != state_.runs.end() && r->second->state == run_state::live)
+      end_run(*r->second, run_state::ended, "closed");
+  }
+}
+
+void tracker::track_new(const std::string& path, const struct stat& st, bool created) {
+  auto f = guarded_open(path);
+  if (!f) {
+    if (f.error().code == errc::not_a_dump && !is_dump_name(base_name(path)) &&
+        !is_file_spec(path)) {
+      not_dumps_[path] = {st.st_ino, st.st_size};
+      return;
+    }
+    // A dump-named file that cannot be parsed yet: remember the identity
+    // and size so it is retried only once it changes.
+    auto nd = not_dumps_.find(path);
+    if (nd == not_dumps_.end() || nd->second.first != st.st_ino ||
+        nd->second.second != st.st_size) {
+      log(log_level::warning, "sigdump: error: " + f.error().describe());
+    }
+    not_dumps_[path] = {st.st_ino, st.st_size};
+    return;
+  }
+  not_dumps_.erase(path);
+  auto tf = std::make_shared<tracked_file>();
+  tf->path = path;
+  tf->file = std::make_unique<dump_file>(std::move(*f));
+  tf->bytes = static_cast<std::uint64_t>(st.st_size);
+  tf->parsed = tf->file->parser().resume_offset();
+  tf->last_change_ms = now_ms();
+  state_.files[path] = tf;
+  const std::string reason = created ? "created" : "started";
+  auto r = start_run(*tf, reason);
+  daemon_event e;
+  e.kind = event_kind::run_start;
+  e.run = r->id;
+  e.path = path;
+  e.pair = r->pair;
+  e.reason = reason;
+  state_.publish(e);
+  after_growth(*tf, 0);
+}
+
+void tracker::file_gone(const std::string& path, const std::string& reason) {
+  auto it = state_.files.find(path);
+  if (it == state_.files.end()) return;
+  auto tf = it->second;
+  state_.files.erase(it);
+  auto r = state_.runs.find(tf->run);
+  if (r != state_.runs.end()) {
+    if (r->second->state == run_state::live) end_run(*r->second, run_state::ended, reason);
+    r->second->file.reset();
+  }
+}
+
+pair_info* tracker::pair_of_sample(const std::string& path) {
+  for (auto& p : state_.pairs) {
+    if (p.sample == path) return &p;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<run_info> tracker::start_run(tracked_file& tf, const std::string& reason) {
+  auto r = std::make_shared<run_info>();
+  r->number = state_.next_run++;
+  r->id = "r" + std::to_string(r->number);
+  r->path = tf.path;
+  r->state = run_state::live;
+  r->start_reason = reason;
+  r->started = unix_now();
+  r->records = tf.file->records().size();
+  r->bytes = tf.bytes;
+  r->report.sample_path = tf.path;
+  r->report.thresholds = state_.compare.thresholds;
+  auto self = state_.files.find(tf.path);
+  if (self != state_.files.end()) r->file = self->second;
+  if (pair_info* p = pair_of_sample(tf.path)) {
+    r->pair = p->name;
+    r->report.benchmark_path = p->benchmark;
+    p->run = r->number;
+  }
+  tf.run = r->number;
+  tf.state = run_state::live;
+  state_.runs[r->number] = r;
+  work_[r->number] = run_work{};
+  if (store_ != nullptr) {
+    if (auto w = store_->write_index(state_.next_run); !w) {
+      log(log_level::err, "sigdump: error: " + w.error().describe());
+    }
+    store_->run_started(*r);
+  }
+  prune_runs();
+  return r;
+}
+
+void tracker::prune_runs() {
+  while (state_.runs.size() > keep_runs_) {
+    auto victim = std::find_if(state_.runs.begin(), state_.runs.end(),
+                               [](const auto& kv) { return kv.second->state != run_state::live; });
+    if (victim == state_.runs.end()) return;
+    if (store_ != nullptr) store_->remove(victim->first);
+    work_.erase(victim->first);
+    state_.runs.erase(victim);
+  }
+}
+
+void tracker::end_run(run_info& r, run_state how, const std::string& reason) {
+  auto w = work_.find(r.number);
+  r.state = how;
+  r.end_reason = reason;
+  r.ended = unix_now();
+  if (auto f = r.file) {
+    r.records = f->file->records().size();
+    r.bytes = f->bytes;
+    if (how == run_state::ended && reason != "deleted" && f->file->pending()) {
+      if (auto e = f->file->parser().tail_error()) {
+        log(log_level::notice, "run " + r.id + " ended with a cut record: " + e->describe());
+      }
+    }
+  }
+  if (w != work_.end() && w->second.in_flight > 0) {
+    // Layers are still being computed: run_end follows them.
+    w->second.end_reason = reason;
+    w->second.end_state = how;
+    return;
+  }
+  if (w != work_.end()) {
+    finish_end(r, w->second);
+  } else {
+    run_work none;
+    finish_end(r, none);
+  }
+}
+
+void tracker::finish_end(run_info& r, run_work& w) {
+  w.end_reason.clear();
+  if (store_ != nullptr) store_->run_ended(r);
+  daemon_event e;
+  e.kind = event_kind::run_end;
+  e.run = r.id;
+  e.path = r.path;
+  e.pair = r.pair;
+  e.reason = r.end_reason;
+  e.layers = r.report.layers.size();
+  e.suspect = r.suspect_count();
+  e.first_bad = r.report.first_bad;
+  e.diagnosis = r.report.diagnosis;
+  // A reset run is announced by run_reset, not run_end.
+  if (r.state != run_state::reset) state_.publish(e);
+}
+
+void tracker::after_growth(tracked_file& tf, std::size_t first_new) {
+  auto rit = state_.runs.find(tf.run);
+  if (rit == state_.runs.end()) return;
+  run_info& r = *rit->second;
+  r.records = tf.file->records().size();
+  r.bytes = tf.bytes;
+  if (pair_info* p = pair_of_sample(tf.path)) {
+    auto& w = work_[r.number];
+    const auto& recs = tf.file->records();
+    for (std::size_t i = first_new; i < recs.size(); ++i) {
+      if (is_compared(recs[i], state_.compare))
+        w.unmatched.push_back(static_cast<std::uint32_t>(i));
+    }
+    try_match(*p);
+  }
+  for (auto& p : state_.pairs) {
+    if (p.benchmark == tf.path) try_match(p);
+  }
+}
+
+void tracker::try_match(pair_info& p) {
+  auto s = state_.files.find(p.sample);
+  auto b = state_.files.find(p.benchmark);
+  if (s == state_.files.end() || b == state_.files.end()) return;
+  auto rit = state_.runs.find(s->second->run);
+  if (rit == state_.runs.end() || rit->second->pair != p.name) return;
+  auto wit = work_.find(rit->first);
+  if (wit == work_.end()) return;
+  run_work& w = wit->second;
+  const dump_file& sample = *s->second->file;
+  const dump_file& bench = *b->second->file;
+  std::deque<std::uint32_t> still;
+  while (!w.unmatched.empty()) {
+    std::uint32_t rec = w.unmatched.front();
+    w.unmatched.pop_front();
+    if (rec >= sample.records().size()) continue;
+    match_rule rule = match_rule::exact;
+    std::int64_t j = match_record(bench, sample.records()[rec], occurrence_ordinal(sample, rec),
+                                  state_.compare, &rule);
+    if (j < 0) {
+      still.push_back(rec);
+      continue;
+    }
+    dispatch(*rit->second, w, s->second, b->second, rec, static_cast<std::uint32_t>(j), rule);
+  }
+  w.unmatched = std::move(still);
+}
+
+void tracker::dispatch(run_info& r, run_work& w, std::shared_ptr<tracked_file> sample,
+                       std::shared_ptr<tracked_file> bench, std::uint32_t sample_record,
+                       std::uint32_t bench_record, match_rule rule) {
+  auto j = std::make_shared<job>();
+  j->run = r.number;
+  j->index = w.next_index++;
+  j->sample_record = sample_record;
+  j->bench_record = bench_record;
+  j->rule = rule;
+  const std::uint64_t elements = sample->file->records()[sample_record].elements;
+  j->sample = file_lease(std::move(sample));
+  j->bench = file_lease(std::move(bench));
+  ++w.in_flight;
+  ++in_flight_;
+  event_loop* loop = &loop_;
+  auto alive = alive_;
+  // Each job gets its own copy of the options: a reload may change the
+  // state's while jobs run.
+  auto opts = std::make_shared<compare_options>();
+  opts->thresholds = state_.compare.thresholds;
+  opts->include_constants = state_.compare.include_constants;
+  opts->include_inputs = state_.compare.include_inputs;
+  opts->name_map = state_.compare.name_map;
+  // Big layers are split over the cores (the sums are combined in chunk
+  // order, so the result does not depend on the thread count).
+  opts->threads = elements > (1u << 20) ? 0 : 1;
+  pool_.submit([this, j, loop, alive, opts] {
+    j->result =
+        compare_layer(*j->sample.get(), j->sample_record, *j->bench.get(), j->bench_record, *opts);
+    j->result.index = j->index;
+    j->result.rule = j->rule;
+    loop->post([this, j, alive] {
+      if (*alive) on_result(j);
+    });
+  });
+}
+
+void tracker::on_result(std::shared_ptr<job> j) {
+  --in_flight_;
+  // Release the leases first so deferred refreshes can run.
+  std::vector<std::string> recheck;
+  auto note = [&](file_lease& l) {
+    if (const dump_file* f = l.get()) recheck.push_back(f->path());
+    l.reset();
+  };
+  note(j->sample);
+  note(j->bench);
+  auto rit = state_.runs.find(j->run);
+  auto wit = work_.find(j->run);
+  if (rit != state_.runs.end() && wit != work_.end()) {
+    run_info& r = *rit->second;
+    run_work& w = wit->second;
+    --w.in_flight;
+    w.done.emplace(j->index, std::move(j->result));
+    // Publish in report order: a fast small layer waits for a slower
+    // earlier one.
+    while (!w.done.empty() && w.done.begin()->first == w.next_publish) {
+      layer_result l = std::move(w.done.begin()->second);
+      w.done.erase(w.done.begin());
+      ++w.next_publish;
+      publish_layer(r, std::move(l));
+    }
+    if (w.in_flight == 0 && !w.end_reason.empty()) finish_end(r, w);
+  }
+  for (const auto& p : recheck) {
+    auto f = state_.files.find(p);
+    if (f != state_.files.end() && f->second->refresh_wanted && f->second->readers.load() == 0)
+      check_file(p, false, false);
+  }
+}
+
+void tracker::publish_layer(run_info& r, layer_result l) {
+  auto& layers = r.report.layers;
+  auto pos = std::upper_bound(layers.begin(), layers.end(), l.index,
+                              [](std::uint32_t i, const layer_result& x) { return i < x.index; });
+  layers.insert(pos, l);
+  if (r.file) summarize(r.report, *r.file->file);
+  if (store_ != nullptr) store_->layer_added(r, l);
+  daemon_event e;
+  e.kind = event_kind::layer;
+  e.run = r.id;
+  e.path = r.path;
+  e.pair = r.pair;
+  e.layer = std::move(l);
+  e.first_bad = r.report.first_bad;
+  e.diagnosis = r.report.diagnosis;
+  state_.publish(e);
+}
+
+void tracker::stop() {
+  if (stopped_) return;
+  for (auto& [n, r] : state_.runs) {
+    if (r->state != run_state::live) continue;
+    auto w = work_.find(n);
+    if (w != work_.end()) w->second.in_flight = 0;  // results in flight are dropped
+    end_run(*r, run_state::ended, "stopped");
+  }
+  stopped_ = true;
+  if (store_ != nullptr) store_->sync_all();
+  if (inotify_watch_ != 0) loop_.unwatch(inotify_watch_);
+  inotify_watch_ = 0;
+  if (timer_ != 0) loop_.cancel_timer(timer_);
+  timer_ = 0;
+  inotify_.reset();
+}
+
+}  // namespace sigdump::daemon

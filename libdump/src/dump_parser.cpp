@@ -1,0 +1,754 @@
+#include "sigdump/dump_parser.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "parse_util.h"
+
+namespace sigdump {
+
+namespace detail {
+
+float parse_value_token(std::string_view token) noexcept {
+  if (!token.empty() && token.front() == '+') token.remove_prefix(1);
+  float v = 0;
+  auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), v);
+  if (ptr != token.data() + token.size() && ec == std::errc{}) {
+    return std::numeric_limits<float>::quiet_NaN();
+  }
+  if (ec == std::errc::result_out_of_range) {
+    // from_chars leaves v untouched on overflow/underflow; strtof saturates.
+    std::string tmp(token);
+    return std::strtof(tmp.c_str(), nullptr);
+  }
+  if (ec != std::errc{}) return std::numeric_limits<float>::quiet_NaN();
+  return v;
+}
+
+std::string quote_bytes(std::string_view bytes, std::size_t limit) {
+  std::string out = "'";
+  std::size_t n = std::min(bytes.size(), limit);
+  static const char hex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < n; ++i) {
+    auto c = static_cast<unsigned char>(bytes[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  if (bytes.size() > n) out += "...";
+  out += '\'';
+  return out;
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::max_line_bytes;
+
+constexpr std::string_view out_prefix = "//out ";
+constexpr std::string_view in_prefix = "//in ";
+constexpr std::string_view size_prefix = "//buffer data size:";
+// A declared size above this cannot be real and would overflow offsets.
+constexpr std::uint64_t max_declared = std::uint64_t{1} << 60;
+
+bool is_header_start(std::string_view line) noexcept {
+  return line.starts_with(out_prefix) || line.starts_with(in_prefix);
+}
+
+// Whether `partial` (a line not yet ended) could still become `literal...`.
+bool prefix_compatible(std::string_view partial, std::string_view literal) noexcept {
+  if (partial.size() <= literal.size()) return literal.starts_with(partial);
+  return partial.starts_with(literal);
+}
+
+bool all_of_chars(std::string_view s, std::string_view allowed) noexcept {
+  return s.find_first_not_of(allowed) == std::string_view::npos;
+}
+
+std::string_view rstrip(std::string_view s) noexcept {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+std::string_view lstrip(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  return s;
+}
+
+// A "//buffer data size: N" line standing alone (the third trailer form).
+bool is_size_trailer(std::string_view line) noexcept {
+  return line.starts_with(size_prefix) &&
+         all_of_chars(line.substr(size_prefix.size()), " \t\r0123456789");
+}
+
+// Locates the end of the line starting at pos. Returns false when the line
+// has no '\n' yet; `too_long` when it cannot be a line we accept.
+bool find_eol(std::string_view s, std::size_t pos, std::size_t& eol, bool& too_long) noexcept {
+  too_long = false;
+  std::size_t limit = std::min(s.size(), pos + max_line_bytes + 1);
+  const void* nl = std::memchr(s.data() + pos, '\n', limit - pos);
+  if (nl != nullptr) {
+    eol = static_cast<std::size_t>(static_cast<const char*>(nl) - s.data());
+    return true;
+  }
+  eol = s.size();
+  too_long = limit - pos > max_line_bytes;
+  return false;
+}
+
+enum class gap_kind {
+  end,
+  header,
+  skip,
+  partial_trailer,
+  partial,
+  partial_invalid,
+  invalid,
+  too_long
+};
+
+// Error messages quote this many bytes of an unexpected line; a cut line is
+// judged only once that many bytes are there, so the message does not depend
+// on where the file happened to be cut.
+constexpr std::size_t quote_limit = 24;
+
+// Classifies the line starting at pos in the gap between records: blank and
+// trailer lines are skipped, a header line ends the gap, anything else is an
+// error. A line without '\n' is judged only if it cannot become valid.
+gap_kind classify_gap(std::string_view s, std::size_t pos, std::size_t& next) noexcept {
+  if (pos >= s.size()) return gap_kind::end;
+  // A header is recognised by its prefix; the record parser judges the rest.
+  if (is_header_start(s.substr(pos))) return gap_kind::header;
+  std::size_t eol = 0;
+  bool too_long = false;
+  if (!find_eol(s, pos, eol, too_long)) {
+    if (too_long) return gap_kind::too_long;
+    std::string_view c = s.substr(pos);
+    if (all_of_chars(c, " \t\r};") || is_size_trailer(c)) return gap_kind::partial_trailer;
+    if (prefix_compatible(c, out_prefix) || prefix_compatible(c, in_prefix) ||
+        prefix_compatible(c, size_prefix)) {
+      return gap_kind::partial;
+    }
+    return c.size() <= quote_limit ? gap_kind::partial_invalid : gap_kind::invalid;
+  }
+  std::string_view line = s.substr(pos, eol - pos);
+  next = eol + 1;
+  if (is_header_start(line)) return gap_kind::header;
+  if (all_of_chars(line, " \t\r};") || is_size_trailer(line)) return gap_kind::skip;
+  return gap_kind::invalid;
+}
+
+// Result of scanning the value text of a text record starting right after
+// header line 3.
+struct text_scan {
+  enum class state { valid, invalid, unknown } what = state::unknown;
+  std::size_t values_begin = 0;  // first byte after the blank line
+  std::size_t values_end = 0;    // first byte of the closing '}' line
+  std::size_t end = 0;           // first byte after the '}'
+  std::size_t bad = 0;           // offending byte when invalid
+  std::uint64_t tokens = 0;
+};
+
+// Where a scan of a cut text record stopped: the next feed resumes at the
+// start of the unfinished line instead of rescanning the whole record.
+struct text_resume {
+  std::size_t payload = 0;  // p the scan started from (identifies the record)
+  std::size_t values_begin = 0;
+  std::size_t line = 0;      // first unfinished line
+  std::uint64_t tokens = 0;  // values on the finished lines
+};
+
+text_scan scan_text(std::string_view s, std::size_t p, const text_resume* from = nullptr,
+                    text_resume* progress = nullptr) noexcept {
+  text_scan t;
+  std::size_t q = 0;
+  if (from != nullptr && from->payload == p && from->line <= s.size()) {
+    t.values_begin = from->values_begin;
+    t.tokens = from->tokens;
+    q = from->line;
+  } else {
+    std::size_t b = p;
+    if (b < s.size() && s[b] == '\r') ++b;
+    if (b >= s.size()) return t;
+    if (s[b] != '\n') {
+      t.what = text_scan::state::invalid;
+      t.bad = b;
+      return t;
+    }
+    q = b + 1;
+    t.values_begin = q;
+  }
+  while (true) {
+    const std::size_t line_start = q;
+    if (progress != nullptr) *progress = text_resume{p, t.values_begin, line_start, t.tokens};
+    std::size_t j = q;
+    while (j < s.size() && (s[j] == ' ' || s[j] == '\t')) ++j;
+    if (j >= s.size()) return t;
+    if (s[j] == '}') {
+      t.what = text_scan::state::valid;
+      t.values_end = line_start;
+      t.end = j + 1;
+      return t;
+    }
+    bool in_token = false;
+    std::uint64_t line_tokens = 0;
+    std::size_t k = line_start;
+    for (; k < s.size(); ++k) {
+      char c = s[k];
+      if (c == '\n') break;
+      if (!detail::is_value_char(c)) {
+        t.what = text_scan::state::invalid;
+        t.bad = k;
+        return t;
+      }
+      bool sep = detail::is_value_separator(c);
+      if (!sep && !in_token) ++line_tokens;
+      in_token = !sep;
+    }
+    if (k >= s.size()) return t;  // line not finished yet
+    t.tokens += line_tokens;
+    q = k + 1;
+  }
+}
+
+enum class binary_state { invalid, header, eof, short_payload };
+
+// What follows a binary payload of n bytes starting at p.
+binary_state check_binary(std::string_view s, std::size_t p, std::uint64_t n) noexcept {
+  if (n > s.size() - p) return binary_state::short_payload;
+  std::size_t pos = p + static_cast<std::size_t>(n);
+  while (true) {
+    std::size_t next = 0;
+    switch (classify_gap(s, pos, next)) {
+      case gap_kind::end:
+      case gap_kind::partial:
+      case gap_kind::partial_invalid:
+      case gap_kind::partial_trailer: return binary_state::eof;
+      case gap_kind::header: return binary_state::header;
+      case gap_kind::skip: pos = next; break;
+      case gap_kind::invalid:
+      case gap_kind::too_long: return binary_state::invalid;
+    }
+  }
+}
+
+struct field_cursor {
+  std::string_view s;
+  std::size_t pos = 0;
+
+  bool eat(std::string_view lit) noexcept {
+    if (s.substr(pos).starts_with(lit)) {
+      pos += lit.size();
+      return true;
+    }
+    return false;
+  }
+  void spaces() noexcept {
+    while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t')) ++pos;
+  }
+  template <class T>
+  bool number(T& out) noexcept {
+    const char* b = s.data() + pos;
+    auto [ptr, ec] = std::from_chars(b, s.data() + s.size(), out);
+    if (ec != std::errc{} || ptr == b) return false;
+    pos += static_cast<std::size_t>(ptr - b);
+    return true;
+  }
+  // A token up to the next space.
+  std::string_view word() noexcept {
+    std::size_t e = s.find_first_of(" \t", pos);
+    if (e == std::string_view::npos) e = s.size();
+    std::string_view w = s.substr(pos, e - pos);
+    pos = e;
+    return w;
+  }
+  bool at_end() noexcept {
+    while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\r')) ++pos;
+    return pos == s.size();
+  }
+};
+
+struct field_error {
+  errc code = errc::bad_header;
+  std::size_t column = 0;
+  std::string message;
+};
+
+// Header line 1: "//out K s: S z: Z type: T name: N bConstant:B shape:[..] dims:D".
+bool parse_line1(std::string_view line, record& r, field_error& err) {
+  field_cursor c{rstrip(line)};
+  auto fail = [&](std::string msg, errc code = errc::bad_header) {
+    err.code = code;
+    err.column = c.pos;
+    err.message = std::move(msg);
+    return false;
+  };
+  if (c.eat(out_prefix)) {
+    r.kind = record_kind::out;
+  } else if (c.eat(in_prefix)) {
+    r.kind = record_kind::in;
+  } else {
+    return fail("expected '//out K' or '//in K'");
+  }
+  c.spaces();
+  if (!c.number(r.port)) return fail("expected the port number K after '//out'/'//in'");
+  c.spaces();
+  if (!c.eat("s:")) return fail("expected 's:' (scale) after the port number");
+  c.spaces();
+  {
+    std::size_t at = c.pos;
+    std::string_view w = c.word();
+    c.pos = at;
+    if (!c.number(r.scale) || c.pos != at + w.size()) {
+      c.pos = at;
+      return fail("scale 's:' is not a number: " + detail::quote_bytes(w));
+    }
+  }
+  c.spaces();
+  if (!c.eat("z:")) return fail("expected 'z:' (zero point) after the scale");
+  c.spaces();
+  {
+    std::size_t at = c.pos;
+    std::string_view w = c.word();
+    c.pos = at;
+    if (!c.number(r.zero_point) || c.pos != at + w.size()) {
+      c.pos = at;
+      return fail("zero point 'z:' is not an integer: " + detail::quote_bytes(w));
+    }
+  }
+  c.spaces();
+  if (!c.eat("type:")) return fail("expected 'type:' after the zero point");
+  c.spaces();
+  std::string_view type = c.word();
+  if (type.empty()) return fail("empty 'type:'");
+  r.type_name = std::string(type);
+  r.type = parse_vendor_dtype(type);
+  c.spaces();
+  if (!c.eat("name:")) return fail("expected 'name:' after the type");
+  c.spaces();
+  std::size_t bc = c.s.find(" bConstant:", c.pos);
+  if (bc == std::string_view::npos) return fail("expected 'bConstant:' after the name");
+  r.name = std::string(rstrip(c.s.substr(c.pos, bc - c.pos)));
+  c.pos = bc + 1 + std::string_view("bConstant:").size();
+  c.spaces();
+  if (c.eat("0")) {
+    r.constant = false;
+  } else if (c.eat("1")) {
+    r.constant = true;
+  } else {
+    return fail("'bConstant:' must be 0 or 1");
+  }
+  c.spaces();
+  if (!c.eat("shape:")) return fail("expected 'shape:[...]' after bConstant");
+  c.spaces();
+  if (!c.eat("[")) return fail("expected '[' after 'shape:'");
+  c.spaces();
+  r.shape.clear();
+  if (!c.eat("]")) {
+    while (true) {
+      std::int64_t d = 0;
+      c.spaces();
+      if (!c.number(d)) return fail("shape dimension is not an integer");
+      if (d < 0) return fail("negative shape dimension " + std::to_string(d), errc::bad_shape);
+      r.shape.push_back(d);
+      c.spaces();
+      if (c.eat(",")) continue;
+      if (c.eat("]")) break;
+      return fail("expected ',' or ']' in the shape");
+    }
+  }
+  c.spaces();
+  if (!c.eat("dims:")) return fail("expected 'dims:' after the shape");
+  c.spaces();
+  if (!c.number(r.dims)) return fail("'dims:' is not a number");
+  if (!c.at_end())
+    return fail("unexpected text after 'dims:': " + detail::quote_bytes(c.s.substr(c.pos)));
+  if (r.dims != r.shape.size()) {
+    c.pos = 0;
+    return fail("dims:" + std::to_string(r.dims) + " does not match shape " +
+                    format_shape(r.shape) + " of rank " + std::to_string(r.shape.size()),
+                errc::bad_shape);
+  }
+  return true;
+}
+
+// Header line 2: "op_out[I] OPTYPE = {".
+bool parse_line2(std::string_view line, record& r, field_error& err) {
+  field_cursor c{rstrip(line)};
+  auto fail = [&](std::string msg) {
+    err.code = errc::bad_header;
+    err.column = c.pos;
+    err.message = std::move(msg);
+    return false;
+  };
+  if (!c.eat("op_out[") && !c.eat("op_in[")) {
+    return fail("expected 'op_out[I] OPTYPE = {' as line 2, found " + detail::quote_bytes(line));
+  }
+  if (!c.number(r.op_index)) return fail("op index in 'op_out[I]' is not an integer");
+  if (!c.eat("]")) return fail("expected ']' after the op index");
+  std::string_view rest = rstrip(c.s.substr(c.pos));
+  if (!rest.ends_with("{")) {
+    c.pos = c.s.size();
+    return fail("expected '= {' at the end of line 2");
+  }
+  rest.remove_suffix(1);
+  rest = rstrip(rest);
+  if (rest.ends_with("=")) rest.remove_suffix(1);
+  r.op_type = std::string(lstrip(rstrip(rest)));
+  return true;
+}
+
+// Header line 3: "//buffer data size: N".
+bool parse_line3(std::string_view line, std::uint64_t& n, field_error& err) {
+  field_cursor c{rstrip(line)};
+  auto fail = [&](std::string msg, errc code) {
+    err.code = code;
+    err.column = c.pos;
+    err.message = std::move(msg);
+    return false;
+  };
+  if (!c.eat(size_prefix)) {
+    return fail("expected '//buffer data size: N' as line 3, found " + detail::quote_bytes(line),
+                errc::bad_header);
+  }
+  c.spaces();
+  if (c.pos < c.s.size() && c.s[c.pos] == '-') {
+    return fail("negative payload size " + std::string(c.s.substr(c.pos)), errc::bad_size);
+  }
+  const char* b = c.s.data() + c.pos;
+  auto [ptr, ec] = std::from_chars(b, c.s.data() + c.s.size(), n);
+  if (ec == std::errc::result_out_of_range || (ec == std::errc{} && n > max_declared)) {
+    return fail("payload size " + std::string(c.s.substr(c.pos)) + " is impossibly large",
+                errc::bad_size);
+  }
+  if (ec != std::errc{} || ptr == b) {
+    return fail("payload size is not a number: " + detail::quote_bytes(c.s.substr(c.pos)),
+                errc::bad_header);
+  }
+  c.pos += static_cast<std::size_t>(ptr - b);
+  if (!c.at_end()) {
+    return fail("unexpected text after the payload size: " + detail::quote_bytes(c.s.substr(c.pos)),
+                errc::bad_header);
+  }
+  return true;
+}
+
+// Fills elements/inner/fit for a binary record whose storage type is known.
+void fit_binary(record& r) {
+  std::size_t es = dtype_size(r.storage);
+  std::uint64_t need = r.elements * es;
+  r.inner_stride = r.inner;
+  if (r.payload_bytes == need) {
+    r.fit = payload_fit::exact;
+    return;
+  }
+  if (r.payload_bytes < need) {
+    r.fit = payload_fit::too_small;
+    r.problem = "payload has " + std::to_string(r.payload_bytes) + " bytes but shape " +
+                format_shape(r.shape) + " of " + r.type_name + " needs " + std::to_string(need);
+    return;
+  }
+  if (r.inner > 0 && !r.shape.empty()) {
+    std::uint64_t outer = r.elements / r.inner;
+    std::uint64_t row = outer * es;
+    if (row > 0 && r.payload_bytes % row == 0) {
+      std::uint64_t padded = r.payload_bytes / row;
+      if (padded > r.inner) {
+        r.fit = payload_fit::unpadded_inner;
+        r.inner_stride = padded;
+        return;
+      }
+    }
+  }
+  r.fit = payload_fit::truncated;
+}
+
+}  // namespace
+
+dump_parser::dump_parser(std::string file_name, parse_options options)
+    : file_(std::move(file_name)), options_(options) {
+  if (options_.variant) variant_ = options_.variant;
+}
+
+std::optional<error> dump_parser::tail_error() const {
+  if (!pending_ || !tail_) return std::nullopt;
+  error e;
+  e.code = tail_->code;
+  e.file = file_;
+  e.record = tail_->record;
+  e.record_name = tail_->record >= 0 ? pending_->name : std::string();
+  e.offset = tail_->offset;
+  e.message = tail_->message;
+  return e;
+}
+
+result<std::size_t> dump_parser::feed(std::span<const std::byte> bytes, std::vector<record>& out) {
+  if (failed_) return std::unexpected(*failed_);
+  std::string_view s(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  if (s.size() < offset_) {
+    return make_error(errc::usage, file_, no_record, offset_,
+                      "fed " + std::to_string(s.size()) + " bytes, fewer than the " +
+                          std::to_string(offset_) + " already parsed");
+  }
+  pending_.reset();
+  tail_.reset();
+  std::size_t appended = 0;
+
+  auto fail = [&](errc code, std::int64_t rec, std::uint64_t off, std::string msg,
+                  std::string name = {}) -> result<std::size_t> {
+    failed_ = error{code, file_, rec, std::move(name), off, std::move(msg)};
+    return std::unexpected(*failed_);
+  };
+  auto set_pending = [&](std::uint64_t at, std::string name, std::uint64_t needed, errc code,
+                         std::uint64_t err_offset, std::string msg, bool names_record = true) {
+    pending_ = pending_tail{at, next_index_, std::move(name), needed, s.size() - at};
+    tail_ = tail_state{code, names_record ? std::int64_t{next_index_} : no_record, err_offset,
+                       std::move(msg)};
+    return appended;
+  };
+
+  if (!first_line_done_) {
+    if (s.empty()) return set_pending(0, {}, 0, errc::not_a_dump, no_offset, "empty file", false);
+    std::size_t eol = 0;
+    bool too_long = false;
+    if (!find_eol(s, 0, eol, too_long)) {
+      std::string_view c = s;
+      if (!too_long && prefix_compatible(c, "isFloat:")) {
+        return set_pending(0, {}, 0, errc::truncated, 0,
+                           "file ends inside its first line " + detail::quote_bytes(c), false);
+      }
+      if (!too_long && (prefix_compatible(c, out_prefix) || prefix_compatible(c, in_prefix))) {
+        return set_pending(0, {}, 0, errc::truncated, 0, "file ends inside header line 1");
+      }
+      if (!too_long && c.size() <= quote_limit) {
+        return set_pending(0, {}, 0, errc::not_a_dump, 0,
+                           "not a tensor dump: expected 'isFloat: 0|1' or a '//out ' header line "
+                           "first, found " +
+                               detail::quote_bytes(c, quote_limit),
+                           false);
+      }
+      return fail(errc::not_a_dump, no_record, 0,
+                  "not a tensor dump: expected 'isFloat: 0|1' or a '//out ' header line first, "
+                  "found " +
+                      detail::quote_bytes(c, quote_limit));
+    }
+    std::string_view line = rstrip(s.substr(0, eol));
+    if (line.starts_with("isFloat:")) {
+      std::string_view v = lstrip(line.substr(8));
+      if (v == "1") {
+        is_float_ = true;
+      } else if (v == "0") {
+        is_float_ = false;
+      } else {
+        return fail(errc::bad_header, no_record, 8,
+                    "expected 'isFloat: 0' or 'isFloat: 1', found " + detail::quote_bytes(line));
+      }
+      offset_ = eol + 1;
+    } else if (is_header_start(line)) {
+      // One-tensor text files start directly with the header: real values.
+      is_float_ = true;
+    } else {
+      return fail(errc::not_a_dump, no_record, 0,
+                  "not a tensor dump: expected 'isFloat: 0|1' or a '//out ' header line first, "
+                  "found " +
+                      detail::quote_bytes(s.substr(0, eol), quote_limit));
+    }
+    first_line_ = std::string(line);
+    first_line_done_ = true;
+  }
+
+  while (true) {
+    // The gap: blank lines and trailers up to the next header line.
+    std::size_t pos = offset_;
+    while (true) {
+      std::size_t next = 0;
+      gap_kind k = classify_gap(s, pos, next);
+      if (k == gap_kind::end || k == gap_kind::partial_trailer) return appended;
+      if (k == gap_kind::skip) {
+        pos = next;
+        offset_ = pos;
+        continue;
+      }
+      if (k == gap_kind::header) break;
+      if (k == gap_kind::partial) {
+        return set_pending(pos, {}, 0, errc::truncated, pos,
+                           "file ends inside the header of the record");
+      }
+      if (k == gap_kind::partial_invalid) {
+        return set_pending(pos, {}, 0, errc::not_a_dump, pos,
+                           "expected a '//out ' or '//in ' header line, found " +
+                               detail::quote_bytes(s.substr(pos), quote_limit));
+      }
+      if (k == gap_kind::too_long) {
+        return fail(errc::not_a_dump, next_index_, pos,
+                    "line longer than " + std::to_string(max_line_bytes) +
+                        " bytes where a '//out ' or '//in ' header was expected");
+      }
+      std::size_t eol = 0;
+      bool too_long = false;
+      find_eol(s, pos, eol, too_long);
+      return fail(errc::not_a_dump, next_index_, pos,
+                  "expected a '//out ' or '//in ' header line, found " +
+                      detail::quote_bytes(s.substr(pos, eol - pos), quote_limit));
+    }
+
+    const std::size_t h = pos;
+    record r;
+    r.index = next_index_;
+    r.header_offset = h;
+    std::size_t eol[3] = {0, 0, 0};
+    std::size_t line_start = h;
+    field_error ferr;
+    for (int ln = 0; ln < 3; ++ln) {
+      bool too_long = false;
+      if (!find_eol(s, line_start, eol[ln], too_long)) {
+        if (too_long) {
+          return fail(errc::bad_header, next_index_, line_start,
+                      "header line " + std::to_string(ln + 1) + " is longer than " +
+                          std::to_string(max_line_bytes) + " bytes",
+                      r.name);
+        }
+        return set_pending(h, r.name, 0, errc::truncated, line_start,
+                           "file ends inside header line " + std::to_string(ln + 1));
+      }
+      std::string_view line = s.substr(line_start, eol[ln] - line_start);
+      bool ok = true;
+      if (ln == 0) {
+        ok = parse_line1(line, r, ferr);
+      } else if (ln == 1) {
+        ok = parse_line2(line, r, ferr);
+      } else {
+        ok = parse_line3(line, r.declared_bytes, ferr);
+      }
+      if (!ok) {
+        return fail(ferr.code, next_index_, line_start + ferr.column,
+                    "header line " + std::to_string(ln + 1) + ": " + ferr.message, r.name);
+      }
+      line_start = eol[ln] + 1;
+    }
+    const std::size_t p = line_start;
+
+    // Shape arithmetic with overflow checks; the declared size is checked
+    // against it later.
+    std::uint64_t elements = 1;
+    for (std::int64_t d : r.shape) {
+      auto ud = static_cast<std::uint64_t>(d);
+      if (ud != 0 && elements > max_declared / ud) {
+        return fail(errc::bad_shape, next_index_, h,
+                    "shape " + format_shape(r.shape) + " has more elements than any file can hold",
+                    r.name);
+      }
+      elements *= ud;
+    }
+    r.elements = elements;
+    r.inner = r.shape.empty() ? 1 : static_cast<std::uint64_t>(r.shape.back());
+    r.inner_stride = r.inner;
+    r.storage = r.type == dtype::unknown ? dtype::unknown
+                                         : (is_float_.value_or(true) ? dtype::f32 : r.type);
+    if (r.type == dtype::unknown) r.problem = "unknown type '" + r.type_name + "'";
+
+    text_scan ts;
+    bool scanned = false;
+    text_resume resume_from;
+    if (text_progress_) {
+      resume_from =
+          text_resume{static_cast<std::size_t>(text_progress_->payload),
+                      static_cast<std::size_t>(text_progress_->values_begin),
+                      static_cast<std::size_t>(text_progress_->line), text_progress_->tokens};
+    }
+    text_resume progress;
+    auto remember = [&] {
+      if (ts.what == text_scan::state::unknown && progress.line != 0) {
+        text_progress_ =
+            text_progress{progress.payload, progress.values_begin, progress.line, progress.tokens};
+      } else {
+        text_progress_.reset();
+      }
+    };
+    if (!variant_) {
+      ts = scan_text(s, p, text_progress_ ? &resume_from : nullptr, &progress);
+      remember();
+      scanned = true;
+      binary_state bs = check_binary(s, p, r.declared_bytes);
+      std::optional<dump_variant> decided;
+      if (ts.what == text_scan::state::invalid) {
+        decided = dump_variant::binary;
+      } else if (ts.what == text_scan::state::valid) {
+        if (ts.tokens > 0 || bs == binary_state::invalid) {
+          decided = dump_variant::text;
+        } else if (bs == binary_state::header) {
+          decided = dump_variant::binary;
+        }
+      } else if (bs == binary_state::header) {
+        decided = dump_variant::binary;
+      }
+      if (!decided) {
+        return set_pending(h, r.name, 0, errc::truncated, p,
+                           "cannot tell yet whether the dump is binary or text (pass the variant "
+                           "explicitly, e.g. --format binary)");
+      }
+      variant_ = decided;
+    }
+
+    if (*variant_ == dump_variant::binary) {
+      const std::uint64_t n = r.declared_bytes;
+      if (n > s.size() - p) {
+        return set_pending(h, r.name, (p - h) + n, errc::bad_size, h,
+                           "claims " + std::to_string(n) + " bytes but only " +
+                               std::to_string(s.size() - p) + " remain");
+      }
+      r.payload_offset = p;
+      r.payload_bytes = n;
+      r.end_offset = p + n;
+      if (r.storage != dtype::unknown) fit_binary(r);
+    } else {
+      if (!scanned) {
+        ts = scan_text(s, p, text_progress_ ? &resume_from : nullptr, &progress);
+        remember();
+      }
+      if (ts.what == text_scan::state::invalid) {
+        return fail(errc::not_a_dump, next_index_, ts.bad,
+                    "unexpected byte " + detail::quote_bytes(s.substr(ts.bad, 1)) +
+                        (ts.bad == p ? " where the blank line before the values was expected"
+                                     : " in the values of a text record"),
+                    r.name);
+      }
+      if (ts.what == text_scan::state::unknown) {
+        return set_pending(h, r.name, 0, errc::truncated, h,
+                           "values end without the closing '}' line");
+      }
+      r.payload_offset = ts.values_begin;
+      r.payload_bytes = ts.values_end - ts.values_begin;
+      r.end_offset = ts.end;
+      r.fit = payload_fit::exact;
+      if (ts.tokens > r.elements) {
+        r.fit = payload_fit::truncated;
+      } else if (ts.tokens < r.elements) {
+        r.fit = payload_fit::too_small;
+        if (r.problem.empty()) {
+          r.problem = "text has " + std::to_string(ts.tokens) + " values but shape " +
+                      format_shape(r.shape) + " needs " + std::to_string(r.elements);
+        }
+      }
+    }
+
+    offset_ = r.end_offset;
+    ++next_index_;
+    out.push_back(std::move(r));
+    ++appended;
+  }
+}
+
+}  // namespace sigdump

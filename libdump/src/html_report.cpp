@@ -1,0 +1,625 @@
+// The self-contained HTML report and the atomic file writes behind
+// `sigdump compare --html/--plot`. Values for the histograms are streamed
+// from the mapped dumps in chunks: no tensor is ever copied whole.
+#include "sigdump/html_report.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "svg_chart.h"
+
+namespace sigdump {
+
+using detail::append_escaped;
+using detail::escaped;
+using detail::format_number;
+
+namespace {
+
+constexpr std::size_t chunk = 4096;
+
+// Reads the benchmark in the sample's element order. For a transposed
+// layout each sample index is mapped to the benchmark's own index; the
+// benchmark's shape says which dimension is which (FORMAT.md, "Layout").
+class bench_reader {
+ public:
+  static result<bench_reader> make(const tensor_view& v, layout_choice layout) {
+    bench_reader r;
+    r.v_ = &v;
+    r.layout_ = layout;
+    if (layout == layout_choice::same) return r;
+    if (v.shape.size() != 4) {
+      return make_error(
+          errc::mismatch, {}, no_record, no_offset,
+          "transposed layout needs a 4-D benchmark, got shape " + format_shape(v.shape));
+    }
+    for (int k = 0; k < 4; ++k) {
+      if (v.shape[k] <= 0) {
+        return make_error(errc::mismatch, {}, no_record, no_offset,
+                          "benchmark shape " + format_shape(v.shape) + " has an empty dimension");
+      }
+      r.d_[k] = static_cast<std::uint64_t>(v.shape[k]);
+    }
+    return r;
+  }
+
+  void read(std::uint64_t first, std::span<double> out) const {
+    if (layout_ == layout_choice::same) {
+      v_->read(first, out);
+      return;
+    }
+    // Walk the sample's order with counters: the benchmark index then costs
+    // multiplications only, no division per element.
+    if (layout_ == layout_choice::benchmark_nchw_to_nhwc) {
+      // Benchmark [N, C, H, W]; the sample's order is N, H, W, C.
+      const std::uint64_t cn = d_[1], hn = d_[2], wn = d_[3];
+      std::uint64_t c = first % cn, rest = first / cn;
+      std::uint64_t w = rest % wn;
+      rest /= wn;
+      std::uint64_t h = rest % hn, n = rest / hn;
+      for (double& o : out) {
+        o = v_->at(((n * cn + c) * hn + h) * wn + w);
+        if (++c == cn) {
+          c = 0;
+          if (++w == wn) {
+            w = 0;
+            if (++h == hn) {
+              h = 0;
+              ++n;
+            }
+          }
+        }
+      }
+      return;
+    }
+    // Benchmark [N, H, W, C]; the sample's order is N, C, H, W.
+    const std::uint64_t hn = d_[1], wn = d_[2], cn = d_[3];
+    std::uint64_t w = first % wn, rest = first / wn;
+    std::uint64_t h = rest % hn;
+    rest /= hn;
+    std::uint64_t c = rest % cn, n = rest / cn;
+    for (double& o : out) {
+      o = v_->at(((n * hn + h) * wn + w) * cn + c);
+      if (++w == wn) {
+        w = 0;
+        if (++h == hn) {
+          h = 0;
+          if (++c == cn) {
+            c = 0;
+            ++n;
+          }
+        }
+      }
+    }
+  }
+
+ private:
+  const tensor_view* v_ = nullptr;
+  layout_choice layout_ = layout_choice::same;
+  std::array<std::uint64_t, 4> d_{};
+};
+
+struct running {
+  double min = std::numeric_limits<double>::infinity();
+  double max = -std::numeric_limits<double>::infinity();
+  double sum = 0;
+  std::uint64_t finite = 0, nonfinite = 0;
+  void add(double v) {
+    if (!std::isfinite(v)) {
+      ++nonfinite;
+      return;
+    }
+    min = std::min(min, v);
+    max = std::max(max, v);
+    sum += v;
+    ++finite;
+  }
+  double mean() const { return finite ? sum / static_cast<double>(finite) : 0.0; }
+};
+
+struct pair_histograms {
+  std::uint64_t elements = 0;
+  running sample, bench, diff;  // diff = sample - benchmark, where both are finite
+  detail::histogram sample_values, bench_values, diffs;
+};
+
+void set_range(detail::histogram& h, double lo, double hi, std::uint32_t bins) {
+  if (!(lo <= hi)) lo = hi = 0;  // no finite value at all
+  if (lo == hi) {
+    double pad = std::max(std::abs(lo) * 1e-6, 0.5);
+    lo -= pad;
+    hi += pad;
+  }
+  h.lo = lo;
+  h.hi = hi;
+  h.bins.assign(bins, 0);
+}
+
+// Counts v into h; `scale` is bins / (hi - lo), computed once per histogram.
+void bin(detail::histogram& h, double scale, double v) {
+  double f = (v - h.lo) * scale;
+  if (!(f >= 0) || v > h.hi) return;  // NaN, Inf or out of range
+  auto k = static_cast<std::size_t>(f);
+  h.bins[std::min(k, h.bins.size() - 1)] += 1;
+}
+
+double bin_scale(const detail::histogram& h) {
+  return static_cast<double>(h.bins.size()) / (h.hi - h.lo);
+}
+
+// Two passes over both tensors: ranges first, then counts.
+result<pair_histograms> compute_pair_histograms(const tensor_view& s, const tensor_view& b,
+                                                layout_choice layout, std::uint32_t bins) {
+  if (s.elements != b.elements) {
+    return make_error(errc::mismatch, {}, no_record, no_offset,
+                      "sample has " + std::to_string(s.elements) + " elements, benchmark " +
+                          std::to_string(b.elements));
+  }
+  auto reader = bench_reader::make(b, layout);
+  if (!reader) return std::unexpected(reader.error());
+  pair_histograms h;
+  h.elements = s.elements;
+  std::vector<double> a(chunk), c(chunk);
+  auto each_chunk = [&](auto&& fn) {
+    for (std::uint64_t first = 0; first < s.elements; first += chunk) {
+      auto len = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, s.elements - first));
+      std::span<double> sa(a.data(), len), sb(c.data(), len);
+      s.read(first, sa);
+      reader->read(first, sb);
+      for (std::size_t k = 0; k < len; ++k) fn(sa[k], sb[k]);
+    }
+  };
+  each_chunk([&](double x, double y) {
+    h.sample.add(x);
+    h.bench.add(y);
+    if (std::isfinite(x) && std::isfinite(y)) h.diff.add(x - y);
+  });
+  set_range(h.sample_values, std::min(h.sample.min, h.bench.min),
+            std::max(h.sample.max, h.bench.max), bins);
+  h.bench_values = h.sample_values;
+  set_range(h.diffs, h.diff.min, h.diff.max, bins);
+  const double value_scale = bin_scale(h.sample_values), diff_scale = bin_scale(h.diffs);
+  each_chunk([&](double x, double y) {
+    bin(h.sample_values, value_scale, x);
+    bin(h.bench_values, value_scale, y);
+    if (std::isfinite(x) && std::isfinite(y)) bin(h.diffs, diff_scale, x - y);
+  });
+  return h;
+}
+
+// Table cell for a number: shown text plus a sortable data-v (empty when
+// not finite, which the sorter puts last).
+void number_cell(std::string& out, double v, int digits, char style) {
+  out += "<td class=\"num\" data-v=\"";
+  if (std::isfinite(v)) out += format_number(v, 17, 'g');
+  out += "\">";
+  out += format_number(v, digits, style);
+  out += "</td>";
+}
+
+void text_cell(std::string& out, std::string_view s) {
+  out += "<td>";
+  append_escaped(out, s);
+  out += "</td>";
+}
+
+constexpr std::string_view style_sheet = R"css(
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.2em 2em;color:#222;background:#fff}
+h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
+h3{font-size:1em;margin:1em 0 .3em}
+dl.meta{display:grid;grid-template-columns:max-content auto;gap:.15em 1em;margin:.6em 0}
+dl.meta dt{font-weight:600;color:#555}dl.meta dd{margin:0;word-break:break-all}
+.bad{color:#d62728;font-weight:600}.good{color:#2a7d2a;font-weight:600}
+.scroll{overflow-x:auto;border:1px solid #ddd;padding:4px;max-width:100%}
+pre{background:#f4f4f4;padding:.7em;border:1px solid #ddd;overflow-x:auto}
+table{border-collapse:collapse;font-size:12px}
+th,td{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top}
+th{background:#f0f0f0;cursor:pointer;position:sticky;top:0;user-select:none}
+th[aria-sort=ascending]::after{content:" \25B2"}th[aria-sort=descending]::after{content:" \25BC"}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tr.suspect{background:#fde8e8}tr.error{background:#fff3d6}tr:target{outline:2px solid #ff7f0e}
+td.name{max-width:28em;word-break:break-all}
+.hist-row{display:flex;flex-wrap:wrap;gap:12px}
+.layer-hist{border-top:1px dashed #ccc;padding-top:.3em}
+.note{color:#666}
+#tip{position:fixed;display:none;background:#fffff0;border:1px solid #999;padding:4px 6px;font-size:12px;white-space:pre;pointer-events:none;z-index:10;box-shadow:1px 1px 4px rgba(0,0,0,.2)}
+button{font-size:12px;padding:2px 10px}
+)css";
+
+// Sorting the table, copying the advice, and a tooltip that follows the
+// mouse instead of the browser's delayed one. Kept short on purpose.
+constexpr std::string_view script = R"js(
+(function(){
+var t=document.getElementById('layer-table');
+if(t){var hs=t.tHead.rows[0].cells;
+for(var k=0;k<hs.length;k++)(function(col,th){th.addEventListener('click',function(){
+var num=th.getAttribute('data-type')==='num',dir=th.getAttribute('aria-sort')==='ascending'?-1:1;
+for(var j=0;j<hs.length;j++)hs[j].removeAttribute('aria-sort');
+th.setAttribute('aria-sort',dir>0?'ascending':'descending');
+var b=t.tBodies[0],rows=Array.prototype.slice.call(b.rows);
+function key(r){var c=r.cells[col],v=c.getAttribute('data-v');if(v===null)v=c.textContent;
+if(num){return v===''?null:parseFloat(v);}return v.toLowerCase();}
+rows.sort(function(x,y){var a=key(x),c=key(y);if(a===null||c===null)return a===c?0:(a===null?1:-1);
+return a<c?-dir:a>c?dir:0;});
+var f=document.createDocumentFragment();rows.forEach(function(r){f.appendChild(r);});b.appendChild(f);});})(k,hs[k]);}
+var cb=document.getElementById('copy-advice');
+if(cb)cb.addEventListener('click',function(){var txt=document.getElementById('advice-config').textContent;
+function done(){cb.textContent='Copied';setTimeout(function(){cb.textContent='Copy';},1500);}
+function old(){var r=document.createRange();r.selectNodeContents(document.getElementById('advice-config'));
+var s=window.getSelection();s.removeAllRanges();s.addRange(r);try{document.execCommand('copy');done();}catch(e){}}
+if(navigator.clipboard&&navigator.clipboard.writeText)navigator.clipboard.writeText(txt).then(done,old);else old();});
+var fb=document.getElementById('first-bad-marker')||document.getElementById('diagnosis-marker');
+if(fb){var sc=fb.closest('.scroll'),ln=fb.querySelector('line');
+if(sc&&ln)sc.scrollLeft=Math.max(0,parseFloat(ln.getAttribute('x1'))-sc.clientWidth/3);}
+var tip=document.getElementById('tip');
+document.addEventListener('mouseover',function(e){var el=e.target;
+if(!el.classList||!el.classList.contains('hit')){tip.style.display='none';return;}
+var holder=el.tagName==='rect'&&el.querySelector('title')?el:el.parentNode;var ti=holder.querySelector('title');
+if(ti){holder.setAttribute('data-tip',ti.textContent);ti.parentNode.removeChild(ti);}
+var s=holder.getAttribute('data-tip');if(!s)return;tip.textContent=s;tip.style.display='block';});
+document.addEventListener('mousemove',function(e){if(tip.style.display!=='block')return;
+var x=e.clientX+14,y=e.clientY+14;if(x+tip.offsetWidth>window.innerWidth)x=e.clientX-tip.offsetWidth-8;
+if(y+tip.offsetHeight>window.innerHeight)y=e.clientY-tip.offsetHeight-8;tip.style.left=x+'px';tip.style.top=y+'px';});
+document.documentElement.setAttribute('data-script','ran');
+})();
+)js";
+
+struct counts {
+  std::size_t suspect = 0, error = 0;
+};
+
+counts count_layers(const compare_report& r) {
+  counts c;
+  for (const auto& l : r.layers) {
+    if (!l.error.empty()) {
+      ++c.error;
+    } else if (l.suspect) {
+      ++c.suspect;
+    }
+  }
+  return c;
+}
+
+void append_name_list(std::string& out, const char* id, const char* what,
+                      const std::vector<std::string>& names) {
+  if (names.empty()) return;
+  out += "<details id=\"";
+  out += id;
+  out += "\"><summary>" + std::to_string(names.size()) + " " + what + "</summary><ul>";
+  constexpr std::size_t cap = 500;
+  for (std::size_t i = 0; i < names.size() && i < cap; ++i) {
+    out += "<li>";
+    append_escaped(out, names[i]);
+    out += "</li>";
+  }
+  if (names.size() > cap) {
+    out += "<li class=\"note\">" + std::to_string(names.size() - cap) + " more not listed</li>";
+  }
+  out += "</ul></details>\n";
+}
+
+void append_header(std::string& out, const compare_report& r) {
+  auto c = count_layers(r);
+  out += "<h1>sigdump accuracy report</h1>\n<dl class=\"meta\">";
+  out += "<dt>sample</dt><dd id=\"sample-path\">" + escaped(r.sample_path) + "</dd>";
+  out += "<dt>benchmark</dt><dd id=\"benchmark-path\">" + escaped(r.benchmark_path) + "</dd>";
+  out += "<dt>thresholds</dt><dd>suspect when COS &lt; " +
+         format_number(r.thresholds.cos_min, 6, 'g') + " or RMSE &gt; " +
+         format_number(r.thresholds.rmse_max, 6, 'g') + "</dd>";
+  out +=
+      "<dt>layers compared</dt><dd id=\"layer-count\">" + std::to_string(r.layers.size()) + "</dd>";
+  out += "<dt>suspect</dt><dd id=\"suspect-count\" class=\"" +
+         std::string(c.suspect ? "bad" : "good") + "\">" + std::to_string(c.suspect) + "</dd>";
+  out += "<dt>not comparable</dt><dd id=\"error-count\"" +
+         std::string(c.error ? " class=\"bad\"" : "") + ">" + std::to_string(c.error) + "</dd>";
+  out += "<dt>bytes compared</dt><dd>" + std::to_string(r.bytes_compared) + "</dd>";
+  out += "</dl>\n";
+
+  out += "<section id=\"summary\"><h2>Summary</h2>\n";
+  if (r.first_bad) {
+    const auto& fb = *r.first_bad;
+    out += "<p id=\"first-bad\">First bad layer: <a class=\"bad\" href=\"#layer-" +
+           std::to_string(fb.index) + "\">#" + std::to_string(fb.index) + " " + escaped(fb.name) +
+           "</a> (" + escaped(fb.reason) + ")</p>\n";
+  } else {
+    out += "<p id=\"first-bad\" class=\"good\">No layer breaks the thresholds.</p>\n";
+  }
+  const auto& d = r.diagnosis;
+  out += "<p id=\"diagnosis\">Diagnosis: <b>" + escaped(diagnosis_kind_name(d.what)) + "</b>";
+  if (d.at >= 0) {
+    out += " at <a href=\"#layer-" + std::to_string(d.at) + "\">#" + std::to_string(d.at) + "</a>";
+  }
+  if (!d.text.empty()) out += ". " + escaped(d.text);
+  out += "</p>\n";
+  append_name_list(out, "unmatched-sample", "sample layers without a benchmark match",
+                   r.unmatched_sample);
+  append_name_list(out, "unmatched-benchmark", "benchmark layers without a sample match",
+                   r.unmatched_benchmark);
+  out += "</section>\n";
+}
+
+void append_chart(std::string& out, const compare_report& r) {
+  out += "<section id=\"charts\"><h2>Metrics per layer</h2>\n";
+  out +=
+      "<p class=\"note\">Layers in execution order. Red points break a threshold (dashed "
+      "lines); the red marker is the first bad layer, the orange one the diagnosis. Hover a "
+      "layer for its numbers, click it to jump to its row in the table.</p>\n";
+  chart_options co;
+  co.standalone = false;
+  co.link_rows = true;
+  if (static_cast<double>(r.layers.size()) * co.px_per_layer > co.min_plot_width) {
+    out +=
+        "<p class=\"note\" id=\"chart-scroll-note\">The chart is wider than the page: scroll "
+        "it sideways. It opens at the first bad layer.</p>\n";
+  }
+  out += "<div class=\"scroll\">\n";
+  out += render_metric_chart_svg(r, co);
+  out += "</div></section>\n";
+}
+
+void append_advice(std::string& out, const compare_report& r) {
+  const auto& a = r.advice;
+  out += "<section id=\"advice\"><h2>Advice</h2>\n";
+  if (!a.text.empty()) {
+    out += "<p id=\"advice-text\" style=\"white-space:pre-wrap\">" + escaped(a.text) + "</p>\n";
+  }
+  if (!a.input_config.empty()) {
+    out +=
+        "<p>Paste into <code>input_config.ini</code> to quantize these convolutions' inputs as "
+        "INT16: <button type=\"button\" id=\"copy-advice\">Copy</button></p>\n";
+    out += "<pre id=\"advice-config\">" + escaped(a.input_config) + "</pre>\n";
+  } else {
+    out += "<p class=\"note\" id=\"advice-none\">No INT16 change to suggest.</p>\n";
+  }
+  if (!a.wide_range_8bit.empty()) {
+    append_name_list(out, "wide-range", "8-bit tensors with a range over 20 (INT16 candidates)",
+                     a.wide_range_8bit);
+  }
+  out += "</section>\n";
+}
+
+void append_table(std::string& out, const compare_report& r) {
+  out += "<section id=\"layers\"><h2>All layers</h2>\n";
+  out += "<p class=\"note\">Click a column header to sort.</p>\n";
+  out += "<table id=\"layer-table\"><thead><tr>";
+  struct column {
+    const char* name;
+    bool numeric;
+  };
+  // clang-format off
+  static constexpr column columns[] = {
+      {"#", true}, {"name", false}, {"benchmark name", false}, {"op", false},
+      {"shape", false}, {"MSE", true}, {"COS", true}, {"RMSE", true}, {"max_abs", true},
+      {"SQNR dB", true}, {"rel_l2", true}, {"layout", false}, {"suspect", false},
+      {"error", false}};
+  // clang-format on
+  for (const auto& [name, num] : columns) {
+    out += num ? "<th data-type=\"num\">" : "<th>";
+    out += name;
+    out += "</th>";
+  }
+  out += "</tr></thead>\n<tbody>\n";
+  for (const auto& l : r.layers) {
+    out += "<tr id=\"layer-" + std::to_string(l.index) + "\"";
+    if (!l.error.empty()) {
+      out += " class=\"error\"";
+    } else if (l.suspect) {
+      out += " class=\"suspect\"";
+    }
+    out += "><td class=\"num\" data-v=\"" + std::to_string(l.index) + "\">" +
+           std::to_string(l.index) + "</td>";
+    out += "<td class=\"name\">" + escaped(l.name) + "</td>";
+    out += "<td class=\"name\">" + escaped(l.benchmark_name) + "</td>";
+    text_cell(out, l.op);
+    text_cell(out, format_shape(l.shape));
+    if (l.error.empty()) {
+      const auto& m = l.metrics;
+      number_cell(out, m.mse, 6, 'g');
+      number_cell(out, m.cos, 6, 'f');
+      number_cell(out, m.rmse, 6, 'f');
+      number_cell(out, m.max_abs, 6, 'g');
+      number_cell(out, m.sqnr_db, 2, 'f');
+      number_cell(out, m.rel_l2, 6, 'g');
+    } else {
+      for (int k = 0; k < 6; ++k) out += "<td class=\"num\" data-v=\"\">-</td>";
+    }
+    text_cell(out, layout_name(l.layout));
+    text_cell(out, l.error.empty() ? (l.suspect ? "yes" : "no") : "n/a");
+    text_cell(out, l.error);
+    out += "</tr>\n";
+  }
+  out += "</tbody></table></section>\n";
+}
+
+std::string stats_line(const char* what, const running& v) {
+  std::string s = std::string(what) + ": min " + format_number(v.finite ? v.min : 0, 6, 'g') +
+                  ", max " + format_number(v.finite ? v.max : 0, 6, 'g') + ", mean " +
+                  format_number(v.mean(), 6, 'g');
+  if (v.nonfinite) s += ", " + std::to_string(v.nonfinite) + " NaN/Inf (not binned)";
+  return s;
+}
+
+void append_layer_histograms(std::string& out, const layer_result& l, const dump_file& sample,
+                             const dump_file& bench, const html_options& o) {
+  std::string idx = std::to_string(l.index);
+  out += "<section class=\"layer-hist\" id=\"hist-" + idx + "\" data-layer=\"" + idx + "\">";
+  out += "<h3><a href=\"#layer-" + idx + "\">#" + idx + "</a> " + escaped(l.name) + "</h3>\n";
+  out += "<p class=\"note\">COS " + format_number(l.metrics.cos, 6, 'f') + ", RMSE " +
+         format_number(l.metrics.rmse, 6, 'f') + ", MSE " + format_number(l.metrics.mse, 6, 'g') +
+         ", layout " + layout_name(l.layout) + "</p>\n";
+
+  auto fail = [&](const std::string& why) {
+    out += "<p class=\"note hist-error\">No histogram: " + escaped(why) + "</p></section>\n";
+  };
+  if (l.sample_record >= sample.records().size() || l.bench_record < 0 ||
+      static_cast<std::uint64_t>(l.bench_record) >= bench.records().size()) {
+    fail("record index out of range for these files");
+    return;
+  }
+  auto sv = sample.view(l.sample_record);
+  if (!sv) {
+    fail(sv.error().describe());
+    return;
+  }
+  auto bv = bench.view(static_cast<std::uint32_t>(l.bench_record));
+  if (!bv) {
+    fail(bv.error().describe());
+    return;
+  }
+  auto h =
+      compute_pair_histograms(*sv, *bv, l.layout, std::max<std::uint32_t>(o.histogram_bins, 1));
+  if (!h) {
+    fail(h.error().message);
+    return;
+  }
+  out += "<p class=\"note\">" + std::to_string(h->elements) + " elements. " +
+         escaped(stats_line("sample", h->sample)) + ". " +
+         escaped(stats_line("benchmark", h->bench)) + ". " +
+         escaped(stats_line("sample - benchmark", h->diff)) + ".</p>\n";
+  out += "<div class=\"hist-row\">\n";
+  out += detail::render_histogram_svg("hist-values-" + idx, "values", h->sample_values, "sample",
+                                      &h->bench_values, "benchmark");
+  out += detail::render_histogram_svg("hist-diff-" + idx, "difference sample - benchmark", h->diffs,
+                                      "sample - benchmark", nullptr, {});
+  out += "</div></section>\n";
+}
+
+void append_histograms(std::string& out, const compare_report& r, const dump_file* sample,
+                       const dump_file* bench, const html_options& o) {
+  out += "<section id=\"histograms\"><h2>Suspect layers: value histograms</h2>\n";
+  std::vector<const layer_result*> suspects;
+  for (const auto& l : r.layers) {
+    if (l.suspect && l.error.empty()) suspects.push_back(&l);
+  }
+  if (suspects.empty()) {
+    out += "<p class=\"note\">No suspect layer.</p></section>\n";
+    return;
+  }
+  if (!sample || !bench) {
+    out += "<p class=\"note\" id=\"histograms-unavailable\">" + std::to_string(suspects.size()) +
+           " suspect layers; histograms need the dump files, which this report was made "
+           "without.</p></section>\n";
+    return;
+  }
+  out +=
+      "<p class=\"note\">Per suspect layer: sample and benchmark values over the same bins, "
+      "and the per-element difference (benchmark read in the sample's layout). Bar heights "
+      "are log-scaled counts; hover a bin for its numbers.</p>\n";
+  std::size_t shown = std::min<std::size_t>(suspects.size(), o.max_histograms);
+  for (std::size_t i = 0; i < shown; ++i) {
+    append_layer_histograms(out, *suspects[i], *sample, *bench, o);
+  }
+  if (shown < suspects.size()) {
+    out += "<p class=\"note\" id=\"histograms-omitted\">" +
+           std::to_string(suspects.size() - shown) +
+           " more suspect layers omitted (showing the first " + std::to_string(shown) + ").</p>\n";
+  }
+  out += "</section>\n";
+}
+
+std::string render(const compare_report& r, const dump_file* sample, const dump_file* bench,
+                   const html_options& o) {
+  std::string out;
+  out.reserve(16384 + r.layers.size() * 1500);
+  out += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n";
+  out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+  out += "<title>sigdump report: " + escaped(r.sample_path) + " vs " + escaped(r.benchmark_path) +
+         "</title>\n<style>";
+  out += style_sheet;
+  out += "</style></head>\n<body>\n<div id=\"tip\"></div>\n";
+  append_header(out, r);
+  append_chart(out, r);
+  append_advice(out, r);
+  append_table(out, r);
+  append_histograms(out, r, sample, bench, o);
+  out +=
+      "<p class=\"note\">Generated by sigdump. RMSE is the vendor's relative L1 error "
+      "sum|a-b|/sum|b|, not a root mean square.</p>\n";
+  out += "<script>";
+  out += script;
+  out += "</script>\n</body></html>\n";
+  return out;
+}
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+}  // namespace
+
+std::string render_html_report(const compare_report& report, const dump_file& sample,
+                               const dump_file& bench, const html_options& options) {
+  return render(report, &sample, &bench, options);
+}
+
+std::string render_html_report(const compare_report& report, const html_options& options) {
+  return render(report, nullptr, nullptr, options);
+}
+
+result<void> write_file_atomically(const std::string& path, std::string_view bytes) {
+  if (path.empty()) return make_error(errc::usage, path, no_record, no_offset, "empty output path");
+  std::string temp = path + ".tmp-XXXXXX";
+  int fd = ::mkostemp(temp.data(), O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    return make_error(errc::io, path, no_record, no_offset,
+                      "cannot create a temporary file beside it: " + errno_text(e));
+  }
+  auto fail = [&](const char* what, int e) -> result<void> {
+    ::close(fd);
+    ::unlink(temp.c_str());
+    return make_error(errc::io, path, no_record, no_offset, std::string(what) + errno_text(e));
+  };
+  // mkostemp creates 0600; a report is meant to be shared like any output,
+  // and a file being replaced keeps the mode it had.
+  mode_t mode = 0644;
+  if (struct stat st{}; ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    mode = st.st_mode & 07777;
+  }
+  if (::fchmod(fd, mode) != 0) return fail("cannot set permissions: ", errno);
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return fail("cannot write: ", errno);
+    }
+    done += static_cast<std::size_t>(w);
+  }
+  if (::fsync(fd) != 0) return fail("cannot sync: ", errno);
+  if (::close(fd) != 0) {
+    int e = errno;
+    ::unlink(temp.c_str());
+    return make_error(errc::io, path, no_record, no_offset, "cannot close: " + errno_text(e));
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    ::unlink(temp.c_str());
+    return make_error(errc::io, path, no_record, no_offset,
+                      "cannot rename into place: " + errno_text(e));
+  }
+  return {};
+}
+
+result<void> write_html_report(const std::string& path, const compare_report& report,
+                               const dump_file& sample, const dump_file& bench,
+                               const html_options& options) {
+  return write_file_atomically(path, render_html_report(report, sample, bench, options));
+}
+
+result<void> write_plot_svg(const std::string& path, const compare_report& report,
+                            const chart_options& options) {
+  chart_options o = options;
+  o.standalone = true;
+  o.link_rows = false;
+  return write_file_atomically(path, render_metric_chart_svg(report, o));
+}
+
+}  // namespace sigdump

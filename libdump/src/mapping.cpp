@@ -1,0 +1,157 @@
+#include "sigdump/mapping.h"
+
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+namespace sigdump {
+
+namespace {
+
+std::string errno_text(const char* call, int err) {
+  return std::string(call) + " failed: " + std::strerror(err);
+}
+
+std::uint64_t page_size() noexcept {
+  static const std::uint64_t size = [] {
+    long v = ::sysconf(_SC_PAGESIZE);
+    return v > 0 ? static_cast<std::uint64_t>(v) : std::uint64_t{4096};
+  }();
+  return size;
+}
+
+}  // namespace
+
+result<std::shared_ptr<const mapping>> mapping::open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(errc::io, path, no_record, no_offset, errno_text("open", errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return make_error(errc::io, path, no_record, no_offset, errno_text("fstat", err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return make_error(errc::io, path, no_record, no_offset, "not a regular file");
+  }
+  auto m = from_fd(fd, static_cast<std::uint64_t>(st.st_size), path, {st.st_dev, st.st_ino});
+  // The mapping outlives the descriptor; closing it here keeps fds bounded.
+  ::close(fd);
+  return m;
+}
+
+result<std::shared_ptr<const mapping>> mapping::from_fd(int fd, std::uint64_t size,
+                                                        const std::string& path, file_identity id) {
+  if (size == 0) {
+    return std::shared_ptr<const mapping>(new mapping(nullptr, 0, path, id));
+  }
+  if (size > static_cast<std::uint64_t>(SIZE_MAX)) {
+    return make_error(errc::io, path, no_record, no_offset, "file too large to map");
+  }
+  void* p = ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    return make_error(errc::io, path, no_record, no_offset, errno_text("mmap", errno));
+  }
+  return std::shared_ptr<const mapping>(
+      new mapping(static_cast<const std::byte*>(p), size, path, id));
+}
+
+mapping::~mapping() {
+  if (data_ != nullptr && size_ > 0) {
+    ::munmap(const_cast<std::byte*>(data_), static_cast<std::size_t>(size_));
+  }
+}
+
+bool mapping::probe(std::uint64_t offset, std::uint64_t len) const noexcept {
+  if (len == 0) return offset <= size_;
+  if (offset > size_ || len > size_ - offset) return false;
+  const std::uint64_t ps = page_size();
+  auto base = reinterpret_cast<std::uintptr_t>(data_);
+  std::uintptr_t first = (base + offset) & ~static_cast<std::uintptr_t>(ps - 1);
+  std::uintptr_t last = base + offset + len;
+  std::size_t span_len = last - first;
+  for (;;) {
+    if (::madvise(reinterpret_cast<void*>(first), span_len, MADV_POPULATE_READ) == 0) return true;
+    int err = errno;
+    if (err == EINTR || err == EAGAIN) continue;
+    // EINVAL: kernel older than 5.14 (no MADV_POPULATE_READ): optimism, the
+    // SIGBUS guard remains. EFAULT/ENOMEM: pages beyond the file's end.
+    return err == EINVAL;
+  }
+}
+
+namespace {
+
+// The calling thread's active guard. Trivially initialised so the signal
+// handler can read it without running a TLS constructor.
+thread_local sigjmp_buf* tls_guard = nullptr;
+
+struct sigaction previous_bus_action;
+
+void on_sigbus(int sig, siginfo_t* info, void* uctx) {
+  if (sigjmp_buf* env = tls_guard) {
+    tls_guard = nullptr;
+    siglongjmp(*env, 1);
+  }
+  // Not ours: behave as the previous disposition would.
+  const struct sigaction& prev = previous_bus_action;
+  if (prev.sa_flags & SA_SIGINFO) {
+    if (prev.sa_sigaction != nullptr) {
+      prev.sa_sigaction(sig, info, uctx);
+      return;
+    }
+  } else if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN &&
+             prev.sa_handler != nullptr) {
+    prev.sa_handler(sig);
+    return;
+  }
+  // Default (or ignored, which cannot work for a fault): restore the default
+  // action and return; the faulting access runs again and kills the process
+  // with SIGBUS as if we had never been there.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  ::sigaction(SIGBUS, &dfl, nullptr);
+}
+
+void install_handler_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGBUS, &sa, &previous_bus_action);
+  });
+}
+
+}  // namespace
+
+bool guarded_read(void (*fn)(void*), void* ctx) noexcept {
+  install_handler_once();
+  sigjmp_buf env;
+  sigjmp_buf* outer = tls_guard;
+  if (sigsetjmp(env, 1) == 0) {
+    tls_guard = &env;
+    fn(ctx);
+    tls_guard = outer;
+    return true;
+  }
+  tls_guard = outer;
+  return false;
+}
+
+}  // namespace sigdump

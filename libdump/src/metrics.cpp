@@ -1,0 +1,438 @@
+// The per-layer metrics: the vendor's MSE / COS / RMSE plus max_abs, SQNR,
+// relative L2 and NaN/Inf counts, over mapped payloads without copying them.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <thread>
+#include <vector>
+
+#include "metrics_kernel.h"
+#include "sigdump/compare.h"
+
+// The two hot loops get an AVX2 clone picked at load time; the default clone
+// keeps the binary portable. Results are identical between clones (no FMA
+// contraction in ISO mode, same lane assignment). Not under sanitizers: the
+// ifunc resolver runs before their runtime is up and crashes (TSan).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
+    !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
+#define SIGDUMP_KERNEL_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SIGDUMP_KERNEL_CLONES
+#endif
+
+namespace sigdump {
+
+const char* layout_name(layout_choice l) noexcept {
+  switch (l) {
+    case layout_choice::same: return "same";
+    case layout_choice::benchmark_nchw_to_nhwc: return "benchmark_nchw_to_nhwc";
+    case layout_choice::benchmark_nhwc_to_nchw: return "benchmark_nhwc_to_nchw";
+  }
+  return "same";
+}
+
+bool is_suspect(const layer_metrics& m, const thresholds& t) noexcept {
+  if (m.all_zero) return false;
+  return !(m.cos >= t.cos_min) || !(m.rmse <= t.rmse_max);
+}
+
+namespace detail {
+namespace {
+
+using v4d = double __attribute__((vector_size(32)));
+using v4f = float __attribute__((vector_size(16)));
+using v4l = long long __attribute__((vector_size(32)));
+
+struct vsums {
+  v4d ab{}, aa{}, bb{}, dd{}, abs_d{}, abs_b{}, max_d{};
+};
+
+constexpr long long abs_bits = 0x7fffffffffffffffLL;
+
+// Four lanes, seven independent accumulators: enough independent chains to
+// hide add latency, few enough to stay in registers.
+SIGDUMP_KERNEL_CLONES void accumulate_f32(const float* a, const float* b, std::uint64_t n,
+                                          vsums& acc) noexcept {
+  const v4l mask = {abs_bits, abs_bits, abs_bits, abs_bits};
+  v4d ab = acc.ab, aa = acc.aa, bb = acc.bb, dd = acc.dd, sad = acc.abs_d, sab = acc.abs_b,
+      mx = acc.max_d;
+  std::uint64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v4f fa, fb;
+    std::memcpy(&fa, a + i, sizeof fa);
+    std::memcpy(&fb, b + i, sizeof fb);
+    const v4d x = __builtin_convertvector(fa, v4d);
+    const v4d y = __builtin_convertvector(fb, v4d);
+    const v4d d = x - y;
+    ab += x * y;
+    aa += x * x;
+    bb += y * y;
+    dd += d * d;
+    const v4d ad = reinterpret_cast<v4d>(reinterpret_cast<v4l>(d) & mask);
+    sad += ad;
+    sab += reinterpret_cast<v4d>(reinterpret_cast<v4l>(y) & mask);
+    mx = ad > mx ? ad : mx;  // a NaN difference leaves the max alone; dd records it
+  }
+  if (i < n) {  // zero padding adds nothing to any sum
+    v4f fa{}, fb{};
+    std::memcpy(&fa, a + i, (n - i) * sizeof(float));
+    std::memcpy(&fb, b + i, (n - i) * sizeof(float));
+    const v4d x = __builtin_convertvector(fa, v4d);
+    const v4d y = __builtin_convertvector(fb, v4d);
+    const v4d d = x - y;
+    ab += x * y;
+    aa += x * x;
+    bb += y * y;
+    dd += d * d;
+    const v4d ad = reinterpret_cast<v4d>(reinterpret_cast<v4l>(d) & mask);
+    sad += ad;
+    sab += reinterpret_cast<v4d>(reinterpret_cast<v4l>(y) & mask);
+    mx = ad > mx ? ad : mx;
+  }
+  acc = {ab, aa, bb, dd, sad, sab, mx};
+}
+
+SIGDUMP_KERNEL_CLONES void accumulate_f64(const double* a, const double* b, std::uint64_t n,
+                                          vsums& acc) noexcept {
+  const v4l mask = {abs_bits, abs_bits, abs_bits, abs_bits};
+  v4d ab = acc.ab, aa = acc.aa, bb = acc.bb, dd = acc.dd, sad = acc.abs_d, sab = acc.abs_b,
+      mx = acc.max_d;
+  std::uint64_t i = 0;
+  for (; i < n; i += 4) {
+    v4d x{}, y{};
+    const std::uint64_t k = std::min<std::uint64_t>(4, n - i);
+    std::memcpy(&x, a + i, k * sizeof(double));
+    std::memcpy(&y, b + i, k * sizeof(double));
+    const v4d d = x - y;
+    ab += x * y;
+    aa += x * x;
+    bb += y * y;
+    dd += d * d;
+    const v4d ad = reinterpret_cast<v4d>(reinterpret_cast<v4l>(d) & mask);
+    sad += ad;
+    sab += reinterpret_cast<v4d>(reinterpret_cast<v4l>(y) & mask);
+    mx = ad > mx ? ad : mx;
+  }
+  acc = {ab, aa, bb, dd, sad, sab, mx};
+}
+
+double lane_sum(v4d v) noexcept { return (v[0] + v[1]) + (v[2] + v[3]); }
+
+metric_sums reduce(const vsums& v) noexcept {
+  metric_sums s;
+  s.ab = lane_sum(v.ab);
+  s.aa = lane_sum(v.aa);
+  s.bb = lane_sum(v.bb);
+  s.dd = lane_sum(v.dd);
+  s.abs_d = lane_sum(v.abs_d);
+  s.abs_b = lane_sum(v.abs_b);
+  s.max_d = std::max(std::max(v.max_d[0], v.max_d[1]), std::max(v.max_d[2], v.max_d[3]));
+  s.max_nan = std::isnan(s.dd);
+  return s;
+}
+
+// Where element values come from: the mapping (binary) or the parsed text.
+struct source {
+  const std::byte* base = nullptr;
+  dtype storage = dtype::f32;
+  bool dequantize = false;
+  double scale = 1.0, zero = 0.0;
+  std::uint64_t inner = 1, stride = 1;
+  bool contiguous = true;
+};
+
+source make_source(const tensor_view& v) noexcept {
+  source s;
+  if (v.data == nullptr && v.text) {
+    s.base = reinterpret_cast<const std::byte*>(v.text->data());
+    s.storage = dtype::f32;  // text values are parsed to float, one per element
+  } else {
+    s.base = v.data;
+    s.storage = v.storage == dtype::boolean ? dtype::u8 : v.storage;
+    s.inner = v.inner ? v.inner : 1;
+    s.stride = std::max(v.inner_stride, s.inner);
+    s.contiguous = s.inner == s.stride;
+  }
+  s.dequantize = v.dequantize;
+  s.scale = v.scale;
+  s.zero = static_cast<double>(v.zero_point);
+  return s;
+}
+
+bool fast_f32(const source& s) noexcept {
+  return s.storage == dtype::f32 && s.contiguous && !s.dequantize;
+}
+
+// Logical (read-order) dimensions and the benchmark's index stride for each.
+struct odometer_spec {
+  std::uint64_t dim[4] = {1, 1, 1, 1};
+  std::uint64_t stride[4] = {0, 0, 0, 0};
+};
+
+odometer_spec make_odometer(const std::vector<std::int64_t>& shape, layout_choice layout) noexcept {
+  odometer_spec o;
+  if (shape.size() != 4) return o;
+  const auto d0 = static_cast<std::uint64_t>(shape[0]), d1 = static_cast<std::uint64_t>(shape[1]),
+             d2 = static_cast<std::uint64_t>(shape[2]), d3 = static_cast<std::uint64_t>(shape[3]);
+  if (layout == layout_choice::benchmark_nchw_to_nhwc) {
+    // bench [N,C,H,W] read as [N,H,W,C]
+    const std::uint64_t n = d0, c = d1, h = d2, w = d3;
+    o.dim[0] = n, o.dim[1] = h, o.dim[2] = w, o.dim[3] = c;
+    o.stride[0] = c * h * w, o.stride[1] = w, o.stride[2] = 1, o.stride[3] = h * w;
+  } else {
+    // bench [N,H,W,C] read as [N,C,H,W]
+    const std::uint64_t n = d0, h = d1, w = d2, c = d3;
+    o.dim[0] = n, o.dim[1] = c, o.dim[2] = h, o.dim[3] = w;
+    o.stride[0] = h * w * c, o.stride[1] = 1, o.stride[2] = w * c, o.stride[3] = c;
+  }
+  return o;
+}
+
+template <class T>
+inline double raw(const std::byte* base, std::uint64_t p) noexcept {
+  T v;
+  std::memcpy(&v, base + p * sizeof(T), sizeof(T));
+  return static_cast<double>(v);
+}
+
+inline std::uint64_t physical(const source& s, std::uint64_t j) noexcept {
+  return s.contiguous ? j : (j / s.inner) * s.stride + j % s.inner;
+}
+
+template <class T>
+void fill_typed(const source& s, layout_choice layout, const std::vector<std::int64_t>& shape,
+                std::uint64_t first, std::uint64_t len, double* out) noexcept {
+  if (layout == layout_choice::same) {
+    if (s.contiguous) {
+      for (std::uint64_t i = 0; i < len; ++i) out[i] = raw<T>(s.base, first + i);
+    } else {
+      std::uint64_t r = first / s.inner, c = first % s.inner;
+      for (std::uint64_t i = 0; i < len; ++i) {
+        out[i] = raw<T>(s.base, r * s.stride + c);
+        if (++c == s.inner) c = 0, ++r;
+      }
+    }
+  } else {
+    const odometer_spec o = make_odometer(shape, layout);
+    std::uint64_t x[4];
+    std::uint64_t rest = first;
+    for (int k = 3; k >= 0; --k) {
+      x[k] = o.dim[k] ? rest % o.dim[k] : 0;
+      rest = o.dim[k] ? rest / o.dim[k] : 0;
+    }
+    for (std::uint64_t i = 0; i < len; ++i) {
+      const std::uint64_t j =
+          x[0] * o.stride[0] + x[1] * o.stride[1] + x[2] * o.stride[2] + x[3] * o.stride[3];
+      out[i] = raw<T>(s.base, physical(s, j));
+      for (int k = 3; k >= 0; --k) {
+        if (++x[k] < o.dim[k]) break;
+        x[k] = 0;
+      }
+    }
+  }
+  if (s.dequantize) {
+    for (std::uint64_t i = 0; i < len; ++i) out[i] = (out[i] - s.zero) * s.scale;
+  }
+}
+
+void fill(const source& s, layout_choice layout, const std::vector<std::int64_t>& shape,
+          std::uint64_t first, std::uint64_t len, double* out) noexcept {
+  switch (s.storage) {
+    case dtype::f32: return fill_typed<float>(s, layout, shape, first, len, out);
+    case dtype::u8:
+    case dtype::boolean: return fill_typed<std::uint8_t>(s, layout, shape, first, len, out);
+    case dtype::s8: return fill_typed<std::int8_t>(s, layout, shape, first, len, out);
+    case dtype::u16: return fill_typed<std::uint16_t>(s, layout, shape, first, len, out);
+    case dtype::s16: return fill_typed<std::int16_t>(s, layout, shape, first, len, out);
+    case dtype::s32: return fill_typed<std::int32_t>(s, layout, shape, first, len, out);
+    case dtype::unknown: break;
+  }
+  std::fill(out, out + len, std::numeric_limits<double>::quiet_NaN());
+}
+
+constexpr std::uint64_t block = 1024;
+
+struct side_counts {
+  std::uint64_t nan = 0, inf = 0;
+};
+
+side_counts count_nonfinite(const tensor_view& v) noexcept {
+  const source s = make_source(v);
+  side_counts c;
+  double buf[block];
+  for (std::uint64_t first = 0; first < v.elements; first += block) {
+    const std::uint64_t len = std::min(block, v.elements - first);
+    fill(s, layout_choice::same, v.shape, first, len, buf);
+    for (std::uint64_t i = 0; i < len; ++i) {
+      c.nan += std::isnan(buf[i]) ? 1 : 0;
+      c.inf += std::isinf(buf[i]) ? 1 : 0;
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+void metric_sums::add(const metric_sums& o) noexcept {
+  ab += o.ab;
+  aa += o.aa;
+  bb += o.bb;
+  dd += o.dd;
+  abs_d += o.abs_d;
+  abs_b += o.abs_b;
+  max_d = std::max(max_d, o.max_d);
+  max_nan = max_nan || o.max_nan;
+}
+
+metric_sums chunk_sums(const tensor_view& sample, const tensor_view& bench, layout_choice layout,
+                       std::uint64_t chunk) noexcept {
+  const std::uint64_t first = chunk * chunk_elements;
+  if (first >= sample.elements) return {};
+  const std::uint64_t len = std::min(chunk_elements, sample.elements - first);
+  const source sa = make_source(sample), sb = make_source(bench);
+  vsums acc;
+  if (layout == layout_choice::same && fast_f32(sa) && fast_f32(sb)) {
+    accumulate_f32(reinterpret_cast<const float*>(sa.base) + first,
+                   reinterpret_cast<const float*>(sb.base) + first, len, acc);
+  } else {
+    double a[block], b[block];
+    for (std::uint64_t off = 0; off < len; off += block) {
+      const std::uint64_t k = std::min(block, len - off);
+      fill(sa, layout_choice::same, sample.shape, first + off, k, a);
+      fill(sb, layout, bench.shape, first + off, k, b);
+      accumulate_f64(a, b, k, acc);
+    }
+  }
+  return reduce(acc);
+}
+
+layer_metrics finish_metrics(const metric_sums& s, const tensor_view& sample,
+                             const tensor_view& bench, layout_choice /*layout*/) {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  layer_metrics m;
+  m.n = sample.elements;
+  const auto n = static_cast<double>(m.n);
+  m.mse = s.dd / n;
+  m.cos = (s.aa == 0 || s.bb == 0) ? 0.0 : s.ab / (std::sqrt(s.aa) * std::sqrt(s.bb));
+  // sum|b| == 0: the vendor divides by zero (nan or inf). Two all-zero
+  // tensors are identical, so 0; otherwise an honest +inf.
+  m.rmse = s.abs_b == 0 ? (s.abs_d == 0 ? 0.0 : inf) : s.abs_d / s.abs_b;
+  m.max_abs = s.max_nan ? std::numeric_limits<double>::quiet_NaN() : s.max_d;
+  m.sqnr_db = s.dd == 0 ? inf : (s.bb == 0 ? -inf : 10.0 * std::log10(s.bb / s.dd));
+  m.rel_l2 = s.bb == 0 ? (s.dd == 0 ? 0.0 : inf) : std::sqrt(s.dd) / std::sqrt(s.bb);
+  m.all_zero = s.aa == 0 && s.bb == 0;
+  // A non-finite element makes its side's sum of squares non-finite (finite
+  // float32 or dequantized values cannot overflow a double square sum), so
+  // only then is a counting pass needed.
+  if (!std::isfinite(s.aa)) {
+    const side_counts c = count_nonfinite(sample);
+    m.sample_nan = c.nan;
+    m.sample_inf = c.inf;
+  }
+  if (!std::isfinite(s.bb)) {
+    const side_counts c = count_nonfinite(bench);
+    m.bench_nan = c.nan;
+    m.bench_inf = c.inf;
+  }
+  return m;
+}
+
+void parallel_for(std::uint64_t count, unsigned threads, void (*fn)(void*, std::uint64_t),
+                  void* ctx) {
+  unsigned t = threads ? threads : std::max(1u, std::thread::hardware_concurrency());
+  if (count < t) t = static_cast<unsigned>(count);
+  if (t <= 1) {
+    for (std::uint64_t i = 0; i < count; ++i) fn(ctx, i);
+    return;
+  }
+  std::atomic<std::uint64_t> next{0};
+  auto work = [&] {
+    for (;;) {
+      const std::uint64_t i = next.fetch_add(1, std::memory_order_relaxed);
+      if (i >= count) return;
+      fn(ctx, i);
+    }
+  };
+  std::vector<std::jthread> pool;
+  pool.reserve(t - 1);
+  for (unsigned k = 1; k < t; ++k) pool.emplace_back(work);
+  work();
+}
+
+}  // namespace detail
+
+std::vector<std::int64_t> layout_shape(const std::vector<std::int64_t>& s, layout_choice layout) {
+  if (s.size() != 4 || layout == layout_choice::same) return s;
+  if (layout == layout_choice::benchmark_nchw_to_nhwc) return {s[0], s[2], s[3], s[1]};
+  return {s[0], s[3], s[1], s[2]};
+}
+
+void read_values(const tensor_view& v, layout_choice layout, std::uint64_t first,
+                 std::span<double> out) noexcept {
+  if (layout != layout_choice::same && v.shape.size() != 4) layout = layout_choice::same;
+  detail::fill(detail::make_source(v), layout, v.shape, first, out.size(), out.data());
+}
+
+namespace {
+
+struct metrics_job {
+  const tensor_view* sample;
+  const tensor_view* bench;
+  layout_choice layout;
+  detail::metric_sums* out;
+  bool* faulted;
+};
+
+struct guarded_chunk {
+  const metrics_job* job;
+  std::uint64_t chunk;
+};
+
+void run_guarded_chunk(void* p) {
+  auto* g = static_cast<guarded_chunk*>(p);
+  g->job->out[g->chunk] =
+      detail::chunk_sums(*g->job->sample, *g->job->bench, g->job->layout, g->chunk);
+}
+
+void run_metrics_chunk(void* ctx, std::uint64_t chunk) {
+  auto* job = static_cast<metrics_job*>(ctx);
+  guarded_chunk g{job, chunk};
+  if (!guarded_read(&run_guarded_chunk, &g)) job->faulted[chunk] = true;
+}
+
+}  // namespace
+
+result<layer_metrics> compute_metrics(const tensor_view& sample, const tensor_view& bench,
+                                      layout_choice layout, unsigned threads) {
+  if (sample.elements != bench.elements) {
+    return make_error(errc::mismatch, {}, no_record, no_offset,
+                      "element count differs: sample " + format_shape(sample.shape) + " has " +
+                          std::to_string(sample.elements) + ", benchmark " +
+                          format_shape(bench.shape) + " has " + std::to_string(bench.elements));
+  }
+  if (sample.elements == 0) {
+    return make_error(errc::mismatch, {}, no_record, no_offset, "no elements to compare");
+  }
+  if (layout != layout_choice::same && bench.shape.size() != 4) {
+    return make_error(errc::mismatch, {}, no_record, no_offset,
+                      std::string("layout ") + layout_name(layout) + " needs a 4-D benchmark");
+  }
+  const std::uint64_t chunks = detail::chunk_count(sample.elements);
+  std::vector<detail::metric_sums> sums(chunks);
+  std::unique_ptr<bool[]> faulted(new bool[chunks]());
+  metrics_job job{&sample, &bench, layout, sums.data(), faulted.get()};
+  detail::parallel_for(chunks, threads, &run_metrics_chunk, &job);
+  detail::metric_sums total;
+  for (std::uint64_t c = 0; c < chunks; ++c) {
+    if (faulted[c]) {
+      return make_error(errc::truncated, {}, no_record, no_offset,
+                        "mapped bytes vanished while reading (file truncated?)");
+    }
+    total.add(sums[c]);
+  }
+  return detail::finish_metrics(total, sample, bench, layout);
+}
+
+}  // namespace sigdump

@@ -1,0 +1,152 @@
+#include "sigdump/tensor.h"
+
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <string_view>
+
+#include "parse_util.h"
+
+namespace sigdump {
+
+namespace {
+
+template <class T>
+double load(const std::byte* p) noexcept {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return static_cast<double>(v);
+}
+
+double load_stored(dtype t, const std::byte* p) noexcept {
+  switch (t) {
+    case dtype::f32: return load<float>(p);
+    case dtype::u8: return load<std::uint8_t>(p);
+    case dtype::s8: return load<std::int8_t>(p);
+    case dtype::u16: return load<std::uint16_t>(p);
+    case dtype::s16: return load<std::int16_t>(p);
+    case dtype::s32: return load<std::int32_t>(p);
+    case dtype::boolean: return load<std::uint8_t>(p);
+    case dtype::unknown: break;
+  }
+  return std::nan("");
+}
+
+}  // namespace
+
+double tensor_view::at(std::uint64_t i) const noexcept {
+  double q;
+  if (text) {
+    q = (*text)[static_cast<std::size_t>(i)];
+  } else {
+    std::uint64_t idx =
+        (inner == inner_stride || inner == 0) ? i : (i / inner) * inner_stride + i % inner;
+    q = load_stored(storage, data + idx * dtype_size(storage));
+  }
+  if (dequantize) return (q - static_cast<double>(zero_point)) * scale;
+  return q;
+}
+
+void tensor_view::read(std::uint64_t first, std::span<double> out) const noexcept {
+  if (!text && !dequantize && storage == dtype::f32 && contiguous()) {
+    const std::byte* p = data + first * 4;
+    for (std::size_t k = 0; k < out.size(); ++k) out[k] = load<float>(p + k * 4);
+    return;
+  }
+  for (std::size_t k = 0; k < out.size(); ++k) out[k] = at(first + k);
+}
+
+tensor_stats compute_stats(const tensor_view& v) noexcept {
+  tensor_stats st;
+  st.count = v.elements;
+  std::array<double, 4096> buf;
+  // Welford keeps the variance accurate for large offsets.
+  double mean = 0, m2 = 0;
+  std::uint64_t finite = 0;
+  bool have = false;
+  for (std::uint64_t first = 0; first < v.elements; first += buf.size()) {
+    std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), v.elements - first));
+    v.read(first, std::span<double>(buf.data(), n));
+    for (std::size_t k = 0; k < n; ++k) {
+      double x = buf[k];
+      if (std::isnan(x)) {
+        ++st.nans;
+        continue;
+      }
+      if (std::isinf(x)) {
+        ++st.infs;
+        continue;
+      }
+      if (x == 0) ++st.zeros;
+      if (!have) {
+        st.min = st.max = x;
+        have = true;
+      } else {
+        st.min = std::min(st.min, x);
+        st.max = std::max(st.max, x);
+      }
+      ++finite;
+      double d = x - mean;
+      mean += d / static_cast<double>(finite);
+      m2 += d * (x - mean);
+    }
+  }
+  if (finite > 0) {
+    st.mean = mean;
+    st.std = std::sqrt(m2 / static_cast<double>(finite));
+  }
+  return st;
+}
+
+result<tensor_view> make_tensor_view(const record& r, bool is_float, dump_variant variant,
+                                     std::span<const std::byte> file,
+                                     std::shared_ptr<const mapping> owner,
+                                     const std::string& file_name) {
+  if (!r.ok()) {
+    return make_error(r.type == dtype::unknown ? errc::unknown_type : errc::bad_size, file_name,
+                      r.index, r.header_offset, "cannot read values: " + r.problem, r.name);
+  }
+  if (r.payload_offset > file.size() || r.payload_bytes > file.size() - r.payload_offset) {
+    return make_error(errc::truncated, file_name, r.index, r.payload_offset,
+                      "payload lies beyond the " + std::to_string(file.size()) + " bytes given",
+                      r.name);
+  }
+  tensor_view v;
+  v.elements = r.elements;
+  v.inner = r.inner;
+  v.inner_stride = r.inner_stride;
+  v.shape = r.shape;
+  v.scale = r.scale;
+  v.zero_point = r.zero_point;
+  v.dequantize = !is_float && r.type != dtype::f32;
+  if (variant == dump_variant::text) {
+    auto values = std::make_shared<std::vector<float>>();
+    values->reserve(static_cast<std::size_t>(r.elements));
+    std::string_view s(reinterpret_cast<const char*>(file.data()) + r.payload_offset,
+                       static_cast<std::size_t>(r.payload_bytes));
+    std::size_t i = 0;
+    while (i < s.size() && values->size() < r.elements) {
+      while (i < s.size() && detail::is_value_separator(s[i])) ++i;
+      std::size_t b = i;
+      while (i < s.size() && !detail::is_value_separator(s[i])) ++i;
+      if (i > b) values->push_back(detail::parse_value_token(s.substr(b, i - b)));
+    }
+    if (values->size() < r.elements) {
+      return make_error(errc::bad_size, file_name, r.index, r.payload_offset,
+                        "text has " + std::to_string(values->size()) + " values, shape needs " +
+                            std::to_string(r.elements),
+                        r.name);
+    }
+    v.text = std::move(values);
+    v.storage = dtype::f32;
+    v.inner_stride = v.inner;
+  } else {
+    v.storage = r.storage;
+    v.data = file.data() + r.payload_offset;
+    v.owner = std::move(owner);
+  }
+  return v;
+}
+
+}  // namespace sigdump

@@ -1,0 +1,134 @@
+// Shared by the daemon integration tests: a real sigdumpd in a temp folder
+// whose published events are read back from its --events-log file.
+#pragma once
+
+#include <simdjson.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sigdump/dump_writer.h"
+#include "test_support.h"
+
+namespace sigdump::testing {
+
+/* One line of the events log, with the keys the tests look at. */
+struct logged_event {
+  std::string event, run, previous, path, pair, reason, clock;
+  std::string layer;        // layer object, minified; empty if none
+  std::int64_t index = -1;  // layer.index
+};
+
+/* Parses every complete line of an --events-log file. */
+inline std::vector<logged_event> read_events(const std::string& path) {
+  std::vector<logged_event> out;
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (...) {
+    return out;
+  }
+  simdjson::dom::parser parser;
+  std::size_t pos = 0;
+  while (true) {
+    auto nl = text.find('\n', pos);
+    if (nl == std::string::npos) break;
+    std::string line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    simdjson::dom::element doc;
+    if (parser.parse(line).get(doc)) continue;
+    logged_event e;
+    auto str = [&](const char* k) {
+      std::string_view v;
+      if (doc[k].get_string().get(v)) return std::string();
+      return std::string(v);
+    };
+    e.event = str("event");
+    e.run = str("run");
+    e.previous = str("previous");
+    e.path = str("path");
+    e.pair = str("pair");
+    e.reason = str("reason");
+    e.clock = str("clock");
+    simdjson::dom::element layer;
+    if (!doc["layer"].get(layer) && layer.is_object()) {
+      e.layer = simdjson::minify(layer);
+      std::int64_t i = -1;
+      if (!layer["index"].get_int64().get(i)) e.index = i;
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+/* A sigdumpd child with its own state folder, socket and events log. */
+class test_daemon {
+ public:
+  test_daemon(const temp_dir& dir, const std::vector<std::string>& args, const std::string& loop,
+              const std::string& state = "state")
+      : events_(dir.file("events-" + std::to_string(++counter()) + ".ndjson")) {
+    std::vector<std::string> argv{
+        bin_path("sigdumpd"), "--foreground", "--state-dir", dir.file(state),
+        "--events-log",       events_,        "--socket",    dir.file("sock"),
+        "--quiet-ms",         "400",          "--poll-ms",   "50"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<std::string> env{"XDG_CONFIG_HOME=" + dir.file("no-config"),
+                                 "XDG_RUNTIME_DIR=" + dir.path().string()};
+    if (!loop.empty()) env.push_back("SIGDUMP_EVENT_LOOP=" + loop);
+    proc_ = std::make_unique<child>(argv, env);
+  }
+  /* Waits for the "ready" log line (first scan done). */
+  bool wait_ready() {
+    return wait_until([&] {
+             return proc_->stderr_text().find("ready:") != std::string::npos || !proc_->alive();
+           }) &&
+           proc_->alive();
+  }
+  std::vector<logged_event> events() const { return read_events(events_); }
+  /* Waits until some event satisfies pred; returns it (event "" on timeout). */
+  template <class Pred>
+  logged_event wait_event(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    logged_event found;
+    wait_until(
+        [&] {
+          for (auto& e : events()) {
+            if (pred(e)) {
+              found = e;
+              return true;
+            }
+          }
+          return false;
+        },
+        timeout);
+    return found;
+  }
+  child& proc() { return *proc_; }
+  const std::string& events_path() const { return events_; }
+
+ private:
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+  std::string events_;
+  std::unique_ptr<child> proc_;
+};
+
+/* A float tensor spec named `name` with `elements` values. */
+inline tensor_spec spec_of(const std::string& name, std::int64_t elements, std::int64_t op = 0) {
+  tensor_spec s;
+  s.name = name;
+  s.shape = {1, elements};
+  s.op_index = op;
+  return s;
+}
+
+inline std::vector<float> ramp(std::size_t n, float scale) {
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = scale * static_cast<float>((i % 97) + 1);
+  return v;
+}
+
+}  // namespace sigdump::testing
