@@ -11,6 +11,7 @@
 #include "command.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/json_util.h"
+#include "sigdump/record_json.h"
 
 namespace sigdump::cli {
 namespace {
@@ -103,24 +104,7 @@ std::string render_json(const dump_file& f) {
   w.key("records").begin_array();
   for (const record& r : f.records()) {
     w.begin_object();
-    w.field("index", static_cast<std::uint64_t>(r.index));
-    w.field("kind", r.kind == record_kind::out ? "out" : "in");
-    w.field("output", static_cast<std::uint64_t>(r.port));
-    w.field("op_index", r.op_index);
-    w.field("op", r.op_type);
-    w.field("name", r.name);
-    w.key("shape").begin_array();
-    for (auto d : r.shape) w.value(d);
-    w.end_array();
-    w.field("type", r.type_name);
-    w.field("constant", r.constant);
-    w.field("offset", r.payload_offset);
-    w.field("bytes", r.payload_bytes);
-    if (r.problem.empty()) {
-      w.field_null("problem");
-    } else {
-      w.field("problem", r.problem);
-    }
+    write_record_fields(w, r, false);
     w.end_object();
   }
   w.end_array();

@@ -12,6 +12,7 @@
 #include "sigdump/dump_file.h"
 #include "sigdump/json_util.h"
 #include "sigdump/record_index.h"
+#include "sigdump/record_json.h"
 #include "sigdump/tensor.h"
 
 namespace sigdump::cli {
@@ -134,16 +135,6 @@ std::string parse_args(const std::vector<std::string>& args, show_args& out) {
   return {};
 }
 
-const char* fit_text(payload_fit f) {
-  switch (f) {
-    case payload_fit::exact: return "exact";
-    case payload_fit::unpadded_inner: return "unpadded_inner";
-    case payload_fit::truncated: return "truncated";
-    case payload_fit::too_small: return "too_small";
-  }
-  return "exact";
-}
-
 std::string number(double v) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%.9g", v);
@@ -219,46 +210,16 @@ int run_show(const std::vector<std::string>& args) {
     w.field("file", f->path());
     w.field("is_float", f->is_float());
     w.key("record").begin_object();
-    w.field("index", static_cast<std::uint64_t>(r.index));
-    w.field("kind", r.kind == record_kind::out ? "out" : "in");
-    w.field("output", static_cast<std::uint64_t>(r.port));
-    w.field("op_index", r.op_index);
-    w.field("op", r.op_type);
-    w.field("name", r.name);
-    w.key("shape").begin_array();
-    for (auto d : r.shape) w.value(d);
-    w.end_array();
-    w.field("type", r.type_name);
-    w.field("storage", dtype_short_name(r.storage));
-    w.field("scale", r.scale);
-    w.field("zero_point", r.zero_point);
+    write_record_fields(w, r, true);
     w.field("dequantized", dequantized);
-    w.field("constant", r.constant);
-    w.field("offset", r.payload_offset);
-    w.field("bytes", r.payload_bytes);
-    w.field("elements", r.elements);
-    w.field("fit", fit_text(r.fit));
-    if (r.problem.empty()) {
-      w.field_null("problem");
-    } else {
-      w.field("problem", r.problem);
-    }
     w.end_object();
     w.field("matched", sanitized ? "sanitized" : "exact");
     w.key("occurrences").begin_array();
     for (auto id : ids) w.value(static_cast<std::uint64_t>(id));
     w.end_array();
     if (stats) {
-      w.key("stats").begin_object();
-      w.field("count", stats->count);
-      w.field("min", stats->min);
-      w.field("max", stats->max);
-      w.field("mean", stats->mean);
-      w.field("std", stats->std);
-      w.field("zeros", stats->zeros);
-      w.field("nan", stats->nans);
-      w.field("inf", stats->infs);
-      w.end_object();
+      w.key("stats");
+      write_stats_json(w, *stats);
     } else {
       w.field_null("stats");
     }

@@ -1,6 +1,7 @@
 #include "ipc_lookup.h"
 
 #include "sigdump/compare.h"
+#include "sigdump/record_json.h"
 
 namespace sigdump::daemon {
 
@@ -73,41 +74,9 @@ std::expected<run_target, ipc::protocol_error> resolve_target(const daemon_state
 }
 
 void write_record(json_writer& w, const record& r) {
-  // The keys of `sigdump ls --json` first, in its order, then ours.
+  // The keys of `sigdump ls --json` first, then the details.
   w.begin_object();
-  w.field("index", static_cast<std::uint64_t>(r.index));
-  w.field("kind", r.kind == record_kind::out ? "out" : "in");
-  w.field("output", static_cast<std::uint64_t>(r.port));
-  w.field("op_index", r.op_index);
-  w.field("op", r.op_type);
-  w.field("name", r.name);
-  w.key("shape").begin_array();
-  for (auto d : r.shape) w.value(d);
-  w.end_array();
-  w.field("type", r.type_name);
-  w.field("constant", r.constant);
-  w.field("offset", r.payload_offset);
-  w.field("bytes", r.payload_bytes);
-  if (r.problem.empty()) {
-    w.field_null("problem");
-  } else {
-    w.field("problem", r.problem);
-  }
-  w.field("dtype", dtype_short_name(r.type));
-  w.field("storage", dtype_short_name(r.storage));
-  w.field("scale", r.scale);
-  w.field("zero_point", r.zero_point);
-  w.field("elements", r.elements);
-  w.field("header_offset", r.header_offset);
-  w.field("end_offset", r.end_offset);
-  const char* fit = "exact";
-  switch (r.fit) {
-    case payload_fit::exact: fit = "exact"; break;
-    case payload_fit::unpadded_inner: fit = "unpadded_inner"; break;
-    case payload_fit::truncated: fit = "truncated"; break;
-    case payload_fit::too_small: fit = "too_small"; break;
-  }
-  w.field("fit", fit);
+  write_record_fields(w, r, true);
   w.end_object();
 }
 

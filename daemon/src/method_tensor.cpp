@@ -9,6 +9,7 @@
 #include "sigdump/compare.h"
 #include "sigdump/json_util.h"
 #include "sigdump/record_index.h"
+#include "sigdump/record_json.h"
 #include "sigdump/tensor.h"
 
 namespace sigdump::daemon {
@@ -112,16 +113,8 @@ method_result tensor(method_context& ctx) {
             &sj)) {
       return unavailable(df.path() + " was truncated while reading " + rec.name);
     }
-    w.key("stats").begin_object();
-    w.field("count", sj.out.count);
-    w.field("min", sj.out.min);
-    w.field("max", sj.out.max);
-    w.field("mean", sj.out.mean);
-    w.field("std", sj.out.std);
-    w.field("zeros", sj.out.zeros);
-    w.field("nan", sj.out.nans);
-    w.field("inf", sj.out.infs);
-    w.end_object();
+    w.key("stats");
+    write_stats_json(w, sj.out);
   }
 
   // Metrics come from the pair's comparison of this run, when it has one.
