@@ -1,6 +1,9 @@
 // `sigdump report`: compares two finished dumps like `sigdump compare` and
 // writes the result as a self-contained HTML page and/or an SVG chart.
+#include <simdjson.h>
+
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -12,12 +15,15 @@
 #include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/html_report.h"
+#include "sigdump/ipc/client.h"
+#include "sigdump/ipc/socket_path.h"
 
 namespace sigdump::cli {
 namespace {
 
 constexpr const char* report_help =
     R"(usage: sigdump report SAMPLE BENCHMARK [--out FILE.html] [--plot FILE.svg] [options]
+       sigdump report RUN [--html FILE.html] [--plot FILE.svg] [--socket PATH] [options]
 
 Compares SAMPLE (the dump under test) against BENCHMARK (the reference) with
 exactly the numbers of 'sigdump compare', and writes them for people to read:
@@ -36,7 +42,9 @@ written to a temporary name and renamed, so a reader never sees half a file.
 It prints one summary line per file written.
 
 options:
-  -o, --out FILE         HTML page to write
+  -o, --out, --html FILE HTML page to write
+  --socket PATH          RUN form: the daemon's socket (default: $SIGDUMP_SOCKET,
+                         $XDG_RUNTIME_DIR/sigdump/sock, /tmp/sigdump-UID/sock)
   --plot FILE            SVG chart to write
   --cos-min X            COS below X is suspect (default 0.99)
   --rmse-max X           RMSE above X is suspect (default 0.1)
@@ -48,6 +56,9 @@ options:
   --max-histograms N     histograms for at most N suspect layers (default 32)
   --threads N            worker threads (default 0: every core)
   -h, --help             show this help
+
+RUN (e.g. r7) is a run sigdumpd recorded for a pair: its sample file (which
+must still hold that run) is compared with the pair's benchmark file.
 
 exit status: 0 no suspect layer, 1 a layer is suspect or could not be compared,
 2 bad usage, an unreadable input or an output that cannot be written.
@@ -74,13 +85,15 @@ std::optional<unsigned> parse_count(std::string_view s, unsigned max) {
 struct report_args {
   std::vector<std::string> positional;
   std::string out, plot, name_map, quant_params;
+  std::string socket;  // RUN form: the daemon's socket (--socket)
   compare_options options;
   html_options html;
 };
 
 bool takes_value(std::string_view a) {
-  return a == "-o" || a == "--out" || a == "--plot" || a == "--cos-min" || a == "--rmse-max" ||
-         a == "--name-map" || a == "--quant-params" || a == "--max-histograms" || a == "--threads";
+  return a == "-o" || a == "--out" || a == "--html" || a == "--socket" || a == "--plot" ||
+         a == "--cos-min" || a == "--rmse-max" || a == "--name-map" || a == "--quant-params" ||
+         a == "--max-histograms" || a == "--threads";
 }
 
 // Returns an error message, or empty on success.
@@ -101,8 +114,10 @@ std::string parse_args(const std::vector<std::string>& args, report_args& out) {
       } else {
         return a + " needs a value";
       }
-      if (a == "-o" || a == "--out") {
+      if (a == "-o" || a == "--out" || a == "--html") {
         out.out = v;
+      } else if (a == "--socket") {
+        out.socket = v;
       } else if (a == "--plot") {
         out.plot = v;
       } else if (a == "--cos-min" || a == "--rmse-max") {
@@ -135,17 +150,68 @@ std::string parse_args(const std::vector<std::string>& args, report_args& out) {
       out.positional.push_back(a);
     }
   }
-  if (out.positional.size() != 2) {
-    return "expected SAMPLE and BENCHMARK, got " + std::to_string(out.positional.size()) +
+  if (out.positional.size() != 1 && out.positional.size() != 2) {
+    return "expected RUN, or SAMPLE and BENCHMARK, got " + std::to_string(out.positional.size()) +
            " file names; see 'sigdump report --help'";
   }
   if (out.out.empty() && out.plot.empty()) out.out = "sigdump_report.html";
   return {};
 }
 
+// The RUN form: a run the daemon recorded is its sample file (which must
+// still hold that run) compared with its pair's benchmark file.
+std::optional<std::string> resolve_run(report_args& a) {
+  const std::string& run = a.positional[0];
+  const std::string socket = a.socket.empty() ? ipc::default_socket_path() : a.socket;
+  auto c = ipc::client::connect(socket);
+  if (!c) return c.error().describe();
+  auto status = c->call("status", {}, std::chrono::seconds(10));
+  if (!status) return status.error().describe();
+  if (status->is_error) return "status: " + status->error_message;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(status->result).get(doc)) return "the daemon's status reply is not JSON";
+  std::string path, pair;
+  simdjson::dom::array pairs;
+  if (!doc["pairs"].get(pairs)) {
+    for (auto p : pairs) {
+      std::string_view name, sample, bench, prun;
+      if (p["name"].get(name) || p["sample"].get(sample) || p["benchmark"].get(bench)) continue;
+      if (!p["run"].get(prun) && prun == run) {
+        pair = std::string(name);
+        a.positional = {std::string(sample), std::string(bench)};
+      }
+    }
+  }
+  if (pair.empty()) {
+    // Not the current run of a pair: ask the history which file it was.
+    auto runs = c->call("runs", {}, std::chrono::seconds(10));
+    if (!runs || runs->is_error) return "runs: cannot list the daemon's runs";
+    simdjson::dom::element rdoc;
+    simdjson::dom::array list;
+    if (parser.parse(runs->result).get(rdoc) || rdoc["runs"].get(list)) {
+      return "the daemon's runs reply has no list";
+    }
+    for (auto r : list) {
+      std::string_view id, rpath, rpair;
+      if (r["run"].get(id) || id != run || r["path"].get(rpath)) continue;
+      path = std::string(rpath);
+      if (r["pair"].get(rpair)) return "run " + run + " (" + path + ") belongs to no pair";
+      return "run " + run + " of pair '" + std::string(rpair) + "' is no longer the pair's " +
+             "current run; its metrics remain in 'sigdump runs', and its dump was " +
+             "overwritten by a later run (archiving is not implemented)";
+    }
+    return "no run '" + run + "' in the daemon at " + socket + " (see 'sigdump runs')";
+  }
+  return std::nullopt;
+}
+
 int run_report(const std::vector<std::string>& args) {
   report_args a;
   if (auto err = parse_args(args, a); !err.empty()) return fail(err);
+  if (a.positional.size() == 1) {
+    if (auto err = resolve_run(a)) return fail(*err);
+  }
   if (!a.name_map.empty()) {
     auto m = load_name_map(a.name_map);
     if (!m) return fail(m.error().describe());
