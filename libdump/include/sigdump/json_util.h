@@ -10,6 +10,12 @@
 
 namespace sigdump {
 
+/* Length of the valid UTF-8 sequence starting at s[i] (2 to 4 for a
+   multi-byte character), or 0 when the bytes there are not valid UTF-8
+   (overlong forms, surrogates and code points past U+10FFFF included).
+   s[i] must be >= 0x80. Shared by every escaper so they agree. */
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept;
+
 /* Appends s to out as a quoted JSON string (control characters, quotes,
    backslashes escaped; bytes >= 0x80 passed through, invalid UTF-8 replaced
    by U+FFFD so the result always parses). */
