@@ -40,7 +40,7 @@ std::atomic<bool> interrupted{false};
 void on_interrupt(int) { interrupted.store(true); }
 
 struct demo_settings {
-  int pace_ms = 120;
+  int pace_ms = 250;
   bool keep = false;
   bool color = false;
 };
@@ -461,7 +461,7 @@ const command_registrar reg{
             "Everything started is stopped and the temporary folder removed.\n"
             "\n"
             "options:\n"
-            "  --pace-ms N   pause between layers of the fixed model (default 120)\n"
+            "  --pace-ms N   pause between layers of the fixed model (default 250)\n"
             "  --keep        keep the temporary folder (dumps, logs) and print its path\n"
             "  --no-color    plain output even on a terminal (also: NO_COLOR=1)\n"
             "  -h, --help    this text\n"
