@@ -240,7 +240,6 @@ std::optional<run_outcome> follow_run(ipc::client& c, const demo_settings& s,
 /* The advice for a finished comparison, from the daemon's compare method. */
 std::vector<std::string> fetch_advice(ipc::client& c, const std::string& fixed,
                                       const std::string& reference, std::string& block) {
-  std::string params;
   json_writer w;
   w.begin_object().field("sample", fixed).field("benchmark", reference).end_object();
   auto reply = c.call("compare", w.str(), 30s);
