@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "command.h"
+#include "compare_inputs.h"
 #include "progress.h"
 #include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
@@ -215,32 +216,17 @@ int run_compare(const std::vector<std::string>& args) {
   compare_args a;
   if (auto err = parse_args(args, a); !err.empty()) return fail(err);
 
-  if (!a.name_map.empty()) {
-    auto m = load_name_map(a.name_map);
-    if (!m) return fail(m.error().describe());
-    a.options.name_map = std::move(*m);
-  }
-  std::optional<std::vector<quant_param>> qp;
-  if (!a.quant_params.empty()) {
-    auto q = load_quant_params(a.quant_params);
-    if (!q) return fail(q.error().describe());
-    qp = std::move(*q);
-  }
-  auto sample = dump_file::open(a.positional[0], a.sample_format);
-  if (!sample) return fail(sample.error().describe());
-  auto bench = dump_file::open(a.positional[1], a.bench_format);
-  if (!bench) return fail(bench.error().describe());
-  for (const dump_file* f : {&*sample, &*bench}) {
-    if (auto tail = f->parser().tail_error()) {
-      warn(tail->describe() + " (compared the complete records only)");
-    }
-  }
+  auto in = load_compare_inputs(a.positional[0], a.sample_format, a.positional[1], a.bench_format,
+                                a.name_map, a.quant_params, a.options);
+  if (!in) return fail(in.error().describe());
+  const dump_file* sample = &in->sample;
+  const dump_file* bench = &in->bench;
 
   const std::uint64_t total = sample->current_mapping()->size() + bench->current_mapping()->size();
   progress_bar bar(total, progress_wanted(total));
   a.options.progress = [&bar](std::uint64_t done, std::uint64_t all) { bar.update(done, all); };
 
-  auto report = compare_dumps(*sample, *bench, a.options, qp ? &*qp : nullptr);
+  auto report = compare_dumps(*sample, *bench, a.options, in->quant_params_or_null());
   bar.finish();
   if (!report) return fail(report.error().describe());
 

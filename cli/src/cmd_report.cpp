@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "command.h"
+#include "compare_inputs.h"
 #include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/html_report.h"
@@ -212,27 +213,12 @@ int run_report(const std::vector<std::string>& args) {
   if (a.positional.size() == 1) {
     if (auto err = resolve_run(a)) return fail(*err);
   }
-  if (!a.name_map.empty()) {
-    auto m = load_name_map(a.name_map);
-    if (!m) return fail(m.error().describe());
-    a.options.name_map = std::move(*m);
-  }
-  std::optional<std::vector<quant_param>> qp;
-  if (!a.quant_params.empty()) {
-    auto q = load_quant_params(a.quant_params);
-    if (!q) return fail(q.error().describe());
-    qp = std::move(*q);
-  }
-  auto sample = dump_file::open(a.positional[0]);
-  if (!sample) return fail(sample.error().describe());
-  auto bench = dump_file::open(a.positional[1]);
-  if (!bench) return fail(bench.error().describe());
-  for (const dump_file* f : {&*sample, &*bench}) {
-    if (auto tail = f->parser().tail_error()) {
-      warn(tail->describe() + " (compared the complete records only)");
-    }
-  }
-  auto report = compare_dumps(*sample, *bench, a.options, qp ? &*qp : nullptr);
+  auto in = load_compare_inputs(a.positional[0], {}, a.positional[1], {}, a.name_map,
+                                a.quant_params, a.options);
+  if (!in) return fail(in.error().describe());
+  const dump_file* sample = &in->sample;
+  const dump_file* bench = &in->bench;
+  auto report = compare_dumps(*sample, *bench, a.options, in->quant_params_or_null());
   if (!report) return fail(report.error().describe());
 
   std::size_t suspect = 0, errors = 0;

@@ -1,0 +1,37 @@
+// What `sigdump compare` and `sigdump report` both need before comparing:
+// the name map and quantization parameters loaded, both dumps opened, and a
+// warning for a dump whose tail is cut.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sigdump/compare.h"
+#include "sigdump/dump_file.h"
+#include "sigdump/error.h"
+
+namespace sigdump::cli {
+
+struct compare_inputs {
+  dump_file sample, bench;
+  std::optional<std::vector<quant_param>> quant_params;  // set when a file was given
+
+  const std::vector<quant_param>* quant_params_or_null() const noexcept {
+    return quant_params ? &*quant_params : nullptr;
+  }
+};
+
+/* Loads name_map_path (if not empty) into options.name_map and
+   quant_params_path (if not empty), opens both dumps, and warns on stderr
+   about a cut tail ("compared the complete records only"). The first
+   failure is returned as it is. */
+result<compare_inputs> load_compare_inputs(const std::string& sample_path,
+                                           const parse_options& sample_format,
+                                           const std::string& bench_path,
+                                           const parse_options& bench_format,
+                                           const std::string& name_map_path,
+                                           const std::string& quant_params_path,
+                                           compare_options& options);
+
+}  // namespace sigdump::cli
