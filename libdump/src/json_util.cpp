@@ -21,19 +21,22 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
   return len;
 }
 
+std::size_t append_utf8_or_replacement(std::string& out, std::string_view s, std::size_t i) {
+  std::size_t len = utf8_sequence_length(s, i);
+  if (len == 0) {
+    out += "\xEF\xBF\xBD";
+    return 1;
+  }
+  out.append(s.substr(i, len));
+  return len;
+}
+
 void json_append_string(std::string& out, std::string_view s) {
   out += '"';
   for (std::size_t i = 0; i < s.size();) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
-      std::size_t len = utf8_sequence_length(s, i);
-      if (len == 0) {
-        out += "\xEF\xBF\xBD";
-        ++i;
-      } else {
-        out.append(s.substr(i, len));
-        i += len;
-      }
+      i += append_utf8_or_replacement(out, s, i);
       continue;
     }
     switch (c) {

@@ -27,14 +27,7 @@ void append_escaped(std::string& out, std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
-      std::size_t len = utf8_sequence_length(s, i);
-      if (len == 0) {
-        out += replacement;
-        ++i;
-      } else {
-        out.append(s.substr(i, len));
-        i += len;
-      }
+      i += append_utf8_or_replacement(out, s, i);
       continue;
     }
     switch (c) {

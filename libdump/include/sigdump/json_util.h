@@ -16,6 +16,10 @@ namespace sigdump {
    s[i] must be >= 0x80. Shared by every escaper so they agree. */
 std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept;
 
+/* Appends the character starting at s[i] (s[i] >= 0x80) to out when it is
+   valid UTF-8, else U+FFFD for that one byte; returns the bytes consumed. */
+std::size_t append_utf8_or_replacement(std::string& out, std::string_view s, std::size_t i);
+
 /* Appends s to out as a quoted JSON string (control characters, quotes,
    backslashes escaped; bytes >= 0x80 passed through, invalid UTF-8 replaced
    by U+FFFD so the result always parses). */
