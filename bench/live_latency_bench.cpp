@@ -1,11 +1,15 @@
-// Live latency of sigdumpd's core: from the last byte of a layer written to
-// the sample dump (by another thread, plain write(2)) to its metrics being
-// published on the loop thread, for 64 KiB, 1 MiB and 16 MiB layers; p50
-// and p99 as counters. Also the anonymous memory (RssAnon) the core needs
-// while tracking 8 GiB of (sparse) dumps.
+// Live latency of sigdumpd: from the last byte of a layer written to the
+// sample dump (by another process, one write(2)) to its metrics being
+// published on the loop thread (core in-process) and to the layer event
+// read by a subscriber of the real sigdumpd (socket), for 64 KiB, 1 MiB and
+// 16 MiB layers; p50 and p99 as counters, with the baseline measured in the
+// same run (libdump's compare of one such layer) and p99 over the issue's
+// target. Also the anonymous memory (RssAnon) sigdumpd needs while
+// tracking 8 GiB of (sparse) dumps.
 //
-// The tracker, worker pool and event loop are the daemon's own classes,
-// run in-process; the event sink is the seam the socket server uses.
+// In the core benchmark the tracker, worker pool and event loop are the
+// daemon's own classes, run in-process; the event sink is the seam the
+// socket server uses.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -22,11 +26,13 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "event_loop.h"
 #include "sigdump/compare.h"
 #include "sigdump/dump_writer.h"
+#include "sigdump/ipc/client.h"
 #include "tracker.h"
 #include "worker_pool.h"
 
@@ -104,83 +110,127 @@ tensor_spec layer_spec(int i, std::int64_t elements) {
   return s;
 }
 
-void BM_LiveLayerLatency(benchmark::State& st) {
-  const auto bytes = static_cast<std::int64_t>(st.range(0));
-  const std::int64_t elements = bytes / 4;
-  const int layers = bytes <= (64 << 10) ? 300 : bytes <= (1 << 20) ? 120 : 24;
-  const int warmup = 3;
-  std::string dir = make_temp_dir();
-  std::string bench_path = dir + "/bench.bin", sample_path = dir + "/sample.bin";
-  std::vector<float> bvals(static_cast<std::size_t>(elements)), svals(bvals.size());
-  for (std::size_t i = 0; i < bvals.size(); ++i) {
-    bvals[i] = static_cast<float>(std::sin(static_cast<double>(i) * 0.01));
-    svals[i] = bvals[i] * 1.01f + 0.001f;
-  }
-  {
-    auto w = dump_writer::create(bench_path);
-    for (int i = 0; i < layers + warmup; ++i) (void)w->write(layer_spec(i, elements), bvals);
-  }
-  auto w = dump_writer::create(sample_path);
-  if (!w) {
-    st.SkipWithError("cannot create the sample dump");
-    return;
-  }
-  latency_sink sink;
-  live_core live;
-  daemon_options opts;
-  opts.pairs = {{"bench", sample_path, bench_path}};
-  opts.poll = std::chrono::milliseconds(1000);  // latency must come from inotify, not the timer
-  if (!live.start(opts, &sink)) {
-    st.SkipWithError("cannot start the core");
-    return;
-  }
-  // Reference check before timing: the first layers must equal the
-  // offline comparison of the same bytes.
-  for (int i = 0; i < warmup; ++i) {
-    (void)w->write(layer_spec(i, elements), svals);
-    clock_type::time_point at;
-    if (!sink.wait_for(i, at)) {
-      st.SkipWithError("a warm-up layer was never published");
-      return;
-    }
-  }
-  {
-    auto s = dump_file::open(sample_path);
-    auto b = dump_file::open(bench_path);
-    compare_options co;
-    co.threads = 1;
-    std::lock_guard lock(sink.m);
-    for (int i = 0; i < warmup; ++i) {
-      auto ref =
-          compare_layer(*s, static_cast<std::uint32_t>(i), *b, static_cast<std::uint32_t>(i), co);
-      const auto& got = sink.layers[i];
-      if (ref.metrics.cos != got.metrics.cos || ref.metrics.mse != got.metrics.mse ||
-          ref.metrics.rmse != got.metrics.rmse) {
-        st.SkipWithError("published metrics differ from compare_layer");
-        return;
+// The sample's writer: a separate process, as the simulator is. Forked
+// before any thread starts; told which layer to append through a pipe, it
+// renders the record, appends it and answers with the steady clock
+// (CLOCK_MONOTONIC, the same in every process) read right before the write
+// of the record's last bytes.
+class writer_process {
+ public:
+  bool start(const std::string& path, std::int64_t elements, const std::vector<float>& values) {
+    int cmd[2], ack[2];
+    if (::pipe2(cmd, O_CLOEXEC) != 0) return false;
+    if (::pipe2(ack, O_CLOEXEC) != 0) return false;
+    pid_ = ::fork();
+    if (pid_ < 0) return false;
+    if (pid_ == 0) {
+      ::close(cmd[1]);
+      ::close(ack[0]);
+      auto w = dump_writer::create(path);
+      if (!w) ::_exit(1);
+      std::int32_t layer = 0;
+      while (::read(cmd[0], &layer, sizeof layer) == static_cast<ssize_t>(sizeof layer) &&
+             layer >= 0) {
+        std::string rec = dump_writer::render({}, layer_spec(layer, elements), values);
+        // All but the last 64 bytes first; the clock is read right before
+        // the write of those (the record is complete only once it returns),
+        // so a writer preempted around that write can only make the
+        // measured latency longer, never shorter.
+        const std::size_t tail = std::min<std::size_t>(64, rec.size());
+        std::string_view head(rec.data(), rec.size() - tail);
+        if (!head.empty() && !w->append_bytes(head)) ::_exit(1);
+        std::int64_t t0 = clock_type::now().time_since_epoch().count();
+        if (!w->append_bytes(std::string_view(rec).substr(rec.size() - tail))) ::_exit(1);
+        if (::write(ack[1], &t0, sizeof t0) != static_cast<ssize_t>(sizeof t0)) ::_exit(1);
       }
+      ::_exit(0);
     }
+    ::close(cmd[0]);
+    ::close(ack[1]);
+    cmd_ = cmd[1];
+    ack_ = ack[0];
+    return true;
   }
-  std::vector<double> lat_us;
-  int next = warmup;
-  for (auto _ : st) {
-    // One write(2) for the whole record, so "last byte written" is exact.
-    st.PauseTiming();
-    std::string rec = dump_writer::render({}, layer_spec(next, elements), svals);
-    st.ResumeTiming();
-    (void)w->append_bytes(rec);
-    auto t0 = clock_type::now();  // write(2) of the last byte has returned
-    clock_type::time_point t1;
-    if (!sink.wait_for(next, t1)) {
-      st.SkipWithError("layer never published");
-      break;
+  /* Appends layer i; returns when it was written, with the time it was. */
+  std::optional<clock_type::time_point> append(std::int32_t i) {
+    if (::write(cmd_, &i, sizeof i) != static_cast<ssize_t>(sizeof i)) return std::nullopt;
+    std::int64_t t0 = 0;
+    if (::read(ack_, &t0, sizeof t0) != static_cast<ssize_t>(sizeof t0)) return std::nullopt;
+    return clock_type::time_point(clock_type::duration(t0));
+  }
+  ~writer_process() {
+    if (pid_ <= 0) return;
+    std::int32_t stop = -1;
+    (void)::write(cmd_, &stop, sizeof stop);
+    ::close(cmd_);
+    ::close(ack_);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int cmd_ = -1, ack_ = -1;
+};
+
+// One latency benchmark's files: the benchmark dump written whole, the
+// sample values, and the baseline: the time libdump's compare takes for
+// one layer of this size (measured here, in the same run). The target of
+// the issue is 2 ms for layers up to 1 MiB and 2 ms plus the layer's bytes
+// at the compare rate above that.
+struct latency_setup {
+  std::string dir, bench_path, sample_path;
+  std::int64_t elements = 0;
+  int layers = 0;
+  static constexpr int warmup = 3;
+  std::vector<float> svals;
+  double compare_us = 0;
+
+  bool prepare(std::int64_t bytes) {
+    elements = bytes / 4;
+    layers = bytes <= (64 << 10) ? 300 : bytes <= (1 << 20) ? 120 : 24;
+    dir = make_temp_dir();
+    bench_path = dir + "/bench.bin";
+    sample_path = dir + "/sample.bin";
+    std::vector<float> bvals(static_cast<std::size_t>(elements));
+    svals.resize(bvals.size());
+    for (std::size_t i = 0; i < bvals.size(); ++i) {
+      bvals[i] = static_cast<float>(std::sin(static_cast<double>(i) * 0.01));
+      svals[i] = bvals[i] * 1.01f + 0.001f;
     }
-    double us = std::chrono::duration<double, std::micro>(t1 - t0).count();
-    lat_us.push_back(std::max(us, 0.0));
-    st.SetIterationTime(std::max(us, 0.0) / 1e6);
-    ++next;
+    {
+      auto w = dump_writer::create(bench_path);
+      if (!w) return false;
+      for (int i = 0; i < layers + warmup; ++i) (void)w->write(layer_spec(i, elements), bvals);
+    }
+    // Baseline: compare one layer of the benchmark against itself, warm,
+    // with the thread count the daemon uses for a layer of this size.
+    auto b = dump_file::open(bench_path);
+    if (!b) return false;
+    compare_options co;
+    co.threads = elements > (1 << 20) ? 0 : 1;
+    (void)compare_layer(*b, 0, *b, 1, co);
+    std::vector<double> us;
+    for (int i = 0; i < 5; ++i) {
+      auto t0 = clock_type::now();
+      auto r = compare_layer(*b, 0, *b, 1, co);
+      benchmark::DoNotOptimize(r);
+      us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
+    }
+    std::sort(us.begin(), us.end());
+    compare_us = us[us.size() / 2];
+    return true;
   }
-  live.stop();
+  double target_us(std::int64_t bytes) const {
+    return bytes <= (1 << 20) ? 2000.0 : 2000.0 + compare_us;
+  }
+  ~latency_setup() {
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+};
+
+void report_latency(benchmark::State& st, std::vector<double> lat_us, const latency_setup& s,
+                    std::int64_t bytes) {
   std::sort(lat_us.begin(), lat_us.end());
   auto pct = [&](double p) {
     if (lat_us.empty()) return 0.0;
@@ -190,8 +240,73 @@ void BM_LiveLayerLatency(benchmark::State& st) {
   st.counters["p50_us"] = pct(0.50);
   st.counters["p99_us"] = pct(0.99);
   st.counters["max_us"] = lat_us.empty() ? 0.0 : lat_us.back();
+  st.counters["compare_us"] = s.compare_us;
+  st.counters["target_us"] = s.target_us(bytes);
+  st.counters["p99_over_target"] = pct(0.99) / s.target_us(bytes);
   st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations()) * bytes);
-  std::filesystem::remove_all(dir);
+}
+
+// The daemon's core in-process (tracker, worker pool, event loop): latency
+// to the event sink the socket server feeds.
+void BM_LiveLayerLatency(benchmark::State& st) {
+  const auto bytes = static_cast<std::int64_t>(st.range(0));
+  latency_setup s;
+  writer_process writer;
+  if (!s.prepare(bytes) || !writer.start(s.sample_path, s.elements, s.svals)) {
+    st.SkipWithError("cannot prepare the dumps");
+    return;
+  }
+  latency_sink sink;
+  live_core live;
+  daemon_options opts;
+  opts.pairs = {{"bench", s.sample_path, s.bench_path}};
+  opts.poll = std::chrono::milliseconds(1000);  // latency must come from inotify, not the timer
+  if (!live.start(opts, &sink)) {
+    st.SkipWithError("cannot start the core");
+    return;
+  }
+  // Reference check before timing: the first layers must equal the
+  // offline comparison of the same bytes.
+  for (int i = 0; i < latency_setup::warmup; ++i) {
+    clock_type::time_point at;
+    if (!writer.append(i) || !sink.wait_for(i, at)) {
+      st.SkipWithError("a warm-up layer was never published");
+      return;
+    }
+  }
+  {
+    auto sf = dump_file::open(s.sample_path);
+    auto bf = dump_file::open(s.bench_path);
+    compare_options co;
+    co.threads = 1;
+    std::lock_guard lock(sink.m);
+    for (int i = 0; i < latency_setup::warmup; ++i) {
+      auto ref =
+          compare_layer(*sf, static_cast<std::uint32_t>(i), *bf, static_cast<std::uint32_t>(i), co);
+      const auto& got = sink.layers[i];
+      if (ref.metrics.cos != got.metrics.cos || ref.metrics.mse != got.metrics.mse ||
+          ref.metrics.rmse != got.metrics.rmse) {
+        st.SkipWithError("published metrics differ from compare_layer");
+        return;
+      }
+    }
+  }
+  std::vector<double> lat_us;
+  int next = latency_setup::warmup;
+  for (auto _ : st) {
+    auto t0 = writer.append(next);
+    clock_type::time_point t1;
+    if (!t0 || !sink.wait_for(next, t1)) {
+      st.SkipWithError("layer never published");
+      break;
+    }
+    double us = std::max(std::chrono::duration<double, std::micro>(t1 - *t0).count(), 0.0);
+    lat_us.push_back(us);
+    st.SetIterationTime(us / 1e6);
+    ++next;
+  }
+  live.stop();
+  report_latency(st, std::move(lat_us), s, bytes);
 }
 // Iterations are fixed: the bench file holds that many layers.
 BENCHMARK(BM_LiveLayerLatency)
@@ -251,6 +366,27 @@ std::string sigdumpd_path() {
   return self.substr(0, self.find_last_of('/')) + "/sigdumpd";
 }
 
+// Starts the real sigdumpd on DIR/sock with DIR/state, no configuration
+// file, stderr to /dev/null, plus `extra` arguments.
+pid_t spawn_sigdumpd(const std::string& dir, const std::vector<std::string>& extra) {
+  std::string exe = sigdumpd_path();
+  std::vector<std::string> args{exe,        "--foreground", "--state-dir", dir + "/state",
+                                "--socket", dir + "/sock"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    ::dup2(null_fd, 2);
+    ::setenv("XDG_CONFIG_HOME", (dir + "/no-config").c_str(), 1);
+    ::execv(exe.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
 std::size_t count_lines_with(const std::string& path, const std::string& needle) {
   std::ifstream in(path);
   std::string line;
@@ -265,21 +401,8 @@ std::pair<long, long> daemon_memory(const std::string& dir, const std::string& w
                                     std::size_t files) {
   std::string events = dir + "/events.ndjson";
   ::unlink(events.c_str());
-  std::string exe = sigdumpd_path();
-  std::vector<std::string> args{exe,           "--foreground", "--watch",      watch,
-                                "--state-dir", dir + "/state", "--events-log", events,
-                                "--socket",    dir + "/sock",  "--quiet-ms",   "600000"};
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-    ::dup2(null_fd, 2);
-    ::setenv("XDG_CONFIG_HOME", (dir + "/no-config").c_str(), 1);
-    ::execv(exe.c_str(), argv.data());
-    ::_exit(127);
-  }
+  pid_t pid =
+      spawn_sigdumpd(dir, {"--watch", watch, "--events-log", events, "--quiet-ms", "600000"});
   std::pair<long, long> out{-1, -1};
   auto deadline = clock_type::now() + std::chrono::seconds(60);
   while (clock_type::now() < deadline) {
@@ -330,6 +453,119 @@ void BM_TrackedMemory8GiB(benchmark::State& st) {
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_TrackedMemory8GiB)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The user's view: the real sigdumpd process, the writer process, and a
+// subscriber on the Unix socket; latency from the last byte written to the
+// layer event read by the subscriber.
+std::optional<std::int64_t> layer_index_of(const ipc::message& m) {
+  if (m.event != "layer") return std::nullopt;
+  auto at = m.line.find("\"layer\":{\"index\":");
+  if (at == std::string::npos) return std::nullopt;
+  return std::strtoll(m.line.c_str() + at + 17, nullptr, 10);
+}
+
+void BM_SocketLayerLatency(benchmark::State& st) {
+  const auto bytes = static_cast<std::int64_t>(st.range(0));
+  latency_setup s;
+  writer_process writer;
+  if (!s.prepare(bytes) || !writer.start(s.sample_path, s.elements, s.svals)) {
+    st.SkipWithError("cannot prepare the dumps");
+    return;
+  }
+  pid_t daemon = spawn_sigdumpd(s.dir, {"--pair", "bench:" + s.sample_path + "=" + s.bench_path,
+                                        "--poll-ms", "1000", "--quiet-ms", "600000"});
+  struct reaper {
+    pid_t pid;
+    ~reaper() {
+      ::kill(pid, SIGTERM);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+    }
+  } reap{daemon};
+  std::optional<ipc::client> sub;
+  for (int i = 0; i < 500 && !sub; ++i) {
+    auto c = ipc::client::connect(s.dir + "/sock", std::chrono::milliseconds(200));
+    if (c) {
+      sub.emplace(std::move(*c));
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  if (!sub || !sub->call("subscribe", R"({"pair":"bench"})")) {
+    st.SkipWithError("cannot subscribe to sigdumpd");
+    return;
+  }
+  // Waits for the layer event of `index`; returns it and when it was read.
+  auto wait_layer =
+      [&](std::int64_t index) -> std::optional<std::pair<ipc::message, clock_type::time_point>> {
+    auto deadline = clock_type::now() + std::chrono::seconds(30);
+    while (clock_type::now() < deadline) {
+      auto m = sub->next_event(std::chrono::milliseconds(1000));
+      if (!m) return std::nullopt;
+      if (!*m) continue;
+      auto now = clock_type::now();
+      if (layer_index_of(**m) == index) return std::pair{std::move(**m), now};
+    }
+    return std::nullopt;
+  };
+  // Reference check before timing: the layer objects on the socket are
+  // byte for byte what libdump's compare gives for the same records.
+  std::vector<std::string> warm_lines;
+  for (int i = 0; i < latency_setup::warmup; ++i) {
+    auto got = writer.append(i) ? wait_layer(i) : std::nullopt;
+    if (!got) {
+      st.SkipWithError("a warm-up layer never reached the subscriber");
+      return;
+    }
+    warm_lines.push_back(got->first.line);
+  }
+  {
+    auto sf = dump_file::open(s.sample_path);
+    auto bf = dump_file::open(s.bench_path);
+    compare_options co;
+    co.threads = 1;
+    for (int i = 0; i < latency_setup::warmup; ++i) {
+      auto ref =
+          compare_layer(*sf, static_cast<std::uint32_t>(i), *bf, static_cast<std::uint32_t>(i), co);
+      ref.index = static_cast<std::uint32_t>(i);
+      if (warm_lines[static_cast<std::size_t>(i)].find("\"layer\":" + layer_json(ref)) ==
+          std::string::npos) {
+        st.SkipWithError("the layer event differs from compare_layer");
+        return;
+      }
+    }
+  }
+  std::vector<double> lat_us;
+  int next = latency_setup::warmup;
+  for (auto _ : st) {
+    auto t0 = writer.append(next);
+    auto got = t0 ? wait_layer(next) : std::nullopt;
+    if (!got) {
+      st.SkipWithError("a layer never reached the subscriber");
+      break;
+    }
+    double us = std::max(std::chrono::duration<double, std::micro>(got->second - *t0).count(), 0.0);
+    lat_us.push_back(us);
+    st.SetIterationTime(us / 1e6);
+    ++next;
+  }
+  report_latency(st, std::move(lat_us), s, bytes);
+}
+BENCHMARK(BM_SocketLayerLatency)
+    ->Arg(64 << 10)
+    ->Iterations(300)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SocketLayerLatency)
+    ->Arg(1 << 20)
+    ->Iterations(120)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SocketLayerLatency)
+    ->Arg(16 << 20)
+    ->Iterations(24)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
