@@ -193,14 +193,27 @@ int run_show(const std::vector<std::string>& args) {
     read_error = v.error().describe();
   }
   std::optional<tensor_stats> stats;
-  if (view) stats = compute_stats(*view);
+  // Checked reads: a file truncated while we read it is an error, not SIGBUS.
+  if (view) {
+    if (auto st = compute_stats_checked(*view)) {
+      stats = *st;
+    } else {
+      read_error = st.error().describe();
+      view.reset();
+    }
+  }
   std::vector<double> values;
   std::uint64_t first = 0;
   if (view && a.values) {
     first = std::min(a.first, view->elements);
     std::uint64_t last = std::min({a.last, view->elements, first + max_values});
     values.resize(static_cast<std::size_t>(last - first));
-    view->read(first, values);
+    if (auto ok = view->read_checked(first, values); !ok) {
+      read_error = ok.error().describe();
+      view.reset();
+      stats.reset();
+      values.clear();
+    }
   }
   const bool dequantized = view ? view->dequantize : (!f->is_float() && r.type != dtype::f32);
 

@@ -155,8 +155,14 @@ int run_split(const std::vector<std::string>& args) {
         ++skipped;
         continue;
       }
-      std::vector<float> values(v->elements);
-      for (std::uint64_t i = 0; i < v->elements; ++i) values[i] = static_cast<float>(v->at(i));
+      // A checked read: the file may be truncated while we split it.
+      std::vector<double> real(v->elements);
+      if (auto rd = v->read_checked(0, real); !rd) {
+        warn(rd.error().describe() + ": skipped");
+        ++skipped;
+        continue;
+      }
+      std::vector<float> values(real.begin(), real.end());
       tensor_spec spec;
       spec.kind = r.kind;
       spec.port = r.port;

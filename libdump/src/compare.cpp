@@ -259,7 +259,7 @@ layer_result compare_layer(const dump_file& sample, std::uint32_t sample_record,
   if (!p.ready) return std::move(p.result);
   auto m = compute_metrics(p.sample, p.bench, p.result.layout, options.threads);
   if (!m) {
-    p.result.error = m.error().message;
+    p.result.error = m.error().describe();
     return std::move(p.result);
   }
   p.result.metrics = *m;
@@ -283,7 +283,7 @@ struct dumps_job {
   std::vector<prepared>* jobs;
   std::vector<work_item>* items;
   std::vector<detail::metric_sums>* sums;
-  std::unique_ptr<bool[]>* faulted;
+  std::unique_ptr<const void*[]>* faulted;  // per item: null, or the fault address
   const compare_options* options;
   std::atomic<std::uint64_t>* done;
   std::uint64_t total;
@@ -304,7 +304,10 @@ void run_guarded_item(void* p) {
 void run_item(void* ctx, std::uint64_t i) {
   auto* d = static_cast<dumps_job*>(ctx);
   guarded_item g{d, i};
-  if (!guarded_read(&run_guarded_item, &g)) (*d->faulted)[i] = true;
+  const void* fault = nullptr;
+  if (!guarded_read(&run_guarded_item, &g, &fault)) {
+    (*d->faulted)[i] = fault != nullptr ? fault : static_cast<const void*>(d);
+  }
   if (d->options->progress) {
     const work_item& w = (*d->items)[i];
     const prepared& job = (*d->jobs)[w.job];
@@ -348,7 +351,7 @@ result<compare_report> compare_dumps(const dump_file& sample, const dump_file& b
   }
 
   std::vector<detail::metric_sums> sums(items.size());
-  std::unique_ptr<bool[]> faulted(new bool[items.size() + 1]());
+  std::unique_ptr<const void*[]> faulted(new const void*[items.size() + 1]());
   std::atomic<std::uint64_t> done{0};
   dumps_job ctx{&jobs, &items, &sums, &faulted, &options, &done, total};
   detail::parallel_for(items.size(), options.threads, &run_item, &ctx);
@@ -359,13 +362,13 @@ result<compare_report> compare_dumps(const dump_file& sample, const dump_file& b
     prepared& p = jobs[j];
     if (!p.ready) continue;
     detail::metric_sums s;
-    bool lost = false;
+    const void* lost = nullptr;
     for (; i < items.size() && items[i].job == j; ++i) {
-      lost = lost || faulted[i];
+      if (lost == nullptr) lost = faulted[i];
       s.add(sums[i]);
     }
-    if (lost) {
-      p.result.error = "mapped bytes vanished while reading (file truncated?)";
+    if (lost != nullptr) {
+      p.result.error = detail::vanished_error(p.sample, p.bench, lost).describe();
       continue;
     }
     p.result.metrics = detail::finish_metrics(s, p.sample, p.bench, p.result.layout);

@@ -8,15 +8,77 @@
 
 namespace sigdump {
 
+namespace {
+
+// Every read of mapped bytes below runs under guarded_read: the writer may
+// truncate the file between our stat and the read, and a vanished page
+// raises SIGBUS. The guarded sections allocate nothing that outlives them
+// on a fault: their outputs live in the caller's frame (a jump out of the
+// signal handler runs no destructors).
+
+constexpr const char* shrank_message = "file shrank while being read";
+
+struct feed_call {
+  dump_parser* parser;
+  std::span<const std::byte> bytes;
+  std::vector<record>* out;
+  result<std::size_t>* fed;
+};
+
+void run_feed(void* p) {
+  auto* c = static_cast<feed_call*>(p);
+  *c->fed = c->parser->feed(c->bytes, *c->out);
+}
+
+// parser.feed(map) that turns a vanished page into errc::truncated naming
+// the record being parsed and the offset of the lost byte. Records appended
+// before the fault are complete and stay in `out`.
+result<std::size_t> guarded_feed(dump_parser& parser, const mapping& map,
+                                 std::vector<record>& out) {
+  result<std::size_t> fed = std::size_t{0};
+  feed_call c{&parser, map.bytes(), &out, &fed};
+  const void* fault = nullptr;
+  if (guarded_read(&run_feed, &c, &fault)) return fed;
+  std::uint64_t at = map.offset_of(fault);
+  if (at == no_offset) at = parser.resume_offset();
+  return make_error(errc::truncated, map.path(), parser.records_parsed(), at, shrank_message);
+}
+
+struct copy_call {
+  const std::byte* from;
+  std::size_t n;
+  void* to;
+};
+
+void run_copy(void* p) {
+  auto* c = static_cast<copy_call*>(p);
+  std::memcpy(c->to, c->from, c->n);
+}
+
+// Copies mapped bytes into `to` (already sized); false with the fault
+// address when a page vanished.
+bool guarded_copy(const std::byte* from, std::size_t n, void* to, const void** fault) {
+  copy_call c{from, n, to};
+  return guarded_read(&run_copy, &c, fault);
+}
+
+}  // namespace
+
 result<dump_file> dump_file::open(const std::string& path, parse_options options) {
   auto map = mapping::open(path);
   if (!map) return std::unexpected(map.error());
+  return from_mapping(std::move(*map), options);
+}
+
+result<dump_file> dump_file::from_mapping(std::shared_ptr<const mapping> map,
+                                          parse_options options) {
+  if (!map) return make_error(errc::usage, {}, no_record, no_offset, "no mapping given");
   dump_file f;
-  f.path_ = path;
+  f.path_ = map->path();
   f.options_ = options;
-  f.map_ = std::move(*map);
-  f.parser_ = std::make_unique<dump_parser>(path, options);
-  auto fed = f.parser_->feed(f.map_->bytes(), f.records_);
+  f.map_ = std::move(map);
+  f.parser_ = std::make_unique<dump_parser>(f.path_, options);
+  auto fed = guarded_feed(*f.parser_, *f.map_, f.records_);
   if (!fed) return std::unexpected(fed.error());
   f.index_.add(f.records_, 0);
   return f;
@@ -36,8 +98,9 @@ result<dump_file::refresh_status> dump_file::refresh() {
     if (!map) return std::unexpected(map.error());
     auto parser = std::make_unique<dump_parser>(path_, options_);
     std::vector<record> records;
-    auto fed = parser->feed((*map)->bytes(), records);
-    // Adopt the new run even when it is malformed: the old one is gone.
+    auto fed = guarded_feed(*parser, **map, records);
+    // Adopt the new run even when it is malformed or shrank: the old one is
+    // gone.
     map_ = std::move(*map);
     parser_ = std::move(parser);
     records_ = std::move(records);
@@ -54,8 +117,12 @@ result<dump_file::refresh_status> dump_file::refresh() {
   const std::string& first = parser_->first_line();
   if (!first.empty() && size >= first.size()) {
     if (map_->size() >= first.size() && map_->probe(0, first.size())) {
-      std::string_view now(reinterpret_cast<const char*>(map_->bytes().data()), first.size());
-      if (now != first) return start_over();
+      std::string now(first.size(), '\0');
+      const void* fault = nullptr;
+      // A page gone since the probe means the file was cut: start over.
+      if (!guarded_copy(map_->bytes().data(), first.size(), now.data(), &fault) || now != first) {
+        return start_over();
+      }
     }
   }
   if (size == map_->size()) return refresh_status::unchanged;
@@ -68,7 +135,7 @@ result<dump_file::refresh_status> dump_file::refresh() {
   // Readers holding views keep the old mapping alive through shared_ptr.
   map_ = std::move(*map);
   const std::size_t before = records_.size();
-  auto fed = parser_->feed(map_->bytes(), records_);
+  auto fed = guarded_feed(*parser_, *map_, records_);
   index_.add(records_, before);
   if (!fed) return std::unexpected(fed.error());
   return records_.size() > before ? refresh_status::grew : refresh_status::unchanged;
@@ -87,7 +154,28 @@ result<tensor_view> dump_file::view(std::uint32_t i) const {
                       "payload is no longer in the file (truncated or replaced since it was read)",
                       r.name);
   }
-  return make_tensor_view(r, is_float(), variant(), map_->bytes(), map_, path_);
+  if (variant() != dump_variant::text || !r.ok()) {
+    // Binary views point into the mapping and read nothing here.
+    return make_tensor_view(r, is_float(), variant(), map_->bytes(), map_, path_);
+  }
+  // Text values are parsed from a private copy: the parse allocates, so it
+  // must not run where a vanished page would jump out of it.
+  if (r.payload_offset > map_->size() || r.payload_bytes > map_->size() - r.payload_offset) {
+    return make_tensor_view(r, is_float(), variant(), map_->bytes(), map_, path_);
+  }
+  std::string text(static_cast<std::size_t>(r.payload_bytes), '\0');
+  const void* fault = nullptr;
+  if (!guarded_copy(map_->bytes().data() + r.payload_offset, text.size(), text.data(), &fault)) {
+    std::uint64_t at = map_->offset_of(fault);
+    return make_error(errc::truncated, path_, i, at == no_offset ? r.payload_offset : at,
+                      shrank_message, r.name);
+  }
+  record local = r;
+  local.payload_offset = 0;
+  auto v = make_tensor_view(local, is_float(), variant(), std::as_bytes(std::span(text)), nullptr,
+                            path_);
+  if (!v && v.error().offset == 0) v.error().offset = r.payload_offset;
+  return v;
 }
 
 }  // namespace sigdump

@@ -31,11 +31,15 @@ float parse_value_token(std::string_view token) noexcept {
 }
 
 std::string quote_bytes(std::string_view bytes, std::size_t limit) {
+  // Read the (possibly mapped) bytes before allocating: a page that vanishes
+  // under a SIGBUS guard then leaks nothing.
+  char copy[64];
+  std::size_t n = std::min({bytes.size(), limit, sizeof copy});
+  std::memcpy(copy, bytes.data(), n);
   std::string out = "'";
-  std::size_t n = std::min(bytes.size(), limit);
   static const char hex[] = "0123456789abcdef";
   for (std::size_t i = 0; i < n; ++i) {
-    auto c = static_cast<unsigned char>(bytes[i]);
+    auto c = static_cast<unsigned char>(copy[i]);
     if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
       out += static_cast<char>(c);
     } else {
@@ -60,6 +64,14 @@ constexpr std::string_view in_prefix = "//in ";
 constexpr std::string_view size_prefix = "//buffer data size:";
 // A declared size above this cannot be real and would overflow offsets.
 constexpr std::uint64_t max_declared = std::uint64_t{1} << 60;
+
+// Copies mapped bytes into a string the caller owns. Growing first means
+// the copy lands in memory the string already owns: if the page vanishes
+// during the copy (a SIGBUS guard jumps out, no unwinding), nothing leaks.
+void assign_unleaking(std::string& to, std::string_view from) {
+  to.reserve(from.size());
+  to.assign(from);
+}
 
 bool is_header_start(std::string_view line) noexcept {
   return line.starts_with(out_prefix) || line.starts_with(in_prefix);
@@ -333,14 +345,14 @@ bool parse_line1(std::string_view line, record& r, field_error& err) {
   c.spaces();
   std::string_view type = c.word();
   if (type.empty()) return fail("empty 'type:'");
-  r.type_name = std::string(type);
+  assign_unleaking(r.type_name, type);
   r.type = parse_vendor_dtype(type);
   c.spaces();
   if (!c.eat("name:")) return fail("expected 'name:' after the type");
   c.spaces();
   std::size_t bc = c.s.find(" bConstant:", c.pos);
   if (bc == std::string_view::npos) return fail("expected 'bConstant:' after the name");
-  r.name = std::string(rstrip(c.s.substr(c.pos, bc - c.pos)));
+  assign_unleaking(r.name, rstrip(c.s.substr(c.pos, bc - c.pos)));
   c.pos = bc + 1 + std::string_view("bConstant:").size();
   c.spaces();
   if (c.eat("0")) {
@@ -406,7 +418,7 @@ bool parse_line2(std::string_view line, record& r, field_error& err) {
   rest.remove_suffix(1);
   rest = rstrip(rest);
   if (rest.ends_with("=")) rest.remove_suffix(1);
-  r.op_type = std::string(lstrip(rstrip(rest)));
+  assign_unleaking(r.op_type, lstrip(rstrip(rest)));
   return true;
 }
 
@@ -565,7 +577,7 @@ result<std::size_t> dump_parser::feed(std::span<const std::byte> bytes, std::vec
                   "found " +
                       detail::quote_bytes(s.substr(0, eol), quote_limit));
     }
-    first_line_ = std::string(line);
+    assign_unleaking(first_line_, line);
     first_line_done_ = true;
   }
 
@@ -605,7 +617,10 @@ result<std::size_t> dump_parser::feed(std::span<const std::byte> bytes, std::vec
     }
 
     const std::size_t h = pos;
-    record r;
+    // A member, not a local: if the file shrinks under a SIGBUS guard, the
+    // jump out of feed() runs no destructor, and a local would leak.
+    record& r = scratch_;
+    r = record{};
     r.index = next_index_;
     r.header_offset = h;
     std::size_t eol[3] = {0, 0, 0};

@@ -15,6 +15,7 @@
 #include <limits>
 #include <vector>
 
+#include "metrics_kernel.h"
 #include "svg_chart.h"
 
 namespace sigdump {
@@ -169,30 +170,51 @@ result<pair_histograms> compute_pair_histograms(const tensor_view& s, const tens
   pair_histograms h;
   h.elements = s.elements;
   std::vector<double> a(chunk), c(chunk);
+  // One SIGBUS guard per chunk: the file may be truncated while we read it.
+  struct chunk_read {
+    const tensor_view* s;
+    const bench_reader* b;
+    std::uint64_t first;
+    std::span<double> sa, sb;
+  };
+  const void* fault = nullptr;
   auto each_chunk = [&](auto&& fn) {
     for (std::uint64_t first = 0; first < s.elements; first += chunk) {
       auto len = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, s.elements - first));
       std::span<double> sa(a.data(), len), sb(c.data(), len);
-      s.read(first, sa);
-      reader->read(first, sb);
-      for (std::size_t k = 0; k < len; ++k) fn(sa[k], sb[k]);
+      chunk_read k{&s, &*reader, first, sa, sb};
+      if (!guarded_read(
+              [](void* p) {
+                auto* x = static_cast<chunk_read*>(p);
+                x->s->read(x->first, x->sa);
+                x->b->read(x->first, x->sb);
+              },
+              &k, &fault)) {
+        return false;
+      }
+      for (std::size_t j = 0; j < len; ++j) fn(sa[j], sb[j]);
     }
+    return true;
   };
-  each_chunk([&](double x, double y) {
-    h.sample.add(x);
-    h.bench.add(y);
-    if (std::isfinite(x) && std::isfinite(y)) h.diff.add(x - y);
-  });
+  if (!each_chunk([&](double x, double y) {
+        h.sample.add(x);
+        h.bench.add(y);
+        if (std::isfinite(x) && std::isfinite(y)) h.diff.add(x - y);
+      })) {
+    return std::unexpected(detail::vanished_error(s, b, fault));
+  }
   set_range(h.sample_values, std::min(h.sample.min, h.bench.min),
             std::max(h.sample.max, h.bench.max), bins);
   h.bench_values = h.sample_values;
   set_range(h.diffs, h.diff.min, h.diff.max, bins);
   const double value_scale = bin_scale(h.sample_values), diff_scale = bin_scale(h.diffs);
-  each_chunk([&](double x, double y) {
-    bin(h.sample_values, value_scale, x);
-    bin(h.bench_values, value_scale, y);
-    if (std::isfinite(x) && std::isfinite(y)) bin(h.diffs, diff_scale, x - y);
-  });
+  if (!each_chunk([&](double x, double y) {
+        bin(h.sample_values, value_scale, x);
+        bin(h.bench_values, value_scale, y);
+        if (std::isfinite(x) && std::isfinite(y)) bin(h.diffs, diff_scale, x - y);
+      })) {
+    return std::unexpected(detail::vanished_error(s, b, fault));
+  }
   return h;
 }
 

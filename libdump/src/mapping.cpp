@@ -93,17 +93,27 @@ bool mapping::probe(std::uint64_t offset, std::uint64_t len) const noexcept {
   }
 }
 
+std::uint64_t mapping::offset_of(const void* address) const noexcept {
+  auto a = reinterpret_cast<std::uintptr_t>(address);
+  auto base = reinterpret_cast<std::uintptr_t>(data_);
+  if (data_ == nullptr || a < base || a - base >= size_) return no_offset;
+  return static_cast<std::uint64_t>(a - base);
+}
+
 namespace {
 
 // The calling thread's active guard. Trivially initialised so the signal
 // handler can read it without running a TLS constructor.
 thread_local sigjmp_buf* tls_guard = nullptr;
+// Where the last caught fault happened, read back by guarded_read.
+thread_local const void* tls_fault_address = nullptr;
 
 struct sigaction previous_bus_action;
 
 void on_sigbus(int sig, siginfo_t* info, void* uctx) {
   if (sigjmp_buf* env = tls_guard) {
     tls_guard = nullptr;
+    tls_fault_address = info != nullptr ? info->si_addr : nullptr;
     siglongjmp(*env, 1);
   }
   // Not ours: behave as the previous disposition would.
@@ -140,10 +150,15 @@ void install_handler_once() {
 
 }  // namespace
 
-bool guarded_read(void (*fn)(void*), void* ctx) noexcept {
+bool guarded_read(void (*fn)(void*), void* ctx) noexcept { return guarded_read(fn, ctx, nullptr); }
+
+bool guarded_read(void (*fn)(void*), void* ctx, const void** fault_address) noexcept {
   install_handler_once();
   sigjmp_buf env;
   sigjmp_buf* outer = tls_guard;
+  // Save the signal mask (one sigprocmask per guard): our own handler
+  // blocks nothing, but an interposed one (ThreadSanitizer's) runs with
+  // signals blocked, and a jump out of it must not leave SIGBUS blocked.
   if (sigsetjmp(env, 1) == 0) {
     tls_guard = &env;
     fn(ctx);
@@ -151,6 +166,7 @@ bool guarded_read(void (*fn)(void*), void* ctx) noexcept {
     return true;
   }
   tls_guard = outer;
+  if (fault_address != nullptr) *fault_address = tls_fault_address;
   return false;
 }
 

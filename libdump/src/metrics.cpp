@@ -258,9 +258,8 @@ struct side_counts {
   std::uint64_t nan = 0, inf = 0;
 };
 
-side_counts count_nonfinite(const tensor_view& v) noexcept {
+void count_nonfinite_into(const tensor_view& v, side_counts& c) noexcept {
   const source s = make_source(v);
-  side_counts c;
   double buf[block];
   for (std::uint64_t first = 0; first < v.elements; first += block) {
     const std::uint64_t len = std::min(block, v.elements - first);
@@ -270,7 +269,22 @@ side_counts count_nonfinite(const tensor_view& v) noexcept {
       c.inf += std::isinf(buf[i]) ? 1 : 0;
     }
   }
-  return c;
+}
+
+// The counting pass reads the mapping again, after the guarded chunks: a
+// file cut in between leaves the counts of what was still there.
+side_counts count_nonfinite(const tensor_view& v) noexcept {
+  struct call {
+    const tensor_view* v;
+    side_counts c;
+  } k{&v, {}};
+  guarded_read(
+      [](void* p) {
+        auto* x = static_cast<call*>(p);
+        count_nonfinite_into(*x->v, x->c);
+      },
+      &k);
+  return k.c;
 }
 
 }  // namespace
@@ -382,7 +396,7 @@ struct metrics_job {
   const tensor_view* bench;
   layout_choice layout;
   detail::metric_sums* out;
-  bool* faulted;
+  const void** faulted;  // per chunk: null, or where the guard caught a fault
 };
 
 struct guarded_chunk {
@@ -399,10 +413,21 @@ void run_guarded_chunk(void* p) {
 void run_metrics_chunk(void* ctx, std::uint64_t chunk) {
   auto* job = static_cast<metrics_job*>(ctx);
   guarded_chunk g{job, chunk};
-  if (!guarded_read(&run_guarded_chunk, &g)) job->faulted[chunk] = true;
+  const void* fault = nullptr;
+  if (!guarded_read(&run_guarded_chunk, &g, &fault)) {
+    // Never null: a lost page has an address (and a null one would be the
+    // sample's anyway).
+    job->faulted[chunk] = fault != nullptr ? fault : static_cast<const void*>(job);
+  }
 }
 
 }  // namespace
+
+error detail::vanished_error(const tensor_view& sample, const tensor_view& bench,
+                             const void* fault_address) {
+  const bool in_bench = bench.owner && bench.owner->offset_of(fault_address) != no_offset;
+  return sigdump::vanished_error(in_bench ? bench : sample, fault_address);
+}
 
 result<layer_metrics> compute_metrics(const tensor_view& sample, const tensor_view& bench,
                                       layout_choice layout, unsigned threads) {
@@ -421,14 +446,13 @@ result<layer_metrics> compute_metrics(const tensor_view& sample, const tensor_vi
   }
   const std::uint64_t chunks = detail::chunk_count(sample.elements);
   std::vector<detail::metric_sums> sums(chunks);
-  std::unique_ptr<bool[]> faulted(new bool[chunks]());
+  std::unique_ptr<const void*[]> faulted(new const void*[chunks]());
   metrics_job job{&sample, &bench, layout, sums.data(), faulted.get()};
   detail::parallel_for(chunks, threads, &run_metrics_chunk, &job);
   detail::metric_sums total;
   for (std::uint64_t c = 0; c < chunks; ++c) {
-    if (faulted[c]) {
-      return make_error(errc::truncated, {}, no_record, no_offset,
-                        "mapped bytes vanished while reading (file truncated?)");
+    if (faulted[c] != nullptr) {
+      return std::unexpected(detail::vanished_error(sample, bench, faulted[c]));
     }
     total.add(sums[c]);
   }

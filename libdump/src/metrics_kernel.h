@@ -36,6 +36,11 @@ metric_sums chunk_sums(const tensor_view& sample, const tensor_view& bench, layo
 layer_metrics finish_metrics(const metric_sums& s, const tensor_view& sample,
                              const tensor_view& bench, layout_choice layout);
 
+/* vanished_error() for whichever of the two views' mappings holds
+   fault_address (the sample's when neither does). */
+error vanished_error(const tensor_view& sample, const tensor_view& bench,
+                     const void* fault_address);
+
 /* Runs fn(i) for i in [0, count) on up to `threads` workers (0: hardware
    concurrency) pulling indices from an atomic counter. */
 void parallel_for(std::uint64_t count, unsigned threads, void (*fn)(void*, std::uint64_t),

@@ -62,7 +62,24 @@ result<void> write_values(const std::string& path, const std::string& title, con
   };
   for (std::uint64_t first = 0; first < v.elements && ok; first += 1024) {
     const std::uint64_t n = std::min<std::uint64_t>(1024, v.elements - first);
-    read_values(v, layout, first, std::span<double>(vals, n));
+    // One SIGBUS guard per block: the file may be truncated while we read it.
+    struct block_read {
+      const tensor_view* v;
+      layout_choice layout;
+      std::uint64_t first;
+      std::span<double> out;
+    } blk{&v, layout, first, std::span<double>(vals, n)};
+    const void* fault = nullptr;
+    if (!guarded_read(
+            [](void* p) {
+              auto* x = static_cast<block_read*>(p);
+              read_values(*x->v, x->layout, x->first, x->out);
+            },
+            &blk, &fault)) {
+      ::close(fd);
+      ::unlink(path.c_str());
+      return std::unexpected(vanished_error(v, fault));
+    }
     for (std::uint64_t k = 0; k < n; ++k) {
       const std::uint64_t i = first + k;
       std::snprintf(num, sizeof num, "%.6f", vals[k]);

@@ -99,6 +99,55 @@ tensor_stats compute_stats(const tensor_view& v) noexcept {
   return st;
 }
 
+result<void> tensor_view::read_checked(std::uint64_t first, std::span<double> out) const {
+  struct call {
+    const tensor_view* v;
+    std::uint64_t first;
+    std::span<double> out;
+  } c{this, first, out};
+  const void* fault = nullptr;
+  if (!guarded_read(
+          [](void* p) {
+            auto* k = static_cast<call*>(p);
+            k->v->read(k->first, k->out);
+          },
+          &c, &fault)) {
+    return std::unexpected(vanished_error(*this, fault));
+  }
+  return {};
+}
+
+result<tensor_stats> compute_stats_checked(const tensor_view& v) {
+  struct call {
+    const tensor_view* v;
+    tensor_stats out;
+  } c{&v, {}};
+  const void* fault = nullptr;
+  // compute_stats allocates nothing, so one guard around all of it is safe.
+  if (!guarded_read(
+          [](void* p) {
+            auto* k = static_cast<call*>(p);
+            k->out = compute_stats(*k->v);
+          },
+          &c, &fault)) {
+    return std::unexpected(vanished_error(v, fault));
+  }
+  return c.out;
+}
+
+error vanished_error(const tensor_view& v, const void* fault_address) {
+  error e;
+  e.code = errc::truncated;
+  e.record = v.source_record;
+  e.record_name = v.source_name;
+  if (v.owner) {
+    e.file = v.owner->path();
+    e.offset = v.owner->offset_of(fault_address);
+  }
+  e.message = "file shrank while being read (the mapped bytes are gone)";
+  return e;
+}
+
 result<tensor_view> make_tensor_view(const record& r, bool is_float, dump_variant variant,
                                      std::span<const std::byte> file,
                                      std::shared_ptr<const mapping> owner,
@@ -120,6 +169,8 @@ result<tensor_view> make_tensor_view(const record& r, bool is_float, dump_varian
   v.scale = r.scale;
   v.zero_point = r.zero_point;
   v.dequantize = !is_float && r.type != dtype::f32;
+  v.source_record = r.index;
+  v.source_name = r.name;
   if (variant == dump_variant::text) {
     auto values = std::make_shared<std::vector<float>>();
     values->reserve(static_cast<std::size_t>(r.elements));

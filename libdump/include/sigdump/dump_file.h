@@ -20,8 +20,16 @@ namespace sigdump {
 class dump_file {
  public:
   /* Maps the file and parses every complete record. A cut tail is not an
-     error (see pending()); a malformed header is. */
+     error (see pending()); a malformed header is. A file that shrinks while
+     it is read gives errc::truncated ("file shrank while being read",
+     naming the record and offset), never SIGBUS; opening again is safe. */
   static result<dump_file> open(const std::string& path, parse_options options = {});
+
+  /* Parses an already-taken mapping (its path names errors; refresh() looks
+     at that path). Bytes that vanished since it was mapped give the same
+     errc::truncated error as open(). */
+  static result<dump_file> from_mapping(std::shared_ptr<const mapping> map,
+                                        parse_options options = {});
 
   enum class refresh_status {
     unchanged,  // same file, no new complete record
@@ -29,7 +37,10 @@ class dump_file {
     reset,      // replaced, truncated below what was parsed, or first line changed:
                 // records() now describes the new content from scratch
   };
-  /* Looks at the file again (stat, remap if it grew, parse new bytes). */
+  /* Looks at the file again (stat, remap if it grew, parse new bytes).
+     errc::truncated means the file shrank while being read: records() stays
+     consistent (complete records only) and a later refresh() or open()
+     starts over. */
   result<refresh_status> refresh();
 
   const std::string& path() const noexcept { return path_; }
@@ -38,11 +49,15 @@ class dump_file {
   const dump_parser& parser() const noexcept { return *parser_; }
   const std::optional<pending_tail>& pending() const noexcept { return parser_->pending(); }
   bool is_float() const noexcept { return parser_->is_float().value_or(true); }
-  dump_variant variant() const noexcept { return parser_->variant().value_or(dump_variant::binary); }
+  dump_variant variant() const noexcept {
+    return parser_->variant().value_or(dump_variant::binary);
+  }
   std::shared_ptr<const mapping> current_mapping() const noexcept { return map_; }
 
   /* Real values of records()[i]; text records are parsed here. Errors for
-     a record with a problem. */
+     a record with a problem, errc::truncated/io when its bytes are gone.
+     Reading a binary view's values later can still meet a truncation: use
+     tensor_view::read_checked / compute_stats_checked (or guarded_read). */
   result<tensor_view> view(std::uint32_t i) const;
 
  private:

@@ -71,6 +71,7 @@ class dump_parser {
   std::uint32_t next_index_ = 0;
   std::optional<pending_tail> pending_;
   std::optional<error> failed_;
+  record scratch_;  // the record being parsed (see feed)
   // What tail_error() reports for the current pending_ (a finished file).
   struct tail_state {
     errc code = errc::truncated;

@@ -30,8 +30,7 @@ class mapping {
   /* Maps an already-open descriptor at exactly `size` bytes (size may be
      below the file's size). Does not take ownership of fd. */
   static result<std::shared_ptr<const mapping>> from_fd(int fd, std::uint64_t size,
-                                                         const std::string& path,
-                                                         file_identity id);
+                                                        const std::string& path, file_identity id);
 
   mapping(const mapping&) = delete;
   mapping& operator=(const mapping&) = delete;
@@ -47,6 +46,10 @@ class mapping {
      falls back to fstat-free optimism and returns true. */
   bool probe(std::uint64_t offset, std::uint64_t len) const noexcept;
 
+  /* Offset in the file of the mapped byte at `address` (e.g. a fault address
+     from guarded_read), or no_offset when it is not inside this mapping. */
+  std::uint64_t offset_of(const void* address) const noexcept;
+
  private:
   mapping(const std::byte* data, std::uint64_t size, std::string path, file_identity id)
       : data_(data), size_(size), path_(std::move(path)), id_(id) {}
@@ -61,5 +64,9 @@ class mapping {
    fn must not own resources that need unwinding (no allocation). The
    last line of defence; probe() is the first. */
 bool guarded_read(void (*fn)(void*), void* ctx) noexcept;
+
+/* Same, and on a fault stores the faulting address in *fault_address (left
+   untouched on success). Guards nest: an inner guard catches first. */
+bool guarded_read(void (*fn)(void*), void* ctx, const void** fault_address) noexcept;
 
 }  // namespace sigdump

@@ -30,6 +30,8 @@ struct tensor_view {
   std::uint64_t inner = 1;
   std::uint64_t inner_stride = 1;
   std::vector<std::int64_t> shape;
+  std::int64_t source_record = no_record;  // record index in its file, for errors
+  std::string source_name;                 // that record's name, for errors
 
   bool contiguous() const noexcept { return inner == inner_stride; }
 
@@ -38,6 +40,11 @@ struct tensor_view {
 
   /* Copies real values [first, first+out.size()) into out. */
   void read(std::uint64_t first, std::span<double> out) const noexcept;
+
+  /* read() under a SIGBUS guard: if the file was truncated under the view,
+     returns errc::truncated naming the file, record and offset instead of
+     crashing. One guard per call: read in chunks, not element by element. */
+  result<void> read_checked(std::uint64_t first, std::span<double> out) const;
 };
 
 struct tensor_stats {
@@ -49,6 +56,15 @@ struct tensor_stats {
 /* Statistics of the real values (min/max/mean/population std over finite
    values only; NaN and Inf are counted apart). All zero for an empty view. */
 tensor_stats compute_stats(const tensor_view& v) noexcept;
+
+/* compute_stats under one SIGBUS guard: a file truncated under the view gives
+   errc::truncated naming the file, record and offset, not a crash. */
+result<tensor_stats> compute_stats_checked(const tensor_view& v);
+
+/* The error for a view whose mapped bytes vanished at fault_address (as
+   guarded_read reports it): errc::truncated, "file shrank while being read",
+   naming the view's file, record and the offset of the lost byte. */
+error vanished_error(const tensor_view& v, const void* fault_address);
 
 /* Builds the view of record r, whose file bytes (from offset 0) are `file`;
    `owner` keeps them alive (null when the caller owns the buffer, as tests
