@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 systemd
   chromium neovim
+  prometheus-node-exporter
 )
 
 missing=()

@@ -16,6 +16,7 @@
 #include "ipc_seam.h"
 #include "lock_file.h"
 #include "log.h"
+#include "metrics_export.h"
 #include "state_store.h"
 #include "tracker.h"
 #include "worker_pool.h"
@@ -58,6 +59,8 @@ int run_daemon(daemon_options& options) {
   sigaddset(&mask, SIGHUP);
   ::pthread_sigmask(SIG_BLOCK, &mask, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  // A file-size limit must fail a write (EFBIG), not kill the daemon.
+  ::signal(SIGXFSZ, SIG_IGN);
   ipc::unique_fd sigfd(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!sigfd) {
     return fail(error{errc::io,
@@ -88,6 +91,22 @@ int run_daemon(daemon_options& options) {
   {
     tracker core(**loop, state, &*store, pool);
     std::unique_ptr<ipc_service> service;
+    // Declared after service: destroyed first, its last write still reads
+    // the server's counters.
+    std::unique_ptr<metrics_exporter> metrics;
+    auto ipc_counters = [&service]() { return service ? service->health() : ipc_health{}; };
+    // (Re)starts the textfile export from options: on start and after SIGHUP.
+    auto apply_metrics = [&] {
+      const auto& mc = options.metrics;
+      if (mc.textfile_dir.empty()) {
+        metrics.reset();
+      } else if (metrics && metrics->config().textfile_dir == mc.textfile_dir) {
+        metrics->reconfigure(mc);
+      } else {
+        metrics.reset();
+        metrics = std::make_unique<metrics_exporter>(**loop, state, mc, ipc_counters);
+      }
+    };
 
     (*loop)->watch_fd(sigfd.get(), true, false, [&](bool, bool, bool) {
       signalfd_siginfo si{};
@@ -110,6 +129,7 @@ int run_daemon(daemon_options& options) {
           options = std::move(fresh);
           core.reload(options);
           if (service) service->reloaded(options);
+          apply_metrics();
         } else {
           log(log_level::info,
               std::string("stopping on ") + ::strsignal(static_cast<int>(si.ssi_signo)));
@@ -134,6 +154,8 @@ int run_daemon(daemon_options& options) {
       log(log_level::notice, "built without the socket server; events go to --events-log only");
     }
 
+    apply_metrics();
+
     std::uint64_t watchdog_usec = 0;
     if (::sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
       auto half = std::chrono::milliseconds(std::max<std::uint64_t>(watchdog_usec / 2000, 1));
@@ -151,6 +173,9 @@ int run_daemon(daemon_options& options) {
       exit_code = 1;
     }
     core.stop();
+    // The last write (sigdump_daemon_up 0, runs ended "stopped") stays in
+    // place: a scrape says the daemon is down instead of losing the results.
+    metrics.reset();
     service.reset();
     pool.shutdown();
     if (events) state.remove_sink(&*events);

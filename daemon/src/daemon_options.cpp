@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <string_view>
 
+#include "config_locations.h"
+
 namespace sigdump::daemon {
 
 namespace {
@@ -19,9 +21,23 @@ std::unexpected<error> usage_error(std::string message) {
   return make_error(errc::usage, {}, no_record, no_offset, std::move(message));
 }
 
+// The configuration file being read and where its values are, so that every
+// config_error points at FILE:LINE:COLUMN without its callers passing it.
+struct located_config {
+  const std::string* file;
+  const config_locations* where;
+};
+thread_local const located_config* current_config = nullptr;
+
 std::unexpected<error> config_error(const std::string& file, const std::string& field,
                                     const std::string& message) {
-  return make_error(errc::usage, file, no_record, no_offset,
+  std::string at = file;
+  if (current_config != nullptr && *current_config->file == file) {
+    // An unknown key is pointed at by its name, anything else by its value.
+    const bool key = message.starts_with("unknown key");
+    at = with_position(file, current_config->where->find(field == "(top level)" ? "" : field, key));
+  }
+  return make_error(errc::usage, at, no_record, no_offset,
                     field.empty() ? message : field + ": " + message);
 }
 
@@ -139,6 +155,68 @@ struct config_reader {
   }
 };
 
+// "metrics": {"textfile_dir": DIR, "interval_ms": N, "previous_runs": K}
+result<void> read_metrics_config(const config_reader& rd, simdjson::dom::element value,
+                                 metrics_config& out) {
+  simdjson::dom::object obj;
+  if (value.get_object().get(obj)) {
+    return rd.expected("metrics", "an object {\"textfile_dir\",\"interval_ms\",\"previous_runs\"}",
+                       value);
+  }
+  for (auto [k, v] : obj) {
+    const std::string f = "metrics." + std::string(k);
+    if (k == "textfile_dir") {
+      auto s = rd.str(f, v);
+      if (!s) return std::unexpected(s.error());
+      if (s->empty()) {
+        return config_error(rd.file, f, "expected a folder path, got an empty string");
+      }
+      out.textfile_dir = resolve_against(rd.base, *s);
+    } else if (k == "interval_ms") {
+      auto n = rd.uint(f, v, 10, 86'400'000);
+      if (!n) return std::unexpected(n.error());
+      out.interval = std::chrono::milliseconds(static_cast<std::int64_t>(*n));
+    } else if (k == "previous_runs") {
+      auto n = rd.uint(f, v, 0, 100);
+      if (!n) return std::unexpected(n.error());
+      out.previous_runs = static_cast<std::uint32_t>(*n);
+    } else {
+      return config_error(rd.file, f,
+                          "unknown key (expected textfile_dir, interval_ms or previous_runs)");
+    }
+  }
+  return {};
+}
+
+// "archive": {"dir": DIR, "max_bytes": N}
+result<void> read_archive_config(const config_reader& rd, simdjson::dom::element value,
+                                 archive_config& out) {
+  simdjson::dom::object obj;
+  if (value.get_object().get(obj)) {
+    return rd.expected("archive", "an object {\"dir\",\"max_bytes\"}", value);
+  }
+  archive_config a;
+  for (auto [k, v] : obj) {
+    const std::string f = "archive." + std::string(k);
+    if (k == "dir") {
+      auto s = rd.str(f, v);
+      if (!s) return std::unexpected(s.error());
+      if (s->empty())
+        return config_error(rd.file, f, "expected a folder path, got an empty string");
+      a.dir = resolve_against(rd.base, *s);
+    } else if (k == "max_bytes") {
+      auto n = rd.uint(f, v, 0, UINT64_MAX);
+      if (!n) return std::unexpected(n.error());
+      a.max_bytes = *n;
+    } else {
+      return config_error(rd.file, f, "unknown key (expected dir or max_bytes)");
+    }
+  }
+  if (a.dir.empty()) return config_error(rd.file, "archive", "missing \"dir\"");
+  out = std::move(a);
+  return {};
+}
+
 }  // namespace
 
 std::string normalize_path(const std::string& path) {
@@ -150,14 +228,33 @@ std::string normalize_path(const std::string& path) {
 }
 
 result<void> load_config_file(const std::string& path, daemon_options& out) {
+  simdjson::padded_string text;
+  if (simdjson::padded_string::load(path).get(text) != simdjson::SUCCESS) {
+    return config_error(path, {},
+                        std::string("cannot read the configuration file: ") + std::strerror(errno));
+  }
+  // simdjson says what is wrong but not where: our own scan finds the line
+  // and column of a syntax error and of every value.
+  const config_locations where = config_locations::scan(std::string_view(text));
+  if (const auto& bad = where.syntax_error()) {
+    return make_error(errc::usage, with_position(path, bad->at), no_record, no_offset,
+                      "not valid JSON: " + bad->message);
+  }
+  const located_config located{&path, &where};
+  current_config = &located;
+  struct reset_current {
+    ~reset_current() { current_config = nullptr; }
+  } reset_at_exit;
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (auto err = parser.load(path).get(doc)) {
-    if (err == simdjson::IO_ERROR) {
-      return config_error(
-          path, {}, std::string("cannot read the configuration file: ") + std::strerror(errno));
+  if (auto err = parser.parse(text).get(doc)) {
+    // Something our scan accepts: a number out of range, or worse (no position).
+    if (err == simdjson::NUMBER_ERROR && where.first_huge_number().known()) {
+      return make_error(errc::usage, with_position(path, where.first_huge_number()), no_record,
+                        no_offset, "not valid JSON: number out of range");
     }
-    return config_error(path, {}, std::string("not valid JSON: ") + simdjson::error_message(err));
+    return make_error(errc::usage, path, no_record, no_offset,
+                      std::string("not valid JSON: ") + simdjson::error_message(err));
   }
   config_reader rd{path, fs::path(normalize_path(path)).parent_path().string()};
   simdjson::dom::object root;
@@ -238,13 +335,15 @@ result<void> load_config_file(const std::string& path, daemon_options& out) {
         if (!v) return std::unexpected(v.error());
         out.allow_uids.push_back(static_cast<uid_t>(*v));
       }
+    } else if (key == "metrics") {
+      if (auto r = read_metrics_config(rd, value, out.metrics); !r) return r;
     } else if (key == "archive") {
-      return config_error(path, key,
-                          "run archiving is not implemented in this version of sigdumpd");
+      if (auto r = read_archive_config(rd, value, out.archive); !r) return r;
     } else {
       return config_error(path, key,
                           "unknown key (expected watch, pairs, state_dir, socket, events_log, "
-                          "quiet_ms, poll_ms, keep_runs, workers, cos_min, rmse_max, allow_uids)");
+                          "quiet_ms, poll_ms, keep_runs, workers, cos_min, rmse_max, allow_uids, "
+                          "metrics, archive)");
     }
   }
   return {};
@@ -264,7 +363,9 @@ Options:
                          picked up when it appears
   --pair [NAME:]SAMPLE=BENCHMARK
                          compare SAMPLE against BENCHMARK as layers arrive;
-                         each side is a dump file path (watched automatically)
+                         each side is a dump file or a folder holding one
+                         (watched automatically); a file may be the sample
+                         of several pairs
   --config FILE          JSON configuration (default
                          $XDG_CONFIG_HOME/sigdump/sigdumpd.json if it exists);
                          see docs/configuration.md
@@ -282,6 +383,17 @@ Options:
   --workers N            threads computing metrics (default min(4, cores))
   --cos-min X            COS below X is suspect (default 0.99)
   --rmse-max X           RMSE above X is suspect (default 0.1)
+  --metrics-dir DIR      write DIR/sigdumpd.prom (Prometheus text format) for
+                         node_exporter's textfile collector; see docs/monitoring.md
+  --metrics-interval-ms N
+                         rewrite that file every N ms (default 5000; also
+                         after each run ends and once more at shutdown)
+  --archive-dir DIR      copy every run's dump into DIR as it grows, so a run
+                         the simulator overwrites can still be queried (see
+                         docs/configuration.md, "Archive")
+  --archive-max-bytes N  byte budget of the archive folder: the oldest
+                         archived runs are deleted past it (default 10 GiB;
+                         0: no budget)
   --foreground           stay in the foreground (sigdumpd never forks; kept
                          for unit files and scripts)
   --debug                verbose logging
@@ -307,6 +419,8 @@ result<cli_action> parse_command_line(int argc, char** argv, daemon_options& out
   daemon_options cli;
   bool have_state = false, have_quiet = false, have_poll = false, have_keep = false,
        have_workers = false, have_cos = false, have_rmse = false;
+  bool have_metrics_interval = false;
+  bool have_archive_max = false;
   for (int i = 1; i < argc; ++i) cli.cli_args.emplace_back(argv[i]);
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -409,6 +523,27 @@ result<cli_action> parse_command_line(int argc, char** argv, daemon_options& out
       if (!v) return std::unexpected(v.error());
       cli.thresholds.rmse_max = *v;
       have_rmse = true;
+    } else if (arg == "--metrics-dir") {
+      auto v = need("--metrics-dir");
+      if (!v) return std::unexpected(v.error());
+      if (v->empty()) return usage_error("--metrics-dir: empty path");
+      cli.metrics.textfile_dir = resolve_against(base, *v);
+    } else if (arg == "--metrics-interval-ms") {
+      auto v = need_uint("--metrics-interval-ms", 10);
+      if (!v) return std::unexpected(v.error());
+      cli.metrics.interval = std::chrono::milliseconds(
+          static_cast<std::int64_t>(std::min<std::uint64_t>(*v, 86'400'000)));
+      have_metrics_interval = true;
+    } else if (arg == "--archive-dir") {
+      auto v = need("--archive-dir");
+      if (!v) return std::unexpected(v.error());
+      if (v->empty()) return usage_error("--archive-dir: empty path");
+      cli.archive.dir = resolve_against(base, *v);
+    } else if (arg == "--archive-max-bytes") {
+      auto v = need_uint("--archive-max-bytes", 0);
+      if (!v) return std::unexpected(v.error());
+      cli.archive.max_bytes = *v;
+      have_archive_max = true;
     } else {
       return usage_error("unknown option '" + arg + "' (see --help)");
     }
@@ -437,16 +572,16 @@ result<cli_action> parse_command_line(int argc, char** argv, daemon_options& out
   if (have_workers) merged.workers = cli.workers;
   if (have_cos) merged.thresholds.cos_min = cli.thresholds.cos_min;
   if (have_rmse) merged.thresholds.rmse_max = cli.thresholds.rmse_max;
+  if (!cli.metrics.textfile_dir.empty()) merged.metrics.textfile_dir = cli.metrics.textfile_dir;
+  if (have_metrics_interval) merged.metrics.interval = cli.metrics.interval;
+  if (!cli.archive.dir.empty()) merged.archive.dir = cli.archive.dir;
+  if (have_archive_max) merged.archive.max_bytes = cli.archive.max_bytes;
   merged.foreground = cli.foreground;
   merged.debug = cli.debug;
   merged.cli_args = std::move(cli.cli_args);
-  // A file may be the sample of one pair only: its run holds one report.
+  // A file may be the sample of several pairs (each gets its own run).
   for (std::size_t i = 0; i < merged.pairs.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {
-      if (merged.pairs[i].sample == merged.pairs[j].sample) {
-        return usage_error("pair '" + merged.pairs[i].name + "': " + merged.pairs[i].sample +
-                           " is already the sample of pair '" + merged.pairs[j].name + "'");
-      }
       if (merged.pairs[i].name == merged.pairs[j].name) {
         return usage_error("two pairs are named '" + merged.pairs[i].name + "'");
       }

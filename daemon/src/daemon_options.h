@@ -23,8 +23,15 @@ struct pair_config {
 };
 
 struct archive_config {
-  std::string dir;              // empty: archiving off
-  std::uint64_t max_bytes = 0;  // budget of the archive folder
+  std::string dir;                        // empty: archiving off
+  std::uint64_t max_bytes = 10ull << 30;  // budget of the archive folder (0: none)
+};
+
+/* The monitoring textfile (docs/monitoring.md). */
+struct metrics_config {
+  std::string textfile_dir;                  // --metrics-dir / "metrics.textfile_dir"; empty: off
+  std::chrono::milliseconds interval{5000};  // --metrics-interval-ms / "metrics.interval_ms"
+  std::uint32_t previous_runs = 3;           // "metrics.previous_runs": ended runs kept per pair
 };
 
 struct daemon_options {
@@ -40,7 +47,8 @@ struct daemon_options {
   std::uint32_t keep_runs = 200;          // "keep_runs": persisted runs kept
   unsigned workers = 0;                   // "workers": metric threads (0: min(4, cores))
   struct thresholds thresholds;           // "cos_min", "rmse_max" (as sigdump compare)
-  archive_config archive;                 // "archive": {"dir","max_bytes"} (not implemented yet)
+  archive_config archive;                 // "archive": {"dir","max_bytes"}, --archive-dir
+  metrics_config metrics;                 // "metrics": textfile export (docs/monitoring.md)
   bool foreground = false;                // --foreground (we never fork; kept for unit files)
   bool debug = false;                     // --debug: log level debug
   std::vector<std::string> cli_args;      // argv as given, for SIGHUP reload

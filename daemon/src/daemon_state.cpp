@@ -62,12 +62,12 @@ std::optional<std::vector<three_way_row>> daemon_state::three_way(const pair_inf
   const pair_info* conv = nullptr;
   for (const auto& q : pairs) {
     if (&q == &p) continue;
-    if (q.sample == p.benchmark) {
+    if (q.sample_key() == p.benchmark_key()) {
       quant = &p;
       conv = &q;
       break;
     }
-    if (q.benchmark == p.sample) {
+    if (q.benchmark_key() == p.sample_key()) {
       quant = &q;
       conv = &p;
       break;

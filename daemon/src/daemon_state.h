@@ -22,6 +22,8 @@
 
 namespace sigdump::daemon {
 
+class archive;  // archive.h
+
 /* A path the daemon was asked to watch. */
 struct watched_path {
   std::string path;  // absolute, normalized
@@ -45,6 +47,8 @@ struct tracked_file {
   std::unique_ptr<dump_file> file;    // the open dump; records() grow as it is written.
                                       // Loop thread only, unless a lease is held.
   std::uint64_t run = 0;              // number of its current run (0: none yet)
+  std::vector<std::uint64_t> runs;    // every current run: one per pair the file is the sample
+                                      // of (or one without a pair); `run` is the first
   run_state state = run_state::live;  // live while written; ended after close/quiet
   std::uint64_t bytes = 0;            // file size at the last look
   std::uint64_t parsed = 0;           // bytes covered by complete records
@@ -53,6 +57,16 @@ struct tracked_file {
   bool close_seen = false;            // IN_CLOSE_WRITE arrived during that deferral
   std::string failed;                 // non-empty: parse error; not refreshed until reset
   std::int64_t last_change_ms = 0;    // steady clock (ms) of the last growth
+  std::int64_t mtime_ns = 0;          // st_mtim at the last look that accepted the content
+  std::int64_t rewrite_mtime_ns = 0;  // a new st_mtim seen once at the same size, not yet acted on
+
+  /* Whether run n is one of this file's current runs. */
+  bool holds_run(std::uint64_t n) const noexcept {
+    for (std::uint64_t x : runs) {
+      if (x == n) return true;
+    }
+    return n != 0 && n == run;
+  }
 };
 
 /* Keeps a tracked file's dump_file from being refreshed (its records and
@@ -118,10 +132,20 @@ struct three_way_row {
 
 /* A configured sample/benchmark pair. */
 struct pair_info {
-  std::string name;       // pair name
-  std::string sample;     // sample path (file or watched path)
-  std::string benchmark;  // benchmark path
-  std::uint64_t run = 0;  // the sample's current (or last) run; 0: none yet
+  std::string name;            // pair name
+  std::string sample;          // sample path (file or watched path)
+  std::string benchmark;       // benchmark path
+  std::uint64_t run = 0;       // the sample's current (or last) run; 0: none yet
+  std::string sample_file;     // dump file the sample side resolved to last; empty: none yet
+  std::string benchmark_file;  // dump file the benchmark side resolved to last; empty: none yet
+
+  /* The resolved file of a side, else the configured path. */
+  const std::string& sample_key() const noexcept {
+    return sample_file.empty() ? sample : sample_file;
+  }
+  const std::string& benchmark_key() const noexcept {
+    return benchmark_file.empty() ? benchmark : benchmark_file;
+  }
 };
 
 class daemon_state {
@@ -136,6 +160,7 @@ class daemon_state {
   compare_options compare;                                     // options of every comparison
   std::string state_dir;                                       // persisted state folder
   std::string event_loop_name;                                 // "io_uring" or "epoll"
+  archive* run_archive = nullptr;                              // run copies (archive.h); null: off
   std::uint64_t next_run = 1;                                  // number the next run gets
 
   std::int64_t started() const noexcept { return start_; }

@@ -1,5 +1,6 @@
 #include "ipc_lookup.h"
 
+#include "archive.h"
 #include "sigdump/compare.h"
 #include "sigdump/record_json.h"
 
@@ -14,18 +15,19 @@ std::unexpected<ipc::protocol_error> not_found(std::string msg) {
 std::expected<run_target, ipc::protocol_error> target_of_run(const daemon_state& state,
                                                              std::shared_ptr<run_info> run) {
   auto it = state.files.find(run->path);
-  if (it == state.files.end() || !it->second || !it->second->file) {
-    return std::unexpected(ipc::fail(
-        ipc::error_code::unavailable,
-        "run " + run->id + ": " + run->path + " is not tracked any more (gone or unreadable)"));
+  const bool tracked = it != state.files.end() && it->second && it->second->file;
+  if (tracked && it->second->holds_run(run->number)) return run_target{std::move(run), it->second};
+  std::string why =
+      tracked
+          ? "run " + run->id + " of " + run->path + " was replaced by r" +
+                std::to_string(it->second->run) + "; its records are no longer readable"
+          : "run " + run->id + ": " + run->path + " is not tracked any more (gone or unreadable)";
+  if (state.run_archive != nullptr) {
+    auto copy = state.run_archive->open_copy(run->number);
+    if (copy) return run_target{std::move(run), std::move(*copy), "archive"};
+    why += "; archive: " + copy.error().describe();
   }
-  if (it->second->run != run->number) {
-    return std::unexpected(ipc::fail(ipc::error_code::unavailable,
-                                     "run " + run->id + " of " + run->path + " was replaced by r" +
-                                         std::to_string(it->second->run) +
-                                         "; its records are no longer readable"));
-  }
-  return run_target{std::move(run), it->second};
+  return std::unexpected(ipc::fail(ipc::error_code::unavailable, why));
 }
 
 }  // namespace

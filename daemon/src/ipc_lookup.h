@@ -17,12 +17,14 @@ namespace sigdump::daemon {
 struct run_target {
   std::shared_ptr<run_info> run;       // may be null for a file without a run yet
   std::shared_ptr<tracked_file> file;  // non-null, file->file non-null
+  const char* source = "file";  // "file": the dump itself; "archive": the run's archived copy
 };
 
 /* Resolves params "run", "pair", "path" (first given wins), by default the
-   newest run of any tracked file. not_found for unknown names; unavailable
-   when the run's records are no longer in memory (replaced by a newer run,
-   file gone or unreadable). */
+   newest run of any tracked file. A run whose file now holds a newer run
+   (or is gone) is read from its archived copy when archiving is on.
+   not_found for unknown names; unavailable when neither the file nor a
+   copy holds the run's records. */
 std::expected<run_target, ipc::protocol_error> resolve_target(const daemon_state& state,
                                                               const ipc::params_reader& params);
 

@@ -14,6 +14,7 @@
 // a definition in the library is always picked up.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include "daemon_options.h"
@@ -23,6 +24,14 @@
 
 namespace sigdump::daemon {
 
+/* The socket server's counters, for the monitoring export. */
+struct ipc_health {
+  std::uint64_t clients = 0;         // connected clients
+  std::uint64_t subscriptions = 0;   // open subscriptions
+  std::uint64_t dropped_events = 0;  // events subscribers were told they missed (gap), since start
+  std::uint64_t overloaded = 0;      // clients disconnected for not reading, since start
+};
+
 /* The running socket server; destroying it stops serving and unlinks the
    socket it bound (not a socket passed by systemd). */
 class ipc_service {
@@ -31,6 +40,8 @@ class ipc_service {
   /* Called on the loop thread after SIGHUP re-read the configuration (the
      state was updated and a resync event published). */
   virtual void reloaded(const daemon_options& /*options*/) {}
+  /* Current counters; loop thread only. */
+  virtual ipc_health health() const { return {}; }
 };
 
 /* Starts serving the protocol on `loop`. `activated_fd` is a listening

@@ -325,6 +325,7 @@ void ipc_server::pump(client& c) {
         w.field("event", "gap");
         w.field("clock", ipc::format_clock({state_.started(), state_.pid(), to}));
         w.field("dropped", to - from + 1);
+        dropped_total_ += to - from + 1;
         w.field("from", ipc::format_clock({state_.started(), state_.pid(), from}));
         w.field("to", ipc::format_clock({state_.started(), state_.pid(), to}));
         w.end_object();
@@ -348,6 +349,7 @@ void ipc_server::pump(client& c) {
       w.field("event", "gap");
       w.field("clock", ipc::format_clock({state_.started(), state_.pid(), d.last_tick}));
       w.field("dropped", d.dropped);
+      dropped_total_ += d.dropped;
       w.field("from", ipc::format_clock({state_.started(), state_.pid(), d.first_tick}));
       w.field("to", ipc::format_clock({state_.started(), state_.pid(), d.last_tick}));
       w.end_object();
@@ -370,6 +372,7 @@ void ipc_server::service(client& c) {
     if (c.conn.overloaded()) {
       log(log_level::notice, "client pid " + std::to_string(c.peer.pid) +
                                  " overloaded (does not read its events); disconnected");
+      ++overloaded_total_;
       close_client(id);
       return;
     }
@@ -436,6 +439,15 @@ void ipc_server::on_tick() {
   for (auto id : to_service) {
     if (client* c = find_client(id)) service(*c);
   }
+}
+
+ipc_health ipc_server::health() const {
+  ipc_health h;
+  h.clients = clients_.size();
+  for (const auto& [id, c] : clients_) h.subscriptions += c->subs.size();
+  h.dropped_events = dropped_total_;
+  h.overloaded = overloaded_total_;
+  return h;
 }
 
 void ipc_server::publish(const daemon_event& e) {
@@ -544,6 +556,7 @@ std::vector<std::string> ipc_server::snapshot_lines(const subscription& s) const
   std::set<std::uint64_t> current;
   for (const auto& [path, tf] : state_.files) {
     if (tf && tf->run != 0) current.insert(tf->run);
+    if (tf) current.insert(tf->runs.begin(), tf->runs.end());  // one per pair of the file
   }
   for (std::uint64_t n : current) {
     auto it = state_.runs.find(n);

@@ -60,6 +60,7 @@ class ipc_server final : public ipc_service, public event_sink {
 
   void reloaded(const daemon_options& options) override;
   void publish(const daemon_event& e) override;
+  ipc_health health() const override;
 
   daemon_state& state() noexcept { return state_; }
   event_loop& loop() noexcept { return loop_; }
@@ -146,6 +147,8 @@ class ipc_server final : public ipc_service, public event_sink {
   std::optional<ipc::board_writer> board_;
   std::string board_name_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::uint64_t dropped_total_ = 0;      // sum of the "dropped" of every gap sent
+  std::uint64_t overloaded_total_ = 0;   // clients disconnected as overloaded
   std::unique_ptr<worker_pool> worker_;  // last: joined first on destruction
 };
 

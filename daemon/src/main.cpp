@@ -11,7 +11,14 @@ int main(int argc, char** argv) {
   daemon_options options;
   auto action = parse_command_line(argc, argv, options);
   if (!action) {
-    std::fprintf(stderr, "sigdumpd: error: %s\n", action.error().describe().c_str());
+    const sigdump::error& e = action.error();
+    if (!e.file.empty() && e.record == sigdump::no_record && e.offset == sigdump::no_offset) {
+      // A configuration file error: "FILE:LINE:COLUMN: error: FIELD: ...", the
+      // form editors jump to.
+      std::fprintf(stderr, "%s: error: %s\n", e.file.c_str(), e.message.c_str());
+    } else {
+      std::fprintf(stderr, "sigdumpd: error: %s\n", e.describe().c_str());
+    }
     return 2;
   }
   switch (*action) {

@@ -15,7 +15,7 @@ std::expected<std::string, ipc::protocol_error> resolve(const daemon_state& st,
                                                         const std::string& what) {
   if (auto r = st.find_run(what)) {
     auto f = st.files.find(r->path);
-    if (f == st.files.end() || !f->second || f->second->run != r->number) {
+    if (f == st.files.end() || !f->second || !f->second->holds_run(r->number)) {
       return std::unexpected(
           ipc::fail(ipc::error_code::unavailable,
                     "run " + r->id + " of " + r->path + " has been replaced; its bytes are gone"));

@@ -86,6 +86,7 @@ method_result tensor(method_context& ctx) {
     w.field_null("run");
   }
   w.field("path", df.path());
+  w.field("source", target->source);
   w.key("record");
   write_record(w, rec);
 

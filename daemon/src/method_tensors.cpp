@@ -35,6 +35,7 @@ method_result tensors(method_context& ctx) {
     w.field_null("run");
   }
   w.field("path", target->file->path);
+  w.field("source", target->source);
   w.key("tensors").begin_array();
   for (const auto& r : records) {
     if (*match && r.name.find(**match) == std::string::npos) continue;

@@ -13,11 +13,25 @@
 #include <fstream>
 #include <optional>
 
+#include "archive.h"
 #include "log.h"
 
 namespace sigdump::daemon {
 
 namespace {
+
+// Publishes run_start or run_reset (with the run it replaces) for r.
+void publish_run_event(daemon_state& state, event_kind kind, const run_info& r,
+                       const std::string& reason, const std::string& previous = {}) {
+  daemon_event e;
+  e.kind = kind;
+  e.run = r.id;
+  e.previous = previous;
+  e.path = r.path;
+  e.pair = r.pair;
+  e.reason = reason;
+  state.publish(e);
+}
 
 namespace fs = std::filesystem;
 
@@ -87,6 +101,46 @@ void run_open(void* p) {
   c->out->emplace(dump_file::open(*c->path));
 }
 
+std::int64_t mtime_of(const struct stat& st) {
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
+         static_cast<std::int64_t>(st.st_mtim.tv_nsec);
+}
+
+// Where a waiting sample record stands against the benchmark as written so
+// far: the record match_record picks now, and whether it is the ordinal-th
+// candidate of its rule (not the "else the last" fallback).
+struct probe_result {
+  std::int64_t record = -1;
+  match_rule rule = match_rule::exact;
+  bool nth = false;
+};
+
+probe_result probe(const dump_file& bench, const record& sample, std::uint32_t ordinal,
+                   const compare_options& options) {
+  probe_result p;
+  p.record = match_record(bench, sample, ordinal, options, &p.rule);
+  if (p.record < 0) return p;
+  const auto& recs = bench.records();
+  const record& b = recs[static_cast<std::size_t>(p.record)];
+  std::vector<std::uint32_t> candidates;
+  if (p.rule == match_rule::exact) {
+    candidates = bench.index().find(recs, sample.name);
+  } else if (p.rule == match_rule::sanitized) {
+    candidates = bench.index().find_sanitized(recs, sample.name);
+  } else {
+    const std::string& mapped = options.name_map.at(sample.name);
+    candidates = b.name == mapped ? bench.index().find(recs, mapped)
+                                  : bench.index().find_sanitized(recs, mapped);
+  }
+  std::uint32_t before = 0;
+  for (std::uint32_t i : candidates) {
+    if (i >= p.record) break;
+    if (recs[i].kind == sample.kind && recs[i].port == sample.port) ++before;
+  }
+  p.nth = before == ordinal;
+  return p;
+}
+
 result<dump_file> guarded_open(const std::string& path) {
   std::optional<result<dump_file>> out;
   open_call c{&path, &out};
@@ -101,7 +155,7 @@ result<dump_file> guarded_open(const std::string& path) {
 
 struct tracker::job {
   std::uint64_t run = 0;
-  std::uint32_t index = 0;
+  std::uint64_t seq = 0;  // the sample record's place in run_work::queue
   std::uint32_t sample_record = 0;
   std::uint32_t bench_record = 0;
   match_rule rule = match_rule::exact;
@@ -140,20 +194,25 @@ void tracker::set_options(const daemon_options& options) {
     base_specs_.push_back({p, k, origin});
   };
   const char* origin = options.config_path.empty() ? "command line" : "configuration";
-  for (const auto& w : options.watch) {
+  auto kind_of = [](const std::string& w) {
     struct stat st {};
     bool file = ::stat(w.c_str(), &st) == 0 ? S_ISREG(st.st_mode)
                                             : (w.ends_with(".bin") || w.ends_with(".txt"));
-    add(w, file ? watched_path::kind::file : watched_path::kind::dir, origin);
-  }
+    return file ? watched_path::kind::file : watched_path::kind::dir;
+  };
+  for (const auto& w : options.watch) add(w, kind_of(w), origin);
+  // A pair side is a dump file or a folder holding one (resolve_side).
   for (const auto& p : options.pairs) {
-    add(p.sample, watched_path::kind::file, "pair");
-    add(p.benchmark, watched_path::kind::file, "pair");
+    add(p.sample, kind_of(p.sample), "pair");
+    add(p.benchmark, kind_of(p.benchmark), "pair");
   }
   // Keep pair state of pairs that survive a reload.
   std::vector<pair_info> pairs;
   for (const auto& p : options.pairs) {
-    pair_info info{p.name, p.sample, p.benchmark, 0};
+    pair_info info;
+    info.name = p.name;
+    info.sample = p.sample;
+    info.benchmark = p.benchmark;
     for (const auto& old : state_.pairs) {
       if (old.name == p.name && old.sample == p.sample) info.run = old.run;
     }
@@ -162,6 +221,7 @@ void tracker::set_options(const daemon_options& options) {
   state_.pairs = std::move(pairs);
   // DebugConfig.txt-added folders are re-discovered by the scan.
   specs_ = base_specs_;
+  apply_archive_config(archive_, options.archive, loop_, state_);
 }
 
 result<void> tracker::start(const daemon_options& options) {
@@ -328,11 +388,19 @@ void tracker::on_inotify() {
     return;
   }
   if (structure) resolve_watches();
+  // A write after a close in the same batch: the file may have been
+  // rewritten in place before we looked (check_file's "rewritten" rule).
+  std::set<std::string> closed_paths, after_close;
+  for (const auto& [path, mask] : cues) {
+    if ((mask & IN_MODIFY) && closed_paths.contains(path)) after_close.insert(path);
+    if (mask & IN_CLOSE_WRITE) closed_paths.insert(path);
+  }
   // IN_MODIFY is only a cue to look again; merged events carry no count.
   for (const auto& [path, mask] : cues) {
     if (!is_watched_dir(parent_of(path)) && !is_file_spec(path) && !state_.files.contains(path))
       continue;
-    check_file(path, (mask & (IN_CREATE | IN_MOVED_TO)) != 0, (mask & IN_CLOSE_WRITE) != 0);
+    check_file(path, (mask & (IN_CREATE | IN_MOVED_TO)) != 0, (mask & IN_CLOSE_WRITE) != 0,
+               after_close.contains(path));
   }
 }
 
@@ -349,10 +417,9 @@ void tracker::on_timer() {
     tracked_file& tf = *it->second;
     if (tf.state != run_state::live || tf.run == 0) continue;
     if (now - tf.last_change_ms < quiet_.count()) continue;
-    auto r = state_.runs.find(tf.run);
-    if (r != state_.runs.end() && r->second->state == run_state::live) {
-      tf.state = run_state::ended;
-      end_run(*r->second, run_state::ended, "quiet");
+    tf.state = run_state::ended;
+    for (const auto& r : runs_of(tf)) {
+      if (r->state == run_state::live) end_run(*r, run_state::ended, "quiet");
     }
   }
 }
@@ -378,7 +445,8 @@ bool tracker::looks_like_dump(const std::string& path, const struct stat& st) {
   return yes;
 }
 
-void tracker::check_file(const std::string& path, bool created, bool closed) {
+void tracker::check_file(const std::string& path, bool created, bool closed,
+                         bool written_after_close) {
   if (stopped_) return;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
@@ -419,11 +487,37 @@ void tracker::check_file(const std::string& path, bool created, bool closed) {
     tf.bytes = size;
     return;  // still the malformed run: nothing new to learn
   }
+  // Same inode and size but a newer mtime once the run has ended: written
+  // again in place, maybe byte for byte (nothing else would show it). Acted
+  // on when the writer closes it, or when a second look sees the same mtime:
+  // a stat between an append's mtime update and its size update must not
+  // count. Reads do not change mtime; a touch does.
+  const std::int64_t mtime = mtime_of(st);
+  bool in_place = false;
+  if (reason == "rewritten" && size == tf.bytes && tf.mtime_ns != 0 && mtime != tf.mtime_ns &&
+      (tf.state != run_state::live || written_after_close)) {
+    if (!closed && tf.rewrite_mtime_ns != mtime) {
+      tf.rewrite_mtime_ns = mtime;
+      return;
+    }
+    in_place = true;
+  }
   const std::size_t before = tf.file->records().size();
   result<dump_file::refresh_status> status = dump_file::refresh_status::unchanged;
-  {
+  if (in_place) {
+    auto fresh = guarded_open(path);
+    if (!fresh) {
+      log(log_level::notice, path + ": " + fresh.error().message + "; looking again later");
+      file_gone(path, reason);
+      return;
+    }
+    *tf.file = std::move(*fresh);
+    status = dump_file::refresh_status::reset;
+  } else {
     refresh_call call{tf.file.get(), &status};
-    if (!guarded_read(&run_refresh, &call)) {
+    // libdump guards its own reads now: a file that shrank mid-read comes
+    // back as errc::truncated (this outer guard stays as a second net).
+    if (!guarded_read(&run_refresh, &call) || (!status && status.error().code == errc::truncated)) {
       // Do not trust the half-updated reader: start over, or drop the file
       // until it settles (the next look tracks it as a new run).
       if (reason == "rewritten") reason = "truncated";
@@ -461,35 +555,29 @@ void tracker::check_file(const std::string& path, bool created, bool closed) {
   const std::uint64_t prev_bytes = tf.bytes;
   tf.bytes = size;
   tf.parsed = tf.file->parser().resume_offset();
+  tf.mtime_ns = mtime;
+  tf.rewrite_mtime_ns = 0;
   if (reset) {
     tf.failed.clear();
-    auto old = state_.runs.find(tf.run);
-    std::string previous;
-    if (old != state_.runs.end()) {
-      previous = old->second->id;
-      if (old->second->state == run_state::live) {
-        end_run(*old->second, run_state::reset, reason);
+    const auto old_runs = runs_of(tf);
+    for (const auto& old : old_runs) {
+      if (old->state == run_state::live) {
+        end_run(*old, run_state::reset, reason);
       } else {
-        old->second->state = run_state::reset;
+        old->state = run_state::reset;
       }
-      old->second->file.reset();
+      old->file.reset();
     }
-    auto r = start_run(tf, reason);
-    daemon_event e;
-    e.kind = event_kind::run_reset;
-    e.run = r->id;
-    e.previous = previous;
-    e.path = path;
-    e.pair = r->pair;
-    e.reason = reason;
-    state_.publish(e);
-    daemon_event s;
-    s.kind = event_kind::run_start;
-    s.run = r->id;
-    s.path = path;
-    s.pair = r->pair;
-    s.reason = reason;
-    state_.publish(s);
+    for (const auto& r : start_runs(tf, reason)) {
+      // The run it replaces: the old run of the same pair.
+      std::string previous;
+      for (const auto& old : old_runs) {
+        if (old->pair == r->pair) previous = old->id;
+      }
+      if (previous.empty() && !old_runs.empty()) previous = old_runs.front()->id;
+      publish_run_event(state_, event_kind::run_reset, *r, reason, previous);
+      publish_run_event(state_, event_kind::run_start, *r, reason);
+    }
     tf.last_change_ms = now_ms();
     after_growth(tf, 0);
   } else if (tf.file->records().size() > before) {
@@ -497,11 +585,12 @@ void tracker::check_file(const std::string& path, bool created, bool closed) {
     if (tf.state != run_state::live) {
       // Appended to after it looked finished: the same run goes on.
       tf.state = run_state::live;
-      auto r = state_.runs.find(tf.run);
-      if (r != state_.runs.end() && r->second->state == run_state::ended) {
-        r->second->state = run_state::live;
-        r->second->end_reason.clear();
-        r->second->ended = 0;
+      for (const auto& r : runs_of(tf)) {
+        if (r->state != run_state::ended) continue;
+        r->state = run_state::live;
+        r->end_reason.clear();
+        r->ended = 0;
+        if (auto w = work_.find(r->number); w != work_.end()) w->second.end_reason.clear();
       }
     }
     after_growth(tf, before);
@@ -510,9 +599,9 @@ void tracker::check_file(const std::string& path, bool created, bool closed) {
   }
   if (closed && tf.state == run_state::live) {
     tf.state = run_state::ended;
-    auto r = state_.runs.find(tf.run);
-    if (r != state_.runs.end() && r->second->state == run_state::live)
-      end_run(*r->second, run_state::ended, "closed");
+    for (const auto& r : runs_of(tf)) {
+      if (r->state == run_state::live) end_run(*r, run_state::ended, "closed");
+    }
   }
 }
 
@@ -541,16 +630,12 @@ void tracker::track_new(const std::string& path, const struct stat& st, bool cre
   tf->bytes = static_cast<std::uint64_t>(st.st_size);
   tf->parsed = tf->file->parser().resume_offset();
   tf->last_change_ms = now_ms();
+  tf->mtime_ns = mtime_of(st);
   state_.files[path] = tf;
   const std::string reason = created ? "created" : "started";
-  auto r = start_run(*tf, reason);
-  daemon_event e;
-  e.kind = event_kind::run_start;
-  e.run = r->id;
-  e.path = path;
-  e.pair = r->pair;
-  e.reason = reason;
-  state_.publish(e);
+  for (const auto& r : start_runs(*tf, reason)) {
+    publish_run_event(state_, event_kind::run_start, *r, reason);
+  }
   after_growth(*tf, 0);
 }
 
@@ -559,21 +644,72 @@ void tracker::file_gone(const std::string& path, const std::string& reason) {
   if (it == state_.files.end()) return;
   auto tf = it->second;
   state_.files.erase(it);
-  auto r = state_.runs.find(tf->run);
-  if (r != state_.runs.end()) {
-    if (r->second->state == run_state::live) end_run(*r->second, run_state::ended, reason);
-    r->second->file.reset();
+  for (const auto& r : runs_of(*tf)) {
+    if (r->state == run_state::live) end_run(*r, run_state::ended, reason);
+    r->file.reset();
   }
+  // Samples waiting on it as their benchmark need not wait for its end.
+  benchmark_changed(path);
 }
 
-pair_info* tracker::pair_of_sample(const std::string& path) {
+std::string tracker::resolve_side(const std::string& side) {
+  if (state_.files.contains(side)) return side;
+  if (!is_dir(side)) return {};
+  const std::string preferred = side + "/sigma_outtensor_dump.bin";
+  if (state_.files.contains(preferred)) return preferred;
+  std::string only;
+  std::size_t n = 0;
+  for (const auto& [path, tf] : state_.files) {
+    if (parent_of(path) != side) continue;
+    only = path;
+    ++n;
+  }
+  if (n == 1) {
+    ambiguous_sides_.erase(side);
+    return only;
+  }
+  if (n > 1 && ambiguous_sides_.insert(side).second) {
+    log(log_level::warning, "pair side " + side + " holds " + std::to_string(n) +
+                                " dump files and no sigma_outtensor_dump.bin: name the file "
+                                "in the pair; this side is not compared");
+  }
+  return {};
+}
+
+std::vector<pair_info*> tracker::pairs_of_sample(const std::string& path) {
+  std::vector<pair_info*> out;
   for (auto& p : state_.pairs) {
-    if (p.sample == path) return &p;
+    if (resolve_side(p.sample) == path) out.push_back(&p);
   }
-  return nullptr;
+  return out;
 }
 
-std::shared_ptr<run_info> tracker::start_run(tracked_file& tf, const std::string& reason) {
+std::vector<std::shared_ptr<run_info>> tracker::runs_of(const tracked_file& tf) const {
+  std::vector<std::shared_ptr<run_info>> out;
+  auto add = [&](std::uint64_t n) {
+    auto it = state_.runs.find(n);
+    if (it != state_.runs.end() && it->second) out.push_back(it->second);
+  };
+  if (tf.runs.empty()) {
+    add(tf.run);
+  } else {
+    for (std::uint64_t n : tf.runs) add(n);
+  }
+  return out;
+}
+
+std::vector<std::shared_ptr<run_info>> tracker::start_runs(tracked_file& tf,
+                                                           const std::string& reason) {
+  tf.runs.clear();
+  std::vector<std::shared_ptr<run_info>> out;
+  auto pairs = pairs_of_sample(tf.path);
+  if (pairs.empty()) out.push_back(start_run(tf, reason));
+  for (pair_info* p : pairs) out.push_back(start_run(tf, reason, p));
+  return out;
+}
+
+std::shared_ptr<run_info> tracker::start_run(tracked_file& tf, const std::string& reason,
+                                             pair_info* pair) {
   auto r = std::make_shared<run_info>();
   r->number = state_.next_run++;
   r->id = "r" + std::to_string(r->number);
@@ -587,15 +723,21 @@ std::shared_ptr<run_info> tracker::start_run(tracked_file& tf, const std::string
   r->report.thresholds = state_.compare.thresholds;
   auto self = state_.files.find(tf.path);
   if (self != state_.files.end()) r->file = self->second;
-  if (pair_info* p = pair_of_sample(tf.path)) {
-    r->pair = p->name;
-    r->report.benchmark_path = p->benchmark;
-    p->run = r->number;
+  if (pair != nullptr) {
+    r->pair = pair->name;
+    pair->sample_file = tf.path;
+    const std::string bench = resolve_side(pair->benchmark);
+    if (!bench.empty()) pair->benchmark_file = bench;
+    r->report.benchmark_path = bench.empty() ? pair->benchmark : bench;
+    pair->run = r->number;
   }
-  tf.run = r->number;
+  // The first run of a file's runs is its primary one (tf.run).
+  tf.runs.push_back(r->number);
+  if (tf.runs.size() == 1) tf.run = r->number;
   tf.state = run_state::live;
   state_.runs[r->number] = r;
   work_[r->number] = run_work{};
+  if (archive_) archive_->run_started(*r, tf);  // other runs of tf share its copy
   if (store_ != nullptr) {
     if (auto w = store_->write_index(state_.next_run); !w) {
       log(log_level::err, "sigdump: error: " + w.error().describe());
@@ -631,22 +773,68 @@ void tracker::end_run(run_info& r, run_state how, const std::string& reason) {
       }
     }
   }
-  if (w != work_.end() && w->second.in_flight > 0) {
-    // Layers are still being computed: run_end follows them.
-    w->second.end_reason = reason;
-    w->second.end_state = how;
-    return;
-  }
+  if (archive_) archive_->run_ended(r);
   if (w != work_.end()) {
-    finish_end(r, w->second);
+    run_work& rw = w->second;
+    rw.end_reason = reason;
+    rw.end_state = how;
+    // Its records are gone (reset, deleted, stopped): layers still waiting
+    // for their benchmark will never be compared.
+    if (how != run_state::ended || reason == "deleted" || reason == "stopped") {
+      for (auto& e : rw.queue) {
+        if (e.what == queued_record::status::waiting) e.what = queued_record::status::skipped;
+      }
+    }
+    // run_end follows the layers still being computed, and those waiting
+    // for a benchmark that is still being written.
+    publish_ready(r, rw);
   } else {
     run_work none;
+    none.end_reason = reason;
     finish_end(r, none);
+  }
+  // A benchmark that ended settles the samples waiting on it.
+  if (how == run_state::ended) benchmark_changed(r.path);
+}
+
+void tracker::maybe_finish(run_info& r, run_work& w) {
+  if (w.end_reason.empty()) {
+    // Layers that came after run_end reopened the run's log: close it with
+    // a fresh end line once nothing is pending.
+    if (w.late_layers && w.queue.empty() && w.in_flight == 0 && r.state != run_state::live) {
+      w.late_layers = false;
+      if (store_ != nullptr) store_->run_ended(r);
+    }
+    return;
+  }
+  if (w.in_flight > 0) return;
+  if (!w.queue.empty() && w.end_state == run_state::ended && benchmark_live(r)) return;
+  finish_end(r, w);
+}
+
+bool tracker::benchmark_live(const run_info& r) {
+  if (r.pair.empty()) return false;
+  for (const auto& p : state_.pairs) {
+    if (p.name != r.pair) continue;
+    auto b = state_.files.find(resolve_side(p.benchmark));
+    return b != state_.files.end() && b->second->state == run_state::live;
+  }
+  return false;
+}
+
+void tracker::benchmark_changed(const std::string& path) {
+  for (auto& p : state_.pairs) {
+    if (p.benchmark_file != path && resolve_side(p.benchmark) != path) continue;
+    try_match(p);
+    auto rit = state_.runs.find(p.run);
+    auto wit = work_.find(p.run);
+    if (rit != state_.runs.end() && wit != work_.end()) maybe_finish(*rit->second, wit->second);
   }
 }
 
 void tracker::finish_end(run_info& r, run_work& w) {
   w.end_reason.clear();
+  w.end_published = true;
   if (store_ != nullptr) store_->run_ended(r);
   daemon_event e;
   e.kind = event_kind::run_end;
@@ -663,62 +851,112 @@ void tracker::finish_end(run_info& r, run_work& w) {
 }
 
 void tracker::after_growth(tracked_file& tf, std::size_t first_new) {
-  auto rit = state_.runs.find(tf.run);
-  if (rit == state_.runs.end()) return;
-  run_info& r = *rit->second;
-  r.records = tf.file->records().size();
-  r.bytes = tf.bytes;
-  if (pair_info* p = pair_of_sample(tf.path)) {
+  const auto runs = runs_of(tf);
+  for (const auto& rp : runs) {
+    run_info& r = *rp;
+    r.records = tf.file->records().size();
+    r.bytes = tf.bytes;
+    if (r.number == tf.run) {
+      if (archive_) archive_->grew(r, tf);
+    }
+    if (r.pair.empty()) continue;
     auto& w = work_[r.number];
     const auto& recs = tf.file->records();
     for (std::size_t i = first_new; i < recs.size(); ++i) {
-      if (is_compared(recs[i], state_.compare))
-        w.unmatched.push_back(static_cast<std::uint32_t>(i));
+      if (!is_compared(recs[i], state_.compare)) continue;
+      queued_record e;
+      e.record = static_cast<std::uint32_t>(i);
+      e.ordinal = occurrence_ordinal(*tf.file, e.record);
+      w.queue.push_back(std::move(e));
     }
-    try_match(*p);
+    for (auto& p : state_.pairs) {
+      if (p.name == r.pair && p.run == r.number) try_match(p);
+    }
   }
   for (auto& p : state_.pairs) {
-    if (p.benchmark == tf.path) try_match(p);
+    if (resolve_side(p.benchmark) == tf.path) try_match(p);
   }
 }
 
+// Matching follows the offline rules (match_record on the finished
+// benchmark) while the benchmark is still being written. A waiting sample
+// record is settled, in this order of certainty:
+//  - its ordinal-th exact-name candidate is there: nothing written later
+//    can change that match;
+//  - the benchmark's run has ended: match_record as offline (no match:
+//    the record is skipped);
+//  - the benchmark already holds the match of a later sample record: it
+//    writes layers in the sample's execution order, so this record's
+//    benchmark layer, if any, is already there (a sanitized or mapped
+//    ordinal-th match, or none). A fallback match ("else the last") waits
+//    for the benchmark's end.
+// Report indexes are given at publication, in sample order, so layers are
+// published in the offline report's order with its indexes.
 void tracker::try_match(pair_info& p) {
-  auto s = state_.files.find(p.sample);
-  auto b = state_.files.find(p.benchmark);
-  if (s == state_.files.end() || b == state_.files.end()) return;
-  auto rit = state_.runs.find(s->second->run);
-  if (rit == state_.runs.end() || rit->second->pair != p.name) return;
-  auto wit = work_.find(rit->first);
+  if (stopped_) return;
+  auto rit = state_.runs.find(p.run);
+  if (rit == state_.runs.end() || !rit->second || rit->second->pair != p.name) return;
+  run_info& r = *rit->second;
+  auto wit = work_.find(r.number);
   if (wit == work_.end()) return;
   run_work& w = wit->second;
+  auto s = state_.files.find(r.path);
+  if (s == state_.files.end() || !s->second->holds_run(r.number)) return;
+  const std::string bench_path = resolve_side(p.benchmark);
+  if (!bench_path.empty()) {
+    p.benchmark_file = bench_path;
+    r.report.benchmark_path = bench_path;
+  }
+  auto b = bench_path.empty() ? state_.files.end() : state_.files.find(bench_path);
+  if (b == state_.files.end() || b->second == s->second) return;
   const dump_file& sample = *s->second->file;
   const dump_file& bench = *b->second->file;
-  std::deque<std::uint32_t> still;
-  while (!w.unmatched.empty()) {
-    std::uint32_t rec = w.unmatched.front();
-    w.unmatched.pop_front();
-    if (rec >= sample.records().size()) continue;
-    match_rule rule = match_rule::exact;
-    std::int64_t j = match_record(bench, sample.records()[rec], occurrence_ordinal(sample, rec),
-                                  state_.compare, &rule);
-    if (j < 0) {
-      still.push_back(rec);
+  const bool bench_final = b->second->state != run_state::live;
+  const std::size_t n = w.queue.size();
+  std::vector<probe_result> probes(n);
+  std::vector<char> later_present(n, 0);
+  bool seen = false;
+  for (std::size_t k = n; k-- > 0;) {
+    later_present[k] = seen ? 1 : 0;
+    queued_record& e = w.queue[k];
+    if (e.what == queued_record::status::waiting) {
+      if (e.record >= sample.records().size()) {
+        e.what = queued_record::status::skipped;
+        continue;
+      }
+      probes[k] = probe(bench, sample.records()[e.record], e.ordinal, state_.compare);
+      if (probes[k].record >= 0 && probes[k].nth) seen = true;
+    } else if (e.what != queued_record::status::skipped) {
+      seen = true;
+    }
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    queued_record& e = w.queue[k];
+    if (e.what != queued_record::status::waiting) continue;
+    const probe_result& pr = probes[k];
+    const bool settled = (pr.record >= 0 && pr.nth && pr.rule == match_rule::exact) ||
+                         bench_final || (later_present[k] != 0 && (pr.record < 0 || pr.nth));
+    if (!settled) continue;
+    if (pr.record < 0) {
+      e.what = queued_record::status::skipped;
       continue;
     }
-    dispatch(*rit->second, w, s->second, b->second, rec, static_cast<std::uint32_t>(j), rule);
+    dispatch(r, w, w.front_seq + k, s->second, b->second, e.record,
+             static_cast<std::uint32_t>(pr.record), pr.rule);
   }
-  w.unmatched = std::move(still);
+  publish_ready(r, w);
 }
 
-void tracker::dispatch(run_info& r, run_work& w, std::shared_ptr<tracked_file> sample,
-                       std::shared_ptr<tracked_file> bench, std::uint32_t sample_record,
-                       std::uint32_t bench_record, match_rule rule) {
+void tracker::dispatch(run_info& r, run_work& w, std::uint64_t seq,
+                       std::shared_ptr<tracked_file> sample, std::shared_ptr<tracked_file> bench,
+                       std::uint32_t sample_record, std::uint32_t bench_record, match_rule rule) {
   auto j = std::make_shared<job>();
   j->run = r.number;
-  j->index = w.next_index++;
+  j->seq = seq;
   j->sample_record = sample_record;
   j->bench_record = bench_record;
   j->rule = rule;
+  w.queue[static_cast<std::size_t>(seq - w.front_seq)].what = queued_record::status::running;
   const std::uint64_t elements = sample->file->records()[sample_record].elements;
   j->sample = file_lease(std::move(sample));
   j->bench = file_lease(std::move(bench));
@@ -739,7 +977,6 @@ void tracker::dispatch(run_info& r, run_work& w, std::shared_ptr<tracked_file> s
   pool_.submit([this, j, loop, alive, opts] {
     j->result =
         compare_layer(*j->sample.get(), j->sample_record, *j->bench.get(), j->bench_record, *opts);
-    j->result.index = j->index;
     j->result.rule = j->rule;
     loop->post([this, j, alive] {
       if (*alive) on_result(j);
@@ -762,23 +999,40 @@ void tracker::on_result(std::shared_ptr<job> j) {
   if (rit != state_.runs.end() && wit != work_.end()) {
     run_info& r = *rit->second;
     run_work& w = wit->second;
-    --w.in_flight;
-    w.done.emplace(j->index, std::move(j->result));
-    // Publish in report order: a fast small layer waits for a slower
-    // earlier one.
-    while (!w.done.empty() && w.done.begin()->first == w.next_publish) {
-      layer_result l = std::move(w.done.begin()->second);
-      w.done.erase(w.done.begin());
-      ++w.next_publish;
-      publish_layer(r, std::move(l));
+    if (w.in_flight > 0) --w.in_flight;
+    if (j->seq >= w.front_seq && j->seq - w.front_seq < w.queue.size()) {
+      queued_record& e = w.queue[static_cast<std::size_t>(j->seq - w.front_seq)];
+      if (e.what == queued_record::status::running) {
+        e.result = std::move(j->result);
+        e.what = queued_record::status::done;
+      }
     }
-    if (w.in_flight == 0 && !w.end_reason.empty()) finish_end(r, w);
+    // Publish in report order: a fast small layer waits for a slower
+    // earlier one, and for earlier records still waiting for a match.
+    publish_ready(r, w);
   }
   for (const auto& p : recheck) {
     auto f = state_.files.find(p);
     if (f != state_.files.end() && f->second->refresh_wanted && f->second->readers.load() == 0)
       check_file(p, false, false);
   }
+}
+
+void tracker::publish_ready(run_info& r, run_work& w) {
+  while (!w.queue.empty()) {
+    queued_record& e = w.queue.front();
+    if (e.what == queued_record::status::done) {
+      layer_result l = std::move(e.result);
+      l.index = w.next_index++;
+      if (w.end_published) w.late_layers = true;
+      publish_layer(r, std::move(l));
+    } else if (e.what != queued_record::status::skipped) {
+      break;
+    }
+    w.queue.pop_front();
+    ++w.front_seq;
+  }
+  maybe_finish(r, w);
 }
 
 void tracker::publish_layer(run_info& r, layer_result l) {
@@ -801,13 +1055,20 @@ void tracker::publish_layer(run_info& r, layer_result l) {
 
 void tracker::stop() {
   if (stopped_) return;
+  stopped_ = true;  // no new comparisons from here on
+  for (auto& [n, w] : work_) {
+    // Results in flight and layers still waiting are dropped.
+    w.in_flight = 0;
+    w.front_seq += w.queue.size();
+    w.queue.clear();
+    auto r = state_.runs.find(n);
+    if (!w.end_reason.empty() && r != state_.runs.end()) finish_end(*r->second, w);
+  }
   for (auto& [n, r] : state_.runs) {
     if (r->state != run_state::live) continue;
-    auto w = work_.find(n);
-    if (w != work_.end()) w->second.in_flight = 0;  // results in flight are dropped
     end_run(*r, run_state::ended, "stopped");
   }
-  stopped_ = true;
+  if (archive_) archive_->stop();
   if (store_ != nullptr) store_->sync_all();
   if (inotify_watch_ != 0) loop_.unwatch(inotify_watch_);
   inotify_watch_ = 0;

@@ -23,6 +23,8 @@
 
 namespace sigdump::daemon {
 
+class archive;  // archive.h
+
 class tracker {
  public:
   /* store may be null (no persistence, for tests and benchmarks). */
@@ -56,14 +58,25 @@ class tracker {
     std::string origin;
   };
   // Per-run bookkeeping of the comparison (not part of the model).
+  struct queued_record {
+    enum class status : std::uint8_t { waiting, running, done, skipped };
+    std::uint32_t record = 0;   // sample record
+    std::uint32_t ordinal = 0;  // its occurrence_ordinal in the sample
+    status what = status::waiting;
+    layer_result result;  // done: computed, index not yet assigned
+  };
   struct run_work {
-    std::deque<std::uint32_t> unmatched;         // sample records waiting for their benchmark
-    std::uint32_t next_index = 0;                // report index of the next dispatched layer
-    std::uint32_t next_publish = 0;              // next index to publish (in order)
-    std::map<std::uint32_t, layer_result> done;  // computed, waiting for earlier ones
+    // Compared sample records in sample order, from the first not yet
+    // published: a layer's report index is known only once every earlier
+    // record is matched or known to have no match.
+    std::deque<queued_record> queue;
+    std::uint64_t front_seq = 0;   // sequence number of queue.front()
+    std::uint32_t next_index = 0;  // report index of the next published layer
     std::uint32_t in_flight = 0;
-    std::string end_reason;  // end requested while jobs were in flight
+    std::string end_reason;  // end requested, run_end not yet published
     run_state end_state = run_state::ended;
+    bool end_published = false;  // run_end went out; later layers reopen the log
+    bool late_layers = false;    // layers were published after run_end
   };
   struct job;
 
@@ -77,21 +90,33 @@ class tracker {
   bool is_watched_dir(const std::string& dir) const;
   bool is_file_spec(const std::string& path) const;
   bool looks_like_dump(const std::string& path, const struct stat& st);
-  void check_file(const std::string& path, bool created, bool closed);
+  void check_file(const std::string& path, bool created, bool closed,
+                  bool written_after_close = false);
   void track_new(const std::string& path, const struct stat& st, bool created);
   void file_gone(const std::string& path, const std::string& reason = "deleted");
   void after_growth(tracked_file& tf, std::size_t first_new);
-  std::shared_ptr<run_info> start_run(tracked_file& tf, const std::string& reason);
+  std::shared_ptr<run_info> start_run(tracked_file& tf, const std::string& reason,
+                                      pair_info* pair = nullptr);
+  // One run per pair whose sample is tf (one without a pair if none).
+  std::vector<std::shared_ptr<run_info>> start_runs(tracked_file& tf, const std::string& reason);
+  std::vector<std::shared_ptr<run_info>> runs_of(const tracked_file& tf) const;
   void end_run(run_info& r, run_state how, const std::string& reason);
   void finish_end(run_info& r, run_work& w);
+  void maybe_finish(run_info& r, run_work& w);
   void try_match(pair_info& p);
-  void dispatch(run_info& r, run_work& w, std::shared_ptr<tracked_file> sample,
+  void benchmark_changed(const std::string& path);
+  bool benchmark_live(const run_info& r);
+  void dispatch(run_info& r, run_work& w, std::uint64_t seq, std::shared_ptr<tracked_file> sample,
                 std::shared_ptr<tracked_file> bench, std::uint32_t sample_record,
                 std::uint32_t bench_record, match_rule rule);
   void on_result(std::shared_ptr<job> j);
+  void publish_ready(run_info& r, run_work& w);
   void publish_layer(run_info& r, layer_result l);
   void prune_runs();
-  pair_info* pair_of_sample(const std::string& path);
+  std::vector<pair_info*> pairs_of_sample(const std::string& path);
+  // The dump file a pair side names now: the file itself, or for a folder
+  // its sigma_outtensor_dump.bin, else its only dump; empty when none.
+  std::string resolve_side(const std::string& side);
   std::int64_t now_ms() const;
 
   event_loop& loop_;
@@ -109,9 +134,11 @@ class tracker {
   std::map<int, std::string> wd_dirs_;                        // inotify wd -> folder
   std::map<std::string, std::pair<ino_t, off_t>> not_dumps_;  // sniffed negative, by identity+size
   std::map<std::uint64_t, run_work> work_;                    // live comparisons by run number
+  std::set<std::string> ambiguous_sides_;                     // folder sides already logged
   std::size_t in_flight_ = 0;
   bool stopped_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted results check it
+  std::unique_ptr<archive> archive_;                            // options.archive; null when off
 };
 
 }  // namespace sigdump::daemon

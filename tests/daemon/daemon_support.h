@@ -2,6 +2,7 @@
 // whose published events are read back from its --events-log file.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <simdjson.h>
 
 #include <chrono>
@@ -129,6 +130,24 @@ inline std::vector<float> ramp(std::size_t n, float scale) {
   std::vector<float> v(n);
   for (std::size_t i = 0; i < n; ++i) v[i] = scale * static_cast<float>((i % 97) + 1);
   return v;
+}
+
+// The "layers" of `sigdump compare --json`, minified.
+inline std::vector<std::string> offline_layers(const std::string& sample,
+                                               const std::string& bench) {
+  auto r = run({bin_path("sigdump"), "compare", "--json", sample, bench});
+  EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.err;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::vector<std::string> out;
+  if (parser.parse(r.out).get(doc)) {
+    ADD_FAILURE() << "compare --json printed no JSON: " << r.out << r.err;
+    return out;
+  }
+  simdjson::dom::array layers;
+  if (doc["layers"].get_array().get(layers)) return out;
+  for (auto l : layers) out.push_back(simdjson::minify(l));
+  return out;
 }
 
 }  // namespace sigdump::testing

@@ -29,23 +29,6 @@ std::vector<logged_event> layers_of(const std::vector<logged_event>& evs, const 
   return out;
 }
 
-// The "layers" of `sigdump compare --json`, minified.
-std::vector<std::string> offline_layers(const std::string& sample, const std::string& bench) {
-  auto r = run({bin_path("sigdump"), "compare", "--json", sample, bench});
-  EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.err;
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  std::vector<std::string> out;
-  if (parser.parse(r.out).get(doc)) {
-    ADD_FAILURE() << "compare --json printed no JSON: " << r.out << r.err;
-    return out;
-  }
-  simdjson::dom::array layers;
-  if (doc["layers"].get_array().get(layers)) return out;
-  for (auto l : layers) out.push_back(simdjson::minify(l));
-  return out;
-}
-
 class Sigdumpd : public ::testing::TestWithParam<std::string> {
  protected:
   std::string loop() const { return GetParam() == "epoll" ? "epoll" : ""; }
@@ -353,6 +336,59 @@ TEST(SigdumpdStartup, BadConfigurationIsOneClearLine) {
   auto missing = run({bin_path("sigdumpd"), "--config", dir.file("nope.json")});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("nope.json"), std::string::npos) << missing.err;
+}
+
+struct located_config {
+  const char* json;
+  const char* line;  // the whole error line after "FILE:"
+};
+
+// A bad configuration file is one line, "FILE:LINE:COLUMN: error: ...",
+// pointing at the offending byte (syntax) or value/key (type, range).
+TEST(SigdumpdStartup, BadConfigurationNamesLineAndColumn) {
+  temp_dir dir;
+  const located_config cases[] = {
+      // Syntax errors, found by our own scan (simdjson gives no position).
+      {"{\n  \"watch\": [\"/tmp\",]\n}", "2:19: error: not valid JSON: trailing comma before ']'"},
+      {"{\n  \"quiet_ms\": 50,\n}", "2:17: error: not valid JSON: trailing comma before '}'"},
+      {"{\n  \"watch\" [\"/tmp\"]\n}",
+       "2:11: error: not valid JSON: expected ':' after the key \"watch\", found '['"},
+      {"{\"watch\": [\"/tmp\"]\n \"poll_ms\": 50}",
+       "2:2: error: not valid JSON: expected ',' or '}' after the value of \"watch\", found '\"'"},
+      {"{\n\t\"socket\": \"/tmp/s\n}",
+       "2:12: error: not valid JSON: unterminated string: no closing '\"' on its line"},
+      {"{\"watch\": [\"/tmp\"",
+       "1:18: error: not valid JSON: unexpected end of file: '[' opened at 1:11 is never closed"},
+      {"// settings\n{}",
+       "1:1: error: not valid JSON: expected a value, found '/' (JSON has no comments)"},
+      {"{'watch': []}",
+       "1:2: error: not valid JSON: expected a key in double quotes, found ''' (JSON strings use "
+       "double quotes)"},
+      {"{\"poll_ms\":\n  1e999}", "2:3: error: not valid JSON: number out of range"},
+      {"", "1:1: error: not valid JSON: empty file (expected a JSON object)"},
+      // Type and value errors: the field path, and where its value (or, for
+      // an unknown key, the key) is.
+      {"{\n  \"pairs\": [\n    {\"sample\": \"a.bin\", \"benchmark\": \"b.bin\"},\n"
+       "    {\"sample\": 7, \"benchmark\": \"b.bin\"}\n  ]\n}",
+       "4:16: error: pairs[1].sample: expected a string, got an integer"},
+      {"{\"watch\": [\"/tmp\"],\n   \"keep_run\": 3}",
+       "2:4: error: keep_run: unknown key (expected watch, pairs, state_dir, socket, events_log, "
+       "quiet_ms, poll_ms, keep_runs, workers, cos_min, rmse_max, allow_uids, metrics, archive)"},
+      {"{\"pairs\": [{\"sample\": \"a\", \"benchmark\": \"b\"},\n  {\"sample\": \"a.bin\"}]}",
+       "2:3: error: pairs[1]: missing \"benchmark\""},
+      {"{\"keep_runs\":\n\n      0}",
+       "3:7: error: keep_runs: expected an integer in [1, 1000000], got 0"},
+      {"{\"allow_uids\": [1000, \"root\"]}",
+       "1:23: error: allow_uids[1]: expected a non-negative integer, got a string"},
+      {"[1, 2]", "1:1: error: (top level): expected an object, got an array"},
+  };
+  for (const auto& c : cases) {
+    const std::string cfg = dir.file("sigdumpd.json");
+    write_file(cfg, c.json);
+    auto r = run({bin_path("sigdumpd"), "--config", cfg, "--state-dir", dir.file("state")});
+    EXPECT_EQ(r.exit_code, 2) << c.json;
+    EXPECT_EQ(r.err, cfg + ":" + c.line + "\n") << c.json;
+  }
 }
 
 TEST(SigdumpdStartup, HelpAndVersion) {
