@@ -176,8 +176,10 @@ int run_query(const std::vector<std::string>& args) {
   auto rec = live::member(doc, "record");
   std::printf("%s\n",
               rec ? live::str(*rec, "name", a->positional[0]).c_str() : a->positional[0].c_str());
-  std::printf("  run %s  file %s\n", live::str(doc, "run", "-").c_str(),
-              live::str(doc, "path").c_str());
+  std::printf(
+      "  run %s  file %s%s\n", live::str(doc, "run", "-").c_str(), live::str(doc, "path").c_str(),
+      live::str(doc, "source") == "archive" ? "  (archived copy: the run's file was overwritten)"
+                                            : "");
   if (rec) {
     const std::string kind = live::str(*rec, "kind", "out");
     const auto port = live::integer(*rec, kind == "in" ? "input" : "output");

@@ -17,7 +17,9 @@ Lists the runs sigdumpd has seen, newest first: each time a watched dump file
 is created, replaced, truncated or rewritten a new run starts. Runs of
 earlier daemon instances, read back from its state folder, are included.
 Columns: run id, state (live, ended, reset), pair, layers compared, suspect
-layers, first bad layer, start time, file.
+layers, first bad layer, start time, file; "[copy: PATH]" after the file
+when the daemon archived the run (a run whose file was overwritten is still
+queryable from its copy: sigdump query NAME --run RUN).
 
 options:
   --json          print the daemon's reply ({"runs":[...]}, docs/protocol.md)
@@ -88,12 +90,17 @@ int run_runs(const std::vector<std::string>& args) {
           std::to_string(live::integer(*fb, "index").value_or(0)) + " " + live::str(*fb, "name");
     }
     const std::string state = live::str(r, "state", "?");
-    std::printf("%-8s %-6s %-16s %7lld %7lld  %-19s  %-30s %s\n", live::str(r, "run", "?").c_str(),
-                state.c_str(), live::str(r, "pair", "-").c_str(),
+    std::string copy;
+    if (auto arc = live::member(r, "archive")) {
+      copy = live::boolean(*arc, "failed").value_or(false) ? "  [copy failed: " : "  [copy: ";
+      copy += live::str(*arc, "path") + "]";
+    }
+    std::printf("%-8s %-6s %-16s %7lld %7lld  %-19s  %-30s %s%s\n",
+                live::str(r, "run", "?").c_str(), state.c_str(), live::str(r, "pair", "-").c_str(),
                 static_cast<long long>(live::integer(r, "layers").value_or(0)),
                 static_cast<long long>(live::integer(r, "suspect").value_or(0)),
                 local_time(live::integer(r, "started")).c_str(), first_bad.c_str(),
-                live::str(r, "path").c_str());
+                live::str(r, "path").c_str(), copy.c_str());
   }
   return exit_ok;
 }

@@ -82,7 +82,7 @@ void write_record(json_writer& w, const record& r) {
   w.end_object();
 }
 
-void write_run(json_writer& w, const run_info& r) {
+void write_run(json_writer& w, const run_info& r, const archive* copies) {
   w.begin_object();
   w.field("run", r.id);
   w.field("path", r.path);
@@ -112,6 +112,18 @@ void write_run(json_writer& w, const run_info& r) {
   w.key("diagnosis");
   write_diagnosis(w, r.report.diagnosis);
   w.field("persisted", r.persisted);
+  w.key("archive");
+  auto copy = copies != nullptr ? copies->find(r.number) : std::nullopt;
+  if (!copy) {
+    w.null();
+  } else {
+    w.begin_object();
+    w.field("path", copy->path);
+    w.field("bytes", copy->bytes);
+    w.field("copying", copy->live || copy->busy);
+    w.field("failed", copy->failed);
+    w.end_object();
+  }
   w.end_object();
 }
 

@@ -13,6 +13,8 @@
 
 namespace sigdump::daemon {
 
+class archive;
+
 /* A run together with the tracked file that holds its records now. */
 struct run_target {
   std::shared_ptr<run_info> run;       // may be null for a file without a run yet
@@ -31,7 +33,8 @@ std::expected<run_target, ipc::protocol_error> resolve_target(const daemon_state
 /* The record object of `sigdump ls --json` (docs/protocol.md). */
 void write_record(json_writer& w, const record& r);
 
-/* A run object of the `runs` method. */
-void write_run(json_writer& w, const run_info& r);
+/* A run object of the `runs` method; `copies` (may be null) says whether
+   and where the run is archived. */
+void write_run(json_writer& w, const run_info& r, const archive* copies);
 
 }  // namespace sigdump::daemon

@@ -28,7 +28,7 @@ method_result runs(method_context& ctx) {
     if (!r) continue;
     if (*pair && r->pair != **pair) continue;
     if (*path && r->path != norm) continue;
-    write_run(w, *r);
+    write_run(w, *r, ctx.state.run_archive);
     ++n;
   }
   w.end_array();

@@ -20,6 +20,7 @@ namespace sigdump::daemon {
 namespace {
 
 using namespace std::chrono_literals;
+using sigdump::testing::bin_path;
 using sigdump::testing::ramp;
 using sigdump::testing::read_file;
 using sigdump::testing::spec_of;
@@ -362,6 +363,17 @@ TEST_F(ArchiveDaemon, OverwrittenRunIsQueriedFromItsCopyAlsoAfterRestart) {
   auto list = c.call("tensors", R"({"run":"r1"})");
   EXPECT_NE(list.result.find("\"source\":\"archive\""), std::string::npos) << list.raw;
   EXPECT_NE(list.result.find("\"total\":4"), std::string::npos) << list.raw;
+  // `runs` names each run's copy; `sigdump runs` and `sigdump query` say so.
+  auto runs = c.call("runs", R"({"limit":2})");
+  EXPECT_NE(runs.result.find("\"archive\":{\"path\":\"" + copy(1) + "\",\"bytes\":" +
+                             std::to_string(first.size()) + ",\"copying\":false,\"failed\":false}"),
+            std::string::npos)
+      << runs.raw;
+  auto listed = sigdump::testing::run({bin_path("sigdump"), "runs", "--socket", dir_.file("sock")});
+  EXPECT_NE(listed.out.find("[copy: " + copy(1) + "]"), std::string::npos) << listed.out;
+  auto queried = sigdump::testing::run(
+      {bin_path("sigdump"), "query", "net/l2", "--run", "r1", "--socket", dir_.file("sock")});
+  EXPECT_NE(queried.out.find("archived copy"), std::string::npos) << queried.out << queried.err;
 
   // A rename onto the path: r2's copy is finished through the old inode.
   {
