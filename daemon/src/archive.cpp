@@ -13,6 +13,7 @@
 #include <filesystem>
 
 #include "log.h"
+#include "sigdump/atomic_file.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/json_util.h"
 
@@ -33,16 +34,6 @@ std::string base_name(const std::string& p) {
 
 std::unexpected<error> io_error(const std::string& file, const std::string& what) {
   return make_error(errc::io, file, no_record, no_offset, what + ": " + std::strerror(errno));
-}
-
-bool write_all(int fd, std::string_view s) {
-  while (!s.empty()) {
-    ssize_t n = ::write(fd, s.data(), s.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    s.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
 }
 
 struct open_call {
@@ -260,29 +251,14 @@ void archive::write_index() {
   std::string body = w.take();
   body += '\n';
   const std::string path = dir_ + "/archive.json";
-  const std::string tmp = path + ".tmp";
-  auto fail = [&](const std::string& what) {
+  if (auto written = write_file_atomically(path, body, mode_t{0600}); !written) {
     if (!index_error_logged_) {
-      log(log_level::err, path + ": " + what + ": " + std::strerror(errno) +
+      log(log_level::err, path + ": cannot write the archive index: " + written.error().message +
                               " (copies made meanwhile may not be found after a restart)");
       index_error_logged_ = true;
     }
-  };
-  ipc::unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd) return fail("cannot write the archive index");
-  if (!write_all(fd.get(), body) || ::fsync(fd.get()) != 0) {
-    fail("cannot write the archive index");
-    ::unlink(tmp.c_str());
     return;
   }
-  fd.reset();
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    fail("cannot replace the archive index");
-    ::unlink(tmp.c_str());
-    return;
-  }
-  ipc::unique_fd dfd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd) ::fsync(dfd.get());
   if (index_error_logged_) log(log_level::notice, path + ": archive index written again");
   index_error_logged_ = false;
 }

@@ -14,8 +14,10 @@
 #include <vector>
 
 #include "log.h"
+#include "sigdump/atomic_file.h"
 #include "sigdump/ipc/protocol.h"
 #include "sigdump/ipc/unique_fd.h"
+#include "sigdump/json_util.h"
 #include "sigdump/version.h"
 
 namespace sigdump::daemon {
@@ -23,38 +25,6 @@ namespace sigdump::daemon {
 namespace {
 
 constexpr double nan_value = std::numeric_limits<double>::quiet_NaN();
-
-// Length of the valid UTF-8 sequence at s[i], or 0 when it is not one
-// (overlong forms, surrogates and code points past U+10FFFF included).
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) return 1;
-  std::size_t n = 0;
-  std::uint32_t cp = 0;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    n = 2;
-    cp = b0 & 0x1Fu;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    n = 3;
-    cp = b0 & 0x0Fu;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    n = 4;
-    cp = b0 & 0x07u;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0u) != 0x80u) return 0;
-    cp = (cp << 6) | (b & 0x3Fu);
-  }
-  if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-      (cp >= 0xD800 && cp <= 0xDFFF)) {
-    return 0;
-  }
-  return n;
-}
 
 using label_list = std::vector<std::pair<const char*, std::string_view>>;
 
@@ -146,6 +116,11 @@ std::string escape_label_value(std::string_view value) {
   out.reserve(value.size());
   for (std::size_t i = 0; i < value.size();) {
     const char c = value[i];
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      // node_exporter rejects the whole file over one invalid byte.
+      i += append_utf8_or_replacement(out, value, i);
+      continue;
+    }
     if (c == '\\') {
       out += "\\\\";
     } else if (c == '"') {
@@ -153,15 +128,7 @@ std::string escape_label_value(std::string_view value) {
     } else if (c == '\n') {
       out += "\\n";
     } else {
-      const std::size_t n = utf8_sequence(value, i);
-      if (n == 0) {
-        out += "\xEF\xBF\xBD";
-        ++i;
-      } else {
-        out.append(value.substr(i, n));
-        i += n;
-      }
-      continue;
+      out += c;
     }
     ++i;
   }
@@ -325,41 +292,13 @@ std::string render_metrics(const daemon_state& state, const metrics_inputs& in) 
 result<void> write_textfile(const std::string& dir, const std::string& name,
                             std::string_view text) {
   const std::string target = dir + "/" + name;
-  // A dot name without .prom: the textfile collector never reads it.
-  const std::string temp = dir + "/." + name + ".tmp-" + std::to_string(::getpid());
-  auto fail = [&](const char* what, const std::string& path, int err) -> std::unexpected<error> {
-    ::unlink(temp.c_str());
+  // The temporary name does not end in .prom: the collector never reads it.
+  // 0644 whatever the umask: node_exporter runs as another user.
+  auto written = write_file_atomically(target, text, mode_t{0644});
+  if (!written) {
     return make_error(errc::io, target, no_record, no_offset,
-                      std::string("cannot write the metrics file: ") + what + " " + path + ": " +
-                          std::strerror(err));
-  };
-  ipc::unique_fd fd(
-      ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
-  if (!fd) {
-    const int err = errno;
-    // Nothing was created; do not unlink someone else's file of that name.
-    return make_error(
-        errc::io, target, no_record, no_offset,
-        std::string("cannot write the metrics file: open ") + temp + ": " + std::strerror(err));
+                      "cannot write the metrics file: " + written.error().message);
   }
-  // The mode must not depend on the daemon's umask: node_exporter runs as
-  // another user.
-  if (::fchmod(fd.get(), 0644) != 0) return fail("fchmod", temp, errno);
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail("write", temp, errno);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0) return fail("fsync", temp, errno);
-  if (::close(fd.release()) != 0) return fail("close", temp, errno);
-  if (::rename(temp.c_str(), target.c_str()) != 0) return fail("rename to", target, errno);
-  // Make the rename itself durable; a failure here loses nothing visible.
-  ipc::unique_fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (d) (void)::fsync(d.get());
   return {};
 }
 

@@ -54,10 +54,9 @@ std::string escape_label_value(std::string_view value);
 /* A sample value: shortest round-trip decimal, or NaN, +Inf, -Inf. */
 std::string format_metric_value(double v);
 
-/* Writes text to DIR/NAME through a temporary file in DIR (mode 0644,
-   fsync, rename), so readers see the old file or the new one, never a
-   part. On failure the temporary file is removed and the error names the
-   path and the failing call. */
+/* Writes text to DIR/NAME with write_file_atomically (mode 0644), so
+   readers see the old file or the new one, never a part. The error names
+   the path and the failing call. */
 result<void> write_textfile(const std::string& dir, const std::string& name, std::string_view text);
 
 /* Runs render + write for the daemon: every interval, soon after each run

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "log.h"
+#include "sigdump/atomic_file.h"
 #include "sigdump/json_util.h"
 
 namespace sigdump::daemon {
@@ -20,18 +21,6 @@ namespace fs = std::filesystem;
 
 std::unexpected<error> io_error(const std::string& file, const std::string& what) {
   return make_error(errc::io, file, no_record, no_offset, what + ": " + std::strerror(errno));
-}
-
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
 }
 
 result<void> mkdir_p(const std::string& dir) {
@@ -320,25 +309,11 @@ result<std::uint64_t> state_store::load(std::map<std::uint64_t, std::shared_ptr<
 }
 
 result<void> state_store::write_index(std::uint64_t next_run) {
-  std::string path = dir_ + "/index.json";
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return io_error(tmp, "cannot write the state index");
-  ipc::unique_fd owner(fd);
-  std::string body = "{\"version\":1,\"next_run\":" + std::to_string(next_run) + "}\n";
-  if (!write_all(fd, body) || ::fsync(fd) != 0) {
-    auto e = io_error(tmp, "cannot write the state index");
-    ::unlink(tmp.c_str());
-    return e;
-  }
-  owner.reset();
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    return io_error(path, "cannot replace the state index");
-  // Make the rename itself durable.
-  int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
+  const std::string body = "{\"version\":1,\"next_run\":" + std::to_string(next_run) + "}\n";
+  auto written = write_file_atomically(dir_ + "/index.json", body, mode_t{0600});
+  if (!written) {
+    return make_error(errc::io, dir_ + "/index.json", no_record, no_offset,
+                      "cannot write the state index: " + written.error().message);
   }
   return {};
 }

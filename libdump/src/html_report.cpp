@@ -1,6 +1,6 @@
-// The self-contained HTML report and the atomic file writes behind
-// `sigdump compare --html/--plot`. Values for the histograms are streamed
-// from the mapped dumps in chunks: no tensor is ever copied whole.
+// The self-contained HTML report and the chart behind
+// `sigdump compare --html/--plot` (written with write_file_atomically). Values for the histograms
+// are streamed from the mapped dumps in chunks: no tensor is ever copied whole.
 #include "sigdump/html_report.h"
 
 #include <fcntl.h>
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "metrics_kernel.h"
+#include "sigdump/atomic_file.h"
 #include "svg_chart.h"
 
 namespace sigdump {
@@ -572,8 +573,6 @@ std::string render(const compare_report& r, const dump_file* sample, const dump_
   return out;
 }
 
-std::string errno_text(int e) { return std::strerror(e); }
-
 }  // namespace
 
 std::string render_html_report(const compare_report& report, const dump_file& sample,
@@ -583,51 +582,6 @@ std::string render_html_report(const compare_report& report, const dump_file& sa
 
 std::string render_html_report(const compare_report& report, const html_options& options) {
   return render(report, nullptr, nullptr, options);
-}
-
-result<void> write_file_atomically(const std::string& path, std::string_view bytes) {
-  if (path.empty()) return make_error(errc::usage, path, no_record, no_offset, "empty output path");
-  std::string temp = path + ".tmp-XXXXXX";
-  int fd = ::mkostemp(temp.data(), O_CLOEXEC);
-  if (fd < 0) {
-    int e = errno;
-    return make_error(errc::io, path, no_record, no_offset,
-                      "cannot create a temporary file beside it: " + errno_text(e));
-  }
-  auto fail = [&](const char* what, int e) -> result<void> {
-    ::close(fd);
-    ::unlink(temp.c_str());
-    return make_error(errc::io, path, no_record, no_offset, std::string(what) + errno_text(e));
-  };
-  // mkostemp creates 0600; a report is meant to be shared like any output,
-  // and a file being replaced keeps the mode it had.
-  mode_t mode = 0644;
-  if (struct stat st{}; ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-    mode = st.st_mode & 07777;
-  }
-  if (::fchmod(fd, mode) != 0) return fail("cannot set permissions: ", errno);
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return fail("cannot write: ", errno);
-    }
-    done += static_cast<std::size_t>(w);
-  }
-  if (::fsync(fd) != 0) return fail("cannot sync: ", errno);
-  if (::close(fd) != 0) {
-    int e = errno;
-    ::unlink(temp.c_str());
-    return make_error(errc::io, path, no_record, no_offset, "cannot close: " + errno_text(e));
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(temp.c_str());
-    return make_error(errc::io, path, no_record, no_offset,
-                      "cannot rename into place: " + errno_text(e));
-  }
-  return {};
 }
 
 result<void> write_html_report(const std::string& path, const compare_report& report,

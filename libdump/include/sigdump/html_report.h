@@ -66,8 +66,4 @@ result<void> write_html_report(const std::string& path, const compare_report& re
 result<void> write_plot_svg(const std::string& path, const compare_report& report,
                             const chart_options& options = {});
 
-/* Writes bytes to path atomically: temp name in the same folder, fsync,
-   rename. Errors name the path; the temp file is removed on failure. */
-result<void> write_file_atomically(const std::string& path, std::string_view bytes);
-
 }  // namespace sigdump
