@@ -24,6 +24,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -173,6 +174,17 @@ class writer_process {
   int cmd_ = -1, ack_ = -1;
 };
 
+// Layer sizes timed, and how many layers of each (fixed iterations: the
+// benchmark dump holds that many layers).
+constexpr std::pair<std::int64_t, int> latency_sizes[] = {
+    {64 << 10, 300}, {1 << 20, 120}, {16 << 20, 24}};
+int layers_for(std::int64_t bytes) {
+  for (auto [b, n] : latency_sizes) {
+    if (b == bytes) return n;
+  }
+  return 24;
+}
+
 // One latency benchmark's files: the benchmark dump written whole, the
 // sample values, and the baseline: the time libdump's compare takes for
 // one layer of this size (measured here, in the same run). The target of
@@ -188,7 +200,7 @@ struct latency_setup {
 
   bool prepare(std::int64_t bytes) {
     elements = bytes / 4;
-    layers = bytes <= (64 << 10) ? 300 : bytes <= (1 << 20) ? 120 : 24;
+    layers = layers_for(bytes);
     dir = make_temp_dir();
     bench_path = dir + "/bench.bin";
     sample_path = dir + "/sample.bin";
@@ -251,6 +263,29 @@ void report_latency(benchmark::State& st, std::vector<double> lat_us, const late
   st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations()) * bytes);
 }
 
+// The timed part shared by both latency benchmarks: append one layer per
+// iteration and wait for it with `seen` (when it was published or
+// received; nullopt: never), then report.
+void time_layers(benchmark::State& st, const latency_setup& s, writer_process& writer,
+                 std::int64_t bytes,
+                 const std::function<std::optional<clock_type::time_point>(int)>& seen) {
+  std::vector<double> lat_us;
+  int next = latency_setup::warmup;
+  for (auto _ : st) {
+    auto t0 = writer.append(next);
+    auto t1 = t0 ? seen(next) : std::nullopt;
+    if (!t1) {
+      st.SkipWithError("a layer was never published or never reached the subscriber");
+      break;
+    }
+    double us = std::max(std::chrono::duration<double, std::micro>(*t1 - *t0).count(), 0.0);
+    lat_us.push_back(us);
+    st.SetIterationTime(us / 1e6);
+    ++next;
+  }
+  report_latency(st, std::move(lat_us), s, bytes);
+}
+
 // The daemon's core in-process (tracker, worker pool, event loop): latency
 // to the event sink the socket server feeds.
 void BM_LiveLayerLatency(benchmark::State& st) {
@@ -296,39 +331,13 @@ void BM_LiveLayerLatency(benchmark::State& st) {
       }
     }
   }
-  std::vector<double> lat_us;
-  int next = latency_setup::warmup;
-  for (auto _ : st) {
-    auto t0 = writer.append(next);
+  time_layers(st, s, writer, bytes, [&](int i) -> std::optional<clock_type::time_point> {
     clock_type::time_point t1;
-    if (!t0 || !sink.wait_for(next, t1)) {
-      st.SkipWithError("layer never published");
-      break;
-    }
-    double us = std::max(std::chrono::duration<double, std::micro>(t1 - *t0).count(), 0.0);
-    lat_us.push_back(us);
-    st.SetIterationTime(us / 1e6);
-    ++next;
-  }
+    if (!sink.wait_for(i, t1)) return std::nullopt;
+    return t1;
+  });
   live.stop();
-  report_latency(st, std::move(lat_us), s, bytes);
 }
-// Iterations are fixed: the bench file holds that many layers.
-BENCHMARK(BM_LiveLayerLatency)
-    ->Arg(64 << 10)
-    ->Iterations(300)
-    ->UseManualTime()
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_LiveLayerLatency)
-    ->Arg(1 << 20)
-    ->Iterations(120)
-    ->UseManualTime()
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_LiveLayerLatency)
-    ->Arg(16 << 20)
-    ->Iterations(24)
-    ->UseManualTime()
-    ->Unit(benchmark::kMicrosecond);
 
 // A sparse dump: real headers, payloads left as holes (never read unless
 // a pair needs them; no pair here).
@@ -540,37 +549,27 @@ void BM_SocketLayerLatency(benchmark::State& st) {
       }
     }
   }
-  std::vector<double> lat_us;
-  int next = latency_setup::warmup;
-  for (auto _ : st) {
-    auto t0 = writer.append(next);
-    auto got = t0 ? wait_layer(next) : std::nullopt;
-    if (!got) {
-      st.SkipWithError("a layer never reached the subscriber");
-      break;
-    }
-    double us = std::max(std::chrono::duration<double, std::micro>(got->second - *t0).count(), 0.0);
-    lat_us.push_back(us);
-    st.SetIterationTime(us / 1e6);
-    ++next;
-  }
-  report_latency(st, std::move(lat_us), s, bytes);
+  time_layers(st, s, writer, bytes, [&](int i) -> std::optional<clock_type::time_point> {
+    auto got = wait_layer(i);
+    if (!got) return std::nullopt;
+    return got->second;
+  });
 }
-BENCHMARK(BM_SocketLayerLatency)
-    ->Arg(64 << 10)
-    ->Iterations(300)
-    ->UseManualTime()
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_SocketLayerLatency)
-    ->Arg(1 << 20)
-    ->Iterations(120)
-    ->UseManualTime()
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_SocketLayerLatency)
-    ->Arg(16 << 20)
-    ->Iterations(24)
-    ->UseManualTime()
-    ->Unit(benchmark::kMicrosecond);
+
+// Both latency benchmarks for every size of latency_sizes.
+const bool latency_registered = [] {
+  for (auto fn : {std::pair{"BM_LiveLayerLatency", &BM_LiveLayerLatency},
+                  std::pair{"BM_SocketLayerLatency", &BM_SocketLayerLatency}}) {
+    for (auto [bytes, layers] : latency_sizes) {
+      benchmark::RegisterBenchmark(fn.first, fn.second)
+          ->Arg(bytes)
+          ->Iterations(layers)
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond);
+    }
+  }
+  return true;
+}();
 
 }  // namespace
 
