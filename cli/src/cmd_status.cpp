@@ -3,6 +3,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "archive_line.h"
 #include "command.h"
 #include "live_common.h"
 
@@ -15,7 +16,12 @@ constexpr const char* status_help =
 Asks the running sigdumpd what it is doing: its version, pid, event loop and
 clock; the folders and files it watches; for each sample/benchmark pair the
 current run, layers compared so far, suspect layers, the first bad layer and
-the diagnosis (the protocol's `status` method, docs/protocol.md).
+the diagnosis (the protocol's `status` method, docs/protocol.md). When the
+daemon archives runs, one line says where, how much of the byte budget the
+copies use, how many there are (and are still being copied or failed), and
+the last archiving error:
+
+  archive: /data/archive 1.2 GiB of 10 GiB, 5 copies (1 copying)
 
 options:
   --json          print the daemon's reply as one JSON object (the `status`
@@ -55,6 +61,11 @@ int print_text(simdjson::dom::element doc) {
         live::str(*d, "event_loop", "?").c_str(), live::str(*d, "clock", "?").c_str());
     std::printf("state dir: %s\n", live::str(*d, "state_dir", "-").c_str());
     std::printf("status board: %s\n", live::str(*d, "board", "none").c_str());
+  }
+  if (auto a = live::member(doc, "archive")) {
+    std::printf("%s\n", live::archive_line(*a).c_str());
+    const std::string last = live::str(*a, "last_error");
+    if (!last.empty()) std::printf("  last error: %s\n", last.c_str());
   }
   simdjson::dom::array arr;
   if (auto w = live::member(doc, "watched"); w && !w->get_array().get(arr)) {

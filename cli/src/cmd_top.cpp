@@ -13,7 +13,10 @@
 #include <ctime>
 #include <iostream>
 #include <limits>
+#include <optional>
+#include <string>
 
+#include "archive_line.h"
 #include "command.h"
 #include "live_common.h"
 #include "sigdump/ipc/status_board.h"
@@ -29,7 +32,9 @@ A live view of sigdumpd, refreshed every 500 ms, read from the status board
 the daemon keeps in shared memory (docs/status-board.md), so watching costs
 the daemon nothing: per pair its state, run, layers compared, suspect
 layers, worst COS and RMSE, the first bad layer, the latest layer and the
-diagnosis, then the most recent suspect layers. q or Ctrl-C quits.
+diagnosis, then the most recent suspect layers. q or Ctrl-C quits. When the
+daemon archives runs, the header has the archive line of `sigdump status`
+(asked over the socket, `status` with "only":"archive", at most every 2 s).
 
 The board is found from the socket path (/dev/shm/sigdump-board-<uid>-<hash>);
 if it is not there but the daemon answers, its name is asked from `status`.
@@ -87,7 +92,63 @@ std::string latest_text(const ipc::board_layer& l) {
          live::fixed6(l.mse) + " COS " + live::fixed6(l.cos) + " RMSE " + live::fixed6(l.rmse);
 }
 
-std::string render_text(const std::string& board, const ipc::board_snapshot& s, bool color) {
+// The daemon's archive summary, asked over the socket (the board does not
+// carry it): at most every 2 s while top runs, the last answer kept between.
+class archive_probe {
+ public:
+  explicit archive_probe(std::string sock) : sock_(std::move(sock)) {}
+  /* The `archive` object of status as JSON text; empty when the daemon does
+     not archive or does not answer. board_socket: the socket the board names
+     (its daemon's), preferred when set. */
+  const std::string& get(const std::string& board_socket) {
+    if (!board_socket.empty() && board_socket != sock_) {
+      sock_ = board_socket;
+      client_.reset();
+      asked_ = false;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (asked_ && now - last_ < std::chrono::seconds(2)) return json_;
+    asked_ = true;
+    last_ = now;
+    json_.clear();
+    if (!client_) {
+      auto c = ipc::client::connect(sock_, std::chrono::seconds(1));
+      if (!c) return json_;
+      client_.emplace(std::move(*c));
+    }
+    auto reply = client_->call("status", R"({"only":"archive"})", std::chrono::seconds(2));
+    if (!reply) {
+      client_.reset();  // gone or restarted: connect again next time
+      return json_;
+    }
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (reply->is_error || parser.parse(reply->result).get(doc)) return json_;
+    if (auto a = live::member(doc, "archive")) json_ = simdjson::minify(*a);
+    return json_;
+  }
+
+ private:
+  std::string sock_;
+  std::optional<ipc::client> client_;
+  std::string json_;
+  bool asked_ = false;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+std::string archive_text(const std::string& archive_json) {
+  if (archive_json.empty()) return {};
+  simdjson::dom::parser parser;
+  simdjson::dom::element a;
+  if (parser.parse(archive_json).get(a)) return {};
+  std::string out = live::archive_line(a) + "\n";
+  const std::string last = live::str(a, "last_error");
+  if (!last.empty()) out += "  last archive error: " + last + "\n";
+  return out;
+}
+
+std::string render_text(const std::string& board, const ipc::board_snapshot& s, bool color,
+                        const std::string& archive_json) {
   std::string out;
   char line[1024];
   const auto now_s = static_cast<std::int64_t>(std::time(nullptr));
@@ -102,6 +163,7 @@ std::string render_text(const std::string& board, const ipc::board_snapshot& s, 
                 live::duration(now_s - static_cast<std::int64_t>(s.started)).c_str(),
                 static_cast<unsigned long long>(s.clock_tick), board.c_str(), age < 0 ? 0.0 : age);
   out += line;
+  out += archive_text(archive_json);
   if (s.pairs.empty()) {
     out += "no pairs yet (configure --pair SAMPLE=BENCHMARK or pairs in the configuration)\n";
     return out;
@@ -145,7 +207,8 @@ std::string render_text(const std::string& board, const ipc::board_snapshot& s, 
   return out;
 }
 
-std::string render_json(const std::string& board, const ipc::board_snapshot& s) {
+std::string render_json(const std::string& board, const ipc::board_snapshot& s,
+                        const std::string& archive_json) {
   json_writer w;
   w.begin_object();
   w.field("board", board);
@@ -155,6 +218,12 @@ std::string render_json(const std::string& board, const ipc::board_snapshot& s) 
   w.field("clock_tick", s.clock_tick);
   w.field("updated_ns", s.updated_ns);
   w.field("socket", s.socket_path);
+  w.key("archive");  // the `archive` object of status; null: not archiving or no answer
+  if (archive_json.empty()) {
+    w.null();
+  } else {
+    w.raw(archive_json);
+  }
   w.key("pairs").begin_array();
   auto layer = [&](const ipc::board_layer& l) {
     w.begin_object();
@@ -279,6 +348,7 @@ int run_top(const std::vector<std::string>& args) {
   std::string name;
   auto reader = open_board(sock, a->get("board"), name);
   if (!reader) return exit_error;
+  archive_probe archive(sock);
 
   if (once) {
     auto snap = reader->snapshot();
@@ -287,8 +357,9 @@ int run_top(const std::vector<std::string>& args) {
       return fail("status board " + name + " is stale: its daemon (pid " +
                   std::to_string(snap->pid) + ") is gone; " + ipc::no_daemon_message(sock));
     }
-    std::cout << (a->has("json") ? render_json(name, *snap) + "\n"
-                                 : render_text(name, *snap, live::color_wanted()));
+    std::cout << (a->has("json") ? render_json(name, *snap, archive.get(snap->socket_path)) + "\n"
+                                 : render_text(name, *snap, live::color_wanted(),
+                                               archive.get(snap->socket_path)));
     return exit_ok;
   }
 
@@ -314,7 +385,7 @@ int run_top(const std::vector<std::string>& args) {
       screen = "sigdumpd (pid " + std::to_string(snap->pid) +
                ") is not running; waiting for it to come back (q quits)\n";
     } else {
-      screen = render_text(name, *snap, color);
+      screen = render_text(name, *snap, color, archive.get(snap->socket_path));
     }
     if (tty) std::fputs("\033[H\033[2J", stdout);
     std::fputs(screen.c_str(), stdout);

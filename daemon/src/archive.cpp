@@ -26,6 +26,9 @@ namespace fs = std::filesystem;
 // One copy_file_range/sendfile call at most: the copier looks at the cancel
 // flag and at the source's size between slices.
 constexpr std::uint64_t slice_bytes = 8u << 20;
+// A run's bytes after its last record copied at its end: a trailer and
+// blank lines are a few bytes; more than this is not a trailer.
+constexpr std::uint64_t max_tail_bytes = 64u << 10;
 
 std::string base_name(const std::string& p) {
   auto slash = p.find_last_of('/');
@@ -52,14 +55,18 @@ void run_open(void* p) {
 struct archive::channel {
   ipc::unique_fd src, dst;
   std::atomic<bool> cancel{false};
+  std::atomic<bool> abandon{false};      // dropped or stopped: do not even sync
   std::atomic<std::uint64_t> copied{0};  // bytes of dst, kept by the copier
+  std::atomic<bool> synced{false};       // the last job's fdatasync succeeded
   bool use_sendfile = false;             // copier thread only
 };
 
 struct archive::outcome {
   std::uint64_t reached = 0;  // copy size afterwards
-  int error = 0;              // errno of a failed copy (source or archive side)
+  int error = 0;              // errno of a failed copy or sync (source or archive side)
   bool shrank = false;        // the source was cut below what was verified
+  bool final = false;         // the job run at the run's end (rest, trailer, sync)
+  bool synced = false;        // final: fdatasync succeeded after the last byte
 };
 
 namespace {
@@ -117,6 +124,98 @@ Outcome copy_range(Channel& ch, std::uint64_t from, std::uint64_t to) {
   return o;
 }
 
+bool only_chars(std::string_view s, std::string_view allowed) noexcept {
+  return s.find_first_not_of(allowed) == std::string_view::npos;
+}
+
+// Whether bytes after a run's last record are what the parser skips
+// between records: blank lines, "};" trailers and lone "//buffer data
+// size: N" lines, the last one possibly cut, but never anything that is or
+// could still become a record header ("//out ", "//in ").
+bool plausible_tail(std::string_view s) noexcept {
+  constexpr std::string_view size_prefix = "//buffer data size:";
+  constexpr std::string_view trailer_chars = " \t\r};";
+  auto size_line = [&](std::string_view line) {
+    return line.starts_with(size_prefix) &&
+           only_chars(line.substr(size_prefix.size()), " \t\r0123456789");
+  };
+  auto could_become = [](std::string_view cut, std::string_view literal) {
+    return cut.size() <= literal.size() ? literal.starts_with(cut) : cut.starts_with(literal);
+  };
+  std::size_t pos = 0;
+  while (pos < s.size()) {
+    const std::size_t nl = s.find('\n', pos);
+    if (nl == std::string_view::npos) {
+      std::string_view cut = s.substr(pos);
+      if (only_chars(cut, trailer_chars)) return true;
+      if (could_become(cut, "//out ") || could_become(cut, "//in ")) return false;
+      if (cut.size() <= size_prefix.size()) return size_prefix.starts_with(cut);
+      return size_line(cut);
+    }
+    std::string_view line = s.substr(pos, nl - pos);
+    if (!only_chars(line, trailer_chars) && !size_line(line)) return false;
+    pos = nl + 1;
+  }
+  return true;
+}
+
+// Copier thread, at a run's end: the bytes from o.reached to the source's
+// size seen through the descriptor, when they are only a trailer. The
+// checked bytes themselves are written, so a writer changing them meanwhile
+// cannot slip anything else in.
+template <class Channel, class Outcome>
+void copy_tail(Channel& ch, Outcome& o) {
+  struct stat st {};
+  if (::fstat(ch.src.get(), &st) != 0) return;
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size <= o.reached || size - o.reached > max_tail_bytes) return;
+  std::string buf(static_cast<std::size_t>(size - o.reached), '\0');
+  std::size_t got = 0;
+  while (got < buf.size()) {
+    ssize_t r = ::pread(ch.src.get(), buf.data() + got, buf.size() - got,
+                        static_cast<off_t>(o.reached + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return;  // cut meanwhile: the tail is not copied
+    got += static_cast<std::size_t>(r);
+  }
+  if (!plausible_tail(buf)) return;
+  std::size_t put = 0;
+  while (put < buf.size()) {
+    ssize_t w = ::pwrite(ch.dst.get(), buf.data() + put, buf.size() - put,
+                         static_cast<off_t>(o.reached + put));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) {
+      o.error = errno;
+      return;
+    }
+    put += static_cast<std::size_t>(w);
+  }
+  o.reached = size;
+  ch.copied.store(o.reached, std::memory_order_release);
+}
+
+// Copier thread, the last job of a run: the rest of what was verified, the
+// trailer (tail: the parser saw no cut record), then fdatasync, so an index
+// that says "synced" never points at a copy with pages still in memory.
+template <class Channel, class Outcome>
+Outcome finish_copy(Channel& ch, std::uint64_t from, std::uint64_t to, bool tail) {
+  Outcome o = copy_range<Channel, Outcome>(ch, from, to);
+  o.final = true;
+  if (o.error != 0) return o;
+  if (tail && !o.shrank && o.reached >= to && !ch.cancel.load(std::memory_order_acquire)) {
+    copy_tail(ch, o);
+    if (o.error != 0) return o;
+  }
+  if (ch.abandon.load(std::memory_order_acquire)) return o;
+  if (::fdatasync(ch.dst.get()) != 0) {
+    o.error = errno;
+    return o;
+  }
+  o.synced = true;
+  ch.synced.store(true, std::memory_order_release);
+  return o;
+}
+
 }  // namespace
 
 archive::archive(std::string dir, std::uint64_t max_bytes, event_loop& loop, daemon_state& state,
@@ -164,7 +263,9 @@ void archive::stop() {
   if (stopped_) return;
   stopped_ = true;
   for (auto& [n, e] : entries_) {
-    if (e.io) e.io->cancel.store(true, std::memory_order_release);
+    if (!e.io) continue;
+    e.io->cancel.store(true, std::memory_order_release);
+    e.io->abandon.store(true, std::memory_order_release);
   }
   copier_.shutdown();
   // Outcomes still queued on the loop are not needed: the channels say how
@@ -174,9 +275,14 @@ void archive::stop() {
       const std::uint64_t got = e.io->copied.load(std::memory_order_acquire);
       if (got > e.info.bytes) total_ += got - e.info.bytes;
       e.info.bytes = got;
+      // A final job that synced before its outcome reached the loop.
+      if (e.info.busy && !e.info.live && e.io->synced.load(std::memory_order_acquire)) {
+        e.info.synced = true;
+      }
     }
     e.info.busy = false;
     e.info.live = false;
+    e.ending = false;
     e.io.reset();
   }
   write_index();
@@ -209,6 +315,8 @@ void archive::load_index() {
     e.info.source = std::string(source);
     bool failed = false;
     if (!item["failed"].get_bool().get(failed)) e.info.failed = failed;
+    bool synced = false;
+    if (!item["synced"].get_bool().get(synced)) e.info.synced = synced;
     e.done = true;  // its run is over: a restarted daemon starts new runs
     struct stat st {};
     if (::stat(e.info.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
@@ -241,6 +349,7 @@ void archive::write_index() {
     w.field("source", e.info.source);
     w.field("bytes", e.info.bytes);
     w.field("failed", e.info.failed);
+    w.field("synced", e.info.synced);
     w.key("aliases").begin_array();
     for (auto a : e.aliases) w.value(a);
     w.end_array();
@@ -252,6 +361,7 @@ void archive::write_index() {
   body += '\n';
   const std::string path = dir_ + "/archive.json";
   if (auto written = write_file_atomically(path, body, mode_t{0600}); !written) {
+    set_error(path + ": cannot write the archive index: " + written.error().message);
     if (!index_error_logged_) {
       log(log_level::err, path + ": cannot write the archive index: " + written.error().message +
                               " (copies made meanwhile may not be found after a restart)");
@@ -313,8 +423,9 @@ void archive::run_started(const run_info& r, const tracked_file& tf) {
   write_index();
   ch->dst.reset(::open(slot.info.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!ch->dst) {
-    log(log_level::err, slot.info.path + ": cannot create the archive copy of " + r.id + ": " +
-                            std::strerror(errno) + "; this run is not archived");
+    set_error(slot.info.path + ": cannot create the archive copy of " + r.id + ": " +
+              std::strerror(errno));
+    log(log_level::err, last_error_ + "; this run is not archived");
     slot.info.failed = true;
     slot.done = true;
     return;
@@ -327,7 +438,15 @@ void archive::grew(const run_info& r, const tracked_file& tf) {
   auto it = entries_.find(r.number);
   if (it == entries_.end()) return;
   entry& e = it->second;
-  if (r.state == run_state::live) e.info.live = true;
+  if (r.state == run_state::live) {
+    // Also a run that looked finished and goes on: not synced any more.
+    e.info.live = true;
+    e.ending = false;
+    if (e.info.synced) {
+      e.info.synced = false;
+      write_index();  // its copy grows again: no longer whole on disk
+    }
+  }
   if (e.done) return;
   e.target = std::max(e.target, tf.parsed);
   if (!e.io) {
@@ -356,12 +475,48 @@ void archive::run_ended(const run_info& r) {
   // deleted one is still readable through our descriptor.
   if (r.state == run_state::reset && r.end_reason != "replaced") {
     e.done = true;
+    e.tail_ok = false;
     if (e.io) e.io->cancel.store(true, std::memory_order_release);
+  } else if (!e.done) {
+    // The parser's last word on this run, while it still reads its inode
+    // (a replaced file's tracked_file parses the new one already).
+    const tracked_file* tf = r.file.get();
+    const auto map = tf != nullptr && tf->file ? tf->file->current_mapping() : nullptr;
+    if (map && tf->holds_run(r.number) && map->identity() == e.source_id) {
+      e.target = std::max(e.target, tf->parsed);
+      e.tail_ok = !tf->file->pending().has_value();
+    } else {
+      e.tail_ok = true;  // only the bytes after the target can tell (copy_tail)
+    }
   }
-  if (!e.info.busy) {
-    if (e.io && (e.done || e.info.bytes >= e.target)) e.io.reset();
-    write_index();
-    evict();
+  e.ending = true;
+  if (!e.info.busy) schedule_final(r.number, e);
+  evict();
+}
+
+void archive::adopt_live_runs() {
+  if (stopped_) return;
+  for (const auto& [path, tfp] : state_.files) {
+    if (!tfp || !tfp->file || tfp->state != run_state::live || tfp->run == 0) continue;
+    const tracked_file& tf = *tfp;
+    const auto map = tf.file->current_mapping();
+    auto primary_run = state_.runs.find(tf.run);
+    if (!map || primary_run == state_.runs.end() || !primary_run->second ||
+        primary_run->second->state != run_state::live) {
+      continue;
+    }
+    if (auto have = entries_.find(tf.run);
+        have != entries_.end() && have->second.source_id == map->identity()) {
+      continue;  // copied already (archiving was on when it started)
+    }
+    run_started(*primary_run->second, tf);
+    for (std::uint64_t n : tf.runs) {
+      auto other = state_.runs.find(n);
+      if (n != tf.run && other != state_.runs.end() && other->second) {
+        run_started(*other->second, tf);
+      }
+    }
+    grew(*primary_run->second, tf);
   }
 }
 
@@ -385,6 +540,30 @@ void archive::schedule(std::uint64_t number, entry& e) {
   });
 }
 
+void archive::schedule_final(std::uint64_t number, entry& e) {
+  e.ending = false;
+  if (stopped_ || !e.io || e.info.failed) {
+    e.io.reset();
+    write_index();
+    return;
+  }
+  e.info.busy = true;
+  auto ch = e.io;
+  const std::uint64_t from = e.info.bytes;
+  const std::uint64_t to = e.done ? from : std::max(from, e.target);
+  const bool tail = !e.done && e.tail_ok;
+  event_loop* loop = &loop_;
+  auto alive = alive_;
+  copier_.submit([this, ch, from, to, tail, number, loop, alive] {
+    outcome o = finish_copy<channel, outcome>(*ch, from, to, tail);
+    loop->post([this, o, number, alive] {
+      if (*alive) on_outcome(number, o);
+    });
+  });
+}
+
+void archive::set_error(std::string text) { last_error_ = std::move(text); }
+
 void archive::on_outcome(std::uint64_t number, const outcome& o) {
   auto it = entries_.find(number);
   if (it == entries_.end() || !it->second.info.busy) return;
@@ -395,30 +574,39 @@ void archive::on_outcome(std::uint64_t number, const outcome& o) {
   const std::string id = "r" + std::to_string(number);
   if (o.error != 0) {
     const bool full = o.error == ENOSPC || o.error == EDQUOT || o.error == EFBIG;
-    log(log_level::err, e.info.path + ": archiving " + id + " stopped after " +
-                            std::to_string(e.info.bytes) + " of " + std::to_string(e.target) +
-                            " bytes: " + std::strerror(o.error) +
-                            (full ? "; later runs are archived again once there is space"
-                                  : "; later runs are archived again"));
+    set_error(e.info.path + ": archiving " + id + " stopped after " + std::to_string(e.info.bytes) +
+              " of " + std::to_string(e.target) + " bytes: " + std::strerror(o.error));
+    log(log_level::err, last_error_ + (full ? "; later runs are archived again once there is space"
+                                            : "; later runs are archived again"));
     e.info.failed = true;
     e.done = true;
   } else if (o.shrank) {
     log(log_level::info, "archive: " + id + ": " + e.info.source + " was cut at " +
                              std::to_string(e.info.bytes) + " bytes while being copied");
-    e.done = true;
+    e.done = true;  // the channel stays open until the run ends: its copy is synced then
   }
-  if (!e.done && e.target > e.info.bytes) {
+  if (o.final && o.synced && !e.info.live) e.info.synced = true;
+  if (e.info.failed) {
+    e.ending = false;
+    e.io.reset();
+    write_index();
+  } else if (e.ending) {
+    schedule_final(number, e);  // the run ended while this copy ran
+  } else if (!e.done && e.target > e.info.bytes) {
     schedule(number, e);
-  } else {
-    if (e.io && (e.done || !e.info.live)) e.io.reset();
-    if (e.done || !e.info.live) write_index();
+  } else if (o.final && !e.info.live) {
+    e.io.reset();
+    write_index();  // now it may say "synced"
   }
   evict();
 }
 
 void archive::drop(std::map<std::uint64_t, entry>::iterator it) {
   entry& e = it->second;
-  if (e.io) e.io->cancel.store(true, std::memory_order_release);
+  if (e.io) {
+    e.io->cancel.store(true, std::memory_order_release);
+    e.io->abandon.store(true, std::memory_order_release);
+  }
   ::unlink(e.info.path.c_str());
   for (auto a : e.aliases) alias_.erase(a);
   total_ -= std::min(total_, e.info.bytes);
@@ -492,8 +680,25 @@ std::optional<archive::copy_info> archive::find(std::uint64_t number) const {
 bool archive::idle() const noexcept {
   return std::none_of(entries_.begin(), entries_.end(), [](const auto& kv) {
     const entry& e = kv.second;
-    return e.info.busy || (!e.done && e.io && e.target > e.info.bytes);
+    return e.info.busy || e.ending || (!e.done && e.io && e.target > e.info.bytes);
   });
+}
+
+archive::usage archive::summary() const {
+  usage u;
+  u.dir = dir_;
+  u.bytes = total_;
+  u.max_bytes = max_bytes_;
+  u.copies = entries_.size();
+  for (const auto& [n, e] : entries_) {
+    if (e.info.failed) {
+      ++u.failed;
+    } else if (e.info.busy || e.ending || (e.info.live && !e.done)) {
+      ++u.copying;
+    }
+  }
+  u.last_error = last_error_;
+  return u;
 }
 
 void apply_archive_config(std::unique_ptr<archive>& slot, const archive_config& config,

@@ -3,9 +3,10 @@
 // overwrites can still be queried. Bytes move in the kernel
 // (copy_file_range, or sendfile across filesystems) on a copier thread of
 // the archive's own, and only up to what the parser verified (complete
-// records). DIR/archive.json (temp + fsync + rename) lists the copies so
-// they are found again after a restart; DIR/.lock keeps one daemon per
-// folder. Loop thread only, except where said.
+// records); when the run ends, also the trailer after its last record
+// (checked to be one), then the copy is fdatasync'ed. DIR/archive.json (temp + fsync + rename)
+// lists the copies so they are found again after a restart; DIR/.lock keeps one daemon per folder.
+// Loop thread only, except where said.
 #pragma once
 
 #include <atomic>
@@ -36,6 +37,19 @@ class archive {
     bool live = false;        // its run is in progress: never evicted
     bool busy = false;        // a copy is running on the copier thread
     bool failed = false;      // a write error stopped it for good
+    bool synced = false;      // its run ended and the copy was fdatasync'ed after its last
+                              // byte; the index says "synced" only from then on
+  };
+
+  /* What the archive holds, for `status`. */
+  struct usage {
+    std::string dir;
+    std::uint64_t bytes = 0;      // bytes of every copy (as budgeted)
+    std::uint64_t max_bytes = 0;  // budget; 0: none
+    std::uint64_t copies = 0;     // copies kept (live ones included)
+    std::uint64_t copying = 0;    // copies still being made (live run, copy or sync running)
+    std::uint64_t failed = 0;     // copies a write error stopped
+    std::string last_error;       // the newest archiving error; empty: none
   };
 
   /* Creates dir (0700) if needed, locks DIR/.lock and reads DIR/archive.json
@@ -59,8 +73,15 @@ class archive {
   void grew(const run_info& r, const tracked_file& tf);
   /* r ended. With r.state == reset the file now holds another run: nothing
      more is copied for r (its copy keeps what it had). Otherwise the copy
-     finishes what was verified and the run becomes evictable. */
+     finishes what was verified, plus the bytes after the last record when
+     they are only a trailer or blank lines (never a cut record). Either way
+     the copy is then fdatasync'ed on the copier thread before the index
+     calls it synced, and the run becomes evictable. */
   void run_ended(const run_info& r);
+  /* Starts a copy, from byte 0, of every live run in state.files that has
+     none (archiving turned on by a reload while runs were live), as
+     run_started and grew would have. */
+  void adopt_live_runs();
   /* New byte budget (0: none); evicts at once if over it. */
   void set_budget(std::uint64_t max_bytes);
   /* Cancels copies in flight, waits for the copier, writes the index.
@@ -78,8 +99,10 @@ class archive {
   std::uint64_t total_bytes() const noexcept { return total_; }
   /* The copy of run `number`, or nullopt. */
   std::optional<copy_info> find(std::uint64_t number) const;
-  /* True when no copy is running or waiting (tests). */
+  /* True when no copy or sync is running or waiting (tests). */
   bool idle() const noexcept;
+  /* Totals for `status`. */
+  usage summary() const;
 
  private:
   struct channel;  // source + copy descriptors, shared with the copier
@@ -90,6 +113,8 @@ class archive {
     file_identity source_id;               // the source inode the run was parsed from
     std::uint64_t target = 0;              // verified bytes of the source (complete records)
     bool done = false;                     // reset, failed or stopped: copy no more
+    bool ending = false;                   // run ended: the next job is the last (rest, sync)
+    bool tail_ok = false;                  // the parser saw no cut record at the run's end
     std::shared_ptr<channel> io;           // open while it may still grow
     std::vector<std::uint64_t> aliases;    // other runs of the same bytes (other pairs)
     std::shared_ptr<tracked_file> reader;  // cached open_copy()
@@ -101,6 +126,8 @@ class archive {
   void load_index();
   void write_index();
   void schedule(std::uint64_t number, entry& e);
+  void schedule_final(std::uint64_t number, entry& e);
+  void set_error(std::string text);
   void on_outcome(std::uint64_t number, const outcome& o);
   void drop(std::map<std::uint64_t, entry>::iterator it);
   void evict();
@@ -116,6 +143,7 @@ class archive {
   std::uint64_t total_ = 0;
   bool stopped_ = false;
   bool index_error_logged_ = false;
+  std::string last_error_;                                      // newest error, for status
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted outcomes check it
   worker_pool copier_{1};  // last: joined first, while the members above still exist
 };

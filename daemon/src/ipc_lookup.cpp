@@ -122,6 +122,7 @@ void write_run(json_writer& w, const run_info& r, const archive* copies) {
     w.field("bytes", copy->bytes);
     w.field("copying", copy->live || copy->busy);
     w.field("failed", copy->failed);
+    w.field("synced", copy->synced);
     w.end_object();
   }
   w.end_object();

@@ -245,6 +245,7 @@ void tracker::reload(const daemon_options& options) {
   }
   set_options(options);
   rescan("reload");
+  if (archive_) archive_->adopt_live_runs();  // archiving just turned on: copy live runs too
 }
 
 void tracker::rescan(const std::string& reason) {

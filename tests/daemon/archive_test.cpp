@@ -78,6 +78,7 @@ class Archive : public ::testing::Test {
     r.id = "r" + std::to_string(number);
     r.path = path;
     r.state = run_state::live;
+    r.file = tf;
     return tf;
   }
   void refresh(tracked_file& tf) {
@@ -136,6 +137,7 @@ TEST_F(Archive, CopiesOnlyVerifiedBytesAndEqualsTheSource) {
   r.state = run_state::ended;
   r.end_reason = "closed";
   a->run_ended(r);
+  ASSERT_TRUE(run_until([&] { return a->idle(); }));
 
   // The copy reads like the dump itself.
   auto copy = a->open_copy(1);
@@ -247,8 +249,164 @@ TEST_F(Archive, EvictsOldestEndedRunsNeverTheLiveOne) {
   runs[2].state = run_state::ended;
   runs[2].end_reason = "quiet";
   a->run_ended(runs[2]);
+  ASSERT_TRUE(run_until([&] { return a->idle(); }));  // after its final sync
   EXPECT_FALSE(a->find(3));
   EXPECT_EQ(a->total_bytes(), 0u);
+}
+
+// Bytes of one more simulator-style record ("\n};\n" trailer after the
+// payload), split into the record proper and its trailer.
+std::pair<std::string, std::string> record_and_trailer(const std::string& name, float scale) {
+  std::string rec = dump_writer::render({}, spec_of(name, 3000), ramp(3000, scale));
+  const std::string trailer = "\n};\n";
+  EXPECT_TRUE(rec.ends_with(trailer));
+  return {rec.substr(0, rec.size() - trailer.size()), trailer};
+}
+
+std::string index_text(const std::string& arch) { return read_file(arch + "/archive.json"); }
+
+TEST_F(Archive, TrailerSeenAfterTheLastRecordIsCopiedAtRunEndThenSynced) {
+  const std::string src = dir_.file("a_outtensor_dump.bin");
+  auto w = dump_writer::create(src);
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->write(spec_of("l0", 3000), ramp(3000, 1.0f)));
+  auto [last, trailer] = record_and_trailer("l1", 2.0f);
+  ASSERT_TRUE(w->append_bytes(last));  // the writer's trailer comes with a later write
+  auto a = open_archive();
+  ASSERT_TRUE(a);
+  run_info r;
+  auto tf = track(src, r, 1);
+  a->run_started(r, *tf);
+  a->grew(r, *tf);
+  ASSERT_TRUE(run_until([&] { return a->idle(); }));
+  EXPECT_EQ(a->find(1)->bytes, size_of(src));
+  EXPECT_FALSE(a->find(1)->synced);  // live: nothing is synced yet
+  EXPECT_NE(index_text(dir_.file("arch")).find("\"synced\":false"), std::string::npos);
+
+  // The trailer arrives; no new record, so the tracker calls no grew().
+  ASSERT_TRUE(w->append_bytes(trailer));
+  ASSERT_TRUE(w->close());
+  refresh(*tf);
+  r.state = run_state::ended;
+  r.end_reason = "closed";
+  a->run_ended(r);
+  EXPECT_FALSE(a->find(1)->synced);  // the final copy and sync run on the copier
+  ASSERT_TRUE(run_until([&] { return a->idle(); }));
+  auto info = a->find(1);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(read_file(info->path), read_file(src));  // byte for byte, trailer included
+  EXPECT_EQ(info->bytes, size_of(src));
+  EXPECT_TRUE(info->synced);
+  EXPECT_NE(index_text(dir_.file("arch")).find("\"synced\":true"), std::string::npos)
+      << index_text(dir_.file("arch"));
+  EXPECT_EQ(a->summary().copying, 0u);
+
+  // Written to again after it looked finished: live, not synced any more,
+  // and the new record follows the trailer in the copy.
+  auto more = dump_writer::render({}, spec_of("l2", 100), ramp(100, 3.0f));
+  std::FILE* f = std::fopen(src.c_str(), "ab");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(std::fwrite(more.data(), 1, more.size(), f), more.size());
+  std::fclose(f);
+  refresh(*tf);
+  r.state = run_state::live;
+  r.end_reason.clear();
+  a->grew(r, *tf);
+  EXPECT_FALSE(a->find(1)->synced);
+  ASSERT_TRUE(run_until([&] { return a->idle(); }));
+  EXPECT_EQ(read_file(info->path), read_file(src));
+  EXPECT_FALSE(a->find(1)->synced);
+  r.state = run_state::ended;
+  r.end_reason = "quiet";
+  a->run_ended(r);
+  ASSERT_TRUE(run_until([&] { return a->idle(); }));
+  EXPECT_TRUE(a->find(1)->synced);
+  a.reset();
+  // A restarted daemon knows the copy was synced.
+  auto b = open_archive();
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(b->find(1));
+  EXPECT_TRUE(b->find(1)->synced);
+}
+
+TEST_F(Archive, CutTrailerIsCopiedButNeverACutRecordOrHeader) {
+  auto a = open_archive();
+  ASSERT_TRUE(a);
+  // 1: blank lines and the third trailer form's size line, without its
+  // newline when the run ends (quiet): not a record, so the copy still
+  // equals the file.
+  // 2: a record cut in its payload: pending, the copy stops before it.
+  // 3: the start of a header line after the last record, the run's parser
+  // gone (a replaced file): the bytes alone say it is no trailer.
+  const std::string src1 = dir_.file("t1_outtensor_dump.bin");
+  const std::string src2 = dir_.file("t2_outtensor_dump.bin");
+  const std::string src3 = dir_.file("t3_outtensor_dump.bin");
+  std::vector<run_info> runs(3);
+  std::vector<std::shared_ptr<tracked_file>> files;
+  const std::vector<std::string> srcs{src1, src2, src3};
+  for (std::size_t i = 0; i < 3; ++i) {
+    write_dump(srcs[i], 2, 3000, 1.0f);
+    files.push_back(track(srcs[i], runs[i], i + 1));
+    a->run_started(runs[i], *files[i]);
+    a->grew(runs[i], *files[i]);
+  }
+  ASSERT_TRUE(run_until([&] { return a->idle(); }));
+  const std::string next = dump_writer::render({}, spec_of("l9", 3000), ramp(3000, 9.0f));
+  const std::vector<std::string> tails{"\n\n//buffer data size: 12000",
+                                       next.substr(0, next.size() / 2), "//ou"};
+  for (std::size_t i = 0; i < 3; ++i) {
+    std::FILE* f = std::fopen(srcs[i].c_str(), "ab");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(std::fwrite(tails[i].data(), 1, tails[i].size(), f), tails[i].size());
+    std::fclose(f);
+    if (i < 2) refresh(*files[i]);
+  }
+  EXPECT_FALSE(files[0]->file->pending());
+  EXPECT_LT(files[0]->parsed, size_of(src1));  // the parser left the cut line alone
+  EXPECT_TRUE(files[1]->file->pending());
+  runs[2].file.reset();  // as after a replace: no parser state for this run
+  for (std::size_t i = 0; i < 3; ++i) {
+    runs[i].state = i == 2 ? run_state::reset : run_state::ended;
+    runs[i].end_reason = i == 2 ? "replaced" : "quiet";
+    a->run_ended(runs[i]);
+  }
+  ASSERT_TRUE(run_until([&] { return a->idle(); }));
+  EXPECT_EQ(read_file(a->find(1)->path), read_file(src1));
+  EXPECT_EQ(read_file(a->find(2)->path), read_file(src2).substr(0, files[1]->parsed));
+  const std::string whole3 = read_file(src3);
+  EXPECT_EQ(read_file(a->find(3)->path), whole3.substr(0, whole3.size() - 4));
+  for (std::uint64_t n = 1; n <= 3; ++n) EXPECT_TRUE(a->find(n)->synced) << n;
+  auto copy1 = a->open_copy(1);
+  ASSERT_TRUE(copy1) << copy1.error().describe();
+  EXPECT_EQ((*copy1)->file->records().size(), 2u);
+}
+
+TEST_F(Archive, SummaryCountsCopiesAndTheBudget) {
+  const std::string src = dir_.file("s_outtensor_dump.bin");
+  write_dump(src, 2, 1000, 1.0f);
+  auto a = open_archive(1u << 30);
+  ASSERT_TRUE(a);
+  auto u = a->summary();
+  EXPECT_EQ(u.dir, dir_.file("arch"));
+  EXPECT_EQ(u.copies, 0u);
+  EXPECT_EQ(u.max_bytes, 1u << 30);
+  run_info r;
+  auto tf = track(src, r, 1);
+  a->run_started(r, *tf);
+  a->grew(r, *tf);
+  EXPECT_EQ(a->summary().copying, 1u);
+  ASSERT_TRUE(run_until([&] { return a->idle(); }));
+  u = a->summary();
+  EXPECT_EQ(u.copies, 1u);
+  EXPECT_EQ(u.copying, 1u);  // its run is live
+  EXPECT_EQ(u.bytes, size_of(src));
+  EXPECT_EQ(u.failed, 0u);
+  EXPECT_TRUE(u.last_error.empty());
+  r.state = run_state::ended;
+  r.end_reason = "closed";
+  a->run_ended(r);
+  ASSERT_TRUE(run_until([&] { return a->idle(); }));
+  EXPECT_EQ(a->summary().copying, 0u);
 }
 
 // ---------------------------------------------------------------------------
@@ -334,10 +492,124 @@ class ArchiveDaemon : public ::testing::Test {
     return out;
   }
 
+  // Whether `runs` says the copy of `run` is synced (its run ended, the
+  // copy whole and flushed).
+  static bool synced(raw_client& c, const std::string& run) {
+    auto m = c.call("runs");
+    simdjson::dom::parser p;
+    simdjson::dom::element doc;
+    simdjson::dom::array list;
+    if (p.parse(m.result).get(doc) || doc["runs"].get_array().get(list)) return false;
+    for (simdjson::dom::element r : list) {
+      std::string_view id;
+      bool yes = false;
+      if (!r["run"].get_string().get(id) && id == run &&
+          !r["archive"]["synced"].get_bool().get(yes)) {
+        return yes;
+      }
+    }
+    return false;
+  }
+  // The "archive" object of status (params as given), as JSON text; "" when absent.
+  static std::string status_archive(raw_client& c, const std::string& params = "{}") {
+    auto m = c.call("status", params);
+    simdjson::dom::parser p;
+    simdjson::dom::element doc, a;
+    if (p.parse(m.result).get(doc) || doc["archive"].get(a)) return {};
+    return simdjson::minify(a);
+  }
+
   temp_dir dir_;
   std::string dumps_ = dir_.file("dumps");
   std::string arch_ = dir_.file("arch");
 };
+
+TEST_F(ArchiveDaemon, TrailerWrittenAfterTheLastRecordIsInTheSyncedCopy) {
+  auto d = start();
+  auto w = dump_writer::create(dump());
+  ASSERT_TRUE(w);
+  wait_run_start(*d, "r1");
+  ASSERT_TRUE(w->write(spec_of("net/l0", 4096), ramp(4096, 1.0f)));
+  // The last record, its trailer held back until the daemon copied the rest.
+  auto [last, trailer] = record_and_trailer("net/l1", 2.0f);
+  ASSERT_TRUE(w->append_bytes(last));
+  const std::uint64_t before_trailer = size_of(dump());
+  ASSERT_TRUE(wait_until([&] { return size_of(copy(1)) == before_trailer; }))
+      << d->proc().stderr_text();
+  raw_client c(dir_.file("sock"));
+  ASSERT_TRUE(c.connected());
+  EXPECT_FALSE(synced(c, "r1"));
+  ASSERT_TRUE(w->append_bytes(trailer));
+  ASSERT_TRUE(w->close());
+  ASSERT_TRUE(wait_until([&] { return synced(c, "r1"); }))
+      << d->proc().stderr_text() << c.call("runs").raw;
+  EXPECT_EQ(read_file(copy(1)), read_file(dump()));  // cmp-identical, trailer included
+  EXPECT_NE(read_file(arch_ + "/archive.json").find("\"synced\":true"), std::string::npos);
+}
+
+TEST_F(ArchiveDaemon, StatusReportsTheArchive) {
+  auto d = start({"--archive-max-bytes", "1073741824"});
+  write_run(*d, "r1", 1.0f);
+  raw_client c(dir_.file("sock"));
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(wait_until([&] { return synced(c, "r1"); })) << d->proc().stderr_text();
+  EXPECT_EQ(status_archive(c), R"({"dir":")" + arch_ + R"(","bytes":)" +
+                                   std::to_string(size_of(dump())) +
+                                   R"(,"max_bytes":1073741824,"copies":1,"copying":0,"failed":0,)"
+                                   R"("last_error":null})");
+  // "only": that section alone.
+  auto only = c.call("status", R"({"only":"archive"})");
+  EXPECT_EQ(only.result.find("\"daemon\""), std::string::npos) << only.raw;
+  EXPECT_EQ(status_archive(c, R"({"only":"archive"})"), status_archive(c));
+  auto daemon_only = c.call("status", R"({"only":"daemon"})");
+  EXPECT_NE(daemon_only.result.find("\"daemon\""), std::string::npos) << daemon_only.raw;
+  EXPECT_EQ(daemon_only.result.find("\"archive\""), std::string::npos) << daemon_only.raw;
+  EXPECT_EQ(c.call("status", R"({"only":"nope"})").error_code, "invalid_params");
+
+  // A live run counts as copying.
+  auto w = dump_writer::create(dump());
+  ASSERT_TRUE(w);
+  wait_run_start(*d, "r2");
+  ASSERT_TRUE(w->write(spec_of("net/l0", 256), ramp(256, 1.0f)));
+  ASSERT_TRUE(wait_until([&] {
+    return status_archive(c).find(R"("copies":2,"copying":1,)") != std::string::npos;
+  })) << status_archive(c);
+  ASSERT_TRUE(w->close());
+}
+
+TEST_F(ArchiveDaemon, ReloadTurningArchivingOnCopiesTheLiveRunFromTheStart) {
+  const std::string cfg = dir_.file("sigdumpd.json");
+  sigdump::testing::write_file(cfg, R"({"watch":[")" + dumps_ + R"("]})");
+  auto d = std::make_unique<test_daemon>(dir_, std::vector<std::string>{"--config", cfg}, "");
+  ASSERT_TRUE(d->wait_ready()) << d->proc().stderr_text();
+  auto w = dump_writer::create(dump());
+  ASSERT_TRUE(w);
+  wait_run_start(*d, "r1");
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(w->write(spec_of("net/l" + std::to_string(i), 2048, i), ramp(2048, 1.0f)));
+  }
+  raw_client c(dir_.file("sock"));
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(wait_until([&] {
+    return c.call("status").result.find(R"("run":"r1","records":2,)") != std::string::npos;
+  })) << c.call("status").raw;
+  EXPECT_EQ(status_archive(c), "");  // not archiving yet
+
+  sigdump::testing::write_file(
+      cfg, R"({"watch":[")" + dumps_ + R"("],"archive":{"dir":")" + arch_ + R"("}})");
+  ASSERT_TRUE(d->proc().signal(SIGHUP));
+  auto rs =
+      d->wait_event([](const auto& e) { return e.event == "resync" && e.reason == "reload"; });
+  ASSERT_EQ(rs.event, "resync") << d->proc().stderr_text();
+  for (int i = 2; i < 4; ++i) {
+    ASSERT_TRUE(w->write(spec_of("net/l" + std::to_string(i), 2048, i), ramp(2048, 1.0f)));
+  }
+  ASSERT_TRUE(w->close());
+  ASSERT_TRUE(wait_until([&] { return synced(c, "r1"); }))
+      << d->proc().stderr_text() << c.call("runs").raw;
+  EXPECT_EQ(read_file(copy(1)), read_file(dump()));
+  EXPECT_EQ(d->proc().stderr_text().find("<3>"), std::string::npos) << d->proc().stderr_text();
+}
 
 TEST_F(ArchiveDaemon, OverwrittenRunIsQueriedFromItsCopyAlsoAfterRestart) {
   auto d = start();
@@ -364,9 +636,11 @@ TEST_F(ArchiveDaemon, OverwrittenRunIsQueriedFromItsCopyAlsoAfterRestart) {
   EXPECT_NE(list.result.find("\"source\":\"archive\""), std::string::npos) << list.raw;
   EXPECT_NE(list.result.find("\"total\":4"), std::string::npos) << list.raw;
   // `runs` names each run's copy; `sigdump runs` and `sigdump query` say so.
+  ASSERT_TRUE(wait_until([&] { return synced(c, "r1"); }));
   auto runs = c.call("runs", R"({"limit":2})");
-  EXPECT_NE(runs.result.find("\"archive\":{\"path\":\"" + copy(1) + "\",\"bytes\":" +
-                             std::to_string(first.size()) + ",\"copying\":false,\"failed\":false}"),
+  EXPECT_NE(runs.result.find("\"archive\":{\"path\":\"" + copy(1) +
+                             "\",\"bytes\":" + std::to_string(first.size()) +
+                             ",\"copying\":false,\"failed\":false,\"synced\":true}"),
             std::string::npos)
       << runs.raw;
   auto listed = sigdump::testing::run({bin_path("sigdump"), "runs", "--socket", dir_.file("sock")});
@@ -376,15 +650,18 @@ TEST_F(ArchiveDaemon, OverwrittenRunIsQueriedFromItsCopyAlsoAfterRestart) {
   EXPECT_NE(queried.out.find("archived copy"), std::string::npos) << queried.out << queried.err;
 
   // A rename onto the path: r2's copy is finished through the old inode.
+  // Written outside the watched folder: the daemon would track a dump in it
+  // as a run of its own.
   {
-    auto w = dump_writer::create(dumps_ + "/next.tmp");
+    auto w = dump_writer::create(dir_.file("next.tmp"));
     ASSERT_TRUE(w);
     ASSERT_TRUE(w->write(spec_of("net/l0", 64), ramp(64, 7.0f)));
   }
-  fs::rename(dumps_ + "/next.tmp", dump());
-  d->wait_event([](const auto& e) { return e.event == "run_start" && e.run == "r3"; });
+  fs::rename(dir_.file("next.tmp"), dump());
+  auto r3 = d->wait_event([](const auto& e) { return e.event == "run_start" && e.run == "r3"; });
+  ASSERT_EQ(r3.path, dump()) << read_file(d->events_path());
   auto r2 = query(c, "r2", "net/l3", 8);
-  EXPECT_EQ(r2.source, "archive") << r2.error;
+  EXPECT_EQ(r2.source, "archive") << r2.error << read_file(d->events_path());
   EXPECT_EQ(r2.values, expected_values(3.0f, 8));
   c.close();
 
@@ -421,7 +698,8 @@ TEST_F(ArchiveDaemon, BudgetEvictsOldRunsButNeverTheLiveOne) {
   }
   ASSERT_TRUE(wait_until([&] { return size_of(copy(3)) == size_of(dump()); }))
       << d->proc().stderr_text() << listing() << read_file(d->events_path());
-  EXPECT_FALSE(fs::exists(copy(2)));
+  // Evicted once the loop hears the copy is done (the file shows it first).
+  EXPECT_TRUE(wait_until([&] { return !fs::exists(copy(2)); })) << listing();
   EXPECT_TRUE(fs::exists(copy(3)));
   raw_client c(dir_.file("sock"));
   EXPECT_EQ(query(c, "r1", "net/l0", 4).error, "unavailable");
@@ -471,6 +749,12 @@ TEST_F(ArchiveFullDisk, StopsThatRunWithOneErrorAndResumesWhenSpaceIsBack) {
   // The daemon goes on: the run is still queried from the dump itself.
   raw_client c(dir_.file("sock"));
   EXPECT_EQ(query(c, "r1", "net/l0", 4).source, "file");
+  // status counts the failed copy and says why (the newest error: the copy
+  // or, with the disk still full, the index after it).
+  const std::string st = status_archive(c);
+  EXPECT_NE(st.find(R"("copies":1,"copying":0,"failed":1,"last_error":")"), std::string::npos)
+      << st;
+  EXPECT_NE(st.find("No space left on device"), std::string::npos) << st;
 
   // Space comes back: the next run is archived whole.
   ASSERT_EQ(::mount("sigdump-test", arch_.c_str(), "tmpfs", MS_REMOUNT, "size=8m"), 0)
