@@ -162,6 +162,9 @@ class daemon_state {
   std::string event_loop_name;                                 // "io_uring" or "epoll"
   archive* run_archive = nullptr;                              // run copies (archive.h); null: off
   std::uint64_t next_run = 1;                                  // number the next run gets
+  std::uint64_t layers_streamed = 0;   // layers compared partly while they were being written
+  std::uint64_t chunks_streamed = 0;   // chunks of those summed before the layer was complete
+  std::uint64_t chunks_discarded = 0;  // streamed chunks summed again (truncated since)
 
   std::int64_t started() const noexcept { return start_; }
   pid_t pid() const noexcept { return pid_; }

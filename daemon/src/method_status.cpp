@@ -44,6 +44,9 @@ method_result status(method_context& ctx) {
       w.field("board", ctx.server.board_name());
     }
     w.field("clients", static_cast<std::uint64_t>(ctx.server.client_count()));
+    w.field("layers_streamed", st.layers_streamed);
+    w.field("chunks_streamed", st.chunks_streamed);
+    w.field("chunks_discarded", st.chunks_discarded);
     w.end_object();
   }
 

@@ -189,6 +189,12 @@ std::string render_metrics(const daemon_state& state, const metrics_inputs& in) 
   x.family("sigdump_daemon_overloaded_clients_total", "counter",
            "Clients disconnected because they did not read their events.");
   x.sample("sigdump_daemon_overloaded_clients_total", as_double(in.ipc.overloaded));
+  x.family("sigdump_daemon_layers_streamed_total", "counter",
+           "Big layers compared partly while they were being written.");
+  x.sample("sigdump_daemon_layers_streamed_total", as_double(state.layers_streamed));
+  x.family("sigdump_daemon_chunks_discarded_total", "counter",
+           "Chunks summed while written, then summed again: the file was cut under them.");
+  x.sample("sigdump_daemon_chunks_discarded_total", as_double(state.chunks_discarded));
 
   // Pairs.
   x.family("sigdump_pair_info", "gauge", "A configured pair and its sample and benchmark paths.");

@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <optional>
 
 #include "archive.h"
@@ -19,6 +21,10 @@
 namespace sigdump::daemon {
 
 namespace {
+
+// How long a file may sit still before a streamed record stops being
+// followed every millisecond (its next write raises an inotify event).
+constexpr std::int64_t follow_pause_ms = 100;
 
 // Publishes run_start or run_reset (with the run it replaces) for r.
 void publish_run_event(daemon_state& state, event_kind kind, const run_info& r,
@@ -153,6 +159,91 @@ result<dump_file> guarded_open(const std::string& path) {
 
 }  // namespace
 
+// A big sample record still being written whose benchmark record is known:
+// the workers sum its chunks as their bytes land, and the layer's
+// comparison takes the chunks done, waits for the ones running and computes
+// the rest. Chunk sums are combined in chunk order, so the metrics equal
+// those of a comparison of the finished file, provided the bytes summed
+// are still the file's: a chunk that a truncation reached since (the
+// writer started over, and may have written the record again before we
+// looked) is summed again. Truncation sentinels, armed before the bytes
+// are read, tell.
+struct layer_stream {
+  // Loop thread only.
+  std::uint32_t record = 0;         // the index the cut record will get
+  std::uint64_t header_offset = 0;  // where it starts
+  std::string bench_path;
+  std::uint64_t bench_run = 0;
+  std::uint32_t bench_record = 0;
+  std::uint64_t submitted = 0;  // chunks [0, submitted) were handed to the workers
+
+  // Set before any chunk is handed out, then only read.
+  std::uint64_t payload_offset = 0;  // sample payload's first byte in its file
+  std::uint64_t elements = 0;
+  std::uint64_t element_bytes = 0;
+  tensor_view bench;
+
+  // Shared with the workers.
+  enum class slot : std::uint8_t { open, running, done, closed };
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<slot> slots;
+  chunk_sums_so_far sums;
+  std::vector<std::optional<truncation_sentinel>> guards;  // per done chunk: its sample bytes
+  std::optional<truncation_sentinel> bench_guard;          // the benchmark record's bytes
+
+  std::uint64_t end_element(std::uint64_t k) const {
+    return std::min((k + 1) * compare_chunk_elements(), elements);
+  }
+  // The sample byte just past chunk k.
+  std::uint64_t chunk_end(std::uint64_t k) const {
+    return payload_offset + end_element(k) * element_bytes;
+  }
+  // A worker takes chunk k unless it was taken or closed.
+  bool claim(std::uint64_t k) {
+    std::lock_guard lock(m);
+    if (slots[k] != slot::open) return false;
+    slots[k] = slot::running;
+    return true;
+  }
+  // nullopt (the bytes vanished): left to the layer's comparison, which
+  // reports the error itself if they are still gone.
+  void complete(std::uint64_t k, std::optional<partial_sums> s,
+                std::optional<truncation_sentinel> guard) {
+    {
+      std::lock_guard lock(m);
+      sums[k] = s;
+      guards[k] = std::move(guard);
+      slots[k] = slot::done;
+    }
+    cv.notify_all();
+  }
+  // Closes the chunks nobody took (the layer's comparison sums them, on
+  // every core), waits for the running ones (a worker is on each), and
+  // returns those done whose bytes are still the file's; `discarded`
+  // counts the others.
+  chunk_sums_so_far finish(std::uint64_t& discarded) {
+    std::unique_lock lock(m);
+    for (slot& x : slots) {
+      if (x == slot::open) x = slot::closed;
+    }
+    cv.wait(lock, [&] {
+      return std::none_of(slots.begin(), slots.end(), [](slot x) { return x == slot::running; });
+    });
+    chunk_sums_so_far out = sums;
+    const bool bench_kept = bench_guard && bench_guard->intact();
+    for (std::uint64_t k = 0; k < out.size(); ++k) {
+      if (!out[k]) continue;
+      const bool kept = bench_kept && guards[k] && guards[k]->intact();
+      if (!kept) {
+        out[k].reset();
+        ++discarded;
+      }
+    }
+    return out;
+  }
+};
+
 struct tracker::job {
   std::uint64_t run = 0;
   std::uint64_t seq = 0;  // the sample record's place in run_work::queue
@@ -161,6 +252,8 @@ struct tracker::job {
   match_rule rule = match_rule::exact;
   file_lease sample, bench;
   layer_result result;
+  std::uint64_t chunks_streamed = 0;   // chunks summed before the record was complete
+  std::uint64_t chunks_discarded = 0;  // and summed again: a truncation had unmapped them
 };
 
 tracker::tracker(event_loop& loop, daemon_state& state, state_store* store, worker_pool& pool)
@@ -170,6 +263,7 @@ tracker::~tracker() {
   *alive_ = false;
   if (inotify_watch_ != 0) loop_.unwatch(inotify_watch_);
   if (timer_ != 0) loop_.cancel_timer(timer_);
+  if (follow_timer_ != 0) loop_.cancel_timer(follow_timer_);
 }
 
 std::int64_t tracker::now_ms() const {
@@ -604,6 +698,7 @@ void tracker::check_file(const std::string& path, bool created, bool closed,
       if (r->state == run_state::live) end_run(*r, run_state::ended, "closed");
     }
   }
+  stream_pending(tf);
 }
 
 void tracker::track_new(const std::string& path, const struct stat& st, bool created) {
@@ -958,6 +1053,19 @@ void tracker::dispatch(run_info& r, run_work& w, std::uint64_t seq,
   j->bench_record = bench_record;
   j->rule = rule;
   w.queue[static_cast<std::size_t>(seq - w.front_seq)].what = queued_record::status::running;
+  // The streamed chunks of this record count only if both sides are still
+  // the bytes they were summed from.
+  std::shared_ptr<layer_stream> streamed;
+  if (w.stream && w.stream->record == sample_record) {
+    const layer_stream& st = *w.stream;
+    const auto& rec = sample->file->records()[sample_record];
+    if (st.header_offset == rec.header_offset && st.bench_record == bench_record &&
+        st.bench_path == bench->path && st.bench_run == bench->run &&
+        st.bench.owner->identity() == bench->file->current_mapping()->identity()) {
+      streamed = w.stream;
+    }
+  }
+  if (w.stream && w.stream->record <= sample_record) w.stream.reset();
   const std::uint64_t elements = sample->file->records()[sample_record].elements;
   j->sample = file_lease(std::move(sample));
   j->bench = file_lease(std::move(bench));
@@ -975,9 +1083,17 @@ void tracker::dispatch(run_info& r, run_work& w, std::uint64_t seq,
   // Big layers are split over the cores (the sums are combined in chunk
   // order, so the result does not depend on the thread count).
   opts->threads = elements > (1u << 20) ? 0 : 1;
-  pool_.submit([this, j, loop, alive, opts] {
-    j->result =
-        compare_layer(*j->sample.get(), j->sample_record, *j->bench.get(), j->bench_record, *opts);
+  pool_.submit([this, j, loop, alive, opts, streamed] {
+    if (streamed) {
+      const chunk_sums_so_far done = streamed->finish(j->chunks_discarded);
+      j->chunks_streamed = static_cast<std::uint64_t>(
+          std::count_if(done.begin(), done.end(), [](const auto& c) { return c.has_value(); }));
+      j->result = compare_layer(*j->sample.get(), j->sample_record, *j->bench.get(),
+                                j->bench_record, *opts, done);
+    } else {
+      j->result = compare_layer(*j->sample.get(), j->sample_record, *j->bench.get(),
+                                j->bench_record, *opts);
+    }
     j->result.rule = j->rule;
     loop->post([this, j, alive] {
       if (*alive) on_result(j);
@@ -987,6 +1103,11 @@ void tracker::dispatch(run_info& r, run_work& w, std::uint64_t seq,
 
 void tracker::on_result(std::shared_ptr<job> j) {
   --in_flight_;
+  if (j->chunks_streamed > 0) {
+    ++state_.layers_streamed;
+    state_.chunks_streamed += j->chunks_streamed;
+  }
+  state_.chunks_discarded += j->chunks_discarded;
   // Release the leases first so deferred refreshes can run.
   std::vector<std::string> recheck;
   auto note = [&](file_lease& l) {
@@ -1017,6 +1138,142 @@ void tracker::on_result(std::shared_ptr<job> j) {
     if (f != state_.files.end() && f->second->refresh_wanted && f->second->readers.load() == 0)
       check_file(p, false, false);
   }
+}
+
+std::shared_ptr<layer_stream> tracker::open_stream(const run_info& r, const tracked_file& tf,
+                                                   const record& cut) {
+  const dump_file& sample = *tf.file;
+  // Worth it from two chunks on; contiguous payloads only (a padded inner
+  // dimension would need the chunk's end through the stride).
+  if (!cut.ok() || cut.elements <= compare_chunk_elements() || cut.inner != cut.inner_stride ||
+      dtype_size(cut.storage) == 0 || sample.variant() != dump_variant::binary ||
+      !is_compared(cut, state_.compare)) {
+    return nullptr;
+  }
+  const pair_info* pair = nullptr;
+  for (const auto& p : state_.pairs) {
+    if (p.name == r.pair && p.run == r.number) pair = &p;
+  }
+  if (pair == nullptr) return nullptr;
+  const std::string bench_path = resolve_side(pair->benchmark);
+  auto b = bench_path.empty() ? state_.files.end() : state_.files.find(bench_path);
+  if (b == state_.files.end() || b->second.get() == &tf) return nullptr;
+  const dump_file& bench = *b->second->file;
+  // Its occurrence among the sample's complete records, as the queue will
+  // count it; only the certain match (the ordinal-th exact name, which
+  // try_match settles at once) is streamed.
+  std::uint32_t ordinal = 0;
+  const auto& recs = sample.records();
+  for (std::uint32_t i : sample.index().find(recs, cut.name)) {
+    if (recs[i].kind == cut.kind && recs[i].port == cut.port) ++ordinal;
+  }
+  const probe_result pr = probe(bench, cut, ordinal, state_.compare);
+  if (pr.record < 0 || !pr.nth || pr.rule != match_rule::exact) return nullptr;
+  const auto bi = static_cast<std::uint32_t>(pr.record);
+  const record& br = bench.records()[bi];
+  if (!br.ok() || br.elements != cut.elements ||
+      first_layout(cut.shape, br.shape) != layout_choice::same) {
+    return nullptr;
+  }
+  auto bv = bench.view(bi);
+  if (!bv || bv->elements != cut.elements || !bv->owner || bv->data == nullptr ||
+      bv->inner != bv->inner_stride || dtype_size(bv->storage) == 0) {
+    return nullptr;
+  }
+  auto st = std::make_shared<layer_stream>();
+  st->record = cut.index;
+  st->header_offset = cut.header_offset;
+  st->bench_path = bench_path;
+  st->bench_run = b->second->run;
+  st->bench_record = bi;
+  st->payload_offset = cut.payload_offset;
+  st->elements = cut.elements;
+  st->element_bytes = dtype_size(cut.storage);
+  // The benchmark could be cut and written again unseen too: guard its
+  // record (not possible for a record that ends on the file's last page).
+  auto guard = truncation_sentinel::arm(bench_path, bv->owner->identity(), br.end_offset);
+  if (!guard) return nullptr;
+  st->bench_guard = std::move(*guard);
+  st->bench = std::move(*bv);
+  const std::uint64_t chunks =
+      (cut.elements + compare_chunk_elements() - 1) / compare_chunk_elements();
+  st->slots.assign(chunks, layer_stream::slot::open);
+  st->sums.resize(chunks);
+  st->guards.resize(chunks);
+  return st;
+}
+
+void tracker::stream_pending(tracked_file& tf) {
+  if (stopped_ || !tf.file) return;
+  const auto& cut = tf.file->pending();
+  std::optional<result<tensor_view>> view;  // the cut record over the current mapping
+  // Whether a big record may be arriving that only a look will show: one
+  // write(2) of a whole record raises its inotify event once it returns,
+  // and a big one takes milliseconds to tens of milliseconds.
+  bool watch_closely = false;
+  for (const auto& rp : runs_of(tf)) {
+    run_info& r = *rp;
+    auto wit = work_.find(r.number);
+    if (wit == work_.end()) continue;
+    run_work& w = wit->second;
+    if (r.pair.empty() || r.state != run_state::live) {
+      w.stream.reset();
+      continue;
+    }
+    if (!cut || !cut->header) {
+      // Between records, or inside a header: the next record's size is
+      // not known yet.
+      w.stream.reset();
+      watch_closely = true;
+      continue;
+    }
+    const record& h = *cut->header;
+    if (w.stream && (w.stream->record != h.index || w.stream->header_offset != h.header_offset)) {
+      w.stream.reset();
+    }
+    if (!w.stream) w.stream = open_stream(r, tf, h);
+    if (!w.stream) continue;
+    layer_stream& st = *w.stream;
+    const std::uint64_t have = cut->offset + cut->available;
+    // A chunk is handed out once the file reaches into the page after it,
+    // where its truncation sentinel goes.
+    while (st.submitted < st.slots.size() &&
+           truncation_sentinel::page_after(st.chunk_end(st.submitted)) < have) {
+      if (!view) view = tf.file->pending_view();
+      if (!*view) break;
+      const std::uint64_t k = st.submitted++;
+      pool_.submit([st = w.stream, sample = **view, k] {
+        if (!st->claim(k)) return;
+        // Armed before the bytes are read: a truncation while they are
+        // summed counts too.
+        auto guard = truncation_sentinel::arm(sample.owner->path(), sample.owner->identity(),
+                                              st->chunk_end(k));
+        if (!guard) {
+          st->complete(k, std::nullopt, std::nullopt);
+          return;
+        }
+        auto sums = compute_chunk(sample, st->bench, k);
+        st->complete(k, sums ? std::optional<partial_sums>(*sums) : std::nullopt,
+                     std::move(*guard));
+      });
+    }
+    // The last chunk ends with the record, which dispatches the layer.
+    if (st.submitted + 1 < st.slots.size()) watch_closely = true;
+  }
+  // Look every millisecond while the writer is at it, unless it has paused
+  // (its next write raises an event anyway).
+  if (watch_closely && now_ms() - tf.last_change_ms < follow_pause_ms) follow(tf.path);
+}
+
+void tracker::follow(const std::string& path) {
+  follow_paths_.insert(path);
+  if (follow_timer_ != 0) return;
+  follow_timer_ = loop_.add_timer(std::chrono::milliseconds(1), false, [this] {
+    follow_timer_ = 0;
+    std::set<std::string> paths;
+    paths.swap(follow_paths_);
+    for (const auto& p : paths) check_file(p, false, false);
+  });
 }
 
 void tracker::publish_ready(run_info& r, run_work& w) {
@@ -1075,6 +1332,9 @@ void tracker::stop() {
   inotify_watch_ = 0;
   if (timer_ != 0) loop_.cancel_timer(timer_);
   timer_ = 0;
+  if (follow_timer_ != 0) loop_.cancel_timer(follow_timer_);
+  follow_timer_ = 0;
+  follow_paths_.clear();
   inotify_.reset();
 }
 

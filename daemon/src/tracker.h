@@ -23,7 +23,8 @@
 
 namespace sigdump::daemon {
 
-class archive;  // archive.h
+class archive;        // archive.h
+struct layer_stream;  // tracker.cpp: a cut sample record summed while it is written
 
 class tracker {
  public:
@@ -77,6 +78,9 @@ class tracker {
     run_state end_state = run_state::ended;
     bool end_published = false;  // run_end went out; later layers reopen the log
     bool late_layers = false;    // layers were published after run_end
+    // The sample's cut record, when big and already matched: its chunks are
+    // summed as its bytes land, and its comparison reuses them.
+    std::shared_ptr<layer_stream> stream;
   };
   struct job;
 
@@ -110,6 +114,12 @@ class tracker {
                 std::shared_ptr<tracked_file> bench, std::uint32_t sample_record,
                 std::uint32_t bench_record, match_rule rule);
   void on_result(std::shared_ptr<job> j);
+  // Starts or feeds the streamed comparison of tf's cut record for each of
+  // its paired live runs; follows the file closely while chunks are missing.
+  void stream_pending(tracked_file& tf);
+  std::shared_ptr<layer_stream> open_stream(const run_info& r, const tracked_file& tf,
+                                            const record& cut);
+  void follow(const std::string& path);
   void publish_ready(run_info& r, run_work& w);
   void publish_layer(run_info& r, layer_result l);
   void prune_runs();
@@ -131,7 +141,9 @@ class tracker {
   ipc::unique_fd inotify_;
   watch_id inotify_watch_ = 0;
   timer_id timer_ = 0;
-  std::map<int, std::string> wd_dirs_;                        // inotify wd -> folder
+  timer_id follow_timer_ = 0;           // one-shot: looks again at follow_paths_
+  std::set<std::string> follow_paths_;  // files with a streamed record still arriving
+  std::map<int, std::string> wd_dirs_;  // inotify wd -> folder
   std::map<std::string, std::pair<ino_t, off_t>> not_dumps_;  // sniffed negative, by identity+size
   std::map<std::uint64_t, run_work> work_;                    // live comparisons by run number
   std::set<std::string> ambiguous_sides_;                     // folder sides already logged

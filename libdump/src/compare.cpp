@@ -252,12 +252,13 @@ void finish(prepared& p, const compare_options& options) {
 
 }  // namespace
 
-layer_result compare_layer(const dump_file& sample, std::uint32_t sample_record,
-                           const dump_file& bench, std::uint32_t bench_record,
-                           const compare_options& options) {
-  prepared p = prepare(sample, sample_record, bench, bench_record);
+namespace {
+
+layer_result compare_prepared(prepared p, const compare_options& options,
+                              const chunk_sums_so_far* done) {
   if (!p.ready) return std::move(p.result);
-  auto m = compute_metrics(p.sample, p.bench, p.result.layout, options.threads);
+  auto m =
+      detail::compute_metrics_reusing(p.sample, p.bench, p.result.layout, options.threads, done);
   if (!m) {
     p.result.error = m.error().describe();
     return std::move(p.result);
@@ -265,6 +266,25 @@ layer_result compare_layer(const dump_file& sample, std::uint32_t sample_record,
   p.result.metrics = *m;
   finish(p, options);
   return std::move(p.result);
+}
+
+}  // namespace
+
+layer_result compare_layer(const dump_file& sample, std::uint32_t sample_record,
+                           const dump_file& bench, std::uint32_t bench_record,
+                           const compare_options& options) {
+  return compare_prepared(prepare(sample, sample_record, bench, bench_record), options, nullptr);
+}
+
+layer_result compare_layer(const dump_file& sample, std::uint32_t sample_record,
+                           const dump_file& bench, std::uint32_t bench_record,
+                           const compare_options& options, const chunk_sums_so_far& done) {
+  return compare_prepared(prepare(sample, sample_record, bench, bench_record), options, &done);
+}
+
+layout_choice first_layout(const std::vector<std::int64_t>& sample_shape,
+                           const std::vector<std::int64_t>& bench_shape) {
+  return decide_layout(sample_shape, bench_shape).layout;
 }
 
 bool compare_report::any_suspect_or_error() const noexcept {

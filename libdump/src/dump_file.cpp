@@ -178,4 +178,25 @@ result<tensor_view> dump_file::view(std::uint32_t i) const {
   return v;
 }
 
+result<tensor_view> dump_file::pending_view() const {
+  const auto& p = pending();
+  if (!p || !p->header) {
+    return make_error(errc::not_found, path_, p ? p->record : no_record, no_offset,
+                      "no cut binary record with a complete header at the end of the file");
+  }
+  const record& r = *p->header;
+  if (r.payload_offset > map_->size()) {
+    return make_error(errc::truncated, path_, r.index, r.payload_offset,
+                      "payload starts beyond the mapped bytes", r.name);
+  }
+  // make_tensor_view reads no byte of a binary record and takes its layout
+  // from the header (fit, strides): hand it the payload's start only.
+  record local = r;
+  local.payload_offset = 0;
+  local.payload_bytes = 0;
+  return make_tensor_view(local, is_float(), variant(),
+                          std::span<const std::byte>(map_->bytes().data() + r.payload_offset, 0),
+                          map_, path_);
+}
+
 }  // namespace sigdump

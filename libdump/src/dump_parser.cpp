@@ -525,7 +525,7 @@ result<std::size_t> dump_parser::feed(std::span<const std::byte> bytes, std::vec
   };
   auto set_pending = [&](std::uint64_t at, std::string name, std::uint64_t needed, errc code,
                          std::uint64_t err_offset, std::string msg, bool names_record = true) {
-    pending_ = pending_tail{at, next_index_, std::move(name), needed, s.size() - at};
+    pending_ = pending_tail{at, next_index_, std::move(name), needed, s.size() - at, std::nullopt};
     tail_ = tail_state{code, names_record ? std::int64_t{next_index_} : no_record, err_offset,
                        std::move(msg)};
     return appended;
@@ -719,15 +719,17 @@ result<std::size_t> dump_parser::feed(std::span<const std::byte> bytes, std::vec
 
     if (*variant_ == dump_variant::binary) {
       const std::uint64_t n = r.declared_bytes;
-      if (n > s.size() - p) {
-        return set_pending(h, r.name, (p - h) + n, errc::bad_size, h,
-                           "claims " + std::to_string(n) + " bytes but only " +
-                               std::to_string(s.size() - p) + " remain");
-      }
       r.payload_offset = p;
       r.payload_bytes = n;
       r.end_offset = p + n;
       if (r.storage != dtype::unknown) fit_binary(r);
+      if (n > s.size() - p) {
+        set_pending(h, r.name, (p - h) + n, errc::bad_size, h,
+                    "claims " + std::to_string(n) + " bytes but only " +
+                        std::to_string(s.size() - p) + " remain");
+        pending_->header = r;  // copies heap strings only: no mapped byte is read
+        return appended;
+      }
     } else {
       if (!scanned) {
         ts = scan_text(s, p, text_progress_ ? &resume_from : nullptr, &progress);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -149,6 +150,81 @@ void install_handler_once() {
 }
 
 }  // namespace
+
+namespace {
+
+// Whether the page at `page` (page-aligned) is mapped in this process now.
+bool page_present(const void* page) noexcept {
+  // One descriptor for the process: pagemap describes whoever reads it.
+  static const int pagemap = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (pagemap < 0) return false;
+  std::uint64_t entry = 0;
+  const auto index = reinterpret_cast<std::uintptr_t>(page) / page_size();
+  if (::pread(pagemap, &entry, sizeof entry, static_cast<off_t>(index * sizeof entry)) !=
+      static_cast<ssize_t>(sizeof entry)) {
+    return false;
+  }
+  return (entry >> 63) != 0;  // bit 63: present
+}
+
+}  // namespace
+
+std::uint64_t truncation_sentinel::page_after(std::uint64_t end) noexcept {
+  const std::uint64_t ps = page_size();
+  return end == 0 ? 0 : ((end - 1) / ps + 1) * ps;
+}
+
+result<truncation_sentinel> truncation_sentinel::arm(const std::string& path, file_identity id,
+                                                     std::uint64_t end) {
+  const std::uint64_t at = page_after(end);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(errc::io, path, no_record, no_offset, errno_text("open", errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || file_identity{st.st_dev, st.st_ino} != id ||
+      static_cast<std::uint64_t>(st.st_size) <= at) {
+    ::close(fd);
+    return make_error(errc::io, path, no_record, at,
+                      "cannot guard the bytes before " + std::to_string(end) +
+                          ": the file was replaced or does not reach the next page");
+  }
+  void* p = ::mmap(nullptr, static_cast<std::size_t>(page_size()), PROT_READ, MAP_SHARED, fd,
+                   static_cast<off_t>(at));
+  ::close(fd);
+  if (p == MAP_FAILED) {
+    return make_error(errc::io, path, no_record, at, errno_text("mmap", errno));
+  }
+  truncation_sentinel s(p);
+  // Map it now: read its first byte (the page may vanish meanwhile).
+  struct call {
+    const volatile std::byte* page;
+  } c{static_cast<const volatile std::byte*>(p)};
+  if (!guarded_read(
+          [](void* x) {
+            const std::byte b = *static_cast<call*>(x)->page;
+            (void)b;
+          },
+          &c)) {
+    return make_error(errc::truncated, path, no_record, at, "the file was cut while guarded");
+  }
+  return s;
+}
+
+truncation_sentinel& truncation_sentinel::operator=(truncation_sentinel&& o) noexcept {
+  if (this != &o) {
+    if (page_ != nullptr) ::munmap(page_, static_cast<std::size_t>(page_size()));
+    page_ = o.page_;
+    o.page_ = nullptr;
+  }
+  return *this;
+}
+
+truncation_sentinel::~truncation_sentinel() {
+  if (page_ != nullptr) ::munmap(page_, static_cast<std::size_t>(page_size()));
+}
+
+bool truncation_sentinel::intact() const noexcept {
+  return page_ != nullptr && page_present(page_);
+}
 
 bool guarded_read(void (*fn)(void*), void* ctx) noexcept { return guarded_read(fn, ctx, nullptr); }
 

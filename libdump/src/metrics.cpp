@@ -11,13 +11,14 @@
 #include "metrics_kernel.h"
 #include "sigdump/compare.h"
 
-// The two hot loops get an AVX2 clone picked at load time; the default clone
-// keeps the binary portable. Results are identical between clones (no FMA
-// contraction in ISO mode, same lane assignment). Not under sanitizers: the
-// ifunc resolver runs before their runtime is up and crashes (TSan).
+// The two hot loops get AVX-512 and AVX2 clones picked at load time; the
+// default clone keeps the binary portable. Results are identical between
+// clones: same lane assignment, no FMA contraction (-ffp-contract=off for
+// libdump, see its CMakeLists.txt). Not under sanitizers: the ifunc
+// resolver runs before their runtime is up and crashes (TSan).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
     !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
-#define SIGDUMP_KERNEL_CLONES __attribute__((target_clones("avx2", "default")))
+#define SIGDUMP_KERNEL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define SIGDUMP_KERNEL_CLONES
 #endif
@@ -41,54 +42,57 @@ bool is_suspect(const layer_metrics& m, const thresholds& t) noexcept {
 namespace detail {
 namespace {
 
-using v4d = double __attribute__((vector_size(32)));
-using v4f = float __attribute__((vector_size(16)));
-using v4l = long long __attribute__((vector_size(32)));
+// Eight lanes in every clone (one register with AVX-512, two with AVX2):
+// the lane a value lands in, and so every rounding, is the same everywhere.
+using v8d = double __attribute__((vector_size(64)));
+using v8f = float __attribute__((vector_size(32)));
+using v8l = long long __attribute__((vector_size(64)));
+constexpr std::uint64_t lanes = 8;
 
 struct vsums {
-  v4d ab{}, aa{}, bb{}, dd{}, abs_d{}, abs_b{}, max_d{};
+  v8d ab{}, aa{}, bb{}, dd{}, abs_d{}, abs_b{}, max_d{};
 };
 
 constexpr long long abs_bits = 0x7fffffffffffffffLL;
 
-// Four lanes, seven independent accumulators: enough independent chains to
-// hide add latency, few enough to stay in registers.
+// Eight lanes, seven independent accumulators: enough independent chains
+// to hide add latency; with AVX-512 one register each.
 SIGDUMP_KERNEL_CLONES void accumulate_f32(const float* a, const float* b, std::uint64_t n,
                                           vsums& acc) noexcept {
-  const v4l mask = {abs_bits, abs_bits, abs_bits, abs_bits};
-  v4d ab = acc.ab, aa = acc.aa, bb = acc.bb, dd = acc.dd, sad = acc.abs_d, sab = acc.abs_b,
+  const v8l mask = {abs_bits, abs_bits, abs_bits, abs_bits, abs_bits, abs_bits, abs_bits, abs_bits};
+  v8d ab = acc.ab, aa = acc.aa, bb = acc.bb, dd = acc.dd, sad = acc.abs_d, sab = acc.abs_b,
       mx = acc.max_d;
   std::uint64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    v4f fa, fb;
+  for (; i + lanes <= n; i += lanes) {
+    v8f fa, fb;
     std::memcpy(&fa, a + i, sizeof fa);
     std::memcpy(&fb, b + i, sizeof fb);
-    const v4d x = __builtin_convertvector(fa, v4d);
-    const v4d y = __builtin_convertvector(fb, v4d);
-    const v4d d = x - y;
+    const v8d x = __builtin_convertvector(fa, v8d);
+    const v8d y = __builtin_convertvector(fb, v8d);
+    const v8d d = x - y;
     ab += x * y;
     aa += x * x;
     bb += y * y;
     dd += d * d;
-    const v4d ad = reinterpret_cast<v4d>(reinterpret_cast<v4l>(d) & mask);
+    const v8d ad = reinterpret_cast<v8d>(reinterpret_cast<v8l>(d) & mask);
     sad += ad;
-    sab += reinterpret_cast<v4d>(reinterpret_cast<v4l>(y) & mask);
+    sab += reinterpret_cast<v8d>(reinterpret_cast<v8l>(y) & mask);
     mx = ad > mx ? ad : mx;  // a NaN difference leaves the max alone; dd records it
   }
   if (i < n) {  // zero padding adds nothing to any sum
-    v4f fa{}, fb{};
+    v8f fa{}, fb{};
     std::memcpy(&fa, a + i, (n - i) * sizeof(float));
     std::memcpy(&fb, b + i, (n - i) * sizeof(float));
-    const v4d x = __builtin_convertvector(fa, v4d);
-    const v4d y = __builtin_convertvector(fb, v4d);
-    const v4d d = x - y;
+    const v8d x = __builtin_convertvector(fa, v8d);
+    const v8d y = __builtin_convertvector(fb, v8d);
+    const v8d d = x - y;
     ab += x * y;
     aa += x * x;
     bb += y * y;
     dd += d * d;
-    const v4d ad = reinterpret_cast<v4d>(reinterpret_cast<v4l>(d) & mask);
+    const v8d ad = reinterpret_cast<v8d>(reinterpret_cast<v8l>(d) & mask);
     sad += ad;
-    sab += reinterpret_cast<v4d>(reinterpret_cast<v4l>(y) & mask);
+    sab += reinterpret_cast<v8d>(reinterpret_cast<v8l>(y) & mask);
     mx = ad > mx ? ad : mx;
   }
   acc = {ab, aa, bb, dd, sad, sab, mx};
@@ -96,29 +100,31 @@ SIGDUMP_KERNEL_CLONES void accumulate_f32(const float* a, const float* b, std::u
 
 SIGDUMP_KERNEL_CLONES void accumulate_f64(const double* a, const double* b, std::uint64_t n,
                                           vsums& acc) noexcept {
-  const v4l mask = {abs_bits, abs_bits, abs_bits, abs_bits};
-  v4d ab = acc.ab, aa = acc.aa, bb = acc.bb, dd = acc.dd, sad = acc.abs_d, sab = acc.abs_b,
+  const v8l mask = {abs_bits, abs_bits, abs_bits, abs_bits, abs_bits, abs_bits, abs_bits, abs_bits};
+  v8d ab = acc.ab, aa = acc.aa, bb = acc.bb, dd = acc.dd, sad = acc.abs_d, sab = acc.abs_b,
       mx = acc.max_d;
   std::uint64_t i = 0;
-  for (; i < n; i += 4) {
-    v4d x{}, y{};
-    const std::uint64_t k = std::min<std::uint64_t>(4, n - i);
+  for (; i < n; i += lanes) {
+    v8d x{}, y{};
+    const std::uint64_t k = std::min<std::uint64_t>(lanes, n - i);
     std::memcpy(&x, a + i, k * sizeof(double));
     std::memcpy(&y, b + i, k * sizeof(double));
-    const v4d d = x - y;
+    const v8d d = x - y;
     ab += x * y;
     aa += x * x;
     bb += y * y;
     dd += d * d;
-    const v4d ad = reinterpret_cast<v4d>(reinterpret_cast<v4l>(d) & mask);
+    const v8d ad = reinterpret_cast<v8d>(reinterpret_cast<v8l>(d) & mask);
     sad += ad;
-    sab += reinterpret_cast<v4d>(reinterpret_cast<v4l>(y) & mask);
+    sab += reinterpret_cast<v8d>(reinterpret_cast<v8l>(y) & mask);
     mx = ad > mx ? ad : mx;
   }
   acc = {ab, aa, bb, dd, sad, sab, mx};
 }
 
-double lane_sum(v4d v) noexcept { return (v[0] + v[1]) + (v[2] + v[3]); }
+double lane_sum(v8d v) noexcept {
+  return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
 
 metric_sums reduce(const vsums& v) noexcept {
   metric_sums s;
@@ -128,7 +134,8 @@ metric_sums reduce(const vsums& v) noexcept {
   s.dd = lane_sum(v.dd);
   s.abs_d = lane_sum(v.abs_d);
   s.abs_b = lane_sum(v.abs_b);
-  s.max_d = std::max(std::max(v.max_d[0], v.max_d[1]), std::max(v.max_d[2], v.max_d[3]));
+  s.max_d = 0;
+  for (std::uint64_t l = 0; l < lanes; ++l) s.max_d = std::max(s.max_d, v.max_d[l]);
   s.max_nan = std::isnan(s.dd);
   return s;
 }
@@ -289,17 +296,6 @@ side_counts count_nonfinite(const tensor_view& v) noexcept {
 
 }  // namespace
 
-void metric_sums::add(const metric_sums& o) noexcept {
-  ab += o.ab;
-  aa += o.aa;
-  bb += o.bb;
-  dd += o.dd;
-  abs_d += o.abs_d;
-  abs_b += o.abs_b;
-  max_d = std::max(max_d, o.max_d);
-  max_nan = max_nan || o.max_nan;
-}
-
 metric_sums chunk_sums(const tensor_view& sample, const tensor_view& bench, layout_choice layout,
                        std::uint64_t chunk) noexcept {
   const std::uint64_t first = chunk * chunk_elements;
@@ -429,8 +425,58 @@ error detail::vanished_error(const tensor_view& sample, const tensor_view& bench
   return sigdump::vanished_error(in_bench ? bench : sample, fault_address);
 }
 
+void partial_sums::add(const partial_sums& o) noexcept {
+  ab += o.ab;
+  aa += o.aa;
+  bb += o.bb;
+  dd += o.dd;
+  abs_d += o.abs_d;
+  abs_b += o.abs_b;
+  max_d = std::max(max_d, o.max_d);
+  max_nan = max_nan || o.max_nan;
+}
+
+std::uint64_t compare_chunk_elements() noexcept { return detail::chunk_elements; }
+
+result<partial_sums> compute_chunk(const tensor_view& sample, const tensor_view& bench,
+                                   std::uint64_t chunk) {
+  if (sample.elements != bench.elements) {
+    return make_error(errc::mismatch, {}, no_record, no_offset,
+                      "element count differs: sample has " + std::to_string(sample.elements) +
+                          ", benchmark " + std::to_string(bench.elements));
+  }
+  if (chunk >= detail::chunk_count(sample.elements)) {
+    return make_error(errc::usage, {}, no_record, no_offset,
+                      "chunk " + std::to_string(chunk) + " of a layer of " +
+                          std::to_string(sample.elements) + " elements");
+  }
+  struct call {
+    const tensor_view* sample;
+    const tensor_view* bench;
+    std::uint64_t chunk;
+    partial_sums out;
+  } c{&sample, &bench, chunk, {}};
+  const void* fault = nullptr;
+  if (!guarded_read(
+          [](void* p) {
+            auto* x = static_cast<call*>(p);
+            x->out = detail::chunk_sums(*x->sample, *x->bench, layout_choice::same, x->chunk);
+          },
+          &c, &fault)) {
+    return std::unexpected(detail::vanished_error(sample, bench, fault));
+  }
+  return c.out;
+}
+
 result<layer_metrics> compute_metrics(const tensor_view& sample, const tensor_view& bench,
                                       layout_choice layout, unsigned threads) {
+  return detail::compute_metrics_reusing(sample, bench, layout, threads, nullptr);
+}
+
+result<layer_metrics> detail::compute_metrics_reusing(const tensor_view& sample,
+                                                      const tensor_view& bench,
+                                                      layout_choice layout, unsigned threads,
+                                                      const chunk_sums_so_far* done) {
   if (sample.elements != bench.elements) {
     return make_error(errc::mismatch, {}, no_record, no_offset,
                       "element count differs: sample " + format_shape(sample.shape) + " has " +
@@ -447,8 +493,32 @@ result<layer_metrics> compute_metrics(const tensor_view& sample, const tensor_vi
   const std::uint64_t chunks = detail::chunk_count(sample.elements);
   std::vector<detail::metric_sums> sums(chunks);
   std::unique_ptr<const void*[]> faulted(new const void*[chunks]());
+  // Chunks summed earlier (only ever for the `same` layout) are not read again.
+  std::vector<std::uint64_t> missing;
+  const bool reuse = done != nullptr && layout == layout_choice::same;
+  for (std::uint64_t c = 0; c < chunks; ++c) {
+    if (reuse && c < done->size() && (*done)[c]) {
+      sums[c] = *(*done)[c];
+    } else {
+      missing.push_back(c);
+    }
+  }
   metrics_job job{&sample, &bench, layout, sums.data(), faulted.get()};
-  detail::parallel_for(chunks, threads, &run_metrics_chunk, &job);
+  if (missing.size() == chunks) {
+    detail::parallel_for(chunks, threads, &run_metrics_chunk, &job);
+  } else {
+    struct subset {
+      metrics_job* job;
+      const std::vector<std::uint64_t>* which;
+    } sub{&job, &missing};
+    detail::parallel_for(
+        missing.size(), threads,
+        [](void* p, std::uint64_t i) {
+          auto* x = static_cast<subset*>(p);
+          run_metrics_chunk(x->job, (*x->which)[i]);
+        },
+        &sub);
+  }
   detail::metric_sums total;
   for (std::uint64_t c = 0; c < chunks; ++c) {
     if (faulted[c] != nullptr) {

@@ -12,15 +12,10 @@
 namespace sigdump::detail {
 
 /* Elements per chunk: the unit of parallel work and of determinism. */
-inline constexpr std::uint64_t chunk_elements = std::uint64_t{1} << 20;
+inline constexpr std::uint64_t chunk_elements = std::uint64_t{1} << 18;
 
 /* Raw sums of one chunk (or of a whole layer once combined). */
-struct metric_sums {
-  double ab = 0, aa = 0, bb = 0, dd = 0, abs_d = 0, abs_b = 0, max_d = 0;
-  bool max_nan = false;  // some |a-b| was NaN
-
-  void add(const metric_sums& o) noexcept;
-};
+using metric_sums = partial_sums;
 
 inline std::uint64_t chunk_count(std::uint64_t elements) noexcept {
   return (elements + chunk_elements - 1) / chunk_elements;
@@ -40,6 +35,12 @@ layer_metrics finish_metrics(const metric_sums& s, const tensor_view& sample,
    fault_address (the sample's when neither does). */
 error vanished_error(const tensor_view& sample, const tensor_view& bench,
                      const void* fault_address);
+
+/* compute_metrics, taking chunk c's sums from (*done)[c] where set (only
+   when layout is `same`; done may be null). */
+result<layer_metrics> compute_metrics_reusing(const tensor_view& sample, const tensor_view& bench,
+                                              layout_choice layout, unsigned threads,
+                                              const chunk_sums_so_far* done);
 
 /* Runs fn(i) for i in [0, count) on up to `threads` workers (0: hardware
    concurrency) pulling indices from an atomic counter. */

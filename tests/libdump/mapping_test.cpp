@@ -55,6 +55,66 @@ void touch(void* ctx) {
   c->sum += static_cast<long>(c->p[0]);
 }
 
+TEST(TruncationSentinel, StaysIntactUntilATruncationReachesTheGuardedBytes) {
+  temp_dir dir;
+  const std::string path = dir.file("f");
+  const std::string content(1024 * 4096, 'x');  // 4 MiB: large folios likely
+  write_file(path, content);
+  auto whole = mapping::open(path);
+  ASSERT_TRUE(whole) << whole.error().describe();
+  const file_identity id = (*whole)->identity();
+
+  EXPECT_EQ(truncation_sentinel::page_after(1), 4096u);
+  EXPECT_EQ(truncation_sentinel::page_after(4096), 4096u);
+  EXPECT_EQ(truncation_sentinel::page_after(4097), 8192u);
+
+  const std::uint64_t guarded = 300 * 4096 + 100;  // bytes [0, guarded)
+  auto s = truncation_sentinel::arm(path, id, guarded);
+  ASSERT_TRUE(s) << s.error().describe();
+  auto far = truncation_sentinel::arm(path, id, 900 * 4096);
+  ASSERT_TRUE(far) << far.error().describe();
+  EXPECT_TRUE(s->intact());
+  // Reading the file through other mappings changes nothing.
+  ASSERT_TRUE((*whole)->probe(0, (*whole)->size()));
+  EXPECT_TRUE(s->intact());
+
+  // A cut past the guarded bytes (and past its page) leaves it intact.
+  ASSERT_EQ(::truncate(path.c_str(), 800 * 4096), 0);
+  EXPECT_TRUE(s->intact());
+  EXPECT_FALSE(far->intact());
+
+  // The writer starts over and writes the same size again: mapping the new
+  // pages elsewhere (the reader's own refresh does) does not bring the
+  // sentinel back.
+  write_file(path, content);
+  auto again = mapping::open(path);
+  ASSERT_TRUE(again);
+  ASSERT_TRUE((*again)->probe(0, (*again)->size()));
+  ASSERT_TRUE((*whole)->probe(0, 4096));
+  EXPECT_FALSE(s->intact());
+
+  // A cut inside the guarded bytes' last page reaches the sentinel's page.
+  auto t = truncation_sentinel::arm(path, id, guarded);
+  ASSERT_TRUE(t);
+  ASSERT_EQ(::truncate(path.c_str(), guarded - 10), 0);
+  EXPECT_FALSE(t->intact());
+
+  // Refused: a file that does not reach the page after the guarded bytes,
+  // and a replaced file.
+  auto short_file = truncation_sentinel::arm(path, id, guarded - 20);
+  ASSERT_FALSE(short_file);
+  EXPECT_EQ(short_file.error().file, path);
+  auto other = truncation_sentinel::arm(path, file_identity{id.dev, id.ino + 1}, 10);
+  ASSERT_FALSE(other);
+  // Moves keep one owner of the page.
+  write_file(path, content);
+  auto m1 = truncation_sentinel::arm(path, id, 10);
+  ASSERT_TRUE(m1);
+  truncation_sentinel m2 = std::move(*m1);
+  EXPECT_FALSE(m1->intact());
+  EXPECT_TRUE(m2.intact());
+}
+
 TEST(Mapping, ProbeAndGuardSurviveTruncation) {
   temp_dir dir;
   std::string path = dir.file("big");

@@ -3,6 +3,7 @@
 // stored integer type dequantized, padded rows, both transposes, chunking.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -279,6 +280,95 @@ TEST(Metrics, ChunkedLayerIsDeterministicAndCorrect) {
   EXPECT_NEAR(m1.cos, ab / (std::sqrt(aa) * std::sqrt(bb)), 1e-12);
   EXPECT_NEAR(m1.rmse, ad / abs_b, 1e-12);
   EXPECT_EQ(m1.max_abs, mx);
+}
+
+// The summation order is part of the contract: every machine (whichever
+// kernel clone it picks: AVX-512, AVX2 or plain) and every thread count
+// must give the same bits, or live and offline results, and results from
+// two machines, could disagree in the last digit. This is that order
+// written out plainly: per chunk, eight lanes (element i of the chunk
+// into lane i % 8), lanes added pairwise, chunks added in order, no fused
+// multiply-add.
+// The order written out plainly, for values a, b (as doubles).
+layer_metrics in_the_fixed_order(const std::vector<double>& a, const std::vector<double>& b) {
+  const std::size_t chunk = static_cast<std::size_t>(compare_chunk_elements());
+  const std::size_t n = a.size();
+  double ab = 0, aa = 0, bb = 0, dd = 0, sad = 0, sab = 0;
+  for (std::size_t first = 0; first < n; first += chunk) {
+    double lab[8] = {}, laa[8] = {}, lbb[8] = {}, ldd[8] = {}, lad[8] = {}, lsb[8] = {};
+    const std::size_t end = std::min(n, first + chunk);
+    for (std::size_t i = first; i < end; ++i) {
+      const std::size_t l = (i - first) % 8;
+      const double x = a[i], y = b[i];
+      const double d = x - y;
+      const volatile double xy = x * y, xx = x * x, yy = y * y, d2 = d * d;  // no fusing
+      lab[l] += xy, laa[l] += xx, lbb[l] += yy, ldd[l] += d2;
+      lad[l] += std::fabs(d), lsb[l] += std::fabs(y);
+    }
+    auto tree = [](const double* v) {
+      return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+    };
+    ab += tree(lab), aa += tree(laa), bb += tree(lbb), dd += tree(ldd);
+    sad += tree(lad), sab += tree(lsb);
+  }
+  layer_metrics m;
+  m.mse = dd / static_cast<double>(n);
+  m.cos = ab / (std::sqrt(aa) * std::sqrt(bb));
+  m.rmse = sad / sab;
+  return m;
+}
+
+void expect_bits(const layer_metrics& got, const layer_metrics& want) {
+  EXPECT_EQ(std::memcmp(&got.mse, &want.mse, sizeof want.mse), 0) << got.mse << " vs " << want.mse;
+  EXPECT_EQ(std::memcmp(&got.cos, &want.cos, sizeof want.cos), 0) << got.cos << " vs " << want.cos;
+  EXPECT_EQ(std::memcmp(&got.rmse, &want.rmse, sizeof want.rmse), 0)
+      << got.rmse << " vs " << want.rmse;
+}
+
+// The summation order is part of the contract: every machine (whichever
+// kernel clone it picks: AVX-512, AVX2 or plain) and every thread count
+// must give the same bits, or live and offline results, and results from
+// two machines, could disagree in the last digit. Per chunk, eight lanes
+// (element i of the chunk into lane i % 8), lanes added pairwise, chunks
+// added in order, no fused multiply-add. Both kernels: float32 read in
+// place, and values made first (dequantized INT16 here, whose products are
+// not exact in double, so a fused multiply-add would show).
+TEST(Metrics, SummationOrderIsFixedToTheBit) {
+  const std::size_t n = static_cast<std::size_t>(compare_chunk_elements()) * 2 + 1237;
+  std::vector<float> a(n), b(n);
+  std::vector<std::int16_t> qa(n), qb(n);
+  std::vector<double> da(n), db(n), ra(n), rb(n);
+  const double sa = 0.0123, sb = 0.0071;
+  const std::int64_t za = 3, zb = -5;
+  for (std::size_t i = 0; i < n; ++i) {
+    a[i] = static_cast<float>(std::sin(static_cast<double>(i) * 0.0013) * 3.0);
+    b[i] = static_cast<float>(std::cos(static_cast<double>(i) * 0.0007) * 2.5);
+    da[i] = a[i], db[i] = b[i];
+    qa[i] = static_cast<std::int16_t>(std::lround(a[i] * 1000.0f));
+    qb[i] = static_cast<std::int16_t>(std::lround(b[i] * 1000.0f));
+    ra[i] = (static_cast<double>(qa[i]) - static_cast<double>(za)) * sa;
+    rb[i] = (static_cast<double>(qb[i]) - static_cast<double>(zb)) * sb;
+  }
+  auto quantized = [&](const std::vector<std::int16_t>& q, double scale, std::int64_t zero) {
+    tensor_view t;
+    t.data = reinterpret_cast<const std::byte*>(q.data());
+    t.storage = dtype::s16;
+    t.dequantize = true;
+    t.scale = scale;
+    t.zero_point = zero;
+    t.elements = q.size();
+    t.inner = t.inner_stride = 1;
+    t.shape = {static_cast<std::int64_t>(q.size())};
+    return t;
+  };
+  const layer_metrics want_f32 = in_the_fixed_order(da, db), want_q = in_the_fixed_order(ra, rb);
+  for (unsigned threads : {1u, 2u, 3u}) {
+    expect_bits(metrics(a, b, threads), want_f32);
+    auto q =
+        compute_metrics(quantized(qa, sa, za), quantized(qb, sb, zb), layout_choice::same, threads);
+    ASSERT_TRUE(q);
+    expect_bits(*q, want_q);
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -173,6 +174,14 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return pred();
+}
+
+std::vector<float> sine_values(std::size_t n, double step, double phase, float gain) {
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    v[i] = gain * static_cast<float>(std::sin(static_cast<double>(i) * step + phase));
+  }
+  return v;
 }
 
 }  // namespace sigdump::testing

@@ -32,7 +32,7 @@ std::string bin_path(const std::string& name);
 std::string source_path(const std::string& relative);
 
 struct run_result {
-  int exit_code = -1;   // -1 when killed by a signal
+  int exit_code = -1;  // -1 when killed by a signal
   int signal = 0;
   std::string out, err;
 };
@@ -74,5 +74,8 @@ bool wait_until(const std::function<bool()>& pred,
 
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& bytes);
+
+/* n values gain * sin(i * step + phase): smooth, signed, never all zero. */
+std::vector<float> sine_values(std::size_t n, double step, double phase, float gain);
 
 }  // namespace sigdump::testing

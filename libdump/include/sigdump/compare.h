@@ -47,6 +47,28 @@ bool is_suspect(const layer_metrics& m, const thresholds& t) noexcept;
 result<layer_metrics> compute_metrics(const tensor_view& sample, const tensor_view& bench,
                                       layout_choice layout, unsigned threads = 1);
 
+/* Raw sums of one chunk of a layer (or of several, combined in chunk order):
+   what a comparison accumulates before it becomes layer_metrics. */
+struct partial_sums {
+  double ab = 0, aa = 0, bb = 0, dd = 0, abs_d = 0, abs_b = 0, max_d = 0;
+  bool max_nan = false;  // some |a-b| was NaN
+
+  void add(const partial_sums& o) noexcept;
+};
+
+/* Elements per chunk: chunk k of a layer is elements [k*E, min((k+1)*E, n)).
+   The unit of parallel work and of determinism: chunk sums combined in
+   chunk order give the same metrics however and whenever they were made. */
+std::uint64_t compare_chunk_elements() noexcept;
+
+/* Sums of chunk `chunk` of sample vs bench read with the `same` layout,
+   under one SIGBUS guard (errc::truncated naming the file, record and
+   offset when bytes vanished). Reads only that chunk's elements, so the
+   sample may be a record still being written (dump_file::pending_view)
+   whose later chunks are not in the file yet. Element counts must match. */
+result<partial_sums> compute_chunk(const tensor_view& sample, const tensor_view& bench,
+                                   std::uint64_t chunk);
+
 /* Copies real values [first, first+out.size()) of `v` as seen through `layout`
    (v is the benchmark; a transposing layout yields them in the sample's order). */
 void read_values(const tensor_view& v, layout_choice layout, std::uint64_t first,
@@ -125,6 +147,23 @@ struct layer_result {
 layer_result compare_layer(const dump_file& sample, std::uint32_t sample_record,
                            const dump_file& bench, std::uint32_t bench_record,
                            const compare_options& options);
+
+/* Chunks of a layer already summed with the `same` layout (compute_chunk
+   over the same bytes), by chunk index; empty entries are computed. */
+using chunk_sums_so_far = std::vector<std::optional<partial_sums>>;
+
+/* compare_layer reusing `done` where it first reads the benchmark with the
+   `same` layout (a transposing first layout ignores it): the streamed
+   comparison of a layer summed while it was written. Same result as
+   compare_layer whenever `done` holds sums of these bytes. */
+layer_result compare_layer(const dump_file& sample, std::uint32_t sample_record,
+                           const dump_file& bench, std::uint32_t bench_record,
+                           const compare_options& options, const chunk_sums_so_far& done);
+
+/* The layout compare_layer first reads a benchmark of `bench_shape` with
+   for a sample of `sample_shape` (a retry may pick another afterwards). */
+layout_choice first_layout(const std::vector<std::int64_t>& sample_shape,
+                           const std::vector<std::int64_t>& bench_shape);
 
 struct diagnosis {
   enum class kind : std::uint8_t { none, jump, drift, oscillation } what = kind::none;

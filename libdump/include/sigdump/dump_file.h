@@ -59,6 +59,11 @@ class dump_file {
      Reading a binary view's values later can still meet a truncation: use
      tensor_view::read_checked / compute_stats_checked (or guarded_read). */
   result<tensor_view> view(std::uint32_t i) const;
+  /* A view of the cut binary record (pending()->header) over the current
+     mapping. Only its first pending()->available bytes (counted from the
+     record's header) are in the file: read only elements lying there
+     (compute_chunk with the chunk's end checked, as the daemon does). */
+  result<tensor_view> pending_view() const;
 
  private:
   dump_file() = default;

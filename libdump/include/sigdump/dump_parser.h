@@ -29,6 +29,11 @@ struct pending_tail {
   std::string name;             // its name when the header line was complete
   std::uint64_t needed = 0;     // bytes the record needs from offset (0 if unknown yet)
   std::uint64_t available = 0;  // bytes there are from offset
+  // A binary record whose three header lines are complete and whose payload
+  // is cut: the record as it will be once complete (payload fields set, not
+  // all of its bytes in the file yet). Lets a reader work on the payload's
+  // first bytes while the rest arrives.
+  std::optional<sigdump::record> header;
 };
 
 class dump_parser {

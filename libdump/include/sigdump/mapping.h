@@ -59,6 +59,38 @@ class mapping {
   file_identity id_;
 };
 
+/* Tells later whether a file was cut short before some offset since now.
+   A truncation unmaps the file's pages past its new end from every mapping
+   of it; the sentinel maps the one page following the guarded bytes on its
+   own, reads it once and never touches it again, so nothing maps it back:
+   while it is still mapped, no truncation has reached the guarded bytes
+   (which an unseen truncate-and-rewrite would have replaced). */
+class truncation_sentinel {
+ public:
+  /* The file offset of the page the sentinel for bytes before `end` maps:
+     the page after the one holding byte end-1. The file must extend past
+     it when the sentinel is armed. */
+  static std::uint64_t page_after(std::uint64_t end) noexcept;
+  /* Arms a sentinel for the bytes before `end` of the file at `path`, which
+     must still be the file `id`. Errors name the file: replaced, shorter
+     than page_after(end) + 1, or a failing call. */
+  static result<truncation_sentinel> arm(const std::string& path, file_identity id,
+                                         std::uint64_t end);
+  truncation_sentinel(truncation_sentinel&& o) noexcept : page_(o.page_) { o.page_ = nullptr; }
+  truncation_sentinel& operator=(truncation_sentinel&& o) noexcept;
+  truncation_sentinel(const truncation_sentinel&) = delete;
+  truncation_sentinel& operator=(const truncation_sentinel&) = delete;
+  ~truncation_sentinel();
+  /* False once a truncation reached the guarded bytes; also false when the
+     kernel does not tell (no /proc/self/pagemap) or memory pressure dropped
+     the page: callers read the bytes again then. */
+  bool intact() const noexcept;
+
+ private:
+  explicit truncation_sentinel(void* page) : page_(page) {}
+  void* page_ = nullptr;
+};
+
 /* Runs fn() with a SIGBUS guard installed for this thread: if a mapped page
    vanishes under fn (file truncated), returns false instead of crashing.
    fn must not own resources that need unwinding (no allocation). The
