@@ -115,7 +115,8 @@ class tracker {
                 std::uint32_t bench_record, match_rule rule);
   void on_result(std::shared_ptr<job> j);
   // Starts or feeds the streamed comparison of tf's cut record for each of
-  // its paired live runs; follows the file closely while chunks are missing.
+  // its paired live runs; looks at tf every millisecond while it is being
+  // written and no big record's size is known, or chunks are still due.
   void stream_pending(tracked_file& tf);
   std::shared_ptr<layer_stream> open_stream(const run_info& r, const tracked_file& tf,
                                             const record& cut);
@@ -142,7 +143,7 @@ class tracker {
   watch_id inotify_watch_ = 0;
   timer_id timer_ = 0;
   timer_id follow_timer_ = 0;           // one-shot: looks again at follow_paths_
-  std::set<std::string> follow_paths_;  // files with a streamed record still arriving
+  std::set<std::string> follow_paths_;  // paired dumps being written: looked at in 1 ms
   std::map<int, std::string> wd_dirs_;  // inotify wd -> folder
   std::map<std::string, std::pair<ino_t, off_t>> not_dumps_;  // sniffed negative, by identity+size
   std::map<std::uint64_t, run_work> work_;                    // live comparisons by run number
