@@ -122,7 +122,7 @@ SIGDUMP_KERNEL_CLONES void accumulate_f64(const double* a, const double* b, std:
   acc = {ab, aa, bb, dd, sad, sab, mx};
 }
 
-double lane_sum(v8d v) noexcept {
+double lane_sum(const v8d& v) noexcept {
   return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
 }
 
