@@ -1190,8 +1190,9 @@ std::shared_ptr<layer_stream> tracker::open_stream(const run_info& r, const trac
   st->elements = cut.elements;
   st->element_bytes = dtype_size(cut.storage);
   // The benchmark could be cut and written again unseen too: guard its
-  // record (not possible for a record that ends on the file's last page).
-  auto guard = truncation_sentinel::arm(bench_path, bv->owner->identity(), br.end_offset);
+  // record (its last page and a copy of it when the file ends there, as it
+  // does for the last layer).
+  auto guard = truncation_sentinel::arm(bench_path, bv->owner->identity(), br.end_offset, true);
   if (!guard) return nullptr;
   st->bench_guard = std::move(*guard);
   st->bench = std::move(*bv);

@@ -175,33 +175,45 @@ std::uint64_t truncation_sentinel::page_after(std::uint64_t end) noexcept {
 }
 
 result<truncation_sentinel> truncation_sentinel::arm(const std::string& path, file_identity id,
-                                                     std::uint64_t end) {
-  const std::uint64_t at = page_after(end);
+                                                     std::uint64_t end, bool last_page) {
+  const std::uint64_t ps = page_size();
+  std::uint64_t at = page_after(end);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return make_error(errc::io, path, no_record, no_offset, errno_text("open", errno));
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || file_identity{st.st_dev, st.st_ino} != id ||
-      static_cast<std::uint64_t>(st.st_size) <= at) {
+  const bool ok = ::fstat(fd, &st) == 0 && file_identity{st.st_dev, st.st_ino} == id;
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  bool copy = false;
+  if (ok && size <= at && last_page && end > 0 && size >= end) {
+    at -= ps;  // the page holding byte end-1
+    copy = true;
+  }
+  if (!ok || size <= at) {
     ::close(fd);
     return make_error(errc::io, path, no_record, at,
                       "cannot guard the bytes before " + std::to_string(end) +
                           ": the file was replaced or does not reach the next page");
   }
-  void* p = ::mmap(nullptr, static_cast<std::size_t>(page_size()), PROT_READ, MAP_SHARED, fd,
+  void* p = ::mmap(nullptr, static_cast<std::size_t>(ps), PROT_READ, MAP_SHARED, fd,
                    static_cast<off_t>(at));
   ::close(fd);
   if (p == MAP_FAILED) {
     return make_error(errc::io, path, no_record, at, errno_text("mmap", errno));
   }
   truncation_sentinel s(p);
-  // Map it now: read its first byte (the page may vanish meanwhile).
+  if (copy) s.snapshot_.resize(static_cast<std::size_t>(end - at));
+  // Map it now: read it (the page may vanish meanwhile).
   struct call {
-    const volatile std::byte* page;
-  } c{static_cast<const volatile std::byte*>(p)};
+    const std::byte* page;
+    std::byte* out;
+    std::size_t n;
+  } c{static_cast<const std::byte*>(p), s.snapshot_.data(), s.snapshot_.size()};
   if (!guarded_read(
           [](void* x) {
-            const std::byte b = *static_cast<call*>(x)->page;
+            auto* k = static_cast<call*>(x);
+            const std::byte b = *static_cast<const volatile std::byte*>(k->page);
             (void)b;
+            for (std::size_t i = 0; i < k->n; ++i) k->out[i] = k->page[i];
           },
           &c)) {
     return make_error(errc::truncated, path, no_record, at, "the file was cut while guarded");
@@ -213,6 +225,7 @@ truncation_sentinel& truncation_sentinel::operator=(truncation_sentinel&& o) noe
   if (this != &o) {
     if (page_ != nullptr) ::munmap(page_, static_cast<std::size_t>(page_size()));
     page_ = o.page_;
+    snapshot_ = std::move(o.snapshot_);
     o.page_ = nullptr;
   }
   return *this;
@@ -223,7 +236,24 @@ truncation_sentinel::~truncation_sentinel() {
 }
 
 bool truncation_sentinel::intact() const noexcept {
-  return page_ != nullptr && page_present(page_);
+  if (page_ == nullptr || !page_present(page_)) return false;
+  if (snapshot_.empty()) return true;
+  // Still mapped, so reading it maps nothing back; a cut since may still
+  // fault (SIGBUS) or show other bytes.
+  struct call {
+    const std::byte* page;
+    const std::vector<std::byte>* want;
+    bool same;
+  } c{static_cast<const std::byte*>(page_), &snapshot_, false};
+  if (!guarded_read(
+          [](void* x) {
+            auto* k = static_cast<call*>(x);
+            k->same = std::memcmp(k->page, k->want->data(), k->want->size()) == 0;
+          },
+          &c)) {
+    return false;
+  }
+  return c.same;
 }
 
 bool guarded_read(void (*fn)(void*), void* ctx) noexcept { return guarded_read(fn, ctx, nullptr); }

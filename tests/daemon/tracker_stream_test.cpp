@@ -30,12 +30,15 @@ std::vector<float> wave(std::size_t n, double phase, float gain) {
 }
 
 // The three records of both dumps: small, big, small.
-std::string records(double phase, float gain) {
+// (Without the last one when big_last: the big layer ends the file.)
+std::string records(double phase, float gain, bool big_last = false) {
   std::string s = dump_writer::render_first_line({});
   s += dump_writer::render({}, spec_of("conv0", 1000, 0), wave(1000, phase, gain));
   s += dump_writer::render({}, spec_of("conv1/big", big, 1),
                            wave(static_cast<std::size_t>(big), phase, gain));
-  s += dump_writer::render({}, spec_of("conv2", 1000, 2), wave(1000, phase, gain));
+  if (!big_last) {
+    s += dump_writer::render({}, spec_of("conv2", 1000, 2), wave(1000, phase, gain));
+  }
   return s;
 }
 
@@ -107,10 +110,10 @@ class TrackerStream : public ::testing::TestWithParam<std::string> {
     return {"--watch",    dir_.file("w"), "--pair", "big:" + sample_ + "=" + bench_,
             "--quiet-ms", "20000"};
   }
-  // Waits for the run's three layers and its end; checks them against the
-  // offline comparison of the finished files.
-  void expect_run_equals_offline(test_daemon& d, const std::string& run) {
-    ASSERT_TRUE(wait_until([&] { return layers_of(d.events(), run).size() >= 3; }, 60s))
+  // Waits for the run's layers; checks them against the offline comparison
+  // of the finished files.
+  void expect_run_equals_offline(test_daemon& d, const std::string& run, std::size_t layers = 3) {
+    ASSERT_TRUE(wait_until([&] { return layers_of(d.events(), run).size() >= layers; }, 60s))
         << d.proc().stderr_text();
     auto live = layers_of(d.events(), run);
     auto offline = offline_layers(sample_, bench_);
@@ -156,6 +159,38 @@ TEST_P(TrackerStream, BigLayerSummedWhileWrittenEqualsOfflineCompare) {
   EXPECT_EQ(status_counter(dir_, "layers_streamed"), 1);
   EXPECT_GE(status_counter(dir_, "chunks_streamed"), 2);
   EXPECT_EQ(status_counter(dir_, "chunks_discarded"), 0);
+}
+
+// The big layer is the benchmark file's last record: no page follows it
+// there, and its guard falls back to its last page (the last layer of
+// every model was compared only once complete before).
+TEST_P(TrackerStream, TheBenchmarksLastLayerIsStreamedToo) {
+  {
+    appender b(bench_);
+    ASSERT_TRUE(b.ok());
+    b.write(records(0.0, 1.0f, true));
+  }
+  test_daemon d(dir_, args(), loop());
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  const std::string s = records(0.3, 1.05f, true);
+  const auto [begin, end] = big_payload(s);
+  const std::size_t chunk_bytes = compare_chunk_elements() * 4;
+  {
+    appender w(sample_);
+    ASSERT_TRUE(w.ok());
+    w.write(std::string_view(s).substr(0, begin + 4096));
+    std::this_thread::sleep_for(50ms);
+    w.write(std::string_view(s).substr(begin + 4096, 2 * chunk_bytes + 8192 - 4096));
+    std::this_thread::sleep_for(500ms);  // time for the workers (see above)
+    w.write(std::string_view(s).substr(begin + 2 * chunk_bytes + 8192));
+  }
+  (void)end;
+  auto start = d.wait_event(
+      [&](const logged_event& e) { return e.event == "run_start" && e.pair == "big"; });
+  ASSERT_EQ(start.event, "run_start") << d.proc().stderr_text();
+  expect_run_equals_offline(d, start.run, 2);
+  EXPECT_EQ(status_counter(dir_, "layers_streamed"), 1);
+  EXPECT_GE(status_counter(dir_, "chunks_streamed"), 2);
 }
 
 // The writer starts over while the daemon is stopped: it truncates the

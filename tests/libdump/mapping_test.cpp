@@ -1,6 +1,7 @@
 // mapping: empty files, probe, and the SIGBUS guard after a truncation.
 #include "sigdump/mapping.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -113,6 +114,47 @@ TEST(TruncationSentinel, StaysIntactUntilATruncationReachesTheGuardedBytes) {
   truncation_sentinel m2 = std::move(*m1);
   EXPECT_FALSE(m1->intact());
   EXPECT_TRUE(m2.intact());
+}
+
+TEST(TruncationSentinel, LastPageFallbackComparesTheGuardedBytes) {
+  temp_dir dir;
+  const std::string path = dir.file("f");
+  std::string content(10 * 4096 + 100, 'x');
+  write_file(path, content);
+  auto m = mapping::open(path);
+  ASSERT_TRUE(m);
+  const file_identity id = (*m)->identity();
+  const std::uint64_t end = content.size() - 4;  // a record ending on the last page
+
+  ASSERT_FALSE(truncation_sentinel::arm(path, id, end));  // no page after it
+  auto s = truncation_sentinel::arm(path, id, end, true);
+  ASSERT_TRUE(s) << s.error().describe();
+  EXPECT_TRUE(s->intact());
+  // Bytes after `end` are not guarded (changed in place here).
+  {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, "////", 4, static_cast<off_t>(end)), 4);
+    ::close(fd);
+  }
+  EXPECT_TRUE(s->intact());
+
+  // Cut inside the last page, written back with other bytes.
+  ASSERT_EQ(::truncate(path.c_str(), static_cast<off_t>(end - 50)), 0);
+  EXPECT_FALSE(s->intact());
+  std::string other = content;
+  other[end - 20] = 'y';
+  write_file(path, other);
+  EXPECT_FALSE(s->intact());
+
+  // Cut before the last page: its mapping is gone.
+  write_file(path, content);
+  auto t = truncation_sentinel::arm(path, id, end, true);
+  ASSERT_TRUE(t);
+  ASSERT_EQ(::truncate(path.c_str(), 3 * 4096), 0);
+  EXPECT_FALSE(t->intact());
+  write_file(path, content);
+  EXPECT_FALSE(t->intact());
 }
 
 TEST(Mapping, ProbeAndGuardSurviveTruncation) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "sigdump/error.h"
 
@@ -73,10 +74,17 @@ class truncation_sentinel {
   static std::uint64_t page_after(std::uint64_t end) noexcept;
   /* Arms a sentinel for the bytes before `end` of the file at `path`, which
      must still be the file `id`. Errors name the file: replaced, shorter
-     than page_after(end) + 1, or a failing call. */
+     than page_after(end) + 1, or a failing call. With `last_page`, a file
+     that ends before that page is guarded by the page holding byte end-1
+     instead, with a copy of its bytes before `end`: a cut inside that page
+     is then seen only if the bytes differ afterwards (enough for bytes
+     nobody is rewriting while they are read: a finished record). */
   static result<truncation_sentinel> arm(const std::string& path, file_identity id,
-                                         std::uint64_t end);
-  truncation_sentinel(truncation_sentinel&& o) noexcept : page_(o.page_) { o.page_ = nullptr; }
+                                         std::uint64_t end, bool last_page = false);
+  truncation_sentinel(truncation_sentinel&& o) noexcept
+      : page_(o.page_), snapshot_(std::move(o.snapshot_)) {
+    o.page_ = nullptr;
+  }
   truncation_sentinel& operator=(truncation_sentinel&& o) noexcept;
   truncation_sentinel(const truncation_sentinel&) = delete;
   truncation_sentinel& operator=(const truncation_sentinel&) = delete;
@@ -89,6 +97,7 @@ class truncation_sentinel {
  private:
   explicit truncation_sentinel(void* page) : page_(page) {}
   void* page_ = nullptr;
+  std::vector<std::byte> snapshot_;  // last_page: the page's bytes before `end`
 };
 
 /* Runs fn() with a SIGBUS guard installed for this thread: if a mapped page
