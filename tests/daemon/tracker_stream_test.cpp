@@ -123,6 +123,23 @@ class TrackerStream : public ::testing::TestWithParam<std::string> {
       EXPECT_EQ(live[i].layer, offline[i]) << "layer " << i;
     }
   }
+  // Writes the header lines with the payload's first 4 KiB (as a stdio
+  // buffer flush does), then the payload up to `extra` bytes past its
+  // second chunk.
+  static void write_two_chunks(appender& w, const std::string& s, std::size_t begin,
+                               std::size_t extra) {
+    const std::size_t chunk_bytes = compare_chunk_elements() * 4;
+    w.write(std::string_view(s).substr(0, begin + 4096));
+    std::this_thread::sleep_for(50ms);
+    w.write(std::string_view(s).substr(begin + 4096, 2 * chunk_bytes + extra - 4096));
+  }
+  // The id of the pair's run, once it started.
+  static std::string pair_run(test_daemon& d) {
+    auto start = d.wait_event(
+        [&](const logged_event& e) { return e.event == "run_start" && e.pair == "big"; });
+    EXPECT_EQ(start.event, "run_start") << d.proc().stderr_text();
+    return start.run;
+  }
   temp_dir dir_;
   std::string sample_, bench_;
 };
@@ -152,10 +169,7 @@ TEST_P(TrackerStream, BigLayerSummedWhileWrittenEqualsOfflineCompare) {
     }
     w.write(std::string_view(s).substr(at));
   }
-  auto start = d.wait_event(
-      [&](const logged_event& e) { return e.event == "run_start" && e.pair == "big"; });
-  ASSERT_EQ(start.event, "run_start") << d.proc().stderr_text();
-  expect_run_equals_offline(d, start.run);
+  expect_run_equals_offline(d, pair_run(d));
   EXPECT_EQ(status_counter(dir_, "layers_streamed"), 1);
   EXPECT_GE(status_counter(dir_, "chunks_streamed"), 2);
   EXPECT_EQ(status_counter(dir_, "chunks_discarded"), 0);
@@ -173,22 +187,15 @@ TEST_P(TrackerStream, TheBenchmarksLastLayerIsStreamedToo) {
   test_daemon d(dir_, args(), loop());
   ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
   const std::string s = records(0.3, 1.05f, true);
-  const auto [begin, end] = big_payload(s);
-  const std::size_t chunk_bytes = compare_chunk_elements() * 4;
+  const std::size_t begin = big_payload(s).first;
   {
     appender w(sample_);
     ASSERT_TRUE(w.ok());
-    w.write(std::string_view(s).substr(0, begin + 4096));
-    std::this_thread::sleep_for(50ms);
-    w.write(std::string_view(s).substr(begin + 4096, 2 * chunk_bytes + 8192 - 4096));
+    write_two_chunks(w, s, begin, 8192);
     std::this_thread::sleep_for(500ms);  // time for the workers (see above)
-    w.write(std::string_view(s).substr(begin + 2 * chunk_bytes + 8192));
+    w.write(std::string_view(s).substr(begin + 2 * compare_chunk_elements() * 4 + 8192));
   }
-  (void)end;
-  auto start = d.wait_event(
-      [&](const logged_event& e) { return e.event == "run_start" && e.pair == "big"; });
-  ASSERT_EQ(start.event, "run_start") << d.proc().stderr_text();
-  expect_run_equals_offline(d, start.run, 2);
+  expect_run_equals_offline(d, pair_run(d), 2);
   EXPECT_EQ(status_counter(dir_, "layers_streamed"), 1);
   EXPECT_GE(status_counter(dir_, "chunks_streamed"), 2);
 }
@@ -201,18 +208,12 @@ TEST_P(TrackerStream, AWriterStartingOverUnseenLeavesNoStaleSums) {
   test_daemon d(dir_, args(), loop());
   ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
   const std::string first = records(0.3, 1.05f);
-  const auto [begin, end] = big_payload(first);
-  (void)end;
-  const std::size_t chunk_bytes = compare_chunk_elements() * 4;
+  const std::size_t begin = big_payload(first).first;
   // The first writer stays open (a close would end the run).
   appender w(sample_);
   ASSERT_TRUE(w.ok());
-  w.write(std::string_view(first).substr(0, begin + 4096));
-  std::this_thread::sleep_for(50ms);
-  w.write(std::string_view(first).substr(begin + 4096, 2 * chunk_bytes + 1000 - 4096));
-  auto start = d.wait_event(
-      [&](const logged_event& e) { return e.event == "run_start" && e.pair == "big"; });
-  ASSERT_EQ(start.event, "run_start") << d.proc().stderr_text();
+  write_two_chunks(w, first, begin, 1000);
+  const std::string run_id = pair_run(d);
   // Let the workers sum chunks 0 and 1 from these bytes.
   std::this_thread::sleep_for(700ms);
 
@@ -230,7 +231,7 @@ TEST_P(TrackerStream, AWriterStartingOverUnseenLeavesNoStaleSums) {
   w.close();
   ASSERT_EQ(::kill(d.proc().pid(), SIGCONT), 0);
 
-  expect_run_equals_offline(d, start.run);
+  expect_run_equals_offline(d, run_id);
   EXPECT_GE(status_counter(dir_, "chunks_discarded"), 1);
   EXPECT_EQ(status_counter(dir_, "chunks_streamed"), 0);
 }
