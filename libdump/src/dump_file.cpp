@@ -44,24 +44,6 @@ result<std::size_t> guarded_feed(dump_parser& parser, const mapping& map,
   return make_error(errc::truncated, map.path(), parser.records_parsed(), at, shrank_message);
 }
 
-struct copy_call {
-  const std::byte* from;
-  std::size_t n;
-  void* to;
-};
-
-void run_copy(void* p) {
-  auto* c = static_cast<copy_call*>(p);
-  std::memcpy(c->to, c->from, c->n);
-}
-
-// Copies mapped bytes into `to` (already sized); false with the fault
-// address when a page vanished.
-bool guarded_copy(const std::byte* from, std::size_t n, void* to, const void** fault) {
-  copy_call c{from, n, to};
-  return guarded_read(&run_copy, &c, fault);
-}
-
 }  // namespace
 
 result<dump_file> dump_file::open(const std::string& path, parse_options options) {

@@ -201,21 +201,13 @@ result<truncation_sentinel> truncation_sentinel::arm(const std::string& path, fi
     return make_error(errc::io, path, no_record, at, errno_text("mmap", errno));
   }
   truncation_sentinel s(p);
-  if (copy) s.snapshot_.resize(static_cast<std::size_t>(end - at));
-  // Map it now: read it (the page may vanish meanwhile).
-  struct call {
-    const std::byte* page;
-    std::byte* out;
-    std::size_t n;
-  } c{static_cast<const std::byte*>(p), s.snapshot_.data(), s.snapshot_.size()};
-  if (!guarded_read(
-          [](void* x) {
-            auto* k = static_cast<call*>(x);
-            const std::byte b = *static_cast<const volatile std::byte*>(k->page);
-            (void)b;
-            for (std::size_t i = 0; i < k->n; ++i) k->out[i] = k->page[i];
-          },
-          &c)) {
+  // Map it now by reading it (the page may vanish meanwhile): its first
+  // byte, or the guarded bytes it holds when they are kept.
+  s.snapshot_.resize(copy ? static_cast<std::size_t>(end - at) : 1);
+  const bool read =
+      guarded_copy(static_cast<const std::byte*>(p), s.snapshot_.size(), s.snapshot_.data());
+  if (!copy) s.snapshot_.clear();
+  if (!read) {
     return make_error(errc::truncated, path, no_record, at, "the file was cut while guarded");
   }
   return s;
@@ -240,23 +232,27 @@ bool truncation_sentinel::intact() const noexcept {
   if (snapshot_.empty()) return true;
   // Still mapped, so reading it maps nothing back; a cut since may still
   // fault (SIGBUS) or show other bytes.
-  struct call {
-    const std::byte* page;
-    const std::vector<std::byte>* want;
-    bool same;
-  } c{static_cast<const std::byte*>(page_), &snapshot_, false};
-  if (!guarded_read(
-          [](void* x) {
-            auto* k = static_cast<call*>(x);
-            k->same = std::memcmp(k->page, k->want->data(), k->want->size()) == 0;
-          },
-          &c)) {
-    return false;
-  }
-  return c.same;
+  std::vector<std::byte> now(snapshot_.size());
+  return guarded_copy(static_cast<const std::byte*>(page_), now.size(), now.data()) &&
+         now == snapshot_;
 }
 
 bool guarded_read(void (*fn)(void*), void* ctx) noexcept { return guarded_read(fn, ctx, nullptr); }
+
+bool guarded_copy(const std::byte* from, std::size_t n, void* to,
+                  const void** fault_address) noexcept {
+  struct call {
+    const std::byte* from;
+    std::size_t n;
+    void* to;
+  } c{from, n, to};
+  return guarded_read(
+      [](void* p) {
+        auto* k = static_cast<call*>(p);
+        std::memcpy(k->to, k->from, k->n);
+      },
+      &c, fault_address);
+}
 
 bool guarded_read(void (*fn)(void*), void* ctx, const void** fault_address) noexcept {
   install_handler_once();

@@ -43,20 +43,14 @@ class Archive : public ::testing::Test {
     ASSERT_TRUE(l) << l.error().describe();
     loop_ = std::move(*l);
   }
+  // A run starts and grows to tf's size; true once its copy is made.
+  bool copy_run(archive& a, const run_info& r, const tracked_file& tf) {
+    a.run_started(r, tf);
+    a.grew(r, tf);
+    return run_until([&] { return a.idle(); });
+  }
   bool run_until(const std::function<bool()>& pred) {
-    bool ok = false;
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    timer_id t = loop_->add_timer(5ms, true, [&] {
-      if (pred()) {
-        ok = true;
-        loop_->stop();
-      } else if (std::chrono::steady_clock::now() > deadline) {
-        loop_->stop();
-      }
-    });
-    EXPECT_TRUE(loop_->run());
-    loop_->cancel_timer(t);
-    return ok;
+    return testing::run_loop_until(*loop_, pred, 5ms);
   }
   std::unique_ptr<archive> open_archive(std::uint64_t max_bytes = 0) {
     archive_config c{dir_.file("arch"), max_bytes};
@@ -116,9 +110,7 @@ TEST_F(Archive, CopiesOnlyVerifiedBytesAndEqualsTheSource) {
   EXPECT_EQ(state_.run_archive, a.get());
   run_info r;
   auto tf = track(src, r, 1);
-  a->run_started(r, *tf);
-  a->grew(r, *tf);
-  ASSERT_TRUE(run_until([&] { return a->idle(); }));
+  ASSERT_TRUE(copy_run(*a, r, *tf));
   auto info = a->find(1);
   ASSERT_TRUE(info);
   EXPECT_EQ(info->path, dir_.file("arch") + "/r1-a_outtensor_dump.bin");
@@ -156,9 +148,7 @@ TEST_F(Archive, TruncatedRunKeepsItsCopyAndRestartFindsIt) {
   ASSERT_TRUE(a);
   run_info r1;
   auto tf = track(src, r1, 1);
-  a->run_started(r1, *tf);
-  a->grew(r1, *tf);
-  ASSERT_TRUE(run_until([&] { return a->idle(); }));
+  ASSERT_TRUE(copy_run(*a, r1, *tf));
 
   // The simulator starts over in the same file (same inode).
   write_dump(src, 2, 2000, 5.0f);
@@ -167,9 +157,7 @@ TEST_F(Archive, TruncatedRunKeepsItsCopyAndRestartFindsIt) {
   a->run_ended(r1);
   run_info r2;
   auto tf2 = track(src, r2, 2);
-  a->run_started(r2, *tf2);
-  a->grew(r2, *tf2);
-  ASSERT_TRUE(run_until([&] { return a->idle(); }));
+  ASSERT_TRUE(copy_run(*a, r2, *tf2));
   EXPECT_EQ(read_file(a->find(1)->path), first);
   EXPECT_EQ(read_file(a->find(2)->path), read_file(src));
   a.reset();  // like a daemon stop
@@ -228,9 +216,7 @@ TEST_F(Archive, EvictsOldestEndedRunsNeverTheLiveOne) {
   std::vector<std::shared_ptr<tracked_file>> files;
   for (std::uint64_t n = 1; n <= 3; ++n) {
     files.push_back(track(srcs[n - 1], runs[n - 1], n));
-    a->run_started(runs[n - 1], *files.back());
-    a->grew(runs[n - 1], *files.back());
-    ASSERT_TRUE(run_until([&] { return a->idle(); }));
+    ASSERT_TRUE(copy_run(*a, runs[n - 1], *files.back()));
     if (n < 3) {
       runs[n - 1].state = run_state::ended;
       runs[n - 1].end_reason = "closed";
@@ -276,9 +262,7 @@ TEST_F(Archive, TrailerSeenAfterTheLastRecordIsCopiedAtRunEndThenSynced) {
   ASSERT_TRUE(a);
   run_info r;
   auto tf = track(src, r, 1);
-  a->run_started(r, *tf);
-  a->grew(r, *tf);
-  ASSERT_TRUE(run_until([&] { return a->idle(); }));
+  ASSERT_TRUE(copy_run(*a, r, *tf));
   EXPECT_EQ(a->find(1)->bytes, size_of(src));
   EXPECT_FALSE(a->find(1)->synced);  // live: nothing is synced yet
   EXPECT_NE(index_text(dir_.file("arch")).find("\"synced\":false"), std::string::npos);

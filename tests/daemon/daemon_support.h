@@ -6,10 +6,12 @@
 #include <simdjson.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "event_loop.h"
 #include "sigdump/dump_writer.h"
 #include "test_support.h"
 
@@ -116,6 +118,25 @@ class test_daemon {
   std::string events_;
   std::unique_ptr<child> proc_;
 };
+
+/* Runs `loop` until pred holds (checked every `every`) or 20 s pass;
+   whether it held. */
+inline bool run_loop_until(daemon::event_loop& loop, const std::function<bool()>& pred,
+                           std::chrono::milliseconds every) {
+  bool ok = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  const daemon::timer_id t = loop.add_timer(every, true, [&] {
+    if (pred()) {
+      ok = true;
+      loop.stop();
+    } else if (std::chrono::steady_clock::now() > deadline) {
+      loop.stop();
+    }
+  });
+  EXPECT_TRUE(loop.run());
+  loop.cancel_timer(t);
+  return ok;
+}
 
 /* A float tensor spec named `name` with `elements` values. */
 inline tensor_spec spec_of(const std::string& name, std::int64_t elements, std::int64_t op = 0) {

@@ -38,19 +38,7 @@ class Tracker : public ::testing::TestWithParam<loop_kind> {
   }
   // Runs the loop until pred holds (checked every 10 ms) or 20 s pass.
   bool run_until(const std::function<bool()>& pred) {
-    bool ok = false;
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    timer_id t = loop_->add_timer(10ms, true, [&] {
-      if (pred()) {
-        ok = true;
-        loop_->stop();
-      } else if (std::chrono::steady_clock::now() > deadline) {
-        loop_->stop();
-      }
-    });
-    EXPECT_TRUE(loop_->run());
-    loop_->cancel_timer(t);
-    return ok;
+    return testing::run_loop_until(*loop_, pred, 10ms);
   }
   temp_dir dir_;
   std::unique_ptr<event_loop> loop_;

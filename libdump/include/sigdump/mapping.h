@@ -110,4 +110,9 @@ bool guarded_read(void (*fn)(void*), void* ctx) noexcept;
    untouched on success). Guards nest: an inner guard catches first. */
 bool guarded_read(void (*fn)(void*), void* ctx, const void** fault_address) noexcept;
 
+/* Copies n mapped bytes at `from` into `to` under one guard; false (with the
+   faulting address in *fault_address when given) when a page vanished. */
+bool guarded_copy(const std::byte* from, std::size_t n, void* to,
+                  const void** fault_address = nullptr) noexcept;
+
 }  // namespace sigdump
