@@ -30,12 +30,12 @@
 #include <optional>
 #include <thread>
 
-#include "event_loop.h"
+#include "core/tracker.h"
+#include "platform/event_loop.h"
+#include "platform/worker_pool.h"
 #include "sigdump/compare.h"
 #include "sigdump/dump_writer.h"
 #include "sigdump/ipc/client.h"
-#include "tracker.h"
-#include "worker_pool.h"
 
 namespace {
 

@@ -12,14 +12,14 @@
 #include <optional>
 #include <thread>
 
-#include "events_log.h"
-#include "ipc_seam.h"
-#include "lock_file.h"
-#include "log.h"
-#include "metrics_export.h"
-#include "state_store.h"
-#include "tracker.h"
-#include "worker_pool.h"
+#include "core/tracker.h"
+#include "export/metrics_export.h"
+#include "platform/lock_file.h"
+#include "platform/log.h"
+#include "platform/worker_pool.h"
+#include "server/ipc_seam.h"
+#include "state/events_log.h"
+#include "state/state_store.h"
 
 namespace sigdump::daemon {
 

@@ -1,7 +1,7 @@
 // sigdumpd's life cycle: lock, load state, loop, watch, serve, stop.
 #pragma once
 
-#include "daemon_options.h"
+#include "config/daemon_options.h"
 
 namespace sigdump::daemon {
 

@@ -1,9 +1,9 @@
 // sigdumpd: see daemon_main.cpp for the life cycle and --help for usage.
 #include <cstdio>
 
+#include "config/daemon_options.h"
 #include "daemon_main.h"
-#include "daemon_options.h"
-#include "log.h"
+#include "platform/log.h"
 #include "sigdump/version.h"
 
 int main(int argc, char** argv) {

@@ -2,7 +2,7 @@
 // eviction, truncation, restart), then a real sigdumpd: an overwritten
 // run queried from its copy over the socket, the byte budget, a full disk
 // (a small tmpfs) and a restart.
-#include "archive.h"
+#include "export/archive.h"
 
 #include <gtest/gtest.h>
 #include <sys/mount.h>

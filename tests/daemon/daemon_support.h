@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "event_loop.h"
+#include "platform/event_loop.h"
 #include "sigdump/dump_writer.h"
 #include "test_support.h"
 

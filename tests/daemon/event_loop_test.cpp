@@ -1,5 +1,5 @@
 // Both event loop implementations, driven through the same interface.
-#include "event_loop.h"
+#include "platform/event_loop.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // The monitoring export: rendering of the Prometheus text (escaping, NaN,
 // bounded runs, grouping), the atomic textfile writer and its failure paths,
 // and a real sigdumpd whose .prom file must agree with `sigdump compare --json`.
-#include "metrics_export.h"
+#include "export/metrics_export.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>

@@ -1,5 +1,5 @@
 // Crash-safe run logs: torn tails, numbering across restarts, pruning.
-#include "state_store.h"
+#include "state/state_store.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

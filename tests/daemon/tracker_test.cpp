@@ -1,6 +1,6 @@
 // The daemon core in-process: the rescan path IN_Q_OVERFLOW takes, and
 // three-way rows, without a child process.
-#include "tracker.h"
+#include "core/tracker.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -9,17 +9,17 @@
 namespace sigdump {
 
 enum class errc : std::uint8_t {
-  io,              // open/stat/mmap/read/write failed (message carries strerror)
-  not_a_dump,      // the bytes are not any dump variant we know
-  bad_header,      // a header line is malformed (missing/reordered field, bad number)
-  bad_size,        // declared payload size is impossible (negative, overflow, past the end)
-  bad_shape,       // shape product overflows, dims do not match the shape
-  unknown_type,    // a record's type: is not one we can read
-  truncated,       // a record is cut by the end of the file (pending, not corrupt)
-  not_found,       // a name or record that does not exist
-  mismatch,        // two tensors cannot be compared (element count, dtype)
-  usage,           // bad arguments from the caller
-  protocol,        // a protocol message is malformed
+  io,            // open/stat/mmap/read/write failed (message carries strerror)
+  not_a_dump,    // the bytes are not any dump variant we know
+  bad_header,    // a header line is malformed (missing/reordered field, bad number)
+  bad_size,      // declared payload size is impossible (negative, overflow, past the end)
+  bad_shape,     // shape product overflows, dims do not match the shape
+  unknown_type,  // a record's type: is not one we can read
+  truncated,     // a record is cut by the end of the file (pending, not corrupt)
+  not_found,     // a name or record that does not exist
+  mismatch,      // two tensors cannot be compared (element count, dtype)
+  usage,         // bad arguments from the caller
+  protocol,      // a protocol message is malformed
 };
 
 /* Returns the stable lower_snake name of an error code ("bad_header"). */
@@ -48,8 +48,8 @@ using result = std::expected<T, error>;
 inline std::unexpected<error> make_error(errc code, std::string file, std::int64_t record,
                                          std::uint64_t offset, std::string message,
                                          std::string record_name = {}) {
-  return std::unexpected(error{code, std::move(file), record, std::move(record_name), offset,
-                               std::move(message)});
+  return std::unexpected(
+      error{code, std::move(file), record, std::move(record_name), offset, std::move(message)});
 }
 
 }  // namespace sigdump

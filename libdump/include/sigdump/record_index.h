@@ -28,8 +28,8 @@ class record_index {
                                             std::string_view name) const;
 
   /* The last record named `name` of the given kind and port, or -1. */
-  std::int64_t find_one(const std::vector<record>& records, std::string_view name,
-                        record_kind kind, std::uint32_t port) const;
+  std::int64_t find_one(const std::vector<record>& records, std::string_view name, record_kind kind,
+                        std::uint32_t port) const;
 
   void clear();
   std::size_t size() const noexcept { return indexed_; }

@@ -1,0 +1,728 @@
+#include "export/archive.h"
+
+#include <fcntl.h>
+#include <simdjson.h>
+#include <sys/file.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "platform/log.h"
+#include "sigdump/atomic_file.h"
+#include "sigdump/dump_file.h"
+#include "sigdump/json_util.h"
+
+namespace sigdump::daemon {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// One copy_file_range/sendfile call at most: the copier looks at the cancel
+// flag and at the source's size between slices.
+constexpr std::uint64_t slice_bytes = 8u << 20;
+// A run's bytes after its last record copied at its end: a trailer and
+// blank lines are a few bytes; more than this is not a trailer.
+constexpr std::uint64_t max_tail_bytes = 64u << 10;
+
+std::string base_name(const std::string& p) {
+  auto slash = p.find_last_of('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+std::unexpected<error> io_error(const std::string& file, const std::string& what) {
+  return make_error(errc::io, file, no_record, no_offset, what + ": " + std::strerror(errno));
+}
+
+struct open_call {
+  const std::string* path;
+  result<dump_file>* out;
+  bool done = false;
+};
+void run_open(void* p) {
+  auto* c = static_cast<open_call*>(p);
+  *c->out = dump_file::open(*c->path);
+  c->done = true;
+}
+
+}  // namespace
+
+struct archive::channel {
+  ipc::unique_fd src, dst;
+  std::atomic<bool> cancel{false};
+  std::atomic<bool> abandon{false};      // dropped or stopped: do not even sync
+  std::atomic<std::uint64_t> copied{0};  // bytes of dst, kept by the copier
+  std::atomic<bool> synced{false};       // the last job's fdatasync succeeded
+  bool use_sendfile = false;             // copier thread only
+};
+
+struct archive::outcome {
+  std::uint64_t reached = 0;  // copy size afterwards
+  int error = 0;              // errno of a failed copy or sync (source or archive side)
+  bool shrank = false;        // the source was cut below what was verified
+  bool final = false;         // the job run at the run's end (rest, trailer, sync)
+  bool synced = false;        // final: fdatasync succeeded after the last byte
+};
+
+namespace {
+
+// Copier thread: copies source bytes [from, to) to the same offsets of the
+// copy, in the kernel. copy_file_range (a reflink or a server-side copy
+// where the filesystem can) refuses a copy between two filesystems (EXDEV);
+// sendfile then does the same in-kernel copy through the page cache.
+template <class Channel, class Outcome>
+Outcome copy_range(Channel& ch, std::uint64_t from, std::uint64_t to) {
+  Outcome o;
+  o.reached = from;
+  while (o.reached < to && !ch.cancel.load(std::memory_order_acquire)) {
+    const std::uint64_t start = o.reached;
+    const auto n = static_cast<std::size_t>(std::min(to - start, slice_bytes));
+    ssize_t r = 0;
+    if (!ch.use_sendfile) {
+      auto in = static_cast<loff_t>(start), out = static_cast<loff_t>(start);
+      r = ::copy_file_range(ch.src.get(), &in, ch.dst.get(), &out, n, 0);
+      if (r < 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)) {
+        log(log_level::debug, std::string("archive: copy_file_range: ") + std::strerror(errno) +
+                                  "; copying with sendfile");
+        ch.use_sendfile = true;
+        continue;
+      }
+    } else {
+      if (::lseek(ch.dst.get(), static_cast<off_t>(start), SEEK_SET) < 0) {
+        o.error = errno;
+        break;
+      }
+      auto in = static_cast<off_t>(start);
+      r = ::sendfile(ch.dst.get(), ch.src.get(), &in, n);
+    }
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      o.error = errno;
+      break;
+    }
+    if (r == 0) {  // end of the source below what was verified: it was cut
+      o.shrank = true;
+      break;
+    }
+    o.reached = start + static_cast<std::uint64_t>(r);
+    // A writer that truncated while this slice was copied may have put
+    // another run's bytes into it: keep only what came before the slice.
+    struct stat st {};
+    if (::fstat(ch.src.get(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) < o.reached) {
+      if (::ftruncate(ch.dst.get(), static_cast<off_t>(start)) == 0) o.reached = start;
+      o.shrank = true;
+    }
+    ch.copied.store(o.reached, std::memory_order_release);
+    if (o.shrank) break;
+  }
+  ch.copied.store(o.reached, std::memory_order_release);
+  return o;
+}
+
+bool only_chars(std::string_view s, std::string_view allowed) noexcept {
+  return s.find_first_not_of(allowed) == std::string_view::npos;
+}
+
+// Whether bytes after a run's last record are what the parser skips
+// between records: blank lines, "};" trailers and lone "//buffer data
+// size: N" lines, the last one possibly cut, but never anything that is or
+// could still become a record header ("//out ", "//in ").
+bool plausible_tail(std::string_view s) noexcept {
+  constexpr std::string_view size_prefix = "//buffer data size:";
+  constexpr std::string_view trailer_chars = " \t\r};";
+  auto size_line = [&](std::string_view line) {
+    return line.starts_with(size_prefix) &&
+           only_chars(line.substr(size_prefix.size()), " \t\r0123456789");
+  };
+  auto could_become = [](std::string_view cut, std::string_view literal) {
+    return cut.size() <= literal.size() ? literal.starts_with(cut) : cut.starts_with(literal);
+  };
+  std::size_t pos = 0;
+  while (pos < s.size()) {
+    const std::size_t nl = s.find('\n', pos);
+    if (nl == std::string_view::npos) {
+      std::string_view cut = s.substr(pos);
+      if (only_chars(cut, trailer_chars)) return true;
+      if (could_become(cut, "//out ") || could_become(cut, "//in ")) return false;
+      if (cut.size() <= size_prefix.size()) return size_prefix.starts_with(cut);
+      return size_line(cut);
+    }
+    std::string_view line = s.substr(pos, nl - pos);
+    if (!only_chars(line, trailer_chars) && !size_line(line)) return false;
+    pos = nl + 1;
+  }
+  return true;
+}
+
+// Copier thread, at a run's end: the bytes from o.reached to the source's
+// size seen through the descriptor, when they are only a trailer. The
+// checked bytes themselves are written, so a writer changing them meanwhile
+// cannot slip anything else in.
+template <class Channel, class Outcome>
+void copy_tail(Channel& ch, Outcome& o) {
+  struct stat st {};
+  if (::fstat(ch.src.get(), &st) != 0) return;
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size <= o.reached || size - o.reached > max_tail_bytes) return;
+  std::string buf(static_cast<std::size_t>(size - o.reached), '\0');
+  std::size_t got = 0;
+  while (got < buf.size()) {
+    ssize_t r = ::pread(ch.src.get(), buf.data() + got, buf.size() - got,
+                        static_cast<off_t>(o.reached + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return;  // cut meanwhile: the tail is not copied
+    got += static_cast<std::size_t>(r);
+  }
+  if (!plausible_tail(buf)) return;
+  std::size_t put = 0;
+  while (put < buf.size()) {
+    ssize_t w = ::pwrite(ch.dst.get(), buf.data() + put, buf.size() - put,
+                         static_cast<off_t>(o.reached + put));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) {
+      o.error = errno;
+      return;
+    }
+    put += static_cast<std::size_t>(w);
+  }
+  o.reached = size;
+  ch.copied.store(o.reached, std::memory_order_release);
+}
+
+// Copier thread, the last job of a run: the rest of what was verified, the
+// trailer (tail: the parser saw no cut record), then fdatasync, so an index
+// that says "synced" never points at a copy with pages still in memory.
+template <class Channel, class Outcome>
+Outcome finish_copy(Channel& ch, std::uint64_t from, std::uint64_t to, bool tail) {
+  Outcome o = copy_range<Channel, Outcome>(ch, from, to);
+  o.final = true;
+  if (o.error != 0) return o;
+  if (tail && !o.shrank && o.reached >= to && !ch.cancel.load(std::memory_order_acquire)) {
+    copy_tail(ch, o);
+    if (o.error != 0) return o;
+  }
+  if (ch.abandon.load(std::memory_order_acquire)) return o;
+  if (::fdatasync(ch.dst.get()) != 0) {
+    o.error = errno;
+    return o;
+  }
+  o.synced = true;
+  ch.synced.store(true, std::memory_order_release);
+  return o;
+}
+
+}  // namespace
+
+archive::archive(std::string dir, std::uint64_t max_bytes, event_loop& loop, daemon_state& state,
+                 ipc::unique_fd lock)
+    : dir_(std::move(dir)),
+      max_bytes_(max_bytes),
+      loop_(loop),
+      state_(state),
+      lock_(std::move(lock)) {}
+
+result<std::unique_ptr<archive>> archive::open(const archive_config& config, event_loop& loop,
+                                               daemon_state& state) {
+  const std::string& dir = config.dir;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return make_error(errc::io, dir, no_record, no_offset,
+                      "cannot create the archive folder: " + ec.message());
+  }
+  ::chmod(dir.c_str(), 0700);
+  const std::string lock_path = dir + "/.lock";
+  ipc::unique_fd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock) return io_error(lock_path, "cannot open the archive lock");
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return make_error(errc::io, lock_path, no_record, no_offset,
+                        "the archive folder is in use by another sigdumpd");
+    }
+    return io_error(lock_path, "cannot lock the archive folder");
+  }
+  std::unique_ptr<archive> a(new archive(dir, config.max_bytes, loop, state, std::move(lock)));
+  a->load_index();
+  state.run_archive = a.get();
+  a->evict();
+  return a;
+}
+
+archive::~archive() {
+  stop();
+  *alive_ = false;
+  if (state_.run_archive == this) state_.run_archive = nullptr;
+}
+
+void archive::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& [n, e] : entries_) {
+    if (!e.io) continue;
+    e.io->cancel.store(true, std::memory_order_release);
+    e.io->abandon.store(true, std::memory_order_release);
+  }
+  copier_.shutdown();
+  // Outcomes still queued on the loop are not needed: the channels say how
+  // far each copy got.
+  for (auto& [n, e] : entries_) {
+    if (e.io) {
+      const std::uint64_t got = e.io->copied.load(std::memory_order_acquire);
+      if (got > e.info.bytes) total_ += got - e.info.bytes;
+      e.info.bytes = got;
+      // A final job that synced before its outcome reached the loop.
+      if (e.info.busy && !e.info.live && e.io->synced.load(std::memory_order_acquire)) {
+        e.info.synced = true;
+      }
+    }
+    e.info.busy = false;
+    e.info.live = false;
+    e.ending = false;
+    e.io.reset();
+  }
+  write_index();
+}
+
+void archive::load_index() {
+  const std::string path = dir_ + "/archive.json";
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (auto err = parser.load(path).get(doc)) {
+    if (err != simdjson::IO_ERROR) {
+      log(log_level::warning, path + ": unreadable archive index (" + simdjson::error_message(err) +
+                                  "); starting a new one");
+    }
+    return;
+  }
+  simdjson::dom::array runs;
+  if (doc["runs"].get_array().get(runs)) return;
+  for (auto item : runs) {
+    std::uint64_t number = 0;
+    std::string_view file, source;
+    if (item["run"].get_uint64().get(number) || item["file"].get_string().get(file) ||
+        item["source"].get_string().get(source)) {
+      continue;
+    }
+    if (file.empty() || file.find('/') != std::string_view::npos || file[0] == '.') continue;
+    entry e;
+    e.file = std::string(file);
+    e.info.path = dir_ + "/" + e.file;
+    e.info.source = std::string(source);
+    bool failed = false;
+    if (!item["failed"].get_bool().get(failed)) e.info.failed = failed;
+    bool synced = false;
+    if (!item["synced"].get_bool().get(synced)) e.info.synced = synced;
+    e.done = true;  // its run is over: a restarted daemon starts new runs
+    struct stat st {};
+    if (::stat(e.info.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    // The copy may hold more than the index says (crash between updates):
+    // its records are verified again when it is opened.
+    e.info.bytes = static_cast<std::uint64_t>(st.st_size);
+    total_ += e.info.bytes;
+    simdjson::dom::array aliases;
+    if (!item["aliases"].get_array().get(aliases)) {
+      for (auto x : aliases) {
+        std::uint64_t a = 0;
+        if (x.get_uint64().get(a) || a == number) continue;
+        e.aliases.push_back(a);
+        alias_[a] = number;
+      }
+    }
+    entries_[number] = std::move(e);
+  }
+}
+
+void archive::write_index() {
+  json_writer w;
+  w.begin_object();
+  w.field("version", 1);
+  w.key("runs").begin_array();
+  for (const auto& [n, e] : entries_) {
+    w.begin_object();
+    w.field("run", n);
+    w.field("file", e.file);
+    w.field("source", e.info.source);
+    w.field("bytes", e.info.bytes);
+    w.field("failed", e.info.failed);
+    w.field("synced", e.info.synced);
+    w.key("aliases").begin_array();
+    for (auto a : e.aliases) w.value(a);
+    w.end_array();
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+  std::string body = w.take();
+  body += '\n';
+  const std::string path = dir_ + "/archive.json";
+  if (auto written = write_file_atomically(path, body, mode_t{0600}); !written) {
+    set_error(path + ": cannot write the archive index: " + written.error().message);
+    if (!index_error_logged_) {
+      log(log_level::err, path + ": cannot write the archive index: " + written.error().message +
+                              " (copies made meanwhile may not be found after a restart)");
+      index_error_logged_ = true;
+    }
+    return;
+  }
+  if (index_error_logged_) log(log_level::notice, path + ": archive index written again");
+  index_error_logged_ = false;
+}
+
+void archive::run_started(const run_info& r, const tracked_file& tf) {
+  if (stopped_ || !tf.file) return;
+  const auto map = tf.file->current_mapping();
+  if (!map) return;
+  const file_identity id = map->identity();
+  if (tf.run != 0 && tf.run != r.number) {
+    auto p = entries_.find(tf.run);
+    if (p != entries_.end() && p->second.source_id == id && !alias_.contains(r.number)) {
+      p->second.aliases.push_back(r.number);
+      alias_[r.number] = tf.run;
+      write_index();
+    }
+    return;
+  }
+  // Earlier runs of the same inode (truncated or rewritten in place) must
+  // not copy the new run's bytes; a replaced file's old inode may finish.
+  for (auto& [n, e] : entries_) {
+    if (n == r.number || e.done || e.info.source != tf.path || !(e.source_id == id)) continue;
+    e.done = true;
+    e.info.live = false;
+    if (e.io) e.io->cancel.store(true, std::memory_order_release);
+    if (!e.info.busy) e.io.reset();
+  }
+  if (auto old = entries_.find(r.number); old != entries_.end()) drop(old);
+  if (auto stale = alias_.find(r.number); stale != alias_.end()) {
+    auto& v = entries_[stale->second].aliases;
+    v.erase(std::remove(v.begin(), v.end(), r.number), v.end());
+    alias_.erase(stale);
+  }
+
+  auto ch = std::make_shared<channel>();
+  ch->src.reset(::open(tf.path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (!ch->src || ::fstat(ch->src.get(), &st) != 0 ||
+      !(file_identity{st.st_dev, st.st_ino} == id)) {
+    // Replaced again already: the tracker is about to start another run.
+    log(log_level::debug, "archive: " + r.id + ": " + tf.path + " changed before it was opened");
+    return;
+  }
+  entry e;
+  e.file = r.id + "-" + base_name(tf.path);
+  e.info.path = dir_ + "/" + e.file;
+  e.info.source = tf.path;
+  e.info.live = true;
+  e.source_id = id;
+  auto& slot = entries_[r.number] = std::move(e);
+  // Listed before it exists: a crash never leaves a copy the index misses.
+  write_index();
+  ch->dst.reset(::open(slot.info.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!ch->dst) {
+    set_error(slot.info.path + ": cannot create the archive copy of " + r.id + ": " +
+              std::strerror(errno));
+    log(log_level::err, last_error_ + "; this run is not archived");
+    slot.info.failed = true;
+    slot.done = true;
+    return;
+  }
+  slot.io = std::move(ch);
+}
+
+void archive::grew(const run_info& r, const tracked_file& tf) {
+  if (stopped_) return;
+  auto it = entries_.find(r.number);
+  if (it == entries_.end()) return;
+  entry& e = it->second;
+  if (r.state == run_state::live) {
+    // Also a run that looked finished and goes on: not synced any more.
+    e.info.live = true;
+    e.ending = false;
+    if (e.info.synced) {
+      e.info.synced = false;
+      write_index();  // its copy grows again: no longer whole on disk
+    }
+  }
+  if (e.done) return;
+  e.target = std::max(e.target, tf.parsed);
+  if (!e.io) {
+    // Closed after it looked finished; the same inode went on growing.
+    auto ch = std::make_shared<channel>();
+    ch->src.reset(::open(tf.path.c_str(), O_RDONLY | O_CLOEXEC));
+    ch->dst.reset(::open(e.info.path.c_str(), O_WRONLY | O_CLOEXEC));
+    struct stat st {};
+    if (!ch->src || !ch->dst || ::fstat(ch->src.get(), &st) != 0 ||
+        !(file_identity{st.st_dev, st.st_ino} == e.source_id)) {
+      e.done = true;
+      return;
+    }
+    ch->copied.store(e.info.bytes);
+    e.io = std::move(ch);
+  }
+  schedule(r.number, e);
+}
+
+void archive::run_ended(const run_info& r) {
+  auto it = entries_.find(r.number);
+  if (it == entries_.end()) return;
+  entry& e = it->second;
+  e.info.live = false;
+  // A truncated or rewritten file holds the next run now; a replaced or
+  // deleted one is still readable through our descriptor.
+  if (r.state == run_state::reset && r.end_reason != "replaced") {
+    e.done = true;
+    e.tail_ok = false;
+    if (e.io) e.io->cancel.store(true, std::memory_order_release);
+  } else if (!e.done) {
+    // The parser's last word on this run, while it still reads its inode
+    // (a replaced file's tracked_file parses the new one already).
+    const tracked_file* tf = r.file.get();
+    const auto map = tf != nullptr && tf->file ? tf->file->current_mapping() : nullptr;
+    if (map && tf->holds_run(r.number) && map->identity() == e.source_id) {
+      e.target = std::max(e.target, tf->parsed);
+      e.tail_ok = !tf->file->pending().has_value();
+    } else {
+      e.tail_ok = true;  // only the bytes after the target can tell (copy_tail)
+    }
+  }
+  e.ending = true;
+  if (!e.info.busy) schedule_final(r.number, e);
+  evict();
+}
+
+void archive::adopt_live_runs() {
+  if (stopped_) return;
+  for (const auto& [path, tfp] : state_.files) {
+    if (!tfp || !tfp->file || tfp->state != run_state::live || tfp->run == 0) continue;
+    const tracked_file& tf = *tfp;
+    const auto map = tf.file->current_mapping();
+    auto primary_run = state_.runs.find(tf.run);
+    if (!map || primary_run == state_.runs.end() || !primary_run->second ||
+        primary_run->second->state != run_state::live) {
+      continue;
+    }
+    if (auto have = entries_.find(tf.run);
+        have != entries_.end() && have->second.source_id == map->identity()) {
+      continue;  // copied already (archiving was on when it started)
+    }
+    run_started(*primary_run->second, tf);
+    for (std::uint64_t n : tf.runs) {
+      auto other = state_.runs.find(n);
+      if (n != tf.run && other != state_.runs.end() && other->second) {
+        run_started(*other->second, tf);
+      }
+    }
+    grew(*primary_run->second, tf);
+  }
+}
+
+void archive::set_budget(std::uint64_t max_bytes) {
+  max_bytes_ = max_bytes;
+  evict();
+}
+
+void archive::schedule(std::uint64_t number, entry& e) {
+  if (stopped_ || e.done || e.info.busy || !e.io || e.target <= e.info.bytes) return;
+  e.info.busy = true;
+  auto ch = e.io;
+  const std::uint64_t from = e.info.bytes, to = e.target;
+  event_loop* loop = &loop_;
+  auto alive = alive_;
+  copier_.submit([this, ch, from, to, number, loop, alive] {
+    outcome o = copy_range<channel, outcome>(*ch, from, to);
+    loop->post([this, o, number, alive] {
+      if (*alive) on_outcome(number, o);
+    });
+  });
+}
+
+void archive::schedule_final(std::uint64_t number, entry& e) {
+  e.ending = false;
+  if (stopped_ || !e.io || e.info.failed) {
+    e.io.reset();
+    write_index();
+    return;
+  }
+  e.info.busy = true;
+  auto ch = e.io;
+  const std::uint64_t from = e.info.bytes;
+  const std::uint64_t to = e.done ? from : std::max(from, e.target);
+  const bool tail = !e.done && e.tail_ok;
+  event_loop* loop = &loop_;
+  auto alive = alive_;
+  copier_.submit([this, ch, from, to, tail, number, loop, alive] {
+    outcome o = finish_copy<channel, outcome>(*ch, from, to, tail);
+    loop->post([this, o, number, alive] {
+      if (*alive) on_outcome(number, o);
+    });
+  });
+}
+
+void archive::set_error(std::string text) { last_error_ = std::move(text); }
+
+void archive::on_outcome(std::uint64_t number, const outcome& o) {
+  auto it = entries_.find(number);
+  if (it == entries_.end() || !it->second.info.busy) return;
+  entry& e = it->second;
+  e.info.busy = false;
+  total_ = total_ - e.info.bytes + o.reached;
+  e.info.bytes = o.reached;
+  const std::string id = "r" + std::to_string(number);
+  if (o.error != 0) {
+    const bool full = o.error == ENOSPC || o.error == EDQUOT || o.error == EFBIG;
+    set_error(e.info.path + ": archiving " + id + " stopped after " + std::to_string(e.info.bytes) +
+              " of " + std::to_string(e.target) + " bytes: " + std::strerror(o.error));
+    log(log_level::err, last_error_ + (full ? "; later runs are archived again once there is space"
+                                            : "; later runs are archived again"));
+    e.info.failed = true;
+    e.done = true;
+  } else if (o.shrank) {
+    log(log_level::info, "archive: " + id + ": " + e.info.source + " was cut at " +
+                             std::to_string(e.info.bytes) + " bytes while being copied");
+    e.done = true;  // the channel stays open until the run ends: its copy is synced then
+  }
+  if (o.final && o.synced && !e.info.live) e.info.synced = true;
+  if (e.info.failed) {
+    e.ending = false;
+    e.io.reset();
+    write_index();
+  } else if (e.ending) {
+    schedule_final(number, e);  // the run ended while this copy ran
+  } else if (!e.done && e.target > e.info.bytes) {
+    schedule(number, e);
+  } else if (o.final && !e.info.live) {
+    e.io.reset();
+    write_index();  // now it may say "synced"
+  }
+  evict();
+}
+
+void archive::drop(std::map<std::uint64_t, entry>::iterator it) {
+  entry& e = it->second;
+  if (e.io) {
+    e.io->cancel.store(true, std::memory_order_release);
+    e.io->abandon.store(true, std::memory_order_release);
+  }
+  ::unlink(e.info.path.c_str());
+  for (auto a : e.aliases) alias_.erase(a);
+  total_ -= std::min(total_, e.info.bytes);
+  entries_.erase(it);
+}
+
+void archive::evict() {
+  if (max_bytes_ == 0 || total_ <= max_bytes_) return;
+  bool changed = false;
+  for (auto it = entries_.begin(); total_ > max_bytes_ && it != entries_.end();) {
+    const entry& e = it->second;
+    if (e.info.live || e.info.busy) {
+      ++it;
+      continue;
+    }
+    log(log_level::info, "archive: evicting r" + std::to_string(it->first) + " (" +
+                             std::to_string(e.info.bytes) + " bytes) to stay within " +
+                             std::to_string(max_bytes_) + " bytes");
+    auto next = std::next(it);
+    drop(it);
+    it = next;
+    changed = true;
+  }
+  if (changed) write_index();
+}
+
+std::uint64_t archive::primary(std::uint64_t number) const {
+  auto a = alias_.find(number);
+  return a == alias_.end() ? number : a->second;
+}
+
+result<std::shared_ptr<tracked_file>> archive::open_copy(std::uint64_t number) {
+  auto it = entries_.find(primary(number));
+  if (it == entries_.end()) {
+    return make_error(
+        errc::io, {}, no_record, no_offset,
+        "r" + std::to_string(number) + " has no archived copy (not archived or evicted)");
+  }
+  entry& e = it->second;
+  struct stat st {};
+  if (::stat(e.info.path.c_str(), &st) != 0)
+    return io_error(e.info.path, "cannot open the archived copy");
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (e.reader && e.reader_size == size) return e.reader;
+  // The copier may cut the copy back while it is parsed: guard the reads.
+  result<dump_file> out = std::unexpected(error{});
+  open_call c{&e.info.path, &out};
+  if (!guarded_read(&run_open, &c) || !c.done) {
+    return make_error(errc::io, e.info.path, no_record, no_offset,
+                      "the archived copy shrank while its headers were read");
+  }
+  if (!out) return std::unexpected(out.error());
+  auto tf = std::make_shared<tracked_file>();
+  tf->path = e.info.path;
+  tf->file = std::make_unique<dump_file>(std::move(*out));
+  tf->run = number;
+  tf->state = run_state::ended;
+  tf->bytes = size;
+  tf->parsed = tf->file->parser().resume_offset();
+  e.reader = tf;
+  e.reader_size = size;
+  return tf;
+}
+
+std::optional<archive::copy_info> archive::find(std::uint64_t number) const {
+  auto it = entries_.find(primary(number));
+  if (it == entries_.end()) return std::nullopt;
+  return it->second.info;
+}
+
+bool archive::idle() const noexcept {
+  return std::none_of(entries_.begin(), entries_.end(), [](const auto& kv) {
+    const entry& e = kv.second;
+    return e.info.busy || e.ending || (!e.done && e.io && e.target > e.info.bytes);
+  });
+}
+
+archive::usage archive::summary() const {
+  usage u;
+  u.dir = dir_;
+  u.bytes = total_;
+  u.max_bytes = max_bytes_;
+  u.copies = entries_.size();
+  for (const auto& [n, e] : entries_) {
+    if (e.info.failed) {
+      ++u.failed;
+    } else if (e.info.busy || e.ending || (e.info.live && !e.done)) {
+      ++u.copying;
+    }
+  }
+  u.last_error = last_error_;
+  return u;
+}
+
+void apply_archive_config(std::unique_ptr<archive>& slot, const archive_config& config,
+                          event_loop& loop, daemon_state& state) {
+  if (slot && slot->dir() == config.dir) {
+    slot->set_budget(config.max_bytes);
+    return;
+  }
+  if (slot) {
+    log(log_level::info, "archive: no longer archiving to " + slot->dir());
+    slot->stop();
+    slot.reset();
+  }
+  if (config.dir.empty()) return;
+  auto a = archive::open(config, loop, state);
+  if (!a) {
+    log(log_level::err, "sigdump: error: " + a.error().describe() + "; runs are not archived");
+    return;
+  }
+  slot = std::move(*a);
+  log(log_level::info,
+      "archiving runs to " + slot->dir() +
+          (config.max_bytes == 0 ? std::string(" (no byte budget)")
+                                 : " (budget " + std::to_string(config.max_bytes) + " bytes)"));
+}
+
+}  // namespace sigdump::daemon

@@ -1,0 +1,158 @@
+// The optional run archive ("archive": {"dir", "max_bytes"}): every run's
+// dump is copied, as it grows, to DIR/rN-BASENAME, so a run the simulator
+// overwrites can still be queried. Bytes move in the kernel
+// (copy_file_range, or sendfile across filesystems) on a copier thread of
+// the archive's own, and only up to what the parser verified (complete
+// records); when the run ends, also the trailer after its last record
+// (checked to be one), then the copy is fdatasync'ed. DIR/archive.json (temp + fsync + rename)
+// lists the copies so they are found again after a restart; DIR/.lock keeps one daemon per folder.
+// Loop thread only, except where said.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/daemon_options.h"
+#include "platform/event_loop.h"
+#include "platform/worker_pool.h"
+#include "sigdump/error.h"
+#include "sigdump/ipc/unique_fd.h"
+#include "sigdump/mapping.h"
+#include "state/daemon_state.h"
+
+namespace sigdump::daemon {
+
+class archive {
+ public:
+  /* What the archive knows of one archived run (tests, diagnostics). */
+  struct copy_info {
+    std::string path;         // DIR/rN-BASENAME
+    std::string source;       // the dump file it copies
+    std::uint64_t bytes = 0;  // bytes copied (a prefix of verified records)
+    bool live = false;        // its run is in progress: never evicted
+    bool busy = false;        // a copy is running on the copier thread
+    bool failed = false;      // a write error stopped it for good
+    bool synced = false;      // its run ended and the copy was fdatasync'ed after its last
+                              // byte; the index says "synced" only from then on
+  };
+
+  /* What the archive holds, for `status`. */
+  struct usage {
+    std::string dir;
+    std::uint64_t bytes = 0;      // bytes of every copy (as budgeted)
+    std::uint64_t max_bytes = 0;  // budget; 0: none
+    std::uint64_t copies = 0;     // copies kept (live ones included)
+    std::uint64_t copying = 0;    // copies still being made (live run, copy or sync running)
+    std::uint64_t failed = 0;     // copies a write error stopped
+    std::string last_error;       // the newest archiving error; empty: none
+  };
+
+  /* Creates dir (0700) if needed, locks DIR/.lock and reads DIR/archive.json
+     (copies whose file is gone are dropped). Errors name the folder. The
+     archive registers itself as state.run_archive and unregisters when
+     destroyed. */
+  static result<std::unique_ptr<archive>> open(const archive_config& config, event_loop& loop,
+                                               daemon_state& state);
+  /* Stops copying (see stop()) and joins the copier thread. */
+  ~archive();
+  archive(const archive&) = delete;
+  archive& operator=(const archive&) = delete;
+
+  /* A new run of tf began: opens the source (same inode as tf's mapping)
+     and creates its copy; a copy left with the same run number by an older
+     state folder is replaced. A run that is not tf's primary run (tf.run;
+     one file, several pairs) shares the primary run's copy. */
+  void run_started(const run_info& r, const tracked_file& tf);
+  /* tf (whose current run is r) grew or went on after it looked finished:
+     copies up to tf.parsed in the background. */
+  void grew(const run_info& r, const tracked_file& tf);
+  /* r ended. With r.state == reset the file now holds another run: nothing
+     more is copied for r (its copy keeps what it had). Otherwise the copy
+     finishes what was verified, plus the bytes after the last record when
+     they are only a trailer or blank lines (never a cut record). Either way
+     the copy is then fdatasync'ed on the copier thread before the index
+     calls it synced, and the run becomes evictable. */
+  void run_ended(const run_info& r);
+  /* Starts a copy, from byte 0, of every live run in state.files that has
+     none (archiving turned on by a reload while runs were live), as
+     run_started and grew would have. */
+  void adopt_live_runs();
+  /* New byte budget (0: none); evicts at once if over it. */
+  void set_budget(std::uint64_t max_bytes);
+  /* Cancels copies in flight, waits for the copier, writes the index.
+     Idempotent; later calls of the hooks do nothing. */
+  void stop();
+
+  /* The archived copy of run `number` opened as a tracked file (its own
+     dump_file, reused while the copy does not change), or an error saying
+     why not (no copy, evicted, unreadable). */
+  result<std::shared_ptr<tracked_file>> open_copy(std::uint64_t number);
+
+  const std::string& dir() const noexcept { return dir_; }
+  std::uint64_t max_bytes() const noexcept { return max_bytes_; }
+  /* Bytes of every copy, as accounted for the budget. */
+  std::uint64_t total_bytes() const noexcept { return total_; }
+  /* The copy of run `number`, or nullopt. */
+  std::optional<copy_info> find(std::uint64_t number) const;
+  /* True when no copy or sync is running or waiting (tests). */
+  bool idle() const noexcept;
+  /* Totals for `status`. */
+  usage summary() const;
+
+ private:
+  struct channel;  // source + copy descriptors, shared with the copier
+  struct outcome;  // what one copy job reports back
+  struct entry {
+    copy_info info;
+    std::string file;                      // BASENAME part: rN-...
+    file_identity source_id;               // the source inode the run was parsed from
+    std::uint64_t target = 0;              // verified bytes of the source (complete records)
+    bool done = false;                     // reset, failed or stopped: copy no more
+    bool ending = false;                   // run ended: the next job is the last (rest, sync)
+    bool tail_ok = false;                  // the parser saw no cut record at the run's end
+    std::shared_ptr<channel> io;           // open while it may still grow
+    std::vector<std::uint64_t> aliases;    // other runs of the same bytes (other pairs)
+    std::shared_ptr<tracked_file> reader;  // cached open_copy()
+    std::uint64_t reader_size = 0;         // copy size when reader was opened
+  };
+
+  archive(std::string dir, std::uint64_t max_bytes, event_loop& loop, daemon_state& state,
+          ipc::unique_fd lock);
+  void load_index();
+  void write_index();
+  void schedule(std::uint64_t number, entry& e);
+  void schedule_final(std::uint64_t number, entry& e);
+  void set_error(std::string text);
+  void on_outcome(std::uint64_t number, const outcome& o);
+  void drop(std::map<std::uint64_t, entry>::iterator it);
+  void evict();
+  std::uint64_t primary(std::uint64_t number) const;
+
+  std::string dir_;
+  std::uint64_t max_bytes_ = 0;
+  event_loop& loop_;
+  daemon_state& state_;
+  ipc::unique_fd lock_;
+  std::map<std::uint64_t, entry> entries_;        // by run number (oldest first)
+  std::map<std::uint64_t, std::uint64_t> alias_;  // run sharing a copy -> the copy's run
+  std::uint64_t total_ = 0;
+  bool stopped_ = false;
+  bool index_error_logged_ = false;
+  std::string last_error_;                                      // newest error, for status
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted outcomes check it
+  worker_pool copier_{1};  // last: joined first, while the members above still exist
+};
+
+/* Applies config to slot (SIGHUP too): opens the archive when a folder is
+   configured, changes the budget when only it changed, stops and closes it
+   when the folder changed or is gone. Errors are logged (archiving stays
+   off), never fatal. */
+void apply_archive_config(std::unique_ptr<archive>& slot, const archive_config& config,
+                          event_loop& loop, daemon_state& state);
+
+}  // namespace sigdump::daemon

@@ -1,0 +1,131 @@
+#include "server/ipc_lookup.h"
+
+#include "export/archive.h"
+#include "sigdump/compare.h"
+#include "sigdump/record_json.h"
+
+namespace sigdump::daemon {
+
+namespace {
+
+std::unexpected<ipc::protocol_error> not_found(std::string msg) {
+  return std::unexpected(ipc::fail(ipc::error_code::not_found, std::move(msg)));
+}
+
+std::expected<run_target, ipc::protocol_error> target_of_run(const daemon_state& state,
+                                                             std::shared_ptr<run_info> run) {
+  auto it = state.files.find(run->path);
+  const bool tracked = it != state.files.end() && it->second && it->second->file;
+  if (tracked && it->second->holds_run(run->number)) return run_target{std::move(run), it->second};
+  std::string why =
+      tracked
+          ? "run " + run->id + " of " + run->path + " was replaced by r" +
+                std::to_string(it->second->run) + "; its records are no longer readable"
+          : "run " + run->id + ": " + run->path + " is not tracked any more (gone or unreadable)";
+  if (state.run_archive != nullptr) {
+    auto copy = state.run_archive->open_copy(run->number);
+    if (copy) return run_target{std::move(run), std::move(*copy), "archive"};
+    why += "; archive: " + copy.error().describe();
+  }
+  return std::unexpected(ipc::fail(ipc::error_code::unavailable, why));
+}
+
+}  // namespace
+
+std::expected<run_target, ipc::protocol_error> resolve_target(const daemon_state& state,
+                                                              const ipc::params_reader& params) {
+  auto run_id = params.get_string("run");
+  if (!run_id) return std::unexpected(run_id.error());
+  auto pair = params.get_string("pair");
+  if (!pair) return std::unexpected(pair.error());
+  auto path = params.get_string("path");
+  if (!path) return std::unexpected(path.error());
+
+  if (*run_id) {
+    auto r = state.find_run(**run_id);
+    if (!r) return not_found("no run '" + **run_id + "'");
+    return target_of_run(state, std::move(r));
+  }
+  if (*pair) {
+    const pair_info* p = state.find_pair(**pair);
+    if (p == nullptr) return not_found("no pair '" + **pair + "'");
+    auto it = state.runs.find(p->run);
+    if (p->run == 0 || it == state.runs.end()) {
+      return not_found("pair '" + **pair + "' has no run yet (" + p->sample + " not seen)");
+    }
+    return target_of_run(state, it->second);
+  }
+  if (*path) {
+    const std::string norm = normalize_path(**path);
+    auto it = state.files.find(norm);
+    if (it == state.files.end() || !it->second || !it->second->file) {
+      return not_found("'" + **path + "' is not a tracked dump file");
+    }
+    run_target t;
+    t.file = it->second;
+    if (auto r = state.runs.find(it->second->run); r != state.runs.end()) t.run = r->second;
+    return t;
+  }
+  // Default: the newest run whose records are readable.
+  for (auto it = state.runs.rbegin(); it != state.runs.rend(); ++it) {
+    if (!it->second) continue;
+    auto t = target_of_run(state, it->second);
+    if (t) return t;
+  }
+  return not_found("no dump file is tracked yet");
+}
+
+void write_record(json_writer& w, const record& r) {
+  // The keys of `sigdump ls --json` first, then the details.
+  w.begin_object();
+  write_record_fields(w, r, true);
+  w.end_object();
+}
+
+void write_run(json_writer& w, const run_info& r, const archive* copies) {
+  w.begin_object();
+  w.field("run", r.id);
+  w.field("path", r.path);
+  if (r.pair.empty()) {
+    w.field_null("pair");
+  } else {
+    w.field("pair", r.pair);
+  }
+  w.field("state", run_state_name(r.state));
+  w.field("start_reason", r.start_reason);
+  if (r.end_reason.empty()) {
+    w.field_null("end_reason");
+  } else {
+    w.field("end_reason", r.end_reason);
+  }
+  w.field("started", r.started);
+  if (r.ended == 0) {
+    w.field_null("ended");
+  } else {
+    w.field("ended", r.ended);
+  }
+  w.field("records", r.records);
+  w.field("layers", static_cast<std::uint64_t>(r.report.layers.size()));
+  w.field("suspect", r.suspect_count());
+  w.key("first_bad");
+  write_first_bad(w, r.report.first_bad);
+  w.key("diagnosis");
+  write_diagnosis(w, r.report.diagnosis);
+  w.field("persisted", r.persisted);
+  w.key("archive");
+  auto copy = copies != nullptr ? copies->find(r.number) : std::nullopt;
+  if (!copy) {
+    w.null();
+  } else {
+    w.begin_object();
+    w.field("path", copy->path);
+    w.field("bytes", copy->bytes);
+    w.field("copying", copy->live || copy->busy);
+    w.field("failed", copy->failed);
+    w.field("synced", copy->synced);
+    w.end_object();
+  }
+  w.end_object();
+}
+
+}  // namespace sigdump::daemon

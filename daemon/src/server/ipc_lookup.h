@@ -1,0 +1,40 @@
+// Shared pieces of the protocol methods: finding the run/file a request
+// names and rendering records and runs as JSON. Loop thread only.
+#pragma once
+
+#include <expected>
+#include <memory>
+#include <string>
+
+#include "sigdump/ipc/protocol.h"
+#include "sigdump/json_util.h"
+#include "sigdump/record.h"
+#include "state/daemon_state.h"
+
+namespace sigdump::daemon {
+
+class archive;
+
+/* A run together with the tracked file that holds its records now. */
+struct run_target {
+  std::shared_ptr<run_info> run;       // may be null for a file without a run yet
+  std::shared_ptr<tracked_file> file;  // non-null, file->file non-null
+  const char* source = "file";  // "file": the dump itself; "archive": the run's archived copy
+};
+
+/* Resolves params "run", "pair", "path" (first given wins), by default the
+   newest run of any tracked file. A run whose file now holds a newer run
+   (or is gone) is read from its archived copy when archiving is on.
+   not_found for unknown names; unavailable when neither the file nor a
+   copy holds the run's records. */
+std::expected<run_target, ipc::protocol_error> resolve_target(const daemon_state& state,
+                                                              const ipc::params_reader& params);
+
+/* The record object of `sigdump ls --json` (docs/protocol.md). */
+void write_record(json_writer& w, const record& r);
+
+/* A run object of the `runs` method; `copies` (may be null) says whether
+   and where the run is archived. */
+void write_run(json_writer& w, const run_info& r, const archive* copies);
+
+}  // namespace sigdump::daemon

@@ -1,0 +1,48 @@
+// The protocol's method registry: each method lives in its own
+// method_<name>.cpp and registers itself with a static method_registrar.
+// Handlers run on the loop thread and read the daemon's model directly.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sigdump/ipc/protocol.h"
+#include "state/daemon_state.h"
+
+namespace sigdump::daemon {
+
+class ipc_server;
+
+/* What a handler gets for one request. */
+struct method_context {
+  ipc_server& server;
+  daemon_state& state;
+  std::uint64_t client;  // the connection, for deferred replies
+  const ipc::request& request;
+  const ipc::params_reader& params;
+};
+
+/* A result (JSON text), an error, or nullopt: the handler answers later with
+   ipc_server::complete() (work moved off the loop thread). */
+using method_result = std::expected<std::optional<std::string>, ipc::protocol_error>;
+using method_handler = std::function<method_result(method_context&)>;
+
+/* The result of a request answered later. */
+inline method_result deferred_reply() { return std::optional<std::string>(); }
+
+/* The handler registered under name, or nullptr. */
+const method_handler* find_method(std::string_view name);
+
+/* Method names in alphabetical order (for hello's diagnostics and tests). */
+std::vector<std::string> method_names();
+
+struct method_registrar {
+  method_registrar(const char* name, method_handler handler);
+};
+
+}  // namespace sigdump::daemon

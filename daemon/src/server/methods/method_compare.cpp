@@ -1,0 +1,94 @@
+// compare: two dumps (paths or runs) compared off the loop thread; the
+// result is exactly what `sigdump compare --json` prints.
+#include <unistd.h>
+
+#include "server/ipc_methods.h"
+#include "server/ipc_server.h"
+#include "sigdump/compare.h"
+#include "sigdump/dump_file.h"
+
+namespace sigdump::daemon {
+namespace {
+
+// A run id names the current contents of its file; anything else is a path.
+std::expected<std::string, ipc::protocol_error> resolve(const daemon_state& st,
+                                                        const std::string& what) {
+  if (auto r = st.find_run(what)) {
+    auto f = st.files.find(r->path);
+    if (f == st.files.end() || !f->second || !f->second->holds_run(r->number)) {
+      return std::unexpected(
+          ipc::fail(ipc::error_code::unavailable,
+                    "run " + r->id + " of " + r->path + " has been replaced; its bytes are gone"));
+    }
+    return r->path;
+  }
+  return normalize_path(what);
+}
+
+method_result compare(method_context& ctx) {
+  auto sample = ctx.params.get_string("sample");
+  if (!sample) return std::unexpected(sample.error());
+  auto bench = ctx.params.get_string("benchmark");
+  if (!bench) return std::unexpected(bench.error());
+  if (!*sample || !*bench || (*sample)->empty() || (*bench)->empty()) {
+    return std::unexpected(ipc::fail(ipc::error_code::invalid_params,
+                                     "params.sample and params.benchmark are required"));
+  }
+  auto cos_min = ctx.params.get_double("cos_min");
+  if (!cos_min) return std::unexpected(cos_min.error());
+  auto rmse_max = ctx.params.get_double("rmse_max");
+  if (!rmse_max) return std::unexpected(rmse_max.error());
+  auto constants = ctx.params.get_bool("include_constants");
+  if (!constants) return std::unexpected(constants.error());
+  auto inputs = ctx.params.get_bool("include_inputs");
+  if (!inputs) return std::unexpected(inputs.error());
+  auto sp = resolve(ctx.state, **sample);
+  if (!sp) return std::unexpected(sp.error());
+  auto bp = resolve(ctx.state, **bench);
+  if (!bp) return std::unexpected(bp.error());
+
+  compare_options options = ctx.state.compare;
+  options.progress = nullptr;
+  if (*cos_min) options.thresholds.cos_min = **cos_min;
+  if (*rmse_max) options.thresholds.rmse_max = **rmse_max;
+  if (*constants) options.include_constants = **constants;
+  if (*inputs) options.include_inputs = **inputs;
+
+  ipc_server* server = &ctx.server;
+  const std::uint64_t client = ctx.client;
+  const std::string id = ctx.request.id;
+  server->run_off_loop([server, client, id, s = *sp, b = *bp,
+                        options = std::move(options)]() -> std::function<void()> {
+    auto open = [](const std::string& path) -> std::expected<dump_file, ipc::protocol_error> {
+      if (::access(path.c_str(), F_OK) != 0) {
+        return std::unexpected(ipc::fail(ipc::error_code::not_found, path + ": no such file"));
+      }
+      auto f = dump_file::open(path);
+      if (!f) return std::unexpected(ipc::fail(ipc::error_code::unavailable, f.error().describe()));
+      return std::move(*f);
+    };
+    method_result res;
+    auto sf = open(s);
+    auto bf =
+        sf ? open(b) : std::expected<dump_file, ipc::protocol_error>(std::unexpected(sf.error()));
+    if (!sf) {
+      res = std::unexpected(sf.error());
+    } else if (!bf) {
+      res = std::unexpected(bf.error());
+    } else {
+      auto report = compare_dumps(*sf, *bf, options);
+      if (!report) {
+        res = std::unexpected(ipc::fail(ipc::error_code::unavailable, report.error().describe()));
+      } else {
+        res = report_json(*report);
+      }
+    }
+    return [server, client, id, res = std::move(res)] { server->complete(client, id, res); };
+  });
+  return deferred_reply();
+}
+
+const method_registrar reg{"compare", compare};
+
+}  // namespace
+}  // namespace sigdump::daemon

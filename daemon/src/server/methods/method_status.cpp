@@ -1,0 +1,167 @@
+// status: the daemon, what it watches, the files it tracks, the pairs and
+// the run archive.
+#include <algorithm>
+#include <iterator>
+#include <string_view>
+
+#include "export/archive.h"
+#include "server/ipc_lookup.h"
+#include "server/ipc_methods.h"
+#include "server/ipc_server.h"
+#include "sigdump/json_util.h"
+#include "sigdump/version.h"
+
+namespace sigdump::daemon {
+namespace {
+
+constexpr std::string_view sections[] = {"daemon", "watched", "files", "pairs", "archive"};
+
+method_result status(method_context& ctx) {
+  const daemon_state& st = ctx.state;
+  // "only": one section, for a cheap periodic look (sigdump top's archive line).
+  auto only = ctx.params.get_string("only");
+  if (!only) return std::unexpected(only.error());
+  if (*only && std::find(std::begin(sections), std::end(sections), **only) == std::end(sections)) {
+    return std::unexpected(ipc::fail(
+        ipc::error_code::invalid_params,
+        "only: expected one of daemon, watched, files, pairs, archive, got '" + **only + "'"));
+  }
+  auto want = [&](std::string_view section) { return !*only || **only == section; };
+  json_writer w;
+  w.begin_object();
+  if (want("daemon")) {
+    w.key("daemon").begin_object();
+    w.field("version", version_string);
+    w.field("pid", static_cast<std::int64_t>(st.pid()));
+    w.field("started", st.started());
+    w.field("clock", st.clock());
+    w.field("event_loop", ctx.server.loop().name());
+    w.field("state_dir", st.state_dir);
+    w.field("socket", ctx.server.socket_path());
+    if (ctx.server.board_name().empty()) {
+      w.field_null("board");
+    } else {
+      w.field("board", ctx.server.board_name());
+    }
+    w.field("clients", static_cast<std::uint64_t>(ctx.server.client_count()));
+    w.field("layers_streamed", st.layers_streamed);
+    w.field("chunks_streamed", st.chunks_streamed);
+    w.field("chunks_discarded", st.chunks_discarded);
+    w.end_object();
+  }
+
+  if (want("watched")) {
+    w.key("watched").begin_array();
+    for (const auto& wp : st.watched) {
+      w.begin_object();
+      w.field("path", wp.path);
+      w.field("kind", watched_kind_name(wp.what));
+      w.field("exists", wp.exists);
+      w.end_object();
+    }
+    w.end_array();
+  }
+
+  if (want("files")) {
+    w.key("files").begin_array();
+    for (const auto& [path, tf] : st.files) {
+      if (!tf) continue;
+      w.begin_object();
+      w.field("path", path);
+      auto r = st.runs.find(tf->run);
+      if (r != st.runs.end() && r->second) {
+        w.field("run", r->second->id);
+      } else {
+        w.field_null("run");
+      }
+      w.field("records", static_cast<std::uint64_t>(tf->file ? tf->file->records().size() : 0));
+      w.field("bytes", tf->bytes);
+      w.field("state", run_state_name(tf->state));
+      if (tf->failed.empty()) {
+        w.field_null("error");
+      } else {
+        w.field("error", tf->failed);
+      }
+      w.end_object();
+    }
+    w.end_array();
+  }
+
+  if (want("pairs")) {
+    w.key("pairs").begin_array();
+    for (const auto& p : st.pairs) {
+      w.begin_object();
+      w.field("name", p.name);
+      w.field("sample", p.sample);
+      w.field("benchmark", p.benchmark);
+      auto r = st.runs.find(p.run);
+      const run_info* run = r != st.runs.end() ? r->second.get() : nullptr;
+      if (run != nullptr) {
+        w.field("run", run->id);
+        w.field("state", run_state_name(run->state));
+        w.field("layers", static_cast<std::uint64_t>(run->report.layers.size()));
+        w.field("suspect", run->suspect_count());
+        w.key("first_bad");
+        write_first_bad(w, run->report.first_bad);
+        w.key("diagnosis");
+        write_diagnosis(w, run->report.diagnosis);
+      } else {
+        w.field_null("run");
+        w.field_null("state");
+        w.field("layers", 0);
+        w.field("suspect", 0);
+        w.field_null("first_bad");
+        w.key("diagnosis");
+        write_diagnosis(w, diagnosis{});
+      }
+      w.key("three_way");
+      if (auto rows = st.three_way(p)) {
+        w.begin_array();
+        for (const auto& row : *rows) {
+          w.begin_object();
+          w.field("index", row.index);
+          w.field("name", row.name);
+          w.key("conversion").begin_object();
+          w.field("cos", row.conversion_cos);
+          w.field("rmse", row.conversion_rmse);
+          w.end_object();
+          w.key("quantization").begin_object();
+          w.field("cos", row.quantization_cos);
+          w.field("rmse", row.quantization_rmse);
+          w.end_object();
+          w.end_object();
+        }
+        w.end_array();
+      } else {
+        w.null();
+      }
+      w.end_object();
+    }
+    w.end_array();
+  }
+
+  // Only when runs are archived (docs/protocol.md).
+  if (want("archive") && st.run_archive != nullptr) {
+    const archive::usage u = st.run_archive->summary();
+    w.key("archive").begin_object();
+    w.field("dir", u.dir);
+    w.field("bytes", u.bytes);
+    w.field("max_bytes", u.max_bytes);
+    w.field("copies", u.copies);
+    w.field("copying", u.copying);
+    w.field("failed", u.failed);
+    if (u.last_error.empty()) {
+      w.field_null("last_error");
+    } else {
+      w.field("last_error", u.last_error);
+    }
+    w.end_object();
+  }
+  w.end_object();
+  return w.take();
+}
+
+const method_registrar reg{"status", status};
+
+}  // namespace
+}  // namespace sigdump::daemon

@@ -1,0 +1,39 @@
+// subscribe: stream events matching a filter, replaying what a reconnecting
+// client missed (since) or the current state whole (fresh_instance).
+#include "server/ipc_methods.h"
+#include "server/ipc_server.h"
+#include "sigdump/json_util.h"
+
+namespace sigdump::daemon {
+namespace {
+
+method_result subscribe(method_context& ctx) {
+  ipc::subscription_filter f;
+  auto pair = ctx.params.get_string("pair");
+  if (!pair) return std::unexpected(pair.error());
+  auto path = ctx.params.get_string("path");
+  if (!path) return std::unexpected(path.error());
+  auto run = ctx.params.get_string("run");
+  if (!run) return std::unexpected(run.error());
+  auto suspect = ctx.params.get_bool("suspect_only");
+  if (!suspect) return std::unexpected(suspect.error());
+  auto since = ctx.params.get_string("since");
+  if (!since) return std::unexpected(since.error());
+  f.pair = *pair;
+  if (*path) f.path = normalize_path(**path);
+  f.run = *run;
+  f.suspect_only = suspect->value_or(false);
+  auto r = ctx.server.subscribe(ctx.client, ctx.request.id, std::move(f), *since);
+  if (!r) return std::unexpected(r.error());
+  json_writer w;
+  w.begin_object();
+  w.field("clock", r->clock);
+  w.field("fresh_instance", r->fresh_instance);
+  w.end_object();
+  return w.take();
+}
+
+const method_registrar reg{"subscribe", subscribe};
+
+}  // namespace
+}  // namespace sigdump::daemon

@@ -1,0 +1,103 @@
+#include "state/daemon_event.h"
+
+namespace sigdump::daemon {
+
+const char* event_kind_name(event_kind k) noexcept {
+  switch (k) {
+    case event_kind::run_start: return "run_start";
+    case event_kind::layer: return "layer";
+    case event_kind::run_end: return "run_end";
+    case event_kind::run_reset: return "run_reset";
+    case event_kind::resync: return "resync";
+  }
+  return "resync";
+}
+
+void write_first_bad(json_writer& w, const std::optional<first_bad_layer>& fb) {
+  if (!fb) {
+    w.null();
+    return;
+  }
+  w.begin_object();
+  w.field("index", fb->index);
+  w.field("name", fb->name);
+  w.field("reason", fb->reason);
+  w.end_object();
+}
+
+void write_diagnosis(json_writer& w, const struct diagnosis& d) {
+  w.begin_object();
+  w.field("kind", diagnosis_kind_name(d.what));
+  w.field("at", d.at);
+  w.field("text", d.text);
+  w.end_object();
+}
+
+namespace {
+void write_pair(json_writer& w, const std::string& pair) {
+  w.key("pair");
+  if (pair.empty()) {
+    w.null();
+  } else {
+    w.value(pair);
+  }
+}
+}  // namespace
+
+void write_event_fields(json_writer& w, const daemon_event& e) {
+  switch (e.kind) {
+    case event_kind::run_start:
+      w.field("run", e.run);
+      w.field("path", e.path);
+      write_pair(w, e.pair);
+      w.field("reason", e.reason);
+      break;
+    case event_kind::layer:
+      w.field("run", e.run);
+      w.field("path", e.path);
+      write_pair(w, e.pair);
+      w.key("layer");
+      if (e.layer) {
+        w.raw(layer_json(*e.layer));
+      } else {
+        w.null();
+      }
+      w.key("first_bad");
+      write_first_bad(w, e.first_bad);
+      w.key("diagnosis");
+      write_diagnosis(w, e.diagnosis.value_or(diagnosis{}));
+      break;
+    case event_kind::run_end:
+      w.field("run", e.run);
+      w.field("path", e.path);
+      write_pair(w, e.pair);
+      w.field("reason", e.reason);
+      w.field("layers", e.layers);
+      w.field("suspect", e.suspect);
+      w.key("first_bad");
+      write_first_bad(w, e.first_bad);
+      w.key("diagnosis");
+      write_diagnosis(w, e.diagnosis.value_or(diagnosis{}));
+      break;
+    case event_kind::run_reset:
+      w.field("run", e.run);
+      w.field("previous", e.previous);
+      w.field("path", e.path);
+      write_pair(w, e.pair);
+      w.field("reason", e.reason);
+      break;
+    case event_kind::resync: w.field("reason", e.reason); break;
+  }
+}
+
+std::string event_json(const daemon_event& e) {
+  json_writer w;
+  w.begin_object();
+  w.field("event", event_kind_name(e.kind));
+  w.field("clock", e.clock);
+  write_event_fields(w, e);
+  w.end_object();
+  return w.take();
+}
+
+}  // namespace sigdump::daemon

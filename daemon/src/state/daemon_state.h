@@ -1,0 +1,197 @@
+// The daemon's model, owned by the loop thread: what is watched, which dump
+// files are tracked, their runs with per-layer results, and the pairs. The
+// protocol methods (daemon/src/method_*.cpp) read it on the loop thread; the
+// core (tracker) is the only writer. Events go out through publish().
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/daemon_options.h"
+#include "sigdump/compare.h"
+#include "sigdump/dump_file.h"
+#include "state/daemon_event.h"
+
+namespace sigdump::daemon {
+
+class archive;  // archive.h
+
+/* A path the daemon was asked to watch. */
+struct watched_path {
+  std::string path;  // absolute, normalized
+  enum class kind : std::uint8_t {
+    dir,
+    file
+  } what = kind::dir;   // "dir" if it is (or will be) a folder
+  bool exists = false;  // present right now
+  std::string origin;   // "command line", "config", or the DebugConfig.txt that added it
+};
+/* "dir" or "file" */
+const char* watched_kind_name(watched_path::kind k) noexcept;
+
+enum class run_state : std::uint8_t { live, ended, reset };
+/* "live", "ended", "reset" */
+const char* run_state_name(run_state s) noexcept;
+
+/* A dump file currently being tracked (it exists or existed until now). */
+struct tracked_file {
+  std::string path;                   // absolute path
+  std::unique_ptr<dump_file> file;    // the open dump; records() grow as it is written.
+                                      // Loop thread only, unless a lease is held.
+  std::uint64_t run = 0;              // number of its current run (0: none yet)
+  std::vector<std::uint64_t> runs;    // every current run: one per pair the file is the sample
+                                      // of (or one without a pair); `run` is the first
+  run_state state = run_state::live;  // live while written; ended after close/quiet
+  std::uint64_t bytes = 0;            // file size at the last look
+  std::uint64_t parsed = 0;           // bytes covered by complete records
+  std::atomic<int> readers{0};        // leases held: refresh() waits until 0
+  bool refresh_wanted = false;        // a refresh was deferred by a lease
+  bool close_seen = false;            // IN_CLOSE_WRITE arrived during that deferral
+  std::string failed;                 // non-empty: parse error; not refreshed until reset
+  std::int64_t last_change_ms = 0;    // steady clock (ms) of the last growth
+  std::int64_t mtime_ns = 0;          // st_mtim at the last look that accepted the content
+  std::int64_t rewrite_mtime_ns = 0;  // a new st_mtim seen once at the same size, not yet acted on
+
+  /* Whether run n is one of this file's current runs. */
+  bool holds_run(std::uint64_t n) const noexcept {
+    for (std::uint64_t x : runs) {
+      if (x == n) return true;
+    }
+    return n != 0 && n == run;
+  }
+};
+
+/* Keeps a tracked file's dump_file from being refreshed (its records and
+   mapping stay put) so another thread may read it. Take it on the loop
+   thread; release anywhere. */
+class file_lease {
+ public:
+  file_lease() = default;
+  explicit file_lease(std::shared_ptr<tracked_file> f) : f_(std::move(f)) {
+    if (f_) f_->readers.fetch_add(1);
+  }
+  file_lease(file_lease&& o) noexcept : f_(std::move(o.f_)) {}
+  file_lease& operator=(file_lease&& o) noexcept {
+    if (this != &o) {
+      reset();
+      f_ = std::move(o.f_);
+    }
+    return *this;
+  }
+  file_lease(const file_lease&) = delete;
+  file_lease& operator=(const file_lease&) = delete;
+  ~file_lease() { reset(); }
+  void reset() noexcept {
+    if (f_) f_->readers.fetch_sub(1);
+    f_.reset();
+  }
+  const dump_file* get() const noexcept { return f_ ? f_->file.get() : nullptr; }
+  explicit operator bool() const noexcept { return get() != nullptr; }
+
+ private:
+  std::shared_ptr<tracked_file> f_;
+};
+
+/* One run of one dump file: from creation/reset to close/quiet/reset. */
+struct run_info {
+  std::uint64_t number = 0;           // N of "rN", increasing across restarts
+  std::string id;                     // "rN"
+  std::string path;                   // the dump file
+  std::string pair;                   // name of the pair whose sample this file is; empty: none
+  run_state state = run_state::live;  // live, ended (closed/quiet/deleted/restart) or reset
+  std::string start_reason;           // created|replaced|truncated|rewritten|started
+  std::string end_reason;     // closed|quiet|deleted|restart|truncated|...; empty while live
+  std::int64_t started = 0;   // unix seconds
+  std::int64_t ended = 0;     // unix seconds; 0 while live
+  std::uint64_t records = 0;  // complete records indexed
+  std::uint64_t bytes = 0;    // bytes of the file at the last look
+  compare_report report;      // with a pair: layers (sorted by index), first_bad,
+                              // diagnosis, thresholds, sample/benchmark paths
+  bool persisted = false;     // its start line reached the state log
+  std::shared_ptr<tracked_file> file;  // the live file while this is its current run; null after
+
+  /* Layers that are suspect or could not be compared. */
+  std::uint64_t suspect_count() const noexcept;
+};
+
+/* One row of a three-way view (fixed vs float, float vs framework). */
+struct three_way_row {
+  std::uint32_t index = 0;                             // layer index in the pair's report
+  std::string name;                                    // sample layer name of this pair
+  double conversion_cos = 0, conversion_rmse = 0;      // float model vs framework
+  double quantization_cos = 0, quantization_rmse = 0;  // fixed model vs float model
+};
+
+/* A configured sample/benchmark pair. */
+struct pair_info {
+  std::string name;            // pair name
+  std::string sample;          // sample path (file or watched path)
+  std::string benchmark;       // benchmark path
+  std::uint64_t run = 0;       // the sample's current (or last) run; 0: none yet
+  std::string sample_file;     // dump file the sample side resolved to last; empty: none yet
+  std::string benchmark_file;  // dump file the benchmark side resolved to last; empty: none yet
+
+  /* The resolved file of a side, else the configured path. */
+  const std::string& sample_key() const noexcept {
+    return sample_file.empty() ? sample : sample_file;
+  }
+  const std::string& benchmark_key() const noexcept {
+    return benchmark_file.empty() ? benchmark : benchmark_file;
+  }
+};
+
+class daemon_state {
+ public:
+  /* start: unix seconds of daemon start; pid: ours (both go into clocks). */
+  daemon_state(std::int64_t start, pid_t pid) : start_(start), pid_(pid) {}
+
+  std::vector<watched_path> watched;                           // what we watch, in config order
+  std::map<std::string, std::shared_ptr<tracked_file>> files;  // path -> tracked dump file
+  std::map<std::uint64_t, std::shared_ptr<run_info>> runs;     // number -> run (incl. read back)
+  std::vector<pair_info> pairs;                                // configured pairs
+  compare_options compare;                                     // options of every comparison
+  std::string state_dir;                                       // persisted state folder
+  std::string event_loop_name;                                 // "io_uring" or "epoll"
+  archive* run_archive = nullptr;                              // run copies (archive.h); null: off
+  std::uint64_t next_run = 1;                                  // number the next run gets
+  std::uint64_t layers_streamed = 0;   // layers compared partly while they were being written
+  std::uint64_t chunks_streamed = 0;   // chunks of those summed before the layer was complete
+  std::uint64_t chunks_discarded = 0;  // streamed chunks summed again (truncated since)
+
+  std::int64_t started() const noexcept { return start_; }
+  pid_t pid() const noexcept { return pid_; }
+  /* The clock of the last published event ("c:START:PID:TICK"). */
+  std::string clock() const;
+  std::uint64_t tick() const noexcept { return tick_; }
+
+  /* Run by id ("r7") or nullptr. */
+  std::shared_ptr<run_info> find_run(std::string_view id) const;
+  /* Newest run of a path, or nullptr. */
+  std::shared_ptr<run_info> latest_run_of(std::string_view path) const;
+  const pair_info* find_pair(std::string_view name) const;
+  /* Three-way rows for a pair when another pair shares its sample or
+     benchmark file (fixed->float->framework chain); nullopt otherwise. */
+  std::optional<std::vector<three_way_row>> three_way(const pair_info& p) const;
+
+  /* Adds a sink; it receives every later event. Not owned. */
+  void add_sink(event_sink* s) { sinks_.push_back(s); }
+  void remove_sink(event_sink* s);
+  /* Assigns the next tick/clock to e and hands it to every sink. */
+  void publish(daemon_event& e);
+
+ private:
+  std::int64_t start_;
+  pid_t pid_;
+  std::uint64_t tick_ = 0;
+  std::vector<event_sink*> sinks_;
+};
+
+}  // namespace sigdump::daemon
