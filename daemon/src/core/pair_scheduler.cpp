@@ -1,0 +1,505 @@
+// Matching paired records as they are written, comparing them on the
+// workers (streaming big layers), and publishing the results in report
+// order. Loop thread only; the jobs run on the workers and post back.
+#include "core/pair_scheduler.h"
+
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "core/file_runs.h"
+
+namespace sigdump::daemon {
+
+namespace {
+
+// How long a file may sit still before a streamed record stops being
+// followed every millisecond (its next write raises an inotify event).
+constexpr std::int64_t follow_pause_ms = 100;
+
+// Where a waiting sample record stands against the benchmark as written so
+// far: the record match_record picks now, and whether it is the ordinal-th
+// candidate of its rule (not the "else the last" fallback).
+struct probe_result {
+  std::int64_t record = -1;
+  match_rule rule = match_rule::exact;
+  bool nth = false;
+};
+
+probe_result probe(const dump_file& bench, const record& sample, std::uint32_t ordinal,
+                   const compare_options& options) {
+  probe_result p;
+  p.record = match_record(bench, sample, ordinal, options, &p.rule);
+  if (p.record < 0) return p;
+  const auto& recs = bench.records();
+  const record& b = recs[static_cast<std::size_t>(p.record)];
+  std::vector<std::uint32_t> candidates;
+  if (p.rule == match_rule::exact) {
+    candidates = bench.index().find(recs, sample.name);
+  } else if (p.rule == match_rule::sanitized) {
+    candidates = bench.index().find_sanitized(recs, sample.name);
+  } else {
+    const std::string& mapped = options.name_map.at(sample.name);
+    candidates = b.name == mapped ? bench.index().find(recs, mapped)
+                                  : bench.index().find_sanitized(recs, mapped);
+  }
+  std::uint32_t before = 0;
+  for (std::uint32_t i : candidates) {
+    if (i >= p.record) break;
+    if (recs[i].kind == sample.kind && recs[i].port == sample.port) ++before;
+  }
+  p.nth = before == ordinal;
+  return p;
+}
+
+}  // namespace
+
+struct pair_scheduler::job {
+  std::uint64_t run = 0;
+  std::uint64_t seq = 0;  // the sample record's place in run_work::queue
+  std::uint32_t sample_record = 0;
+  std::uint32_t bench_record = 0;
+  match_rule rule = match_rule::exact;
+  file_lease sample, bench;
+  layer_result result;
+  std::uint64_t chunks_streamed = 0;   // chunks summed before the record was complete
+  std::uint64_t chunks_discarded = 0;  // and summed again: a truncation had unmapped them
+};
+
+pair_scheduler::pair_scheduler(event_loop& loop, daemon_state& state, state_store* store,
+                               worker_pool& pool, pair_sides& sides,
+                               std::function<void(const std::string&)> look)
+    : loop_(loop),
+      state_(state),
+      store_(store),
+      pool_(pool),
+      sides_(sides),
+      look_(std::move(look)) {}
+
+pair_scheduler::~pair_scheduler() {
+  *alive_ = false;
+  if (follow_timer_ != 0) loop_.cancel_timer(follow_timer_);
+}
+
+void pair_scheduler::run_started(std::uint64_t run) { work_[run] = run_work{}; }
+
+void pair_scheduler::run_pruned(std::uint64_t run) { work_.erase(run); }
+
+void pair_scheduler::run_resumed(std::uint64_t run) {
+  if (auto w = work_.find(run); w != work_.end()) w->second.end_reason.clear();
+}
+
+void pair_scheduler::run_ended(run_info& r, run_state how, const std::string& reason) {
+  auto w = work_.find(r.number);
+  if (w != work_.end()) {
+    run_work& rw = w->second;
+    rw.end_reason = reason;
+    rw.end_state = how;
+    // Its records are gone (reset, deleted, stopped): layers still waiting
+    // for their benchmark will never be compared.
+    if (how != run_state::ended || reason == "deleted" || reason == "stopped") {
+      for (auto& e : rw.queue) {
+        if (e.what == queued_record::status::waiting) e.what = queued_record::status::skipped;
+      }
+    }
+    // run_end follows the layers still being computed, and those waiting
+    // for a benchmark that is still being written.
+    publish_ready(r, rw);
+  } else {
+    run_work none;
+    none.end_reason = reason;
+    finish_end(r, none);
+  }
+  // A benchmark that ended settles the samples waiting on it.
+  if (how == run_state::ended) benchmark_changed(r.path);
+}
+
+void pair_scheduler::records_added(run_info& r, const tracked_file& tf, std::size_t first_new) {
+  if (r.pair.empty()) return;
+  auto& w = work_[r.number];
+  const auto& recs = tf.file->records();
+  for (std::size_t i = first_new; i < recs.size(); ++i) {
+    if (!is_compared(recs[i], state_.compare)) continue;
+    queued_record e;
+    e.record = static_cast<std::uint32_t>(i);
+    e.ordinal = occurrence_ordinal(*tf.file, e.record);
+    w.queue.push_back(std::move(e));
+  }
+  for (auto& p : state_.pairs) {
+    if (p.name == r.pair && p.run == r.number) try_match(p);
+  }
+}
+
+void pair_scheduler::benchmark_grew(const std::string& path) {
+  for (auto& p : state_.pairs) {
+    if (sides_.resolve(p.benchmark) == path) try_match(p);
+  }
+}
+
+void pair_scheduler::benchmark_changed(const std::string& path) {
+  for (auto& p : state_.pairs) {
+    if (p.benchmark_file != path && sides_.resolve(p.benchmark) != path) continue;
+    try_match(p);
+    auto rit = state_.runs.find(p.run);
+    auto wit = work_.find(p.run);
+    if (rit != state_.runs.end() && wit != work_.end()) maybe_finish(*rit->second, wit->second);
+  }
+}
+
+void pair_scheduler::match_all() {
+  for (auto& p : state_.pairs) try_match(p);
+}
+
+bool pair_scheduler::benchmark_live(const run_info& r) {
+  if (r.pair.empty()) return false;
+  for (const auto& p : state_.pairs) {
+    if (p.name != r.pair) continue;
+    auto b = state_.files.find(sides_.resolve(p.benchmark));
+    return b != state_.files.end() && b->second->state == run_state::live;
+  }
+  return false;
+}
+
+// Matching follows the offline rules (match_record on the finished
+// benchmark) while the benchmark is still being written. A waiting sample
+// record is settled, in this order of certainty:
+//  - its ordinal-th exact-name candidate is there: nothing written later
+//    can change that match;
+//  - the benchmark's run has ended: match_record as offline (no match:
+//    the record is skipped);
+//  - the benchmark already holds the match of a later sample record: it
+//    writes layers in the sample's execution order, so this record's
+//    benchmark layer, if any, is already there (a sanitized or mapped
+//    ordinal-th match, or none). A fallback match ("else the last") waits
+//    for the benchmark's end.
+// Report indexes are given at publication, in sample order, so layers are
+// published in the offline report's order with its indexes.
+void pair_scheduler::try_match(pair_info& p) {
+  if (stopped_) return;
+  auto rit = state_.runs.find(p.run);
+  if (rit == state_.runs.end() || !rit->second || rit->second->pair != p.name) return;
+  run_info& r = *rit->second;
+  auto wit = work_.find(r.number);
+  if (wit == work_.end()) return;
+  run_work& w = wit->second;
+  auto s = state_.files.find(r.path);
+  if (s == state_.files.end() || !s->second->holds_run(r.number)) return;
+  const std::string bench_path = sides_.resolve(p.benchmark);
+  if (!bench_path.empty()) {
+    p.benchmark_file = bench_path;
+    r.report.benchmark_path = bench_path;
+  }
+  auto b = bench_path.empty() ? state_.files.end() : state_.files.find(bench_path);
+  if (b == state_.files.end() || b->second == s->second) return;
+  const dump_file& sample = *s->second->file;
+  const dump_file& bench = *b->second->file;
+  const bool bench_final = b->second->state != run_state::live;
+  const std::size_t n = w.queue.size();
+  std::vector<probe_result> probes(n);
+  std::vector<char> later_present(n, 0);
+  bool seen = false;
+  for (std::size_t k = n; k-- > 0;) {
+    later_present[k] = seen ? 1 : 0;
+    queued_record& e = w.queue[k];
+    if (e.what == queued_record::status::waiting) {
+      if (e.record >= sample.records().size()) {
+        e.what = queued_record::status::skipped;
+        continue;
+      }
+      probes[k] = probe(bench, sample.records()[e.record], e.ordinal, state_.compare);
+      if (probes[k].record >= 0 && probes[k].nth) seen = true;
+    } else if (e.what != queued_record::status::skipped) {
+      seen = true;
+    }
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    queued_record& e = w.queue[k];
+    if (e.what != queued_record::status::waiting) continue;
+    const probe_result& pr = probes[k];
+    const bool settled = (pr.record >= 0 && pr.nth && pr.rule == match_rule::exact) ||
+                         bench_final || (later_present[k] != 0 && (pr.record < 0 || pr.nth));
+    if (!settled) continue;
+    if (pr.record < 0) {
+      e.what = queued_record::status::skipped;
+      continue;
+    }
+    dispatch(r, w, w.front_seq + k, s->second, b->second, e.record,
+             static_cast<std::uint32_t>(pr.record), pr.rule);
+  }
+  publish_ready(r, w);
+}
+
+void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
+                              std::shared_ptr<tracked_file> sample,
+                              std::shared_ptr<tracked_file> bench, std::uint32_t sample_record,
+                              std::uint32_t bench_record, match_rule rule) {
+  auto j = std::make_shared<job>();
+  j->run = r.number;
+  j->seq = seq;
+  j->sample_record = sample_record;
+  j->bench_record = bench_record;
+  j->rule = rule;
+  w.queue[static_cast<std::size_t>(seq - w.front_seq)].what = queued_record::status::running;
+  // The streamed chunks of this record count only if both sides are still
+  // the bytes they were summed from.
+  std::shared_ptr<streamed_layer> streamed;
+  if (w.stream && w.stream->sample_record() == sample_record) {
+    const streamed_layer& st = *w.stream;
+    const auto& rec = sample->file->records()[sample_record];
+    if (st.header_offset() == rec.header_offset && st.bench_record() == bench_record &&
+        w.stream_bench_path == bench->path && w.stream_bench_run == bench->run &&
+        st.bench_identity() == bench->file->current_mapping()->identity()) {
+      streamed = w.stream;
+    }
+  }
+  if (w.stream && w.stream->sample_record() <= sample_record) w.stream.reset();
+  const std::uint64_t elements = sample->file->records()[sample_record].elements;
+  j->sample = file_lease(std::move(sample));
+  j->bench = file_lease(std::move(bench));
+  ++w.in_flight;
+  ++in_flight_;
+  event_loop* loop = &loop_;
+  auto alive = alive_;
+  // Each job gets its own copy of the options: a reload may change the
+  // state's while jobs run.
+  auto opts = std::make_shared<compare_options>();
+  opts->thresholds = state_.compare.thresholds;
+  opts->include_constants = state_.compare.include_constants;
+  opts->include_inputs = state_.compare.include_inputs;
+  opts->name_map = state_.compare.name_map;
+  // Big layers are split over the cores (the sums are combined in chunk
+  // order, so the result does not depend on the thread count).
+  opts->threads = elements > (1u << 20) ? 0 : 1;
+  pool_.submit([this, j, loop, alive, opts, streamed] {
+    if (streamed) {
+      streamed_layer::finished done = streamed->finish();
+      j->chunks_streamed = done.kept;
+      j->chunks_discarded = done.discarded;
+      j->result = compare_layer(*j->sample.get(), j->sample_record, *j->bench.get(),
+                                j->bench_record, *opts, done.sums);
+    } else {
+      j->result = compare_layer(*j->sample.get(), j->sample_record, *j->bench.get(),
+                                j->bench_record, *opts);
+    }
+    j->result.rule = j->rule;
+    loop->post([this, j, alive] {
+      if (*alive) on_result(j);
+    });
+  });
+}
+
+void pair_scheduler::on_result(std::shared_ptr<job> j) {
+  --in_flight_;
+  if (j->chunks_streamed > 0) {
+    ++state_.layers_streamed;
+    state_.chunks_streamed += j->chunks_streamed;
+  }
+  state_.chunks_discarded += j->chunks_discarded;
+  // Release the leases first so deferred refreshes can run.
+  std::vector<std::string> recheck;
+  auto note = [&](file_lease& l) {
+    if (const dump_file* f = l.get()) recheck.push_back(f->path());
+    l.reset();
+  };
+  note(j->sample);
+  note(j->bench);
+  auto rit = state_.runs.find(j->run);
+  auto wit = work_.find(j->run);
+  if (rit != state_.runs.end() && wit != work_.end()) {
+    run_info& r = *rit->second;
+    run_work& w = wit->second;
+    if (w.in_flight > 0) --w.in_flight;
+    if (j->seq >= w.front_seq && j->seq - w.front_seq < w.queue.size()) {
+      queued_record& e = w.queue[static_cast<std::size_t>(j->seq - w.front_seq)];
+      if (e.what == queued_record::status::running) {
+        e.result = std::move(j->result);
+        e.what = queued_record::status::done;
+      }
+    }
+    // Publish in report order: a fast small layer waits for a slower
+    // earlier one, and for earlier records still waiting for a match.
+    publish_ready(r, w);
+  }
+  for (const auto& p : recheck) {
+    auto f = state_.files.find(p);
+    if (f != state_.files.end() && f->second->refresh_wanted && f->second->readers.load() == 0)
+      look_(p);
+  }
+}
+
+// Streams tf's cut record for run r when it is worth it and its match is
+// certain: the ordinal-th exact name, which try_match settles at once.
+bool pair_scheduler::open_stream(const run_info& r, const tracked_file& tf, run_work& w) {
+  const dump_file& sample = *tf.file;
+  if (!streamed_layer::streamable(sample)) return false;
+  const record& cut = *sample.pending()->header;
+  if (!is_compared(cut, state_.compare)) return false;
+  const pair_info* pair = nullptr;
+  for (const auto& p : state_.pairs) {
+    if (p.name == r.pair && p.run == r.number) pair = &p;
+  }
+  if (pair == nullptr) return false;
+  const std::string bench_path = sides_.resolve(pair->benchmark);
+  auto b = bench_path.empty() ? state_.files.end() : state_.files.find(bench_path);
+  if (b == state_.files.end() || b->second.get() == &tf) return false;
+  const dump_file& bench = *b->second->file;
+  // Its occurrence among the sample's complete records, as the queue will
+  // count it.
+  std::uint32_t ordinal = 0;
+  const auto& recs = sample.records();
+  for (std::uint32_t i : sample.index().find(recs, cut.name)) {
+    if (recs[i].kind == cut.kind && recs[i].port == cut.port) ++ordinal;
+  }
+  const probe_result pr = probe(bench, cut, ordinal, state_.compare);
+  if (pr.record < 0 || !pr.nth || pr.rule != match_rule::exact) return false;
+  w.stream = streamed_layer::open(sample, bench, static_cast<std::uint32_t>(pr.record));
+  if (!w.stream) return false;
+  w.stream_bench_path = bench_path;
+  w.stream_bench_run = b->second->run;
+  return true;
+}
+
+void pair_scheduler::stream_pending(tracked_file& tf) {
+  if (stopped_ || !tf.file) return;
+  const auto& cut = tf.file->pending();
+  std::optional<result<tensor_view>> view;  // the cut record over the current mapping
+  // Whether a big record may be arriving that only a look will show: one
+  // write(2) of a whole record raises its inotify event once it returns,
+  // and a big one takes milliseconds to tens of milliseconds.
+  bool watch_closely = false;
+  for (const auto& rp : runs_of(state_, tf)) {
+    run_info& r = *rp;
+    auto wit = work_.find(r.number);
+    if (wit == work_.end()) continue;
+    run_work& w = wit->second;
+    if (r.pair.empty() || r.state != run_state::live) {
+      w.stream.reset();
+      continue;
+    }
+    if (!cut || !cut->header) {
+      // Between records, or inside a header: the next record's size is
+      // not known yet.
+      w.stream.reset();
+      watch_closely = true;
+      continue;
+    }
+    const record& h = *cut->header;
+    if (w.stream &&
+        (w.stream->sample_record() != h.index || w.stream->header_offset() != h.header_offset)) {
+      w.stream.reset();
+    }
+    if (!w.stream && !open_stream(r, tf, w)) continue;
+    streamed_layer& st = *w.stream;
+    const streamed_layer::chunk_range due = st.chunks_due(cut->offset + cut->available);
+    if (!due.empty()) {
+      if (!view) view = tf.file->pending_view();
+      if (*view) {
+        for (std::uint64_t k = due.first; k < due.last; ++k) {
+          pool_.submit([st = w.stream, sample = **view, k] { st->sum_chunk(sample, k); });
+        }
+        st.hand_out(due.last);
+      }
+    }
+    // The last chunk ends with the record, which dispatches the layer.
+    if (st.handed_out() + 1 < st.chunks()) watch_closely = true;
+  }
+  // Look every millisecond while the writer is at it, unless it has paused
+  // (its next write raises an event anyway).
+  if (watch_closely && steady_now_ms() - tf.last_change_ms < follow_pause_ms) follow(tf.path);
+}
+
+void pair_scheduler::follow(const std::string& path) {
+  follow_paths_.insert(path);
+  if (follow_timer_ != 0) return;
+  follow_timer_ = loop_.add_timer(std::chrono::milliseconds(1), false, [this] {
+    follow_timer_ = 0;
+    std::set<std::string> paths;
+    paths.swap(follow_paths_);
+    for (const auto& p : paths) look_(p);
+  });
+}
+
+void pair_scheduler::publish_ready(run_info& r, run_work& w) {
+  while (!w.queue.empty()) {
+    queued_record& e = w.queue.front();
+    if (e.what == queued_record::status::done) {
+      layer_result l = std::move(e.result);
+      l.index = w.next_index++;
+      if (w.end_published) w.late_layers = true;
+      publish_layer(r, std::move(l));
+    } else if (e.what != queued_record::status::skipped) {
+      break;
+    }
+    w.queue.pop_front();
+    ++w.front_seq;
+  }
+  maybe_finish(r, w);
+}
+
+void pair_scheduler::publish_layer(run_info& r, layer_result l) {
+  auto& layers = r.report.layers;
+  auto pos = std::upper_bound(layers.begin(), layers.end(), l.index,
+                              [](std::uint32_t i, const layer_result& x) { return i < x.index; });
+  layers.insert(pos, l);
+  if (r.file) summarize(r.report, *r.file->file);
+  if (store_ != nullptr) store_->layer_added(r, l);
+  daemon_event e;
+  e.kind = event_kind::layer;
+  e.run = r.id;
+  e.path = r.path;
+  e.pair = r.pair;
+  e.layer = std::move(l);
+  e.first_bad = r.report.first_bad;
+  e.diagnosis = r.report.diagnosis;
+  state_.publish(e);
+}
+
+void pair_scheduler::maybe_finish(run_info& r, run_work& w) {
+  if (w.end_reason.empty()) {
+    // Layers that came after run_end reopened the run's log: close it with
+    // a fresh end line once nothing is pending.
+    if (w.late_layers && w.queue.empty() && w.in_flight == 0 && r.state != run_state::live) {
+      w.late_layers = false;
+      if (store_ != nullptr) store_->run_ended(r);
+    }
+    return;
+  }
+  if (w.in_flight > 0) return;
+  if (!w.queue.empty() && w.end_state == run_state::ended && benchmark_live(r)) return;
+  finish_end(r, w);
+}
+
+void pair_scheduler::finish_end(run_info& r, run_work& w) {
+  w.end_reason.clear();
+  w.end_published = true;
+  if (store_ != nullptr) store_->run_ended(r);
+  daemon_event e;
+  e.kind = event_kind::run_end;
+  e.run = r.id;
+  e.path = r.path;
+  e.pair = r.pair;
+  e.reason = r.end_reason;
+  e.layers = r.report.layers.size();
+  e.suspect = r.suspect_count();
+  e.first_bad = r.report.first_bad;
+  e.diagnosis = r.report.diagnosis;
+  // A reset run is announced by run_reset, not run_end.
+  if (r.state != run_state::reset) state_.publish(e);
+}
+
+void pair_scheduler::stop() {
+  stopped_ = true;  // no new comparisons from here on
+  for (auto& [n, w] : work_) {
+    // Results in flight and layers still waiting are dropped.
+    w.in_flight = 0;
+    w.front_seq += w.queue.size();
+    w.queue.clear();
+    auto r = state_.runs.find(n);
+    if (!w.end_reason.empty() && r != state_.runs.end()) finish_end(*r->second, w);
+  }
+  if (follow_timer_ != 0) loop_.cancel_timer(follow_timer_);
+  follow_timer_ = 0;
+  follow_paths_.clear();
+}
+
+}  // namespace sigdump::daemon

@@ -1,0 +1,128 @@
+// Pairing and scheduling: matches the records of each paired sample run
+// with its benchmark while both are written (the offline matching rules),
+// hands the layer comparisons to the worker pool, sums the chunks of a big
+// layer while it is written (sigdump/streamed_layer.h), and publishes the
+// results in report order, then each run's run_end once nothing of it is
+// pending. Loop thread only: results come back through the event loop.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "core/pair_sides.h"
+#include "platform/event_loop.h"
+#include "platform/worker_pool.h"
+#include "sigdump/streamed_layer.h"
+#include "state/daemon_state.h"
+#include "state/state_store.h"
+
+namespace sigdump::daemon {
+
+class pair_scheduler {
+ public:
+  /* store may be null. look(path) looks at a file again: after a lease on
+     it was released (a refresh may have waited), and every millisecond
+     while a layer is streamed. */
+  pair_scheduler(event_loop& loop, daemon_state& state, state_store* store, worker_pool& pool,
+                 pair_sides& sides, std::function<void(const std::string& path)> look);
+  ~pair_scheduler();
+  pair_scheduler(const pair_scheduler&) = delete;
+  pair_scheduler& operator=(const pair_scheduler&) = delete;
+
+  // A run's comparison work lives from run_started to run_pruned.
+  void run_started(std::uint64_t run);
+  void run_pruned(std::uint64_t run);
+  /* An ended run goes on (its file was appended to): no run_end is due. */
+  void run_resumed(std::uint64_t run);
+  /* r ended (its state, end_reason and ended are set): its run_end goes
+     out once the layers being computed are published, and those waiting
+     for a benchmark still being written (unless r was reset, deleted or
+     stopped: those are dropped). A run that ended settles, as a
+     benchmark, the samples waiting on it. */
+  void run_ended(run_info& r, run_state how, const std::string& reason);
+  /* New records [first_new, ...) of tf belong to run r: the compared ones
+     are queued (when r has a pair) and matched. */
+  void records_added(run_info& r, const tracked_file& tf, std::size_t first_new);
+  /* The file at path grew: the pairs whose benchmark it is match again. */
+  void benchmark_grew(const std::string& path);
+  /* The file at path ended or is gone: the pairs whose benchmark it is
+     settle what waited on it. */
+  void benchmark_changed(const std::string& path);
+  /* Every pair matches again (a rescan). */
+  void match_all();
+  /* Starts or feeds the streamed comparison of tf's cut record for each
+     of its paired live runs; looks at tf every millisecond while it is
+     being written and no big record's size is known, or chunks are still
+     due. */
+  void stream_pending(tracked_file& tf);
+  /* No new comparisons: results in flight and layers still waiting are
+     dropped, and ends already requested are published. */
+  void stop();
+
+  /* Jobs dispatched and not yet handed back. */
+  std::size_t in_flight() const noexcept { return in_flight_; }
+
+ private:
+  struct queued_record {
+    enum class status : std::uint8_t { waiting, running, done, skipped };
+    std::uint32_t record = 0;   // sample record
+    std::uint32_t ordinal = 0;  // its occurrence_ordinal in the sample
+    status what = status::waiting;
+    layer_result result;  // done: computed, index not yet assigned
+  };
+  // Per-run bookkeeping of the comparison (not part of the model).
+  struct run_work {
+    // Compared sample records in sample order, from the first not yet
+    // published: a layer's report index is known only once every earlier
+    // record is matched or known to have no match.
+    std::deque<queued_record> queue;
+    std::uint64_t front_seq = 0;   // sequence number of queue.front()
+    std::uint32_t next_index = 0;  // report index of the next published layer
+    std::uint32_t in_flight = 0;
+    std::string end_reason;  // end requested, run_end not yet published
+    run_state end_state = run_state::ended;
+    bool end_published = false;  // run_end went out; later layers reopen the log
+    bool late_layers = false;    // layers were published after run_end
+    // The sample's cut record, when big and already matched: its chunks are
+    // summed as its bytes land, and its comparison reuses them. Matched
+    // against the benchmark file stream_bench_path in its run
+    // stream_bench_run.
+    std::shared_ptr<streamed_layer> stream;
+    std::string stream_bench_path;
+    std::uint64_t stream_bench_run = 0;
+  };
+  struct job;
+
+  void try_match(pair_info& p);
+  void dispatch(run_info& r, run_work& w, std::uint64_t seq, std::shared_ptr<tracked_file> sample,
+                std::shared_ptr<tracked_file> bench, std::uint32_t sample_record,
+                std::uint32_t bench_record, match_rule rule);
+  void on_result(std::shared_ptr<job> j);
+  bool open_stream(const run_info& r, const tracked_file& tf, run_work& w);
+  void follow(const std::string& path);
+  void publish_ready(run_info& r, run_work& w);
+  void publish_layer(run_info& r, layer_result l);
+  void maybe_finish(run_info& r, run_work& w);
+  void finish_end(run_info& r, run_work& w);
+  bool benchmark_live(const run_info& r);
+
+  event_loop& loop_;
+  daemon_state& state_;
+  state_store* store_;
+  worker_pool& pool_;
+  pair_sides& sides_;
+  std::function<void(const std::string&)> look_;
+  std::map<std::uint64_t, run_work> work_;  // live comparisons by run number
+  std::size_t in_flight_ = 0;
+  timer_id follow_timer_ = 0;           // one-shot: looks again at follow_paths_
+  std::set<std::string> follow_paths_;  // paired dumps being written: looked at in 1 ms
+  bool stopped_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted results check it
+};
+
+}  // namespace sigdump::daemon

@@ -1,0 +1,73 @@
+// The configured pairs and the dump file each side names now. Loop thread
+// only.
+#include "core/pair_sides.h"
+
+#include <sys/stat.h>
+
+#include "platform/log.h"
+
+namespace sigdump::daemon {
+
+namespace {
+
+std::string parent_of(const std::string& p) {
+  auto slash = p.find_last_of('/');
+  if (slash == std::string::npos || slash == 0) return "/";
+  return p.substr(0, slash);
+}
+
+bool is_dir(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+}  // namespace
+
+void pair_sides::configure(const std::vector<pair_config>& pairs) {
+  std::vector<pair_info> out;
+  for (const auto& p : pairs) {
+    pair_info info;
+    info.name = p.name;
+    info.sample = p.sample;
+    info.benchmark = p.benchmark;
+    for (const auto& old : state_.pairs) {
+      if (old.name == p.name && old.sample == p.sample) info.run = old.run;
+    }
+    out.push_back(std::move(info));
+  }
+  state_.pairs = std::move(out);
+}
+
+std::string pair_sides::resolve(const std::string& side) {
+  if (state_.files.contains(side)) return side;
+  if (!is_dir(side)) return {};
+  const std::string preferred = side + "/sigma_outtensor_dump.bin";
+  if (state_.files.contains(preferred)) return preferred;
+  std::string only;
+  std::size_t n = 0;
+  for (const auto& [path, tf] : state_.files) {
+    if (parent_of(path) != side) continue;
+    only = path;
+    ++n;
+  }
+  if (n == 1) {
+    ambiguous_.erase(side);
+    return only;
+  }
+  if (n > 1 && ambiguous_.insert(side).second) {
+    log(log_level::warning, "pair side " + side + " holds " + std::to_string(n) +
+                                " dump files and no sigma_outtensor_dump.bin: name the file "
+                                "in the pair; this side is not compared");
+  }
+  return {};
+}
+
+std::vector<pair_info*> pair_sides::pairs_of_sample(const std::string& path) {
+  std::vector<pair_info*> out;
+  for (auto& p : state_.pairs) {
+    if (resolve(p.sample) == path) out.push_back(&p);
+  }
+  return out;
+}
+
+}  // namespace sigdump::daemon
