@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "sigdump/trim.h"
 #include "sim_network.h"
 
 namespace sigdump::sim {
@@ -89,13 +90,6 @@ void pace_sleep(const sim_write_options& options) {
     std::this_thread::sleep_for(slice);
     left -= slice;
   }
-}
-
-std::string trim(std::string s) {
-  std::size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return s.substr(b, e - b);
 }
 
 // "'a,b';" -> "a,b"

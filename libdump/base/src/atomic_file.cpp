@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "sigdump/path_util.h"
+
 namespace sigdump {
 
 bool write_all(int fd, std::string_view data) noexcept {
@@ -50,10 +52,7 @@ result<void> write_file_atomically(const std::string& path, std::string_view byt
     return fail("cannot rename into place: ", errno, false);
   }
   // Make the rename itself durable; failing here loses nothing visible.
-  const auto slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "."
-                          : slash == 0               ? "/"
-                                                     : path.substr(0, slash);
+  const std::string dir = parent_of(path);
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     (void)::fsync(dfd);
