@@ -219,21 +219,4 @@ result<compare_report> compare_dumps(const dump_file& sample, const dump_file& b
                                      const compare_options& options,
                                      const std::vector<quant_param>* quant_params = nullptr);
 
-/* Renderings. text: the guide's "0) name MSE: .. COS: .. RMSE: .." lines then
-   the summary (colour only when `color`). json: the contract in
-   docs/compare.md. csv: one row per layer, same columns as JSON. */
-std::string report_text(const compare_report& report, bool color);
-std::string report_json(const compare_report& report);
-std::string report_csv(const compare_report& report);
-/* Writes, for each compared layer N of the report, DIR/<N>/sample.txt and
-   DIR/<N>/benchmark.txt: a "NAME [shape]" line, then the real values "%.6f"
-   joined by ", ", 16 per row (1 with one_per_row), the benchmark in the
-   sample's order. Built in a temp folder beside DIR and renamed into place;
-   an existing DIR is replaced only if it looks like an earlier export. */
-result<void> export_layers(const compare_report& report, const dump_file& sample,
-                           const dump_file& bench, const std::string& dir, bool one_per_row);
-
-/* One layer as a JSON object (same keys as in report_json's "layers"). */
-std::string layer_json(const layer_result& layer);
-
 }  // namespace sigdump

@@ -1,5 +1,7 @@
 // The vendor's per-layer value folders (<net>_<bench>_DumpDebug_out/<N>/),
 // written into a temp folder and renamed into place: never half-written.
+#include "sigdump/report/export_layers.h"
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +14,7 @@
 #include <filesystem>
 #include <string>
 
-#include "sigdump/compare.h"
+#include "sigdump/mapping.h"
 #include "sigdump/unique_fd.h"
 
 namespace sigdump {
