@@ -8,8 +8,8 @@
 #include <limits>
 
 #include "histogram_svg.h"
-#include "sigdump/compare.h"
 #include "sigdump/error.h"
+#include "sigdump/layout.h"
 #include "sigdump/tensor.h"
 
 namespace sigdump::detail {
