@@ -36,6 +36,7 @@
 #include "sigdump/compare.h"
 #include "sigdump/dump_writer.h"
 #include "sigdump/ipc/client.h"
+#include "sigdump/report/report_json.h"
 
 namespace {
 

@@ -17,7 +17,12 @@
 #include "progress.h"
 #include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
-#include "sigdump/html_report.h"
+#include "sigdump/report/export_layers.h"
+#include "sigdump/report/html_report.h"
+#include "sigdump/report/metric_chart.h"
+#include "sigdump/report/report_csv.h"
+#include "sigdump/report/report_json.h"
+#include "sigdump/report/report_text.h"
 
 namespace sigdump::cli {
 namespace {

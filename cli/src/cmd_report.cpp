@@ -15,9 +15,10 @@
 #include "compare_inputs.h"
 #include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
-#include "sigdump/html_report.h"
 #include "sigdump/ipc/client.h"
 #include "sigdump/ipc/socket_path.h"
+#include "sigdump/report/html_report.h"
+#include "sigdump/report/metric_chart.h"
 
 namespace sigdump::cli {
 namespace {

@@ -7,7 +7,10 @@
 #include <vector>
 
 #include "command.h"
-#include "sim_network.h"
+#include "sigdump/sim/input_config.h"
+#include "sigdump/sim/network.h"
+#include "sigdump/sim/vendor_metrics.h"
+#include "sigdump/sim/writer.h"
 
 namespace sigdump::cli {
 namespace {

@@ -1,6 +1,7 @@
 #include "compare_inputs.h"
 
 #include "command.h"
+#include "sigdump/name_map.h"
 
 namespace sigdump::cli {
 

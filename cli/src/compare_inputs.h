@@ -7,9 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "sigdump/compare.h"
+#include "sigdump/compare_options.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/error.h"
+#include "sigdump/quant_params.h"
 
 namespace sigdump::cli {
 

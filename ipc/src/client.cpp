@@ -13,6 +13,7 @@
 #include <map>
 
 #include "sigdump/json_util.h"
+#include "sigdump/unique_fd.h"
 
 namespace sigdump::ipc {
 
@@ -79,7 +80,7 @@ result<message> parse_message(std::string_view line) {
 }
 
 struct client::impl {
-  int fd = -1;
+  unique_fd fd;
   std::string peer;
   std::uint64_t next_id = 1;
   std::string inbuf;
@@ -89,10 +90,6 @@ struct client::impl {
   std::deque<message> events;
   std::map<std::string, message> replies;  // by id text
   std::deque<message> orphan_errors;       // error lines with "id":null
-
-  ~impl() {
-    if (fd >= 0) ::close(fd);
-  }
 
   error io_error(std::string what) const {
     return error{errc::io, peer, no_record, {}, no_offset, std::move(what)};
@@ -141,7 +138,7 @@ struct client::impl {
   result<bool> fill(std::optional<clock_type::time_point> deadline) {
     if (!broken.empty()) return std::unexpected(io_error(broken));
     if (eof) return std::unexpected(io_error("daemon closed the connection"));
-    pollfd p{fd, POLLIN, 0};
+    pollfd p{fd.get(), POLLIN, 0};
     int n = ::poll(&p, 1, poll_ms(deadline));
     if (n < 0) {
       if (errno == EINTR) return false;
@@ -150,7 +147,7 @@ struct client::impl {
     if (n == 0) return false;
     char buf[65536];
     for (;;) {
-      ssize_t got = ::recv(fd, buf, sizeof buf, 0);
+      ssize_t got = ::recv(fd.get(), buf, sizeof buf, 0);
       if (got > 0) {
         inbuf.append(buf, static_cast<std::size_t>(got));
         if (auto r = drain_lines(); !r) return std::unexpected(r.error());
@@ -174,12 +171,12 @@ client::client(client&& other) noexcept = default;
 client& client::operator=(client&& other) noexcept = default;
 client::~client() = default;
 
-int client::fd() const noexcept { return impl_ ? impl_->fd : -1; }
+int client::fd() const noexcept { return impl_ ? impl_->fd.get() : -1; }
 bool client::has_buffered_event() const noexcept { return impl_ && !impl_->events.empty(); }
 
 client client::adopt(int fd, std::string peer_name) {
   auto p = std::make_unique<impl>();
-  p->fd = fd;
+  p->fd.reset(fd);
   p->peer = std::move(peer_name);
   int fl = ::fcntl(fd, F_GETFL);
   if (fl >= 0) ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
@@ -248,14 +245,14 @@ result<std::uint64_t> client::send(std::string_view method, std::string_view par
   const auto deadline = deadline_after(timeout);
   std::size_t done = 0;
   while (done < line.size()) {
-    ssize_t n = ::send(m.fd, line.data() + done, line.size() - done, MSG_NOSIGNAL);
+    ssize_t n = ::send(m.fd.get(), line.data() + done, line.size() - done, MSG_NOSIGNAL);
     if (n > 0) {
       done += static_cast<std::size_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      pollfd p{m.fd, POLLOUT, 0};
+      pollfd p{m.fd.get(), POLLOUT, 0};
       int r = ::poll(&p, 1, poll_ms(deadline));
       if (r == 0) {
         return make_error(errc::io, m.peer, no_record, no_offset,

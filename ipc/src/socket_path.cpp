@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "sigdump/path_util.h"
+
 namespace sigdump::ipc {
 
 namespace {
@@ -15,13 +17,6 @@ namespace {
 std::string env_or_empty(const char* name) {
   const char* v = std::getenv(name);
   return v != nullptr ? std::string(v) : std::string();
-}
-
-std::string parent_of(const std::string& path) {
-  auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
 }
 
 std::string octal_mode(mode_t mode) {

@@ -1,167 +1,19 @@
-// Layer matching and the comparison driver: pairs sample records with
-// benchmark records, decides the layout, and runs the metric kernels over a
-// small thread pool in chunks combined in a fixed order (deterministic).
+// The comparison driver: prepares each matched pair, decides its layout,
+// and runs the metric kernels over a small thread pool in chunks combined
+// in a fixed order (deterministic).
 #include "sigdump/compare.h"
-
-#include <simdjson.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
-#include <map>
 #include <memory>
-#include <set>
-#include <tuple>
 
+#include "layout_decision.h"
 #include "metrics_kernel.h"
+#include "sigdump/plan.h"
 
 namespace sigdump {
 
-const char* match_rule_name(match_rule r) noexcept {
-  switch (r) {
-    case match_rule::exact: return "exact";
-    case match_rule::sanitized: return "sanitized";
-    case match_rule::name_map: return "name_map";
-  }
-  return "exact";
-}
-
-bool is_compared(const record& r, const compare_options& options) noexcept {
-  if (r.constant && !options.include_constants) return false;
-  if (r.kind == record_kind::in && !options.include_inputs) return false;
-  return true;
-}
-
 namespace {
-
-constexpr std::uint32_t last_occurrence = ~std::uint32_t{0};
-
-std::int64_t pick(const std::vector<record>& recs, const std::vector<std::uint32_t>& candidates,
-                  const record& sample, std::uint32_t ordinal) {
-  std::int64_t last = -1;
-  std::uint32_t seen = 0;
-  for (std::uint32_t i : candidates) {
-    const record& r = recs[i];
-    if (r.kind != sample.kind || r.port != sample.port) continue;
-    if (seen == ordinal) return i;
-    ++seen;
-    last = i;
-  }
-  return last;
-}
-
-std::int64_t find_by_name(const dump_file& bench, std::string_view name, const record& sample,
-                          std::uint32_t ordinal, bool sanitized) {
-  const auto& recs = bench.records();
-  auto candidates =
-      sanitized ? bench.index().find_sanitized(recs, name) : bench.index().find(recs, name);
-  return pick(recs, candidates, sample, ordinal);
-}
-
-}  // namespace
-
-std::int64_t match_record(const dump_file& bench, const record& sample, std::uint32_t ordinal,
-                          const compare_options& options, match_rule* rule) {
-  std::int64_t b = find_by_name(bench, sample.name, sample, ordinal, false);
-  match_rule how = match_rule::exact;
-  if (b < 0) {
-    b = find_by_name(bench, sample.name, sample, ordinal, true);
-    how = match_rule::sanitized;
-  }
-  if (b < 0) {
-    auto it = options.name_map.find(sample.name);
-    if (it != options.name_map.end()) {
-      b = find_by_name(bench, it->second, sample, ordinal, false);
-      if (b < 0) b = find_by_name(bench, it->second, sample, ordinal, true);
-      how = match_rule::name_map;
-    }
-  }
-  if (b >= 0 && rule) *rule = how;
-  return b;
-}
-
-std::int64_t match_record(const dump_file& bench, const record& sample,
-                          const compare_options& options, match_rule* rule) {
-  return match_record(bench, sample, last_occurrence, options, rule);
-}
-
-std::uint32_t occurrence_ordinal(const dump_file& file, std::uint32_t rec) {
-  const auto& recs = file.records();
-  if (rec >= recs.size()) return 0;
-  const record& r = recs[rec];
-  std::uint32_t n = 0;
-  for (std::uint32_t i : file.index().find(recs, r.name)) {
-    if (i >= rec) break;
-    if (recs[i].kind == r.kind && recs[i].port == r.port) ++n;
-  }
-  return n;
-}
-
-layer_plan plan_layers(const dump_file& sample, const dump_file& bench,
-                       const compare_options& options) {
-  layer_plan plan;
-  using key = std::tuple<std::string, record_kind, std::uint32_t>;
-  std::map<key, std::uint32_t> seen;
-  std::set<key> matched_bench;
-  std::set<std::string> listed;
-  for (const record& r : sample.records()) {
-    if (!is_compared(r, options)) continue;
-    const std::uint32_t ordinal = seen[key{r.name, r.kind, r.port}]++;
-    match_rule rule = match_rule::exact;
-    const std::int64_t b = match_record(bench, r, ordinal, options, &rule);
-    if (b < 0) {
-      if (listed.insert(r.name).second) plan.unmatched_sample.push_back(r.name);
-      continue;
-    }
-    const record& br = bench.records()[static_cast<std::size_t>(b)];
-    matched_bench.insert(key{br.name, br.kind, br.port});
-    plan.pairs.push_back({r.index, static_cast<std::uint32_t>(b), rule});
-  }
-  // A repeated-run occurrence of a matched name is not "a layer on one side
-  // only": list benchmark names no sample record matched at all.
-  listed.clear();
-  for (const record& r : bench.records()) {
-    if (!is_compared(r, options)) continue;
-    if (matched_bench.contains(key{r.name, r.kind, r.port})) continue;
-    if (listed.insert(r.name).second) plan.unmatched_benchmark.push_back(r.name);
-  }
-  return plan;
-}
-
-namespace {
-
-bool is_permutation_of(const std::vector<std::int64_t>& logical,
-                       const std::vector<std::int64_t>& sample) {
-  return logical == sample;
-}
-
-// The layout to read the benchmark with, and whether the equal-shape retry
-// applies (shapes equal and a transposed read would also fit).
-struct layout_decision {
-  layout_choice layout = layout_choice::same;
-  std::vector<layout_choice> retry;
-};
-
-layout_decision decide_layout(const std::vector<std::int64_t>& s,
-                              const std::vector<std::int64_t>& b) {
-  layout_decision d;
-  if (s.size() != 4 || b.size() != 4) return d;
-  constexpr layout_choice transposes[] = {layout_choice::benchmark_nchw_to_nhwc,
-                                          layout_choice::benchmark_nhwc_to_nchw};
-  if (s == b) {
-    for (layout_choice l : transposes) {
-      if (is_permutation_of(layout_shape(b, l), s)) d.retry.push_back(l);
-    }
-    return d;
-  }
-  for (layout_choice l : transposes) {
-    if (is_permutation_of(layout_shape(b, l), s)) {
-      d.layout = l;
-      return d;
-    }
-  }
-  return d;  // same element count, unrelated shapes: compared flat like the vendor
-}
 
 constexpr double retry_below_cos = 0.98;
 
@@ -225,7 +77,7 @@ prepared prepare(const dump_file& sample, std::uint32_t si, const dump_file& ben
     lr.error = "no elements to compare";
     return p;
   }
-  layout_decision d = decide_layout(va->shape, vb->shape);
+  detail::layout_decision d = detail::decide_layout(va->shape, vb->shape);
   lr.layout = d.layout;
   p.retry = std::move(d.retry);
   p.bytes = va->elements * (dtype_size(va->storage) + dtype_size(vb->storage));
@@ -280,11 +132,6 @@ layer_result compare_layer(const dump_file& sample, std::uint32_t sample_record,
                            const dump_file& bench, std::uint32_t bench_record,
                            const compare_options& options, const chunk_sums_so_far& done) {
   return compare_prepared(prepare(sample, sample_record, bench, bench_record), options, &done);
-}
-
-layout_choice first_layout(const std::vector<std::int64_t>& sample_shape,
-                           const std::vector<std::int64_t>& bench_shape) {
-  return decide_layout(sample_shape, bench_shape).layout;
 }
 
 bool compare_report::any_suspect_or_error() const noexcept {
@@ -399,112 +246,6 @@ result<compare_report> compare_dumps(const dump_file& sample, const dump_file& b
   for (prepared& p : jobs) report.layers.push_back(std::move(p.result));
   summarize(report, sample, quant_params);
   return report;
-}
-
-// ---- JSON inputs --------------------------------------------------------
-
-namespace {
-
-std::unexpected<error> json_error(const std::string& path, std::string message) {
-  return make_error(errc::usage, path, no_record, no_offset, std::move(message));
-}
-
-}  // namespace
-
-result<std::unordered_map<std::string, std::string>> load_name_map(const std::string& path) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (auto err = parser.load(path).get(doc)) {
-    return json_error(path, std::string("cannot read name map: ") + simdjson::error_message(err));
-  }
-  simdjson::dom::object obj;
-  if (doc.get_object().get(obj)) {
-    return json_error(path, "name map must be a JSON object of sample name -> benchmark name");
-  }
-  std::unordered_map<std::string, std::string> map;
-  for (auto field : obj) {
-    std::string_view v;
-    if (field.value.get_string().get(v)) {
-      return json_error(path, "name map entry \"" + std::string(field.key) +
-                                  "\": value must be a string (the benchmark name)");
-    }
-    map.insert_or_assign(std::string(field.key), std::string(v));
-  }
-  return map;
-}
-
-namespace {
-
-result<std::vector<double>> number_list(const std::string& path, std::size_t index,
-                                        simdjson::dom::object obj, const char* key) {
-  simdjson::dom::element e;
-  if (obj[key].get(e)) {
-    return json_error(path, "element " + std::to_string(index) + ": missing \"" + key + "\"");
-  }
-  std::vector<double> out;
-  double single = 0;
-  if (!e.get_double().get(single)) {
-    out.push_back(single);
-    return out;
-  }
-  simdjson::dom::array arr;
-  if (e.get_array().get(arr)) {
-    return json_error(path, "element " + std::to_string(index) + ": \"" + key +
-                                "\" must be a number or a list of numbers");
-  }
-  for (auto v : arr) {
-    double d = 0;
-    if (v.get_double().get(d)) {
-      return json_error(
-          path, "element " + std::to_string(index) + ": \"" + key + "\" holds a non-number");
-    }
-    out.push_back(d);
-  }
-  return out;
-}
-
-}  // namespace
-
-result<std::vector<quant_param>> load_quant_params(const std::string& path) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (auto err = parser.load(path).get(doc)) {
-    return json_error(path,
-                      std::string("cannot read quant params: ") + simdjson::error_message(err));
-  }
-  simdjson::dom::array arr;
-  if (doc.get_array().get(arr)) {
-    return json_error(path, "quant params must be a JSON list of {name, min, max, bit} objects");
-  }
-  std::vector<quant_param> out;
-  std::size_t index = 0;
-  for (auto item : arr) {
-    simdjson::dom::object obj;
-    if (item.get_object().get(obj)) {
-      return json_error(path, "element " + std::to_string(index) + ": not an object");
-    }
-    quant_param q;
-    std::string_view name;
-    if (obj["name"].get_string().get(name)) {
-      return json_error(path, "element " + std::to_string(index) + ": missing string \"name\"");
-    }
-    q.name = std::string(name);
-    auto mn = number_list(path, index, obj, "min");
-    if (!mn) return std::unexpected(mn.error());
-    auto mx = number_list(path, index, obj, "max");
-    if (!mx) return std::unexpected(mx.error());
-    q.min = std::move(*mn);
-    q.max = std::move(*mx);
-    double bit = 0;
-    if (obj["bit"].get_double().get(bit) || !std::isfinite(bit)) {
-      return json_error(
-          path, "element " + std::to_string(index) + " (" + q.name + "): missing number \"bit\"");
-    }
-    q.bit = static_cast<int>(bit);
-    out.push_back(std::move(q));
-    ++index;
-  }
-  return out;
 }
 
 }  // namespace sigdump

@@ -1,14 +1,13 @@
-// Reading the numbers the way the vendor guide does: the first bad layer,
-// jump / drift / oscillation (rules in docs/diagnosis.md) and the INT16
-// advice for suspect convolutions.
+// The diagnosis: jump, drift or oscillation (rules in docs/diagnosis.md),
+// read from the comparable layers the way the vendor guide does.
+#include "sigdump/diagnosis.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <set>
 #include <string>
-#include <unordered_map>
 
-#include "sigdump/compare.h"
+#include "summary_parts.h"
 
 namespace sigdump {
 
@@ -22,6 +21,8 @@ const char* diagnosis_kind_name(diagnosis::kind k) noexcept {
   return "none";
 }
 
+namespace detail {
+
 namespace {
 
 std::string fmt(const char* f, double v) {
@@ -30,28 +31,14 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
-std::string label(const layer_result& l) { return std::to_string(l.index) + ") " + l.name; }
-
 bool cos_bad(const layer_result& l, const thresholds& t) { return !(l.metrics.cos >= t.cos_min); }
 bool rmse_bad(const layer_result& l, const thresholds& t) {
   return !(l.metrics.rmse <= t.rmse_max);
 }
 
-std::string suspect_reason(const layer_result& l, const thresholds& t) {
-  std::string r;
-  if (cos_bad(l, t)) r = "COS " + fmt("%f", l.metrics.cos) + " < " + fmt("%g", t.cos_min);
-  if (rmse_bad(l, t)) {
-    if (!r.empty()) r += ", ";
-    r += "RMSE " + fmt("%f", l.metrics.rmse) + " > " + fmt("%g", t.rmse_max);
-  }
-  return r;
-}
-
 bool finite_metrics(const layer_result& l) {
   return std::isfinite(l.metrics.cos) && std::isfinite(l.metrics.rmse);
 }
-
-bool is_conv(const std::string& op) { return op == "CONV_2D" || op == "DEPTHWISE_CONV_2D"; }
 
 // The layer where a jump happens, or -1. A jump is a suspect layer whose
 // COS fell by at least two threshold margins, or whose RMSE rose by at
@@ -82,6 +69,18 @@ std::int64_t find_jump(const std::vector<const layer_result*>& c, const threshol
   return -1;
 }
 
+}  // namespace
+
+std::string suspect_reason(const layer_result& l, const thresholds& t) {
+  std::string r;
+  if (cos_bad(l, t)) r = "COS " + fmt("%f", l.metrics.cos) + " < " + fmt("%g", t.cos_min);
+  if (rmse_bad(l, t)) {
+    if (!r.empty()) r += ", ";
+    r += "RMSE " + fmt("%f", l.metrics.rmse) + " > " + fmt("%g", t.rmse_max);
+  }
+  return r;
+}
+
 void diagnose(compare_report& report, const std::vector<const layer_result*>& c,
               std::int64_t first) {
   const thresholds& t = report.thresholds;
@@ -104,18 +103,18 @@ void diagnose(compare_report& report, const std::vector<const layer_result*>& c,
     d.what = diagnosis::kind::jump;
     d.at = l.index;
     if (j == 0) {
-      d.text = "the first compared layer " + label(l) + " already differs (" +
+      d.text = "the first compared layer " + layer_label(l) + " already differs (" +
                suspect_reason(l, t) +
                "): check the preprocessing (normalisation, mean/std, input format) first";
     } else {
       const layer_result& p = *c[static_cast<std::size_t>(j - 1)];
-      d.text = "metrics change abruptly at " + label(l) + ": COS " + fmt("%f", p.metrics.cos) +
-               " -> " + fmt("%f", l.metrics.cos) + ", RMSE " + fmt("%f", p.metrics.rmse) + " -> " +
-               fmt("%f", l.metrics.rmse) + " (after " + label(p) +
-               "); precision is lost at this layer";
+      d.text = "metrics change abruptly at " + layer_label(l) + ": COS " +
+               fmt("%f", p.metrics.cos) + " -> " + fmt("%f", l.metrics.cos) + ", RMSE " +
+               fmt("%f", p.metrics.rmse) + " -> " + fmt("%f", l.metrics.rmse) + " (after " +
+               layer_label(p) + "); precision is lost at this layer";
     }
     if (static_cast<std::size_t>(j) != f) {
-      d.text += "; the first layer past a threshold is " + label(fl);
+      d.text += "; the first layer past a threshold is " + layer_label(fl);
     }
     return;
   }
@@ -136,7 +135,7 @@ void diagnose(compare_report& report, const std::vector<const layer_result*>& c,
     d.what = diagnosis::kind::oscillation;
     d.text = "metrics hover around the thresholds (COS about " + fmt("%g", t.cos_min - margin) +
              "-" + fmt("%g", t.cos_min) + ", RMSE below about " + fmt("%g", 2 * t.rmse_max) +
-             ") from " + label(fl) +
+             ") from " + layer_label(fl) +
              " on without a clear break: try the training quantizer "
              "(SGS_IPU_Toolchain/Scripts/calibrator/torch_calibrator.py, level Q2) and "
              "compare again";
@@ -146,118 +145,9 @@ void diagnose(compare_report& report, const std::vector<const layer_result*>& c,
   d.text =
       "metrics degrade gradually, without an abrupt change; the first layer past a "
       "threshold is " +
-      label(fl) + " (" + suspect_reason(fl, t) + "): look there first";
+      layer_label(fl) + " (" + suspect_reason(fl, t) + "): look there first";
 }
 
-void advise(compare_report& report, const dump_file& sample,
-            const std::vector<quant_param>* quant_params) {
-  advice& a = report.advice;
-  a = {};
-  const auto& recs = sample.records();
-  // First input of each op, from its "//in 0" record; and the network's first convolution.
-  std::unordered_map<std::int64_t, std::string> first_input;
-  std::int64_t first_conv_op = -1;
-  bool have_first_conv = false;
-  for (const record& r : recs) {
-    if (r.kind == record_kind::in && r.port == 0 && r.op_index >= 0) {
-      first_input.try_emplace(r.op_index, r.name);
-    }
-    if (!have_first_conv && r.kind == record_kind::out && !r.constant && is_conv(r.op_type)) {
-      first_conv_op = r.op_index;
-      have_first_conv = true;
-    }
-  }
-  std::set<std::string> wide;
-  if (quant_params) {
-    for (const quant_param& q : *quant_params) {
-      if (q.bit != 8 || q.min.empty() || q.max.empty()) continue;
-      const double lo = *std::min_element(q.min.begin(), q.min.end());
-      const double hi = *std::max_element(q.max.begin(), q.max.end());
-      if (hi - lo > 20 && wide.insert(q.name).second) a.wide_range_8bit.push_back(q.name);
-    }
-  }
-  std::set<std::string> chosen;
-  std::string lines;
-  for (const layer_result& l : report.layers) {
-    if (!l.suspect || !l.error.empty() || !is_conv(l.op)) continue;
-    if (l.sample_record >= recs.size()) continue;
-    const record& r = recs[l.sample_record];
-    if (have_first_conv && r.op_index == first_conv_op) {
-      lines += "  skipped " + label(l) +
-               ": the network's first convolution (INT16 input has no effect there)\n";
-      continue;
-    }
-    std::string input;
-    bool guess = false;
-    if (auto it = first_input.find(r.op_index); r.op_index >= 0 && it != first_input.end()) {
-      input = it->second;
-    } else {
-      for (std::uint32_t i = r.index; i-- > 0;) {
-        if (recs[i].kind == record_kind::out && !recs[i].constant) {
-          input = recs[i].name;
-          guess = true;
-          break;
-        }
-      }
-    }
-    if (input.empty()) {
-      lines += "  " + label(l) + ": no input tensor known (no //in 0 record, no earlier layer)\n";
-      continue;
-    }
-    if (!chosen.insert(input).second) continue;
-    a.tensor_arrays.push_back(input);
-    lines += "  " + input + "  (input of " + label(l) +
-             (guess ? "; a guess: previous layer's "
-                      "output, no //in 0 record)"
-                    : ")");
-    if (wide.contains(input)) lines += "  8-bit with a min/max range over 20: a prime candidate";
-    lines += '\n';
-  }
-  if (!a.tensor_arrays.empty()) {
-    std::string joined;
-    for (const auto& n : a.tensor_arrays) joined += (joined.empty() ? "" : ",") + n;
-    a.input_config = "[CONV_CONFIG]\ntensor_arrays='" + joined + "';\n";
-    a.text = "quantize the input of each suspect convolution as INT16:\n" + lines +
-             "paste into input_config.ini (or use input_format=ALL_INT16; for every "
-             "convolution):\n" +
-             a.input_config;
-  } else if (!lines.empty()) {
-    a.text = "no INT16 candidate:\n" + lines;
-  }
-  if (!a.wide_range_8bit.empty()) {
-    std::string joined;
-    for (const auto& n : a.wide_range_8bit) joined += (joined.empty() ? "" : ", ") + n;
-    a.text += "8-bit tensors with a min/max range over 20 (candidates for INT16): " + joined + "\n";
-  }
-}
-
-}  // namespace
-
-void summarize(compare_report& report, const dump_file& sample,
-               const std::vector<quant_param>* quant_params) {
-  const thresholds& t = report.thresholds;
-  std::vector<const layer_result*> comparable;
-  std::int64_t first = -1;
-  for (const layer_result& l : report.layers) {
-    // All-zero pairs are identical but carry the vendor's COS 0: they would
-    // read as a collapse to the trend rules.
-    if (!l.error.empty() || l.metrics.all_zero) continue;
-    if (l.suspect && first < 0) first = static_cast<std::int64_t>(comparable.size());
-    comparable.push_back(&l);
-  }
-  report.first_bad.reset();
-  if (first >= 0) {
-    const layer_result& l = *comparable[static_cast<std::size_t>(first)];
-    report.first_bad = first_bad_layer{l.index, l.name, suspect_reason(l, t)};
-  } else {
-    for (const layer_result& l : report.layers) {
-      if (l.error.empty()) continue;
-      report.first_bad = first_bad_layer{l.index, l.name, "not comparable: " + l.error};
-      break;
-    }
-  }
-  diagnose(report, comparable, first);
-  advise(report, sample, quant_params);
-}
+}  // namespace detail
 
 }  // namespace sigdump

@@ -196,44 +196,25 @@ std::string dump_writer::render(const writer_options& options, const tensor_spec
 }
 
 result<dump_writer> dump_writer::create(const std::string& path, writer_options options) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return make_error(errc::io, path, no_record, no_offset, errno_text("open", errno));
-  dump_writer w(fd, path, options);
+  unique_fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return make_error(errc::io, path, no_record, no_offset, errno_text("open", errno));
+  dump_writer w(std::move(fd), path, options);
   auto r = w.append_bytes(render_first_line(options));
   if (!r) return std::unexpected(r.error());
   return w;
 }
 
-dump_writer::dump_writer(int fd, std::string path, writer_options options)
-    : fd_(fd), path_(std::move(path)), options_(options) {}
+dump_writer::dump_writer(unique_fd fd, std::string path, writer_options options)
+    : fd_(std::move(fd)), path_(std::move(path)), options_(options) {}
 
-dump_writer::dump_writer(dump_writer&& o) noexcept
-    : fd_(std::exchange(o.fd_, -1)),
-      path_(std::move(o.path_)),
-      options_(o.options_),
-      written_(o.written_),
-      records_(o.records_) {}
-
-dump_writer& dump_writer::operator=(dump_writer&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(o.fd_, -1);
-    path_ = std::move(o.path_);
-    options_ = o.options_;
-    written_ = o.written_;
-    records_ = o.records_;
-  }
-  return *this;
-}
-
-dump_writer::~dump_writer() {
-  if (fd_ >= 0) ::close(fd_);
-}
+dump_writer::dump_writer(dump_writer&&) noexcept = default;
+dump_writer& dump_writer::operator=(dump_writer&&) noexcept = default;
+dump_writer::~dump_writer() = default;
 
 result<void> dump_writer::append_bytes(std::string_view bytes) {
-  if (fd_ < 0) return make_error(errc::io, path_, no_record, no_offset, "writer is closed");
+  if (!fd_) return make_error(errc::io, path_, no_record, no_offset, "writer is closed");
   while (!bytes.empty()) {
-    ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+    ssize_t n = ::write(fd_.get(), bytes.data(), bytes.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       return make_error(errc::io, path_, no_record, written_, errno_text("write", errno));
@@ -265,9 +246,9 @@ result<void> dump_writer::write_raw(const tensor_spec& spec, std::span<const std
 }
 
 result<void> dump_writer::close() {
-  if (fd_ < 0) return {};
-  int fd = std::exchange(fd_, -1);
-  if (::close(fd) != 0)
+  if (!fd_) return {};
+  // Closed here rather than by the owner: a failed close is reported.
+  if (::close(fd_.release()) != 0)
     return make_error(errc::io, path_, no_record, no_offset, errno_text("close", errno));
   return {};
 }

@@ -13,6 +13,8 @@
 #include <mutex>
 #include <string>
 
+#include "sigdump/unique_fd.h"
+
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
 #endif
@@ -36,22 +38,17 @@ std::uint64_t page_size() noexcept {
 }  // namespace
 
 result<std::shared_ptr<const mapping>> mapping::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error(errc::io, path, no_record, no_offset, errno_text("open", errno));
+  const unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return make_error(errc::io, path, no_record, no_offset, errno_text("open", errno));
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return make_error(errc::io, path, no_record, no_offset, errno_text("fstat", err));
+  if (::fstat(fd.get(), &st) != 0) {
+    return make_error(errc::io, path, no_record, no_offset, errno_text("fstat", errno));
   }
   if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
     return make_error(errc::io, path, no_record, no_offset, "not a regular file");
   }
-  auto m = from_fd(fd, static_cast<std::uint64_t>(st.st_size), path, {st.st_dev, st.st_ino});
-  // The mapping outlives the descriptor; closing it here keeps fds bounded.
-  ::close(fd);
-  return m;
+  // The mapping outlives the descriptor, closed on return: fds stay bounded.
+  return from_fd(fd.get(), static_cast<std::uint64_t>(st.st_size), path, {st.st_dev, st.st_ino});
 }
 
 result<std::shared_ptr<const mapping>> mapping::from_fd(int fd, std::uint64_t size,
@@ -178,10 +175,10 @@ result<truncation_sentinel> truncation_sentinel::arm(const std::string& path, fi
                                                      std::uint64_t end, bool last_page) {
   const std::uint64_t ps = page_size();
   std::uint64_t at = page_after(end);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error(errc::io, path, no_record, no_offset, errno_text("open", errno));
+  unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return make_error(errc::io, path, no_record, no_offset, errno_text("open", errno));
   struct stat st {};
-  const bool ok = ::fstat(fd, &st) == 0 && file_identity{st.st_dev, st.st_ino} == id;
+  const bool ok = ::fstat(fd.get(), &st) == 0 && file_identity{st.st_dev, st.st_ino} == id;
   const auto size = static_cast<std::uint64_t>(st.st_size);
   bool copy = false;
   if (ok && size <= at && last_page && end > 0 && size >= end) {
@@ -189,16 +186,16 @@ result<truncation_sentinel> truncation_sentinel::arm(const std::string& path, fi
     copy = true;
   }
   if (!ok || size <= at) {
-    ::close(fd);
     return make_error(errc::io, path, no_record, at,
                       "cannot guard the bytes before " + std::to_string(end) +
                           ": the file was replaced or does not reach the next page");
   }
-  void* p = ::mmap(nullptr, static_cast<std::size_t>(ps), PROT_READ, MAP_SHARED, fd,
+  void* p = ::mmap(nullptr, static_cast<std::size_t>(ps), PROT_READ, MAP_SHARED, fd.get(),
                    static_cast<off_t>(at));
-  ::close(fd);
+  const int mmap_errno = errno;
+  fd.reset();
   if (p == MAP_FAILED) {
-    return make_error(errc::io, path, no_record, at, errno_text("mmap", errno));
+    return make_error(errc::io, path, no_record, at, errno_text("mmap", mmap_errno));
   }
   truncation_sentinel s(p);
   // Map it now by reading it (the page may vanish meanwhile): its first

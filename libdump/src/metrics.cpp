@@ -1,5 +1,7 @@
 // The per-layer metrics: the vendor's MSE / COS / RMSE plus max_abs, SQNR,
 // relative L2 and NaN/Inf counts, over mapped payloads without copying them.
+#include "sigdump/metrics.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -9,7 +11,6 @@
 #include <vector>
 
 #include "metrics_kernel.h"
-#include "sigdump/compare.h"
 
 // The two hot loops get AVX-512 and AVX2 clones picked at load time; the
 // default clone keeps the binary portable. Results are identical between

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "sigdump/compare.h"
+#include "sigdump/metrics.h"
 #include "sigdump/tensor.h"
 
 namespace sigdump::detail {

@@ -148,6 +148,12 @@ error vanished_error(const tensor_view& v, const void* fault_address) {
   return e;
 }
 
+error vanished_error(const tensor_view& first, const tensor_view& second,
+                     const void* fault_address) {
+  const bool in_second = second.owner && second.owner->offset_of(fault_address) != no_offset;
+  return vanished_error(in_second ? second : first, fault_address);
+}
+
 result<tensor_view> make_tensor_view(const record& r, bool is_float, dump_variant variant,
                                      std::span<const std::byte> file,
                                      std::shared_ptr<const mapping> owner,

@@ -14,6 +14,11 @@
 
 #include "sigdump/dump_file.h"
 #include "sigdump/dump_writer.h"
+#include "sigdump/name_map.h"
+#include "sigdump/report/export_layers.h"
+#include "sigdump/report/report_csv.h"
+#include "sigdump/report/report_json.h"
+#include "sigdump/report/report_text.h"
 #include "test_support.h"
 
 namespace sigdump {

@@ -10,6 +10,7 @@
 #include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/dump_writer.h"
+#include "sigdump/report/report_text.h"
 #include "test_support.h"
 
 namespace sigdump {

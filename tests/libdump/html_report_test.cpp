@@ -1,4 +1,4 @@
-#include "sigdump/html_report.h"
+#include "sigdump/report/html_report.h"
 
 #include <gtest/gtest.h>
 
@@ -10,6 +10,7 @@
 #include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/dump_writer.h"
+#include "sigdump/report/metric_chart.h"
 #include "test_support.h"
 
 namespace sigdump {

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "sigdump/compare.h"
 #include "sigdump/error.h"
+#include "sigdump/metrics.h"
 
 namespace sigdump::daemon {
 

@@ -16,6 +16,7 @@
 #include "sigdump/atomic_file.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/json_util.h"
+#include "sigdump/path_util.h"
 
 namespace sigdump::daemon {
 
@@ -29,11 +30,6 @@ constexpr std::uint64_t slice_bytes = 8u << 20;
 // A run's bytes after its last record copied at its end: a trailer and
 // blank lines are a few bytes; more than this is not a trailer.
 constexpr std::uint64_t max_tail_bytes = 64u << 10;
-
-std::string base_name(const std::string& p) {
-  auto slash = p.find_last_of('/');
-  return slash == std::string::npos ? p : p.substr(slash + 1);
-}
 
 std::unexpected<error> io_error(const std::string& file, const std::string& what) {
   return make_error(errc::io, file, no_record, no_offset, what + ": " + std::strerror(errno));

@@ -1,7 +1,7 @@
 #include "server/ipc_lookup.h"
 
 #include "export/archive.h"
-#include "sigdump/compare.h"
+#include "sigdump/diagnosis.h"
 #include "sigdump/record_json.h"
 
 namespace sigdump::daemon {

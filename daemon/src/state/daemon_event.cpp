@@ -1,5 +1,7 @@
 #include "state/daemon_event.h"
 
+#include "sigdump/report/report_json.h"
+
 namespace sigdump::daemon {
 
 const char* event_kind_name(event_kind k) noexcept {

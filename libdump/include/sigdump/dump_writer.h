@@ -11,6 +11,7 @@
 
 #include "sigdump/error.h"
 #include "sigdump/record.h"
+#include "sigdump/unique_fd.h"
 
 namespace sigdump {
 
@@ -77,8 +78,8 @@ class dump_writer {
   static std::string render_first_line(const writer_options& options);
 
  private:
-  dump_writer(int fd, std::string path, writer_options options);
-  int fd_ = -1;
+  dump_writer(unique_fd fd, std::string path, writer_options options);
+  unique_fd fd_;
   std::string path_;
   writer_options options_;
   std::uint64_t written_ = 0;

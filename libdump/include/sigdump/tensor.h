@@ -66,6 +66,12 @@ result<tensor_stats> compute_stats_checked(const tensor_view& v);
    naming the view's file, record and the offset of the lost byte. */
 error vanished_error(const tensor_view& v, const void* fault_address);
 
+/* The same for two views read under one guard (a sample and its
+   benchmark): the error of the one whose mapping holds fault_address, the
+   first one's when neither does. */
+error vanished_error(const tensor_view& first, const tensor_view& second,
+                     const void* fault_address);
+
 /* Builds the view of record r, whose file bytes (from offset 0) are `file`;
    `owner` keeps them alive (null when the caller owns the buffer, as tests
    and fuzzers do). Text values are parsed here. `is_float` is the file's

@@ -6,6 +6,7 @@
 #include "server/ipc_server.h"
 #include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
+#include "sigdump/report/report_json.h"
 
 namespace sigdump::daemon {
 namespace {

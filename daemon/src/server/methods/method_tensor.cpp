@@ -10,6 +10,7 @@
 #include "sigdump/json_util.h"
 #include "sigdump/record_index.h"
 #include "sigdump/record_json.h"
+#include "sigdump/report/report_json.h"
 #include "sigdump/tensor.h"
 
 namespace sigdump::daemon {

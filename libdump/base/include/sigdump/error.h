@@ -1,5 +1,6 @@
-// Errors are values: every fallible libdump call returns result<T>, an
-// std::expected whose error names the file, the record and the byte offset.
+// Errors are values: every fallible call of the sigdump libraries returns
+// result<T>, an std::expected whose error names the file, the record and the
+// byte offset.
 #pragma once
 
 #include <cstdint>

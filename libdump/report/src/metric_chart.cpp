@@ -1,84 +1,24 @@
-// The metric chart and the histograms, drawn as plain SVG text. Everything
-// a user can put in a dump (names, op types, paths) goes through
-// append_escaped, so the output stays well-formed XML whatever the input.
-#include "svg_chart.h"
+// The metric chart: three panels (COS, RMSE, MSE) over the layers in
+// execution order, drawn as plain SVG text.
+#include "sigdump/report/metric_chart.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <optional>
 #include <utility>
 #include <vector>
 
-#include "sigdump/html_report.h"
-#include "sigdump/json_util.h"
+#include "sigdump/atomic_file.h"
+#include "svg_markup.h"
 
 namespace sigdump {
-namespace detail {
 
 namespace {
 
-constexpr std::string_view replacement = "\xEF\xBF\xBD";
-
-}  // namespace
-
-void append_escaped(std::string& out, std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      i += append_utf8_or_replacement(out, s, i);
-      continue;
-    }
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      case '\t':
-      case '\n':
-      case '\r': out += static_cast<char>(c); break;
-      default:
-        // XML 1.0 forbids these even as character references.
-        if (c < 0x20 || c == 0x7F) {
-          out += replacement;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-    ++i;
-  }
-}
-
-std::string escaped(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 8);
-  append_escaped(out, s);
-  return out;
-}
-
-std::string format_number(double v, int digits, char style) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char buf[64];
-  auto fmt = style == 'f' ? std::chars_format::fixed : std::chars_format::general;
-  auto r = std::to_chars(buf, buf + sizeof buf, v, fmt, digits);
-  if (r.ec != std::errc{}) {
-    // Only a huge fixed-format value can overflow the buffer.
-    r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, digits);
-    if (r.ec != std::errc{}) return "?";
-  }
-  std::string s(buf, r.ptr);
-  // No "-0.000": a value that rounds to zero prints unsigned.
-  if (s.front() == '-' && s.find_first_not_of("-0.") == std::string::npos) s.erase(0, 1);
-  return s;
-}
-
-namespace {
-
-// Coordinates: one decimal is plenty and keeps big charts small.
-std::string px(double v) { return format_number(std::round(v * 10.0) / 10.0, 1, 'f'); }
+using detail::append_escaped;
+using detail::format_number;
+using detail::px;
 
 // A "nice" step (1, 2 or 5 times a power of ten) giving about `count` ticks.
 double nice_step(double range, int count) {
@@ -102,11 +42,6 @@ std::uint64_t layer_tick_step(double step_px, double min_px) {
     base *= 10;
   }
 }
-
-const char* color_ok = "#1f77b4";
-const char* color_bad = "#d62728";
-const char* color_diag = "#ff7f0e";
-const char* color_diff = "#9467bd";
 
 struct panel {
   const char* id;
@@ -149,139 +84,7 @@ std::string layer_tooltip(const layer_result& l, const thresholds& t) {
   return s;
 }
 
-void append_text(std::string& out, double x, double y, std::string_view text,
-                 std::string_view attrs = {}) {
-  out += "<text x=\"" + px(x) + "\" y=\"" + px(y) + "\"";
-  if (!attrs.empty()) {
-    out += ' ';
-    out += attrs;
-  }
-  out += '>';
-  append_escaped(out, text);
-  out += "</text>\n";
-}
-
-void append_line(std::string& out, double x1, double y1, double x2, double y2,
-                 std::string_view attrs) {
-  out += "<line x1=\"" + px(x1) + "\" y1=\"" + px(y1) + "\" x2=\"" + px(x2) + "\" y2=\"" + px(y2) +
-         "\" ";
-  out += attrs;
-  out += "/>\n";
-}
-
-std::string shorten(const std::string& s, std::size_t max_bytes) {
-  if (s.size() <= max_bytes) return s;
-  std::size_t cut = max_bytes;
-  // Never cut inside a UTF-8 sequence.
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  return s.substr(0, cut) + "\xE2\x80\xA6";
-}
-
 }  // namespace
-
-std::string render_histogram_svg(std::string_view id, std::string_view caption,
-                                 const histogram& first, std::string_view first_label,
-                                 const histogram* second, std::string_view second_label) {
-  const double w = 460, h = 210, left = 46, right = 12, top = 34, bottom = 36;
-  const double plot_w = w - left - right, plot_h = h - top - bottom;
-  const std::size_t bins = first.bins.size();
-  std::uint64_t max_count = 0;
-  for (auto c : first.bins) max_count = std::max(max_count, c);
-  if (second) {
-    for (auto c : second->bins) max_count = std::max(max_count, c);
-  }
-  const double log_max = std::log10(1.0 + static_cast<double>(max_count));
-  auto bar_h = [&](std::uint64_t c) {
-    return log_max > 0 ? plot_h * std::log10(1.0 + static_cast<double>(c)) / log_max : 0.0;
-  };
-
-  std::string out;
-  out += "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"histogram\" id=\"";
-  append_escaped(out, id);
-  out += "\" width=\"" + px(w) + "\" height=\"" + px(h) + "\" viewBox=\"0 0 " + px(w) + " " +
-         px(h) + "\" font-family=\"sans-serif\" font-size=\"11\">\n";
-  append_text(out, left, 14, caption, "font-weight=\"bold\"");
-  // Legend.
-  // One series alone is a difference: its own colour.
-  const char* first_color = second ? color_diag : color_diff;
-  double lx = left;
-  out += "<rect x=\"" + px(lx) + "\" y=\"20\" width=\"10\" height=\"8\" fill=\"" + first_color +
-         "\"/>\n";
-  append_text(out, lx + 14, 28, first_label);
-  if (second) {
-    lx += 20 + 7.0 * static_cast<double>(first_label.size());
-    out += "<rect x=\"" + px(lx) + "\" y=\"20\" width=\"10\" height=\"8\" fill=\"" + color_ok +
-           "\"/>\n";
-    append_text(out, lx + 14, 28, second_label);
-  }
-  append_text(out, w - right, 28, "log count, max " + std::to_string(max_count),
-              "text-anchor=\"end\" fill=\"#666\"");
-  out += "<rect x=\"" + px(left) + "\" y=\"" + px(top) + "\" width=\"" + px(plot_w) +
-         "\" height=\"" + px(plot_h) + "\" fill=\"#fafafa\" stroke=\"#ccc\"/>\n";
-  if (bins > 0) {
-    const double bw = plot_w / static_cast<double>(bins);
-    const double width = first.hi - first.lo;
-    for (std::size_t i = 0; i < bins; ++i) {
-      double x = left + bw * static_cast<double>(i);
-      double b_lo = first.lo + width * static_cast<double>(i) / static_cast<double>(bins);
-      double b_hi = first.lo + width * static_cast<double>(i + 1) / static_cast<double>(bins);
-      out += "<g class=\"bin\"><title>";
-      append_escaped(out, "[" + format_number(b_lo, 6, 'g') + ", " + format_number(b_hi, 6, 'g') +
-                              (i + 1 == bins ? "]" : ")") + "\n" + std::string(first_label) + ": " +
-                              std::to_string(first.bins[i]));
-      if (second) {
-        append_escaped(out,
-                       "\n" + std::string(second_label) + ": " + std::to_string(second->bins[i]));
-      }
-      out += "</title>";
-      // Hover area over the whole bin, then the bars.
-      out += "<rect x=\"" + px(x) + "\" y=\"" + px(top) + "\" width=\"" + px(bw) + "\" height=\"" +
-             px(plot_h) + "\" class=\"hit\" fill=\"#000\" fill-opacity=\"0\"/>";
-      double bar_w = second ? bw / 2 : bw;
-      double h1 = bar_h(first.bins[i]);
-      if (h1 > 0) {
-        out += "<rect x=\"" + px(x) + "\" y=\"" + px(top + plot_h - h1) + "\" width=\"" +
-               px(std::max(bar_w - 0.3, 0.5)) + "\" height=\"" + px(h1) + "\" fill=\"" +
-               first_color + "\" pointer-events=\"none\"/>";
-      }
-      if (second) {
-        double h2 = bar_h(second->bins[i]);
-        if (h2 > 0) {
-          out += "<rect x=\"" + px(x + bar_w) + "\" y=\"" + px(top + plot_h - h2) + "\" width=\"" +
-                 px(std::max(bar_w - 0.3, 0.5)) + "\" height=\"" + px(h2) + "\" fill=\"" +
-                 color_ok + "\" pointer-events=\"none\"/>";
-        }
-      }
-      out += "</g>\n";
-    }
-  }
-  // Zero, when inside the range, is where a difference should pile up.
-  if (first.lo < 0 && first.hi > 0) {
-    double x0 = left + plot_w * (-first.lo) / (first.hi - first.lo);
-    append_line(out, x0, top, x0, top + plot_h + 4,
-                "stroke=\"#444\" stroke-dasharray=\"2 2\" pointer-events=\"none\"");
-  }
-  // X axis: both ends and the middle of the range.
-  for (int k = 0; k <= 2; ++k) {
-    double f = k / 2.0;
-    double v = first.lo + (first.hi - first.lo) * f;
-    const char* anchor = k == 0 ? "start" : k == 1 ? "middle" : "end";
-    append_line(out, left + plot_w * f, top + plot_h, left + plot_w * f, top + plot_h + 4,
-                "stroke=\"#333\"");
-    append_text(out, left + plot_w * f, top + plot_h + 16, format_number(v, 4, 'g'),
-                std::string("text-anchor=\"") + anchor + "\"");
-  }
-  append_text(out, 4, top + 10, std::to_string(max_count), "fill=\"#666\"");
-  append_text(out, 4, top + plot_h, "0", "fill=\"#666\"");
-  out += "</svg>\n";
-  return out;
-}
-
-}  // namespace detail
-
-using detail::append_escaped;
-using detail::format_number;
-using detail::px;
 
 std::string render_metric_chart_svg(const compare_report& report, const chart_options& options) {
   const auto& layers = report.layers;
@@ -326,7 +129,7 @@ std::string render_metric_chart_svg(const compare_report& report, const chart_op
   }
   if (!(rmse_hi > 0)) rmse_hi = 1.0;
 
-  detail::panel panels[3];
+  panel panels[3];
   panels[0] = {"cos-panel", "COS (cosine similarity, higher is better)", top, panel_h, 0, 1, false};
   {
     double range = std::max(cos_hi - cos_lo, 1e-4);
@@ -370,7 +173,7 @@ std::string render_metric_chart_svg(const compare_report& report, const chart_op
   }
 
   // X ticks in layers; labels at least 48 px apart so they never overlap.
-  const std::uint64_t tick = detail::layer_tick_step(step, 48);
+  const std::uint64_t tick = layer_tick_step(step, 48);
 
   for (const auto& p : panels) {
     out += "<g id=\"";
@@ -389,7 +192,7 @@ std::string render_metric_chart_svg(const compare_report& report, const chart_op
         yticks.emplace_back(p.y(std::pow(10.0, d)), "1e" + std::to_string(d));
       }
     } else {
-      double ys = detail::nice_step(p.hi - p.lo, 5);
+      double ys = nice_step(p.hi - p.lo, 5);
       int digits = std::clamp(-static_cast<int>(std::floor(std::log10(ys))), 0, 12);
       double first = std::ceil(p.lo / ys);
       for (int k = 0; k < 20; ++k) {
@@ -543,13 +346,21 @@ std::string render_metric_chart_svg(const compare_report& report, const chart_op
            std::to_string(l.index) + "\" x=\"" + px(left + step * static_cast<double>(i)) +
            "\" y=\"" + px(plots_top) + "\" width=\"" + px(step) + "\" height=\"" +
            px(plots_bottom - plots_top) + "\"><title>";
-    append_escaped(out, detail::layer_tooltip(l, t));
+    append_escaped(out, layer_tooltip(l, t));
     out += "</title></rect>";
     if (options.link_rows) out += "</a>";
     out += '\n';
   }
   out += "</g>\n</svg>\n";
   return out;
+}
+
+result<void> write_plot_svg(const std::string& path, const compare_report& report,
+                            const chart_options& options) {
+  chart_options o = options;
+  o.standalone = true;
+  o.link_rows = false;
+  return write_file_atomically(path, render_metric_chart_svg(report, o));
 }
 
 }  // namespace sigdump

@@ -1,20 +1,16 @@
-// The built-in miniature IPU simulator: a small deterministic convolutional
-// network with a compiled-in picture, run as a float32 reference or as an
-// emulated fixed-point (UINT8 / INT16) pipeline, and written layer by layer
-// in the simulator's dump format (FORMAT.md). Used by `sigdump simulate`,
-// by `sigdump demo` in-process, and as "a real writer process" by tests.
+// The built-in miniature IPU simulator's network: a small deterministic
+// convolutional network with a compiled-in picture, run as a float32
+// reference or as an emulated fixed-point (UINT8 / INT16) pipeline, layer
+// by layer. `sigdump simulate` writes its runs (sigdump/sim/writer.h); the
+// demo and the tests run that command as a real writer process.
 // docs/demo.md describes the network and the layer built to lose precision.
 #pragma once
 
-#include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <set>
-#include <span>
 #include <string>
 #include <vector>
 
-#include "sigdump/dump_writer.h"
 #include "sigdump/error.h"
 #include "sigdump/record.h"
 
@@ -75,44 +71,5 @@ struct int16_choice {
    (input_format=ALL_INT16) selects every such input. Unknown names are a
    usage error; known names that are not convolution inputs are warnings. */
 result<int16_choice> resolve_int16(const std::vector<std::string>& names, bool all_int16);
-
-struct conv_config {
-  std::vector<std::string> tensor_arrays;  // tensor_arrays='a,b';
-  bool all_int16 = false;                  // input_format=ALL_INT16;
-  bool has_section = false;                // a [CONV_CONFIG] section was found
-};
-
-/* Reads the [CONV_CONFIG] section of a vendor input_config.ini. A missing
-   section is not an error (has_section false); an unreadable file is. */
-result<conv_config> read_input_config(const std::string& path);
-
-struct sim_write_options {
-  std::chrono::milliseconds pace{0};  // sleep between layers
-  std::int64_t cut_after = -1;        // >= 0: write this many records, then half of the next, stop
-  int repeat = 1;                     // runs written one after another into the same file
-  const std::atomic<bool>* stop = nullptr;  // when set and true, stop between layers
-};
-
-/* Writer options the simulator uses: binary, "\n};\n" trailers, isFloat
-   from the config (float mode or dequant). */
-writer_options simulator_writer_options(const sim_config& config);
-
-/* Writes `layers` through `writer` as the simulator does: per op its
-   "//in K" records (inputs, then constants) then "//out 0", each record one
-   write(2), pacing between ops. Returns the number of complete records
-   written (a cut record is not counted). */
-result<std::uint64_t> write_layers(dump_writer& writer, const std::vector<sim_layer>& layers,
-                                   const sim_config& config, const sim_write_options& options);
-
-/* Creates (truncates) `path`, runs the network and writes it. */
-result<std::uint64_t> simulate_to_file(const std::string& path, const sim_config& config,
-                                       const sim_write_options& options);
-
-/* The vendor's per-layer numbers (FORMAT.md): MSE, COS, RMSE (relative L1). */
-struct sim_metrics {
-  double mse = 0, cos = 0, rmse = 0;
-};
-/* sample vs benchmark, equal sizes (the shorter length is used otherwise). */
-sim_metrics vendor_metrics(std::span<const float> sample, std::span<const float> bench) noexcept;
 
 }  // namespace sigdump::sim

@@ -1,5 +1,7 @@
 // The vendor's per-layer value folders (<net>_<bench>_DumpDebug_out/<N>/),
 // written into a temp folder and renamed into place: never half-written.
+#include "sigdump/report/export_layers.h"
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +14,8 @@
 #include <filesystem>
 #include <string>
 
-#include "sigdump/compare.h"
+#include "sigdump/mapping.h"
+#include "sigdump/unique_fd.h"
 
 namespace sigdump {
 
@@ -37,8 +40,8 @@ bool looks_like_export(const fs::path& dir) {
 
 result<void> write_values(const std::string& path, const std::string& title, const tensor_view& v,
                           layout_choice layout, bool one_per_row) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return io_error(path, "cannot create", errno);
+  unique_fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd) return io_error(path, "cannot create", errno);
   std::string buf = title + '\n';
   const std::uint64_t per_row = one_per_row ? 1 : 16;
   double vals[1024];
@@ -49,7 +52,7 @@ result<void> write_values(const std::string& path, const std::string& title, con
     if (!ok || (!force && buf.size() < (std::size_t{1} << 16))) return;
     std::size_t off = 0;
     while (off < buf.size()) {
-      const ssize_t w = ::write(fd, buf.data() + off, buf.size() - off);
+      const ssize_t w = ::write(fd.get(), buf.data() + off, buf.size() - off);
       if (w < 0) {
         if (errno == EINTR) continue;
         ok = false;
@@ -76,7 +79,7 @@ result<void> write_values(const std::string& path, const std::string& title, con
               read_values(*x->v, x->layout, x->first, x->out);
             },
             &blk, &fault)) {
-      ::close(fd);
+      fd.reset();
       ::unlink(path.c_str());
       return std::unexpected(vanished_error(v, fault));
     }
@@ -89,7 +92,8 @@ result<void> write_values(const std::string& path, const std::string& title, con
     flush(false);
   }
   flush(true);
-  if (::close(fd) != 0 && ok) {
+  // Closed here rather than by the owner: a failed close is reported.
+  if (::close(fd.release()) != 0 && ok) {
     ok = false;
     err = errno;
   }

@@ -7,6 +7,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "sigdump/path_util.h"
+#include "sigdump/unique_fd.h"
+
 namespace sigdump {
 
 bool write_all(int fd, std::string_view data) noexcept {
@@ -23,14 +26,14 @@ result<void> write_file_atomically(const std::string& path, std::string_view byt
                                    std::optional<mode_t> mode) {
   if (path.empty()) return make_error(errc::usage, path, no_record, no_offset, "empty output path");
   std::string temp = path + ".tmp-XXXXXX";
-  const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
-  if (fd < 0) {
+  unique_fd fd(::mkostemp(temp.data(), O_CLOEXEC));
+  if (!fd) {
     const int e = errno;
     return make_error(errc::io, path, no_record, no_offset,
                       std::string("cannot create a temporary file beside it: ") + std::strerror(e));
   }
-  auto fail = [&](const char* what, int e, bool close_fd) -> result<void> {
-    if (close_fd) ::close(fd);
+  auto fail = [&](const char* what, int e) -> result<void> {
+    fd.reset();
     ::unlink(temp.c_str());
     return make_error(errc::io, path, no_record, no_offset, std::string(what) + std::strerror(e));
   };
@@ -42,22 +45,16 @@ result<void> write_file_atomically(const std::string& path, std::string_view byt
   } else if (struct stat st{}; ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
     m = st.st_mode & 07777;
   }
-  if (::fchmod(fd, m) != 0) return fail("cannot set permissions: ", errno, true);
-  if (!write_all(fd, bytes)) return fail("cannot write: ", errno, true);
-  if (::fsync(fd) != 0) return fail("cannot sync: ", errno, true);
-  if (::close(fd) != 0) return fail("cannot close: ", errno, false);
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    return fail("cannot rename into place: ", errno, false);
-  }
+  if (::fchmod(fd.get(), m) != 0) return fail("cannot set permissions: ", errno);
+  if (!write_all(fd.get(), bytes)) return fail("cannot write: ", errno);
+  if (::fsync(fd.get()) != 0) return fail("cannot sync: ", errno);
+  // Closed here rather than by the owner: a failed close is reported.
+  if (::close(fd.release()) != 0) return fail("cannot close: ", errno);
+  if (::rename(temp.c_str(), path.c_str()) != 0) return fail("cannot rename into place: ", errno);
   // Make the rename itself durable; failing here loses nothing visible.
-  const auto slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "."
-                          : slash == 0               ? "/"
-                                                     : path.substr(0, slash);
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
+  const std::string dir = parent_of(path);
+  if (const unique_fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); dfd) {
+    (void)::fsync(dfd.get());
   }
   return {};
 }

@@ -1,5 +1,5 @@
-// Private helpers shared by svg_chart.cpp and html_report.cpp: escaping,
-// locale-independent number formatting, and the SVG pieces of the report.
+// Private: a value histogram and its SVG drawing, for the HTML report's
+// suspect layers.
 #pragma once
 
 #include <cstdint>
@@ -8,15 +8,6 @@
 #include <vector>
 
 namespace sigdump::detail {
-
-/* Appends s escaped for HTML text, attributes and XML alike (& < > " '),
-   invalid UTF-8 and XML-forbidden control bytes replaced by U+FFFD. */
-void append_escaped(std::string& out, std::string_view s);
-std::string escaped(std::string_view s);
-
-/* Locale-independent number text: fixed with `digits` decimals ('f'),
-   general with `digits` significant digits ('g'); "nan"/"inf" spelled out. */
-std::string format_number(double v, int digits, char style);
 
 /* A histogram over [lo, hi) with bins.size() equal bins (the last one
    closed); values outside are not counted. */

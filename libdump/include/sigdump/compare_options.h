@@ -1,0 +1,24 @@
+// What a comparison is asked to do: its thresholds, which records take
+// part, the name map, and how many threads report progress how.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_map>
+
+#include "sigdump/metrics.h"
+
+namespace sigdump {
+
+struct compare_options {
+  struct thresholds thresholds;
+  bool include_constants = false;
+  bool include_inputs = false;
+  std::unordered_map<std::string, std::string> name_map;  // sample name -> benchmark name
+  unsigned threads = 0;                                   // 0: hardware concurrency
+  /* Called from the comparing threads with bytes done so far and the total. */
+  std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+};
+
+}  // namespace sigdump

@@ -1,0 +1,18 @@
+// A compare_report as JSON: the contract in docs/compare.md, answered by
+// `sigdump compare --json` and the daemon's compare method; one layer of it
+// is what the daemon streams to subscribers.
+#pragma once
+
+#include <string>
+
+#include "sigdump/compare.h"
+
+namespace sigdump {
+
+/* The whole report, one JSON object and a newline. */
+std::string report_json(const compare_report& report);
+
+/* One layer as a JSON object (same keys as in report_json's "layers"). */
+std::string layer_json(const layer_result& layer);
+
+}  // namespace sigdump

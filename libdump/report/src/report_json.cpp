@@ -1,0 +1,134 @@
+// A compare_report as JSON (the contract in docs/compare.md), and one
+// layer alone as the daemon streams it.
+#include "sigdump/report/report_json.h"
+
+#include <string>
+
+#include "report_counts.h"
+#include "sigdump/json_util.h"
+
+namespace sigdump {
+
+namespace {
+
+void layer_fields(json_writer& w, const layer_result& l) {
+  const bool ok = l.error.empty();
+  const layer_metrics& m = l.metrics;
+  w.field("index", static_cast<std::uint64_t>(l.index));
+  w.field("name", l.name);
+  w.field("benchmark_name", l.benchmark_name);
+  w.field("op", l.op);
+  w.key("shape").begin_array();
+  for (auto d : l.shape) w.value(static_cast<std::int64_t>(d));
+  w.end_array();
+  w.field("match", match_rule_name(l.rule));
+  w.field("sample_record", static_cast<std::uint64_t>(l.sample_record));
+  w.field("benchmark_record", static_cast<std::int64_t>(l.bench_record));
+  auto num = [&](const char* k, double v) {
+    if (ok) {
+      w.field(k, v);  // non-finite values are written as null
+    } else {
+      w.field_null(k);
+    }
+  };
+  auto count = [&](const char* k, std::uint64_t v) {
+    if (ok) {
+      w.field(k, v);
+    } else {
+      w.field_null(k);
+    }
+  };
+  count("n", m.n);
+  num("mse", m.mse);
+  num("cos", m.cos);
+  num("rmse", m.rmse);
+  num("max_abs", m.max_abs);
+  num("sqnr_db", m.sqnr_db);
+  num("rel_l2", m.rel_l2);
+  count("sample_nan", m.sample_nan);
+  count("sample_inf", m.sample_inf);
+  count("benchmark_nan", m.bench_nan);
+  count("benchmark_inf", m.bench_inf);
+  w.field("all_zero", ok && m.all_zero);
+  w.field("layout", layout_name(l.layout));
+  w.field("suspect", l.suspect);
+  if (ok) {
+    w.field_null("error");
+  } else {
+    w.field("error", l.error);
+  }
+}
+
+void string_array(json_writer& w, const char* k, const std::vector<std::string>& v) {
+  w.key(k).begin_array();
+  for (const auto& s : v) w.value(s);
+  w.end_array();
+}
+
+}  // namespace
+
+std::string layer_json(const layer_result& layer) {
+  json_writer w;
+  w.begin_object();
+  layer_fields(w, layer);
+  w.end_object();
+  return w.take();
+}
+
+std::string report_json(const compare_report& r) {
+  json_writer w;
+  w.begin_object();
+  w.field("sample", r.sample_path);
+  w.field("benchmark", r.benchmark_path);
+  w.key("thresholds").begin_object();
+  w.field("cos_min", r.thresholds.cos_min);
+  w.field("rmse_max", r.thresholds.rmse_max);
+  w.end_object();
+  w.key("layers").begin_array();
+  for (const auto& l : r.layers) {
+    w.begin_object();
+    layer_fields(w, l);
+    w.end_object();
+  }
+  w.end_array();
+  if (r.first_bad) {
+    w.key("first_bad").begin_object();
+    w.field("index", static_cast<std::uint64_t>(r.first_bad->index));
+    w.field("name", r.first_bad->name);
+    w.field("reason", r.first_bad->reason);
+    w.end_object();
+  } else {
+    w.field_null("first_bad");
+  }
+  w.key("diagnosis").begin_object();
+  w.field("kind", diagnosis_kind_name(r.diagnosis.what));
+  w.field("text", r.diagnosis.text);
+  if (r.diagnosis.at >= 0) {
+    w.field("at", static_cast<std::int64_t>(r.diagnosis.at));
+  } else {
+    w.field_null("at");
+  }
+  w.end_object();
+  w.key("unmatched").begin_object();
+  string_array(w, "sample", r.unmatched_sample);
+  string_array(w, "benchmark", r.unmatched_benchmark);
+  w.end_object();
+  w.key("advice").begin_object();
+  string_array(w, "tensor_arrays", r.advice.tensor_arrays);
+  w.field("input_config", r.advice.input_config);
+  w.field("text", r.advice.text);
+  string_array(w, "wide_range_8bit", r.advice.wide_range_8bit);
+  w.end_object();
+  w.key("summary").begin_object();
+  w.field("layers", static_cast<std::uint64_t>(r.layers.size()));
+  w.field("suspect", static_cast<std::uint64_t>(detail::count_suspect(r)));
+  w.field("not_comparable", static_cast<std::uint64_t>(detail::count_errors(r)));
+  w.field("bytes_compared", r.bytes_compared);
+  w.end_object();
+  w.end_object();
+  std::string out = w.take();
+  out += '\n';
+  return out;
+}
+
+}  // namespace sigdump
