@@ -5,16 +5,11 @@
 #include <sys/stat.h>
 
 #include "platform/log.h"
+#include "sigdump/path_util.h"
 
 namespace sigdump::daemon {
 
 namespace {
-
-std::string parent_of(const std::string& p) {
-  auto slash = p.find_last_of('/');
-  if (slash == std::string::npos || slash == 0) return "/";
-  return p.substr(0, slash);
-}
 
 bool is_dir(const std::string& p) {
   struct stat st {};

@@ -15,6 +15,8 @@
 #include <string_view>
 
 #include "platform/log.h"
+#include "sigdump/path_util.h"
+#include "sigdump/trim.h"
 
 namespace sigdump::daemon {
 
@@ -25,17 +27,6 @@ namespace fs = std::filesystem;
 constexpr std::uint32_t dir_mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_MODIFY |
                                    IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB |
                                    IN_ONLYDIR;
-
-std::string parent_of(const std::string& p) {
-  auto slash = p.find_last_of('/');
-  if (slash == std::string::npos || slash == 0) return "/";
-  return p.substr(0, slash);
-}
-
-std::string base_name(const std::string& p) {
-  auto slash = p.find_last_of('/');
-  return slash == std::string::npos ? p : p.substr(slash + 1);
-}
 
 bool is_dump_name(const std::string& name) {
   return name == "sigma_outtensor_dump.bin" || name.ends_with("_outtensor_dump.bin") ||
@@ -55,13 +46,6 @@ std::string nearest_existing(const std::string& p) {
     cur = parent_of(cur);
   }
   return cur;
-}
-
-std::string trim(std::string s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
 }
 
 }  // namespace
