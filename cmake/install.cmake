@@ -42,6 +42,9 @@ install(FILES ${PROJECT_SOURCE_DIR}/docs/man/sigdump.1 ${PROJECT_SOURCE_DIR}/doc
 install(FILES ${PROJECT_SOURCE_DIR}/cli/completion/sigdump.bash
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
         RENAME sigdump)
+install(FILES ${PROJECT_SOURCE_DIR}/cli/completion/sigdumpd.bash
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
+        RENAME sigdumpd)
 
 # Documentation: README.md, docs/*.md with their images, and everything in
 # docs/examples/.
