@@ -180,7 +180,8 @@ class writer_process {
   ~writer_process() {
     if (pid_ <= 0) return;
     std::int32_t stop = -1;
-    (void)::write(cmd_, &stop, sizeof stop);
+    // A writer already gone misses the stop; waitpid reaps it all the same.
+    [[maybe_unused]] const ssize_t sent = ::write(cmd_, &stop, sizeof stop);
     ::close(cmd_);
     ::close(ack_);
     int status = 0;

@@ -1,6 +1,5 @@
 # Every mandated dependency is a Debian 12 package; a missing one stops
 # configure with the package name to install.
-find_package(PkgConfig QUIET)
 
 function(sigdump_require found what package)
   if(NOT ${found})
@@ -13,38 +12,31 @@ find_package(Threads REQUIRED)
 find_package(Boost 1.74 QUIET)
 sigdump_require(Boost_FOUND "Boost.Interprocess" libboost-dev)
 
-find_path(LIBURING_INCLUDE_DIR liburing.h)
-find_library(LIBURING_LIBRARY uring)
-if(LIBURING_INCLUDE_DIR AND LIBURING_LIBRARY)
-  set(LIBURING_FOUND TRUE)
-endif()
-sigdump_require(LIBURING_FOUND "liburing" liburing-dev)
-add_library(sigdump::uring INTERFACE IMPORTED)
-target_include_directories(sigdump::uring INTERFACE ${LIBURING_INCLUDE_DIR})
-target_link_libraries(sigdump::uring INTERFACE ${LIBURING_LIBRARY})
-
 find_package(simdjson QUIET)
 sigdump_require(simdjson_FOUND "simdjson" libsimdjson-dev)
 
-find_path(XXHASH_INCLUDE_DIR xxhash.h)
-find_library(XXHASH_LIBRARY xxhash)
-if(XXHASH_INCLUDE_DIR AND XXHASH_LIBRARY)
-  set(XXHASH_FOUND TRUE)
-endif()
-sigdump_require(XXHASH_FOUND "xxHash" libxxhash-dev)
-add_library(sigdump::xxhash INTERFACE IMPORTED)
-target_include_directories(sigdump::xxhash INTERFACE ${XXHASH_INCLUDE_DIR})
-target_link_libraries(sigdump::xxhash INTERFACE ${XXHASH_LIBRARY})
+# The C libraries through pkg-config, with the oldest version the code
+# works with (Debian 12 has liburing 2.3, xxhash 0.8.1, libsystemd 252):
+# liburing 2.2 brought io_uring_sqe_set_data64, xxhash 0.8.0 the stable
+# XXH3_64bits, libsystemd 209 sd_watchdog_enabled.
+find_package(PkgConfig QUIET)
+sigdump_require(PKG_CONFIG_FOUND "pkg-config" pkg-config)
 
-find_path(SYSTEMD_INCLUDE_DIR systemd/sd-daemon.h)
-find_library(SYSTEMD_LIBRARY systemd)
-if(SYSTEMD_INCLUDE_DIR AND SYSTEMD_LIBRARY)
-  set(SYSTEMD_FOUND TRUE)
-endif()
-sigdump_require(SYSTEMD_FOUND "libsystemd" libsystemd-dev)
-add_library(sigdump::systemd INTERFACE IMPORTED)
-target_include_directories(sigdump::systemd INTERFACE ${SYSTEMD_INCLUDE_DIR})
-target_link_libraries(sigdump::systemd INTERFACE ${SYSTEMD_LIBRARY})
+# sigdump_pkg(TARGET MODULE_SPEC WHAT PACKAGE): TARGET (sigdump::uring...)
+# links the pkg-config module MODULE_SPEC ("liburing>=2.2").
+function(sigdump_pkg target spec what package)
+  string(MAKE_C_IDENTIFIER "SIGDUMP_PC_${target}" prefix)
+  pkg_check_modules(${prefix} QUIET IMPORTED_TARGET ${spec})
+  if(NOT ${prefix}_FOUND)
+    message(FATAL_ERROR "sigdump: ${what} (${spec}) not found by pkg-config, or older; install the Debian package: apt-get install ${package}")
+  endif()
+  add_library(${target} INTERFACE IMPORTED)
+  target_link_libraries(${target} INTERFACE PkgConfig::${prefix})
+endfunction()
+
+sigdump_pkg(sigdump::uring "liburing>=2.2" "liburing" liburing-dev)
+sigdump_pkg(sigdump::xxhash "libxxhash>=0.8.0" "xxHash" libxxhash-dev)
+sigdump_pkg(sigdump::systemd "libsystemd>=209" "libsystemd" libsystemd-dev)
 
 if(SIGDUMP_BUILD_TESTS)
   find_package(GTest QUIET)

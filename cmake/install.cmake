@@ -42,6 +42,9 @@ install(FILES ${PROJECT_SOURCE_DIR}/docs/man/sigdump.1 ${PROJECT_SOURCE_DIR}/doc
 install(FILES ${PROJECT_SOURCE_DIR}/cli/completion/sigdump.bash
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
         RENAME sigdump)
+install(FILES ${PROJECT_SOURCE_DIR}/cli/completion/sigdumpd.bash
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
+        RENAME sigdumpd)
 
 # Documentation: README.md, docs/*.md with their images, and everything in
 # docs/examples/.
@@ -53,8 +56,14 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR
         REGEX "/docs/examples/.+"
         PATTERN "man" EXCLUDE)
 
-# Debian package: `cpack -G DEB` in the build folder.
+# Debian package: `cpack -G DEB` in the build folder. The programs in it are
+# built with Debian's hardening flags when SIGDUMP_HARDEN is on
+# (cmake/hardening.cmake; the default for Release).
 if(PROJECT_IS_TOP_LEVEL)
+  if(NOT SIGDUMP_HARDEN)
+    message(STATUS "sigdump: SIGDUMP_HARDEN is off: a .deb made from this build "
+                   "lacks Debian's hardening flags (configure with -DCMAKE_BUILD_TYPE=Release)")
+  endif()
   set(CPACK_GENERATOR DEB)
   set(CPACK_PACKAGE_NAME sigdump)
   set(CPACK_PACKAGE_VENDOR "sigdump")
@@ -85,7 +94,7 @@ live, streaming each layer's metrics to subscribers over a Unix socket.")
     set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
   else()
     set(CPACK_DEBIAN_PACKAGE_DEPENDS
-        "libc6 (>= 2.36), libstdc++6 (>= 12), libgcc-s1, liburing2, libsimdjson14, libxxhash0, libsystemd0")
+        "libc6 (>= 2.36), libstdc++6 (>= 12), libgcc-s1, liburing2 (>= 2.2), libsimdjson14, libxxhash0 (>= 0.8.0), libsystemd0")
   endif()
   set(CPACK_DEBIAN_PACKAGE_SUGGESTS "systemd")
   include(CPack)

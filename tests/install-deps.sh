@@ -8,6 +8,7 @@ packages=(
   liburing-dev libsimdjson-dev libxxhash-dev libboost-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 systemd
+  clang-format
   chromium neovim
   prometheus-node-exporter
 )

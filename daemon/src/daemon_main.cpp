@@ -143,16 +143,12 @@ int run_daemon(daemon_options& options) {
     int activated = -1;
     int n = ::sd_listen_fds(1);
     if (n >= 1) activated = SD_LISTEN_FDS_START;
-    if (&start_ipc != nullptr) {
-      auto s = start_ipc(**loop, state, options, activated);
-      if (!s) {
-        core.stop();
-        return fail(s.error());
-      }
-      service = std::move(*s);
-    } else {
-      log(log_level::notice, "built without the socket server; events go to --events-log only");
+    auto served = start_ipc(**loop, state, options, activated);
+    if (!served) {
+      core.stop();
+      return fail(served.error());
     }
+    service = std::move(*served);
 
     apply_metrics();
 

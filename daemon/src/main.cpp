@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
       std::printf("sigdumpd %s (protocol %d)\n", sigdump::version_string,
                   sigdump::protocol_version);
       return 0;
+    case cli_action::list_options: std::fputs(option_list_text().c_str(), stdout); return 0;
     case cli_action::run: break;
   }
   return run_daemon(options);

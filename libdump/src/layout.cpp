@@ -1,5 +1,5 @@
 // Which layout a comparison reads the benchmark with first, and which it
-// may retry with (FORMAT.md, "Layout"). layout_name and layout_shape are
+// may retry with (docs/format.md, "Layout"). layout_name and layout_shape are
 // defined with the metric kernels that read through them (metrics.cpp).
 #include "layout_decision.h"
 

@@ -55,7 +55,8 @@ struct metrics {
   double cos = 0, rmse = 0;
 };
 
-// FORMAT.md: COS = sum(a*b)/(|a||b|), RMSE = sum|a-b|/sum|b| (b = benchmark).
+// docs/format.md, "How the vendor compares": COS = sum(a*b)/(|a||b|),
+// RMSE = sum|a-b|/sum|b| (b = benchmark).
 metrics vendor_metrics(const std::vector<double>& a, const std::vector<double>& b) {
   double ab = 0, aa = 0, bb = 0, diff = 0, abs_b = 0;
   for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {

@@ -1,5 +1,6 @@
-// sigdumpd's settings: command line merged over the JSON configuration file
-// (docs/configuration.md lists every key).
+// sigdumpd's settings: command line merged over the JSON configuration file.
+// Each option and key is one entry of config/option_table.cpp;
+// docs/configuration.md lists the keys.
 #pragma once
 
 #include <sys/types.h>
@@ -39,7 +40,7 @@ struct daemon_options {
   std::vector<pair_config> pairs;         // --pair + "pairs"
   std::string config_path;                // file read (empty: none existed at the default place)
   std::string state_dir;                  // --state-dir / "state_dir"
-  std::string socket;                     // --socket / "socket"; empty: C2's default resolution
+  std::string socket;                     // --socket / "socket"; empty: default_socket_path()
   std::vector<uid_t> allow_uids;          // "allow_uids": peers allowed besides our own uid
   std::string events_log;                 // --events-log / "events_log"; empty: none
   std::chrono::milliseconds quiet{3000};  // "quiet_ms": unchanged this long => run ends (quiet)
@@ -55,7 +56,7 @@ struct daemon_options {
 };
 
 /* What parse_command_line decided besides options. */
-enum class cli_action : std::uint8_t { run, help, version };
+enum class cli_action : std::uint8_t { run, help, version, list_options };
 
 /* Parses argv and then the configuration file (--config, else
    $XDG_CONFIG_HOME/sigdump/sigdumpd.json if it exists). Command-line
@@ -70,6 +71,11 @@ result<void> load_config_file(const std::string& path, daemon_options& out);
 
 /* The --help text. */
 const char* usage_text() noexcept;
+
+/* The --list-options text (not in --help; the bash completion's test reads
+   it): one line "SPELLING COMPLETION" per command-line spelling of every
+   option --help lists, COMPLETION being file, dir, value or none. */
+std::string option_list_text();
 
 /* Absolute, lexically normalized form of path (no filesystem access). */
 std::string normalize_path(const std::string& path);

@@ -3,13 +3,21 @@
 #include <map>
 #include <vector>
 
+#include "server/methods/methods.h"
+
 namespace sigdump::daemon {
 
 namespace {
 
-// Function-local so registrars in other translation units may run first.
-std::map<std::string, method_handler, std::less<>>& registry() {
-  static std::map<std::string, method_handler, std::less<>> methods;
+// Every method, explicitly: a handler named here is linked from the static
+// library whatever the linker keeps of the rest.
+const std::map<std::string, method_handler, std::less<>>& registry() {
+  static const std::map<std::string, method_handler, std::less<>> methods = {
+      {"compare", method_compare},     {"hello", method_hello},
+      {"runs", method_runs},           {"status", method_status},
+      {"subscribe", method_subscribe}, {"tensor", method_tensor},
+      {"tensors", method_tensors},     {"unsubscribe", method_unsubscribe},
+  };
   return methods;
 }
 
@@ -25,10 +33,6 @@ std::vector<std::string> method_names() {
   std::vector<std::string> out;
   for (const auto& [name, handler] : registry()) out.push_back(name);
   return out;
-}
-
-method_registrar::method_registrar(const char* name, method_handler handler) {
-  registry().emplace(name, std::move(handler));
 }
 
 }  // namespace sigdump::daemon

@@ -1,5 +1,5 @@
 // The protocol's method registry: each method lives in its own
-// method_<name>.cpp and registers itself with a static method_registrar.
+// methods/method_<name>.cpp, and ipc_methods.cpp lists them all by name.
 // Handlers run on the loop thread and read the daemon's model directly.
 #pragma once
 
@@ -40,9 +40,5 @@ const method_handler* find_method(std::string_view name);
 
 /* Method names in alphabetical order (for hello's diagnostics and tests). */
 std::vector<std::string> method_names();
-
-struct method_registrar {
-  method_registrar(const char* name, method_handler handler);
-};
 
 }  // namespace sigdump::daemon

@@ -1,5 +1,5 @@
 // The seam between the daemon core (daemon_main.cpp) and the socket server
-// (C2: daemon/src/ipc_server.cpp defines start_ipc).
+// (server/ipc_server.cpp defines start_ipc).
 //
 // Order at start-up, all on the loop thread: lock taken, persisted runs
 // loaded into state, event loop created, signals on signalfd, first scan of
@@ -7,11 +7,6 @@
 // loop.run(). At shutdown (SIGTERM/SIGINT) the returned service is destroyed
 // on the loop thread before the loop and the state: its destructor closes
 // clients and removes the socket file it created.
-//
-// start_ipc is declared weak: until a definition is linked into sigdumpd,
-// the daemon logs that it was built without a socket server and serves only
-// --events-log. daemon/CMakeLists.txt links sigdump_daemon whole-archive so
-// a definition in the library is always picked up.
 #pragma once
 
 #include <cstdint>
@@ -49,8 +44,7 @@ class ipc_service {
    the path from options.socket / $SIGDUMP_SOCKET / the default. The server
    registers itself as an event_sink on state to stream events. An error
    (cannot bind) makes the daemon exit 2 with it. */
-[[gnu::weak]] result<std::unique_ptr<ipc_service>> start_ipc(event_loop& loop, daemon_state& state,
-                                                             const daemon_options& options,
-                                                             int activated_fd);
+result<std::unique_ptr<ipc_service>> start_ipc(event_loop& loop, daemon_state& state,
+                                               const daemon_options& options, int activated_fd);
 
 }  // namespace sigdump::daemon

@@ -1,6 +1,6 @@
 // Layouts: how the benchmark's elements are read to line up with the
 // sample's (the same order, or a 4-D tensor transposed between NCHW and
-// NHWC), and which one a comparison starts with (FORMAT.md, "Layout").
+// NHWC), and which one a comparison starts with (docs/format.md, "Layout").
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // The per-layer metrics of a sample tensor against its benchmark: exactly
-// the vendor's MSE, COS and RMSE (FORMAT.md, "How the vendor compares") and
+// the vendor's MSE, COS and RMSE (docs/format.md, "How the vendor compares") and
 // more, the thresholds that make a layer suspect, and the chunked sums the
 // metrics are made of (the unit of parallel and of streamed work).
 #pragma once

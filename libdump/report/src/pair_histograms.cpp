@@ -18,7 +18,7 @@ constexpr std::size_t chunk = 4096;
 
 // Reads the benchmark in the sample's element order. For a transposed
 // layout each sample index is mapped to the benchmark's own index; the
-// benchmark's shape says which dimension is which (FORMAT.md, "Layout").
+// benchmark's shape says which dimension is which (docs/format.md, "Layout").
 class bench_reader {
  public:
   static result<bench_reader> make(const tensor_view& v, layout_choice layout) {

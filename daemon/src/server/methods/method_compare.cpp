@@ -2,8 +2,8 @@
 // result is exactly what `sigdump compare --json` prints.
 #include <unistd.h>
 
-#include "server/ipc_methods.h"
 #include "server/ipc_server.h"
+#include "server/methods/methods.h"
 #include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/report/report_json.h"
@@ -26,7 +26,9 @@ std::expected<std::string, ipc::protocol_error> resolve(const daemon_state& st,
   return normalize_path(what);
 }
 
-method_result compare(method_context& ctx) {
+}  // namespace
+
+method_result method_compare(method_context& ctx) {
   auto sample = ctx.params.get_string("sample");
   if (!sample) return std::unexpected(sample.error());
   auto bench = ctx.params.get_string("benchmark");
@@ -89,7 +91,4 @@ method_result compare(method_context& ctx) {
   return deferred_reply();
 }
 
-const method_registrar reg{"compare", compare};
-
-}  // namespace
 }  // namespace sigdump::daemon

@@ -1,13 +1,12 @@
 // hello: who the daemon is and what it can do.
-#include "server/ipc_methods.h"
 #include "server/ipc_server.h"
+#include "server/methods/methods.h"
 #include "sigdump/json_util.h"
 #include "sigdump/version.h"
 
 namespace sigdump::daemon {
-namespace {
 
-method_result hello(method_context& ctx) {
+method_result method_hello(method_context& ctx) {
   if (auto client = ctx.params.get_string("client"); !client)
     return std::unexpected(client.error());
   if (auto p = ctx.params.get_int("protocol", 0, 1'000'000); !p) return std::unexpected(p.error());
@@ -28,7 +27,4 @@ method_result hello(method_context& ctx) {
   return w.take();
 }
 
-const method_registrar reg{"hello", hello};
-
-}  // namespace
 }  // namespace sigdump::daemon

@@ -1,13 +1,12 @@
 // runs: every run known (live, ended, read back from the state folder),
 // newest first.
 #include "server/ipc_lookup.h"
-#include "server/ipc_methods.h"
+#include "server/methods/methods.h"
 #include "sigdump/json_util.h"
 
 namespace sigdump::daemon {
-namespace {
 
-method_result runs(method_context& ctx) {
+method_result method_runs(method_context& ctx) {
   auto pair = ctx.params.get_string("pair");
   if (!pair) return std::unexpected(pair.error());
   auto path = ctx.params.get_string("path");
@@ -36,7 +35,4 @@ method_result runs(method_context& ctx) {
   return w.take();
 }
 
-const method_registrar reg{"runs", runs};
-
-}  // namespace
 }  // namespace sigdump::daemon

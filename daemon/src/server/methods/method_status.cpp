@@ -6,8 +6,8 @@
 
 #include "export/archive.h"
 #include "server/ipc_lookup.h"
-#include "server/ipc_methods.h"
 #include "server/ipc_server.h"
+#include "server/methods/methods.h"
 #include "sigdump/json_util.h"
 #include "sigdump/version.h"
 
@@ -16,7 +16,9 @@ namespace {
 
 constexpr std::string_view sections[] = {"daemon", "watched", "files", "pairs", "archive"};
 
-method_result status(method_context& ctx) {
+}  // namespace
+
+method_result method_status(method_context& ctx) {
   const daemon_state& st = ctx.state;
   // "only": one section, for a cheap periodic look (sigdump top's archive line).
   auto only = ctx.params.get_string("only");
@@ -161,7 +163,4 @@ method_result status(method_context& ctx) {
   return w.take();
 }
 
-const method_registrar reg{"status", status};
-
-}  // namespace
 }  // namespace sigdump::daemon

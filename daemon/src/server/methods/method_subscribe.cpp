@@ -1,13 +1,12 @@
 // subscribe: stream events matching a filter, replaying what a reconnecting
 // client missed (since) or the current state whole (fresh_instance).
-#include "server/ipc_methods.h"
 #include "server/ipc_server.h"
+#include "server/methods/methods.h"
 #include "sigdump/json_util.h"
 
 namespace sigdump::daemon {
-namespace {
 
-method_result subscribe(method_context& ctx) {
+method_result method_subscribe(method_context& ctx) {
   ipc::subscription_filter f;
   auto pair = ctx.params.get_string("pair");
   if (!pair) return std::unexpected(pair.error());
@@ -33,7 +32,4 @@ method_result subscribe(method_context& ctx) {
   return w.take();
 }
 
-const method_registrar reg{"subscribe", subscribe};
-
-}  // namespace
 }  // namespace sigdump::daemon

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "server/ipc_lookup.h"
-#include "server/ipc_methods.h"
+#include "server/methods/methods.h"
 #include "sigdump/compare.h"
 #include "sigdump/json_util.h"
 #include "sigdump/record_index.h"
@@ -32,7 +32,9 @@ std::unexpected<ipc::protocol_error> unavailable(std::string msg) {
   return std::unexpected(ipc::fail(ipc::error_code::unavailable, std::move(msg)));
 }
 
-method_result tensor(method_context& ctx) {
+}  // namespace
+
+method_result method_tensor(method_context& ctx) {
   auto name = ctx.params.get_string("name");
   if (!name) return std::unexpected(name.error());
   if (!*name) {
@@ -198,7 +200,4 @@ method_result tensor(method_context& ctx) {
   return w.take();
 }
 
-const method_registrar reg{"tensor", tensor};
-
-}  // namespace
 }  // namespace sigdump::daemon

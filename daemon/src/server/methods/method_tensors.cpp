@@ -1,12 +1,11 @@
 // tensors: the records of one run's file, filtered and paged.
 #include "server/ipc_lookup.h"
-#include "server/ipc_methods.h"
+#include "server/methods/methods.h"
 #include "sigdump/json_util.h"
 
 namespace sigdump::daemon {
-namespace {
 
-method_result tensors(method_context& ctx) {
+method_result method_tensors(method_context& ctx) {
   auto match = ctx.params.get_string("match");
   if (!match) return std::unexpected(match.error());
   auto kind = ctx.params.get_string("kind");
@@ -52,7 +51,4 @@ method_result tensors(method_context& ctx) {
   return w.take();
 }
 
-const method_registrar reg{"tensors", tensors};
-
-}  // namespace
 }  // namespace sigdump::daemon

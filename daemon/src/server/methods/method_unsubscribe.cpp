@@ -1,11 +1,10 @@
 // unsubscribe: ends one subscription of this connection.
-#include "server/ipc_methods.h"
 #include "server/ipc_server.h"
+#include "server/methods/methods.h"
 
 namespace sigdump::daemon {
-namespace {
 
-method_result unsubscribe(method_context& ctx) {
+method_result method_unsubscribe(method_context& ctx) {
   auto id = ctx.params.get_id("subscription");
   if (!id) return std::unexpected(id.error());
   if (!*id) {
@@ -19,7 +18,4 @@ method_result unsubscribe(method_context& ctx) {
   return std::string("{}");
 }
 
-const method_registrar reg{"unsubscribe", unsubscribe};
-
-}  // namespace
 }  // namespace sigdump::daemon

@@ -7,7 +7,7 @@
 
 namespace sigdump::sim {
 
-/* The vendor's per-layer numbers (FORMAT.md): MSE, COS, RMSE (relative L1). */
+/* The vendor's per-layer numbers (docs/format.md): MSE, COS, RMSE (relative L1). */
 struct sim_metrics {
   double mse = 0, cos = 0, rmse = 0;
 };

@@ -1,4 +1,4 @@
-// Writing the network's runs in the simulator's dump format (FORMAT.md):
+// Writing the network's runs in the simulator's dump format (docs/format.md):
 // per op its "//in K" records then "//out 0", each record one write(2),
 // paced like a running simulator, repeated or cut mid-record on request.
 #pragma once
