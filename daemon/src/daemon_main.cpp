@@ -78,6 +78,14 @@ int run_daemon(daemon_options& options) {
   unsigned workers = options.workers;
   if (workers == 0) workers = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
   worker_pool pool(workers);
+  if (pool.size() == 0) {
+    return fail(error{errc::io,
+                      {},
+                      no_record,
+                      {},
+                      no_offset,
+                      "cannot start any worker thread: " + pool.start_error()});
+  }
 
   std::optional<events_log> events;
   if (!options.events_log.empty()) {
@@ -173,7 +181,9 @@ int run_daemon(daemon_options& options) {
     // place: a scrape says the daemon is down instead of losing the results.
     metrics.reset();
     service.reset();
-    pool.shutdown();
+    if (std::size_t dropped = pool.shutdown(); dropped > 0) {
+      log(log_level::info, "dropped " + std::to_string(dropped) + " queued layer comparisons");
+    }
     if (events) state.remove_sink(&*events);
   }
   store->sync_all();

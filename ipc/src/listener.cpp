@@ -103,12 +103,13 @@ result<unix_listener> unix_listener::bind(const std::string& path, int backlog) 
 
   unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) return sys_error(path, "socket");
-  // Bind under a private umask so the socket is never reachable by others,
-  // not even between bind() and chmod().
-  const mode_t old_mask = ::umask(0177);
+  // The socket file is created with the socket inode's mode less the umask:
+  // made 0600 before bind(), it is never reachable by others, not even
+  // between bind() and chmod(), and the process-wide umask (other threads
+  // create files meanwhile) is left alone.
+  if (::fchmod(fd.get(), 0600) != 0) return sys_error(path, "fchmod 0600");
   const int rc = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
   const int bind_errno = errno;
-  ::umask(old_mask);
   if (rc != 0) {
     errno = bind_errno;
     return sys_error(path, "bind");

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <set>
 
 #include "daemon_support.h"
+#include "sigdump/ipc/unique_fd.h"
 
 namespace sigdump::testing {
 namespace {
@@ -281,10 +283,15 @@ TEST_P(Sigdumpd, RestartMidRunKeepsRunsAndNumbering) {
     return e.event == "layer" && e.run == start.run && e.index == 2;
   });
   EXPECT_EQ(l2.event, "layer");
-  // A clean stop: exit 0, lock removed, old logs kept.
+  // A clean stop: exit 0, lock released (the file stays: see lock_file.cpp),
+  // old logs kept.
   ASSERT_TRUE(d2.proc().signal(SIGTERM));
   EXPECT_EQ(d2.proc().wait(), 0) << d2.proc().stderr_text();
-  EXPECT_FALSE(fs::exists(dir_.file("state") + "/sigdumpd.lock"));
+  {
+    ipc::unique_fd lock(::open((dir_.file("state") + "/sigdumpd.lock").c_str(), O_RDWR));
+    ASSERT_TRUE(lock);
+    EXPECT_EQ(::flock(lock.get(), LOCK_EX | LOCK_NB), 0);
+  }
   EXPECT_TRUE(fs::exists(dir_.file("state") + "/runs/" + first_run + ".ndjson"));
 }
 

@@ -7,8 +7,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <string>
+#include <thread>
 
 #include "test_support.h"
 
@@ -49,6 +52,33 @@ TEST(Listener, BindsPrivateSocketAndAcceptsWithCredentials) {
   EXPECT_EQ((*a)->peer.pid, ::getpid());
   EXPECT_NE(::fcntl((*a)->fd.get(), F_GETFL) & O_NONBLOCK, 0);
   EXPECT_NE(::fcntl((*a)->fd.get(), F_GETFD) & FD_CLOEXEC, 0);
+}
+
+// Other threads of the daemon create files while the socket is bound: the
+// process-wide umask must never change under them. A watcher thread reads
+// the umask the kernel reports while many sockets are bound.
+TEST(Listener, LeavesTheProcessUmaskAlone) {
+  testing::temp_dir dir;
+  const mode_t old = ::umask(022);
+  std::atomic<bool> stop{false};
+  std::atomic<int> changed{0}, looks{0};
+  std::thread watcher([&] {
+    while (!stop.load()) {
+      std::string status = testing::read_file("/proc/self/status");
+      auto at = status.find("Umask:\t");
+      if (at != std::string::npos && status.compare(at + 7, 4, "0022") != 0) ++changed;
+      ++looks;
+    }
+  });
+  ASSERT_TRUE(testing::wait_until([&] { return looks.load() > 0; }));
+  for (int i = 0; i < 300; ++i) {
+    auto l = unix_listener::bind(dir.file("s" + std::to_string(i)));
+    ASSERT_TRUE(l.has_value()) << l.error().describe();
+  }
+  stop = true;
+  watcher.join();
+  ::umask(old);
+  EXPECT_EQ(changed.load(), 0);
 }
 
 TEST(Listener, RefusesToStealALiveSocket) {

@@ -11,12 +11,14 @@ namespace sigdump::daemon {
 class lock_file {
  public:
   /* Creates and flock()s DIR/sigdumpd.lock (O_CLOEXEC), writing our pid in
-     it. Held by another process: an error naming the lock and its pid. */
+     it. Held by another process: an error naming the lock and its pid. The
+     file is never unlinked, and a lock won on a file no longer at the path
+     is given up and taken again. */
   static result<lock_file> acquire(const std::string& dir);
 
   lock_file(lock_file&&) noexcept = default;
   lock_file& operator=(lock_file&&) noexcept = default;
-  /* Unlinks the lock file, then releases the lock. */
+  /* Releases the lock; the file stays (see lock_file.cpp). */
   ~lock_file();
 
   const std::string& path() const noexcept { return path_; }

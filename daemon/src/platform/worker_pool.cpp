@@ -1,11 +1,27 @@
 #include "platform/worker_pool.h"
 
+#include <exception>
+#include <system_error>
+
+#include "platform/log.h"
+
 namespace sigdump::daemon {
 
 worker_pool::worker_pool(unsigned threads) {
   if (threads == 0) threads = 1;
   threads_.reserve(threads);
-  for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+  for (unsigned i = 0; i < threads; ++i) {
+    try {
+      threads_.emplace_back([this] { work(); });
+    } catch (const std::system_error& e) {
+      start_error_ = e.what();
+      log(log_level::warning, "cannot start a worker thread (" + start_error_ + "); running with " +
+                                  std::to_string(threads_.size()) + " of " +
+                                  std::to_string(threads));
+      break;
+    }
+  }
+  if (!threads_.empty()) start_error_.clear();
 }
 
 worker_pool::~worker_pool() { shutdown(); }
@@ -18,17 +34,28 @@ void worker_pool::submit(std::function<void()> job) {
   cv_.notify_one();
 }
 
-void worker_pool::shutdown() {
+std::size_t worker_pool::shutdown() {
+  std::deque<std::function<void()>> dropped;
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ && threads_.empty()) return;
     stopping_ = true;
+    dropped.swap(jobs_);
   }
   cv_.notify_all();
+  // Destroyed outside the lock and before waiting for the running jobs: a
+  // job's captures may be the last owners of mappings and descriptors.
+  const std::size_t n = dropped.size();
+  dropped.clear();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  return n;
+}
+
+std::size_t worker_pool::failed_jobs() const {
+  std::lock_guard lock(mutex_);
+  return failed_;
 }
 
 void worker_pool::work() {
@@ -37,11 +64,21 @@ void worker_pool::work() {
     {
       std::unique_lock lock(mutex_);
       cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-      if (jobs_.empty()) return;
+      if (stopping_ || jobs_.empty()) return;
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    job();
+    try {
+      job();
+    } catch (const std::exception& e) {
+      log(log_level::err, std::string("a worker job failed: ") + e.what());
+      std::lock_guard lock(mutex_);
+      ++failed_;
+    } catch (...) {
+      log(log_level::err, "a worker job failed with an unknown exception");
+      std::lock_guard lock(mutex_);
+      ++failed_;
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 #include "state/events_log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,12 +12,20 @@
 namespace sigdump::daemon {
 
 result<events_log> events_log::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) {
     return make_error(errc::io, path, no_record, no_offset,
                       std::string("cannot open the events log: ") + std::strerror(errno));
   }
-  return events_log(path, ipc::unique_fd(fd));
+  ipc::unique_fd owner(fd);
+  // Tensor names and paths are the user's business: an existing log that
+  // others could read is narrowed to 0600 like every file the daemon writes.
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0 &&
+      st.st_uid == ::geteuid()) {
+    ::fchmod(fd, st.st_mode & 0600);
+  }
+  return events_log(path, std::move(owner));
 }
 
 void events_log::publish(const daemon_event& e) {

@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <limits>
+#include <string_view>
 
 #include "platform/log.h"
 #include "sigdump/atomic_file.h"
@@ -293,15 +296,24 @@ result<std::uint64_t> state_store::load(std::map<std::uint64_t, std::shared_ptr<
       next = std::max<std::uint64_t>(next, n);
     }
   }
+  // Walked with the non-throwing increment: a folder that changes or fails
+  // under us is an error reply, never an exception out of the daemon's start.
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir_ + "/runs", ec)) {
-    std::string name = entry.path().filename().string();
+  for (fs::directory_iterator it(dir_ + "/runs", ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
     if (name.size() < 9 || name[0] != 'r' || !name.ends_with(".ndjson")) continue;
-    std::string digits = name.substr(1, name.size() - 8);
-    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::uint64_t number = std::stoull(digits);
+    std::string_view digits(name.data() + 1, name.size() - 8);
+    std::uint64_t number = 0;
+    auto [end_of_number, parsed] =
+        std::from_chars(digits.data(), digits.data() + digits.size(), number);
+    if (digits.empty() || parsed != std::errc() || end_of_number != digits.data() + digits.size() ||
+        number == std::numeric_limits<std::uint64_t>::max()) {
+      // Not a run log of ours (a stray file, or a number no run can have).
+      log(log_level::warning, it->path().string() + ": not a run log of this daemon, skipped");
+      continue;
+    }
     next = std::max(next, number + 1);
-    auto r = load_log(entry.path().string(), number);
+    auto r = load_log(it->path().string(), number);
     if (r) runs[number] = std::move(r);
   }
   if (ec) return io_error(dir_ + "/runs", "cannot list the run logs");

@@ -1,0 +1,127 @@
+// sigdumpd against what other programs and users leave around it: stray
+// files in its state folder, a lock file someone else opened, jobs that
+// throw, a stop with a full queue. Each test fails on the bug it guards.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+
+#include "daemon_support.h"
+#include "platform/lock_file.h"
+#include "platform/worker_pool.h"
+#include "sigdump/ipc/unique_fd.h"
+
+namespace sigdump::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+using sigdump::testing::temp_dir;
+using sigdump::testing::test_daemon;
+using sigdump::testing::wait_until;
+using sigdump::testing::write_file;
+
+// ------------------------------------------------------------ state folder
+
+TEST(HostileState, RunLogNamesThatAreNotRunsAreSkipped) {
+  temp_dir dir;
+  fs::create_directories(dir.file("w"));
+  fs::create_directories(dir.file("state") + "/runs");
+  // A number past 2^64 (std::stoull threw and the daemon aborted), one at
+  // the very top, and a name that only looks like a log.
+  write_file(dir.file("state") + "/runs/r123456789012345678901234.ndjson", "{}\n");
+  write_file(dir.file("state") + "/runs/r18446744073709551615.ndjson", "{}\n");
+  write_file(dir.file("state") + "/runs/r12x.ndjson", "{}\n");
+  test_daemon d(dir, {"--watch", dir.file("w")}, "");
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  const std::string err = d.proc().stderr_text();
+  EXPECT_NE(err.find("r123456789012345678901234.ndjson: not a run log of this daemon, skipped"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("r18446744073709551615.ndjson: not a run log of this daemon, skipped"),
+            std::string::npos)
+      << err;
+  EXPECT_TRUE(d.proc().alive());
+}
+
+TEST(HostileState, EventsLogIsPrivate) {
+  temp_dir dir;
+  fs::create_directories(dir.file("w"));
+  const mode_t old = ::umask(022);
+  test_daemon d(dir, {"--watch", dir.file("w")}, "");
+  ::umask(old);
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  struct stat st {};
+  ASSERT_EQ(::stat(d.events_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+// --------------------------------------------------------------- lock file
+
+TEST(LockFile, AProcessThatOpenedTheLockBeforeAStopSharesItWithNobody) {
+  temp_dir dir;
+  const std::string path = dir.file("sigdumpd.lock");
+  ipc::unique_fd early;
+  {
+    auto first = lock_file::acquire(dir.path().string());
+    ASSERT_TRUE(first) << first.error().describe();
+    // A second daemon opens the lock file while the first still runs ...
+    early.reset(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    ASSERT_TRUE(early);
+  }
+  // ... and wins the lock once the first one stops.
+  ASSERT_EQ(::flock(early.get(), LOCK_EX | LOCK_NB), 0);
+  // A third daemon must see that lock, not lock a file of its own.
+  auto third = lock_file::acquire(dir.path().string());
+  EXPECT_FALSE(third);
+}
+
+// ------------------------------------------------------------- worker pool
+
+TEST(WorkerPool, AJobThatThrowsIsCountedAndTheWorkerGoesOn) {
+  worker_pool pool(1);
+  ASSERT_EQ(pool.size(), 1u);
+  pool.submit([] { throw std::runtime_error("boom"); });
+  pool.submit([] { throw 42; });
+  std::promise<void> done;
+  pool.submit([&] { done.set_value(); });
+  ASSERT_EQ(done.get_future().wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  EXPECT_EQ(pool.failed_jobs(), 2u);
+}
+
+TEST(WorkerPool, ShutdownDropsQueuedJobsAndWaitsForTheRunningOne) {
+  worker_pool pool(1);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> running{false}, finished{false};
+  pool.submit([&, released] {
+    running = true;
+    released.wait();
+    finished = true;
+  });
+  ASSERT_TRUE(wait_until([&] { return running.load(); }));
+  auto token = std::make_shared<int>(0);
+  std::atomic<int> ran{0};
+  for (int i = 0; i < 100; ++i) pool.submit([token, &ran] { ++ran; });
+  ASSERT_EQ(token.use_count(), 101);
+  std::size_t dropped = 0;
+  std::thread stopper([&] { dropped = pool.shutdown(); });
+  // The queued jobs are dropped while the running one still runs.
+  const bool dropped_early = wait_until([&] { return token.use_count() == 1; });
+  release.set_value();
+  stopper.join();
+  EXPECT_TRUE(dropped_early);
+  EXPECT_TRUE(finished.load());
+  EXPECT_EQ(ran.load(), 0);
+  EXPECT_EQ(dropped, 100u);
+}
+
+}  // namespace
+}  // namespace sigdump::daemon
