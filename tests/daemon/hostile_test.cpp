@@ -13,10 +13,13 @@
 #include <memory>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "daemon_support.h"
+#include "ipc_test_client.h"
 #include "platform/lock_file.h"
 #include "platform/worker_pool.h"
+#include "server/ipc_server.h"
 #include "sigdump/ipc/unique_fd.h"
 
 namespace sigdump::daemon {
@@ -61,6 +64,74 @@ TEST(HostileState, EventsLogIsPrivate) {
   struct stat st {};
   ASSERT_EQ(::stat(d.events_path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+// ------------------------------------------------------------------- peers
+
+class HostilePeers : public ::testing::TestWithParam<const char*> {};
+
+// A subscriber that closes its socket while nothing is sent to it (no run
+// ever starts) must be cleaned up on both event loops: the io_uring loop
+// stopped polling a connection it neither read nor wrote, and leaked one
+// descriptor and its buffers per such client.
+TEST_P(HostilePeers, ClosedIdleSubscribersAreCleanedUp) {
+  using sigdump::testing::ipc_daemon;
+  using sigdump::testing::raw_client;
+  temp_dir dir;
+  ipc_daemon d(dir, {std::string("SIGDUMP_EVENT_LOOP=") + GetParam()});
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  const auto clients = [&] {
+    raw_client probe(d.socket());
+    auto m = probe.call("status");
+    auto at = m.raw.find("\"clients\":");
+    return at == std::string::npos ? -1 : std::stoi(m.raw.substr(at + 10));
+  };
+  {
+    std::vector<std::unique_ptr<raw_client>> subs;
+    for (int i = 0; i < 40; ++i) {
+      subs.push_back(std::make_unique<raw_client>(d.socket()));
+      auto r = subs.back()->call("subscribe", R"({"pair":"p"})");
+      ASSERT_TRUE(r.error_code.empty()) << r.raw;
+    }
+    ASSERT_EQ(clients(), 41);
+  }  // every subscriber closes its socket
+  EXPECT_TRUE(wait_until([&] { return clients() == 1; })) << "clients: " << clients();
+  EXPECT_TRUE(d.proc().alive());
+}
+
+INSTANTIATE_TEST_SUITE_P(Loops, HostilePeers, ::testing::Values("io_uring", "epoll"),
+                         [](const auto& p) { return std::string(p.param); });
+
+// The test hook for the server's limits is validated like a configuration
+// key: caps of 0, soft above hard and a socket buffer past an int were
+// taken as they came (a 64-bit value cast to int).
+TEST(IpcTestLimits, InvalidValuesAreRefusedWithTheirName) {
+  struct bad {
+    const char* text;
+    const char* says;
+  };
+  const bad cases[] = {
+      {"::0:", "hard_msgs must be at least 1"},
+      {":::0", "hard_bytes must be at least 1"},
+      {"9000::100", "soft_msgs is above hard_msgs"},
+      {":9000::100", "soft_bytes is above hard_bytes"},
+      {"::::::4294967296", "sndbuf is larger than a socket buffer can be"},
+      {"12x", "soft_msgs is not a whole number"},
+      {"-1", "soft_msgs is not a whole number"},
+      {":::::::0", "history must be at least 1"},
+      {"1:2:3:4:5:6:7:8:9", "more than 8 fields"},
+  };
+  for (const auto& c : cases) {
+    auto r = ipc_limits::parse(c.text);
+    ASSERT_FALSE(r) << c.text;
+    EXPECT_NE(r.error().describe().find(c.says), std::string::npos)
+        << c.text << ": " << r.error().describe();
+  }
+  auto ok = ipc_limits::parse("16:::::60000:4096:");
+  ASSERT_TRUE(ok) << ok.error().describe();
+  EXPECT_EQ(ok->queue.soft_messages, 16u);
+  EXPECT_EQ(ok->sndbuf, 4096);
+  EXPECT_EQ(ok->stall, std::chrono::milliseconds(60000));
 }
 
 // --------------------------------------------------------------- lock file

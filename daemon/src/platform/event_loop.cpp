@@ -286,8 +286,12 @@ class uring_loop final : public loop_base {
     if (w.armed) remove_poll(w.token);
     tokens_.erase(w.token);
     w.armed = false;
+    // Armed even with neither direction wanted, as epoll keeps reporting
+    // EPOLLHUP/EPOLLERR for such a descriptor: an io_uring poll always
+    // completes on POLLHUP and POLLERR, so a peer that closes a connection
+    // we neither read nor write (a subscriber whose filter never matches)
+    // is still noticed.
     unsigned mask = (w.read ? POLLIN : 0u) | (w.write ? POLLOUT : 0u);
-    if (mask == 0) return;
     w.token = next_token_++;
     tokens_[w.token] = id;
     add_poll(w.fd, mask, w.token);

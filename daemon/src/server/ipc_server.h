@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/daemon_options.h"
@@ -43,8 +44,12 @@ struct ipc_limits {
 
   /* Defaults, overridden by $SIGDUMP_IPC_TEST_LIMITS
      ("soft_msgs:soft_bytes:hard_msgs:hard_bytes:idle_ms:stall_ms:sndbuf:history",
-     empty fields keep the default) so tests can reach the limits quickly. */
+     empty fields keep the default) so tests can reach the limits quickly.
+     An invalid value is logged and the defaults are kept. */
   static ipc_limits from_environment();
+  /* That variable's value, validated: whole numbers, queue caps and history
+     at least 1, soft caps not above hard ones, sndbuf within an int. */
+  static result<ipc_limits> parse(std::string_view text);
 };
 
 class ipc_server final : public ipc_service, public event_sink {
