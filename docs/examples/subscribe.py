@@ -17,6 +17,8 @@ import argparse
 import json
 import os
 import socket
+import stat
+import struct
 import sys
 
 
@@ -57,6 +59,37 @@ def metric(layer, key):
     return "nan" if v is None else "%.6f" % v
 
 
+def trusted_uids():
+    # Our uid, root, and SIGDUMP_TRUST_UIDS (as sigdump itself).
+    uids = {os.geteuid(), 0}
+    for item in os.environ.get("SIGDUMP_TRUST_UIDS", "").split(","):
+        if item.strip().isdigit():
+            uids.add(int(item))
+    return uids
+
+
+class UntrustedSocket(Exception):
+    pass
+
+
+def check_trusted(sock, path):
+    # The same rule as sigdump: the process serving the socket runs as us or
+    # root, and its folder is owned by one of those and private, so nobody
+    # else can have put a socket of theirs there.
+    pid, uid, _ = struct.unpack("3i", sock.getsockopt(
+        socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    if uid not in trusted_uids():
+        raise UntrustedSocket(
+            "%s is served by uid %d (pid %d), not by you or root; refusing to talk to it"
+            % (path, uid, pid))
+    folder = os.path.dirname(os.path.abspath(path))
+    st = os.stat(folder)
+    if st.st_uid not in trusted_uids() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise UntrustedSocket(
+            "%s: its folder %s is not private to you or root; refusing to talk to it"
+            % (path, folder))
+
+
 class Connection:
     """One JSON object per line each way; replies matched by id, events kept."""
 
@@ -66,6 +99,7 @@ class Connection:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self.sock.connect(path)
+        check_trusted(self.sock, path)
         self.buf = b""
         self.next_id = 1
         self.events = []
@@ -128,6 +162,9 @@ def main():
     except (FileNotFoundError, ConnectionRefusedError):
         print("subscribe.py: no sigdumpd listening on %s; start it with 'sigdumpd --foreground'"
               % args.socket, file=sys.stderr)
+        return 2
+    except UntrustedSocket as e:
+        print("subscribe.py: %s" % e, file=sys.stderr)
         return 2
 
     hello = conn.call("hello", {"client": "subscribe.py", "protocol": 1})

@@ -4,10 +4,13 @@
 #include <poll.h>
 #include <simdjson.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -37,6 +40,60 @@ std::optional<clock_type::time_point> deadline_after(std::chrono::milliseconds t
 std::string minified(simdjson::dom::element e) { return simdjson::minify(e); }
 
 }  // namespace
+
+namespace {
+
+// Our uid, root, and $SIGDUMP_TRUST_UIDS.
+bool trusted_uid(uid_t uid) {
+  if (uid == ::geteuid() || uid == 0) return true;
+  const char* env = std::getenv("SIGDUMP_TRUST_UIDS");
+  if (env == nullptr) return false;
+  std::string_view list(env);
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    const std::string_view item = list.substr(0, comma);
+    unsigned long long v = 0;
+    auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (ec == std::errc{} && end == item.data() + item.size() && v == uid) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string trusted_peer_error(int fd, const std::string& socket_path) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    return std::string("cannot read the credentials of the process serving it: ") +
+           std::strerror(errno);
+  }
+  if (!trusted_uid(cred.uid)) {
+    return "it is served by uid " + std::to_string(cred.uid) + " (pid " + std::to_string(cred.pid) +
+           "), not by you (uid " + std::to_string(::geteuid()) +
+           ") or root; refusing to talk to it (set SIGDUMP_TRUST_UIDS=" + std::to_string(cred.uid) +
+           " if that is a daemon you mean to use)";
+  }
+  const auto slash = socket_path.find_last_of('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : socket_path.substr(0, slash + (slash == 0));
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    return "cannot stat its folder " + dir + ": " + std::strerror(errno);
+  }
+  if (!trusted_uid(st.st_uid)) {
+    return "its folder " + dir + " is owned by uid " + std::to_string(st.st_uid) +
+           ", not by you or root; refusing to talk to it";
+  }
+  if ((st.st_mode & 022) != 0) {
+    return "its folder " + dir +
+           " is writable by group or others, so anyone could have put the socket there; "
+           "refusing to talk to it (use a private folder, mode 0700)";
+  }
+  return {};
+}
 
 std::string no_daemon_message(const std::string& socket_path) {
   return "no sigdumpd listening on " + socket_path +
@@ -219,6 +276,10 @@ result<client> client::connect(const std::string& socket_path, std::chrono::mill
     }
     return make_error(errc::io, socket_path, no_record, no_offset,
                       std::string("connect: ") + std::strerror(e));
+  }
+  if (std::string why = trusted_peer_error(fd, socket_path); !why.empty()) {
+    return make_error(errc::io, socket_path, no_record, no_offset,
+                      "not using this sigdumpd socket: " + why);
   }
   return owner;
 }

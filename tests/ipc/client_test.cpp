@@ -5,9 +5,12 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -220,6 +223,64 @@ TEST(Client, ConnectsToListeningSocketAndTalks) {
   ::close(lfd);
   ASSERT_TRUE(r) << r.error().describe();
   EXPECT_EQ(r->result, R"({"method":"hello"})");
+}
+
+// A listening socket at path whose credentials (taken at listen()) are uid;
+// serves nothing. Returns the listener's descriptor or -1.
+int listen_as(const std::string& path, uid_t uid) {
+  int lfd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (lfd < 0) return -1;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size());
+  if (::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
+  if (uid == ::geteuid()) return ::listen(lfd, 4) == 0 ? lfd : -1;
+  // listen() in a child that dropped to uid: the socket's peer credentials
+  // are the listening process's, as for a daemon another user started.
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::setresuid(uid, uid, uid) != 0 || ::listen(lfd, 4) != 0) ::_exit(1);
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? lfd : -1;
+}
+
+// Someone else's socket where ours should be (a squatted /tmp/sigdump-UID,
+// a planted SIGDUMP_SOCKET) printed that user's fake runs as ours.
+TEST(Client, RefusesASocketServedByAnotherUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to serve a socket as another uid";
+  sigdump::testing::temp_dir tmp;
+  const std::string path = tmp.file("sock");
+  int lfd = listen_as(path, 65534);
+  ASSERT_GE(lfd, 0);
+  auto c = client::connect(path, 5s);
+  ::close(lfd);
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("served by uid 65534"), std::string::npos) << c.error().message;
+  // The user can say that this daemon is one they mean to use.
+  lfd = listen_as(tmp.file("sock2"), 65534);
+  ASSERT_GE(lfd, 0);
+  ::setenv("SIGDUMP_TRUST_UIDS", "12,65534", 1);
+  auto trusted = client::connect(tmp.file("sock2"), 5s);
+  ::unsetenv("SIGDUMP_TRUST_UIDS");
+  ::close(lfd);
+  EXPECT_TRUE(trusted) << trusted.error().describe();
+}
+
+TEST(Client, RefusesASocketInAFolderOthersCanWrite) {
+  sigdump::testing::temp_dir tmp;
+  const std::string dir = tmp.file("open");
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  ASSERT_EQ(::chmod(dir.c_str(), 0777), 0);
+  int lfd = listen_as(dir + "/sock", ::geteuid());
+  ASSERT_GE(lfd, 0);
+  auto c = client::connect(dir + "/sock", 5s);
+  ::close(lfd);
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("writable by group or others"), std::string::npos)
+      << c.error().message;
 }
 
 TEST(Client, ParseMessageRejectsNonObjects) {

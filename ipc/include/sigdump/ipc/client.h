@@ -40,11 +40,21 @@ result<message> parse_message(std::string_view line);
    connecting finds nobody. */
 std::string no_daemon_message(const std::string& socket_path);
 
+/* Whether a connected daemon socket can be trusted: the process serving it
+   (SO_PEERCRED) runs as our effective uid or root, and the folder holding
+   the socket is owned by one of those and not writable by group or others,
+   so nobody else could have put the socket there. Uids listed in
+   $SIGDUMP_TRUST_UIDS (comma-separated; for a daemon of another user whose
+   allow_uids lets us in) count as ours. Empty when trusted, else why not. */
+std::string trusted_peer_error(int fd, const std::string& socket_path);
+
 class client {
  public:
   /* Connects to the daemon at socket_path, waiting at most `timeout` for a
      full backlog to drain. No daemon (ENOENT, ECONNREFUSED): errc::io with
-     no_daemon_message(socket_path). */
+     no_daemon_message(socket_path). Trusts only what the user's own daemon
+     could have made (trusted_peer_error): anything else is errc::io naming
+     the socket and the uid found, and nothing is sent to it. */
   static result<client> connect(const std::string& socket_path,
                                 std::chrono::milliseconds timeout = std::chrono::seconds(5));
   /* Takes ownership of an already connected stream socket (tests use a
