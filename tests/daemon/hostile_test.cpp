@@ -99,6 +99,35 @@ TEST_P(HostilePeers, ClosedIdleSubscribersAreCleanedUp) {
   EXPECT_TRUE(d.proc().alive());
 }
 
+// A dump-named file that cannot be parsed, written after the daemon
+// started, killed it (SIGSEGV: look -> track -> look ... until the stack
+// ran out). It must be reported and the daemon must go on serving.
+TEST_P(HostilePeers, AMalformedDumpIsAnErrorNotACrash) {
+  using sigdump::testing::raw_client;
+  temp_dir dir;
+  fs::create_directories(dir.file("w"));
+  test_daemon d(dir, {"--watch", dir.file("w")}, GetParam());
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  const char* bodies[] = {"isFloat: 1\n//out garbage\n", "//out 0 x\n", "isFloat: 7\n",
+                          "//in\n\n\n"};
+  int n = 0;
+  for (const char* body : bodies) {
+    const std::string path = dir.file("w") + "/" +
+                             (n == 0 ? std::string("sigma") : "m" + std::to_string(n)) +
+                             "_outtensor_dump.bin";
+    ++n;
+    write_file(path, body);
+    EXPECT_TRUE(wait_until([&] {
+      return d.proc().stderr_text().find(path) != std::string::npos || !d.proc().alive();
+    })) << d.proc().stderr_text();
+    ASSERT_TRUE(d.proc().alive()) << d.proc().stderr_text();
+  }
+  raw_client c(dir.file("sock"));
+  auto m = c.call("status");
+  EXPECT_TRUE(m.error_code.empty()) << m.raw;
+  EXPECT_TRUE(d.proc().alive()) << d.proc().stderr_text();
+}
+
 INSTANTIATE_TEST_SUITE_P(Loops, HostilePeers, ::testing::Values("io_uring", "epoll"),
                          [](const auto& p) { return std::string(p.param); });
 

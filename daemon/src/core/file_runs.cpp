@@ -125,7 +125,11 @@ void file_runs::look_at_new(const std::string& path, const struct stat& st,
                             const watcher::cue& why) {
   if (!files_.looks_like_dump(path, st)) return;
   track_new(path, st, why.created);
-  if (why.closed) {
+  // Closed already: look once more as a tracked file, to end its runs. A
+  // file that could not be opened is not tracked (the watcher remembers it
+  // and retries once it changes); looking again would open it again, and
+  // again, until the stack ran out.
+  if (why.closed && state_.files.contains(path)) {
     watcher::cue closed;
     closed.closed = true;
     look(path, closed);
