@@ -4,6 +4,7 @@
 #include "core/pair_scheduler.h"
 
 #include <algorithm>
+#include <exception>
 #include <optional>
 #include <vector>
 
@@ -229,6 +230,27 @@ void pair_scheduler::try_match(pair_info& p) {
   publish_ready(r, w);
 }
 
+namespace {
+
+// A layer whose comparison threw: named, not comparable, with the reason.
+layer_result failed_layer(const dump_file& sample, std::uint32_t sample_record,
+                          std::uint32_t bench_record, std::string why) noexcept {
+  layer_result l;
+  try {
+    l.sample_record = sample_record;
+    l.bench_record = bench_record;
+    const record& rec = sample.records()[sample_record];
+    l.name = rec.name;
+    l.op = rec.op_type;
+    l.shape = rec.shape;
+    l.error = std::move(why);
+  } catch (...) {
+  }
+  return l;
+}
+
+}  // namespace
+
 void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
                               std::shared_ptr<tracked_file> sample,
                               std::shared_ptr<tracked_file> bench, std::uint32_t sample_record,
@@ -271,15 +293,22 @@ void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
   // order, so the result does not depend on the thread count).
   opts->threads = elements > (1u << 20) ? 0 : 1;
   pool_.submit([this, j, loop, alive, opts, streamed] {
-    if (streamed) {
-      streamed_layer::finished done = streamed->finish();
-      j->chunks_streamed = done.kept;
-      j->chunks_discarded = done.discarded;
-      j->result = compare_layer(*j->sample.get(), j->sample_record, *j->bench.get(),
-                                j->bench_record, *opts, done.sums);
-    } else {
-      j->result = compare_layer(*j->sample.get(), j->sample_record, *j->bench.get(),
-                                j->bench_record, *opts);
+    try {
+      if (streamed) {
+        streamed_layer::finished done = streamed->finish();
+        j->chunks_streamed = done.kept;
+        j->chunks_discarded = done.discarded;
+        j->result = compare_layer(*j->sample.get(), j->sample_record, *j->bench.get(),
+                                  j->bench_record, *opts, done.sums);
+      } else {
+        j->result = compare_layer(*j->sample.get(), j->sample_record, *j->bench.get(),
+                                  j->bench_record, *opts);
+      }
+    } catch (const std::exception& e) {
+      // Out of memory or threads for the split: this layer failed, the
+      // run goes on (and still ends, since the result is posted).
+      j->result = failed_layer(*j->sample.get(), j->sample_record, j->bench_record,
+                               std::string("comparison failed: ") + e.what());
     }
     j->result.rule = j->rule;
     loop->post([this, j, alive] {

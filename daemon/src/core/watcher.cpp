@@ -164,7 +164,10 @@ void watcher::resolve() {
 
 void watcher::scan_dir(const std::string& dir) {
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+  // The non-throwing increment: a folder changing under the walk ends it
+  // (the stat timer and inotify see the rest), never the daemon.
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::directory_entry& entry = *it;
     std::string name = entry.path().filename().string();
     std::string full = dir + "/" + name;
     if (name == "DebugConfig.txt") {
