@@ -26,6 +26,7 @@ namespace sigdump::daemon {
 namespace {
 
 namespace fs = std::filesystem;
+using sigdump::testing::logged_event;
 using sigdump::testing::temp_dir;
 using sigdump::testing::test_daemon;
 using sigdump::testing::wait_until;
@@ -64,6 +65,59 @@ TEST(HostileState, EventsLogIsPrivate) {
   struct stat st {};
   ASSERT_EQ(::stat(d.events_path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+// Root's sigdumpd with --archive-dir pointing into a folder another user
+// owns overwrote a root-owned file through a symlink planted there.
+TEST(HostileState, AFolderAnotherUserControlsIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to make a folder another uid owns";
+  temp_dir dir;
+  fs::create_directories(dir.file("w"));
+  const std::string victim = dir.file("victim");
+  write_file(victim, "precious");
+  const std::string theirs = dir.file("theirs");
+  ASSERT_EQ(::mkdir(theirs.c_str(), 0777), 0);
+  ASSERT_EQ(::chmod(theirs.c_str(), 0777), 0);
+  ASSERT_EQ(::chown(theirs.c_str(), 65534, 65534), 0);
+  for (int n = 1; n <= 4; ++n) {
+    const std::string link = theirs + "/r" + std::to_string(n) + "-sigma_outtensor_dump.bin";
+    ASSERT_EQ(::symlink(victim.c_str(), link.c_str()), 0);
+  }
+  {
+    auto w = dump_writer::create(dir.file("w") + "/sigma_outtensor_dump.bin");
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(w->write(sigdump::testing::spec_of("t0", 64), std::vector<float>(64, 1.0f)));
+  }
+  test_daemon d(dir, {"--watch", dir.file("w"), "--archive-dir", theirs}, "");
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  const std::string err = d.proc().stderr_text();
+  EXPECT_NE(err.find("archive folder is owned by uid 65534"), std::string::npos) << err;
+  ASSERT_TRUE(
+      d.wait_event([](const logged_event& e) { return e.event == "run_start"; }).event.size());
+  EXPECT_EQ(sigdump::testing::read_file(victim), "precious");
+
+  // A state folder of another user: the daemon does not start on it.
+  auto r =
+      sigdump::testing::run({sigdump::testing::bin_path("sigdumpd"), "--foreground", "--state-dir",
+                             theirs, "--socket", dir.file("sock2"), "--watch", dir.file("w")},
+                            {}, {"XDG_CONFIG_HOME=" + dir.file("no-config")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("state folder is owned by uid 65534"), std::string::npos) << r.err;
+}
+
+TEST(HostileState, AFolderOthersCanWriteIsRefused) {
+  temp_dir dir;
+  fs::create_directories(dir.file("w"));
+  const std::string open_dir = dir.file("open");
+  ASSERT_EQ(::mkdir(open_dir.c_str(), 0700), 0);
+  ASSERT_EQ(::chmod(open_dir.c_str(), 0777), 0);
+  auto r =
+      sigdump::testing::run({sigdump::testing::bin_path("sigdumpd"), "--foreground", "--state-dir",
+                             open_dir, "--socket", dir.file("sock"), "--watch", dir.file("w")},
+                            {}, {"XDG_CONFIG_HOME=" + dir.file("no-config")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("writable by group or others"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("chmod 700"), std::string::npos) << r.err;
 }
 
 // ------------------------------------------------------------------- peers

@@ -13,6 +13,7 @@
 #include <filesystem>
 
 #include "platform/log.h"
+#include "platform/private_dir.h"
 #include "sigdump/atomic_file.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/json_util.h"
@@ -225,15 +226,9 @@ archive::archive(std::string dir, std::uint64_t max_bytes, event_loop& loop, dae
 result<std::unique_ptr<archive>> archive::open(const archive_config& config, event_loop& loop,
                                                daemon_state& state) {
   const std::string& dir = config.dir;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) {
-    return make_error(errc::io, dir, no_record, no_offset,
-                      "cannot create the archive folder: " + ec.message());
-  }
-  ::chmod(dir.c_str(), 0700);
+  if (auto ok = ensure_private_dir(dir, "archive folder"); !ok) return std::unexpected(ok.error());
   const std::string lock_path = dir + "/.lock";
-  ipc::unique_fd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  ipc::unique_fd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!lock) return io_error(lock_path, "cannot open the archive lock");
   if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
@@ -417,7 +412,8 @@ void archive::run_started(const run_info& r, const tracked_file& tf) {
   auto& slot = entries_[r.number] = std::move(e);
   // Listed before it exists: a crash never leaves a copy the index misses.
   write_index();
-  ch->dst.reset(::open(slot.info.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  ch->dst.reset(
+      ::open(slot.info.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!ch->dst) {
     set_error(slot.info.path + ": cannot create the archive copy of " + r.id + ": " +
               std::strerror(errno));

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "platform/log.h"
+#include "platform/private_dir.h"
 #include "sigdump/atomic_file.h"
 #include "sigdump/json_util.h"
 
@@ -24,17 +25,6 @@ namespace fs = std::filesystem;
 
 std::unexpected<error> io_error(const std::string& file, const std::string& what) {
   return make_error(errc::io, file, no_record, no_offset, what + ": " + std::strerror(errno));
-}
-
-result<void> mkdir_p(const std::string& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) {
-    return make_error(errc::io, dir, no_record, no_offset,
-                      "cannot create the state folder: " + ec.message());
-  }
-  ::chmod(dir.c_str(), 0700);
-  return {};
 }
 
 const char* rule_name(match_rule r) {
@@ -277,8 +267,10 @@ std::string layer_record_json(const layer_result& l) {
 }
 
 result<state_store> state_store::open(const std::string& dir) {
-  if (auto r = mkdir_p(dir); !r) return std::unexpected(r.error());
-  if (auto r = mkdir_p(dir + "/runs"); !r) return std::unexpected(r.error());
+  if (auto r = ensure_private_dir(dir, "state folder"); !r) return std::unexpected(r.error());
+  if (auto r = ensure_private_dir(dir + "/runs", "state folder's runs/"); !r) {
+    return std::unexpected(r.error());
+  }
   return state_store(dir);
 }
 
@@ -333,7 +325,8 @@ result<void> state_store::write_index(std::uint64_t next_run) {
 void state_store::append(std::uint64_t run, const std::string& line) {
   auto it = open_.find(run);
   if (it == open_.end()) {
-    int fd = ::open(log_path(run).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int fd =
+        ::open(log_path(run).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
       log(log_level::err, log_path(run) + ": cannot open the run log: " + std::strerror(errno));
       return;
