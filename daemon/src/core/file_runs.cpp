@@ -2,6 +2,9 @@
 // the file's runs (start, go on, reset, end, prune). Loop thread only.
 #include "core/file_runs.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <ctime>
 #include <optional>
@@ -121,9 +124,33 @@ void file_runs::look(const std::string& path, const watcher::cue& why) {
   look_at_tracked(*tf, st, why.closed, why.written_after_close);
 }
 
+namespace {
+
+// A symlink in a watched folder is followed only to a file the daemon's user
+// owns or anyone may read: the daemon (perhaps root) must not carry another
+// user's private bytes into its log, its status and its clients' replies.
+bool followable(const std::string& path, const struct stat& target) {
+  struct stat link {};
+  if (::lstat(path.c_str(), &link) != 0 || !S_ISLNK(link.st_mode)) return true;
+  return target.st_uid == ::geteuid() || (target.st_mode & S_IROTH) != 0;
+}
+
+}  // namespace
+
 void file_runs::look_at_new(const std::string& path, const struct stat& st,
                             const watcher::cue& why) {
   if (!files_.looks_like_dump(path, st)) return;
+  if (!followable(path, st)) {
+    files_.open_failed(path, st,
+                       error{errc::io,
+                             path,
+                             no_record,
+                             {},
+                             no_offset,
+                             "a symlink to a file of uid " + std::to_string(st.st_uid) +
+                                 " that others cannot read; not followed"});
+    return;
+  }
   track_new(path, st, why.created);
   // Closed already: look once more as a tracked file, to end its runs. A
   // file that could not be opened is not tracked (the watcher remembers it

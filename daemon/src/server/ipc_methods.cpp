@@ -1,5 +1,7 @@
 #include "server/ipc_methods.h"
 
+#include <unistd.h>
+
 #include <map>
 #include <vector>
 
@@ -22,6 +24,8 @@ const std::map<std::string, method_handler, std::less<>>& registry() {
 }
 
 }  // namespace
+
+bool owner_peer(const method_context& ctx) noexcept { return ctx.peer.uid == ::geteuid(); }
 
 const method_handler* find_method(std::string_view name) {
   auto& r = registry();

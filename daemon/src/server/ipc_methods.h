@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sigdump/ipc/listener.h"
 #include "sigdump/ipc/protocol.h"
 #include "state/daemon_state.h"
 
@@ -23,6 +24,9 @@ struct method_context {
   ipc_server& server;
   daemon_state& state;
   std::uint64_t client;  // the connection, for deferred replies
+  // Who asked (SO_PEERCRED). Peers of another uid (allow_uids) get only
+  // what they could read themselves: see owner_peer().
+  ipc::peer_credentials peer;
   const ipc::request& request;
   const ipc::params_reader& params;
 };
@@ -31,6 +35,10 @@ struct method_context {
    ipc_server::complete() (work moved off the loop thread). */
 using method_result = std::expected<std::optional<std::string>, ipc::protocol_error>;
 using method_handler = std::function<method_result(method_context&)>;
+
+/* Whether the peer runs as the daemon's own uid: only it may name any file,
+   and only it sees error texts that quote a file's bytes. */
+bool owner_peer(const method_context& ctx) noexcept;
 
 /* The result of a request answered later. */
 inline method_result deferred_reply() { return std::optional<std::string>(); }

@@ -293,7 +293,7 @@ void ipc_server::handle_line(client& c, const std::string& line) {
     return;
   }
   ipc::params_reader params(req->params);
-  method_context ctx{*this, state_, c.id, *req, params};
+  method_context ctx{*this, state_, c.id, c.peer, *req, params};
   method_result r;
   try {
     r = (*handler)(ctx);

@@ -1,6 +1,9 @@
 // compare: two dumps (paths or runs) compared off the loop thread; the
 // result is exactly what `sigdump compare --json` prints.
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <optional>
 
 #include "server/ipc_server.h"
 #include "server/methods/methods.h"
@@ -26,6 +29,32 @@ std::expected<std::string, ipc::protocol_error> resolve(const daemon_state& st,
   return normalize_path(what);
 }
 
+// Whether a peer of uid/gid could open path for reading itself (the mode
+// bits; a peer's supplementary groups are not known, so group read counts
+// only for its primary group).
+bool peer_could_read(const std::string& path, const ipc::peer_credentials& peer) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  if (st.st_uid == peer.uid) return (st.st_mode & S_IRUSR) != 0;
+  if (st.st_gid == peer.gid) return (st.st_mode & S_IRGRP) != 0;
+  return (st.st_mode & S_IROTH) != 0;
+}
+
+// For a peer of another uid: only files the daemon tracks, and only those
+// it could read itself; never a message quoting the file.
+std::optional<ipc::protocol_error> refused_to_peer(const daemon_state& st, const std::string& path,
+                                                   const ipc::peer_credentials& peer) {
+  if (!st.files.contains(path)) {
+    return ipc::fail(ipc::error_code::forbidden,
+                     path + ": not a dump sigdumpd tracks; other users may compare only those");
+  }
+  if (!peer_could_read(path, peer)) {
+    return ipc::fail(ipc::error_code::forbidden,
+                     path + ": uid " + std::to_string(peer.uid) + " cannot read this file");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 method_result method_compare(method_context& ctx) {
@@ -49,6 +78,12 @@ method_result method_compare(method_context& ctx) {
   if (!sp) return std::unexpected(sp.error());
   auto bp = resolve(ctx.state, **bench);
   if (!bp) return std::unexpected(bp.error());
+  const bool owner = owner_peer(ctx);
+  if (!owner) {
+    for (const std::string* p : {&*sp, &*bp}) {
+      if (auto no = refused_to_peer(ctx.state, *p, ctx.peer)) return std::unexpected(*no);
+    }
+  }
 
   compare_options options = ctx.state.compare;
   options.progress = nullptr;
@@ -60,14 +95,20 @@ method_result method_compare(method_context& ctx) {
   ipc_server* server = &ctx.server;
   const std::uint64_t client = ctx.client;
   const std::string id = ctx.request.id;
-  server->run_off_loop([server, client, id, s = *sp, b = *bp,
+  server->run_off_loop([server, client, id, owner, s = *sp, b = *bp,
                         options = std::move(options)]() -> std::function<void()> {
-    auto open = [](const std::string& path) -> std::expected<dump_file, ipc::protocol_error> {
+    // Errors may quote the file's first bytes: those go to the owner only.
+    auto failure = [owner](const std::string& path, const error& e) {
+      return ipc::fail(ipc::error_code::unavailable,
+                       owner ? e.describe()
+                             : path + ": cannot be compared (details in the daemon owner's reply)");
+    };
+    auto open = [&](const std::string& path) -> std::expected<dump_file, ipc::protocol_error> {
       if (::access(path.c_str(), F_OK) != 0) {
         return std::unexpected(ipc::fail(ipc::error_code::not_found, path + ": no such file"));
       }
       auto f = dump_file::open(path);
-      if (!f) return std::unexpected(ipc::fail(ipc::error_code::unavailable, f.error().describe()));
+      if (!f) return std::unexpected(failure(path, f.error()));
       return std::move(*f);
     };
     method_result res;
@@ -81,7 +122,7 @@ method_result method_compare(method_context& ctx) {
     } else {
       auto report = compare_dumps(*sf, *bf, options);
       if (!report) {
-        res = std::unexpected(ipc::fail(ipc::error_code::unavailable, report.error().describe()));
+        res = std::unexpected(failure(report.error().file, report.error()));
       } else {
         res = report_json(*report);
       }
