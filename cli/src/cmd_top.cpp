@@ -296,12 +296,14 @@ std::optional<ipc::board_reader> open_board(const std::string& sock,
   name = forced ? *forced : ipc::board_name_for_socket(sock);
   auto r = ipc::board_reader::open(name);
   if (r) return std::move(*r);
-  if (forced || r.error().code != errc::not_found) {
+  if (forced) {
     fail(r.error().describe());
     return std::nullopt;
   }
-  // Not where the socket path says: the daemon may have been given the socket
-  // under another spelling, or run without a board. Ask it.
+  // Not where the socket path says, or not the daemon's (another user's
+  // segment squatting the name: the daemon then uses another name): the
+  // daemon may also have been given the socket under another spelling, or
+  // run without a board. Ask it, over the socket the client trusts.
   auto c = ipc::client::connect(sock, std::chrono::seconds(2));
   if (!c) {
     fail(c.error().message);

@@ -8,6 +8,7 @@
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/permissions.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -16,6 +17,7 @@
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <random>
 #include <thread>
 
 namespace sigdump::ipc {
@@ -328,17 +330,33 @@ result<board_writer> board_writer::create(const std::string& name, const board_o
   const std::uint64_t total =
       sizeof(header_v1) + std::uint64_t{options.pair_capacity} * sizeof(pair_v1) +
       std::uint64_t{options.pair_capacity} * options.layer_capacity * sizeof(layer_v1);
-  try {
-    bip::shared_memory_object::remove(shm_key(name).c_str());
-    bip::permissions perm(static_cast<int>(options.mode));
-    bip::shared_memory_object shm(bip::create_only, shm_key(name).c_str(), bip::read_write, perm);
-    shm.truncate(static_cast<bip::offset_t>(total));
-    p->region = bip::mapped_region(shm, bip::read_write, 0, total);
-    // shm's descriptor closes here; the mapping stays.
-  } catch (const bip::interprocess_exception& e) {
-    bip::shared_memory_object::remove(shm_key(name).c_str());
-    return make_error(errc::io, p->name, no_record, no_offset,
-                      std::string("cannot create the status board: ") + e.what());
+  // Our own leftover (a crashed daemon's) is replaced. A segment of another
+  // user under this name cannot be removed (/dev/shm is sticky) and must
+  // not be used: the board then gets a name with a random suffix, which the
+  // daemon tells its clients (hello, status), and readers refuse the
+  // squatter's segment by its owner.
+  for (int attempt = 0;; ++attempt) {
+    const std::string key = shm_key(p->name);
+    try {
+      bip::shared_memory_object::remove(key.c_str());
+      bip::permissions perm(static_cast<int>(options.mode));
+      bip::shared_memory_object shm(bip::create_only, key.c_str(), bip::read_write, perm);
+      shm.truncate(static_cast<bip::offset_t>(total));
+      p->region = bip::mapped_region(shm, bip::read_write, 0, total);
+      // shm's descriptor closes here; the mapping stays.
+      break;
+    } catch (const bip::interprocess_exception& e) {
+      if (e.get_error_code() == bip::already_exists_error && attempt < 4) {
+        std::random_device rd;
+        char suffix[20];
+        std::snprintf(suffix, sizeof suffix, "-%08x%08x", rd(), rd());
+        p->name = posix_name(name) + suffix;
+        continue;
+      }
+      bip::shared_memory_object::remove(key.c_str());
+      return make_error(errc::io, p->name, no_record, no_offset,
+                        std::string("cannot create the status board: ") + e.what());
+    }
   }
   p->header = static_cast<header_v1*>(p->region.get_address());
   p->slots.assign(options.pair_capacity, pair_v1{});
@@ -564,9 +582,22 @@ result<board_reader> board_reader::open(const std::string& name) {
     bip::shared_memory_object shm(bip::open_only, key.c_str(), bip::read_only);
     if (!shm.get_size(size)) size = 0;
     struct stat st {};
-    if (::fstat(shm.get_mapping_handle().handle, &st) == 0) {
-      p->ino = st.st_ino;
-      p->dev = st.st_dev;
+    if (::fstat(shm.get_mapping_handle().handle, &st) != 0) {
+      return make_error(errc::io, p->name, no_record, no_offset,
+                        std::string("cannot stat the status board: ") + std::strerror(errno));
+    }
+    p->ino = st.st_ino;
+    p->dev = st.st_dev;
+    // Anyone can create a segment under a daemon's board name: only one of
+    // our uid or root, and writable by nobody else, is the daemon's.
+    if (st.st_uid != ::geteuid() && st.st_uid != 0) {
+      return make_error(errc::io, p->name, no_record, no_offset,
+                        "status board is owned by uid " + std::to_string(st.st_uid) +
+                            ", not by you or root; not reading it");
+    }
+    if ((st.st_mode & 022) != 0) {
+      return make_error(errc::io, p->name, no_record, no_offset,
+                        "status board is writable by group or others; not reading it");
     }
     if (static_cast<std::size_t>(size) < sizeof(header_v1)) {
       return make_error(errc::not_a_dump, p->name, no_record, no_offset,
@@ -595,6 +626,14 @@ result<board_reader> board_reader::open(const std::string& name) {
                       "status board layout version " + std::to_string(h.layout_version) +
                           " is not the one this reader knows (" +
                           std::to_string(board_layout_version) + "); upgrade sigdump");
+  }
+  // The writer's bounds, so the sizes below cannot wrap.
+  if (h.pair_capacity == 0 || h.layer_capacity == 0 || h.pair_capacity > 4096 ||
+      h.layer_capacity > (1u << 20)) {
+    return make_error(errc::not_a_dump, p->name, no_record, no_offset,
+                      "status board capacities are out of range (" +
+                          std::to_string(h.pair_capacity) + " pairs, " +
+                          std::to_string(h.layer_capacity) + " layers)");
   }
   const std::uint64_t want = sizeof(header_v1) + std::uint64_t{h.pair_capacity} * sizeof(pair_v1) +
                              std::uint64_t{h.pair_capacity} * h.layer_capacity * sizeof(layer_v1);

@@ -2,11 +2,15 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -221,6 +225,64 @@ TEST(StatusBoard, NewerLayoutVersionIsRefused) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, sigdump::errc::protocol);
   EXPECT_NE(r.error().message.find("layout version 2"), std::string::npos) << r.error().message;
+}
+
+TEST(StatusBoard, CapacitiesPastTheWritersBoundsAreRefused) {
+  auto w = board_writer::create(unique_board_name());
+  ASSERT_TRUE(w);
+  // pair_capacity (offset 48) past what any writer creates: the sizes the
+  // reader derives from it could wrap and point past the mapping.
+  const std::string path = "/dev/shm" + w->name();
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  const std::uint32_t huge = 0x80000000u;
+  ASSERT_EQ(::pwrite(fd, &huge, sizeof huge, 48), static_cast<ssize_t>(sizeof huge));
+  ::close(fd);
+  auto r = board_reader::open(w->name());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("capacities are out of range"), std::string::npos)
+      << r.error().message;
+}
+
+// Another user pre-created the daemon's board name: the daemon was left
+// without a board and `sigdump top` showed the squatter's pairs. The reader
+// refuses a segment of another uid; the writer moves to another name.
+TEST(StatusBoard, ASquattedNameIsNeitherReadNorLeftWithoutABoard) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as two other uids";
+  const std::string name = unique_board_name();
+  const auto as_uid = [](uid_t uid, const std::function<int()>& body) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      if (::setresgid(uid, uid, uid) != 0 || ::setresuid(uid, uid, uid) != 0) ::_exit(90);
+      ::_exit(body());
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  // The squatter: a segment under that name, readable and writable by all.
+  ASSERT_EQ(as_uid(65534,
+                   [&] {
+                     int fd = ::shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0666);
+                     if (fd < 0 || ::fchmod(fd, 0666) != 0 || ::ftruncate(fd, 1 << 16) != 0) {
+                       return 1;
+                     }
+                     return 0;
+                   }),
+            0);
+  // The user's daemon and reader.
+  const int got = as_uid(4242, [&] {
+    auto theirs = board_reader::open(name);
+    if (theirs) return 10;  // read the squatter's board
+    if (theirs.error().message.find("owned by uid 65534") == std::string::npos) return 11;
+    auto w = board_writer::create(name);
+    if (!w) return 12;  // left without a board
+    if (w->name() == name || w->name().rfind(name + "-", 0) != 0) return 13;
+    auto mine = board_reader::open(w->name());
+    return mine ? 0 : 14;
+  });
+  ::unlink(("/dev/shm" + name).c_str());
+  EXPECT_EQ(got, 0);
 }
 
 TEST(StatusBoard, WriterRemovesSegmentAndReaderNotices) {
