@@ -72,11 +72,15 @@ TEST(IpcBackpressure, StalledClientIsDisconnectedAsOverloaded) {
   constexpr int n = 60;
   pair_writer w(d.sample(), d.bench(), n);
   EXPECT_EQ(write_in_step(w, other, n, 2), static_cast<std::size_t>(n));
-  // Let the stall timer fire, then read: the stream ends.
-  std::this_thread::sleep_for(2500ms);
+  // The stall timer (300 ms) cuts the client; wait until the daemon says so
+  // in its log, then read: the stream ends with the `overloaded` error.
+  ASSERT_TRUE(wait_until([&] {
+    return d.proc().stderr_text().find("overloaded") != std::string::npos;
+  })) << d.proc().stderr_text();
   std::string last;
   while (auto m = stalled.read_message(10s)) last = m->raw;
   EXPECT_TRUE(stalled.eof());
+  EXPECT_NE(last.find("\"overloaded\""), std::string::npos) << last;
   EXPECT_NE(other.call("hello").result.find("sigdumpd"), std::string::npos);
   EXPECT_TRUE(d.proc().alive());
 }

@@ -15,8 +15,8 @@ bin_dir=$(cd "$1" && pwd)
 sigdump=$bin_dir/sigdump
 
 if ! "$sigdump" simulate --help >/dev/null 2>&1; then
-  echo "SKIP: 'sigdump simulate' is not available in $bin_dir"
-  exit 0
+  echo "FAIL: 'sigdump simulate --help' failed in $bin_dir" >&2
+  exit 1
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sigdump-html-XXXXXX")
@@ -70,8 +70,8 @@ elif "$sigdump" report --help >/dev/null 2>&1; then
   how="sigdump report"
   run "$sigdump" report "$tmp/fixed.bin" "$tmp/float.bin" --out "$html" >"$tmp/compare.out"
 else
-  echo "SKIP: neither 'sigdump compare --html' nor 'sigdump report' exists yet"
-  exit 0
+  echo "FAIL: neither 'sigdump compare --help' lists --html nor 'sigdump report --help' works" >&2
+  exit 1
 fi
 if [[ $rc -ne 0 && $rc -ne 1 ]]; then
   fail "$how exited $rc"

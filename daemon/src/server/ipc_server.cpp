@@ -25,6 +25,9 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
+// How long an overloaded client has to read its final `overloaded` line.
+constexpr std::chrono::seconds overload_grace{10};
+
 ipc::event_kind to_ipc(event_kind k) noexcept {
   switch (k) {
     case event_kind::run_start: return ipc::event_kind::run_start;
@@ -403,11 +406,23 @@ void ipc_server::service(client& c) {
       return;
     }
     if (c.conn.overloaded()) {
-      log(log_level::notice, "client pid " + std::to_string(c.peer.pid) +
-                                 " overloaded (does not read its events); disconnected");
-      ++overloaded_total_;
-      close_client(id);
-      return;
+      // The queue was cut to one `overloaded` error line. The socket's buffer
+      // is usually full (the client stopped reading), so the line waits for
+      // the client to read again, up to overload_grace, and then it is
+      // closed: a client that comes back learns why its stream ended.
+      if (!c.overloaded_at) {
+        log(log_level::notice, "client pid " + std::to_string(c.peer.pid) +
+                                   " overloaded (does not read its events); disconnecting");
+        ++overloaded_total_;
+        c.overloaded_at = steady::now();
+        c.closing = true;
+        c.subs.clear();
+      }
+      if (!c.conn.has_output()) {
+        close_client(id);
+        return;
+      }
+      break;
     }
     more = false;
     if (st == ipc::connection::flush_status::blocked) break;
@@ -459,7 +474,9 @@ void ipc_server::on_tick() {
   std::vector<std::uint64_t> to_service;
   std::vector<std::uint64_t> to_close;
   for (auto& [id, c] : clients_) {
-    if (c->conn.over_soft_limit() && now - c->conn.last_write_progress() > limits_.stall) {
+    if (c->overloaded_at) {
+      if (now - *c->overloaded_at > overload_grace) to_close.push_back(id);
+    } else if (c->conn.over_soft_limit() && now - c->conn.last_write_progress() > limits_.stall) {
       c->conn.overload("the client has not read for " +
                        std::to_string(limits_.stall.count() / 1000) + " s while its queue is full");
       to_service.push_back(id);

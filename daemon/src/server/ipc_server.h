@@ -113,6 +113,9 @@ class ipc_server final : public ipc_service, public event_sink {
     bool want_read = true, want_write = false;
     bool busy = false;     // a deferred request is outstanding
     bool closing = false;  // close once the queue is flushed
+    // Set when the queue passed its hard cap: the `overloaded` line is still
+    // being delivered (closed once written, or after overload_grace).
+    std::optional<std::chrono::steady_clock::time_point> overloaded_at;
     std::vector<subscription> subs;
     client(std::uint64_t i, ipc::unique_fd fd, const ipc::queue_limits& q)
         : id(i), conn(std::move(fd), q) {}
