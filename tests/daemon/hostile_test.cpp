@@ -3,11 +3,14 @@
 // throw, a stop with a full queue. Each test fails on the bug it guards.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <future>
 #include <memory>
@@ -180,6 +183,52 @@ TEST_P(HostilePeers, AMalformedDumpIsAnErrorNotACrash) {
   auto m = c.call("status");
   EXPECT_TRUE(m.error_code.empty()) << m.raw;
   EXPECT_TRUE(d.proc().alive()) << d.proc().stderr_text();
+}
+
+// A real inotify queue overflow (not a call to rescan()): the kernel drops
+// events past max_queued_events and says IN_Q_OVERFLOW; the daemon must
+// rescan and find every dump written meanwhile. The limit is read when the
+// daemon creates its inotify instance, so it is lowered only around start.
+TEST_P(HostilePeers, AnInotifyOverflowIsARescanThatFindsEverything) {
+  const char* knob = "/proc/sys/fs/inotify/max_queued_events";
+  std::string old_limit;
+  try {
+    old_limit = sigdump::testing::read_file(knob);
+  } catch (...) {
+    GTEST_SKIP() << "no " << knob;
+  }
+  temp_dir dir;
+  fs::create_directories(dir.file("w"));
+  std::unique_ptr<test_daemon> d;
+  {
+    int fd = ::open(knob, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) GTEST_SKIP() << "cannot lower " << knob << " here: " << std::strerror(errno);
+    ASSERT_EQ(::write(fd, "16", 2), 2);
+    ::close(fd);
+    d = std::make_unique<test_daemon>(dir, std::vector<std::string>{"--watch", dir.file("w")},
+                                      GetParam());
+    const bool ready = d->wait_ready();
+    write_file(knob, old_limit);
+    ASSERT_TRUE(ready) << d->proc().stderr_text();
+  }
+  ASSERT_EQ(::kill(d->proc().pid(), SIGSTOP), 0);
+  // Far more events than 16 while the daemon cannot read them.
+  for (int i = 0; i < 40; ++i) {
+    write_file(dir.file("w") + "/junk" + std::to_string(i), "not a dump");
+  }
+  const std::string dump = dir.file("w") + "/sigma_outtensor_dump.bin";
+  {
+    auto w = dump_writer::create(dump);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(w->write(sigdump::testing::spec_of("t0", 64), std::vector<float>(64, 1.0f)));
+  }
+  ASSERT_EQ(::kill(d->proc().pid(), SIGCONT), 0);
+  auto resync = d->wait_event(
+      [](const logged_event& e) { return e.event == "resync" && e.reason == "inotify_overflow"; });
+  EXPECT_EQ(resync.event, "resync") << d->proc().stderr_text();
+  auto start = d->wait_event(
+      [&](const logged_event& e) { return e.event == "run_start" && e.path == dump; });
+  EXPECT_EQ(start.event, "run_start");
 }
 
 INSTANTIATE_TEST_SUITE_P(Loops, HostilePeers, ::testing::Values("io_uring", "epoll"),
