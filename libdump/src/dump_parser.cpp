@@ -457,6 +457,21 @@ bool parse_line3(std::string_view line, std::uint64_t& n, field_error& err) {
   return true;
 }
 
+// Whether z lies in the range of integer type t.
+bool zero_point_fits(dtype t, std::int64_t z) {
+  switch (t) {
+    case dtype::u8: return z >= 0 && z <= 255;
+    case dtype::s8: return z >= -128 && z <= 127;
+    case dtype::u16: return z >= 0 && z <= 65535;
+    case dtype::s16: return z >= -32768 && z <= 32767;
+    case dtype::s32: return z >= INT32_MIN && z <= INT32_MAX;
+    case dtype::boolean: return z >= 0 && z <= 1;
+    case dtype::f32:
+    case dtype::unknown: return true;
+  }
+  return true;
+}
+
 // Fills elements/inner/fit for a binary record whose storage type is known.
 void fit_binary(record& r) {
   std::size_t es = dtype_size(r.storage);
@@ -673,6 +688,14 @@ result<std::size_t> dump_parser::feed(std::span<const std::byte> bytes, std::vec
     r.storage = r.type == dtype::unknown ? dtype::unknown
                                          : (is_float_.value_or(true) ? dtype::f32 : r.type);
     if (r.type == dtype::unknown) r.problem = "unknown type '" + r.type_name + "'";
+    // Integer values are dequantized as (q - z) * s: a zero point the type
+    // cannot hold gives garbage (and q - z could overflow), so such a record
+    // has a problem instead of metrics.
+    if (r.problem.empty() && r.storage != dtype::f32 && r.storage != dtype::unknown &&
+        !zero_point_fits(r.type, r.zero_point)) {
+      r.problem = "zero point z: " + std::to_string(r.zero_point) + " is outside the range of " +
+                  r.type_name;
+    }
 
     text_scan ts;
     bool scanned = false;

@@ -80,6 +80,12 @@ result<std::vector<quant_param>> load_quant_params(const std::string& path) {
       return json_error(
           path, "element " + std::to_string(index) + " (" + q.name + "): missing number \"bit\"");
     }
+    // A bit width is a whole number a tensor can have; anything else (and a
+    // cast of a huge double to int, undefined behaviour) is refused.
+    if (bit < 1 || bit > 64 || bit != std::floor(bit)) {
+      return json_error(path, "element " + std::to_string(index) + " (" + q.name +
+                                  "): \"bit\" must be a whole number from 1 to 64");
+    }
     q.bit = static_cast<int>(bit);
     out.push_back(std::move(q));
     ++index;

@@ -210,6 +210,33 @@ TEST(DumpParser, IsFloatOneMeansFloatPayloadWhateverTheType) {
   EXPECT_EQ(values_of(bytes, p.records[0], true, dump_variant::binary)[1], -7.25);
 }
 
+// z: 9223372036854775807 on SGS_U8 was dequantized into garbage metrics
+// (and q - z can overflow): a zero point the type cannot hold is a problem
+// of that record. In an isFloat: 1 file values are not dequantized.
+TEST(DumpParser, AZeroPointOutsideItsTypeIsARecordProblem) {
+  for (bool is_float : {false, true}) {
+    SCOPED_TRACE(is_float ? "isFloat: 1" : "isFloat: 0");
+    writer_options o;
+    o.is_float = is_float;
+    auto s = spec("q", {2, 4}, dtype::u8, 0.5, 0);
+    std::string bytes = render_dump(o, {{s, {0, 1, 2, 3, 4, 5, 6, 7}}});
+    const auto at = bytes.find("z: 0 ");
+    ASSERT_NE(at, std::string::npos) << bytes.substr(0, 200);
+    bytes.replace(at, 5, "z: 9223372036854775807 ");
+    auto p = parse_bytes(bytes);
+    ASSERT_EQ(p.records.size(), 1u);
+    EXPECT_EQ(p.records[0].zero_point, 9223372036854775807);
+    if (is_float) {
+      EXPECT_TRUE(p.records[0].ok()) << p.records[0].problem;
+    } else {
+      EXPECT_NE(p.records[0].problem.find("zero point z: 9223372036854775807 is outside the range "
+                                          "of SGS_U8"),
+                std::string::npos)
+          << p.records[0].problem;
+    }
+  }
+}
+
 TEST(DumpParser, DequantizesEveryIntegerType) {
   for (dtype t : {dtype::u8, dtype::s8, dtype::u16, dtype::s16, dtype::s32, dtype::boolean}) {
     SCOPED_TRACE(dtype_vendor_name(t));
