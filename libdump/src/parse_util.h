@@ -60,4 +60,30 @@ float parse_value_token(std::string_view token) noexcept;
 /* Printable rendering of up to `limit` bytes for error messages. */
 std::string quote_bytes(std::string_view bytes, std::size_t limit = 24);
 
+inline constexpr std::string_view out_prefix = "//out ";
+inline constexpr std::string_view in_prefix = "//in ";
+inline constexpr std::string_view size_prefix = "//buffer data size:";
+// A declared size above this cannot be real and would overflow offsets.
+inline constexpr std::uint64_t max_declared = std::uint64_t{1} << 60;
+
+// Copies mapped bytes into a string the caller owns. Growing first means
+// the copy lands in memory the string already owns: if the page vanishes
+// during the copy (a SIGBUS guard jumps out, no unwinding), nothing leaks.
+inline void assign_unleaking(std::string& to, std::string_view from) {
+  to.reserve(from.size());
+  to.assign(from);
+}
+
+inline std::string_view rstrip(std::string_view s) noexcept {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+inline std::string_view lstrip(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  return s;
+}
+
 }  // namespace sigdump::detail
