@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "same_metrics.h"
 #include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/dump_writer.h"
@@ -48,17 +49,6 @@ void write_prefix(const std::string& path, const std::string& bytes, std::size_t
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::write(fd, bytes.data(), n), static_cast<ssize_t>(n));
   ::close(fd);
-}
-
-void expect_same_metrics(const layer_metrics& a, const layer_metrics& b) {
-  // Bit for bit: the streamed sums must not move a single rounding.
-  EXPECT_EQ(std::memcmp(&a.mse, &b.mse, sizeof a.mse), 0) << a.mse << " vs " << b.mse;
-  EXPECT_EQ(std::memcmp(&a.cos, &b.cos, sizeof a.cos), 0) << a.cos << " vs " << b.cos;
-  EXPECT_EQ(std::memcmp(&a.rmse, &b.rmse, sizeof a.rmse), 0) << a.rmse << " vs " << b.rmse;
-  EXPECT_EQ(a.max_abs, b.max_abs);
-  EXPECT_EQ(a.sqnr_db, b.sqnr_db);
-  EXPECT_EQ(a.rel_l2, b.rel_l2);
-  EXPECT_EQ(a.n, b.n);
 }
 
 struct fixture {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "dump_samples.h"
+#include "same_metrics.h"
 #include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/dump_writer.h"
@@ -51,15 +52,6 @@ void grow_to(const std::string& path, const std::string& bytes, std::uint64_t n)
   ASSERT_LE(have, n);
   ASSERT_EQ(::write(fd, bytes.data() + have, n - have), static_cast<ssize_t>(n - have));
   ::close(fd);
-}
-
-void expect_same_metrics(const layer_metrics& a, const layer_metrics& b) {
-  // Bit for bit: the streamed sums must not move a single rounding.
-  EXPECT_EQ(std::memcmp(&a.mse, &b.mse, sizeof a.mse), 0) << a.mse << " vs " << b.mse;
-  EXPECT_EQ(std::memcmp(&a.cos, &b.cos, sizeof a.cos), 0) << a.cos << " vs " << b.cos;
-  EXPECT_EQ(std::memcmp(&a.rmse, &b.rmse, sizeof a.rmse), 0) << a.rmse << " vs " << b.rmse;
-  EXPECT_EQ(a.max_abs, b.max_abs);
-  EXPECT_EQ(a.n, b.n);
 }
 
 struct fixture {
