@@ -109,7 +109,13 @@ thread_local const void* tls_fault_address = nullptr;
 struct sigaction previous_bus_action;
 
 void on_sigbus(int sig, siginfo_t* info, void* uctx) {
-  if (sigjmp_buf* env = tls_guard) {
+  // Only a fault the kernel raised for an access (si_code > 0: BUS_ADRERR
+  // for a page past the end of a truncated file) is a vanished page; a
+  // SIGBUS sent by kill(2), tgkill(2) or sigqueue(3) (si_code <= 0) is not,
+  // and must not be turned into a read error.
+  const bool fault = info != nullptr && info->si_code > 0;
+  sigjmp_buf* env = fault ? tls_guard : nullptr;
+  if (env != nullptr) {
     tls_guard = nullptr;
     tls_fault_address = info != nullptr ? info->si_addr : nullptr;
     siglongjmp(*env, 1);
@@ -133,6 +139,9 @@ void on_sigbus(int sig, siginfo_t* info, void* uctx) {
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);
   ::sigaction(SIGBUS, &dfl, nullptr);
+  // A sent signal is not raised again by returning: end the process as the
+  // default action would have.
+  if (!fault) ::raise(sig);
 }
 
 void install_handler_once() {

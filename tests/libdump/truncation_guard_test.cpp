@@ -3,6 +3,7 @@
 // record and the offset, never dies of SIGBUS.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -87,6 +88,33 @@ TEST(TruncationGuard, OpenOfAShrunkMappingNamesRecordAndOffset) {
   ASSERT_TRUE(again) << again.error().describe();
   EXPECT_TRUE(again->records().empty());
   ASSERT_TRUE(again->pending());
+}
+
+// A SIGBUS sent by another process or thread (kill -BUS, tgkill) while a
+// guarded read runs is not a vanished page: it was turned into a read error
+// and the process went on. It must act as SIGBUS always does.
+TEST(TruncationGuardDeathTest, ASentSigbusIsNotAVanishedPage) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        const bool ok = sigdump::guarded_read(
+            [](void*) {
+              ::pthread_kill(::pthread_self(), SIGBUS);
+              ::_exit(3);  // not reached: the signal ends the process
+            },
+            nullptr);
+        ::_exit(ok ? 4 : 5);
+      },
+      // Killed by SIGBUS, or under a sanitizer whose SIGBUS handler we
+      // pass the signal on to, ended by its report; never 5 (taken for a
+      // vanished page) or 4.
+      [](int status) {
+        return (WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS) ||
+               (WIFEXITED(status) && WEXITSTATUS(status) != 3 && WEXITSTATUS(status) != 4 &&
+                WEXITSTATUS(status) != 5) ||
+               (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+      },
+      "");
 }
 
 TEST(TruncationGuard, InnerGuardNestsInsideACallersGuard) {
