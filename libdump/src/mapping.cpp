@@ -38,7 +38,9 @@ std::uint64_t page_size() noexcept {
 }  // namespace
 
 result<std::shared_ptr<const mapping>> mapping::open(const std::string& path) {
-  const unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: a FIFO put where a dump was must not block the open; the
+  // type is checked on the descriptor below.
+  const unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd) return make_error(errc::io, path, no_record, no_offset, errno_text("open", errno));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) {
@@ -184,10 +186,11 @@ result<truncation_sentinel> truncation_sentinel::arm(const std::string& path, fi
                                                      std::uint64_t end, bool last_page) {
   const std::uint64_t ps = page_size();
   std::uint64_t at = page_after(end);
-  unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd) return make_error(errc::io, path, no_record, no_offset, errno_text("open", errno));
   struct stat st {};
-  const bool ok = ::fstat(fd.get(), &st) == 0 && file_identity{st.st_dev, st.st_ino} == id;
+  const bool ok = ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) &&
+                  file_identity{st.st_dev, st.st_ino} == id;
   const auto size = static_cast<std::uint64_t>(st.st_size);
   bool copy = false;
   if (ok && size <= at && last_page && end > 0 && size >= end) {

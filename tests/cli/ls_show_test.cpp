@@ -2,7 +2,9 @@
 // with dump_writer: output, JSON validity and exit codes.
 #include <gtest/gtest.h>
 #include <simdjson.h>
+#include <sys/stat.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -141,6 +143,23 @@ TEST(CliLs, EdgeFilesAndErrors) {
   auto help = run({bin_path("sigdump"), "ls", "--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("usage: sigdump ls"), std::string::npos);
+}
+
+// A FIFO where a dump should be: `sigdump ls` blocked in open() until
+// killed. It is refused at once, like any file that is not a regular one.
+TEST(CliLs, AFifoIsRefusedNotWaitedOn) {
+  temp_dir dir;
+  const std::string fifo = dir.file("sigma_outtensor_dump.bin");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const char* cmd : {"ls", "show"}) {
+    std::vector<std::string> argv{bin_path("sigdump"), cmd, fifo};
+    if (std::string(cmd) == "show") argv.push_back("conv1");
+    auto r = run(argv, {}, {}, std::chrono::seconds(20));
+    EXPECT_EQ(r.exit_code, 2) << cmd << " (-1: it hung and was killed)";
+    EXPECT_NE(r.err.find("not a regular file"), std::string::npos) << r.err;
+  }
+  auto c = run({bin_path("sigdump"), "compare", fifo, fifo}, {}, {}, std::chrono::seconds(20));
+  EXPECT_EQ(c.exit_code, 2) << "-1: it hung and was killed";
 }
 
 TEST(CliLs, CutTailListsCompleteRecordsAndWarns) {

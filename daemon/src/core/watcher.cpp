@@ -264,7 +264,7 @@ bool watcher::looks_like_dump(const std::string& path, const struct stat& st) {
   // Any other file may turn out to be a dump: sniff its first bytes.
   char head[16] = {};
   ssize_t n = -1;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd >= 0) {
     n = ::pread(fd, head, sizeof head, 0);
     ::close(fd);

@@ -395,7 +395,7 @@ void archive::run_started(const run_info& r, const tracked_file& tf) {
   }
 
   auto ch = std::make_shared<channel>();
-  ch->src.reset(::open(tf.path.c_str(), O_RDONLY | O_CLOEXEC));
+  ch->src.reset(::open(tf.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   struct stat st {};
   if (!ch->src || ::fstat(ch->src.get(), &st) != 0 ||
       !(file_identity{st.st_dev, st.st_ino} == id)) {
@@ -444,7 +444,7 @@ void archive::grew(const run_info& r, const tracked_file& tf) {
   if (!e.io) {
     // Closed after it looked finished; the same inode went on growing.
     auto ch = std::make_shared<channel>();
-    ch->src.reset(::open(tf.path.c_str(), O_RDONLY | O_CLOEXEC));
+    ch->src.reset(::open(tf.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     ch->dst.reset(::open(e.info.path.c_str(), O_WRONLY | O_CLOEXEC));
     struct stat st {};
     if (!ch->src || !ch->dst || ::fstat(ch->src.get(), &st) != 0 ||
