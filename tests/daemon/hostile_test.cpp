@@ -231,6 +231,42 @@ TEST_P(HostilePeers, AnInotifyOverflowIsARescanThatFindsEverything) {
   EXPECT_EQ(start.event, "run_start");
 }
 
+// A watched folder full of what other programs leave around: FIFOs and
+// symlinks to devices under dump names, a symlink loop, a folder named like
+// a dump, 10,000 junk files. The daemon must start, stay responsive, and
+// still follow a real dump written there afterwards.
+TEST_P(HostilePeers, AHostileFolderIsSurvivedAndARealDumpStillFollowed) {
+  using sigdump::testing::raw_client;
+  temp_dir dir;
+  const std::string w = dir.file("w");
+  fs::create_directories(w);
+  ASSERT_EQ(::mkfifo((w + "/sigma_outtensor_dump.bin").c_str(), 0600), 0);
+  ASSERT_EQ(::mkfifo((w + "/fifo_outtensor_dump.txt").c_str(), 0600), 0);
+  ASSERT_EQ(::symlink("/dev/zero", (w + "/zero_outtensor_dump.bin").c_str()), 0);
+  ASSERT_EQ(::symlink("/dev/urandom", (w + "/random_outtensor_dump.bin").c_str()), 0);
+  ASSERT_EQ(::symlink("loop_b_outtensor_dump.bin", (w + "/loop_a_outtensor_dump.bin").c_str()), 0);
+  ASSERT_EQ(::symlink("loop_a_outtensor_dump.bin", (w + "/loop_b_outtensor_dump.bin").c_str()), 0);
+  fs::create_directories(w + "/dir_outtensor_dump.bin");
+  for (int i = 0; i < 10000; ++i) write_file(w + "/junk" + std::to_string(i), "x");
+  test_daemon d(dir, {"--watch", w}, GetParam());
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  // The FIFO is replaced by a real dump, as a simulator starting a run does.
+  const std::string dump = w + "/sigma_outtensor_dump.bin";
+  ASSERT_EQ(::unlink(dump.c_str()), 0);
+  {
+    auto wr = dump_writer::create(dump);
+    ASSERT_TRUE(wr);
+    ASSERT_TRUE(wr->write(sigdump::testing::spec_of("t0", 64), std::vector<float>(64, 1.0f)));
+  }
+  auto start =
+      d.wait_event([&](const logged_event& e) { return e.event == "run_start" && e.path == dump; });
+  EXPECT_EQ(start.event, "run_start") << d.proc().stderr_text();
+  raw_client c(dir.file("sock"));
+  auto st = c.call("status");
+  EXPECT_TRUE(st.error_code.empty()) << st.raw;
+  EXPECT_TRUE(d.proc().alive());
+}
+
 INSTANTIATE_TEST_SUITE_P(Loops, HostilePeers, ::testing::Values("io_uring", "epoll"),
                          [](const auto& p) { return std::string(p.param); });
 
