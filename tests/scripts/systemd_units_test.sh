@@ -53,6 +53,9 @@ has "$service" "Type=notify"
 has "$service" "ExecStart=$prefix/bin/sigdumpd --foreground"
 has "$service" "Restart=on-failure"
 has "$service" "NoNewPrivileges=yes"
+# The watcher runs from login, not only once a client connects.
+has "$service" "WantedBy=default.target"
+has "$service" "Also=sigdumpd.socket"
 grep -qE '^WatchdogSec=[1-9]' "$service" || fail "sigdumpd.service has no WatchdogSec="
 # The dumps live under ~ and /tmp: neither may be hidden. A RuntimeDirectory=
 # would delete the socket folder when the service stops.
@@ -62,6 +65,19 @@ lacks "$service" "RuntimeDirectory="
 if grep -qx 'ProtectSystem=strict' "$service"; then
   grep -qE '^ReadWritePaths=.*%S/sigdump' "$service" ||
     fail "ProtectSystem=strict without ReadWritePaths= for %S/sigdump"
+fi
+
+# What enabling sigdumpd.service installs, checked offline
+# in a scratch root (the units are where a package puts them under it).
+if command -v systemctl >/dev/null && [[ $units == "$tmp/usr/lib/systemd/user" ]]; then
+  # --global: the user units of every user, the offline form of --user.
+  if systemctl --global --root="$tmp" enable sigdumpd.service >"$tmp/enable.log" 2>&1; then
+    for link in default.target.wants/sigdumpd.service sockets.target.wants/sigdumpd.socket; do
+      [[ -L $tmp/etc/systemd/user/$link ]] || fail "enable did not create $link: $(cat "$tmp/enable.log")"
+    done
+  else
+    fail "systemctl --global --root enable sigdumpd.service: $(cat "$tmp/enable.log")"
+  fi
 fi
 
 if ! command -v systemd-analyze >/dev/null; then
