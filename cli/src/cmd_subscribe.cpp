@@ -44,7 +44,8 @@ options:
   --count N         exit after N events
   --until-run-end   exit after the first run that ends while watching (a
                     replayed run_end of a run that ended earlier does not
-                    count); exit status 1 when that run had suspect layers
+                    count, nor the end of a run cut short by a rewrite);
+                    exit status 1 when that run had suspect layers
   --socket PATH     daemon socket (default: $SIGDUMP_SOCKET, else
                     $XDG_RUNTIME_DIR/sigdump/sock, else /tmp/sigdump-$UID/sock)
   -h, --help        show this help
@@ -245,7 +246,13 @@ int run_subscribe(const std::vector<std::string>& args) {
     ++seen;
     // A replayed run_end (fresh state) is a run that ended before we came:
     // --until-run-end waits for one that ends while we watch.
-    if (until_end && m.event == "run_end" && parsed &&
+    // A run cut short by new content (truncated, rewritten, replaced) is
+    // followed by the run that holds it: wait for that one.
+    std::string_view end_reason;
+    if (parsed && doc["reason"].get_string().get(end_reason)) end_reason = {};
+    const bool cut_short =
+        end_reason == "truncated" || end_reason == "rewritten" || end_reason == "replaced";
+    if (until_end && m.event == "run_end" && parsed && !cut_short &&
         !live::boolean(doc, "replay").value_or(false)) {
       if (live::integer(doc, "suspect").value_or(0) > 0) status = exit_findings;
       done = true;

@@ -206,7 +206,8 @@ def main():
         elif kind == "gap":
             print("(%d events dropped: this client was too slow)" % ev["dropped"], flush=True)
         save_clock(args.clock_file, ev["clock"])
-        if args.until_run_end and kind == "run_end" and not ev.get("replay"):
+        cut_short = ev.get("reason") in ("truncated", "rewritten", "replaced")
+        if args.until_run_end and kind == "run_end" and not ev.get("replay") and not cut_short:
             return 0
 
 

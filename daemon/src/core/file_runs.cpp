@@ -4,10 +4,12 @@
 
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <ctime>
 #include <optional>
+#include <span>
 
 #include "export/archive.h"
 #include "platform/log.h"
@@ -80,7 +82,82 @@ std::string start_over_reason(const tracked_file& tf, const struct stat& st) {
   return "rewritten";
 }
 
+// The hash of one record's bytes; of its first and last 64 KiB when it is
+// bigger (a content check, not a proof: identity, size and mtime come first).
+struct hash_call {
+  std::span<const std::byte> bytes;
+  std::uint64_t from = 0, to = 0;
+  std::uint64_t out = 0;
+};
+void run_hash(void* p) {
+  auto* c = static_cast<hash_call*>(p);
+  constexpr std::uint64_t part = 64 * 1024;
+  const std::byte* base = c->bytes.data();
+  if (c->to - c->from <= 2 * part) {
+    c->out = XXH3_64bits(base + c->from, c->to - c->from);
+    return;
+  }
+  c->out = XXH3_64bits_withSeed(base + c->to - part, part, XXH3_64bits(base + c->from, part));
+}
+
+std::optional<std::uint64_t> record_hash(const mapping& map, const record& rec) {
+  hash_call c{map.bytes(), rec.header_offset, rec.end_offset, 0};
+  if (c.to < c.from || c.to > c.bytes.size()) return std::nullopt;
+  if (!guarded_read(&run_hash, &c)) return std::nullopt;
+  return c.out;
+}
+
+// The last bytes (at most 4 KiB) of tf's last complete record: what a
+// rewrite that outran our looks would have changed.
+void note_tail(tracked_file& tf) {
+  tf.tail_from = tf.tail_to = tf.tail_hash = 0;
+  if (!tf.file || tf.file->records().empty()) return;
+  const auto map = tf.file->current_mapping();
+  if (!map) return;
+  const record& last = tf.file->records().back();
+  hash_call c{map->bytes(),
+              std::max(last.header_offset,
+                       last.end_offset - std::min<std::uint64_t>(last.end_offset, 4096)),
+              last.end_offset, 0};
+  if (c.to > c.bytes.size() || !guarded_read(&run_hash, &c)) return;
+  tf.tail_from = c.from;
+  tf.tail_to = c.to;
+  tf.tail_hash = c.out;
+}
+
+// Whether those bytes changed since (or vanished: the file was cut).
+bool tail_changed(const tracked_file& tf) {
+  if (tf.tail_to == 0 || !tf.file) return false;
+  const auto map = tf.file->current_mapping();
+  if (!map || tf.tail_to > map->size()) return false;
+  hash_call c{map->bytes(), tf.tail_from, tf.tail_to, 0};
+  if (!guarded_read(&run_hash, &c)) return true;
+  return c.out != tf.tail_hash;
+}
+
 }  // namespace
+
+std::optional<file_fingerprint> fingerprint_of(const tracked_file& tf) {
+  if (!tf.file) return std::nullopt;
+  const auto map = tf.file->current_mapping();
+  if (!map) return std::nullopt;
+  file_fingerprint f;
+  f.dev = static_cast<std::uint64_t>(map->identity().dev);
+  f.ino = static_cast<std::uint64_t>(map->identity().ino);
+  f.size = tf.bytes;
+  f.mtime_ns = tf.mtime_ns;
+  const auto& recs = tf.file->records();
+  f.records = recs.size();
+  if (!recs.empty()) {
+    auto head = record_hash(*map, recs.front());
+    auto tail = record_hash(*map, recs.back());
+    if (!head || !tail) return std::nullopt;
+    f.head_hash = *head;
+    f.tail_hash = *tail;
+  }
+  if (!f.known()) return std::nullopt;
+  return f;
+}
 
 std::int64_t steady_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -121,7 +198,9 @@ void file_runs::look(const std::string& path, const watcher::cue& why) {
     return;
   }
   auto tf = it->second;  // kept while a reset or a drop replaces it in state.files
-  look_at_tracked(*tf, st, why.closed, why.written_after_close);
+  // A close followed by more writes in the same batch was of earlier
+  // content: the file is being written again.
+  look_at_tracked(*tf, st, why.closed && !why.reopened, why.written_after_close);
 }
 
 namespace {
@@ -156,7 +235,7 @@ void file_runs::look_at_new(const std::string& path, const struct stat& st,
   // file that could not be opened is not tracked (the watcher remembers it
   // and retries once it changes); looking again would open it again, and
   // again, until the stack ran out.
-  if (why.closed && state_.files.contains(path)) {
+  if (why.closed && !why.reopened && state_.files.contains(path)) {
     watcher::cue closed;
     closed.closed = true;
     look(path, closed);
@@ -174,12 +253,17 @@ void file_runs::look_at_tracked(tracked_file& tf, const struct stat& st, bool cl
   std::string reason = start_over_reason(tf, st);
   if (still_malformed(tf, reason, size)) return;
   const std::int64_t mtime = mtime_of(st);
-  const in_place rewrite = rewritten_in_place(tf, reason, size, mtime, closed, written_after_close);
+  in_place rewrite = rewritten_in_place(tf, reason, size, mtime, closed, written_after_close);
   if (rewrite == in_place::not_yet) return;
+  // Truncated and written past the old end between two looks: the last
+  // record we read holds other bytes now.
+  // (Also when it looked shorter: the reader may find it grown back.)
+  if (rewrite == in_place::no && reason != "replaced" && tail_changed(tf)) rewrite = in_place::yes;
   const std::size_t before = tf.file->records().size();
   const reread how = read_again(tf, reason, rewrite == in_place::yes, size);
   if (how == reread::done) return;
   const std::uint64_t prev_bytes = tf.bytes;
+  if (how == reread::reset || tf.file->records().size() != before) note_tail(tf);
   tf.bytes = size;
   tf.parsed = tf.file->parser().resume_offset();
   tf.mtime_ns = mtime;
@@ -191,7 +275,14 @@ void file_runs::look_at_tracked(tracked_file& tf, const struct stat& st, bool cl
   } else if (prev_bytes != size) {
     tf.last_change_ms = steady_now_ms();  // a partial record arrived: not quiet yet
   }
-  if (closed && tf.state == run_state::live) end_file(tf, "closed");
+  // A close seen with content that started over belongs to the old
+  // content (its writer closed, another wrote at once): the new run ends
+  // on its own close, or when quiet. So does a file closed with no record
+  // yet (truncated by one open, written by the next).
+  if (closed && how != reread::reset && tf.state == run_state::live &&
+      !tf.file->records().empty()) {
+    end_file(tf, "closed");
+  }
   pairs_.stream_pending(tf);
 }
 
@@ -304,8 +395,12 @@ void file_runs::start_over(tracked_file& tf, const std::string& reason) {
   for (const auto& old : old_runs) {
     if (old->state == run_state::live) {
       end_run(*old, run_state::reset, reason);
-    } else {
+    } else if (old->state == run_state::ended) {
+      // Ended before: its run_end went out (or goes out now, without the
+      // layers its benchmark never gave), and its log learns the new state.
       old->state = run_state::reset;
+      old->content = {};
+      pairs_.ended_run_reset(*old);
     }
     old->file.reset();
   }
@@ -386,12 +481,60 @@ void file_runs::track_new(const std::string& path, const struct stat& st, bool c
   tf->parsed = tf->file->parser().resume_offset();
   tf->last_change_ms = steady_now_ms();
   tf->mtime_ns = mtime_of(st);
+  note_tail(*tf);
   state_.files[path] = tf;
   const std::string reason = created ? "created" : "started";
-  for (const auto& r : start_runs(*tf, reason)) {
-    publish_run_event(state_, event_kind::run_start, *r, reason);
+  const auto fresh = start_runs(*tf, reason, true);
+  for (const auto& r : fresh) publish_run_event(state_, event_kind::run_start, *r, reason);
+  // A run continued from the state folder has its layers so far: only
+  // what comes after them is compared.
+  for (const auto& r : runs_of(state_, *tf)) {
+    if (std::find(fresh.begin(), fresh.end(), r) == fresh.end()) pairs_.run_continued(*r, *tf);
   }
-  after_growth(*tf, 0);
+  if (fresh.empty()) {
+    pairs_.benchmark_grew(tf->path);
+  } else {
+    after_growth(*tf, 0, true);
+  }
+}
+
+// The newest run of tf's path (and pair) from before, when it ended and the
+// file is still what it was then (same identity, size, mtime, records and
+// first and last record bytes): that run goes on, as no new run would
+// differ from it.
+std::shared_ptr<run_info> file_runs::unchanged_run(const tracked_file& tf, const std::string& pair,
+                                                   std::optional<file_fingerprint>& now) {
+  std::shared_ptr<run_info> last;
+  for (auto it = state_.runs.rbegin(); it != state_.runs.rend(); ++it) {
+    if (it->second && it->second->path == tf.path && it->second->pair == pair) {
+      last = it->second;
+      break;
+    }
+  }
+  if (!last || last->state != run_state::ended || !last->content.known() || last->file) {
+    return nullptr;
+  }
+  if (!now) now = fingerprint_of(tf);
+  if (!now || !(*now == last->content)) return nullptr;
+  return last;
+}
+
+// r goes on as a run of tf: it is tf's run again, and its pair's.
+void file_runs::continue_run(tracked_file& tf, run_info& r, pair_info* pair) {
+  auto self = state_.files.find(tf.path);
+  if (self != state_.files.end()) r.file = self->second;
+  r.records = tf.file->records().size();
+  r.bytes = tf.bytes;
+  if (pair != nullptr) {
+    pair->sample_file = tf.path;
+    const std::string bench = sides_.resolve(pair->benchmark);
+    if (!bench.empty()) pair->benchmark_file = bench;
+    pair->run = r.number;
+  }
+  tf.runs.push_back(r.number);
+  if (tf.runs.size() == 1) tf.run = r.number;
+  if (archive_ != nullptr) archive_->run_continued(r, tf);
+  log(log_level::info, tf.path + " is unchanged since " + r.id + " ended: " + r.id + " goes on");
 }
 
 void file_runs::file_gone(const std::string& path, const std::string& reason) {
@@ -407,9 +550,10 @@ void file_runs::file_gone(const std::string& path, const std::string& reason) {
   pairs_.benchmark_changed(path);
 }
 
-void file_runs::after_growth(tracked_file& tf, std::size_t first_new) {
+void file_runs::after_growth(tracked_file& tf, std::size_t first_new, bool only_live) {
   for (const auto& rp : runs_of(state_, tf)) {
     run_info& r = *rp;
+    if (only_live && r.state != run_state::live) continue;  // continued: set up already
     r.records = tf.file->records().size();
     r.bytes = tf.bytes;
     if (r.number == tf.run && archive_) archive_->grew(r, tf);
@@ -419,12 +563,25 @@ void file_runs::after_growth(tracked_file& tf, std::size_t first_new) {
 }
 
 std::vector<std::shared_ptr<run_info>> file_runs::start_runs(tracked_file& tf,
-                                                             const std::string& reason) {
+                                                             const std::string& reason,
+                                                             bool may_continue) {
   tf.runs.clear();
   std::vector<std::shared_ptr<run_info>> out;
+  std::optional<file_fingerprint> now;
+  auto one = [&](pair_info* p) {
+    if (may_continue) {
+      if (auto r = unchanged_run(tf, p != nullptr ? p->name : std::string(), now)) {
+        continue_run(tf, *r, p);
+        return;
+      }
+    }
+    out.push_back(start_run(tf, reason, p));
+  };
   auto pairs = sides_.pairs_of_sample(tf.path);
-  if (pairs.empty()) out.push_back(start_run(tf, reason));
-  for (pair_info* p : pairs) out.push_back(start_run(tf, reason, p));
+  if (pairs.empty()) one(nullptr);
+  for (pair_info* p : pairs) one(p);
+  // Every run went on: the file is as finished as they are.
+  tf.state = out.empty() ? run_state::ended : run_state::live;
   return out;
 }
 
@@ -483,9 +640,14 @@ void file_runs::end_run(run_info& r, run_state how, const std::string& reason) {
   r.state = how;
   r.end_reason = reason;
   r.ended = unix_now();
+  r.content = {};
   if (auto f = r.file) {
     r.records = f->file->records().size();
     r.bytes = f->bytes;
+    // What a restart compares the file with to tell whether r goes on.
+    if (how == run_state::ended && reason != "deleted" && f->holds_run(r.number)) {
+      r.content = fingerprint_of(*f).value_or(file_fingerprint{});
+    }
     if (how == run_state::ended && reason != "deleted" && f->file->pending()) {
       if (auto e = f->file->parser().tail_error()) {
         log(log_level::notice, "run " + r.id + " ended with a cut record: " + e->describe());

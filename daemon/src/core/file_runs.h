@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,11 +75,18 @@ class file_runs {
 
   void track_new(const std::string& path, const struct stat& st, bool created);
   void file_gone(const std::string& path, const std::string& reason = "deleted");
-  void after_growth(tracked_file& tf, std::size_t first_new);
+  /* only_live: skips runs that are not live (continued ones). */
+  void after_growth(tracked_file& tf, std::size_t first_new, bool only_live = false);
   std::shared_ptr<run_info> start_run(tracked_file& tf, const std::string& reason,
                                       pair_info* pair = nullptr);
-  // One run per pair whose sample is tf (one without a pair if none).
-  std::vector<std::shared_ptr<run_info>> start_runs(tracked_file& tf, const std::string& reason);
+  // One run per pair whose sample is tf (one without a pair if none);
+  // with may_continue, an earlier run the file is unchanged since goes on
+  // instead. Returns the runs started.
+  std::vector<std::shared_ptr<run_info>> start_runs(tracked_file& tf, const std::string& reason,
+                                                    bool may_continue = false);
+  std::shared_ptr<run_info> unchanged_run(const tracked_file& tf, const std::string& pair,
+                                          std::optional<file_fingerprint>& now);
+  void continue_run(tracked_file& tf, run_info& r, pair_info* pair);
   void end_run(run_info& r, run_state how, const std::string& reason);
   void prune_runs();
 
@@ -95,6 +103,8 @@ class file_runs {
 
 /* The current runs of tf, its primary run (tf.run) first. */
 std::vector<std::shared_ptr<run_info>> runs_of(const daemon_state& state, const tracked_file& tf);
+/* tf's fingerprint now (from its last look); nullopt if it cannot be read. */
+std::optional<file_fingerprint> fingerprint_of(const tracked_file& tf);
 /* The steady clock in milliseconds, as tracked_file::last_change_ms counts. */
 std::int64_t steady_now_ms();
 

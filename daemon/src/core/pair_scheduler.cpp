@@ -86,6 +86,26 @@ void pair_scheduler::run_started(std::uint64_t run) { work_[run] = run_work{}; }
 
 void pair_scheduler::run_pruned(std::uint64_t run) { work_.erase(run); }
 
+void pair_scheduler::run_continued(run_info& r, const tracked_file& tf) {
+  run_work& w = work_[r.number] = run_work{};
+  w.end_published = true;
+  std::size_t first = 0;
+  if (!r.report.layers.empty()) {
+    w.next_index = r.report.layers.back().index + 1;
+    first = std::size_t{r.report.layers.back().sample_record} + 1;
+  }
+  records_added(r, tf, first);
+}
+
+void pair_scheduler::ended_run_reset(run_info& r) {
+  auto w = work_.find(r.number);
+  if (w == work_.end() || w->second.end_reason.empty()) {
+    if (store_ != nullptr) store_->run_ended(r);
+    return;
+  }
+  run_ended(r, run_state::reset, w->second.end_reason);
+}
+
 void pair_scheduler::run_resumed(std::uint64_t run) {
   if (auto w = work_.find(run); w != work_.end()) w->second.end_reason.clear();
 }
@@ -512,8 +532,7 @@ void pair_scheduler::finish_end(run_info& r, run_work& w) {
   e.suspect = r.suspect_count();
   e.first_bad = r.report.first_bad;
   e.diagnosis = r.report.diagnosis;
-  // A reset run is announced by run_reset, not run_end.
-  if (r.state != run_state::reset) state_.publish(e);
+  state_.publish(e);
 }
 
 void pair_scheduler::stop() {

@@ -37,6 +37,14 @@ class pair_scheduler {
   // A run's comparison work lives from run_started to run_pruned.
   void run_started(std::uint64_t run);
   void run_pruned(std::uint64_t run);
+  /* r, read back from the state folder, is again the run of its unchanged
+     file tf (a restart): its run_end went out in an earlier life, and the
+     compared records after its last persisted layer are queued. */
+  void run_continued(run_info& r, const tracked_file& tf);
+  /* r had ended and its file now holds other content (r.state is reset):
+     a run_end still due goes out now, without the layers that were still
+     waiting; its log records the new state. */
+  void ended_run_reset(run_info& r);
   /* An ended run goes on (its file was appended to): no run_end is due. */
   void run_resumed(std::uint64_t run);
   /* r ended (its state, end_reason and ended are set): its run_end goes

@@ -245,13 +245,19 @@ void watcher::on_inotify() {
     if (mask & IN_CLOSE_WRITE) closed_paths.insert(path);
   }
   // IN_MODIFY is only a cue to look again; merged events carry no count.
-  for (const auto& [path, mask] : cues) {
+  for (std::size_t i = 0; i < cues.size(); ++i) {
+    const auto& [path, mask] = cues[i];
     if (!is_watched_dir(parent_of(path)) && !is_file_spec(path) && !state_.files.contains(path))
       continue;
     cue why;
     why.created = (mask & (IN_CREATE | IN_MOVED_TO)) != 0;
     why.closed = (mask & IN_CLOSE_WRITE) != 0;
     why.written_after_close = after_close.contains(path);
+    if (why.closed) {
+      for (std::size_t j = i + 1; j < cues.size() && !why.reopened; ++j) {
+        why.reopened = cues[j].first == path && (cues[j].second & IN_MODIFY) != 0;
+      }
+    }
     owner_.look(path, why);
   }
 }

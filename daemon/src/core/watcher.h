@@ -30,6 +30,8 @@ class watcher {
     bool created = false;              // IN_CREATE or IN_MOVED_TO
     bool closed = false;               // IN_CLOSE_WRITE
     bool written_after_close = false;  // IN_MODIFY after IN_CLOSE_WRITE: maybe rewritten in place
+    bool reopened = false;  // closed, then written again later in the same batch: the close
+                            // was of earlier content, not of what the file holds now
   };
   /* What the watcher asks of its owner. */
   struct calls {

@@ -486,6 +486,31 @@ void archive::run_ended(const run_info& r) {
   evict();
 }
 
+void archive::run_continued(const run_info& r, const tracked_file& tf) {
+  if (stopped_ || !tf.file) return;
+  const auto map = tf.file->current_mapping();
+  if (!map) return;
+  if (tf.run != r.number) {
+    run_started(r, tf);  // shares the primary run's copy, if not yet listed
+    return;
+  }
+  auto it = entries_.find(r.number);
+  if (it != entries_.end() && it->second.info.synced && !it->second.info.failed &&
+      it->second.info.source == tf.path) {
+    // Whole already: it grows again only if the file does.
+    entry& e = it->second;
+    e.source_id = map->identity();
+    e.done = false;
+    e.target = e.info.bytes;
+    return;
+  }
+  // No whole copy (archiving came later, or the daemon stopped mid-copy):
+  // copy it now, as a run that starts and ends at once.
+  run_started(r, tf);
+  grew(r, tf);
+  run_ended(r);
+}
+
 void archive::adopt_live_runs() {
   if (stopped_) return;
   for (const auto& [path, tfp] : state_.files) {

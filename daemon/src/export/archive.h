@@ -78,6 +78,10 @@ class archive {
      the copy is then fdatasync'ed on the copier thread before the index
      calls it synced, and the run becomes evictable. */
   void run_ended(const run_info& r);
+  /* r, an ended run read back from the state folder, is again the run of
+     its unchanged file tf (a restart): its copy is kept when it is whole
+     (and follows the file if it grows), else it is made again. */
+  void run_continued(const run_info& r, const tracked_file& tf);
   /* Starts a copy, from byte 0, of every live run in state.files that has
      none (archiving turned on by a reload while runs were live), as
      run_started and grew would have. */

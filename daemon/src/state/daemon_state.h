@@ -41,6 +41,21 @@ enum class run_state : std::uint8_t { live, ended, reset };
 /* "live", "ended", "reset" */
 const char* run_state_name(run_state s) noexcept;
 
+/* What a run's file looked like when the run ended, to tell after a restart
+   whether the file is still that run: its identity, size and mtime, and
+   hashes of its first and last complete records. */
+struct file_fingerprint {
+  std::uint64_t dev = 0;
+  std::uint64_t ino = 0;
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::uint64_t records = 0;
+  std::uint64_t head_hash = 0;  // xxh3 of the first complete record (its ends, when big)
+  std::uint64_t tail_hash = 0;  // the same of the last complete record
+  bool known() const noexcept { return dev != 0 || ino != 0; }
+  friend bool operator==(const file_fingerprint&, const file_fingerprint&) = default;
+};
+
 /* A dump file currently being tracked (it exists or existed until now). */
 struct tracked_file {
   std::string path;                   // absolute path
@@ -59,6 +74,9 @@ struct tracked_file {
   std::int64_t last_change_ms = 0;    // steady clock (ms) of the last growth
   std::int64_t mtime_ns = 0;          // st_mtim at the last look that accepted the content
   std::int64_t rewrite_mtime_ns = 0;  // a new st_mtim seen once at the same size, not yet acted on
+  std::uint64_t tail_from = 0;        // [tail_from, tail_to): the last bytes of the last complete
+  std::uint64_t tail_to = 0;          // record, whose hash (tail_hash) a look checks again: a
+  std::uint64_t tail_hash = 0;        // rewrite that outgrew the old content between two looks
 
   /* Whether run n is one of this file's current runs. */
   bool holds_run(std::uint64_t n) const noexcept {
@@ -116,6 +134,7 @@ struct run_info {
   compare_report report;      // with a pair: layers (sorted by index), first_bad,
                               // diagnosis, thresholds, sample/benchmark paths
   bool persisted = false;     // its start line reached the state log
+  file_fingerprint content;   // its file when it ended (state ended); unknown otherwise
   std::shared_ptr<tracked_file> file;  // the live file while this is its current run; null after
 
   /* Layers that are suspect or could not be compared. */

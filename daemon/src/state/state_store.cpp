@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -138,6 +139,32 @@ void read_summary(simdjson::dom::object o, run_info& r) {
   }
 }
 
+void write_fingerprint(json_writer& w, const file_fingerprint& f) {
+  w.key("file").begin_object();
+  w.field("dev", f.dev);
+  w.field("ino", f.ino);
+  w.field("size", f.size);
+  w.field("mtime_ns", f.mtime_ns);
+  w.field("records", f.records);
+  w.field("head_hash", f.head_hash);
+  w.field("tail_hash", f.tail_hash);
+  w.end_object();
+}
+
+file_fingerprint read_fingerprint(simdjson::dom::object o) {
+  file_fingerprint f;
+  simdjson::dom::object fo;
+  if (o["file"].get_object().get(fo)) return f;
+  f.dev = get_uint(fo, "dev");
+  f.ino = get_uint(fo, "ino");
+  f.size = get_uint(fo, "size");
+  f.mtime_ns = get_int(fo, "mtime_ns");
+  f.records = get_uint(fo, "records");
+  f.head_hash = get_uint(fo, "head_hash");
+  f.tail_hash = get_uint(fo, "tail_hash");
+  return f;
+}
+
 void write_summary(json_writer& w, const run_info& r) {
   w.key("first_bad");
   write_first_bad(w, r.report.first_bad);
@@ -198,10 +225,16 @@ std::shared_ptr<run_info> load_log(const std::string& path, std::uint64_t number
       r->report.benchmark_path = get_str(o, "benchmark");
       r->report.thresholds.cos_min = get_double(o, "cos_min");
       r->report.thresholds.rmse_max = get_double(o, "rmse_max");
+      r->records = get_uint(o, "records");
+      r->bytes = get_uint(o, "bytes");
     } else if (t == "layer") {
       simdjson::dom::object lo;
       if (!o["layer"].get_object().get(lo)) r->report.layers.push_back(parse_layer(lo));
       read_summary(o, *r);
+      // What the run had indexed by then: a log cut by a crash (no end
+      // line) still tells how far the run got.
+      r->records = std::max(r->records, get_uint(o, "records"));
+      r->bytes = std::max(r->bytes, get_uint(o, "bytes"));
     } else if (t == "end") {
       have_end = true;
       r->ended = get_int(o, "ended");
@@ -210,6 +243,7 @@ std::shared_ptr<run_info> load_log(const std::string& path, std::uint64_t number
       r->bytes = get_uint(o, "bytes");
       std::string st_name = get_str(o, "state");
       r->state = st_name == "reset" ? run_state::reset : run_state::ended;
+      r->content = r->state == run_state::ended ? read_fingerprint(o) : file_fingerprint{};
       read_summary(o, *r);
     }
     pos = next;
@@ -224,6 +258,10 @@ std::shared_ptr<run_info> load_log(const std::string& path, std::uint64_t number
   }
   if (!have_start) return nullptr;
   if (!have_end) {
+    // Cut by a crash: at least every record a layer was compared from.
+    for (const auto& l : r->report.layers) {
+      r->records = std::max<std::uint64_t>(r->records, std::uint64_t{l.sample_record} + 1);
+    }
     r->end_reason = "restart";
     r->ended = st.st_mtime > 0 ? static_cast<std::int64_t>(st.st_mtime) : now_s();
   }
@@ -352,6 +390,8 @@ void state_store::run_started(run_info& r) {
   w.field("benchmark", r.report.benchmark_path);
   w.field("cos_min", r.report.thresholds.cos_min);
   w.field("rmse_max", r.report.thresholds.rmse_max);
+  w.field("records", r.records);
+  w.field("bytes", r.bytes);
   w.end_object();
   append(r.number, w.take() + "\n");
   r.persisted = open_.contains(r.number);
@@ -362,6 +402,8 @@ void state_store::layer_added(const run_info& r, const layer_result& l) {
   w.begin_object();
   w.field("t", "layer");
   w.key("layer").raw(layer_record_json(l));
+  w.field("records", r.records);
+  w.field("bytes", r.bytes);
   write_summary(w, r);
   w.end_object();
   append(r.number, w.take() + "\n");
@@ -376,6 +418,7 @@ void state_store::run_ended(const run_info& r) {
   w.field("state", run_state_name(r.state));
   w.field("records", r.records);
   w.field("bytes", r.bytes);
+  if (r.state == run_state::ended && r.content.known()) write_fingerprint(w, r.content);
   write_summary(w, r);
   w.end_object();
   append(r.number, w.take() + "\n");

@@ -1,0 +1,276 @@
+// A dump file's life as runs, against a real sigdumpd under both event
+// loops: a restart continues the runs of files that did not change, states
+// and counts survive a restart or a crash, and back-to-back rewrites give
+// each run exactly one run_start and one run_end.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "daemon_support.h"
+#include "ipc_test_client.h"
+
+namespace sigdump::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+// One run as `runs` lists it.
+struct listed_run {
+  std::string state, end_reason;
+  std::uint64_t records = 0, layers = 0;
+};
+
+std::map<std::string, listed_run> list_runs(const std::string& socket) {
+  std::map<std::string, listed_run> out;
+  raw_client c(socket);
+  if (!c.connected()) return out;
+  auto m = c.call("runs");
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  simdjson::dom::array list;
+  if (p.parse(m.result).get(doc) || doc["runs"].get_array().get(list)) return out;
+  for (simdjson::dom::element r : list) {
+    std::string_view id, state, end;
+    listed_run l;
+    if (r["run"].get_string().get(id)) continue;
+    if (!r["state"].get_string().get(state)) l.state = std::string(state);
+    if (!r["end_reason"].get_string().get(end)) l.end_reason = std::string(end);
+    if (r["records"].get_uint64().get(l.records)) l.records = 0;
+    if (r["layers"].get_uint64().get(l.layers)) l.layers = 0;
+    out[std::string(id)] = l;
+  }
+  return out;
+}
+
+std::size_t count_files(const std::string& dir) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!name.empty() && name[0] == 'r') ++n;
+  }
+  return n;
+}
+
+std::size_t count_events(const std::vector<logged_event>& evs, const std::string& kind) {
+  std::size_t n = 0;
+  for (const auto& e : evs) n += e.event == kind ? 1 : 0;
+  return n;
+}
+
+class RunLife : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { fs::create_directories(dumps_); }
+  std::string loop() const { return GetParam() == "epoll" ? "epoll" : ""; }
+  std::vector<std::string> args() const {
+    return {"--watch", dumps_, "--archive-dir", arch_, "--pair", "p:" + sample_ + "=" + bench_};
+  }
+  std::unique_ptr<test_daemon> start() {
+    auto d = std::make_unique<test_daemon>(dir_, args(), loop());
+    EXPECT_TRUE(d->wait_ready()) << d->proc().stderr_text();
+    return d;
+  }
+  static void stop(test_daemon& d) {
+    ASSERT_TRUE(d.proc().signal(SIGTERM));
+    ASSERT_EQ(d.proc().wait(), 0) << d.proc().stderr_text();
+  }
+  void write_dump(const std::string& path, int layers, float scale) {
+    auto w = dump_writer::create(path);
+    ASSERT_TRUE(w);
+    for (int i = 0; i < layers; ++i) {
+      ASSERT_TRUE(w->write(spec_of("net/l" + std::to_string(i), 256, i), ramp(256, scale)));
+    }
+    ASSERT_TRUE(w->close());
+  }
+  // Waits until every run listed is ended and its copy synced.
+  bool settled() {
+    return wait_until([&] {
+      raw_client c(dir_.file("sock"));
+      if (!c.connected()) return false;
+      auto m = c.call("runs");
+      return !m.result.empty() && m.result.find("\"state\":\"live\"") == std::string::npos &&
+             m.result.find("\"synced\":false") == std::string::npos &&
+             m.result.find("\"archive\":null") == std::string::npos;
+    });
+  }
+
+  temp_dir dir_;
+  std::string dumps_ = dir_.file("dumps");
+  std::string arch_ = dir_.file("arch");
+  std::string sample_ = dumps_ + "/sample_outtensor_dump.bin";
+  std::string bench_ = dumps_ + "/bench_outtensor_dump.bin";
+};
+
+// Each restart used to start new runs (and archive new copies) for files
+// that had not changed.
+TEST_P(RunLife, RestartContinuesTheRunsOfUnchangedFiles) {
+  write_dump(bench_, 6, 1.0f);
+  write_dump(sample_, 6, 1.01f);
+  std::map<std::string, listed_run> before;
+  {
+    auto d = start();
+    ASSERT_TRUE(settled()) << d->proc().stderr_text();
+    before = list_runs(dir_.file("sock"));
+    stop(*d);
+  }
+  ASSERT_EQ(before.size(), 2u);
+  ASSERT_EQ(count_files(arch_), 2u);
+  ASSERT_EQ(count_files(dir_.file("state") + "/runs"), 2u);
+  for (int restart = 0; restart < 2; ++restart) {
+    auto d = start();
+    ASSERT_TRUE(settled()) << d->proc().stderr_text();
+    auto after = list_runs(dir_.file("sock"));
+    EXPECT_EQ(count_events(d->events(), "run_start"), 0u) << read_file(d->events_path());
+    EXPECT_EQ(after.size(), before.size());
+    for (const auto& [id, r] : before) {
+      ASSERT_TRUE(after.contains(id)) << id;
+      EXPECT_EQ(after[id].state, "ended") << id;
+      EXPECT_EQ(after[id].records, r.records) << id;
+      EXPECT_EQ(after[id].layers, r.layers) << id;
+    }
+    EXPECT_EQ(count_files(arch_), 2u);
+    EXPECT_EQ(count_files(dir_.file("state") + "/runs"), 2u);
+    stop(*d);
+  }
+  // Changed content is a new run: the one that went on is reset.
+  auto d = start();
+  write_dump(sample_, 6, 2.0f);
+  auto reset = d->wait_event(
+      [&](const logged_event& e) { return e.event == "run_reset" && e.path == sample_; });
+  ASSERT_EQ(reset.event, "run_reset") << d->proc().stderr_text() << read_file(d->events_path());
+  EXPECT_TRUE(before.contains(reset.previous)) << reset.previous;
+  auto end = d->wait_event(
+      [&](const logged_event& e) { return e.event == "run_end" && e.run == reset.run; });
+  EXPECT_EQ(end.event, "run_end");
+}
+
+// A file touched (same bytes, new mtime) is not known to be unchanged.
+TEST_P(RunLife, RestartStartsANewRunForAFileThatChanged) {
+  write_dump(bench_, 4, 1.0f);
+  write_dump(sample_, 4, 1.01f);
+  {
+    auto d = start();
+    ASSERT_TRUE(settled()) << d->proc().stderr_text();
+    stop(*d);
+  }
+  // Same size, other bytes in the last record, mtime moved on.
+  write_dump(sample_, 4, 1.02f);
+  auto d = start();
+  auto s = d->wait_event(
+      [&](const logged_event& e) { return e.event == "run_start" && e.path == sample_; });
+  EXPECT_EQ(s.reason, "started");
+  ASSERT_TRUE(settled());
+  EXPECT_EQ(count_files(arch_), 3u);
+  // The benchmark did not change: its run went on.
+  for (const auto& e : d->events()) EXPECT_FALSE(e.event == "run_start" && e.path == bench_);
+}
+
+// A run ended, then its file was rewritten: it is reset, also after a
+// restart (it used to come back as "ended").
+TEST_P(RunLife, ResetRunStaysResetAfterRestart) {
+  write_dump(bench_, 4, 1.0f);
+  std::string first;
+  {
+    auto d = start();
+    write_dump(sample_, 4, 1.01f);
+    auto e1 = d->wait_event(
+        [&](const logged_event& e) { return e.event == "run_end" && e.path == sample_; });
+    ASSERT_EQ(e1.event, "run_end") << d->proc().stderr_text();
+    first = e1.run;
+    write_dump(sample_, 4, 1.02f);
+    auto reset = d->wait_event(
+        [&](const logged_event& e) { return e.event == "run_reset" && e.previous == first; });
+    ASSERT_EQ(reset.event, "run_reset");
+    ASSERT_TRUE(wait_until([&] { return list_runs(dir_.file("sock"))[first].state == "reset"; }));
+    stop(*d);
+  }
+  auto d = start();
+  auto runs = list_runs(dir_.file("sock"));
+  ASSERT_TRUE(runs.contains(first));
+  EXPECT_EQ(runs[first].state, "reset");
+  EXPECT_EQ(runs[first].layers, 4u);
+}
+
+// A run cut by a crash kept its layers but came back with 0 records.
+TEST_P(RunLife, RunCutByACrashKeepsItsRecordCount) {
+  write_dump(bench_, 8, 1.0f);
+  auto w = dump_writer::create(sample_);
+  ASSERT_TRUE(w);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(w->write(spec_of("net/l" + std::to_string(i), 256, i), ramp(256, 1.01f)));
+  }
+  std::string cut;
+  {
+    test_daemon d(dir_, {"--watch", dumps_, "--pair", "p:" + sample_ + "=" + bench_}, loop());
+    ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+    auto l =
+        d.wait_event([&](const logged_event& e) { return e.event == "layer" && e.index == 4; });
+    ASSERT_EQ(l.event, "layer");
+    cut = l.run;
+    d.proc().signal(SIGKILL);
+    d.proc().wait();
+  }
+  test_daemon d(dir_, {"--watch", dumps_, "--pair", "p:" + sample_ + "=" + bench_}, loop());
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  auto runs = list_runs(dir_.file("sock"));
+  ASSERT_TRUE(runs.contains(cut));
+  EXPECT_EQ(runs[cut].end_reason, "restart");
+  EXPECT_EQ(runs[cut].records, 5u);
+  EXPECT_EQ(runs[cut].layers, 5u);
+}
+
+// The simulator truncating and writing again at once, several times: each
+// run has one run_start and then one run_end, and every run that was not
+// cut short ends with all its layers.
+TEST_P(RunLife, BackToBackRewritesGiveEachRunOneStartAndOneEnd) {
+  constexpr int layers = 58;
+  write_dump(bench_, layers, 1.0f);
+  auto d = start();
+  for (int round = 0; round < 10; ++round)
+    write_dump(sample_, layers, 1.0f + 0.01f * static_cast<float>(round));
+  ASSERT_TRUE(settled()) << d->proc().stderr_text();
+  auto evs = d->events();
+  std::map<std::string, int> starts, ends;
+  std::map<std::string, std::string> end_reason;
+  std::map<std::string, std::size_t> layer_count;
+  std::string last_start;
+  for (const auto& e : evs) {
+    if (e.path != sample_) continue;
+    if (e.event == "run_start") {
+      EXPECT_EQ(starts[e.run]++, 0) << "second run_start of " << e.run;
+      last_start = e.run;
+    } else if (e.event == "run_end") {
+      EXPECT_EQ(starts[e.run], 1) << "run_end before run_start of " << e.run;
+      EXPECT_EQ(ends[e.run]++, 0) << "second run_end of " << e.run;
+      end_reason[e.run] = e.reason;
+    } else if (e.event == "layer") {
+      EXPECT_EQ(ends[e.run], 0) << "layer after run_end of " << e.run;
+      ++layer_count[e.run];
+    }
+  }
+  ASSERT_FALSE(starts.empty());
+  for (const auto& [run, n] : starts) {
+    EXPECT_EQ(ends[run], 1) << run << " has no run_end\n" << read_file(d->events_path());
+    const std::string& why = end_reason[run];
+    if (why == "closed" || why == "quiet") {
+      EXPECT_EQ(layer_count[run], static_cast<std::size_t>(layers)) << run << " ended " << why;
+    }
+  }
+  EXPECT_EQ(layer_count[last_start], static_cast<std::size_t>(layers));
+  if (HasFailure()) {
+    for (const auto& e : evs) {
+      if (e.event != "layer") std::cerr << e.event << " " << e.run << " " << e.reason << "\n";
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Loops, RunLife, ::testing::Values("io_uring", "epoll"),
+                         [](const auto& p) { return std::string(p.param); });
+
+}  // namespace
+}  // namespace sigdump::testing
