@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -177,6 +180,65 @@ TEST_P(Sigdumpd, FolderCreatedAfterStartIsPickedUp) {
   std::this_thread::sleep_for(20ms);
   fs::create_directories(later);
   std::string target = later + "/sigma_outtensor_dump.bin";
+  {
+    auto w = dump_writer::create(target);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(w->write(spec_of("a", 16), ramp(16, 1.0f)));
+  }
+  auto start = d.wait_event(
+      [&](const logged_event& e) { return e.event == "run_start" && e.path == target; });
+  EXPECT_EQ(start.event, "run_start") << d.proc().stderr_text();
+}
+
+// A simulator creates its output folder and writes the dump into it at
+// once: every one of them is found, however the creation races the watches.
+TEST_P(Sigdumpd, FoldersCreatedWithTheirDumpAtOnceAreAllPickedUp) {
+  constexpr int folders = 24;
+  std::vector<std::string> args;
+  for (int i = 0; i < folders; ++i) {
+    args.push_back("--watch");
+    args.push_back(dir_.file("sim" + std::to_string(i)) + "/deep/out");
+  }
+  test_daemon d(dir_, args, loop());
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  std::set<std::string> targets;
+  for (int i = 0; i < folders; ++i) {
+    const std::string out = dir_.file("sim" + std::to_string(i)) + "/deep/out";
+    fs::create_directories(out);
+    const std::string target = out + "/sigma_outtensor_dump.bin";
+    auto w = dump_writer::create(target);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(w->write(spec_of("a", 16), ramp(16, 1.0f)));
+    targets.insert(target);
+  }
+  std::set<std::string> seen;
+  wait_until([&] {
+    for (const auto& e : d.events()) {
+      if (e.event == "run_start") seen.insert(e.path);
+    }
+    return seen.size() == targets.size();
+  });
+  for (const auto& t : targets) EXPECT_TRUE(seen.contains(t)) << t << " has no run_start";
+}
+
+// A folder inotify never reports (made on a file system mounted over the
+// watched parent: its events go to the covered folder) is found by the stat
+// timer, and the dump already in it is read.
+TEST_P(Sigdumpd, FolderInotifyMissedIsFoundByTheStatTimer) {
+  const std::string parent = dir_.file("m");
+  const std::string out = parent + "/out";
+  fs::create_directories(parent);
+  test_daemon d(dir_, {"--watch", out}, loop());
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  if (::mount("sigdump-test", parent.c_str(), "tmpfs", 0, "size=1m,mode=0700") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs over the watched folder: " << std::strerror(errno);
+  }
+  struct unmount {
+    std::string at;
+    ~unmount() { ::umount2(at.c_str(), MNT_DETACH); }
+  } cleanup{parent};
+  fs::create_directories(out);
+  const std::string target = out + "/sigma_outtensor_dump.bin";
   {
     auto w = dump_writer::create(target);
     ASSERT_TRUE(w);

@@ -192,15 +192,18 @@ void file_runs::look(const std::string& path, const watcher::cue& why) {
     return;
   }
   if (!S_ISREG(st.st_mode)) return;
+  // A close is of earlier content when more writes followed it in the same
+  // batch, or when the file was modified after the batch was read: the file
+  // is being written again, and its new run ends on its own close.
+  watcher::cue now = why;
+  now.closed = why.closed && !why.reopened && (why.read_ns == 0 || mtime_of(st) <= why.read_ns);
   auto it = state_.files.find(path);
   if (it == state_.files.end()) {
-    look_at_new(path, st, why);
+    look_at_new(path, st, now);
     return;
   }
   auto tf = it->second;  // kept while a reset or a drop replaces it in state.files
-  // A close followed by more writes in the same batch was of earlier
-  // content: the file is being written again.
-  look_at_tracked(*tf, st, why.closed && !why.reopened, why.written_after_close);
+  look_at_tracked(*tf, st, now.closed, now.written_after_close);
 }
 
 namespace {
@@ -235,7 +238,7 @@ void file_runs::look_at_new(const std::string& path, const struct stat& st,
   // file that could not be opened is not tracked (the watcher remembers it
   // and retries once it changes); looking again would open it again, and
   // again, until the stack ran out.
-  if (why.closed && !why.reopened && state_.files.contains(path)) {
+  if (why.closed && state_.files.contains(path)) {
     watcher::cue closed;
     closed.closed = true;
     look(path, closed);

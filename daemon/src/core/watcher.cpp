@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string_view>
@@ -61,7 +62,7 @@ watcher::~watcher() {
 void watcher::configure(const daemon_options& options) {
   if (timer_ != 0 && options.poll != poll_) {
     loop_.cancel_timer(timer_);
-    timer_ = loop_.add_timer(options.poll, true, [this] { owner_.poll(); });
+    timer_ = loop_.add_timer(options.poll, true, [this] { on_timer(); });
   }
   poll_ = options.poll;
   base_specs_.clear();
@@ -96,7 +97,7 @@ result<void> watcher::start() {
   }
   inotify_watch_ =
       loop_.watch_fd(inotify_.get(), true, false, [this](bool, bool, bool) { on_inotify(); });
-  timer_ = loop_.add_timer(poll_, true, [this] { owner_.poll(); });
+  timer_ = loop_.add_timer(poll_, true, [this] { on_timer(); });
   return {};
 }
 
@@ -130,9 +131,38 @@ void watcher::add_dir_watch(const std::string& dir, std::set<int>& keep) {
   keep.insert(wd);
 }
 
+// Watches the nearest existing folder at or above dir, again as long as a
+// deeper one appeared meanwhile; returns the folder watched.
+std::string watcher::watch_nearest(const std::string& dir, std::set<int>& keep) {
+  std::string at = nearest_existing(dir);
+  for (;;) {
+    add_dir_watch(at, keep);
+    std::string now = nearest_existing(dir);
+    if (now == at) return at;
+    at = std::move(now);
+  }
+}
+
+// The stat timer: a folder that inotify did not report (created on a
+// mount, or in a race with a watch) is found here.
+void watcher::on_timer() {
+  if (!missing_.empty()) {
+    for (const auto& p : missing_) {
+      const bool there = is_dir(p) || (is_dir(parent_of(p)) && is_file_spec(p));
+      if (there) {
+        log(log_level::info, p + " appeared without an inotify event: watching it");
+        resolve();
+        break;
+      }
+    }
+  }
+  owner_.poll();
+}
+
 void watcher::resolve() {
   if (!inotify_) return;
   std::set<int> keep;
+  missing_.clear();
   // Scanning a folder can add DebugConfig.txt folders: loop until stable.
   for (std::size_t done = 0; done < specs_.size(); ++done) {
     spec s = specs_[done];
@@ -140,9 +170,16 @@ void watcher::resolve() {
       add_dir_watch(s.path, keep);
       scan_dir(s.path);
     } else if (s.kind == watched_path::kind::dir) {
-      add_dir_watch(nearest_existing(s.path), keep);
+      // Created while its parent's watch was being added: no event will
+      // say so; watch the deeper folder (and scan it, if it is the one).
+      const std::string found = watch_nearest(s.path, keep);
+      if (found == s.path) {
+        scan_dir(s.path);
+      } else {
+        missing_.push_back(s.path);
+      }
     } else {
-      add_dir_watch(nearest_existing(parent_of(s.path)), keep);
+      if (watch_nearest(parent_of(s.path), keep) != parent_of(s.path)) missing_.push_back(s.path);
       owner_.look(s.path, {});
     }
   }
@@ -203,6 +240,12 @@ void watcher::on_inotify() {
   bool overflow = false;
   bool structure = false;
   std::vector<std::pair<std::string, std::uint32_t>> cues;
+  // The clock file times come from, before any event is read (a write
+  // before it has an mtime no later).
+  timespec before{};
+  ::clock_gettime(CLOCK_REALTIME, &before);
+  const std::int64_t read_ns =
+      static_cast<std::int64_t>(before.tv_sec) * 1'000'000'000 + before.tv_nsec;
   for (;;) {
     ssize_t n = ::read(inotify_.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
@@ -253,6 +296,7 @@ void watcher::on_inotify() {
     why.created = (mask & (IN_CREATE | IN_MOVED_TO)) != 0;
     why.closed = (mask & IN_CLOSE_WRITE) != 0;
     why.written_after_close = after_close.contains(path);
+    why.read_ns = read_ns;
     if (why.closed) {
       for (std::size_t j = i + 1; j < cues.size() && !why.reopened; ++j) {
         why.reopened = cues[j].first == path && (cues[j].second & IN_MODIFY) != 0;

@@ -30,8 +30,10 @@ class watcher {
     bool created = false;              // IN_CREATE or IN_MOVED_TO
     bool closed = false;               // IN_CLOSE_WRITE
     bool written_after_close = false;  // IN_MODIFY after IN_CLOSE_WRITE: maybe rewritten in place
-    bool reopened = false;  // closed, then written again later in the same batch: the close
-                            // was of earlier content, not of what the file holds now
+    bool reopened = false;     // closed, then written again later in the same batch: the close
+                               // was of earlier content, not of what the file holds now
+    std::int64_t read_ns = 0;  // CLOCK_REALTIME before the batch was read: a file
+                               // modified later was written after its close
   };
   /* What the watcher asks of its owner. */
   struct calls {
@@ -80,6 +82,8 @@ class watcher {
   };
 
   void add_dir_watch(const std::string& dir, std::set<int>& keep);
+  std::string watch_nearest(const std::string& dir, std::set<int>& keep);
+  void on_timer();
   void on_inotify();
   void scan_dir(const std::string& dir);
   void read_debug_config(const std::string& file);
@@ -95,7 +99,8 @@ class watcher {
   ipc::unique_fd inotify_;
   watch_id inotify_watch_ = 0;
   timer_id timer_ = 0;
-  std::map<int, std::string> wd_dirs_;                        // inotify wd -> folder
+  std::map<int, std::string> wd_dirs_;  // inotify wd -> folder
+  std::vector<std::string> missing_;    // watched paths (or a file's folder) not there at resolve()
   std::map<std::string, std::pair<ino_t, off_t>> not_dumps_;  // sniffed negative, by identity+size
 };
 
