@@ -119,7 +119,11 @@ def test_subscription_resumes_across_a_restart(daemon):
             clock_before = sub.clock
             daemon.stop()  # the writer goes on while the daemon is down
             daemon.start()
-        if ev["event"] == "run_end":
+        # The stop ends the run ("stopped"); the restarted daemon either
+        # continues that run (the writer finished meanwhile: one run per real
+        # run) or starts one that continues it. Follow until the writer's run
+        # really ends.
+        if ev["event"] == "run_end" and ev.get("reason") != "stopped":
             break
     assert writer.wait(60) == 0
     sub.close()
@@ -129,8 +133,10 @@ def test_subscription_resumes_across_a_restart(daemon):
     assert [l["index"] for l in layers] == list(range(13))
     assert layers == sigdump.compare(fixed, flt).layers
     starts = [e for e in events if e["event"] == "run_start"]
-    assert len(starts) == 2 and starts[1]["continues"] == starts[0]["run"]
-    assert events[-1]["event"] == "run_end" and events[-1]["run"] == starts[1]["run"]
+    assert 1 <= len(starts) <= 2
+    if len(starts) == 2:
+        assert starts[1]["continues"] == starts[0]["run"]
+    assert events[-1]["event"] == "run_end" and events[-1]["run"] == starts[-1]["run"]
 
 
 def test_subscription_resumes_on_the_same_daemon(daemon):
@@ -143,6 +149,8 @@ def test_subscription_resumes_on_the_same_daemon(daemon):
     events = []
     for ev in sub:
         events.append(ev)
+        if ev["event"] != "layer":
+            print("EVENT", ev["event"], ev.get("run"), ev.get("reason"), ev.get("continues"), flush=True)
         if sum(e["event"] == "layer" for e in events) == 5:
             # As if the link broke: what was received but not returned is lost.
             sub._conn.buf = b""
