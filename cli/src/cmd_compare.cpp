@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,8 +53,10 @@ Output, in the sample's execution order, numbered from 0:
   3) name ERROR: <why the layer could not be compared>
 then a summary: unmatched names, suspect layers (COS < cos-min or RMSE >
 rmse-max), the first bad layer, the diagnosis (jump / drift / oscillation,
-docs/diagnosis.md) and, for suspect convolutions, a ready-to-paste
-input_config.ini [CONV_CONFIG] block putting their inputs in INT16.
+docs/diagnosis.md) and the INT16 advice: the input of the convolution at, or
+feeding, the layer where precision breaks first, then a few more suspect
+convolutions, each with why, as a ready-to-paste input_config.ini
+[CONV_CONFIG] block (or what to check first when the input already differs).
 
 options:
   --json                 one JSON object (docs/compare.md); non-finite numbers are null
@@ -64,6 +68,13 @@ options:
   --name-map FILE        JSON object {"sample name": "benchmark name", ...}
   --quant-params FILE    JSON from save_quant_param.py: flags 8-bit tensors whose
                          min/max range exceeds 20
+  --advice top|all       INT16 advice: the root cause and at most 4 more suspect
+                         convolutions, ranked, each with why (top, the default),
+                         or every suspect convolution (all)
+  --write-input-config FILE
+                         merge the advice into FILE's [CONV_CONFIG] tensor_arrays
+                         (created when missing; names already there and other
+                         sections are kept); with no INT16 advice FILE is left alone
   --export [DIR]         write DIR/<N>/sample.txt and benchmark.txt per compared
                          layer (values "%.6f", 16 per row); default DIR:
                          Undefined_<benchmark file name>_DumpDebug_out
@@ -86,12 +97,13 @@ examples:
   sigdump compare fixed_sigma_outtensor_dump.bin float_sigma_outtensor_dump.bin
   sigdump compare sigma_outtensor_dump.bin dumpData/caffe_NHWC_outtensor_dump.bin --json
   sigdump compare fixed.bin float.bin --quant-params quant.json --export
+  sigdump compare fixed.bin float.bin --write-input-config input_config.ini
 )";
 
 bool takes_value(std::string_view a) {
   return a == "--cos-min" || a == "--rmse-max" || a == "--name-map" || a == "--quant-params" ||
          a == "--threads" || a == "--format-sample" || a == "--format-benchmark" || a == "--html" ||
-         a == "--plot";
+         a == "--plot" || a == "--advice" || a == "--write-input-config";
 }
 
 std::optional<double> parse_double(std::string_view s) {
@@ -114,7 +126,9 @@ struct compare_args {
   std::string name_map, quant_params;
   bool do_export = false, one_per_row = false;
   std::string export_dir;
-  std::string html, plot;  // --html FILE, --plot FILE.svg
+  std::string html, plot;   // --html FILE, --plot FILE.svg
+  bool advice_all = false;  // --advice all
+  std::string write_input_config;
   parse_options sample_format, bench_format;
 };
 
@@ -171,6 +185,12 @@ std::string parse_args(const std::vector<std::string>& args, compare_args& out) 
         out.name_map = v;
       } else if (a == "--quant-params") {
         out.quant_params = v;
+      } else if (a == "--advice") {
+        if (v != "top" && v != "all") return "--advice: expected 'top' or 'all', got '" + v + "'";
+        out.advice_all = v == "all";
+      } else if (a == "--write-input-config") {
+        if (v.empty()) return a + " needs a file name";
+        out.write_input_config = v;
       } else if (a == "--html" || a == "--plot") {
         if (v.empty()) return a + " needs a file name";
         (a == "--html" ? out.html : out.plot) = v;
@@ -207,6 +227,48 @@ std::string parse_args(const std::vector<std::string>& args, compare_args& out) 
   return {};
 }
 
+/* --write-input-config: merges the advice's tensors into FILE's [CONV_CONFIG]
+   section (through a temporary file renamed over it) and says what changed
+   on stderr, so that --json on stdout stays one object. */
+result<void> write_input_config(const std::string& path, const advice& adv) {
+  if (adv.tensor_arrays.empty()) {
+    std::fprintf(stderr, "sigdump: %s not written: %s\n", path.c_str(),
+                 adv.what == advice::kind::preprocessing
+                     ? "the input already differs (check the preprocessing), no INT16 advice"
+                     : "no INT16 advice");
+    return {};
+  }
+  std::string old;
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return make_error(errc::io, path, no_record, no_offset, "cannot read");
+    old.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::vector<std::string> added;
+  const std::string text = merge_conv_config(old, adv.tensor_arrays, &added);
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) {
+      std::filesystem::remove(tmp, ec);
+      return make_error(errc::io, path, no_record, no_offset, "cannot write " + tmp);
+    }
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    return make_error(errc::io, path, no_record, no_offset, "cannot replace: " + ec.message());
+  }
+  std::string names;
+  for (const auto& n : added) names += (names.empty() ? "" : ", ") + n;
+  std::fprintf(stderr, "sigdump: %s: [CONV_CONFIG] tensor_arrays %s\n", path.c_str(),
+               added.empty() ? "already lists the advice, unchanged" : ("+= " + names).c_str());
+  return {};
+}
+
 bool color_wanted() {
   const char* no = std::getenv("NO_COLOR");
   return ::isatty(STDOUT_FILENO) == 1 && !(no && *no);
@@ -234,6 +296,7 @@ int run_compare(const std::vector<std::string>& args) {
   auto report = compare_dumps(*sample, *bench, a.options, in->quant_params_or_null());
   bar.finish();
   if (!report) return fail(report.error().describe());
+  if (a.advice_all) limit_advice(report->advice, advice_more_all);
 
   if (a.json) {
     write_stdout(report_json(*report));
@@ -262,6 +325,11 @@ int run_compare(const std::vector<std::string>& args) {
   }
   if (!a.plot.empty()) {
     if (auto r = write_plot_svg(a.plot, *report); !r) return fail(r.error().describe());
+  }
+  if (!a.write_input_config.empty()) {
+    if (auto r = write_input_config(a.write_input_config, report->advice); !r) {
+      return fail(r.error().describe());
+    }
   }
   return report->any_suspect_or_error() ? exit_findings : exit_ok;
 }

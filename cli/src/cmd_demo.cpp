@@ -239,7 +239,8 @@ std::optional<run_outcome> follow_run(ipc::client& c, const demo_settings& s,
 
 /* The advice for a finished comparison, from the daemon's compare method. */
 std::vector<std::string> fetch_advice(ipc::client& c, const std::string& fixed,
-                                      const std::string& reference, std::string& block) {
+                                      const std::string& reference, std::string& block,
+                                      std::vector<std::string>& ranked) {
   json_writer w;
   w.begin_object().field("sample", fixed).field("benchmark", reference).end_object();
   auto reply = c.call("compare", w.str(), 30s);
@@ -257,6 +258,19 @@ std::vector<std::string> fetch_advice(ipc::client& c, const std::string& fixed,
   }
   std::string_view cfg;
   if (!doc["advice"]["input_config"].get(cfg)) block = std::string(cfg);
+  // The ranking, root cause first: "tensor  (why)" for the tensors shown.
+  simdjson::dom::array rk;
+  std::uint64_t shown = 0;
+  if (!doc["advice"]["ranked"].get(rk) && !doc["advice"]["shown"].get(shown)) {
+    for (auto e : rk) {
+      if (ranked.size() >= shown) break;
+      std::string_view tensor, why;
+      if (e["tensor"].get(tensor) || e["why"].get(why)) continue;
+      ranked.push_back(std::string(tensor) + "  (" + std::string(why) + ")");
+    }
+  }
+  std::string_view root;
+  if (!doc["advice"]["root"]["text"].get(root)) ranked.insert(ranked.begin(), std::string(root));
   return tensors;
 }
 
@@ -391,11 +405,16 @@ int run_demo(const std::vector<std::string>& args) {
   if (!first->diagnosis.empty()) std::printf("  diagnosis: %s\n", first->diagnosis.c_str());
 
   std::string block;
-  auto tensors = fetch_advice(*conn, fixed_dump, float_dump, block);
+  std::vector<std::string> ranked;
+  auto tensors = fetch_advice(*conn, fixed_dump, float_dump, block, ranked);
   if (tensors.empty()) {
     return fail("demo: the comparison gave no INT16 advice; see " + daemon_log);
   }
-  std::printf("  advice (input_config.ini):\n");
+  std::printf("  advice: %s\n", ranked.empty() ? "" : ranked.front().c_str());
+  for (std::size_t i = 1; i < ranked.size(); ++i) {
+    std::printf("    %zu. %s\n", i, ranked[i].c_str());
+  }
+  std::printf("  input_config.ini:\n");
   for (std::size_t pos = 0; pos < block.size();) {
     auto nl = block.find('\n', pos);
     std::printf("    %s\n", block.substr(pos, nl - pos).c_str());

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "summary_parts.h"
 
@@ -40,33 +42,111 @@ bool finite_metrics(const layer_result& l) {
   return std::isfinite(l.metrics.cos) && std::isfinite(l.metrics.rmse);
 }
 
-// The layer where a jump happens, or -1. A jump is a suspect layer whose
-// COS fell by at least two threshold margins, or whose RMSE rose by at
-// least the threshold and at least doubled, against the previous comparable
-// layer, or whose metrics turned non-finite. Before the first layer stands
-// a virtual layer exactly at the thresholds: a first layer only mildly off
-// (an 8-bit quantized input typically is) is not a jump.
-std::int64_t find_jump(const std::vector<const layer_result*>& c, const thresholds& t) {
-  const double margin = 1.0 - t.cos_min;
-  double prev_cos = t.cos_min, prev_rmse = t.rmse_max;
-  bool prev_finite = true;
+// The level a step is measured from: the median COS and RMSE of the (up to
+// diagnosis_window) finite comparable layers before position k, so that one
+// dipping neighbour or a zigzag between convolutions with and without a
+// ReLU does not set it. Before the first layer stands a virtual layer
+// exactly at the thresholds.
+struct level {
+  double cos, rmse;
+  std::size_t layers;  // how many layers set it (0: the virtual layer)
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+level level_before(const std::vector<const layer_result*>& c, std::size_t k, const thresholds& t) {
+  std::vector<double> cs, rs;
+  for (std::size_t j = k; j-- > 0 && cs.size() < diagnosis_window;) {
+    if (!finite_metrics(*c[j])) continue;
+    cs.push_back(c[j]->metrics.cos);
+    rs.push_back(c[j]->metrics.rmse);
+  }
+  if (cs.empty()) return {t.cos_min, t.rmse_max, 0};
+  return {median(cs), median(rs), cs.size()};
+}
+
+// Past the step from level b: COS at least two threshold margins below it,
+// or RMSE up by at least the threshold and at least doubled.
+bool cos_down(double cos, const level& b, const thresholds& t) {
+  return cos <= b.cos - 2 * (1.0 - t.cos_min);
+}
+bool rmse_up(double rmse, const level& b, const thresholds& t) {
+  return rmse - b.rmse >= t.rmse_max && rmse >= 2 * b.rmse;
+}
+
+struct step {
+  std::size_t k = 0;                     // position in the comparable layers
+  level before{};                        // the level it is measured from
+  std::size_t followed = 0, stayed = 0;  // following layers looked at, and past the step
+};
+
+// Whether position k is a step: a suspect layer past the step from the
+// level before it (or turned non-finite), and whose previous layer accounts
+// for at least half of the fall (a steady slope, however steep, is not a
+// step: each layer adds only a part of it).
+bool is_step(const std::vector<const layer_result*>& c, std::size_t k, const level& b,
+             const thresholds& t) {
+  const layer_result& l = *c[k];
+  if (!l.suspect) return false;
+  const double prev_cos = k ? c[k - 1]->metrics.cos : t.cos_min;
+  const double prev_rmse = k ? c[k - 1]->metrics.rmse : t.rmse_max;
+  if (!finite_metrics(l)) return k == 0 || finite_metrics(*c[k - 1]);
+  const double cos = l.metrics.cos, rmse = l.metrics.rmse;
+  const bool by_cos = cos_bad(l, t) && cos_down(cos, b, t) && prev_cos - cos >= (b.cos - cos) / 2;
+  const bool by_rmse =
+      rmse_bad(l, t) && rmse_up(rmse, b, t) && rmse - prev_rmse >= (rmse - b.rmse) / 2;
+  return by_cos || by_rmse;
+}
+
+// Whether the following layers show that the step stays: each of the
+// (up to diagnosis_window) layers after it stays past the step from the
+// level before it (non-finite, COS still two margins below, or RMSE still up
+// by the threshold and doubled), except at most one when three or more
+// follow. A step moves the whole band of values: in a zigzag or after a
+// one-layer dip the better layers are back.
+bool stays(const step& s) {
+  const std::size_t back = s.followed - s.stayed;
+  return s.followed > 0 && back <= (s.followed >= 3 ? 1u : 0u);
+}
+
+// The first jump: a step that stays. A step that the following layers undo
+// is a dip; a step with no layer after it cannot be told from one. The
+// first of those is returned in `dip` for the text.
+std::optional<step> find_jump(const std::vector<const layer_result*>& c, const thresholds& t,
+                              std::optional<step>& dip) {
   for (std::size_t k = 0; k < c.size(); ++k) {
-    const layer_result& l = *c[k];
-    const bool fin = finite_metrics(l);
-    if (l.suspect) {
-      if (!fin && prev_finite) return static_cast<std::int64_t>(k);
-      if (fin) {
-        const bool cos_jump = prev_cos - l.metrics.cos >= 2 * margin && cos_bad(l, t);
-        const bool rmse_jump = l.metrics.rmse - prev_rmse >= t.rmse_max &&
-                               l.metrics.rmse >= 2 * prev_rmse && rmse_bad(l, t);
-        if (cos_jump || rmse_jump) return static_cast<std::int64_t>(k);
+    step s;
+    s.k = k;
+    s.before = level_before(c, k, t);
+    if (!is_step(c, k, s.before, t)) continue;
+    for (std::size_t j = k + 1; j < c.size() && s.followed < diagnosis_window; ++j) {
+      const layer_metrics& m = c[j]->metrics;
+      ++s.followed;
+      if (!finite_metrics(*c[j]) || cos_down(m.cos, s.before, t) || rmse_up(m.rmse, s.before, t)) {
+        ++s.stayed;
       }
     }
-    prev_cos = l.metrics.cos;
-    prev_rmse = l.metrics.rmse;
-    prev_finite = fin;
+    if (stays(s)) return s;
+    if (!dip) dip = s;
   }
-  return -1;
+  return std::nullopt;
+}
+
+std::string dip_note(const std::vector<const layer_result*>& c, const step& s) {
+  const layer_result& l = *c[s.k];
+  if (s.followed == 0) {
+    return "; " + layer_label(l) +
+           " changes abruptly but is the last compared layer: no layer follows to show that "
+           "the change stays";
+  }
+  return "; " + layer_label(l) + " changes abruptly (COS " + fmt("%f", l.metrics.cos) + ", RMSE " +
+         fmt("%f", l.metrics.rmse) + ") but " + std::to_string(s.followed - s.stayed) + " of the " +
+         std::to_string(s.followed) +
+         " following layer(s) are back near the level before it: a dip, not a lasting step";
 }
 
 }  // namespace
@@ -98,22 +178,35 @@ void diagnose(compare_report& report, const std::vector<const layer_result*>& c,
   const auto f = static_cast<std::size_t>(first);
   const layer_result& fl = *c[f];
 
-  if (const std::int64_t j = find_jump(c, t); j >= 0) {
-    const layer_result& l = *c[static_cast<std::size_t>(j)];
+  std::optional<step> dip;
+  if (const std::optional<step> s = find_jump(c, t, dip)) {
+    const layer_result& l = *c[s->k];
     d.what = diagnosis::kind::jump;
     d.at = l.index;
-    if (j == 0) {
+    d.following = static_cast<std::int32_t>(s->followed);
+    const std::string stays =
+        std::to_string(s->stayed) + " of the " + std::to_string(s->followed) +
+        " following layer(s) stay there" +
+        (s->followed >= diagnosis_window ? ""
+         : s->followed > 2 ? " (only " + std::to_string(s->followed) + " layers follow it)"
+                           : " (only " + std::to_string(s->followed) +
+                                 " layer(s) follow it: little evidence that it lasts)");
+    if (s->k == 0) {
+      d.preprocessing = true;
       d.text = "the first compared layer " + layer_label(l) + " already differs (" +
-               suspect_reason(l, t) +
-               "): check the preprocessing (normalisation, mean/std, input format) first";
+               suspect_reason(l, t) + ") and " + stays +
+               ": check the preprocessing (normalisation, mean/std, input format) first";
     } else {
-      const layer_result& p = *c[static_cast<std::size_t>(j - 1)];
-      d.text = "metrics change abruptly at " + layer_label(l) + ": COS " +
-               fmt("%f", p.metrics.cos) + " -> " + fmt("%f", l.metrics.cos) + ", RMSE " +
-               fmt("%f", p.metrics.rmse) + " -> " + fmt("%f", l.metrics.rmse) + " (after " +
-               layer_label(p) + "); precision is lost at this layer";
+      const std::string from =
+          s->before.layers == 1
+              ? "the layer before"
+              : "the median of the " + std::to_string(s->before.layers) + " layers before";
+      d.text = "metrics change abruptly at " + layer_label(l) + " and stay changed: COS " +
+               fmt("%f", s->before.cos) + " -> " + fmt("%f", l.metrics.cos) + ", RMSE " +
+               fmt("%f", s->before.rmse) + " -> " + fmt("%f", l.metrics.rmse) + " (from " + from +
+               " it); " + stays + "; precision is lost at this layer";
     }
-    if (static_cast<std::size_t>(j) != f) {
+    if (s->k != f) {
       d.text += "; the first layer past a threshold is " + layer_label(fl);
     }
     return;
@@ -139,13 +232,15 @@ void diagnose(compare_report& report, const std::vector<const layer_result*>& c,
              " on without a clear break: try the training quantizer "
              "(SGS_IPU_Toolchain/Scripts/calibrator/torch_calibrator.py, level Q2) and "
              "compare again";
+    if (dip) d.text += dip_note(c, *dip);
     return;
   }
   d.what = diagnosis::kind::drift;
   d.text =
-      "metrics degrade gradually, without an abrupt change; the first layer past a "
+      "metrics degrade gradually, without a lasting step; the first layer past a "
       "threshold is " +
       layer_label(fl) + " (" + suspect_reason(fl, t) + "): look there first";
+  if (dip) d.text += dip_note(c, *dip);
 }
 
 }  // namespace detail

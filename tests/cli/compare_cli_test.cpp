@@ -82,9 +82,11 @@ TEST(CompareCli, TextOutputAndExitCodes) {
             "unmatched: 0 in sample only, 0 in benchmark only\n"
             "suspect: 1 layer(s): 1) conv1\n"
             "first bad layer: 1) conv1: COS 0.556923 < 0.99, RMSE 0.307692 > 0.1\n"
-            "diagnosis: jump: metrics change abruptly at 1) conv1: COS 1.000000 -> 0.556923, "
-            "RMSE 0.000000 -> 0.307692 (after 0) data); precision is lost at this layer\n"
-            "advice: no INT16 candidate:\n"
+            "diagnosis: drift: metrics degrade gradually, without a lasting step; the first "
+            "layer past a threshold is 1) conv1 (COS 0.556923 < 0.99, RMSE 0.307692 > 0.1): look "
+            "there first; 1) conv1 changes abruptly (COS 0.556923, RMSE 0.307692) but 1 of the 1 "
+            "following layer(s) are back near the level before it: a dip, not a lasting step\n"
+            "advice: no INT16 candidate: precision breaks at 1) conv1 (drift), a convolution\n"
             "  skipped 1) conv1: the network's first convolution (INT16 input has no effect "
             "there)\n");
   EXPECT_NE(r.out.find("first bad layer: 1) conv1: COS 0.556923 < 0.99, RMSE 0.307692 > 0.1"),

@@ -195,7 +195,27 @@ void append_chart(std::string& out, const compare_report& r) {
 void append_advice(std::string& out, const compare_report& r) {
   const auto& a = r.advice;
   out += "<section id=\"advice\"><h2>Advice</h2>\n";
-  if (!a.text.empty()) {
+  if (!a.ranked.empty()) {
+    // The ranking as a list: the root cause first, each with why.
+    out += "<p id=\"advice-root\">" + escaped(a.root) + "</p>\n<ol id=\"advice-ranked\">\n";
+    for (std::size_t i = 0; i < a.shown; ++i) {
+      const advice_entry& e = a.ranked[i];
+      out += std::string("<li") + (e.root ? " class=\"root\"" : "") + "><code>" +
+             escaped(e.tensor) + "</code> " + escaped(e.why) + "</li>\n";
+    }
+    out += "</ol>\n";
+    for (const auto& n : a.notes) out += "<p class=\"note\">" + escaped(n) + "</p>\n";
+    if (a.more() > 0) {
+      out += "<p class=\"note\" id=\"advice-more\">" + std::to_string(a.more()) +
+             " more suspect convolution(s) not listed: <code>sigdump compare --advice all</code> "
+             "lists them.</p>\n";
+    }
+    if (a.all_int16) {
+      out += "<p class=\"note\" id=\"advice-all-int16\">The suspect convolutions are " +
+             std::to_string(a.ranked.size()) + " of the " + std::to_string(a.convolutions) +
+             ": <code>input_format=ALL_INT16;</code> is the honest advice.</p>\n";
+    }
+  } else if (!a.text.empty()) {
     out += "<p id=\"advice-text\" style=\"white-space:pre-wrap\">" + escaped(a.text) + "</p>\n";
   }
   if (!a.input_config.empty()) {

@@ -108,6 +108,12 @@ std::string report_json(const compare_report& r) {
   } else {
     w.field_null("at");
   }
+  if (r.diagnosis.following >= 0) {
+    w.field("following", static_cast<std::int64_t>(r.diagnosis.following));
+  } else {
+    w.field_null("following");
+  }
+  w.field("preprocessing", r.diagnosis.preprocessing);
   w.end_object();
   w.key("unmatched").begin_object();
   string_array(w, "sample", r.unmatched_sample);
@@ -118,6 +124,36 @@ std::string report_json(const compare_report& r) {
   w.field("input_config", r.advice.input_config);
   w.field("text", r.advice.text);
   string_array(w, "wide_range_8bit", r.advice.wide_range_8bit);
+  w.field("kind", advice_kind_name(r.advice.what));
+  if (r.advice.root_layer >= 0) {
+    w.key("root").begin_object();
+    w.field("layer", static_cast<std::int64_t>(r.advice.root_layer));
+    w.field("text", r.advice.root);
+    w.end_object();
+  } else {
+    w.field_null("root");
+  }
+  w.key("ranked").begin_array();
+  for (const advice_entry& e : r.advice.ranked) {
+    w.begin_object();
+    w.field("tensor", e.tensor);
+    if (e.layer >= 0) {
+      w.field("layer", static_cast<std::int64_t>(e.layer));
+    } else {
+      w.field_null("layer");
+    }
+    w.field("conv", e.conv);
+    w.field("why", e.why);
+    w.field("root", e.root);
+    w.field("guess", e.guess);
+    w.end_object();
+  }
+  w.end_array();
+  w.field("shown", static_cast<std::uint64_t>(r.advice.shown));
+  w.field("more", static_cast<std::uint64_t>(r.advice.more()));
+  w.field("convolutions", static_cast<std::uint64_t>(r.advice.convolutions));
+  w.field("all_int16", r.advice.all_int16);
+  string_array(w, "notes", r.advice.notes);
   w.end_object();
   w.key("summary").begin_object();
   w.field("layers", static_cast<std::uint64_t>(r.layers.size()));
