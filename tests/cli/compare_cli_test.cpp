@@ -79,6 +79,7 @@ TEST(CompareCli, TextOutputAndExitCodes) {
             "2) prob/x:0 MSE: 0.000000 COS: 1.000000 RMSE: 0.000000\n"
             "\n"
             "summary: 3 layer(s) compared; suspect when COS < 0.99 or RMSE > 0.1\n"
+            "coverage: 3 of 3 sample layers compared\n"
             "unmatched: 0 in sample only, 0 in benchmark only\n"
             "suspect: 1 layer(s): 1) conv1\n"
             "first bad layer: 1) conv1: COS 0.556923 < 0.99, RMSE 0.307692 > 0.1\n"
@@ -86,7 +87,8 @@ TEST(CompareCli, TextOutputAndExitCodes) {
             "RMSE 0.000000 -> 0.307692 (after 0) data); precision is lost at this layer\n"
             "advice: no INT16 candidate:\n"
             "  skipped 1) conv1: the network's first convolution (INT16 input has no effect "
-            "there)\n");
+            "there)\n"
+            "verdict: fail: 1 suspect\n");
   EXPECT_NE(r.out.find("first bad layer: 1) conv1: COS 0.556923 < 0.99, RMSE 0.307692 > 0.1"),
             std::string::npos)
       << r.out;

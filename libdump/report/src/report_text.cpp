@@ -70,6 +70,8 @@ std::string report_text(const compare_report& r, bool color) {
   if (errors) out += ", " + std::to_string(errors) + " not comparable";
   out += "; suspect when COS < " + fmt_g(r.thresholds.cos_min) + " or RMSE > " +
          fmt_g(r.thresholds.rmse_max) + '\n';
+  out += std::string(paint(bold)) + "coverage:" + paint(reset) + ' ' + coverage_text(r.coverage) +
+         '\n';
   out += "unmatched: " + std::to_string(r.unmatched_sample.size()) + " in sample only, " +
          std::to_string(r.unmatched_benchmark.size()) + " in benchmark only\n";
   if (!r.unmatched_sample.empty()) {
@@ -104,6 +106,11 @@ std::string report_text(const compare_report& r, bool color) {
     out += std::string(paint(bold)) + "advice:" + paint(reset) + ' ' + r.advice.text;
     if (out.back() != '\n') out += '\n';
   }
+  const verdict v = r.verdict();
+  out += std::string(paint(bold)) + "verdict:" + paint(reset) + ' ' +
+         paint(v == verdict::pass ? "" : red) + verdict_name(v) +
+         paint(v == verdict::pass ? "" : reset) + ": " +
+         verdict_reason(v, r.coverage, r.suspect_count()) + '\n';
   return out;
 }
 
