@@ -3,7 +3,6 @@
 #include "sigdump/coverage.h"
 
 #include "sigdump/compare.h"
-#include "summary_parts.h"
 
 namespace sigdump {
 
@@ -95,8 +94,6 @@ std::string coverage_text(const coverage& c) {
   return out;
 }
 
-namespace detail {
-
 void count_coverage(compare_report& report) {
   coverage& c = report.coverage;
   c.compared = 0;
@@ -117,7 +114,5 @@ void count_coverage(compare_report& report) {
   c.benchmark_ends_at = last.index;
   c.benchmark_ends_name = last.name;
 }
-
-}  // namespace detail
 
 }  // namespace sigdump

@@ -31,7 +31,7 @@ void summarize(compare_report& report, const dump_file& sample,
     }
   }
   detail::diagnose(report, comparable, first);
-  detail::count_coverage(report);
+  count_coverage(report);
   detail::advise(report, sample, quant_params);
 }
 

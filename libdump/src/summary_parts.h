@@ -30,9 +30,4 @@ void diagnose(compare_report& report, const std::vector<const layer_result*>& c,
 void advise(compare_report& report, const dump_file& sample,
             const std::vector<quant_param>* quant_params);
 
-/* Fills report.coverage's compared, not_comparable, sample_only,
-   benchmark_ends_at and pending from report.layers and the sample-only
-   layers (coverage.cpp). */
-void count_coverage(compare_report& report);
-
 }  // namespace sigdump::detail

@@ -111,6 +111,8 @@ void write_run(json_writer& w, const run_info& r, const archive* copies) {
   write_first_bad(w, r.report.first_bad);
   w.key("diagnosis");
   write_diagnosis(w, r.report.diagnosis);
+  write_outcome(w, r.pair.empty() ? std::nullopt : std::optional(r.report.coverage),
+                r.suspect_count());
   w.field("persisted", r.persisted);
   w.key("archive");
   auto copy = copies != nullptr ? copies->find(r.number) : std::nullopt;

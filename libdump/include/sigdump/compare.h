@@ -83,6 +83,12 @@ struct compare_report {
 void summarize(compare_report& report, const dump_file& sample,
                const std::vector<quant_param>* quant_params = nullptr);
 
+/* Fills report.coverage's compared, not_comparable, sample_only,
+   benchmark_ends_at and pending (what is left of sample_layers) from
+   report.layers and coverage.sample_only_layers. summarize() calls it; the
+   daemon calls it too when a sample layer is settled without a result. */
+void count_coverage(compare_report& report);
+
 /* The whole offline comparison. */
 result<compare_report> compare_dumps(const dump_file& sample, const dump_file& bench,
                                      const compare_options& options,

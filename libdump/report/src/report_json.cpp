@@ -75,6 +75,28 @@ std::string layer_json(const layer_result& layer) {
   return w.take();
 }
 
+std::string coverage_json(const coverage& c) {
+  json_writer w;
+  w.begin_object();
+  w.field("sample_layers", c.sample_layers);
+  w.field("compared", c.compared);
+  w.field("not_comparable", c.not_comparable);
+  w.field("sample_only", c.sample_only);
+  w.field("benchmark_only", c.benchmark_only);
+  w.field("pending", c.pending);
+  if (c.benchmark_ends_at >= 0) {
+    w.key("benchmark_ends_at").begin_object();
+    w.field("index", c.benchmark_ends_at);
+    w.field("name", c.benchmark_ends_name);
+    w.end_object();
+  } else {
+    w.field_null("benchmark_ends_at");
+  }
+  w.field("text", coverage_text(c));
+  w.end_object();
+  return w.take();
+}
+
 std::string report_json(const compare_report& r) {
   json_writer w;
   w.begin_object();
@@ -120,23 +142,7 @@ std::string report_json(const compare_report& r) {
   string_array(w, "wide_range_8bit", r.advice.wide_range_8bit);
   w.end_object();
   const coverage& c = r.coverage;
-  w.key("coverage").begin_object();
-  w.field("sample_layers", c.sample_layers);
-  w.field("compared", c.compared);
-  w.field("not_comparable", c.not_comparable);
-  w.field("sample_only", c.sample_only);
-  w.field("benchmark_only", c.benchmark_only);
-  w.field("pending", c.pending);
-  if (c.benchmark_ends_at >= 0) {
-    w.key("benchmark_ends_at").begin_object();
-    w.field("index", c.benchmark_ends_at);
-    w.field("name", c.benchmark_ends_name);
-    w.end_object();
-  } else {
-    w.field_null("benchmark_ends_at");
-  }
-  w.field("text", coverage_text(c));
-  w.end_object();
+  w.key("coverage").raw(coverage_json(c));
   w.field("verdict", verdict_name(r.verdict()));
   w.field("verdict_reason", verdict_reason(r.verdict(), c, r.suspect_count()));
   w.key("summary").begin_object();
