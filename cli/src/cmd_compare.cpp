@@ -24,6 +24,7 @@
 #include "sigdump/report/metric_chart.h"
 #include "sigdump/report/report_csv.h"
 #include "sigdump/report/report_json.h"
+#include "sigdump/report/report_junit.h"
 #include "sigdump/report/report_text.h"
 
 namespace sigdump::cli {
@@ -51,12 +52,15 @@ tried and the best COS kept. The text output says which layout was used.
 Output, in the sample's execution order, numbered from 0:
   0) data MSE: 0.028521 COS: 0.990174 RMSE: 0.191048
   3) name ERROR: <why the layer could not be compared>
-then a summary: unmatched names, suspect layers (COS < cos-min or RMSE >
+then a summary: the coverage (how many sample layers were compared, how many
+have no benchmark layer), unmatched names, suspect layers (COS < cos-min or RMSE >
 rmse-max), the first bad layer, the diagnosis (jump / drift / oscillation,
 docs/diagnosis.md) and the INT16 advice: the input of the convolution at, or
 feeding, the layer where precision breaks first, then a few more suspect
 convolutions, each with why, as a ready-to-paste input_config.ini
-[CONV_CONFIG] block (or what to check first when the input already differs).
+[CONV_CONFIG] block (or what to check first when the input already differs),
+and the verdict: pass, fail, incomplete or nothing_compared (docs/compare.md,
+"Coverage and verdict").
 
 options:
   --json                 one JSON object (docs/compare.md); non-finite numbers are null
@@ -82,6 +86,11 @@ options:
   --html FILE            also write a self-contained HTML report: charts, sortable
                          table, histograms of suspect layers, advice (docs/report.md)
   --plot FILE.svg        also write the COS/RMSE/MSE chart as a standalone SVG
+  --junit FILE           also write JUnit XML for CI: one testcase per sample layer
+                         (passed, failed with metrics and thresholds, skipped when
+                         no benchmark layer matched) and one for the coverage
+  --allow-partial        sample layers without a benchmark layer do not fail the
+                         run (verdict incomplete exits 0); nothing compared still fails
   --threads N            worker threads (default 0: every core)
   --format-sample binary|text, --format-benchmark binary|text
                          force a file's variant instead of detecting it
@@ -90,8 +99,10 @@ options:
 Colour is used only when stdout is a terminal and NO_COLOR is not set; on a
 terminal, inputs over 256 MB show a progress bar on stderr.
 
-exit status: 0 no suspect layer, 1 a layer is suspect or could not be compared,
-2 bad usage or an unreadable input.
+exit status: 0 every sample layer compared and none suspect (verdict pass; with
+--allow-partial also incomplete), 1 a layer is suspect or could not be compared,
+some sample layers have no benchmark layer (incomplete), or nothing was
+compared; 2 bad usage or an unreadable input.
 
 examples:
   sigdump compare fixed_sigma_outtensor_dump.bin float_sigma_outtensor_dump.bin
@@ -103,7 +114,7 @@ examples:
 bool takes_value(std::string_view a) {
   return a == "--cos-min" || a == "--rmse-max" || a == "--name-map" || a == "--quant-params" ||
          a == "--threads" || a == "--format-sample" || a == "--format-benchmark" || a == "--html" ||
-         a == "--plot" || a == "--advice" || a == "--write-input-config";
+         a == "--plot" || a == "--advice" || a == "--write-input-config" || a == "--junit";
 }
 
 std::optional<double> parse_double(std::string_view s) {
@@ -126,7 +137,8 @@ struct compare_args {
   std::string name_map, quant_params;
   bool do_export = false, one_per_row = false;
   std::string export_dir;
-  std::string html, plot;   // --html FILE, --plot FILE.svg
+  std::string html, plot, junit;  // --html FILE, --plot FILE.svg, --junit FILE
+  bool allow_partial = false;
   bool advice_all = false;  // --advice all
   std::string write_input_config;
   parse_options sample_format, bench_format;
@@ -173,6 +185,8 @@ std::string parse_args(const std::vector<std::string>& args, compare_args& out) 
       if (a == "--cos-min" || a == "--rmse-max") {
         auto d = parse_double(v);
         if (!d) return a + ": expected a number, got '" + v + "'";
+        const std::string err = a == "--cos-min" ? cos_min_problem(a, *d) : rmse_max_problem(a, *d);
+        if (!err.empty()) return err;
         (a == "--cos-min" ? out.options.thresholds.cos_min : out.options.thresholds.rmse_max) = *d;
       } else if (a == "--threads") {
         unsigned n = 0;
@@ -191,9 +205,9 @@ std::string parse_args(const std::vector<std::string>& args, compare_args& out) 
       } else if (a == "--write-input-config") {
         if (v.empty()) return a + " needs a file name";
         out.write_input_config = v;
-      } else if (a == "--html" || a == "--plot") {
+      } else if (a == "--html" || a == "--plot" || a == "--junit") {
         if (v.empty()) return a + " needs a file name";
-        (a == "--html" ? out.html : out.plot) = v;
+        (a == "--html" ? out.html : a == "--plot" ? out.plot : out.junit) = v;
       } else {
         auto var = parse_variant(v);
         if (!var) return a + ": expected 'binary' or 'text', got '" + v + "'";
@@ -210,6 +224,8 @@ std::string parse_args(const std::vector<std::string>& args, compare_args& out) 
       out.options.include_constants = true;
     } else if (a == "--include-inputs") {
       out.options.include_inputs = true;
+    } else if (a == "--allow-partial") {
+      out.allow_partial = true;
     } else if (a == "--one-per-row") {
       out.one_per_row = true;
     } else if (a.starts_with("-") && a != "-") {
@@ -331,7 +347,12 @@ int run_compare(const std::vector<std::string>& args) {
       return fail(r.error().describe());
     }
   }
-  return report->any_suspect_or_error() ? exit_findings : exit_ok;
+  if (!a.junit.empty()) {
+    if (auto r = write_junit(a.junit, *report, a.allow_partial); !r) {
+      return fail(r.error().describe());
+    }
+  }
+  return verdict_ok(report->verdict(), a.allow_partial) ? exit_ok : exit_findings;
 }
 
 const command_registrar reg{

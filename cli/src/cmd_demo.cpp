@@ -229,6 +229,11 @@ std::optional<run_outcome> follow_run(ipc::client& c, const demo_settings& s,
       std::string_view text;
       if (!doc["diagnosis"]["text"].get(text)) out.diagnosis = std::string(text);
       std::printf("%s\n", paint(s, "1", "  run " + out.run + " ended").c_str());
+      std::string_view coverage, verdict;
+      if (!doc["coverage"]["text"].get(coverage) && !doc["verdict"].get(verdict)) {
+        std::printf("  coverage: %s\n  verdict: %s\n", std::string(coverage).c_str(),
+                    std::string(verdict).c_str());
+      }
       return out;
     }
   }

@@ -17,13 +17,14 @@ namespace {
 constexpr const char* subscribe_help =
     R"(usage: sigdump subscribe [--pair P] [--path FILE] [--run R] [--suspect-only]
                         [--since CLOCK|last] [--json] [--count N] [--until-run-end]
-                        [--socket PATH]
+                        [--allow-partial] [--socket PATH]
 
 Streams accuracy metrics from sigdumpd the moment each layer of a watched
 dump is complete: one row per layer (index, name, MSE, COS, RMSE, with '!'
 and red for a suspect layer), a line when a run starts, ends or is reset
-(the file was replaced, truncated or rewritten), and the diagnosis at the
-end of a run. Without --since the daemon first sends the current state of
+(the file was replaced, truncated or rewritten), and the diagnosis, the
+coverage and the verdict at the end of a run; a run whose results changed
+after its end (a benchmark that came late) is announced again as revised. Without --since the daemon first sends the current state of
 every run ("fresh instance"), then live events.
 
 The clock of the last event seen is saved in
@@ -44,21 +45,32 @@ options:
   --count N         exit after N events
   --until-run-end   exit after the first run that ends while watching (a
                     replayed run_end of a run that ended earlier does not
-                    count, nor the end of a run cut short by a rewrite);
-                    exit status 1 when that run had suspect layers
+                    count, nor the end of a run cut short by a rewrite),
+                    with the exit status of its verdict
+  --allow-partial   with --until-run-end: an incomplete run (sample layers
+                    without a benchmark layer) exits 0
   --socket PATH     daemon socket (default: $SIGDUMP_SOCKET, else
                     $XDG_RUNTIME_DIR/sigdump/sock, else /tmp/sigdump-$UID/sock)
   -h, --help        show this help
 
-exit status: 0 ended by --count, --until-run-end (no suspect layer) or
-Ctrl-C; 1 --until-run-end and the run had suspect layers; 2 bad usage, no
-daemon, or the daemon went away.
+exit status: 0 ended by --count, --until-run-end (verdict pass; with
+--allow-partial also incomplete) or Ctrl-C; 1 --until-run-end and the run's
+verdict is fail, incomplete or nothing_compared (docs/compare.md); 2 bad
+usage, an unknown pair, path or run, no daemon, or the daemon went away.
 
 examples:
   sigdump subscribe --pair mobilenet
   sigdump subscribe --since last --suspect-only
   sigdump subscribe --json --until-run-end > events.ndjson
 )";
+
+// Whether a run_end's verdict is success (docs/compare.md): pass, or
+// incomplete when partial runs are allowed. A run without a comparison (no
+// pair: verdict null) compared nothing.
+bool verdict_success(simdjson::dom::element ev, bool allow_partial) {
+  const std::string v = live::str(ev, "verdict");
+  return v == "pass" || (v == "incomplete" && allow_partial);
+}
 
 volatile std::sig_atomic_t g_stop = 0;
 
@@ -88,11 +100,19 @@ class table_printer {
                   live::str(ev, "reason", "?").c_str(), pair_text(ev).empty() ? "" : " pair ",
                   pair_text(ev).c_str(), live::str(ev, "path").c_str(), reset());
       header_due_ = true;
-    } else if (kind == "run_end") {
-      std::printf("%s-- run %s ended (%s): %lld layers, %lld suspect%s\n", bold(),
-                  live::str(ev, "run", "?").c_str(), live::str(ev, "reason", "?").c_str(),
+    } else if (kind == "run_end" || kind == "run_revised") {
+      const std::string how = kind == "run_end"
+                                  ? "ended (" + live::str(ev, "reason", "?") + ")"
+                                  : "revised (was " + live::str(ev, "previous_verdict", "?") + ")";
+      std::printf("%s-- run %s %s: %lld layers, %lld suspect%s\n", bold(),
+                  live::str(ev, "run", "?").c_str(), how.c_str(),
                   static_cast<long long>(live::integer(ev, "layers").value_or(0)),
                   static_cast<long long>(live::integer(ev, "suspect").value_or(0)), reset());
+      if (auto c = live::member(ev, "coverage")) {
+        std::printf("   coverage: %s\n", live::str(*c, "text").c_str());
+      }
+      const std::string verdict = live::str(ev, "verdict");
+      if (!verdict.empty()) std::printf("   verdict: %s\n", verdict.c_str());
       if (auto fb = live::member(ev, "first_bad")) {
         std::printf("   first bad layer: %lld %s",
                     static_cast<long long>(live::integer(*fb, "index").value_or(0)),
@@ -161,7 +181,8 @@ int run_subscribe(const std::vector<std::string>& args) {
                              {"since", true},
                              {"json", false},
                              {"count", true},
-                             {"until-run-end", false}});
+                             {"until-run-end", false},
+                             {"allow-partial", false}});
   if (!a) return exit_error;
   std::optional<std::uint64_t> count;
   if (auto v = a->get("count")) {
@@ -254,7 +275,7 @@ int run_subscribe(const std::vector<std::string>& args) {
         end_reason == "truncated" || end_reason == "rewritten" || end_reason == "replaced";
     if (until_end && m.event == "run_end" && parsed && !cut_short &&
         !live::boolean(doc, "replay").value_or(false)) {
-      if (live::integer(doc, "suspect").value_or(0) > 0) status = exit_findings;
+      if (!verdict_success(doc, a->has("allow-partial"))) status = exit_findings;
       done = true;
     }
     if (count && seen >= *count) done = true;

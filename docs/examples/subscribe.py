@@ -195,11 +195,16 @@ def main():
                   % (ev["run"], layer["index"], layer["name"], metric(layer, "mse"),
                      metric(layer, "cos"), metric(layer, "rmse"),
                      "  (replay)" if ev.get("replay") else ""), flush=True)
-        elif kind == "run_end":
+        elif kind in ("run_end", "run_revised"):
+            # run_revised: an ended run's results changed (its benchmark came late).
             bad = ev.get("first_bad")
-            print("run %s ended: %d layers, %d suspect%s" % (
-                ev["run"], ev["layers"], ev["suspect"],
+            how = "ended" if kind == "run_end" else "revised (was %s)" % ev.get("previous_verdict")
+            print("run %s %s: %d layers, %d suspect%s" % (
+                ev["run"], how, ev["layers"], ev["suspect"],
                 ", first bad %d %s" % (bad["index"], bad["name"]) if bad else ""), flush=True)
+            if ev.get("coverage"):
+                print("  coverage: %s" % ev["coverage"]["text"], flush=True)
+                print("  verdict: %s" % ev["verdict"], flush=True)
         elif kind == "run_reset":
             print("run %s replaced by %s (%s)" % (ev.get("previous"), ev["run"], ev.get("reason")),
                   flush=True)

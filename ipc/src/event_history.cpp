@@ -10,6 +10,7 @@ const char* event_kind_name(event_kind k) noexcept {
     case event_kind::run_reset: return "run_reset";
     case event_kind::resync: return "resync";
     case event_kind::gap: return "gap";
+    case event_kind::run_revised: return "run_revised";
   }
   return "unknown";
 }

@@ -139,6 +139,13 @@ bool compare_report::any_suspect_or_error() const noexcept {
                      [](const layer_result& l) { return l.suspect || !l.error.empty(); });
 }
 
+std::uint64_t compare_report::suspect_count() const noexcept {
+  return static_cast<std::uint64_t>(
+      std::count_if(layers.begin(), layers.end(), [](const layer_result& l) { return l.suspect; }));
+}
+
+enum verdict compare_report::verdict() const noexcept { return judge(coverage, suspect_count()); }
+
 namespace {
 
 struct work_item {
@@ -198,6 +205,9 @@ result<compare_report> compare_dumps(const dump_file& sample, const dump_file& b
   layer_plan plan = plan_layers(sample, bench, options);
   report.unmatched_sample = std::move(plan.unmatched_sample);
   report.unmatched_benchmark = std::move(plan.unmatched_benchmark);
+  report.coverage.sample_layers = plan.sample_layers;
+  report.coverage.sample_only_layers = std::move(plan.sample_only);
+  report.coverage.benchmark_only = plan.benchmark_only;
 
   // Views are taken here, on one thread: text payloads are parsed by view().
   std::vector<prepared> jobs;

@@ -18,10 +18,12 @@ layer_plan plan_layers(const dump_file& sample, const dump_file& bench,
   std::set<std::string> listed;
   for (const record& r : sample.records()) {
     if (!is_compared(r, options)) continue;
+    ++plan.sample_layers;
     const std::uint32_t ordinal = seen[key{r.name, r.kind, r.port}]++;
     match_rule rule = match_rule::exact;
     const std::int64_t b = match_record(bench, r, ordinal, options, &rule);
     if (b < 0) {
+      plan.sample_only.push_back({r.index, r.name});
       if (listed.insert(r.name).second) plan.unmatched_sample.push_back(r.name);
       continue;
     }
@@ -35,6 +37,7 @@ layer_plan plan_layers(const dump_file& sample, const dump_file& bench,
   for (const record& r : bench.records()) {
     if (!is_compared(r, options)) continue;
     if (matched_bench.contains(key{r.name, r.kind, r.port})) continue;
+    ++plan.benchmark_only;
     if (listed.insert(r.name).second) plan.unmatched_benchmark.push_back(r.name);
   }
   return plan;

@@ -93,19 +93,27 @@ std::size_t common_prefix(std::string_view a, std::string_view b) {
 
 std::vector<std::string> closest_names(const std::vector<record>& records, std::string_view name,
                                        std::size_t limit) {
+  std::vector<std::string> names;
+  names.reserve(records.size());
+  for (const record& r : records) names.push_back(r.name);
+  return closest_names(names, name, limit);
+}
+
+std::vector<std::string> closest_names(const std::vector<std::string>& names, std::string_view name,
+                                       std::size_t limit) {
   const std::string key = sanitize_name(name);
   // Beyond this distance a suggestion is noise, unless one contains the other.
   const std::size_t max_distance = std::max<std::size_t>(3, key.size() / 2);
   std::unordered_set<std::string_view> seen;
   std::vector<std::tuple<std::size_t, std::size_t, std::string_view>> scored;
-  for (const record& r : records) {
-    if (!seen.insert(r.name).second) continue;
-    std::string cand = sanitize_name(r.name);
+  for (const std::string& n : names) {
+    if (!seen.insert(n).second) continue;
+    std::string cand = sanitize_name(n);
     std::size_t d = edit_distance(key, cand);
     bool contains = !key.empty() &&
                     (cand.find(key) != std::string::npos || key.find(cand) != std::string::npos);
     if (d > max_distance && !contains) continue;
-    scored.emplace_back(d, key.size() - std::min(key.size(), common_prefix(key, cand)), r.name);
+    scored.emplace_back(d, key.size() - std::min(key.size(), common_prefix(key, cand)), n);
   }
   std::sort(scored.begin(), scored.end());
   std::vector<std::string> out;

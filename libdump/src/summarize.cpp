@@ -31,6 +31,7 @@ void summarize(compare_report& report, const dump_file& sample,
     }
   }
   detail::diagnose(report, comparable, first);
+  count_coverage(report);
   detail::advise(report, sample, quant_params);
 }
 

@@ -122,6 +122,12 @@ TEST(MetricsExport, RendersRunsWithNaNAndEscapedLabels) {
   st.runs[1]->report.first_bad = first_bad_layer{1, "layer1", "COS 0.95 < 0.99"};
   st.runs[2] = make_run(2, odd, {0.9999, nan_v, 0.5, 0.999}, run_state::live);
   st.runs[2]->report.layers[3].error = "not comparable: shapes differ";
+  st.runs[1]->report.coverage.sample_layers = 5;
+  st.runs[1]->report.coverage.sample_only_layers = {{3, "a"}, {4, "b"}};
+  st.runs[1]->report.coverage.benchmark_only = 1;
+  count_coverage(st.runs[1]->report);
+  st.runs[2]->report.coverage.sample_layers = 6;
+  count_coverage(st.runs[2]->report);
   metrics_inputs in;
   in.now = 1764183100.5;
   in.runs_finished[odd] = 7;
@@ -161,6 +167,16 @@ TEST(MetricsExport, RendersRunsWithNaNAndEscapedLabels) {
   EXPECT_EQ(s["sigdump_run_latest_layer_cos" + r2], "NaN");
   EXPECT_EQ(s["sigdump_run_suspect_layers" + r2], "3");  // NaN, 0.5, not comparable
   EXPECT_EQ(s.count("sigdump_run_end_time_seconds" + r2), 0u);
+
+  // Coverage and verdict.
+  EXPECT_EQ(s["sigdump_run_sample_layers" + r1], "5");
+  EXPECT_EQ(s["sigdump_run_sample_only_layers" + r1], "2");
+  EXPECT_EQ(s["sigdump_run_benchmark_only_layers" + r1], "1");
+  EXPECT_EQ(s["sigdump_run_pending_layers" + r2], "2");
+  EXPECT_EQ(s["sigdump_run_not_comparable_layers" + r2], "1");
+  EXPECT_EQ(s["sigdump_run_verdict{" + lp + ",run=\"r1\",verdict=\"fail\"}"], "1");
+  EXPECT_EQ(s["sigdump_run_verdict{" + lp + ",run=\"r1\",verdict=\"pass\"}"], "0");
+  EXPECT_EQ(s["sigdump_run_verdict{" + lp + ",run=\"r1\",verdict=\"incomplete\"}"], "0");
   EXPECT_NE(text.find("sigdump_build_info{version=\""), std::string::npos);
   EXPECT_NE(text.find("event_loop=\"epoll\"} 1\n"), std::string::npos);
 

@@ -430,5 +430,30 @@ TEST(HtmlReport, WritesFilesAtomically) {
             (std::vector<std::string>{"b.bin", "chart.svg", "report.html", "s.bin", "taken"}));
 }
 
+TEST(HtmlReport, CoverageAndVerdictInTheHeader) {
+  auto r = make_report(6, 10);
+  r.coverage.sample_layers = 10;
+  r.coverage.compared = 6;
+  r.coverage.sample_only = 4;
+  r.coverage.benchmark_ends_at = 5;
+  r.coverage.benchmark_ends_name = "conv5/bn";
+  auto html = render_html_report(r);
+  EXPECT_NE(html.find("<dd id=\"coverage\" class=\"bad\">6 of 10 sample layers compared, 4 have no "
+                      "benchmark layer (benchmark ends at 5) conv5/bn)</dd>"),
+            std::string::npos)
+      << section(html, "<dl", "</dl>");
+  EXPECT_NE(html.find("<dd id=\"verdict\" class=\"bad\">incomplete: 4 of 10 sample layers not "
+                      "compared"),
+            std::string::npos)
+      << section(html, "<dl", "</dl>");
+  r.coverage.sample_layers = 6;
+  r.coverage.sample_only = 0;
+  html = render_html_report(r);
+  EXPECT_NE(html.find("<dd id=\"coverage\">6 of 6 sample layers compared</dd>"), std::string::npos)
+      << section(html, "<dl", "</dl>");
+  EXPECT_NE(html.find("<dd id=\"verdict\" class=\"good\">pass: "), std::string::npos)
+      << section(html, "<dl", "</dl>");
+}
+
 }  // namespace
 }  // namespace sigdump

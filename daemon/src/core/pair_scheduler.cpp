@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/file_runs.h"
+#include "sigdump/plan.h"
 
 namespace sigdump::daemon {
 
@@ -141,11 +142,13 @@ void pair_scheduler::records_added(run_info& r, const tracked_file& tf, std::siz
   const auto& recs = tf.file->records();
   for (std::size_t i = first_new; i < recs.size(); ++i) {
     if (!is_compared(recs[i], state_.compare)) continue;
+    ++r.report.coverage.sample_layers;
     queued_record e;
     e.record = static_cast<std::uint32_t>(i);
     e.ordinal = occurrence_ordinal(*tf.file, e.record);
     w.queue.push_back(std::move(e));
   }
+  count_coverage(r.report);
   for (auto& p : state_.pairs) {
     if (p.name == r.pair && p.run == r.number) try_match(p);
   }
@@ -242,6 +245,8 @@ void pair_scheduler::try_match(pair_info& p) {
     if (!settled) continue;
     if (pr.record < 0) {
       e.what = queued_record::status::skipped;
+      r.report.coverage.sample_only_layers.push_back({e.record, sample.records()[e.record].name});
+      count_coverage(r.report);
       continue;
     }
     dispatch(r, w, w.front_seq + k, s->second, b->second, e.record,
@@ -511,6 +516,7 @@ void pair_scheduler::maybe_finish(run_info& r, run_work& w) {
       w.late_layers = false;
       if (store_ != nullptr) store_->run_ended(r);
     }
+    maybe_revise(r, w);
     return;
   }
   if (w.in_flight > 0) return;
@@ -524,6 +530,13 @@ void pair_scheduler::finish_end(run_info& r, run_work& w) {
   if (store_ != nullptr) store_->run_ended(r);
   daemon_event e;
   e.kind = event_kind::run_end;
+  end_event(r, w, e);
+  // Every run gets its run_end, a reset one too (before its run_reset).
+  state_.publish(e);
+}
+
+// The fields run_end and run_revised share; notes the outcome announced.
+void pair_scheduler::end_event(run_info& r, run_work& w, daemon_event& e) {
   e.run = r.id;
   e.path = r.path;
   e.pair = r.pair;
@@ -532,6 +545,36 @@ void pair_scheduler::finish_end(run_info& r, run_work& w) {
   e.suspect = r.suspect_count();
   e.first_bad = r.report.first_bad;
   e.diagnosis = r.report.diagnosis;
+  if (r.pair.empty()) return;
+  coverage& c = r.report.coverage;
+  count_coverage(r.report);
+  // Benchmark layers no sample layer matched: counted once both files are at hand.
+  const pair_info* p = state_.find_pair(r.pair);
+  auto b = p != nullptr ? state_.files.find(sides_.resolve(p->benchmark)) : state_.files.end();
+  if (r.file && r.file->file && b != state_.files.end() && b->second->file && b->second != r.file) {
+    c.benchmark_only = plan_layers(*r.file->file, *b->second->file, state_.compare).benchmark_only;
+  }
+  e.coverage = c;
+  w.announced = {c.compared, c.not_comparable, c.sample_only, c.pending, e.suspect};
+  w.announced_verdict = verdict_name(judge(c, e.suspect));
+}
+
+// Results that changed after run_end (a benchmark that came late, or ended
+// since): announced by run_revised once nothing is computing and the
+// benchmark is done, with the new coverage and verdict.
+void pair_scheduler::maybe_revise(run_info& r, run_work& w) {
+  if (!w.end_published || r.pair.empty() || r.state != run_state::ended || w.in_flight > 0) return;
+  if (!w.queue.empty() && benchmark_live(r)) return;
+  count_coverage(r.report);
+  const coverage& c = r.report.coverage;
+  if (w.announced == std::array<std::uint64_t, 5>{c.compared, c.not_comparable, c.sample_only,
+                                                  c.pending, r.suspect_count()}) {
+    return;
+  }
+  daemon_event e;
+  e.kind = event_kind::run_revised;
+  e.previous_verdict = w.announced_verdict;
+  end_event(r, w, e);
   state_.publish(e);
 }
 

@@ -6,6 +6,7 @@
 // pending. Loop thread only: results come back through the event loop.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -96,6 +97,10 @@ class pair_scheduler {
     run_state end_state = run_state::ended;
     bool end_published = false;  // run_end went out; later layers reopen the log
     bool late_layers = false;    // layers were published after run_end
+    // The outcome its last run_end / run_revised announced: compared, not
+    // comparable, sample-only, pending, suspect; and the verdict.
+    std::array<std::uint64_t, 5> announced{};
+    std::string announced_verdict;
     // The sample's cut record, when big and already matched: its chunks are
     // summed as its bytes land, and its comparison reuses them. Matched
     // against the benchmark file stream_bench_path in its run
@@ -117,6 +122,8 @@ class pair_scheduler {
   void publish_layer(run_info& r, layer_result l);
   void maybe_finish(run_info& r, run_work& w);
   void finish_end(run_info& r, run_work& w);
+  void maybe_revise(run_info& r, run_work& w);
+  void end_event(run_info& r, run_work& w, daemon_event& e);
   bool benchmark_live(const run_info& r);
 
   event_loop& loop_;

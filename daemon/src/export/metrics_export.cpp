@@ -266,6 +266,34 @@ std::string render_metrics(const daemon_state& state, const metrics_inputs& in) 
        });
   each("sigdump_run_suspect_layers", "gauge", "Layers past a threshold or not comparable, so far.",
        [](const run_row& r) -> std::optional<double> { return as_double(r.run->suspect_count()); });
+  auto cov = [](const run_row& r) -> const coverage& { return r.run->report.coverage; };
+  each("sigdump_run_sample_layers", "gauge", "Sample layers of the run that take part so far.",
+       [&](const run_row& r) -> std::optional<double> { return as_double(cov(r).sample_layers); });
+  each("sigdump_run_not_comparable_layers", "gauge",
+       "Sample layers matched but not comparable, so far.",
+       [&](const run_row& r) -> std::optional<double> { return as_double(cov(r).not_comparable); });
+  each("sigdump_run_sample_only_layers", "gauge", "Sample layers no benchmark layer matched.",
+       [&](const run_row& r) -> std::optional<double> { return as_double(cov(r).sample_only); });
+  each("sigdump_run_benchmark_only_layers", "gauge",
+       "Benchmark layers no sample layer matched (counted when the run ends).",
+       [&](const run_row& r) -> std::optional<double> { return as_double(cov(r).benchmark_only); });
+  each("sigdump_run_pending_layers", "gauge",
+       "Sample layers not settled: no benchmark layer so far (at the end: never had one).",
+       [&](const run_row& r) -> std::optional<double> { return as_double(cov(r).pending); });
+  x.family("sigdump_run_verdict", "gauge",
+           "1 for the run's verdict so far (pass, incomplete, nothing_compared, fail), 0 for "
+           "the others (docs/compare.md).");
+  for (const auto& pr : all) {
+    for (const auto& row : pr.rows) {
+      const verdict v = judge(row.run->report.coverage, row.run->suspect_count());
+      for (verdict each_v :
+           {verdict::pass, verdict::incomplete, verdict::nothing_compared, verdict::fail}) {
+        x.sample("sigdump_run_verdict",
+                 {{"pair", pr.pair->name}, {"run", row.run->id}, {"verdict", verdict_name(each_v)}},
+                 v == each_v ? 1 : 0);
+      }
+    }
+  }
   each("sigdump_run_first_bad_layer", "gauge",
        "Index (execution order, from 0) of the first bad layer; -1 while there is none.",
        [](const run_row& r) -> std::optional<double> {
@@ -414,6 +442,8 @@ void metrics_exporter::publish(const daemon_event& e) {
     ++finished_[e.pair];
     last_counted_[e.pair] = e.run;
     finished = true;
+  } else if (e.kind == event_kind::run_revised) {
+    finished = true;  // not a new run: its gauges changed
   } else if (e.kind == event_kind::run_reset && !e.previous.empty() && !e.pair.empty()) {
     // A run that had already ended was counted by its run_end.
     auto it = last_counted_.find(e.pair);

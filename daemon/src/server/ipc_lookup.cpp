@@ -2,6 +2,7 @@
 
 #include "export/archive.h"
 #include "sigdump/diagnosis.h"
+#include "sigdump/record_index.h"
 #include "sigdump/record_json.h"
 
 namespace sigdump::daemon {
@@ -11,6 +12,45 @@ namespace {
 std::unexpected<ipc::protocol_error> not_found(std::string msg) {
   return std::unexpected(ipc::fail(ipc::error_code::not_found, std::move(msg)));
 }
+
+}  // namespace
+
+ipc::protocol_error unknown_name(const char* what, const std::string& name,
+                                 const std::vector<std::string>& known) {
+  std::string msg = std::string("no ") + what + " '" + name + "'";
+  auto close = closest_names(known, name, 5);
+  if (!close.empty()) {
+    msg += "; did you mean: ";
+    for (std::size_t i = 0; i < close.size(); ++i) msg += (i ? ", " : "") + close[i];
+  } else if (known.empty()) {
+    msg += std::string("; none is known");
+  } else if (known.size() <= 10) {
+    msg += "; known: ";
+    for (std::size_t i = 0; i < known.size(); ++i) msg += (i ? ", " : "") + known[i];
+  }
+  return ipc::fail(ipc::error_code::not_found, msg);
+}
+
+ipc::protocol_error unknown_pair(const daemon_state& state, const std::string& name) {
+  std::vector<std::string> known;
+  for (const auto& p : state.pairs) known.push_back(p.name);
+  return unknown_name("pair", name, known);
+}
+
+ipc::protocol_error unknown_run(const daemon_state& state, const std::string& id) {
+  std::vector<std::string> known;
+  for (auto it = state.runs.rbegin(); it != state.runs.rend(); ++it)
+    known.push_back(it->second->id);
+  return unknown_name("run", id, known);
+}
+
+ipc::protocol_error unknown_path(const daemon_state& state, const std::string& path) {
+  std::vector<std::string> known;
+  for (const auto& [p, f] : state.files) known.push_back(p);
+  return unknown_name("tracked dump file", path, known);
+}
+
+namespace {
 
 std::expected<run_target, ipc::protocol_error> target_of_run(const daemon_state& state,
                                                              std::shared_ptr<run_info> run) {
@@ -43,12 +83,12 @@ std::expected<run_target, ipc::protocol_error> resolve_target(const daemon_state
 
   if (*run_id) {
     auto r = state.find_run(**run_id);
-    if (!r) return not_found("no run '" + **run_id + "'");
+    if (!r) return std::unexpected(unknown_run(state, **run_id));
     return target_of_run(state, std::move(r));
   }
   if (*pair) {
     const pair_info* p = state.find_pair(**pair);
-    if (p == nullptr) return not_found("no pair '" + **pair + "'");
+    if (p == nullptr) return std::unexpected(unknown_pair(state, **pair));
     auto it = state.runs.find(p->run);
     if (p->run == 0 || it == state.runs.end()) {
       return not_found("pair '" + **pair + "' has no run yet (" + p->sample + " not seen)");
@@ -59,7 +99,7 @@ std::expected<run_target, ipc::protocol_error> resolve_target(const daemon_state
     const std::string norm = normalize_path(**path);
     auto it = state.files.find(norm);
     if (it == state.files.end() || !it->second || !it->second->file) {
-      return not_found("'" + **path + "' is not a tracked dump file");
+      return std::unexpected(unknown_path(state, **path));
     }
     run_target t;
     t.file = it->second;
@@ -111,6 +151,8 @@ void write_run(json_writer& w, const run_info& r, const archive* copies) {
   write_first_bad(w, r.report.first_bad);
   w.key("diagnosis");
   write_diagnosis(w, r.report.diagnosis);
+  write_outcome(w, r.pair.empty() ? std::nullopt : std::optional(r.report.coverage),
+                r.suspect_count());
   w.field("persisted", r.persisted);
   w.key("archive");
   auto copy = copies != nullptr ? copies->find(r.number) : std::nullopt;

@@ -5,6 +5,7 @@
 #include <expected>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "sigdump/ipc/protocol.h"
 #include "sigdump/json_util.h"
@@ -29,6 +30,16 @@ struct run_target {
    copy holds the run's records. */
 std::expected<run_target, ipc::protocol_error> resolve_target(const daemon_state& state,
                                                               const ipc::params_reader& params);
+
+/* not_found for a name given in params that does not exist: "no pair
+   'nett'; did you mean: net" (up to 5 of the closest known names; the
+   known ones listed when none is close, or "none is configured"). */
+ipc::protocol_error unknown_name(const char* what, const std::string& name,
+                                 const std::vector<std::string>& known);
+/* The same for a pair, a run id or a tracked dump file path of state. */
+ipc::protocol_error unknown_pair(const daemon_state& state, const std::string& name);
+ipc::protocol_error unknown_run(const daemon_state& state, const std::string& id);
+ipc::protocol_error unknown_path(const daemon_state& state, const std::string& path);
 
 /* The record object of `sigdump ls --json` (docs/protocol.md). */
 void write_record(json_writer& w, const record& r);

@@ -35,6 +35,7 @@ ipc::event_kind to_ipc(event_kind k) noexcept {
     case event_kind::run_end: return ipc::event_kind::run_end;
     case event_kind::run_reset: return ipc::event_kind::run_reset;
     case event_kind::resync: return ipc::event_kind::resync;
+    case event_kind::run_revised: return ipc::event_kind::run_revised;
   }
   return ipc::event_kind::resync;
 }
@@ -644,6 +645,7 @@ std::vector<std::string> ipc_server::snapshot_lines(const subscription& s) const
       e.reason = r.end_reason;
       e.layers = r.report.layers.size();
       e.suspect = r.suspect_count();
+      if (!r.pair.empty()) e.coverage = r.report.coverage;
       out.push_back(ipc::event_line(s.id, event_object(e, true)));
     }
   }
@@ -701,7 +703,9 @@ void ipc_server::update_board(const daemon_event& e) {
   info.sample = p->sample;
   info.benchmark = p->benchmark;
   info.run = e.run;
-  info.state = e.kind == event_kind::run_end ? ipc::board_state::ended : ipc::board_state::live;
+  info.state = e.kind == event_kind::run_end || e.kind == event_kind::run_revised
+                   ? ipc::board_state::ended
+                   : ipc::board_state::live;
   if (e.diagnosis) info.diagnosis = e.diagnosis->text;
   if (e.first_bad) info.first_bad = {e.first_bad->index, e.first_bad->name};
   if (e.kind == event_kind::resync) return;

@@ -11,6 +11,7 @@ const char* event_kind_name(event_kind k) noexcept {
     case event_kind::run_end: return "run_end";
     case event_kind::run_reset: return "run_reset";
     case event_kind::resync: return "resync";
+    case event_kind::run_revised: return "run_revised";
   }
   return "resync";
 }
@@ -33,6 +34,16 @@ void write_diagnosis(json_writer& w, const struct diagnosis& d) {
   w.field("at", d.at);
   w.field("text", d.text);
   w.end_object();
+}
+
+void write_outcome(json_writer& w, const std::optional<struct coverage>& c, std::uint64_t suspect) {
+  if (!c) {
+    w.field_null("coverage");
+    w.field_null("verdict");
+    return;
+  }
+  w.key("coverage").raw(coverage_json(*c));
+  w.field("verdict", verdict_name(judge(*c, suspect)));
 }
 
 namespace {
@@ -70,6 +81,7 @@ void write_event_fields(json_writer& w, const daemon_event& e) {
       write_diagnosis(w, e.diagnosis.value_or(diagnosis{}));
       break;
     case event_kind::run_end:
+    case event_kind::run_revised:
       w.field("run", e.run);
       w.field("path", e.path);
       write_pair(w, e.pair);
@@ -80,6 +92,8 @@ void write_event_fields(json_writer& w, const daemon_event& e) {
       write_first_bad(w, e.first_bad);
       w.key("diagnosis");
       write_diagnosis(w, e.diagnosis.value_or(diagnosis{}));
+      write_outcome(w, e.coverage, e.suspect);
+      if (e.kind == event_kind::run_revised) w.field("previous_verdict", e.previous_verdict);
       break;
     case event_kind::run_reset:
       w.field("run", e.run);

@@ -13,9 +13,9 @@
 
 namespace sigdump::daemon {
 
-enum class event_kind : std::uint8_t { run_start, layer, run_end, run_reset, resync };
+enum class event_kind : std::uint8_t { run_start, layer, run_end, run_reset, resync, run_revised };
 
-/* "run_start", "layer", "run_end", "run_reset", "resync" */
+/* "run_start", "layer", "run_end", "run_reset", "resync", "run_revised" */
 const char* event_kind_name(event_kind k) noexcept;
 
 /* One published event. Only the members listed for its kind are set. */
@@ -32,8 +32,10 @@ struct daemon_event {
   std::optional<layer_result> layer;          // layer: the compared layer
   std::optional<first_bad_layer> first_bad;   // layer/run_end: of the run so far
   std::optional<struct diagnosis> diagnosis;  // layer/run_end: of the run so far
-  std::uint64_t layers = 0;                   // run_end: layers compared
-  std::uint64_t suspect = 0;                  // run_end: suspect or failed layers
+  std::uint64_t layers = 0;                   // run_end/run_revised: layers compared
+  std::uint64_t suspect = 0;                  // run_end/run_revised: suspect or failed layers
+  std::optional<struct coverage> coverage;    // run_end/run_revised: with a pair
+  std::string previous_verdict;               // run_revised: the verdict it replaces
   bool suspect_layer() const noexcept { return layer && (layer->suspect || !layer->error.empty()); }
 };
 
@@ -50,6 +52,10 @@ std::string event_json(const daemon_event& e);
    {"index":..,"name":..,"reason":..} and {"kind":..,"at":..,"text":..}. */
 void write_first_bad(json_writer& w, const std::optional<first_bad_layer>& fb);
 void write_diagnosis(json_writer& w, const struct diagnosis& d);
+
+/* "coverage": {...} and "verdict": "..." (judge(c, suspect)), or both null
+   without a coverage (a run with no pair). */
+void write_outcome(json_writer& w, const std::optional<struct coverage>& c, std::uint64_t suspect);
 
 /* Receives every published event on the loop thread, in tick order. Must
    not block; must not publish from inside publish(). */

@@ -13,6 +13,7 @@
 
 #include "sigdump/advice.h"
 #include "sigdump/compare_options.h"
+#include "sigdump/coverage.h"
 #include "sigdump/diagnosis.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/error.h"
@@ -63,14 +64,30 @@ struct compare_report {
   std::vector<std::string> unmatched_sample, unmatched_benchmark;
   struct advice advice;
   std::uint64_t bytes_compared = 0;
+  /* sample_layers, sample_only(_layers), benchmark_only and pending are
+     set by whoever builds the report (compare_dumps, the daemon); the rest
+     by summarize(). */
+  struct coverage coverage;
 
   bool any_suspect_or_error() const noexcept;
+  /* Layers flagged suspect. */
+  std::uint64_t suspect_count() const noexcept;
+  /* judge(coverage, suspect_count()) (coverage.h). */
+  enum verdict verdict() const noexcept;
 };
 
-/* Fills first_bad, diagnosis and advice from report.layers (the daemon
-   calls it again as layers arrive). */
+/* Fills first_bad, diagnosis, advice and the rest of coverage (compared,
+   not_comparable, benchmark_ends_at; pending as what is left of
+   sample_layers) from report.layers (the daemon calls it again as layers
+   arrive). */
 void summarize(compare_report& report, const dump_file& sample,
                const std::vector<quant_param>* quant_params = nullptr);
+
+/* Fills report.coverage's compared, not_comparable, sample_only,
+   benchmark_ends_at and pending (what is left of sample_layers) from
+   report.layers and coverage.sample_only_layers. summarize() calls it; the
+   daemon calls it too when a sample layer is settled without a result. */
+void count_coverage(compare_report& report);
 
 /* The whole offline comparison. */
 result<compare_report> compare_dumps(const dump_file& sample, const dump_file& bench,

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "sigdump/metrics.h"
@@ -20,5 +21,11 @@ struct compare_options {
   /* Called from the comparing threads with bytes done so far and the total. */
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
 };
+
+/* Empty when a threshold is in range, else why not, naming `option`:
+   cos_min must lie in [-1, 1] (what COS can be), rmse_max must be finite
+   and >= 0 (RMSE is a ratio of sums of magnitudes). */
+std::string cos_min_problem(std::string_view option, double v);
+std::string rmse_max_problem(std::string_view option, double v);
 
 }  // namespace sigdump

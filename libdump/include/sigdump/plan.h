@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sigdump/compare_options.h"
+#include "sigdump/coverage.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/matching.h"
 
@@ -21,7 +22,10 @@ struct layer_plan {
     match_rule rule = match_rule::exact;
   };
   std::vector<pair> pairs;
-  std::vector<std::string> unmatched_sample, unmatched_benchmark;
+  std::vector<std::string> unmatched_sample, unmatched_benchmark;  // names, each once
+  std::uint64_t sample_layers = 0;                                 // compared sample records
+  std::vector<sample_only_layer> sample_only;                      // sample records without a match
+  std::uint64_t benchmark_only = 0;  // benchmark records no sample record matched
 };
 layer_plan plan_layers(const dump_file& sample, const dump_file& bench,
                        const compare_options& options);

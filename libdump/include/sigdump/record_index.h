@@ -45,5 +45,8 @@ class record_index {
    most `limit`, for "did you mean" messages. */
 std::vector<std::string> closest_names(const std::vector<record>& records, std::string_view name,
                                        std::size_t limit = 5);
+/* The same among plain names (pairs, runs, paths). */
+std::vector<std::string> closest_names(const std::vector<std::string>& names, std::string_view name,
+                                       std::size_t limit = 5);
 
 }  // namespace sigdump

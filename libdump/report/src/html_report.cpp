@@ -147,6 +147,15 @@ void append_header(std::string& out, const compare_report& r) {
          std::string(c.suspect ? "bad" : "good") + "\">" + std::to_string(c.suspect) + "</dd>";
   out += "<dt>not comparable</dt><dd id=\"error-count\"" +
          std::string(c.error ? " class=\"bad\"" : "") + ">" + std::to_string(c.error) + "</dd>";
+  out += "<dt>coverage</dt><dd id=\"coverage\"" +
+         std::string(r.coverage.compared < r.coverage.sample_layers || r.coverage.sample_layers == 0
+                         ? " class=\"bad\""
+                         : "") +
+         ">" + escaped(coverage_text(r.coverage)) + "</dd>";
+  const verdict v = r.verdict();
+  out += "<dt>verdict</dt><dd id=\"verdict\" class=\"" +
+         std::string(v == verdict::pass ? "good" : "bad") + "\">" + verdict_name(v) + ": " +
+         escaped(verdict_reason(v, r.coverage, r.suspect_count())) + "</dd>";
   out += "<dt>bytes compared</dt><dd>" + std::to_string(r.bytes_compared) + "</dd>";
   out += "</dl>\n";
 

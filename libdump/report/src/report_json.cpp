@@ -75,6 +75,28 @@ std::string layer_json(const layer_result& layer) {
   return w.take();
 }
 
+std::string coverage_json(const coverage& c) {
+  json_writer w;
+  w.begin_object();
+  w.field("sample_layers", c.sample_layers);
+  w.field("compared", c.compared);
+  w.field("not_comparable", c.not_comparable);
+  w.field("sample_only", c.sample_only);
+  w.field("benchmark_only", c.benchmark_only);
+  w.field("pending", c.pending);
+  if (c.benchmark_ends_at >= 0) {
+    w.key("benchmark_ends_at").begin_object();
+    w.field("index", c.benchmark_ends_at);
+    w.field("name", c.benchmark_ends_name);
+    w.end_object();
+  } else {
+    w.field_null("benchmark_ends_at");
+  }
+  w.field("text", coverage_text(c));
+  w.end_object();
+  return w.take();
+}
+
 std::string report_json(const compare_report& r) {
   json_writer w;
   w.begin_object();
@@ -155,6 +177,10 @@ std::string report_json(const compare_report& r) {
   w.field("all_int16", r.advice.all_int16);
   string_array(w, "notes", r.advice.notes);
   w.end_object();
+  const coverage& c = r.coverage;
+  w.key("coverage").raw(coverage_json(c));
+  w.field("verdict", verdict_name(r.verdict()));
+  w.field("verdict_reason", verdict_reason(r.verdict(), c, r.suspect_count()));
   w.key("summary").begin_object();
   w.field("layers", static_cast<std::uint64_t>(r.layers.size()));
   w.field("suspect", static_cast<std::uint64_t>(detail::count_suspect(r)));

@@ -70,6 +70,8 @@ std::string report_text(const compare_report& r, bool color) {
   if (errors) out += ", " + std::to_string(errors) + " not comparable";
   out += "; suspect when COS < " + fmt_g(r.thresholds.cos_min) + " or RMSE > " +
          fmt_g(r.thresholds.rmse_max) + '\n';
+  out += std::string(paint(bold)) + "coverage:" + paint(reset) + ' ' + coverage_text(r.coverage) +
+         '\n';
   out += "unmatched: " + std::to_string(r.unmatched_sample.size()) + " in sample only, " +
          std::to_string(r.unmatched_benchmark.size()) + " in benchmark only\n";
   if (!r.unmatched_sample.empty()) {
@@ -98,6 +100,13 @@ std::string report_text(const compare_report& r, bool color) {
            std::to_string(r.first_bad->index) + ") " + r.first_bad->name + ": " +
            r.first_bad->reason + '\n';
   }
+  // The verdict before the diagnosis and advice: the [CONV_CONFIG] block
+  // stays the last thing printed (docs/compare.md's sed recipe).
+  const verdict v = r.verdict();
+  out += std::string(paint(bold)) + "verdict:" + paint(reset) + ' ' +
+         paint(v == verdict::pass ? "" : red) + verdict_name(v) +
+         paint(v == verdict::pass ? "" : reset) + ": " +
+         verdict_reason(v, r.coverage, r.suspect_count()) + '\n';
   out += std::string(paint(bold)) + "diagnosis:" + paint(reset) + ' ' +
          diagnosis_kind_name(r.diagnosis.what) + ": " + r.diagnosis.text + '\n';
   if (!r.advice.text.empty()) {

@@ -14,7 +14,7 @@ method_result method_runs(method_context& ctx) {
   auto limit = ctx.params.get_int("limit", 1, 1'000'000);
   if (!limit) return std::unexpected(limit.error());
   if (*pair && ctx.state.find_pair(**pair) == nullptr) {
-    return std::unexpected(ipc::fail(ipc::error_code::not_found, "no pair '" + **pair + "'"));
+    return std::unexpected(unknown_pair(ctx.state, **pair));
   }
   const std::string norm = *path ? normalize_path(**path) : std::string();
   const auto max = static_cast<std::uint64_t>(limit->value_or(1'000'000));

@@ -107,6 +107,7 @@ method_result method_status(method_context& ctx) {
         write_first_bad(w, run->report.first_bad);
         w.key("diagnosis");
         write_diagnosis(w, run->report.diagnosis);
+        write_outcome(w, run->report.coverage, run->suspect_count());
       } else {
         w.field_null("run");
         w.field_null("state");
@@ -115,6 +116,7 @@ method_result method_status(method_context& ctx) {
         w.field_null("first_bad");
         w.key("diagnosis");
         write_diagnosis(w, diagnosis{});
+        write_outcome(w, std::nullopt, 0);
       }
       w.key("three_way");
       if (auto rows = st.three_way(p)) {

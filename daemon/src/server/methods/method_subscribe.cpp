@@ -1,5 +1,6 @@
 // subscribe: stream events matching a filter, replaying what a reconnecting
 // client missed (since) or the current state whole (fresh_instance).
+#include "server/ipc_lookup.h"
 #include "server/ipc_server.h"
 #include "server/methods/methods.h"
 #include "sigdump/json_util.h"
@@ -18,6 +19,11 @@ method_result method_subscribe(method_context& ctx) {
   if (!suspect) return std::unexpected(suspect.error());
   auto since = ctx.params.get_string("since");
   if (!since) return std::unexpected(since.error());
+  // A name that does not exist would match nothing, forever.
+  if (*pair && ctx.state.find_pair(**pair) == nullptr) {
+    return std::unexpected(unknown_pair(ctx.state, **pair));
+  }
+  if (*run && !ctx.state.find_run(**run)) return std::unexpected(unknown_run(ctx.state, **run));
   f.pair = *pair;
   if (*path) f.path = normalize_path(**path);
   f.run = *run;

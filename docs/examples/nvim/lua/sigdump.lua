@@ -122,10 +122,13 @@ local function on_event(msg)
     p.first_bad = val(msg.first_bad)
     p.diagnosis = val(msg.diagnosis)
     p.ended = false
-  elseif ev == 'run_end' then
+  elseif ev == 'run_end' or ev == 'run_revised' then
+    -- run_revised: the results of an ended run changed (a late benchmark).
     p.first_bad = val(msg.first_bad)
     p.diagnosis = val(msg.diagnosis)
     p.count = msg.layers or p.count
+    p.coverage = val(msg.coverage)
+    p.verdict = val(msg.verdict)
     p.ended = true
   end
   -- run_start and run_reset: pair_state() already began the new run.
@@ -244,6 +247,11 @@ function M.statusline(name)
     local cos = l and val(l.cos)
     local why = cos and string.format('COS %.3f', cos) or tostring(val(fb.reason) or '')
     return string.format('%sfirst bad %d) %s %s%s', head, fb.index, fb.name, why, offline)
+  end
+  if p.ended and p.verdict and p.verdict ~= 'pass' then
+    -- Nothing suspect, but not every sample layer was compared.
+    local c = p.coverage and val(p.coverage.text) or ''
+    return string.format('%s%s: %s%s', head, p.verdict, c, offline)
   end
   return string.format('%s%d layers ok%s%s', head, p.count, p.ended and '' or ' so far', offline)
 end

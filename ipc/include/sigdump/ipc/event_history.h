@@ -11,7 +11,15 @@
 
 namespace sigdump::ipc {
 
-enum class event_kind : std::uint8_t { layer, run_start, run_end, run_reset, resync, gap };
+enum class event_kind : std::uint8_t {
+  layer,
+  run_start,
+  run_end,
+  run_reset,
+  resync,
+  gap,
+  run_revised
+};
 
 /* The wire spelling ("run_start"). */
 const char* event_kind_name(event_kind k) noexcept;

@@ -15,4 +15,8 @@ std::string report_json(const compare_report& report);
 /* One layer as a JSON object (same keys as in report_json's "layers"). */
 std::string layer_json(const layer_result& layer);
 
+/* A coverage as the JSON object the report's "coverage" holds (the daemon's
+   run_end, run_revised, status and runs carry the same). */
+std::string coverage_json(const coverage& c);
+
 }  // namespace sigdump
