@@ -53,6 +53,9 @@ then a summary: unmatched names, suspect layers (COS < cos-min or RMSE >
 rmse-max), the first bad layer, the diagnosis (jump / drift / oscillation,
 docs/diagnosis.md) and, for suspect convolutions, a ready-to-paste
 input_config.ini [CONV_CONFIG] block putting their inputs in INT16.
+Last, per suspect layer, its channels (C of NHWC, else the last axis): the
+three worst by COS with their COS, RMSE and max |a-b|, and the three
+elements with the largest |a-b| with their n,h,w,c coordinates and values.
 
 options:
   --json                 one JSON object (docs/compare.md); non-finite numbers are null
@@ -71,6 +74,8 @@ options:
   --html FILE            also write a self-contained HTML report: charts, sortable
                          table, histograms of suspect layers, advice (docs/report.md)
   --plot FILE.svg        also write the COS/RMSE/MSE chart as a standalone SVG
+  --channels             per-channel evidence for every compared layer, not only
+                         for the suspect ones (docs/compare.md, "Channels")
   --threads N            worker threads (default 0: every core)
   --format-sample binary|text, --format-benchmark binary|text
                          force a file's variant instead of detecting it
@@ -113,6 +118,7 @@ struct compare_args {
   compare_options options;
   std::string name_map, quant_params;
   bool do_export = false, one_per_row = false;
+  bool all_channels = false;  // --channels
   std::string export_dir;
   std::string html, plot;  // --html FILE, --plot FILE.svg
   parse_options sample_format, bench_format;
@@ -190,6 +196,8 @@ std::string parse_args(const std::vector<std::string>& args, compare_args& out) 
       out.options.include_constants = true;
     } else if (a == "--include-inputs") {
       out.options.include_inputs = true;
+    } else if (a == "--channels") {
+      out.all_channels = true;
     } else if (a == "--one-per-row") {
       out.one_per_row = true;
     } else if (a.starts_with("-") && a != "-") {
@@ -229,11 +237,13 @@ int run_compare(const std::vector<std::string>& args) {
 
   const std::uint64_t total = sample->current_mapping()->size() + bench->current_mapping()->size();
   progress_bar bar(total, progress_wanted(total));
+  a.options.channel_evidence = true;
   a.options.progress = [&bar](std::uint64_t done, std::uint64_t all) { bar.update(done, all); };
 
   auto report = compare_dumps(*sample, *bench, a.options, in->quant_params_or_null());
   bar.finish();
   if (!report) return fail(report.error().describe());
+  if (a.all_channels) add_channel_evidence(*report, *sample, *bench, true, a.options.threads);
 
   if (a.json) {
     write_stdout(report_json(*report));
