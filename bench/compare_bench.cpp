@@ -1,6 +1,10 @@
 // Throughput of compare_dumps on a pair of ~512 MB float dumps (64 layers
 // each) against a plain read-and-sum of the same mapped bytes, both with the
 // same thread count, in the same run. Counter `ratio` = compare / baseline.
+// Then the cost of per-channel evidence (compare_options::channel_evidence):
+// with no suspect layer (thresholds nothing breaks) and with the default
+// thresholds (some layers suspect), each against the same comparison
+// without it in the same run; counter `time_ratio` = with / without.
 // The answer is checked against a straightforward loop before any timing.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
@@ -30,7 +34,8 @@ struct fixture {
   std::string sample_path, bench_path;
   std::optional<dump_file> sample, bench;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-  double baseline_rate = 0;  // bytes/s, set by BM_ReadAndSumBaseline
+  double baseline_rate = 0;            // bytes/s, set by BM_ReadAndSumBaseline
+  double seconds_without[2] = {0, 0};  // per compare, channel evidence off: [no suspect, default]
 };
 fixture* fx = nullptr;
 
@@ -156,8 +161,46 @@ void BM_CompareLayers(benchmark::State& state) {
   state.counters["ratio"] = fx->baseline_rate > 0 ? rate / fx->baseline_rate : 0.0;
 }
 
+// state.range(0): 0 no layer suspect, 1 default thresholds; range(1): channel evidence on.
+void BM_ChannelEvidence(benchmark::State& state) {
+  const bool all_clean = state.range(0) == 0, channels = state.range(1) != 0;
+  compare_options o;
+  o.threads = fx->threads;
+  o.channel_evidence = channels;
+  if (all_clean) {
+    o.thresholds.cos_min = 0.0;
+    o.thresholds.rmse_max = 1e9;
+  }
+  std::size_t suspect = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::uint64_t runs = 0;
+  for (auto _ : state) {
+    auto r = compare_dumps(*fx->sample, *fx->bench, o);
+    suspect = 0;
+    for (const auto& l : r->layers) suspect += l.suspect ? 1 : 0;
+    benchmark::DoNotOptimize(r);
+    ++runs;
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+                      static_cast<double>(runs);
+  double& without = fx->seconds_without[all_clean ? 0 : 1];
+  if (!channels) without = secs;
+  state.counters["suspect_layers"] = static_cast<double>(suspect);
+  state.counters["time_ratio"] = channels && without > 0 ? secs / without : 1.0;
+  state.SetBytesProcessed(static_cast<std::int64_t>(input_bytes() * runs));
+}
+
 BENCHMARK(BM_ReadAndSumBaseline)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_CompareLayers)->Unit(benchmark::kMillisecond)->UseRealTime();
+// Each "without" right before its "with", so both see the same machine.
+BENCHMARK(BM_ChannelEvidence)
+    ->ArgNames({"suspect", "channels"})
+    ->Args({0, 0})
+    ->Args({0, 1})
+    ->Args({1, 0})
+    ->Args({1, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

@@ -58,9 +58,12 @@ rmse-max), the first bad layer, the diagnosis (jump / drift / oscillation,
 docs/diagnosis.md) and the INT16 advice: the input of the convolution at, or
 feeding, the layer where precision breaks first, then a few more suspect
 convolutions, each with why, as a ready-to-paste input_config.ini
-[CONV_CONFIG] block (or what to check first when the input already differs),
-and the verdict: pass, fail, incomplete or nothing_compared (docs/compare.md,
-"Coverage and verdict").
+[CONV_CONFIG] block (or what to check first when the input already differs).
+Before the diagnosis: the verdict (pass, fail, incomplete or
+nothing_compared; docs/compare.md, "Coverage and verdict") and, per suspect
+layer, its channels (C of NHWC, else the last axis): the three worst by COS
+with their COS, RMSE and max |a-b|, and the three elements with the largest
+|a-b| with their n,h,w,c coordinates and values.
 
 options:
   --json                 one JSON object (docs/compare.md); non-finite numbers are null
@@ -91,6 +94,8 @@ options:
                          no benchmark layer matched) and one for the coverage
   --allow-partial        sample layers without a benchmark layer do not fail the
                          run (verdict incomplete exits 0); nothing compared still fails
+  --channels             per-channel evidence for every compared layer, not only
+                         for the suspect ones (docs/compare.md, "Channels")
   --threads N            worker threads (default 0: every core)
   --format-sample binary|text, --format-benchmark binary|text
                          force a file's variant instead of detecting it
@@ -136,6 +141,7 @@ struct compare_args {
   compare_options options;
   std::string name_map, quant_params;
   bool do_export = false, one_per_row = false;
+  bool all_channels = false;  // --channels
   std::string export_dir;
   std::string html, plot, junit;  // --html FILE, --plot FILE.svg, --junit FILE
   bool allow_partial = false;
@@ -226,6 +232,8 @@ std::string parse_args(const std::vector<std::string>& args, compare_args& out) 
       out.options.include_inputs = true;
     } else if (a == "--allow-partial") {
       out.allow_partial = true;
+    } else if (a == "--channels") {
+      out.all_channels = true;
     } else if (a == "--one-per-row") {
       out.one_per_row = true;
     } else if (a.starts_with("-") && a != "-") {
@@ -307,12 +315,14 @@ int run_compare(const std::vector<std::string>& args) {
 
   const std::uint64_t total = sample->current_mapping()->size() + bench->current_mapping()->size();
   progress_bar bar(total, progress_wanted(total));
+  a.options.channel_evidence = true;
   a.options.progress = [&bar](std::uint64_t done, std::uint64_t all) { bar.update(done, all); };
 
   auto report = compare_dumps(*sample, *bench, a.options, in->quant_params_or_null());
   bar.finish();
   if (!report) return fail(report.error().describe());
   if (a.advice_all) limit_advice(report->advice, advice_more_all);
+  if (a.all_channels) add_channel_evidence(*report, *sample, *bench, true, a.options.threads);
 
   if (a.json) {
     write_stdout(report_json(*report));

@@ -13,7 +13,7 @@ namespace {
 
 constexpr const char* query_help =
     R"(usage: sigdump query NAME [--run R] [--pair P] [--path FILE] [--values A:B]
-                    [--occurrence K] [--json] [--socket PATH]
+                    [--occurrence K] [--channels] [--json] [--socket PATH]
 
 Asks sigdumpd for one tensor of a dump it watches, by name (exact, then the
 vendor's sanitized form with '/' -> '_'): its record header (type, shape,
@@ -30,6 +30,10 @@ options:
   --values A:B     also print elements A up to (not including) B, at most
                    65536 of them (A: alone means A..A+16)
   --occurrence K   the K-th record of that name (0-based) instead of the last
+  --channels       also compare it with its benchmark per channel (C of NHWC,
+                   else the last axis): the worst channels (COS, RMSE, max
+                   |a-b|), outlier channels, the elements with the largest
+                   |a-b| (n,h,w,c, both values) and every channel's metrics
   --json           print the daemon's reply (docs/protocol.md, `tensor`)
   --socket PATH    daemon socket (default: $SIGDUMP_SOCKET, else
                    $XDG_RUNTIME_DIR/sigdump/sock, else /tmp/sigdump-$UID/sock)
@@ -42,6 +46,7 @@ examples:
   sigdump query conv3_1/linear/bn_xx
   sigdump query conv3_1/linear/bn_xx --pair mobilenet --values 0:32
   sigdump query data --path /dumps/float.bin --json
+  sigdump query conv3_1/linear/bn_xx --pair mobilenet --channels
 )";
 
 bool parse_u64(std::string_view s, std::uint64_t& out) {
@@ -80,6 +85,62 @@ bool print_metrics(simdjson::dom::element m, bool color) {
   const std::string err = live::str(m, "error");
   if (!err.empty()) std::printf("  not comparable: %s\n", err.c_str());
   return suspect;
+}
+
+std::string channel_line(simdjson::dom::element c) {
+  return "c" + std::to_string(live::integer(c, "c").value_or(0)) + " COS " +
+         live::fixed6(live::num(c, "cos")) + " RMSE " + live::fixed6(live::num(c, "rmse")) +
+         " max|a-b| " + live::general(live::num(c, "max_abs"));
+}
+
+void print_channels(simdjson::dom::element ch) {
+  std::printf("channels: C=%lld (axis %lld)\n",
+              static_cast<long long>(live::integer(ch, "count").value_or(0)),
+              static_cast<long long>(live::integer(ch, "axis").value_or(-1)));
+  simdjson::dom::array arr;
+  if (auto w = live::member(ch, "worst"); w && !w->get_array().get(arr)) {
+    std::printf("  worst:");
+    std::size_t i = 0;
+    for (auto c : arr) std::printf("%s %s", i++ ? "," : "", channel_line(c).c_str());
+    std::printf("\n");
+  }
+  if (auto o = live::member(ch, "outliers"); o && !o->get_array().get(arr) && arr.size() > 0) {
+    std::printf("  outlier channels (peak > 10x the median channel's):");
+    for (auto c : arr) {
+      std::int64_t k = 0;
+      if (!c.get_int64().get(k)) std::printf(" c%lld", static_cast<long long>(k));
+    }
+    std::printf("\n");
+  }
+  if (auto t = live::member(ch, "top"); t && !t->get_array().get(arr)) {
+    std::printf("  largest |a-b| at %s:\n", live::str(ch, "order", "n,h,w,c").c_str());
+    for (auto e : arr) {
+      std::string at = "[";
+      simdjson::dom::array xs;
+      if (auto a = live::member(e, "at"); a && !a->get_array().get(xs)) {
+        for (auto x : xs) {
+          std::int64_t v = 0;
+          if (!x.get_int64().get(v)) at += (at.size() > 1 ? "," : "") + std::to_string(v);
+        }
+      }
+      at += "]";
+      std::printf("    %-16s |a-b| %s  sample %s  benchmark %s\n", at.c_str(),
+                  live::general(live::num(e, "abs_diff")).c_str(),
+                  live::general(live::num(e, "sample")).c_str(),
+                  live::general(live::num(e, "benchmark")).c_str());
+    }
+  }
+  if (auto p = live::member(ch, "per_channel"); p && !p->get_array().get(arr) && arr.size() > 0) {
+    std::printf("  %6s %10s %10s %12s %12s\n", "c", "COS", "RMSE", "max|a-b|", "peak");
+    for (auto c : arr) {
+      std::printf("  %6lld %10s %10s %12s %12s\n",
+                  static_cast<long long>(live::integer(c, "c").value_or(0)),
+                  live::fixed6(live::num(c, "cos")).c_str(),
+                  live::fixed6(live::num(c, "rmse")).c_str(),
+                  live::general(live::num(c, "max_abs")).c_str(),
+                  live::general(live::num(c, "peak")).c_str());
+    }
+  }
 }
 
 void print_locator(simdjson::dom::element l) {
@@ -129,7 +190,8 @@ int run_query(const std::vector<std::string>& args) {
                              {"pair", true},
                              {"path", true},
                              {"values", true},
-                             {"occurrence", true}},
+                             {"occurrence", true},
+                             {"channels", false}},
                             1);
   if (!a) return exit_error;
   if (a->positional.empty()) return fail("query needs a tensor NAME; see 'sigdump query --help'");
@@ -157,6 +219,7 @@ int run_query(const std::vector<std::string>& args) {
     if (to - from > 65536) return fail("--values " + *v + ": at most 65536 values per query");
     params.key("values").begin_array().value(from).value(to).end_array();
   }
+  if (a->has("channels")) params.field("channels", true);
   params.end_object();
 
   auto c = live::connect(live::socket_path_of(*a));
@@ -200,6 +263,13 @@ int run_query(const std::vector<std::string>& args) {
     print_metrics(*metrics, color);
   } else {
     std::printf("metrics: none (the tensor is not part of a compared pair)\n");
+  }
+  if (a->has("channels")) {
+    if (auto ch = live::member(doc, "channels")) {
+      print_channels(*ch);
+    } else {
+      std::printf("channels: none (no compared benchmark record to read)\n");
+    }
   }
   if (auto l = live::member(doc, "locator")) print_locator(*l);
   if (auto v = live::member(doc, "values")) print_values(*v);

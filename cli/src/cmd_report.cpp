@@ -219,6 +219,7 @@ int run_report(const std::vector<std::string>& args) {
   if (!in) return fail(in.error().describe());
   const dump_file* sample = &in->sample;
   const dump_file* bench = &in->bench;
+  a.options.channel_evidence = true;
   auto report = compare_dumps(*sample, *bench, a.options, in->quant_params_or_null());
   if (!report) return fail(report.error().describe());
 

@@ -9,10 +9,14 @@
 #include <vector>
 
 #include "command.h"
+#include "sigdump/channel_metrics.h"
+#include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/json_util.h"
 #include "sigdump/record_index.h"
 #include "sigdump/record_json.h"
+#include "sigdump/report/report_json.h"
+#include "sigdump/report/report_text.h"
 #include "sigdump/tensor.h"
 
 namespace sigdump::cli {
@@ -20,7 +24,7 @@ namespace {
 
 constexpr const char* show_help =
     R"(usage: sigdump show FILE NAME [--values A:B] [--occurrence K] [--json]
-                   [--format binary|text]
+                   [--format binary|text] [--channels --against BENCHMARK]
 
 Shows one tensor of a dump file: its header (kind and port, op index and
 type, type, scale and zero point, shape, constant flag, where its payload
@@ -42,16 +46,25 @@ options:
   --json                  one JSON object with "record", "occurrences",
                           "stats" and "values" (null unless --values)
   --format binary|text    force the variant instead of detecting it
+  --channels              compare the tensor with its benchmark per channel (C of
+                          NHWC, else the last axis): the layer's MSE/COS/RMSE, the
+                          worst channels, outlier channels, the elements with the
+                          largest |a-b| (n,h,w,c) and a table of every channel;
+                          with --json, a "comparison" object (docs/compare.md)
+  --against BENCHMARK     the benchmark dump for --channels; its record of the
+                          same name (exact, then sanitized; the last output one)
   -h, --help              show this help
 
 exit status: 0 shown, 1 the record exists but its values cannot be read
-(unknown type, payload smaller than its shape), 2 bad usage, unreadable
+(unknown type, payload smaller than its shape) or, with --channels, it is
+suspect against its benchmark or cannot be compared, 2 bad usage, unreadable
 file, or no such name (the message lists the closest names).
 
 examples:
   sigdump show sigma_outtensor_dump.bin conv1/bn_xx_xx
   sigdump show run.bin conv1_bn_xx_xx --values 0:32
   sigdump show run.bin data --occurrence 0 --json
+  sigdump show fixed.bin conv3_1/linear/bn_xx --channels --against float.bin
 )";
 
 constexpr std::uint64_t max_values = 65536;
@@ -64,6 +77,8 @@ struct show_args {
   bool values = false;
   std::uint64_t first = 0, last = 0;
   bool last_given = false;
+  bool channels = false;
+  std::string against;
 };
 
 bool parse_u64(std::string_view s, std::uint64_t& out) {
@@ -103,6 +118,11 @@ std::string parse_args(const std::vector<std::string>& args, show_args& out) {
       } else {
         return "--format must be 'binary' or 'text'";
       }
+    } else if (a == "--channels") {
+      out.channels = true;
+    } else if (is("--against")) {
+      out.against = option_value(args, i, "--against", ok);
+      if (!ok || out.against.empty()) return "--against needs a BENCHMARK file";
     } else if (is("--occurrence")) {
       std::string v = option_value(args, i, "--occurrence", ok);
       std::uint64_t k = 0;
@@ -131,8 +151,63 @@ std::string parse_args(const std::vector<std::string>& args, show_args& out) {
     return "expected FILE and NAME; usage: sigdump show FILE NAME [--values A:B] [--json]";
   out.file = positional[0];
   out.name = positional[1];
+  if (out.channels && out.against.empty()) return "--channels needs --against BENCHMARK";
+  if (!out.channels && !out.against.empty()) return "--against goes with --channels";
   if (out.values && !out.last_given) out.last = out.first + 16;
   return {};
+}
+
+/* The benchmark layer of --channels: the record of the same name in the
+   benchmark (exact, then sanitized; its last output record), compared as
+   `sigdump compare` would, with per-channel evidence. An error message, or
+   empty with `out` set. */
+std::string compare_channels(const dump_file& sample, std::uint32_t chosen,
+                             const std::string& bench_path, layer_result& out) {
+  auto b = dump_file::open(bench_path);
+  if (!b) return b.error().describe();
+  const auto& recs = b->records();
+  const std::string& name = sample.records()[chosen].name;
+  auto ids = b->index().find(recs, name);
+  if (ids.empty()) ids = b->index().find_sanitized(recs, name);
+  if (ids.empty()) return bench_path + ": no record named '" + name + "'";
+  std::uint32_t bi = ids.back();
+  for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
+    if (recs[*it].kind == record_kind::out) {
+      bi = *it;
+      break;
+    }
+  }
+  compare_options o;
+  o.threads = 1;
+  out = compare_layer(sample, chosen, *b, bi, o);
+  if (out.error.empty()) {
+    auto sv = sample.view(chosen);
+    auto bv = b->view(bi);
+    if (!sv || !bv) return (sv ? bv.error() : sv.error()).describe();
+    auto ev = compute_channel_evidence(*sv, *bv, out.layout);
+    if (!ev) return ev.error().describe();
+    out.channels = std::move(*ev);
+  }
+  return {};
+}
+
+void print_channels(const layer_result& l, const std::string& bench_path) {
+  std::printf("channels against %s record %lld (layout %s)\n", bench_path.c_str(),
+              static_cast<long long>(l.bench_record), layout_name(l.layout));
+  if (!l.error.empty()) {
+    std::printf("  not comparable: %s\n", l.error.c_str());
+    return;
+  }
+  std::printf("  MSE: %f COS: %f RMSE: %f%s\n", l.metrics.mse, l.metrics.cos, l.metrics.rmse,
+              l.suspect ? "  (suspect)" : "");
+  const channel_evidence& ev = *l.channels;
+  std::fputs(channel_text(ev, l.shape, "  ").c_str(), stdout);
+  if (ev.per_channel.empty()) return;
+  std::printf("  %6s %10s %10s %12s %12s %12s\n", "c", "COS", "RMSE", "MSE", "max|a-b|", "peak");
+  for (const auto& c : ev.per_channel) {
+    std::printf("  %6u %10.6f %10.6f %12.6g %12.6g %12.6g%s\n", c.channel, c.cos, c.rmse, c.mse,
+                c.max_abs, c.peak, c.all_zero ? "  (zero on both sides)" : "");
+  }
 }
 
 std::string number(double v) {
@@ -216,6 +291,13 @@ int run_show(const std::vector<std::string>& args) {
     }
   }
   const bool dequantized = view ? view->dequantize : (!f->is_float() && r.type != dtype::f32);
+  std::optional<layer_result> channels;
+  if (a.channels && view) {
+    channels.emplace();
+    if (auto err = compare_channels(*f, chosen, a.against, *channels); !err.empty()) {
+      return fail(err);
+    }
+  }
 
   if (a.json) {
     json_writer w;
@@ -243,11 +325,13 @@ int run_show(const std::vector<std::string>& args) {
     } else {
       w.field_null("values");
     }
+    if (channels) w.key("comparison").raw(layer_json(*channels));
     if (!read_error.empty()) {
       w.field("error", read_error);
     }
     w.end_object();
     std::cout << w.str() << '\n';
+    if (channels && (channels->suspect || !channels->error.empty())) return exit_findings;
     return view ? exit_ok : exit_findings;
   }
 
@@ -309,6 +393,12 @@ int run_show(const std::vector<std::string>& args) {
       for (std::size_t k = i; k < values.size() && k < i + 8; ++k) line += ' ' + number(values[k]);
       std::cout << line << '\n';
     }
+  }
+  if (channels) {
+    std::cout.flush();
+    print_channels(*channels, a.against);
+    std::fflush(stdout);
+    if (channels->suspect || !channels->error.empty()) return exit_findings;
   }
   return exit_ok;
 }

@@ -254,6 +254,7 @@ result<compare_report> compare_dumps(const dump_file& sample, const dump_file& b
   }
   report.layers.reserve(jobs.size());
   for (prepared& p : jobs) report.layers.push_back(std::move(p.result));
+  if (options.channel_evidence) add_channel_evidence(report, sample, bench, false, options.threads);
   summarize(report, sample, quant_params);
   return report;
 }

@@ -83,6 +83,12 @@ TEST(CompareCli, TextOutputAndExitCodes) {
             "unmatched: 0 in sample only, 0 in benchmark only\n"
             "suspect: 1 layer(s): 1) conv1\n"
             "first bad layer: 1) conv1: COS 0.556923 < 0.99, RMSE 0.307692 > 0.1\n"
+            // The suspect layer's channels: only channel 2 differs.
+            "channels: per-channel evidence (sample vs benchmark values)\n"
+            "  1) conv1: C=3 (axis 3 of [1, 2, 2, 3]); worst c2 COS -0.066667 RMSE 0.800000 "
+            "max|a-b| 24, c0 COS 1.000000 RMSE 0.000000 max|a-b| 0, c1 COS 1.000000 RMSE 0.000000 "
+            "max|a-b| 0\n"
+            "    largest |a-b| at n,h,w,c: [0,1,1,2] 24 (-12 vs 12)\n"
             "verdict: fail: 1 suspect\n"
             "diagnosis: drift: metrics degrade gradually, without a lasting step; the first "
             "layer past a threshold is 1) conv1 (COS 0.556923 < 0.99, RMSE 0.307692 > 0.1): look "
@@ -224,6 +230,80 @@ TEST(SplitCli, VendorNamesRawRecordsAndText) {
   std::size_t entries = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(t.path())) ++entries;
   EXPECT_EQ(entries, 3u);  // d.bin, parts, text
+}
+
+TEST(CompareCli, ChannelsInJsonAndOnRequest) {
+  temp_dir t;
+  write_pair(t);
+  auto r =
+      run({bin_path("sigdump"), "compare", t.file("sample.bin"), t.file("bench.bin"), "--json"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  simdjson::dom::parser p;
+  simdjson::dom::element doc = p.parse(r.out).value();
+  // Only the suspect layer has a "channels" object.
+  EXPECT_TRUE(doc["layers"].at(0)["channels"].error() == simdjson::NO_SUCH_FIELD);
+  simdjson::dom::element ch = doc["layers"].at(1)["channels"].value();
+  EXPECT_EQ(ch["count"].get_uint64().value(), 3u);
+  EXPECT_EQ(ch["worst"].at(0)["c"].get_uint64().value(), 2u);
+  EXPECT_DOUBLE_EQ(ch["worst"].at(0)["max_abs"].get_double().value(), 24.0);
+  EXPECT_EQ(ch["top"].get_array().value().size(), 1u);  // one element differs
+  EXPECT_EQ(ch["top"].at(0)["index"].get_uint64().value(), 11u);
+  EXPECT_DOUBLE_EQ(ch["top"].at(0)["sample"].get_double().value(), -12.0);
+  EXPECT_DOUBLE_EQ(ch["top"].at(0)["benchmark"].get_double().value(), 12.0);
+  EXPECT_EQ(ch["per_channel"].get_array().value().size(), 3u);
+
+  // --channels: every compared layer gets them, in text and JSON.
+  r = run({bin_path("sigdump"), "compare", t.file("sample.bin"), t.file("bench.bin"), "--json",
+           "--channels"});
+  simdjson::dom::parser p2;
+  doc = p2.parse(r.out).value();
+  EXPECT_EQ(doc["layers"].at(0)["channels"]["count"].get_uint64().value(), 1u);  // 1-D: one
+  EXPECT_EQ(doc["layers"].at(2)["channels"]["axis"].get_int64().value(), -1);
+  r = run(
+      {bin_path("sigdump"), "compare", t.file("sample.bin"), t.file("bench.bin"), "--channels"});
+  EXPECT_NE(r.out.find("\n  0) data: C=1 (the whole tensor)"), std::string::npos) << r.out;
+}
+
+TEST(CompareCli, ShowChannelsAgainstABenchmark) {
+  temp_dir t;
+  write_pair(t);
+  auto r = run({bin_path("sigdump"), "show", t.file("sample.bin"), "conv1", "--channels",
+                "--against", t.file("bench.bin")});
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // suspect against its benchmark
+  EXPECT_NE(r.out.find("channels against " + t.file("bench.bin") +
+                       " record 1 (layout same)\n"
+                       "  MSE: 48.000000 COS: 0.556923 RMSE: 0.307692  (suspect)\n"
+                       "  C=3 (axis 3 of [1, 2, 2, 3]); worst c2 COS -0.066667"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("  largest |a-b| at n,h,w,c: [0,1,1,2] 24 (-12 vs 12)\n"), std::string::npos)
+      << r.out;
+  // The table of every channel.
+  EXPECT_NE(r.out.find("       2  -0.066667   0.800000"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("       0   1.000000   0.000000"), std::string::npos) << r.out;
+
+  r = run({bin_path("sigdump"), "show", t.file("sample.bin"), "conv1", "--channels", "--against",
+           t.file("bench.bin"), "--json"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  simdjson::dom::parser p;
+  simdjson::dom::element doc = p.parse(r.out).value();
+  EXPECT_EQ(doc["comparison"]["channels"]["worst"].at(0)["c"].get_uint64().value(), 2u);
+  EXPECT_EQ(doc["comparison"]["channels"]["top"].at(0)["at"].at(1).get_int64().value(), 1);
+  EXPECT_TRUE(doc["stats"].is_object());
+
+  // A layer that matches: exit 0; usage errors: exit 2.
+  r = run({bin_path("sigdump"), "show", t.file("sample.bin"), "data", "--channels", "--against",
+           t.file("bench.bin")});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(
+      run({bin_path("sigdump"), "show", t.file("sample.bin"), "conv1", "--channels"}).exit_code, 2);
+  EXPECT_EQ(run({bin_path("sigdump"), "show", t.file("sample.bin"), "conv1", "--against",
+                 t.file("bench.bin")})
+                .exit_code,
+            2);
+  r = run({bin_path("sigdump"), "show", t.file("sample.bin"), "prob/x:0", "--channels", "--against",
+           t.file("sample.bin") + ".missing"});
+  EXPECT_EQ(r.exit_code, 2);
 }
 
 }  // namespace

@@ -343,4 +343,42 @@ TEST_F(LiveDaemon, QueryAnswersStatsMetricsLocatorAndValues) {
   EXPECT_NE(missing.err.find("not_found"), std::string::npos) << missing.err;
 }
 
+TEST_F(LiveDaemon, QueryChannelsEqualOfflineCompareAndNameTheOutlierChannels) {
+  // The lossy layer: its channels from the daemon equal `sigdump compare --json`'s.
+  auto json = sigdump("query", {bad_layer, "--pair", "net", "--channels", "--json"});
+  EXPECT_EQ(json.exit_code, 1) << describe(json);
+  auto offline = run(
+      {bin_path("sigdump"), "compare", tmp_->file("fixed.bin"), tmp_->file("float.bin"), "--json"});
+  ASSERT_EQ(offline.exit_code, 1) << offline.err;
+  simdjson::dom::parser p, p2;
+  simdjson::dom::element live_doc, off_doc;
+  ASSERT_FALSE(p.parse(json.out).get(live_doc)) << json.out;
+  ASSERT_FALSE(p2.parse(offline.out).get(off_doc)) << offline.out;
+  simdjson::dom::element live_ch, off_ch;
+  ASSERT_FALSE(live_doc["channels"].get(live_ch)) << json.out;
+  ASSERT_TRUE(live_ch.is_object()) << json.out;
+  ASSERT_FALSE(off_doc["layers"].at(8)["channels"].get(off_ch)) << offline.out;
+  EXPECT_EQ(simdjson::minify(live_ch), simdjson::minify(off_ch));
+  EXPECT_EQ(live_ch["count"].get_uint64().value(), 32u);
+
+  auto text = sigdump("query", {bad_layer, "--pair", "net", "--channels"});
+  EXPECT_EQ(text.exit_code, 1) << describe(text);
+  for (const char* part : {"channels: C=32 (axis 3)", "  worst: c",
+                           "largest |a-b| at n,h,w,c:", "       c        COS       RMSE"}) {
+    EXPECT_NE(text.out.find(part), std::string::npos) << part << " in\n" << text.out;
+  }
+  // Its input: a fine COS overall, yet two channels ~100x wider than the rest.
+  text = sigdump("query", {"conv3_1/expand/bn_xx_xx", "--pair", "net", "--channels"});
+  EXPECT_EQ(text.exit_code, 0) << describe(text);
+  EXPECT_NE(text.out.find("outlier channels (peak > 10x the median channel's): c5 c21"),
+            std::string::npos)
+      << text.out;
+  // Without --channels the reply's "channels" is null.
+  auto plain = sigdump("query", {bad_layer, "--pair", "net", "--json"});
+  simdjson::dom::parser p3;
+  simdjson::dom::element plain_doc;
+  ASSERT_FALSE(p3.parse(plain.out).get(plain_doc)) << plain.out;
+  EXPECT_TRUE(plain_doc["channels"].is_null()) << plain.out;
+}
+
 }  // namespace

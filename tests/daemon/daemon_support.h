@@ -167,7 +167,19 @@ inline std::vector<std::string> offline_layers(const std::string& sample,
   }
   simdjson::dom::array layers;
   if (doc["layers"].get_array().get(layers)) return out;
-  for (auto l : layers) out.push_back(simdjson::minify(l));
+  // Live layer events carry no per-channel evidence (the tensor method gives
+  // it on request); the offline report adds it to suspect layers.
+  for (auto l : layers) {
+    std::string o = "{";
+    simdjson::dom::object fields;
+    if (l.get_object().get(fields)) continue;
+    for (auto field : fields) {
+      if (field.key == "channels") continue;
+      if (o.size() > 1) o += ',';
+      o += '"' + std::string(field.key) + "\":" + simdjson::minify(field.value);
+    }
+    out.push_back(o + '}');
+  }
   return out;
 }
 

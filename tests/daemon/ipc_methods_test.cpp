@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include "ipc_test_client.h"
+#include "sigdump/channel_metrics.h"
+#include "sigdump/dump_file.h"
+#include "sigdump/report/report_json.h"
 
 namespace sigdump::testing {
 namespace {
@@ -97,6 +100,46 @@ TEST_F(IpcMethods, StatusRunsTensorsTensor) {
             "invalid_params");
   EXPECT_EQ(c.call("tensor", R"({"pair":"p","name":"net/layer_1/conv","occurrence":3})").error_code,
             "not_found");
+}
+
+TEST_F(IpcMethods, TensorChannelsOnRequest) {
+  write_layers(4);
+  raw_client c(daemon_->socket());
+  const std::string bad = pair_writer::name(2);
+  auto plain = c.call("tensor", R"({"pair":"p","name":")" + bad + "\"}");
+  ASSERT_TRUE(plain.error_code.empty()) << plain.raw;
+  simdjson::dom::parser p;
+  EXPECT_TRUE(p.parse(plain.result).value()["channels"].is_null()) << plain.raw;
+  EXPECT_EQ(c.call("tensor", R"({"pair":"p","name":")" + bad + R"(","channels":"yes"})").error_code,
+            "invalid_params");
+
+  auto t = c.call("tensor", R"({"pair":"p","name":")" + bad + R"(","channels":true})");
+  ASSERT_TRUE(t.error_code.empty()) << t.raw;
+  simdjson::dom::parser p2;
+  simdjson::dom::element ch = p2.parse(t.result).value()["channels"].value();
+  ASSERT_TRUE(ch.is_object()) << t.raw;
+  EXPECT_EQ(ch["axis"].get_int64().value(), 3);
+  EXPECT_EQ(ch["count"].get_uint64().value(), 8u);
+  EXPECT_EQ(ch["per_channel"].get_array().value().size(), 8u);
+
+  // The same evidence as computed offline from the two files.
+  auto s = dump_file::open(daemon_->sample());
+  auto b = dump_file::open(daemon_->bench());
+  ASSERT_TRUE(s && b);
+  auto sv = s->view(2);
+  auto bv = b->view(2);
+  ASSERT_TRUE(sv && bv);
+  auto ev = compute_channel_evidence(*sv, *bv, layout_choice::same);
+  ASSERT_TRUE(ev.has_value());
+  simdjson::dom::parser p3;
+  EXPECT_EQ(simdjson::minify(ch), simdjson::minify(p3.parse(channels_json(*ev)).value()));
+
+  // A layer that is not part of the pair's comparison: null.
+  auto none = c.call("tensor", R"({"path":")" + daemon_->bench() + R"(","name":")" + bad +
+                                   R"(","channels":true})");
+  ASSERT_TRUE(none.error_code.empty()) << none.raw;
+  simdjson::dom::parser p4;
+  EXPECT_TRUE(p4.parse(none.result).value()["channels"].is_null()) << none.raw;
 }
 
 TEST_F(IpcMethods, CompareByPathAndByRun) {

@@ -323,6 +323,48 @@ TEST(HtmlReport, HistogramsOnlyForSuspectLayers) {
             std::string::npos);
 }
 
+TEST(HtmlReport, ChannelChartPerSuspectLayer) {
+  dump_pair p;
+  {
+    auto sw = dump_writer::create(p.sample_path);
+    auto bw = dump_writer::create(p.bench_path);
+    ASSERT_TRUE(sw && bw);
+    auto b = ramp(48, 0.25f, 1.0f);
+    auto s = b;
+    for (std::size_t k = 0; k < s.size(); ++k) {
+      if (k % 8 == 1 || k % 8 == 5) s[k] = -s[k];  // channels 1 and 5 of NHWC [1,2,3,8]
+    }
+    ASSERT_TRUE(sw->write(spec("ok/out", {1, 2, 3, 8}, 0), b));
+    ASSERT_TRUE(bw->write(spec("ok/out", {1, 2, 3, 8}, 0), b));
+    ASSERT_TRUE(sw->write(spec("bad/out", {1, 2, 3, 8}, 1), s));
+    ASSERT_TRUE(bw->write(spec("bad/out", {1, 2, 3, 8}, 1), b));
+    ASSERT_TRUE(sw->close());
+    ASSERT_TRUE(bw->close());
+  }
+  auto sample = dump_file::open(p.sample_path);
+  auto bench = dump_file::open(p.bench_path);
+  ASSERT_TRUE(sample && bench);
+  // Without evidence in the report the page makes it; with it, the same chart.
+  auto report = compare_dumps(*sample, *bench, compare_options{});
+  ASSERT_TRUE(report) << report.error().describe();
+  ASSERT_TRUE(report->layers.at(1).suspect);
+  const auto html = render_html_report(*report, *sample, *bench);
+  EXPECT_EQ(count(html, "class=\"channel-chart\""), 1u);
+  EXPECT_EQ(html.find("id=\"channel-chart-0\""), std::string::npos);
+  const auto chart = section(html, "id=\"channel-chart-1\"", "</svg>");
+  EXPECT_EQ(count(chart, "<g class=\"channel"), 8u);
+  EXPECT_EQ(count(chart, "<g class=\"channel worst\"><title>c1: COS -1.000000"), 1u) << chart;
+  EXPECT_EQ(count(chart, "<g class=\"channel worst\"><title>c5: COS -1.000000"), 1u) << chart;
+  EXPECT_EQ(count(chart, "class=\"channel worst"), 2u) << chart;
+  EXPECT_NE(html.find("Largest |a-b| at n,h,w,c:"), std::string::npos);
+
+  compare_options on;
+  on.channel_evidence = true;
+  auto with = compare_dumps(*sample, *bench, on);
+  ASSERT_TRUE(with && with->layers.at(1).channels);
+  EXPECT_EQ(render_html_report(*with, *sample, *bench), html);
+}
+
 // The benchmark stored in the other layout holds the same values: the
 // per-element difference must be exactly zero in both directions.
 TEST(HtmlReport, TransposedLayoutsPairTheRightElements) {

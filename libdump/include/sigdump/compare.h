@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sigdump/advice.h"
+#include "sigdump/channel_metrics.h"
 #include "sigdump/compare_options.h"
 #include "sigdump/coverage.h"
 #include "sigdump/diagnosis.h"
@@ -35,6 +36,9 @@ struct layer_result {
   layout_choice layout = layout_choice::same;
   bool suspect = false;
   std::string error;  // non-empty: could not be compared, metrics unset
+  /* Per-channel evidence: set by compare_dumps for suspect layers when
+     compare_options::channel_evidence is on, and by add_channel_evidence. */
+  std::optional<channel_evidence> channels;
 };
 
 /* Compares one matched pair with the vendor's layout rules and thresholds.

@@ -18,6 +18,10 @@ struct compare_options {
   bool include_inputs = false;
   std::unordered_map<std::string, std::string> name_map;  // sample name -> benchmark name
   unsigned threads = 0;                                   // 0: hardware concurrency
+  /* compare_dumps: per-channel evidence (channel_metrics.h) for each suspect
+     layer, in a second pass over just those layers (`sigdump compare`,
+     `sigdump report` and the daemon's compare method turn it on). */
+  bool channel_evidence = false;
   /* Called from the comparing threads with bytes done so far and the total. */
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
 };

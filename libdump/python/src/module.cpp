@@ -290,6 +290,7 @@ std::unique_ptr<report_core> compare(
     unsigned threads, const std::optional<std::string>& format_sample,
     const std::optional<std::string>& format_benchmark) {
   compare_options options;
+  options.channel_evidence = true;  // as `sigdump compare --json` prints
   if (cos_min) options.thresholds.cos_min = *cos_min;
   if (rmse_max) options.thresholds.rmse_max = *rmse_max;
   options.include_constants = include_constants;

@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string_view>
 #include <vector>
 
+#include "channel_chart.h"
 #include "histogram_svg.h"
 #include "pair_histograms.h"
 #include "sigdump/atomic_file.h"
@@ -345,7 +347,32 @@ void append_layer_histograms(std::string& out, const layer_result& l, const dump
                                       &h->bench_values, "benchmark");
   out += detail::render_histogram_svg("hist-diff-" + idx, "difference sample - benchmark", h->diffs,
                                       "sample - benchmark", nullptr, {});
-  out += "</div></section>\n";
+  out += "</div>\n";
+  // Where in the channels the error sits: the layer's evidence, or made now.
+  std::optional<channel_evidence> made;
+  const channel_evidence* ev = l.channels ? &*l.channels : nullptr;
+  if (ev == nullptr) {
+    if (auto e = compute_channel_evidence(*sv, *bv, l.layout)) {
+      made = std::move(*e);
+      ev = &*made;
+    }
+  }
+  if (ev != nullptr) {
+    out += "<div class=\"channel-row\" id=\"channels-" + idx + "\">\n";
+    out += detail::render_channel_chart_svg("channel-chart-" + idx, *ev);
+    if (!ev->top.empty()) {
+      out += "<p class=\"note\">Largest |a-b| at " + escaped(ev->order) + ":";
+      for (std::size_t i = 0; i < ev->top.size(); ++i) {
+        const element_diff& e = ev->top[i];
+        out += std::string(i ? ";" : "") + " " + escaped(format_coordinates(e.at)) + " " +
+               format_number(e.abs_diff, 6, 'g') + " (sample " + format_number(e.sample, 6, 'g') +
+               ", benchmark " + format_number(e.benchmark, 6, 'g') + ")";
+      }
+      out += ".</p>\n";
+    }
+    out += "</div>\n";
+  }
+  out += "</section>\n";
 }
 
 void append_histograms(std::string& out, const compare_report& r, const dump_file* sample,
@@ -368,7 +395,9 @@ void append_histograms(std::string& out, const compare_report& r, const dump_fil
   out +=
       "<p class=\"note\">Per suspect layer: sample and benchmark values over the same bins, "
       "and the per-element difference (benchmark read in the sample's layout). Bar heights "
-      "are log-scaled counts; hover a bin for its numbers.</p>\n";
+      "are log-scaled counts; hover a bin for its numbers. Below them, one bar per channel "
+      "(C of NHWC, else the last axis): 1 - COS of that channel, the worst in red, outlier "
+      "channels outlined; hover a bar for its numbers.</p>\n";
   std::size_t shown = std::min<std::size_t>(suspects.size(), o.max_histograms);
   for (std::size_t i = 0; i < shown; ++i) {
     append_layer_histograms(out, *suspects[i], *sample, *bench, o);

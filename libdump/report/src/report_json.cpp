@@ -57,6 +57,20 @@ void layer_fields(json_writer& w, const layer_result& l) {
   } else {
     w.field("error", l.error);
   }
+  if (l.channels) w.key("channels").raw(channels_json(*l.channels));
+}
+
+void channel_fields(json_writer& w, const channel_stat& c) {
+  w.begin_object();
+  w.field("c", static_cast<std::uint64_t>(c.channel));
+  w.field("n", c.n);
+  w.field("mse", c.mse);
+  w.field("cos", c.cos);
+  w.field("rmse", c.rmse);
+  w.field("max_abs", c.max_abs);
+  w.field("peak", c.peak);
+  w.field("all_zero", c.all_zero);
+  w.end_object();
 }
 
 void string_array(json_writer& w, const char* k, const std::vector<std::string>& v) {
@@ -66,6 +80,39 @@ void string_array(json_writer& w, const char* k, const std::vector<std::string>&
 }
 
 }  // namespace
+
+std::string channels_json(const channel_evidence& ev) {
+  json_writer w;
+  w.begin_object();
+  w.field("axis", static_cast<std::int64_t>(ev.axis));
+  w.field("count", ev.channels);
+  w.field("order", ev.order);
+  w.key("worst").begin_array();
+  for (const auto& c : ev.worst) channel_fields(w, c);
+  w.end_array();
+  w.key("outliers").begin_array();
+  for (auto c : ev.outliers) w.value(static_cast<std::uint64_t>(c));
+  w.end_array();
+  w.key("top").begin_array();
+  for (const auto& e : ev.top) {
+    w.begin_object();
+    w.field("index", e.index);
+    w.key("at").begin_array();
+    for (auto x : e.at) w.value(static_cast<std::int64_t>(x));
+    w.end_array();
+    w.field("c", static_cast<std::uint64_t>(e.channel));
+    w.field("sample", e.sample);
+    w.field("benchmark", e.benchmark);
+    w.field("abs_diff", e.abs_diff);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("per_channel").begin_array();
+  for (const auto& c : ev.per_channel) channel_fields(w, c);
+  w.end_array();
+  w.end_object();
+  return w.take();
+}
 
 std::string layer_json(const layer_result& layer) {
   json_writer w;

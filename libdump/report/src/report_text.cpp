@@ -38,7 +38,60 @@ std::string join_limited(const std::vector<std::string>& items) {
   return out;
 }
 
+std::string fixed6(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%f", v);
+  return buf;
+}
+
 }  // namespace
+
+std::string channel_text(const channel_evidence& ev, const std::vector<std::int64_t>& shape,
+                         std::string_view indent) {
+  constexpr std::size_t shown_channels = 3, shown_elements = 3;
+  std::string out(indent);
+  out += "C=" + std::to_string(ev.channels);
+  if (ev.axis >= 0) {
+    out += " (axis " + std::to_string(ev.axis) + " of " + format_shape(shape) + ")";
+  } else {
+    out += " (the whole tensor)";
+  }
+  if (ev.worst.empty()) {
+    out += "; too many channels for per-channel metrics";
+  } else {
+    out += "; worst";
+    for (std::size_t i = 0; i < ev.worst.size() && i < shown_channels; ++i) {
+      const channel_stat& c = ev.worst[i];
+      out += (i ? ", c" : " c") + std::to_string(c.channel) + " COS " + fixed6(c.cos) + " RMSE " +
+             fixed6(c.rmse) + " max|a-b| " + fmt_g(c.max_abs);
+    }
+    if (ev.worst.size() > shown_channels) {
+      const channel_stat& next = ev.worst[shown_channels];
+      const std::uint64_t others = ev.channels - shown_channels;
+      out += "; the other " + std::to_string(others) +
+             (next.all_zero ? std::string(": zero on both sides") : ": COS >= " + fixed6(next.cos));
+    }
+  }
+  if (!ev.outliers.empty()) {
+    out += "; outlier channels (peak > " + fmt_g(outlier_ratio) + "x the median channel's):";
+    for (std::size_t i = 0; i < ev.outliers.size() && i < text_list_limit; ++i) {
+      const channel_stat& c = ev.per_channel[ev.outliers[i]];
+      out += (i ? ", c" : " c") + std::to_string(c.channel) + " peak " + fmt_g(c.peak);
+    }
+    if (ev.outliers.size() > text_list_limit) out += ", ...";
+  }
+  out += '\n';
+  if (!ev.top.empty()) {
+    out += std::string(indent) + "largest |a-b| at " + ev.order + ":";
+    for (std::size_t i = 0; i < ev.top.size() && i < shown_elements; ++i) {
+      const element_diff& e = ev.top[i];
+      out += (i ? ", " : " ") + format_coordinates(e.at) + ' ' + fmt_g(e.abs_diff) + " (" +
+             fmt_g(e.sample) + " vs " + fmt_g(e.benchmark) + ")";
+    }
+    out += '\n';
+  }
+  return out;
+}
 
 std::string report_text(const compare_report& r, bool color) {
   std::string out;
@@ -99,6 +152,22 @@ std::string report_text(const compare_report& r, bool color) {
     out += std::string(paint(bold)) + "first bad layer:" + paint(reset) + ' ' +
            std::to_string(r.first_bad->index) + ") " + r.first_bad->name + ": " +
            r.first_bad->reason + '\n';
+  }
+  std::size_t with_channels = 0;
+  for (const auto& l : r.layers) {
+    if (!l.channels) continue;
+    if (with_channels++ == 0) {
+      out += std::string(paint(bold)) + "channels:" + paint(reset) +
+             " per-channel evidence (sample vs benchmark values)\n";
+    }
+    if (with_channels > text_list_limit) continue;
+    out += "  " + std::to_string(l.index) + ") " + l.name + ": ";
+    std::string lines = channel_text(*l.channels, l.shape, "    ");
+    out += lines.substr(4);
+  }
+  if (with_channels > text_list_limit) {
+    out += "  ... and " + std::to_string(with_channels - text_list_limit) +
+           " more layer(s); --json holds all\n";
   }
   // The verdict before the diagnosis and advice: the [CONV_CONFIG] block
   // stays the last thing printed (docs/compare.md's sed recipe).

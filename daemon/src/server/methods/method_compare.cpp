@@ -87,6 +87,7 @@ method_result method_compare(method_context& ctx) {
 
   compare_options options = ctx.state.compare;
   options.progress = nullptr;
+  options.channel_evidence = true;  // as `sigdump compare --json` prints
   if (*cos_min) options.thresholds.cos_min = **cos_min;
   if (*rmse_max) options.thresholds.rmse_max = **rmse_max;
   if (*constants) options.include_constants = **constants;

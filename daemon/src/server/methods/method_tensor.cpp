@@ -6,6 +6,7 @@
 
 #include "server/ipc_lookup.h"
 #include "server/methods/methods.h"
+#include "server/methods/tensor_channels.h"
 #include "sigdump/compare.h"
 #include "sigdump/json_util.h"
 #include "sigdump/record_index.h"
@@ -44,6 +45,8 @@ method_result method_tensor(method_context& ctx) {
   if (!occurrence) return std::unexpected(occurrence.error());
   auto range = ctx.params.get_range("values");
   if (!range) return std::unexpected(range.error());
+  auto channels = ctx.params.get_bool("channels");
+  if (!channels) return std::unexpected(channels.error());
   auto target = resolve_target(ctx.state, ctx.params);
   if (!target) return std::unexpected(target.error());
 
@@ -134,6 +137,13 @@ method_result method_tensor(method_context& ctx) {
   }
   if (layer != nullptr) {
     w.raw(layer_json(*layer));
+  } else {
+    w.null();
+  }
+  // Per-channel evidence against the layer's benchmark record, on request.
+  w.key("channels");
+  if (channels->value_or(false) && layer != nullptr && view) {
+    w.raw(tensor_channels_json(ctx.state, *target->run, *layer, *view, ctx.peer));
   } else {
     w.null();
   }

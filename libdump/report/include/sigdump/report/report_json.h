@@ -12,6 +12,10 @@ namespace sigdump {
 /* The whole report, one JSON object and a newline. */
 std::string report_json(const compare_report& report);
 
+/* Per-channel evidence as a JSON object (the "channels" object of a layer,
+   docs/compare.md): axis, count, order, worst, top, per_channel. */
+std::string channels_json(const channel_evidence& channels);
+
 /* One layer as a JSON object (same keys as in report_json's "layers"). */
 std::string layer_json(const layer_result& layer);
 

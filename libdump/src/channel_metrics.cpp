@@ -1,0 +1,299 @@
+// Per-channel evidence of a compared layer: one pass in row-major order
+// over the sample and the benchmark (read through the layer's layout),
+// summing the vendor's sums per channel in double and keeping the elements
+// with the largest difference. One thread per layer, so the numbers never
+// depend on how many threads a comparison used.
+#include "sigdump/channel_metrics.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <thread>
+
+#include "sigdump/compare.h"
+#include "sigdump/mapping.h"
+
+namespace sigdump {
+
+namespace {
+
+constexpr std::uint64_t block_elements = 16384;
+
+struct channel_sums {
+  double ab = 0, aa = 0, bb = 0, dd = 0, abs_d = 0, abs_b = 0, max_d = 0, peak = 0;
+  std::uint64_t n = 0;
+  bool max_nan = false;
+};
+
+struct candidate {
+  double abs_diff;
+  std::uint64_t index;
+  double a, b;
+};
+
+// Whether x ranks above y among the largest differences: NaN first, then
+// the larger |a-b|, then the lower index.
+bool ranks_above(const candidate& x, const candidate& y) noexcept {
+  const bool xn = std::isnan(x.abs_diff), yn = std::isnan(y.abs_diff);
+  if (xn != yn) return xn;
+  if (!xn && x.abs_diff != y.abs_diff) return x.abs_diff > y.abs_diff;
+  return x.index < y.index;
+}
+
+// Everything the guarded block reader touches, allocated beforehand: a
+// SIGBUS guard must not unwind through allocations.
+struct pass_state {
+  const tensor_view* sample;
+  const tensor_view* bench;
+  layout_choice layout;
+  std::uint64_t stride;    // elements per step of the channel axis
+  std::uint64_t channels;  // size of the channel axis
+  bool per_channel;        // keep per-channel sums
+  std::vector<channel_sums> sums;
+  std::vector<candidate> heap;  // min-heap of the best `keep` candidates
+  std::size_t keep;
+  std::vector<double> a, b;
+  std::uint64_t first = 0, len = 0;
+  std::uint64_t pos = 0, channel = 0;  // position of `first` within stride, and its channel
+};
+
+// The heap's top is the candidate that ranks lowest.
+bool heap_order(const candidate& x, const candidate& y) noexcept { return ranks_above(x, y); }
+
+void run_block(void* p) {
+  auto* s = static_cast<pass_state*>(p);
+  const std::span<double> a(s->a.data(), s->len), b(s->b.data(), s->len);
+  s->sample->read(s->first, a);
+  read_values(*s->bench, s->layout, s->first, b);
+  std::uint64_t pos = s->pos, c = s->channel;
+  double floor =
+      s->heap.size() == s->keep && !s->heap.empty()
+          ? (std::isnan(s->heap.front().abs_diff) ? std::numeric_limits<double>::infinity()
+                                                  : s->heap.front().abs_diff)
+          : 0.0;
+  for (std::uint64_t k = 0; k < s->len; ++k) {
+    const double x = a[k], y = b[k];
+    const double d = x - y;
+    const double ad = std::fabs(d);
+    if (s->per_channel) {
+      channel_sums& cs = s->sums[c];
+      cs.ab += x * y;
+      cs.aa += x * x;
+      cs.bb += y * y;
+      cs.dd += d * d;
+      cs.abs_d += ad;
+      const double ay = std::fabs(y);
+      cs.abs_b += ay;
+      if (ay > cs.peak && std::isfinite(ay)) cs.peak = ay;
+      if (ad > cs.max_d) {
+        cs.max_d = ad;
+      } else if (ad != ad) {  // NaN
+        cs.max_nan = true;
+      }
+      ++cs.n;
+    }
+    // Equal elements are no evidence; below the kept floor, nothing to do.
+    if (s->keep > 0 && !(ad == 0) && !(s->heap.size() == s->keep && ad < floor)) {
+      const candidate cand{ad, s->first + k, x, y};
+      if (s->heap.size() < s->keep) {
+        s->heap.push_back(cand);  // capacity reserved: no allocation
+        std::push_heap(s->heap.begin(), s->heap.end(), heap_order);
+      } else if (ranks_above(cand, s->heap.front())) {
+        std::pop_heap(s->heap.begin(), s->heap.end(), heap_order);
+        s->heap.back() = cand;
+        std::push_heap(s->heap.begin(), s->heap.end(), heap_order);
+      }
+      // The lowest kept |a-b| (NaN ranks above all: then nothing is below it).
+      if (s->heap.size() == s->keep) {
+        floor = std::isnan(s->heap.front().abs_diff) ? std::numeric_limits<double>::infinity()
+                                                     : s->heap.front().abs_diff;
+      }
+    }
+    if (++pos == s->stride) {
+      pos = 0;
+      if (++c == s->channels) c = 0;
+    }
+  }
+  s->pos = pos;
+  s->channel = c;
+}
+
+channel_stat finish(const channel_sums& s, std::uint32_t channel) {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  channel_stat m;
+  m.channel = channel;
+  m.n = s.n;
+  m.mse = s.n ? s.dd / static_cast<double>(s.n) : 0.0;
+  m.cos = (s.aa == 0 || s.bb == 0) ? 0.0 : s.ab / (std::sqrt(s.aa) * std::sqrt(s.bb));
+  m.rmse = s.abs_b == 0 ? (s.abs_d == 0 ? 0.0 : inf) : s.abs_d / s.abs_b;
+  m.max_abs = s.max_nan ? std::numeric_limits<double>::quiet_NaN() : s.max_d;
+  m.peak = s.peak;
+  m.all_zero = s.aa == 0 && s.bb == 0;
+  return m;
+}
+
+// Whether channel x is worse than y: a NaN COS first, then the lower COS,
+// then the higher RMSE (NaN highest), then the lower channel; channels
+// all zero on both sides (identical) last.
+bool worse(const channel_stat& x, const channel_stat& y) noexcept {
+  auto group = [](const channel_stat& m) { return m.all_zero ? 2 : std::isnan(m.cos) ? 0 : 1; };
+  const int gx = group(x), gy = group(y);
+  if (gx != gy) return gx < gy;
+  if (gx == 1 && x.cos != y.cos) return x.cos < y.cos;
+  auto r = [](const channel_stat& m) {
+    return std::isnan(m.rmse) ? std::numeric_limits<double>::infinity() : m.rmse;
+  };
+  if (r(x) != r(y)) return r(x) > r(y);
+  return x.channel < y.channel;
+}
+
+std::vector<std::int64_t> coordinates(std::uint64_t index, const std::vector<std::int64_t>& shape,
+                                      bool nchw) {
+  std::vector<std::int64_t> at(shape.size());
+  for (std::size_t k = shape.size(); k-- > 0;) {
+    const auto dim = static_cast<std::uint64_t>(std::max<std::int64_t>(shape[k], 1));
+    at[k] = static_cast<std::int64_t>(index % dim);
+    index /= dim;
+  }
+  if (nchw && at.size() == 4) at = {at[0], at[2], at[3], at[1]};
+  return at;
+}
+
+}  // namespace
+
+result<channel_evidence> compute_channel_evidence(const tensor_view& sample,
+                                                  const tensor_view& bench, layout_choice layout,
+                                                  const channel_options& options) {
+  if (sample.elements != bench.elements) {
+    error e;
+    e.code = errc::mismatch;
+    e.message = "element counts differ";
+    return std::unexpected(std::move(e));
+  }
+  channel_evidence ev;
+  const auto& shape = sample.shape;
+  const bool nchw = shape.size() == 4 && layout == layout_choice::benchmark_nhwc_to_nchw;
+  if (shape.size() >= 2) {
+    ev.axis = nchw ? 1 : static_cast<std::int32_t>(shape.size() - 1);
+    ev.channels = static_cast<std::uint64_t>(std::max<std::int64_t>(shape[ev.axis], 1));
+  }
+  if (shape.size() == 4) {
+    ev.order = "n,h,w,c";
+  } else {
+    for (std::size_t k = 0; k < shape.size(); ++k) {
+      ev.order += (k ? ",d" : "d") + std::to_string(k);
+    }
+  }
+  std::uint64_t stride = 1;
+  if (ev.axis >= 0) {
+    for (std::size_t k = static_cast<std::size_t>(ev.axis) + 1; k < shape.size(); ++k) {
+      stride *= static_cast<std::uint64_t>(std::max<std::int64_t>(shape[k], 1));
+    }
+  } else {
+    stride = std::max<std::uint64_t>(sample.elements, 1);
+  }
+
+  pass_state s{};
+  s.sample = &sample;
+  s.bench = &bench;
+  s.layout = layout;
+  s.stride = stride;
+  s.channels = ev.channels;
+  s.per_channel = ev.channels <= options.max_channels;
+  if (s.per_channel) s.sums.resize(static_cast<std::size_t>(ev.channels));
+  s.keep = static_cast<std::size_t>(std::min<std::uint64_t>(options.top_elements, sample.elements));
+  s.heap.reserve(s.keep + 1);
+  const auto block = static_cast<std::size_t>(std::min(block_elements, sample.elements));
+  s.a.resize(block);
+  s.b.resize(block);
+  for (std::uint64_t first = 0; first < sample.elements; first += block_elements) {
+    s.first = first;
+    s.len = std::min(block_elements, sample.elements - first);
+    const void* fault = nullptr;
+    if (!guarded_read(&run_block, &s, &fault))
+      return std::unexpected(vanished_error(sample, bench, fault));
+  }
+
+  if (s.per_channel) {
+    ev.per_channel.reserve(s.sums.size());
+    for (std::size_t c = 0; c < s.sums.size(); ++c) {
+      ev.per_channel.push_back(finish(s.sums[c], static_cast<std::uint32_t>(c)));
+    }
+    std::vector<channel_stat> ranked = ev.per_channel;
+    const std::size_t w = std::min<std::size_t>(options.worst_channels, ranked.size());
+    std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(w), ranked.end(),
+                      worse);
+    ranked.resize(w);
+    ev.worst = std::move(ranked);
+    std::vector<double> peaks;
+    peaks.reserve(ev.per_channel.size());
+    for (const auto& c : ev.per_channel) peaks.push_back(c.peak);
+    auto mid = peaks.begin() + static_cast<std::ptrdiff_t>(peaks.size() / 2);
+    std::nth_element(peaks.begin(), mid, peaks.end());
+    const double median = *mid;
+    if (median > 0) {
+      for (const auto& c : ev.per_channel) {
+        if (c.peak > outlier_ratio * median) ev.outliers.push_back(c.channel);
+      }
+    }
+  }
+  std::sort(s.heap.begin(), s.heap.end(), ranks_above);
+  for (const candidate& c : s.heap) {
+    element_diff e;
+    e.index = c.index;
+    e.at = coordinates(c.index, shape, nchw);
+    e.channel = static_cast<std::uint32_t>(ev.axis < 0 ? 0 : (c.index / stride) % ev.channels);
+    e.sample = c.a;
+    e.benchmark = c.b;
+    e.abs_diff = c.abs_diff;
+    ev.top.push_back(std::move(e));
+  }
+  return ev;
+}
+
+std::string format_coordinates(const std::vector<std::int64_t>& at) {
+  std::string out = "[";
+  for (std::size_t k = 0; k < at.size(); ++k) {
+    if (k) out += ',';
+    out += std::to_string(at[k]);
+  }
+  return out + ']';
+}
+
+void add_channel_evidence(compare_report& report, const dump_file& sample, const dump_file& bench,
+                          bool all_layers, unsigned threads, const channel_options& options) {
+  // Views are taken here, on one thread: text payloads are parsed by view().
+  struct job {
+    layer_result* layer;
+    tensor_view sample, bench;
+  };
+  std::vector<job> jobs;
+  for (auto& l : report.layers) {
+    if (!l.error.empty() || l.channels || !(l.suspect || all_layers) || l.bench_record < 0) {
+      continue;
+    }
+    auto sv = sample.view(l.sample_record);
+    auto bv = bench.view(static_cast<std::uint32_t>(l.bench_record));
+    if (sv && bv) jobs.push_back({&l, std::move(*sv), std::move(*bv)});
+  }
+  if (jobs.empty()) return;
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (;;) {
+      const std::size_t i = next.fetch_add(1, std::memory_order_relaxed);
+      if (i >= jobs.size()) return;
+      job& j = jobs[i];
+      if (auto ev = compute_channel_evidence(j.sample, j.bench, j.layer->layout, options)) {
+        j.layer->channels = std::move(*ev);
+      }
+    }
+  };
+  unsigned t = threads ? threads : std::max(1u, std::thread::hardware_concurrency());
+  t = static_cast<unsigned>(std::min<std::size_t>(t, jobs.size()));
+  std::vector<std::jthread> pool;
+  for (unsigned k = 1; k < t; ++k) pool.emplace_back(work);
+  work();
+}
+
+}  // namespace sigdump
