@@ -4,6 +4,7 @@
 #include "config/daemon_options.h"
 #include "daemon_main.h"
 #include "platform/log.h"
+#include "sigdump/isa.h"
 #include "sigdump/version.h"
 
 int main(int argc, char** argv) {
@@ -28,6 +29,11 @@ int main(int argc, char** argv) {
                   sigdump::protocol_version);
       return 0;
     case cli_action::run: break;
+  }
+  // SIGDUMP_ISA naming a kernel variant this CPU cannot run: refuse to start.
+  if (auto isa = sigdump::active_isa(); !isa) {
+    std::fprintf(stderr, "sigdumpd: error: %s\n", isa.error().describe().c_str());
+    return 2;
   }
   return run_daemon(options);
 }

@@ -344,6 +344,7 @@ void run_item(void* ctx, std::uint64_t i) {
 result<compare_report> compare_dumps(const dump_file& sample, const dump_file& bench,
                                      const compare_options& options,
                                      const std::vector<quant_param>* quant_params) {
+  if (auto e = detail::kernel_error()) return std::unexpected(std::move(*e));
   compare_report report;
   report.sample_path = sample.path();
   report.benchmark_path = bench.path();

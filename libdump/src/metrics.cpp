@@ -11,18 +11,6 @@
 #include "metrics_kernel.h"
 #include "sigdump/compare.h"
 
-// The two hot loops get AVX-512 and AVX2 clones picked at load time; the
-// default clone keeps the binary portable. Results are identical between
-// clones: same lane assignment, no FMA contraction (-ffp-contract=off for
-// libdump, see its CMakeLists.txt). Not under sanitizers: the ifunc
-// resolver runs before their runtime is up and crashes (TSan).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
-    !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
-#define SIGDUMP_KERNEL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SIGDUMP_KERNEL_CLONES
-#endif
-
 namespace sigdump {
 
 const char* layout_name(layout_choice l) noexcept {
@@ -41,104 +29,6 @@ bool is_suspect(const layer_metrics& m, const thresholds& t) noexcept {
 
 namespace detail {
 namespace {
-
-// Eight lanes in every clone (one register with AVX-512, two with AVX2):
-// the lane a value lands in, and so every rounding, is the same everywhere.
-using v8d = double __attribute__((vector_size(64)));
-using v8f = float __attribute__((vector_size(32)));
-using v8l = long long __attribute__((vector_size(64)));
-constexpr std::uint64_t lanes = 8;
-
-struct vsums {
-  v8d ab{}, aa{}, bb{}, dd{}, abs_d{}, abs_b{}, max_d{};
-};
-
-constexpr long long abs_bits = 0x7fffffffffffffffLL;
-
-// Eight lanes, seven independent accumulators: enough independent chains
-// to hide add latency; with AVX-512 one register each.
-SIGDUMP_KERNEL_CLONES void accumulate_f32(const float* a, const float* b, std::uint64_t n,
-                                          vsums& acc) noexcept {
-  const v8l mask = {abs_bits, abs_bits, abs_bits, abs_bits, abs_bits, abs_bits, abs_bits, abs_bits};
-  v8d ab = acc.ab, aa = acc.aa, bb = acc.bb, dd = acc.dd, sad = acc.abs_d, sab = acc.abs_b,
-      mx = acc.max_d;
-  std::uint64_t i = 0;
-  for (; i + lanes <= n; i += lanes) {
-    v8f fa, fb;
-    std::memcpy(&fa, a + i, sizeof fa);
-    std::memcpy(&fb, b + i, sizeof fb);
-    const v8d x = __builtin_convertvector(fa, v8d);
-    const v8d y = __builtin_convertvector(fb, v8d);
-    const v8d d = x - y;
-    ab += x * y;
-    aa += x * x;
-    bb += y * y;
-    dd += d * d;
-    const v8d ad = reinterpret_cast<v8d>(reinterpret_cast<v8l>(d) & mask);
-    sad += ad;
-    sab += reinterpret_cast<v8d>(reinterpret_cast<v8l>(y) & mask);
-    mx = ad > mx ? ad : mx;  // a NaN difference leaves the max alone; dd records it
-  }
-  if (i < n) {  // zero padding adds nothing to any sum
-    v8f fa{}, fb{};
-    std::memcpy(&fa, a + i, (n - i) * sizeof(float));
-    std::memcpy(&fb, b + i, (n - i) * sizeof(float));
-    const v8d x = __builtin_convertvector(fa, v8d);
-    const v8d y = __builtin_convertvector(fb, v8d);
-    const v8d d = x - y;
-    ab += x * y;
-    aa += x * x;
-    bb += y * y;
-    dd += d * d;
-    const v8d ad = reinterpret_cast<v8d>(reinterpret_cast<v8l>(d) & mask);
-    sad += ad;
-    sab += reinterpret_cast<v8d>(reinterpret_cast<v8l>(y) & mask);
-    mx = ad > mx ? ad : mx;
-  }
-  acc = {ab, aa, bb, dd, sad, sab, mx};
-}
-
-SIGDUMP_KERNEL_CLONES void accumulate_f64(const double* a, const double* b, std::uint64_t n,
-                                          vsums& acc) noexcept {
-  const v8l mask = {abs_bits, abs_bits, abs_bits, abs_bits, abs_bits, abs_bits, abs_bits, abs_bits};
-  v8d ab = acc.ab, aa = acc.aa, bb = acc.bb, dd = acc.dd, sad = acc.abs_d, sab = acc.abs_b,
-      mx = acc.max_d;
-  std::uint64_t i = 0;
-  for (; i < n; i += lanes) {
-    v8d x{}, y{};
-    const std::uint64_t k = std::min<std::uint64_t>(lanes, n - i);
-    std::memcpy(&x, a + i, k * sizeof(double));
-    std::memcpy(&y, b + i, k * sizeof(double));
-    const v8d d = x - y;
-    ab += x * y;
-    aa += x * x;
-    bb += y * y;
-    dd += d * d;
-    const v8d ad = reinterpret_cast<v8d>(reinterpret_cast<v8l>(d) & mask);
-    sad += ad;
-    sab += reinterpret_cast<v8d>(reinterpret_cast<v8l>(y) & mask);
-    mx = ad > mx ? ad : mx;
-  }
-  acc = {ab, aa, bb, dd, sad, sab, mx};
-}
-
-double lane_sum(const v8d& v) noexcept {
-  return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
-}
-
-metric_sums reduce(const vsums& v) noexcept {
-  metric_sums s;
-  s.ab = lane_sum(v.ab);
-  s.aa = lane_sum(v.aa);
-  s.bb = lane_sum(v.bb);
-  s.dd = lane_sum(v.dd);
-  s.abs_d = lane_sum(v.abs_d);
-  s.abs_b = lane_sum(v.abs_b);
-  s.max_d = 0;
-  for (std::uint64_t l = 0; l < lanes; ++l) s.max_d = std::max(s.max_d, v.max_d[l]);
-  s.max_nan = std::isnan(s.dd);
-  return s;
-}
 
 // Where element values come from: the mapping (binary) or the parsed text.
 struct source {
@@ -296,26 +186,52 @@ side_counts count_nonfinite(const tensor_view& v) noexcept {
 
 }  // namespace
 
+namespace {
+
+widen_spec widening(const source& s) noexcept { return {s.storage, s.dequantize, s.zero, s.scale}; }
+
+// Real values [first, first+len) of s in the `same` layout, through the
+// variant's widening kernel (row by row when rows are padded).
+void widen_values(const kernel_set& k, const source& s, std::uint64_t first, std::uint64_t len,
+                  double* out) noexcept {
+  const widen_spec w = widening(s);
+  const std::uint64_t size = dtype_size(s.storage);
+  if (s.contiguous) return k.widen(w, s.base + first * size, len, out);
+  std::uint64_t r = first / s.inner, c = first % s.inner;
+  while (len > 0) {
+    const std::uint64_t run = std::min(len, s.inner - c);
+    k.widen(w, s.base + (r * s.stride + c) * size, run, out);
+    out += run, len -= run, c = 0, ++r;
+  }
+}
+
+}  // namespace
+
 metric_sums chunk_sums(const tensor_view& sample, const tensor_view& bench, layout_choice layout,
                        std::uint64_t chunk) noexcept {
   const std::uint64_t first = chunk * chunk_elements;
   if (first >= sample.elements) return {};
   const std::uint64_t len = std::min(chunk_elements, sample.elements - first);
   const source sa = make_source(sample), sb = make_source(bench);
-  vsums acc;
+  const kernel_set& k = active_kernels();
+  lane_sums acc;
   if (layout == layout_choice::same && fast_f32(sa) && fast_f32(sb)) {
-    accumulate_f32(reinterpret_cast<const float*>(sa.base) + first,
-                   reinterpret_cast<const float*>(sb.base) + first, len, acc);
+    k.sum_f32(reinterpret_cast<const float*>(sa.base) + first,
+              reinterpret_cast<const float*>(sb.base) + first, len, acc);
   } else {
-    double a[block], b[block];
+    alignas(64) double a[block], b[block];
     for (std::uint64_t off = 0; off < len; off += block) {
-      const std::uint64_t k = std::min(block, len - off);
-      fill(sa, layout_choice::same, sample.shape, first + off, k, a);
-      fill(sb, layout, bench.shape, first + off, k, b);
-      accumulate_f64(a, b, k, acc);
+      const std::uint64_t n = std::min(block, len - off);
+      widen_values(k, sa, first + off, n, a);
+      if (layout == layout_choice::same) {
+        widen_values(k, sb, first + off, n, b);
+      } else {
+        fill(sb, layout, bench.shape, first + off, n, b);
+      }
+      k.sum_f64(a, b, n, acc);
     }
   }
-  return reduce(acc);
+  return reduce_lanes(acc);
 }
 
 layer_metrics finish_metrics(const metric_sums& s, const tensor_view& sample,
@@ -440,6 +356,7 @@ std::uint64_t compare_chunk_elements() noexcept { return detail::chunk_elements;
 
 result<partial_sums> compute_chunk(const tensor_view& sample, const tensor_view& bench,
                                    std::uint64_t chunk) {
+  if (auto e = detail::kernel_error()) return std::unexpected(std::move(*e));
   if (sample.elements != bench.elements) {
     return make_error(errc::mismatch, {}, no_record, no_offset,
                       "element count differs: sample has " + std::to_string(sample.elements) +
@@ -477,6 +394,7 @@ result<layer_metrics> detail::compute_metrics_reusing(const tensor_view& sample,
                                                       const tensor_view& bench,
                                                       layout_choice layout, unsigned threads,
                                                       const chunk_sums_so_far* done) {
+  if (auto e = detail::kernel_error()) return std::unexpected(std::move(*e));
   if (sample.elements != bench.elements) {
     return make_error(errc::mismatch, {}, no_record, no_offset,
                       "element count differs: sample " + format_shape(sample.shape) + " has " +
