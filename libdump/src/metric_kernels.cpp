@@ -6,6 +6,7 @@
 // fused multiply-add (libdump is built with -ffp-contract=off, and the
 // AVX2 and SSE2 targets have no FMA to fuse with). Only the speed differs.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -96,8 +97,48 @@ void widen_portable(const widen_spec& w, const std::byte* p, std::uint64_t n,
   widen_unknown(n, out);
 }
 
+// sum_stored: one function per pair of stored types, from a table.
+using stored_sum = void (*)(const widen_spec&, const std::byte*, const widen_spec&,
+                            const std::byte*, std::uint64_t, lane_sums&) noexcept;
+
+constexpr int stored_index(dtype t) noexcept {
+  switch (t) {
+    case dtype::f32: return 0;
+    case dtype::u8:
+    case dtype::boolean: return 1;
+    case dtype::s8: return 2;
+    case dtype::u16: return 3;
+    case dtype::s16: return 4;
+    case dtype::s32: return 5;
+    case dtype::unknown: break;
+  }
+  return -1;
+}
+
+template <template <class, class> class K, class Ta>
+constexpr std::array<stored_sum, 6> stored_row() {
+  return {&K<Ta, float>::run,         &K<Ta, std::uint8_t>::run, &K<Ta, std::int8_t>::run,
+          &K<Ta, std::uint16_t>::run, &K<Ta, std::int16_t>::run, &K<Ta, std::int32_t>::run};
+}
+
+template <template <class, class> class K>
+constexpr std::array<std::array<stored_sum, 6>, 6> stored_table() {
+  return {stored_row<K, float>(),        stored_row<K, std::uint8_t>(),
+          stored_row<K, std::int8_t>(),  stored_row<K, std::uint16_t>(),
+          stored_row<K, std::int16_t>(), stored_row<K, std::int32_t>()};
+}
+
+// The zero point and scale a stored side is read with: integers are always
+// dequantized, as (q - 0) * 1 when not asked to, which gives q exactly.
+struct affine {
+  double zero, scale;
+};
+inline affine affine_of(const widen_spec& w) noexcept {
+  return w.dequantize ? affine{w.zero, w.scale} : affine{0.0, 1.0};
+}
+
 constexpr kernel_set portable_set{kernel_isa::scalar, &sum_f32_portable, &sum_f64_portable,
-                                  &widen_portable};
+                                  &widen_portable, nullptr};
 
 #ifdef SIGDUMP_X86_KERNELS
 
@@ -277,7 +318,7 @@ void widen_sse2(const widen_spec& w, const std::byte* p, std::uint64_t n, double
   widen_unknown(n, out);
 }
 
-constexpr kernel_set sse2_set{kernel_isa::sse2, &sum_f32_sse2, &sum_f64_sse2, &widen_sse2};
+constexpr kernel_set sse2_set{kernel_isa::sse2, &sum_f32_sse2, &sum_f64_sse2, &widen_sse2, nullptr};
 
 // ---- AVX2 ------------------------------------------------------------------
 // Eight lanes are two registers per sum: twelve accumulators and one
@@ -400,7 +441,57 @@ SIGDUMP_AVX2 void widen_avx2(const widen_spec& w, const std::byte* p, std::uint6
   widen_unknown(n, out);
 }
 
-constexpr kernel_set avx2_set{kernel_isa::avx2, &sum_f32_avx2, &sum_f64_avx2, &widen_avx2};
+// Four stored values as their four real values.
+template <class T>
+SIGDUMP_AVX2 SIGDUMP_INLINE __m256d avx2_real4(const std::byte* p, __m256d zero,
+                                               __m256d scale) noexcept {
+  if constexpr (std::is_same_v<T, float>) {
+    return avx2_widen4<float>(p);
+  } else {
+    return _mm256_mul_pd(_mm256_sub_pd(avx2_widen4<T>(p), zero), scale);
+  }
+}
+
+template <class Ta, class Tb>
+struct avx2_stored {
+  SIGDUMP_AVX2 static void run(const widen_spec& wa, const std::byte* a, const widen_spec& wb,
+                               const std::byte* b, std::uint64_t n, lane_sums& s) noexcept {
+    const __m256d mask = _mm256_castsi256_pd(_mm256_set1_epi64x(abs_bits));
+    const affine fa = affine_of(wa), fb = affine_of(wb);
+    const __m256d za = _mm256_set1_pd(fa.zero), sa = _mm256_set1_pd(fa.scale);
+    const __m256d zb = _mm256_set1_pd(fb.zero), sb = _mm256_set1_pd(fb.scale);
+    avx2_half lo = avx2_load(s, 0), hi = avx2_load(s, 4);
+    __m256d mx = _mm256_set1_pd(s.max_d);
+    std::uint64_t i = 0;
+    for (; i + lanes <= n; i += lanes) {
+      avx2_step(avx2_real4<Ta>(a + i * sizeof(Ta), za, sa),
+                avx2_real4<Tb>(b + i * sizeof(Tb), zb, sb), lo, mx, mask);
+      avx2_step(avx2_real4<Ta>(a + (i + 4) * sizeof(Ta), za, sa),
+                avx2_real4<Tb>(b + (i + 4) * sizeof(Tb), zb, sb), hi, mx, mask);
+    }
+    if (i < n) {  // zero padding adds nothing to any sum
+      double ta[lanes] = {}, tb[lanes] = {};
+      widen_portable(wa, a + i * sizeof(Ta), n - i, ta);
+      widen_portable(wb, b + i * sizeof(Tb), n - i, tb);
+      avx2_step(load4(ta), load4(tb), lo, mx, mask);
+      avx2_step(load4(ta + 4), load4(tb + 4), hi, mx, mask);
+    }
+    avx2_store(lo, s, 0);
+    avx2_store(hi, s, 4);
+    double m[4];
+    _mm256_storeu_pd(m, mx);
+    for (double v : m) s.max_d = v > s.max_d ? v : s.max_d;
+  }
+};
+
+void sum_stored_avx2(const widen_spec& wa, const std::byte* a, const widen_spec& wb,
+                     const std::byte* b, std::uint64_t n, lane_sums& s) noexcept {
+  static constexpr auto table = stored_table<avx2_stored>();
+  table[stored_index(wa.storage)][stored_index(wb.storage)](wa, a, wb, b, n, s);
+}
+
+constexpr kernel_set avx2_set{kernel_isa::avx2, &sum_f32_avx2, &sum_f64_avx2, &widen_avx2,
+                              &sum_stored_avx2};
 
 // ---- AVX-512 ---------------------------------------------------------------
 // Eight lanes are one register per sum.
@@ -511,8 +602,56 @@ SIGDUMP_AVX512 void widen_avx512(const widen_spec& w, const std::byte* p, std::u
   widen_unknown(n, out);
 }
 
-constexpr kernel_set avx512_set{kernel_isa::avx512, &sum_f32_avx512, &sum_f64_avx512,
-                                &widen_avx512};
+// Eight stored values as their eight real values.
+template <class T>
+SIGDUMP_AVX512 SIGDUMP_INLINE __m512d avx512_real8(const std::byte* p, __m512d zero,
+                                                   __m512d scale) noexcept {
+  if constexpr (std::is_same_v<T, float>) {
+    return avx512_widen8<float>(p);
+  } else {
+    return _mm512_mul_pd(_mm512_sub_pd(avx512_widen8<T>(p), zero), scale);
+  }
+}
+
+template <class Ta, class Tb>
+struct avx512_stored {
+  SIGDUMP_AVX512 static void run(const widen_spec& wa, const std::byte* a, const widen_spec& wb,
+                                 const std::byte* b, std::uint64_t n, lane_sums& s) noexcept {
+    const __m512i mask = _mm512_set1_epi64(abs_bits);
+    const affine fa = affine_of(wa), fb = affine_of(wb);
+    const __m512d za = _mm512_set1_pd(fa.zero), sa = _mm512_set1_pd(fa.scale);
+    const __m512d zb = _mm512_set1_pd(fb.zero), sb = _mm512_set1_pd(fb.scale);
+    avx512_sums r{_mm512_loadu_pd(s.ab),  _mm512_loadu_pd(s.aa),    _mm512_loadu_pd(s.bb),
+                  _mm512_loadu_pd(s.dd),  _mm512_loadu_pd(s.abs_d), _mm512_loadu_pd(s.abs_b),
+                  _mm512_set1_pd(s.max_d)};
+    std::uint64_t i = 0;
+    for (; i + lanes <= n; i += lanes) {
+      avx512_step(avx512_real8<Ta>(a + i * sizeof(Ta), za, sa),
+                  avx512_real8<Tb>(b + i * sizeof(Tb), zb, sb), r, mask);
+    }
+    if (i < n) {  // zero padding adds nothing to any sum
+      double ta[lanes] = {}, tb[lanes] = {};
+      widen_portable(wa, a + i * sizeof(Ta), n - i, ta);
+      widen_portable(wb, b + i * sizeof(Tb), n - i, tb);
+      avx512_step(load8(ta), load8(tb), r, mask);
+    }
+    _mm512_storeu_pd(s.ab, r.ab), _mm512_storeu_pd(s.aa, r.aa), _mm512_storeu_pd(s.bb, r.bb);
+    _mm512_storeu_pd(s.dd, r.dd), _mm512_storeu_pd(s.abs_d, r.sad);
+    _mm512_storeu_pd(s.abs_b, r.sab);
+    double m[lanes];
+    _mm512_storeu_pd(m, r.mx);
+    for (double v : m) s.max_d = v > s.max_d ? v : s.max_d;
+  }
+};
+
+void sum_stored_avx512(const widen_spec& wa, const std::byte* a, const widen_spec& wb,
+                       const std::byte* b, std::uint64_t n, lane_sums& s) noexcept {
+  static constexpr auto table = stored_table<avx512_stored>();
+  table[stored_index(wa.storage)][stored_index(wb.storage)](wa, a, wb, b, n, s);
+}
+
+constexpr kernel_set avx512_set{kernel_isa::avx512, &sum_f32_avx512, &sum_f64_avx512, &widen_avx512,
+                                &sum_stored_avx512};
 
 #endif  // SIGDUMP_X86_KERNELS
 

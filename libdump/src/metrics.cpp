@@ -6,7 +6,12 @@
 #include <cstring>
 #include <limits>
 #include <thread>
+#include <type_traits>
 #include <vector>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "metrics_kernel.h"
 #include "sigdump/compare.h"
@@ -98,10 +103,100 @@ inline std::uint64_t physical(const source& s, std::uint64_t j) noexcept {
   return s.contiguous ? j : (j / s.inner) * s.stride + j % s.inner;
 }
 
+// Element p of stored type T as Out: its real value (double), or its bits
+// (an unsigned integer of T's size).
+template <class T, class Out>
+inline Out stored(const std::byte* base, std::uint64_t p) noexcept {
+  if constexpr (std::is_same_v<Out, double>) {
+    return raw<T>(base, p);
+  } else {
+    static_assert(sizeof(Out) == sizeof(T));
+    Out v;
+    std::memcpy(&v, base + p * sizeof(T), sizeof(T));
+    return v;
+  }
+}
+
+// A transposing read of a 4-D benchmark is a transpose of N matrices:
+// element i of the read order is (n, r, k) over (N, R, K) and lies at
+// n*R*K + k*R + r in the benchmark (R: its innermost run, K: the sample's).
+struct transpose_spec {
+  std::uint64_t rows = 1, cols = 1;  // R, K
+};
+
+transpose_spec make_transpose(const std::vector<std::int64_t>& shape,
+                              layout_choice layout) noexcept {
+  const auto d1 = static_cast<std::uint64_t>(shape[1]), d2 = static_cast<std::uint64_t>(shape[2]),
+             d3 = static_cast<std::uint64_t>(shape[3]);
+  if (layout == layout_choice::benchmark_nchw_to_nhwc) return {d2 * d3, d1};  // [N,C,H,W]
+  return {d3, d1 * d2};                                                       // [N,H,W,C]
+}
+
+// Values [first, first+len) of the read order, from a contiguous benchmark.
+// Whole rows of the read order are gathered a tile at a time: each
+// benchmark row gives a run of consecutive elements to every row of the
+// tile, so every cache line read is used whole.
+template <class T, class Out>
+void gather_transposed(const std::byte* base, transpose_spec t, std::uint64_t first,
+                       std::uint64_t len, Out* out) noexcept {
+  const std::uint64_t R = t.rows, K = t.cols, plane = R * K;
+  while (len > 0) {
+    const std::uint64_t n = first / plane, rem = first % plane, r = rem / K, k = rem % K;
+    const std::byte* p = base + n * plane * sizeof(T);
+    std::uint64_t step;
+    if (k == 0 && len >= K) {
+      const std::uint64_t rows = std::min(R - r, len / K);
+      const std::uint64_t next = std::min(rows, R - r - rows) * sizeof(T);  // the next tile's run
+      std::uint64_t c = 0;
+#ifdef __SSE2__
+      // Four-byte values four rows by four at a time, transposed in registers.
+      if constexpr (std::is_same_v<Out, std::uint32_t>) {
+        for (; c + 4 <= K; c += 4) {
+          const std::byte* run = p + (c * R + r) * sizeof(T);
+          for (std::uint64_t q = 0; q < 4; ++q) {
+            for (std::uint64_t a = 0; a < next; a += 64) {
+              __builtin_prefetch(run + (q * R + rows) * sizeof(T) + a);
+            }
+          }
+          std::uint64_t j = 0;
+          for (; j + 4 <= rows; j += 4) {
+            __m128 r0 = _mm_loadu_ps(reinterpret_cast<const float*>(run + j * 4));
+            __m128 r1 = _mm_loadu_ps(reinterpret_cast<const float*>(run + (R + j) * 4));
+            __m128 r2 = _mm_loadu_ps(reinterpret_cast<const float*>(run + (2 * R + j) * 4));
+            __m128 r3 = _mm_loadu_ps(reinterpret_cast<const float*>(run + (3 * R + j) * 4));
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            _mm_storeu_ps(reinterpret_cast<float*>(out + j * K + c), r0);
+            _mm_storeu_ps(reinterpret_cast<float*>(out + (j + 1) * K + c), r1);
+            _mm_storeu_ps(reinterpret_cast<float*>(out + (j + 2) * K + c), r2);
+            _mm_storeu_ps(reinterpret_cast<float*>(out + (j + 3) * K + c), r3);
+          }
+          for (; j < rows; ++j) {
+            for (std::uint64_t q = 0; q < 4; ++q)
+              out[j * K + c + q] = stored<T, Out>(run, q * R + j);
+          }
+        }
+      }
+#endif
+      for (; c < K; ++c) {
+        const std::byte* run = p + (c * R + r) * sizeof(T);
+        for (std::uint64_t a = 0; a < next; a += 64) __builtin_prefetch(run + rows * sizeof(T) + a);
+        for (std::uint64_t j = 0; j < rows; ++j) out[j * K + c] = stored<T, Out>(run, j);
+      }
+      step = rows * K;
+    } else {  // part of one row
+      step = std::min(K - k, len);
+      for (std::uint64_t j = 0; j < step; ++j) out[j] = stored<T, Out>(p, (k + j) * R + r);
+    }
+    out += step, first += step, len -= step;
+  }
+}
+
 template <class T>
 void fill_typed(const source& s, layout_choice layout, const std::vector<std::int64_t>& shape,
                 std::uint64_t first, std::uint64_t len, double* out) noexcept {
-  if (layout == layout_choice::same) {
+  if (layout != layout_choice::same && s.contiguous && shape.size() == 4) {
+    gather_transposed<T, double>(s.base, make_transpose(shape, layout), first, len, out);
+  } else if (layout == layout_choice::same) {
     if (s.contiguous) {
       for (std::uint64_t i = 0; i < len; ++i) out[i] = raw<T>(s.base, first + i);
     } else {
@@ -149,7 +244,7 @@ void fill(const source& s, layout_choice layout, const std::vector<std::int64_t>
   std::fill(out, out + len, std::numeric_limits<double>::quiet_NaN());
 }
 
-constexpr std::uint64_t block = 1024;
+constexpr std::uint64_t block = 1024, max_block = 8192;  // elements, multiples of sum_lanes
 
 struct side_counts {
   std::uint64_t nan = 0, inf = 0;
@@ -190,6 +285,14 @@ namespace {
 
 widen_spec widening(const source& s) noexcept { return {s.storage, s.dequantize, s.zero, s.scale}; }
 
+// Whether kernel_set::sum_stored reads s: contiguous float32 as it is, or
+// contiguous integers.
+bool stored_run(const source& s) noexcept {
+  if (!s.contiguous) return false;
+  if (s.storage == dtype::f32) return !s.dequantize;
+  return s.storage != dtype::unknown;
+}
+
 // Real values [first, first+len) of s in the `same` layout, through the
 // variant's widening kernel (row by row when rows are padded).
 void widen_values(const kernel_set& k, const source& s, std::uint64_t first, std::uint64_t len,
@@ -207,6 +310,50 @@ void widen_values(const kernel_set& k, const source& s, std::uint64_t first, std
 
 }  // namespace
 
+namespace {
+
+// Sums of sample values [fa, fa+len) of a against [fb, fb+len) of b, both
+// read in the `same` layout; fa - (the chunk's first) is a multiple of
+// sum_lanes.
+void sum_same_layout(const kernel_set& k, const source& a, std::uint64_t fa, const source& b,
+                     std::uint64_t fb, std::uint64_t len, lane_sums& acc) noexcept {
+  if (fast_f32(a) && fast_f32(b)) {
+    return k.sum_f32(reinterpret_cast<const float*>(a.base) + fa,
+                     reinterpret_cast<const float*>(b.base) + fb, len, acc);
+  }
+  if (k.sum_stored != nullptr && stored_run(a) && stored_run(b)) {
+    return k.sum_stored(widening(a), a.base + fa * dtype_size(a.storage), widening(b),
+                        b.base + fb * dtype_size(b.storage), len, acc);
+  }
+  alignas(64) double x[block], y[block];
+  for (std::uint64_t off = 0; off < len; off += block) {
+    const std::uint64_t n = std::min(block, len - off);
+    widen_values(k, a, fa + off, n, x);
+    widen_values(k, b, fb + off, n, y);
+    k.sum_f64(x, y, n, acc);
+  }
+}
+
+// Copies the stored bits of benchmark values [first, first+len) in the
+// read order of a transposing layout into out.
+void gather_stored(const source& s, transpose_spec t, std::uint64_t first, std::uint64_t len,
+                   std::byte* out) noexcept {
+  switch (dtype_size(s.storage)) {
+    case 1:
+      return gather_transposed<std::uint8_t>(s.base, t, first, len,
+                                             reinterpret_cast<std::uint8_t*>(out));
+    case 2:
+      return gather_transposed<std::uint16_t>(s.base, t, first, len,
+                                              reinterpret_cast<std::uint16_t*>(out));
+    case 4:
+      return gather_transposed<std::uint32_t>(s.base, t, first, len,
+                                              reinterpret_cast<std::uint32_t*>(out));
+    default: break;
+  }
+}
+
+}  // namespace
+
 metric_sums chunk_sums(const tensor_view& sample, const tensor_view& bench, layout_choice layout,
                        std::uint64_t chunk) noexcept {
   const std::uint64_t first = chunk * chunk_elements;
@@ -215,19 +362,28 @@ metric_sums chunk_sums(const tensor_view& sample, const tensor_view& bench, layo
   const source sa = make_source(sample), sb = make_source(bench);
   const kernel_set& k = active_kernels();
   lane_sums acc;
-  if (layout == layout_choice::same && fast_f32(sa) && fast_f32(sb)) {
-    k.sum_f32(reinterpret_cast<const float*>(sa.base) + first,
-              reinterpret_cast<const float*>(sb.base) + first, len, acc);
+  if (layout == layout_choice::same) {
+    sum_same_layout(k, sa, first, sb, first, len, acc);
+  } else if (sb.contiguous && bench.shape.size() == 4 && dtype_size(sb.storage) != 0) {
+    // The benchmark's stored values are gathered into the read order (a
+    // block of about eight rows of it at a time: see gather_transposed),
+    // then summed as a `same`-layout pair.
+    const transpose_spec t = make_transpose(bench.shape, layout);
+    const std::uint64_t step = std::clamp(t.cols * 8, block, max_block);
+    alignas(64) std::byte gathered[max_block * 4];
+    source in_order = sb;
+    in_order.base = gathered;
+    for (std::uint64_t off = 0; off < len; off += step) {
+      const std::uint64_t n = std::min(step, len - off);
+      gather_stored(sb, t, first + off, n, gathered);
+      sum_same_layout(k, sa, first + off, in_order, 0, n, acc);
+    }
   } else {
     alignas(64) double a[block], b[block];
     for (std::uint64_t off = 0; off < len; off += block) {
       const std::uint64_t n = std::min(block, len - off);
       widen_values(k, sa, first + off, n, a);
-      if (layout == layout_choice::same) {
-        widen_values(k, sb, first + off, n, b);
-      } else {
-        fill(sb, layout, bench.shape, first + off, n, b);
-      }
+      fill(sb, layout, bench.shape, first + off, n, b);
       k.sum_f64(a, b, n, acc);
     }
   }

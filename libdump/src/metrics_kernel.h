@@ -39,6 +39,12 @@ struct kernel_set {
   void (*sum_f64)(const double* a, const double* b, std::uint64_t n, lane_sums& acc) noexcept;
   /* out[i] = the real value of the i-th stored element at p. */
   void (*widen)(const widen_spec& w, const std::byte* p, std::uint64_t n, double* out) noexcept;
+  /* The sums of two contiguous runs of stored values, widened as they are
+     read (no buffer in between); wa, wb: f32 (not dequantized) or an
+     integer type. Null where the variant has none: callers widen blocks
+     and use sum_f64. */
+  void (*sum_stored)(const widen_spec& wa, const std::byte* a, const widen_spec& wb,
+                     const std::byte* b, std::uint64_t n, lane_sums& acc) noexcept;
 };
 
 /* The kernels of variant v (which this CPU must support). */

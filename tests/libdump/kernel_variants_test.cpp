@@ -335,6 +335,75 @@ TEST(KernelVariants, TransposedBothWaysAcrossChunks) {
   }
 }
 
+// NCHW [n,c,h,w] of v as NHWC (or back, with `back`).
+template <class T>
+std::vector<T> transposed_copy(const std::vector<T>& v, std::vector<std::int64_t> nchw, bool back) {
+  const auto N = static_cast<std::size_t>(nchw[0]), C = static_cast<std::size_t>(nchw[1]),
+             H = static_cast<std::size_t>(nchw[2]), W = static_cast<std::size_t>(nchw[3]);
+  std::vector<T> out(v.size());
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t c = 0; c < C; ++c)
+      for (std::size_t h = 0; h < H; ++h)
+        for (std::size_t w = 0; w < W; ++w) {
+          const std::size_t in_nchw = ((n * C + c) * H + h) * W + w;
+          const std::size_t in_nhwc = ((n * H + h) * W + w) * C + c;
+          if (back) {
+            out[in_nchw] = v[in_nhwc];
+          } else {
+            out[in_nhwc] = v[in_nchw];
+          }
+        }
+  return out;
+}
+
+// A transposing read gives the values of a transposed copy read plainly,
+// in the same order, so the same bits: shapes with channel counts and
+// pixel counts that are and are not multiples of four, tiles cut by block
+// and chunk boundaries, four-, two- and one-byte values.
+TEST(KernelVariants, TransposedReadEqualsReadingATransposedCopy) {
+  variant_scope keep;
+  for (const std::vector<std::int64_t>& nchw :
+       {std::vector<std::int64_t>{1, 300, 30, 40}, std::vector<std::int64_t>{2, 37, 41, 53},
+        std::vector<std::int64_t>{1, 3, 7, 2001}, std::vector<std::int64_t>{1, 2051, 3, 5}}) {
+    const std::vector<std::int64_t> nhwc{nchw[0], nchw[2], nchw[3], nchw[1]};
+    const std::size_t n = static_cast<std::size_t>(nchw[0] * nchw[1] * nchw[2] * nchw[3]);
+    const auto sample = mixed_values(n, 41);
+    const auto f = mixed_values(n, 42);
+    const auto u8 = integers<std::uint8_t>(n, 43);
+    const auto s16 = integers<std::int16_t>(n, 44);
+    for (bool back : {false, true}) {
+      // back: the benchmark is NHWC, read as NCHW.
+      const auto& bench_shape = back ? nhwc : nchw;
+      const auto& read_shape = back ? nchw : nhwc;
+      const layout_choice layout =
+          back ? layout_choice::benchmark_nhwc_to_nchw : layout_choice::benchmark_nchw_to_nhwc;
+      const auto ff = transposed_copy(f, nchw, back);
+      const auto uu = transposed_copy(u8, nchw, back);
+      const auto ss = transposed_copy(s16, nchw, back);
+      const std::vector<std::pair<tensor_view, tensor_view>> benches = {
+          {view_of(f, dtype::f32, bench_shape), view_of(ff, dtype::f32, read_shape)},
+          {quantized(u8, dtype::u8, 0.5, 3, bench_shape),
+           quantized(uu, dtype::u8, 0.5, 3, read_shape)},
+          {quantized(s16, dtype::s16, 0.001, -7, bench_shape),
+           quantized(ss, dtype::s16, 0.001, -7, read_shape)},
+      };
+      for (kernel_isa v : supported_isas()) {
+        ASSERT_TRUE(use_isa(v));
+        for (std::size_t k = 0; k < benches.size(); ++k) {
+          const auto& [stored, copy] = benches[k];
+          auto got = compute_metrics(view_of(sample, dtype::f32, read_shape), stored, layout, 2);
+          auto want = compute_metrics(view_of(sample, dtype::f32, read_shape), copy,
+                                      layout_choice::same, 2);
+          ASSERT_TRUE(got && want);
+          EXPECT_EQ(differences(*got, *want), "")
+              << isa_name(v) << " " << format_shape(bench_shape) << " type " << k
+              << (back ? " nhwc->nchw" : " nchw->nhwc");
+        }
+      }
+    }
+  }
+}
+
 TEST(KernelVariants, ChunkSumsAgree) {
   const std::size_t n = static_cast<std::size_t>(compare_chunk_elements()) + 777;
   const auto a = mixed_values(n, 31), b = mixed_values(n, 32);
