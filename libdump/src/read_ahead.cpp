@@ -19,6 +19,15 @@ std::uintptr_t page_size() noexcept {
   return size;
 }
 
+// Whether the last page of r is in the page cache: then, read in order as
+// it is, r most likely is all there, and asking for it again costs the
+// kernel a look at each of its pages for nothing (17 ms per 0.5 GB here).
+bool probably_cached(const byte_range& r) noexcept {
+  const auto last = (reinterpret_cast<std::uintptr_t>(r.data) + r.size - 1) & ~(page_size() - 1);
+  unsigned char in = 0;
+  return ::mincore(reinterpret_cast<void*>(last), 1, &in) == 0 && (in & 1) != 0;
+}
+
 }  // namespace
 
 read_ahead::read_ahead(std::vector<std::array<byte_range, 2>> items, std::uint64_t window)
@@ -73,7 +82,7 @@ void read_ahead::ask_up_to(std::uint64_t from) noexcept {
 }
 
 void read_ahead::ask(const byte_range& r) noexcept {
-  if (r.data == nullptr || r.size == 0) return;
+  if (r.data == nullptr || r.size == 0 || probably_cached(r)) return;
   const auto first = reinterpret_cast<std::uintptr_t>(r.data) & ~(page_size() - 1);
   const auto len =
       static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(r.data) + r.size - first);
