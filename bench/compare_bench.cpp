@@ -1,7 +1,8 @@
 // Throughput of compare_dumps against a plain read-and-sum of the same
 // mapped bytes, both on the same thread count, in the same run, once per
 // kernel variant this CPU runs (SIGDUMP_ISA's names: avx512, avx2, sse2,
-// scalar). Counter `ratio` = compare / that pair's read-and-sum. Pairs
+// scalar). Counter `ratio` = compare / the read-and-sum of the same pair
+// measured just before it (BM_ReadAndSum/PAIR/VARIANT). Pairs
 // (bench_pairs.h): f32, 64 layers (1.07 GB); quant, 64 layers (0.36 GB);
 // nchw, 16 layers (0.27 GB).
 // Before any timing, every pair's answer is checked against a plain loop,
@@ -256,14 +257,14 @@ int main(int argc, char** argv) {
                  "identical reports from:%s\n",
                  p.spec->name, p.spec->layers, static_cast<double>(input_bytes(p)) / 1e6,
                  variants.c_str());
-    benchmark::RegisterBenchmark((std::string("BM_ReadAndSum/") + p.spec->name).c_str(),
-                                 BM_ReadAndSum, &p)
-        ->Unit(benchmark::kMillisecond)
-        ->UseRealTime();
+    // Each variant right after its own read-and-sum of the pair: the
+    // machine's speed drifts less between the two than over the whole run.
     for (kernel_isa v : supported_isas()) {
-      benchmark::RegisterBenchmark(
-          (std::string("BM_Compare/") + p.spec->name + "/" + isa_name(v)).c_str(), BM_Compare, &p,
-          v)
+      const std::string run = std::string(p.spec->name) + "/" + isa_name(v);
+      benchmark::RegisterBenchmark(("BM_ReadAndSum/" + run).c_str(), BM_ReadAndSum, &p)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+      benchmark::RegisterBenchmark(("BM_Compare/" + run).c_str(), BM_Compare, &p, v)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
     }
