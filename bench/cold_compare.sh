@@ -37,7 +37,7 @@ time_compare() {
 }
 
 echo "$(date -u +%FT%TZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), SIGDUMP_ISA=${SIGDUMP_ISA:-}"
-reads=() compares=() ratios=()
+reads=() compares=() ratios=() read_first=() compare_first=()
 for ((i = 0; i < runs; i++)); do
   if ((i % 2 == 0)); then
     r=$(time_read); c=$(time_compare "$@")
@@ -45,11 +45,21 @@ for ((i = 0; i < runs; i++)); do
     c=$(time_compare "$@"); r=$(time_read)
   fi
   ratio=$(echo "scale=3; $c / $r" | bc)
-  printf 'run %d: cold read %.3f s, cold compare %.3f s, ratio %.2f\n' "$i" "$r" "$c" "$ratio"
+  printf 'run %d (%s first): cold read %.3f s, cold compare %.3f s, ratio %.2f\n' "$i" \
+    "$( ((i % 2 == 0)) && echo read || echo compare)" "$r" "$c" "$ratio"
   reads+=("$r") compares+=("$c") ratios+=("$ratio")
+  if ((i % 2 == 0)); then read_first+=("$ratio"); else compare_first+=("$ratio"); fi
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 printf 'median: cold read %.3f s, cold compare %.3f s, ratio of medians %.2f, median ratio %.2f\n' \
   "$(median "${reads[@]}")" "$(median "${compares[@]}")" \
   "$(echo "scale=3; $(median "${compares[@]}") / $(median "${reads[@]}")" | bc)" "$(median "${ratios[@]}")"
+# On a virtual machine the run right after another one can be the slower
+# one whichever it is; the geometric mean of the two orders' median ratios
+# cancels a penalty for going second.
+if ((runs >= 2)); then
+  printf 'median ratio with read first %.2f, with compare first %.2f, geometric mean %.2f\n' \
+    "$(median "${read_first[@]}")" "$(median "${compare_first[@]}")" \
+    "$(echo "sqrt($(median "${read_first[@]}") * $(median "${compare_first[@]}"))" | bc -l)"
+fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
