@@ -3,13 +3,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
 #include <algorithm>
 
 namespace sigdump::detail {
 
 namespace {
 
-constexpr unsigned ring_entries = 64;
+constexpr unsigned ring_entries = 64, max_workers = 4;
 
 std::uintptr_t page_size() noexcept {
   static const std::uintptr_t size = [] {
@@ -44,6 +48,12 @@ read_ahead::read_ahead(std::vector<std::array<byte_range, 2>> items, std::uint64
   // one to be queued; where io_uring is refused (seccomp,
   // io_uring_disabled) they are madvise() calls from the comparing threads.
   ring_ok_ = total > window_ && ::io_uring_queue_init(ring_entries, &ring_, 0) == 0;
+  if (ring_ok_) {
+    // A few kernel workers keep the disk busy; one per request in flight
+    // would only contend for the two cores the comparison runs on.
+    unsigned workers[2] = {0, max_workers};  // bounded (unchanged), unbounded
+    (void)::io_uring_register_iowq_max_workers(&ring_, workers);
+  }
   const std::lock_guard lock(mutex_);
   ask_up_to(0);
 }
@@ -87,14 +97,19 @@ void read_ahead::ask(const byte_range& r) noexcept {
   const auto len =
       static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(r.data) + r.size - first);
   void* at = reinterpret_cast<void*>(first);
+  // Errors (bytes no longer in the file) are the comparison's to report.
   if (!ring_ok_) {
-    // Errors (bytes no longer in the file) are the comparison's to report.
+    // Queued from this thread without waiting for the reads; the pages
+    // come in as single pages.
     (void)::madvise(at, len, MADV_WILLNEED);
     return;
   }
   io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
   if (sqe == nullptr) return;  // not reached: ask_up_to keeps room for an item
-  ::io_uring_prep_madvise(sqe, at, static_cast<off_t>(len), MADV_WILLNEED);
+  // Faulted in by a kernel worker, which waits for the reads: through the
+  // page-fault path the kernel reads ahead in large folios, and the pages
+  // are mapped by the time a comparing thread gets to them.
+  ::io_uring_prep_madvise(sqe, at, static_cast<off_t>(len), MADV_POPULATE_READ);
   ++in_flight_;
 }
 
