@@ -25,7 +25,8 @@ std::uintptr_t page_size() noexcept {
 
 // Whether the last page of r is in the page cache: then, read in order as
 // it is, r most likely is all there, and asking for it again costs the
-// kernel a look at each of its pages for nothing (17 ms per 0.5 GB here).
+// kernel a look at each of its pages for nothing (17 ms per 0.5 GB on the
+// build machine).
 bool probably_cached(const byte_range& r) noexcept {
   const auto last = (reinterpret_cast<std::uintptr_t>(r.data) + r.size - 1) & ~(page_size() - 1);
   unsigned char in = 0;
@@ -50,7 +51,7 @@ read_ahead::read_ahead(std::vector<std::array<byte_range, 2>> items, std::uint64
   ring_ok_ = total > window_ && ::io_uring_queue_init(ring_entries, &ring_, 0) == 0;
   if (ring_ok_) {
     // A few kernel workers keep the disk busy; one per request in flight
-    // would only contend for the two cores the comparison runs on.
+    // would only contend with the comparing threads for the cores.
     unsigned workers[2] = {0, max_workers};  // bounded (unchanged), unbounded
     (void)::io_uring_register_iowq_max_workers(&ring_, workers);
   }
@@ -82,17 +83,18 @@ void read_ahead::starting(std::uint64_t i) noexcept {
 void read_ahead::ask_up_to(std::uint64_t from) noexcept {
   reap();
   const std::uint64_t limit = starts_[from] + window_;
+  bool queued = false;
   while (asked_ < items_.size() && starts_[asked_] <= limit) {
     // An item's two ranges go out together or not at all.
     if (ring_ok_ && in_flight_ + 2 > ring_entries) break;
-    for (const byte_range& r : items_[asked_]) ask(r);
+    for (const byte_range& r : items_[asked_]) queued = ask(r) || queued;
     ++asked_;
   }
-  if (ring_ok_ && in_flight_ > 0) ::io_uring_submit(&ring_);
+  if (queued) ::io_uring_submit(&ring_);
 }
 
-void read_ahead::ask(const byte_range& r) noexcept {
-  if (r.data == nullptr || r.size == 0 || probably_cached(r)) return;
+bool read_ahead::ask(const byte_range& r) noexcept {
+  if (r.data == nullptr || r.size == 0 || probably_cached(r)) return false;
   const auto first = reinterpret_cast<std::uintptr_t>(r.data) & ~(page_size() - 1);
   const auto len =
       static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(r.data) + r.size - first);
@@ -102,15 +104,16 @@ void read_ahead::ask(const byte_range& r) noexcept {
     // Queued from this thread without waiting for the reads; the pages
     // come in as single pages.
     (void)::madvise(at, len, MADV_WILLNEED);
-    return;
+    return false;
   }
   io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
-  if (sqe == nullptr) return;  // not reached: ask_up_to keeps room for an item
+  if (sqe == nullptr) return false;  // not reached: ask_up_to keeps room for an item
   // Faulted in by a kernel worker, which waits for the reads: through the
   // page-fault path the kernel reads ahead in large folios, and the pages
   // are mapped by the time a comparing thread gets to them.
   ::io_uring_prep_madvise(sqe, at, static_cast<off_t>(len), MADV_POPULATE_READ);
   ++in_flight_;
+  return true;
 }
 
 void read_ahead::reap() noexcept {

@@ -34,14 +34,9 @@ class read_ahead {
      asking returns, and a full queue defers the asking to a later call. */
   void starting(std::uint64_t i) noexcept;
 
-  /* How the requests go out: "io_uring" (IORING_OP_MADVISE, run by the
-     kernel's workers), or "madvise" (in the calling thread) when io_uring
-     is unavailable. */
-  const char* how() const noexcept { return ring_ok_ ? "io_uring" : "madvise"; }
-
  private:
-  void ask_up_to(std::uint64_t end) noexcept;  // mutex held
-  void ask(const byte_range& r) noexcept;
+  void ask_up_to(std::uint64_t from) noexcept;  // mutex held
+  bool ask(const byte_range& r) noexcept;       // true: queued on the ring
   void reap() noexcept;
 
   std::vector<std::array<byte_range, 2>> items_;
