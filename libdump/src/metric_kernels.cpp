@@ -52,11 +52,16 @@ void sum_portable(const T* a, const T* b, std::uint64_t n, lane_sums& s) noexcep
     s.abs_b[l] += std::fabs(y);
     mx = ad > mx ? ad : mx;  // a NaN difference leaves the max alone; dd records it
   };
+  // Payloads sit at any byte offset in a dump: values are copied out, not
+  // read through a pointer that may be misaligned for T.
+  auto at = [](const T* p, std::uint64_t k) {
+    return load_one<T>(reinterpret_cast<const std::byte*>(p) + k * sizeof(T));
+  };
   std::uint64_t i = 0;
   for (; i + lanes <= n; i += lanes) {
-    for (unsigned l = 0; l < lanes; ++l) one(l, a[i + l], b[i + l]);
+    for (unsigned l = 0; l < lanes; ++l) one(l, at(a, i + l), at(b, i + l));
   }
-  for (unsigned l = 0; i + l < n; ++l) one(l, a[i + l], b[i + l]);
+  for (unsigned l = 0; i + l < n; ++l) one(l, at(a, i + l), at(b, i + l));
   s.max_d = mx;
 }
 
