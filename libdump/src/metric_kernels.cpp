@@ -39,7 +39,10 @@ T load_one(const std::byte* p) noexcept {
 // ---- portable ------------------------------------------------------------
 
 template <class T>
-void sum_portable(const T* a, const T* b, std::uint64_t n, lane_sums& s) noexcept {
+void sum_portable(const T* a, const T* b, std::uint64_t n, lane_sums& out) noexcept {
+  // A local copy: the values are read as bytes, which the compiler must
+  // assume could be `out` itself.
+  lane_sums s = out;
   double mx = s.max_d;
   auto one = [&](unsigned l, double x, double y) {
     const double d = x - y;
@@ -63,6 +66,7 @@ void sum_portable(const T* a, const T* b, std::uint64_t n, lane_sums& s) noexcep
   }
   for (unsigned l = 0; i + l < n; ++l) one(l, at(a, i + l), at(b, i + l));
   s.max_d = mx;
+  out = s;
 }
 
 void sum_f32_portable(const float* a, const float* b, std::uint64_t n, lane_sums& s) noexcept {
