@@ -1,11 +1,18 @@
-// Throughput of compare_dumps on a pair of ~512 MB float dumps (64 layers
-// each) against a plain read-and-sum of the same mapped bytes, both with the
-// same thread count, in the same run. Counter `ratio` = compare / baseline.
-// Then the cost of per-channel evidence (compare_options::channel_evidence):
-// with no suspect layer (thresholds nothing breaks) and with the default
-// thresholds (some layers suspect), each against the same comparison
-// without it in the same run; counter `time_ratio` = with / without.
-// The answer is checked against a straightforward loop before any timing.
+// Throughput of compare_dumps against a plain read-and-sum of the same
+// mapped bytes, both on the same thread count, in the same run, once per
+// kernel variant this CPU runs (SIGDUMP_ISA's names: avx512, avx2, sse2,
+// scalar). Counter `ratio` = compare / the read-and-sum of the same pair
+// measured just before it (BM_ReadAndSum/PAIR/VARIANT). Pairs
+// (bench_pairs.h): f32, 64 layers (1.07 GB); quant, 64 layers (0.36 GB);
+// nchw, 16 layers (0.27 GB).
+// Before any timing, every pair's answer is checked against a plain loop,
+// and every variant's JSON report against the first one's, byte for byte.
+// Then, on the f32 pair, the cost of per-channel evidence
+// (compare_options::channel_evidence): with no suspect layer (thresholds
+// nothing breaks) and with the default thresholds (some layers suspect),
+// each against the same comparison without it, right before it; counter
+// `time_ratio` = with / without.
+// Environment: SIGDUMP_BENCH_THREADS (default: every core).
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -19,61 +26,66 @@
 #include <thread>
 #include <vector>
 
+#include "bench_pairs.h"
 #include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/dump_writer.h"
+#include "sigdump/isa.h"
+#include "sigdump/report/report_json.h"
 
 namespace {
 
 using namespace sigdump;
 
-constexpr int layers = 64;
-constexpr std::int64_t per_layer = std::int64_t{2} << 20;  // 2 Mi floats = 8 MiB
+constexpr std::int64_t per_layer = bench::pair_layer_elements;
 
-struct fixture {
+struct pair_spec {
+  const char* name;
+  bench::pair_kind kind;
+  int layers;
+};
+
+constexpr pair_spec pair_specs[] = {
+    {"f32", bench::pair_kind::f32, 64},
+    {"quant", bench::pair_kind::quant, 64},
+    {"nchw", bench::pair_kind::nchw, 16},
+};
+
+struct pair_files {
+  const pair_spec* spec = nullptr;
   std::string sample_path, bench_path;
   std::optional<dump_file> sample, bench;
+  double baseline_rate = 0;  // bytes/s, set by BM_ReadAndSum
+};
+
+struct fixture {
+  std::vector<pair_files> pairs;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-  double baseline_rate = 0;            // bytes/s, set by BM_ReadAndSumBaseline
-  double seconds_without[2] = {0, 0};  // per compare, channel evidence off: [no suspect, default]
 };
 fixture* fx = nullptr;
 
-bool generate(const std::string& path, bool noisy) {
-  auto w = dump_writer::create(path);
-  if (!w) return false;
-  std::vector<float> v(static_cast<std::size_t>(per_layer));
-  std::uint32_t state = 12345;
-  for (int l = 0; l < layers; ++l) {
-    std::uint32_t noise_state = 777u + static_cast<std::uint32_t>(l);
-    for (auto& x : v) {
-      state = state * 1664525u + 1013904223u;
-      x = static_cast<float>(state >> 8) * (1.0f / 16777216.0f) - 0.5f;
-      if (noisy) {
-        noise_state = noise_state * 22695477u + 1u;
-        x += static_cast<float>(noise_state >> 8) * (0.01f / 16777216.0f) *
-             static_cast<float>(l % 8);
-      }
-    }
-    tensor_spec s;
-    s.name = "layer" + std::to_string(l) + "/conv:0";
-    s.shape = {1, 128, 128, 128};
-    s.op_index = l;
-    if (!w->write(s, v)) return false;
-  }
-  return w->close().has_value();
-}
-
-// The vendor's formulas as a plain sequential loop.
-bool check_against_reference(const compare_report& r) {
-  for (int l : {0, 17, 63}) {
+// The vendor's formulas as a plain sequential loop, reading the benchmark
+// through the layer's layout.
+bool check_against_reference(const pair_files& p, const compare_report& r) {
+  const int last = p.spec->layers - 1;
+  for (int l : {0, last / 2 + 1, last}) {
     const layer_result& got = r.layers[static_cast<std::size_t>(l)];
-    auto a = fx->sample->view(got.sample_record);
-    auto b = fx->bench->view(static_cast<std::uint32_t>(got.bench_record));
+    auto a = p.sample->view(got.sample_record);
+    auto b = p.bench->view(static_cast<std::uint32_t>(got.bench_record));
     if (!a || !b) return false;
+    const layout_choice want_layout = p.spec->kind == bench::pair_kind::nchw
+                                          ? layout_choice::benchmark_nchw_to_nhwc
+                                          : layout_choice::same;
+    if (got.layout != want_layout) {
+      std::fprintf(stderr, "%s layer %d: layout %s, want %s\n", p.spec->name, l,
+                   layout_name(got.layout), layout_name(want_layout));
+      return false;
+    }
+    std::vector<double> bv(b->elements);
+    read_values(*b, got.layout, 0, bv);
     double ab = 0, aa = 0, bb = 0, dd = 0, ad = 0, abs_b = 0;
     for (std::uint64_t i = 0; i < a->elements; ++i) {
-      const double x = a->at(i), y = b->at(i);
+      const double x = a->at(i), y = bv[i];
       ab += x * y, aa += x * x, bb += y * y, dd += (x - y) * (x - y);
       ad += std::fabs(x - y), abs_b += std::fabs(y);
     }
@@ -85,8 +97,9 @@ bool check_against_reference(const compare_report& r) {
     };
     if (!close(got.metrics.mse, mse) || !close(got.metrics.cos, cos) ||
         !close(got.metrics.rmse, rmse)) {
-      std::fprintf(stderr, "layer %d: got MSE %.12g COS %.12g RMSE %.12g, want %.12g %.12g %.12g\n",
-                   l, got.metrics.mse, got.metrics.cos, got.metrics.rmse, mse, cos, rmse);
+      std::fprintf(
+          stderr, "%s layer %d: got MSE %.12g COS %.12g RMSE %.12g, want %.12g %.12g %.12g\n",
+          p.spec->name, l, got.metrics.mse, got.metrics.cos, got.metrics.rmse, mse, cos, rmse);
       return false;
     }
   }
@@ -106,9 +119,9 @@ std::uint64_t sum_words(const std::byte* p, std::size_t n) {
 }
 
 // Read-and-sum of both mappings, split into as many slices as compare uses threads.
-std::uint64_t read_and_sum() {
-  const auto a = fx->sample->current_mapping()->bytes();
-  const auto b = fx->bench->current_mapping()->bytes();
+std::uint64_t read_and_sum(const pair_files& p) {
+  const auto a = p.sample->current_mapping()->bytes();
+  const auto b = p.bench->current_mapping()->bytes();
   std::atomic<std::uint64_t> total{0};
   auto work = [&](unsigned k) {
     std::uint64_t s = 0;
@@ -127,43 +140,72 @@ std::uint64_t read_and_sum() {
   return total.load();
 }
 
-std::uint64_t input_bytes() {
-  return fx->sample->current_mapping()->size() + fx->bench->current_mapping()->size();
+std::uint64_t input_bytes(const pair_files& p) {
+  return p.sample->current_mapping()->size() + p.bench->current_mapping()->size();
 }
 
-void BM_ReadAndSumBaseline(benchmark::State& state) {
+void BM_ReadAndSum(benchmark::State& state, pair_files* p) {
   const auto t0 = std::chrono::steady_clock::now();
   std::uint64_t runs = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(read_and_sum());
+    benchmark::DoNotOptimize(read_and_sum(*p));
     ++runs;
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  fx->baseline_rate = static_cast<double>(input_bytes() * runs) / secs;
-  state.SetBytesProcessed(static_cast<std::int64_t>(input_bytes() * runs));
+  p->baseline_rate = static_cast<double>(input_bytes(*p) * runs) / secs;
+  state.SetBytesProcessed(static_cast<std::int64_t>(input_bytes(*p) * runs));
   state.counters["threads"] = fx->threads;
 }
 
-void BM_CompareLayers(benchmark::State& state) {
+void BM_Compare(benchmark::State& state, pair_files* p, kernel_isa isa) {
+  if (!use_isa(isa)) {
+    state.SkipWithError("variant not supported here");
+    return;
+  }
+  state.SetLabel(isa_name(isa));
   compare_options o;
   o.threads = fx->threads;
   const auto t0 = std::chrono::steady_clock::now();
   std::uint64_t runs = 0;
   for (auto _ : state) {
-    auto r = compare_dumps(*fx->sample, *fx->bench, o);
+    auto r = compare_dumps(*p->sample, *p->bench, o);
     benchmark::DoNotOptimize(r);
     ++runs;
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const double rate = static_cast<double>(input_bytes() * runs) / secs;
-  state.SetBytesProcessed(static_cast<std::int64_t>(input_bytes() * runs));
+  const double rate = static_cast<double>(input_bytes(*p) * runs) / secs;
+  state.SetBytesProcessed(static_cast<std::int64_t>(input_bytes(*p) * runs));
+  state.SetItemsProcessed(
+      static_cast<std::int64_t>(static_cast<std::uint64_t>(p->spec->layers) * per_layer * runs));
   state.counters["threads"] = fx->threads;
-  state.counters["ratio"] = fx->baseline_rate > 0 ? rate / fx->baseline_rate : 0.0;
+  state.counters["ratio"] = p->baseline_rate > 0 ? rate / p->baseline_rate : 0.0;
 }
 
-// state.range(0): 0 no layer suspect, 1 default thresholds; range(1): channel evidence on.
-void BM_ChannelEvidence(benchmark::State& state) {
-  const bool all_clean = state.range(0) == 0, channels = state.range(1) != 0;
+// compare_dumps on every variant: the same JSON to the byte.
+bool variants_agree(const pair_files& p) {
+  compare_options o;
+  o.threads = fx->threads;
+  std::string first;
+  for (kernel_isa v : supported_isas()) {
+    if (!use_isa(v)) return false;
+    auto r = compare_dumps(*p.sample, *p.bench, o);
+    if (!r || r->layers.size() != static_cast<std::size_t>(p.spec->layers)) return false;
+    if (first.empty() && !check_against_reference(p, *r)) return false;
+    const std::string json = report_json(*r);
+    if (first.empty()) {
+      first = json;
+    } else if (json != first) {
+      std::fprintf(stderr, "compare_bench: %s pair: the %s report differs from the %s one\n",
+                   p.spec->name, isa_name(v), isa_name(supported_isas().front()));
+      return false;
+    }
+  }
+  return true;
+}
+
+// all_clean: thresholds nothing breaks; channels: per-channel evidence on.
+void BM_ChannelEvidence(benchmark::State& state, pair_files* p, bool all_clean, bool channels) {
+  static double seconds_without[2] = {0, 0};  // [no suspect, default thresholds]
   compare_options o;
   o.threads = fx->threads;
   o.channel_evidence = channels;
@@ -175,7 +217,7 @@ void BM_ChannelEvidence(benchmark::State& state) {
   const auto t0 = std::chrono::steady_clock::now();
   std::uint64_t runs = 0;
   for (auto _ : state) {
-    auto r = compare_dumps(*fx->sample, *fx->bench, o);
+    auto r = compare_dumps(*p->sample, *p->bench, o);
     suspect = 0;
     for (const auto& l : r->layers) suspect += l.suspect ? 1 : 0;
     benchmark::DoNotOptimize(r);
@@ -183,24 +225,12 @@ void BM_ChannelEvidence(benchmark::State& state) {
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
                       static_cast<double>(runs);
-  double& without = fx->seconds_without[all_clean ? 0 : 1];
+  double& without = seconds_without[all_clean ? 0 : 1];
   if (!channels) without = secs;
   state.counters["suspect_layers"] = static_cast<double>(suspect);
   state.counters["time_ratio"] = channels && without > 0 ? secs / without : 1.0;
-  state.SetBytesProcessed(static_cast<std::int64_t>(input_bytes() * runs));
+  state.SetBytesProcessed(static_cast<std::int64_t>(input_bytes(*p) * runs));
 }
-
-BENCHMARK(BM_ReadAndSumBaseline)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_CompareLayers)->Unit(benchmark::kMillisecond)->UseRealTime();
-// Each "without" right before its "with", so both see the same machine.
-BENCHMARK(BM_ChannelEvidence)
-    ->ArgNames({"suspect", "channels"})
-    ->Args({0, 0})
-    ->Args({0, 1})
-    ->Args({1, 0})
-    ->Args({1, 1})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
 
 }  // namespace
 
@@ -208,43 +238,87 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   fixture f;
   fx = &f;
+  if (const char* t = std::getenv("SIGDUMP_BENCH_THREADS"); t && *t) {
+    f.threads = std::max(1u, static_cast<unsigned>(std::strtoul(t, nullptr, 10)));
+  }
   const char* tmp = std::getenv("TMPDIR");
   const std::string dir = tmp && *tmp ? tmp : "/tmp";
   const std::string tag = std::to_string(::getpid());
-  f.sample_path = dir + "/sigdump_compare_bench_sample_" + tag + ".bin";
-  f.bench_path = dir + "/sigdump_compare_bench_bench_" + tag + ".bin";
+  f.pairs.resize(std::size(pair_specs));
   auto cleanup = [&] {
-    f.sample.reset();
-    f.bench.reset();
-    std::remove(f.sample_path.c_str());
-    std::remove(f.bench_path.c_str());
+    for (auto& p : f.pairs) {
+      p.sample.reset();
+      p.bench.reset();
+      if (!p.sample_path.empty()) std::remove(p.sample_path.c_str());
+      if (!p.bench_path.empty()) std::remove(p.bench_path.c_str());
+    }
   };
-  if (!generate(f.sample_path, true) || !generate(f.bench_path, false)) {
-    std::fprintf(stderr, "compare_bench: cannot write the dumps in %s\n", dir.c_str());
-    cleanup();
-    return 1;
+  // A variant named by SIGDUMP_ISA must exist here; the runs below force each.
+  if (auto v = active_isa(); !v) {
+    std::fprintf(stderr, "compare_bench: %s\n", v.error().describe().c_str());
+    return 2;
   }
-  auto s = dump_file::open(f.sample_path);
-  auto b = dump_file::open(f.bench_path);
-  if (!s || !b) {
-    std::fprintf(stderr, "compare_bench: cannot open the dumps\n");
-    cleanup();
-    return 1;
+  std::string variants;
+  for (kernel_isa v : supported_isas()) variants += std::string(" ") + isa_name(v);
+  for (std::size_t k = 0; k < f.pairs.size(); ++k) {
+    pair_files& p = f.pairs[k];
+    p.spec = &pair_specs[k];
+    p.sample_path = dir + "/sigdump_compare_bench_" + p.spec->name + "_sample_" + tag + ".bin";
+    p.bench_path = dir + "/sigdump_compare_bench_" + p.spec->name + "_bench_" + tag + ".bin";
+    if (!bench::write_pair_side(p.spec->kind, p.spec->layers, p.sample_path, true) ||
+        !bench::write_pair_side(p.spec->kind, p.spec->layers, p.bench_path, false)) {
+      std::fprintf(stderr, "compare_bench: cannot write the dumps in %s\n", dir.c_str());
+      cleanup();
+      return 1;
+    }
+    auto s = dump_file::open(p.sample_path);
+    auto b = dump_file::open(p.bench_path);
+    if (!s || !b) {
+      std::fprintf(stderr, "compare_bench: cannot open the dumps\n");
+      cleanup();
+      return 1;
+    }
+    p.sample.emplace(std::move(*s));
+    p.bench.emplace(std::move(*b));
+    // Warm the page cache and check the answers before timing anything.
+    benchmark::DoNotOptimize(read_and_sum(p));
+    if (!variants_agree(p)) {
+      std::fprintf(stderr, "compare_bench: %s pair: compare_dumps disagrees\n", p.spec->name);
+      cleanup();
+      return 1;
+    }
+    std::fprintf(stderr,
+                 "compare_bench: %s pair, %d layers, %.0f MB of input, answer checked, "
+                 "identical reports from:%s\n",
+                 p.spec->name, p.spec->layers, static_cast<double>(input_bytes(p)) / 1e6,
+                 variants.c_str());
+    // Each variant right after its own read-and-sum of the pair: the
+    // machine's speed drifts less between the two than over the whole run.
+    for (kernel_isa v : supported_isas()) {
+      const std::string run = std::string(p.spec->name) + "/" + isa_name(v);
+      benchmark::RegisterBenchmark(("BM_ReadAndSum/" + run).c_str(), BM_ReadAndSum, &p)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+      benchmark::RegisterBenchmark(("BM_Compare/" + run).c_str(), BM_Compare, &p, v)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
   }
-  f.sample.emplace(std::move(*s));
-  f.bench.emplace(std::move(*b));
-  // Warm the page cache and check the answer before timing anything.
-  benchmark::DoNotOptimize(read_and_sum());
-  compare_options o;
-  o.threads = f.threads;
-  auto r = compare_dumps(*f.sample, *f.bench, o);
-  if (!r || r->layers.size() != layers || !check_against_reference(*r)) {
-    std::fprintf(stderr, "compare_bench: compare_dumps disagrees with the reference\n");
-    cleanup();
-    return 1;
+  for (auto& p : f.pairs) {
+    if (p.spec->kind != bench::pair_kind::f32) continue;
+    for (bool clean : {true, false}) {
+      for (bool channels : {false, true}) {
+        const std::string name = std::string("BM_ChannelEvidence/") +
+                                 (clean ? "no_suspect" : "default_thresholds") +
+                                 (channels ? "/on" : "/off");
+        benchmark::RegisterBenchmark(name.c_str(), BM_ChannelEvidence, &p, clean, channels)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+      }
+    }
   }
-  std::fprintf(stderr, "compare_bench: %d layers, %.0f MB of input, answer checked\n", layers,
-               static_cast<double>(input_bytes()) / 1e6);
+  std::fprintf(stderr, "compare_bench: %u threads; variants run here:%s\n", f.threads,
+               variants.c_str());
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   cleanup();

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "command.h"
+#include "sigdump/isa.h"
 #include "sigdump/version.h"
 
 namespace sigdump::cli {
@@ -81,6 +82,9 @@ int main(int argc, char** argv) {
       return exit_ok;
     }
   }
+  // A kernel variant SIGDUMP_ISA names but this CPU cannot run stops every
+  // command before it starts, not halfway through a comparison.
+  if (auto isa = sigdump::active_isa(); !isa) return fail(isa.error().describe());
   try {
     return it->second.run(rest);
   } catch (const std::exception& e) {

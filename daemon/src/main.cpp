@@ -4,6 +4,7 @@
 #include "config/daemon_options.h"
 #include "daemon_main.h"
 #include "platform/log.h"
+#include "sigdump/isa.h"
 #include "sigdump/version.h"
 
 int main(int argc, char** argv) {
@@ -29,6 +30,11 @@ int main(int argc, char** argv) {
       return 0;
     case cli_action::list_options: std::fputs(option_list_text().c_str(), stdout); return 0;
     case cli_action::run: break;
+  }
+  // SIGDUMP_ISA naming a kernel variant this CPU cannot run: refuse to start.
+  if (auto isa = sigdump::active_isa(); !isa) {
+    std::fprintf(stderr, "sigdumpd: error: %s\n", isa.error().describe().c_str());
+    return 2;
   }
   return run_daemon(options);
 }

@@ -4,11 +4,13 @@
 #include "sigdump/compare.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <memory>
 
 #include "layout_decision.h"
 #include "metrics_kernel.h"
+#include "read_ahead.h"
 #include "sigdump/plan.h"
 
 namespace sigdump {
@@ -30,8 +32,18 @@ std::string record_label(const char* side, const record& r) {
   return std::string(side) + " record " + std::to_string(r.index);
 }
 
+// A binary record's view without reading its payload first (view() makes
+// sure every page is there, which reads the whole payload from disk):
+// compare_dumps reads payloads under a SIGBUS guard as it sums them, with
+// read_ahead asking for them ahead of the summing.
+result<tensor_view> unread_view(const dump_file& f, std::uint32_t i) {
+  if (f.variant() != dump_variant::binary || i >= f.records().size()) return f.view(i);
+  const auto map = f.current_mapping();
+  return make_tensor_view(f.records()[i], f.is_float(), f.variant(), map->bytes(), map, f.path());
+}
+
 prepared prepare(const dump_file& sample, std::uint32_t si, const dump_file& bench,
-                 std::uint32_t bi) {
+                 std::uint32_t bi, bool unread = false) {
   prepared p;
   layer_result& lr = p.result;
   lr.sample_record = si;
@@ -57,12 +69,12 @@ prepared prepare(const dump_file& sample, std::uint32_t si, const dump_file& ben
     lr.error = record_label("benchmark", b) + ": " + b.problem;
     return p;
   }
-  auto va = sample.view(si);
+  auto va = unread ? unread_view(sample, si) : sample.view(si);
   if (!va) {
     lr.error = "sample: " + va.error().describe();
     return p;
   }
-  auto vb = bench.view(bi);
+  auto vb = unread ? unread_view(bench, bi) : bench.view(bi);
   if (!vb) {
     lr.error = "benchmark: " + vb.error().describe();
     return p;
@@ -161,7 +173,44 @@ struct dumps_job {
   const compare_options* options;
   std::atomic<std::uint64_t>* done;
   std::uint64_t total;
+  detail::read_ahead* ahead;
 };
+
+// The mapped bytes elements [first, first+len) of v lie in (none for text).
+detail::byte_range mapped_bytes(const tensor_view& v, std::uint64_t first, std::uint64_t len) {
+  if (v.data == nullptr || len == 0) return {};
+  const std::uint64_t size = dtype_size(v.storage);
+  const std::uint64_t inner = v.inner ? v.inner : 1, stride = std::max(v.inner_stride, inner);
+  auto at = [&](std::uint64_t i) { return (i / inner) * stride + i % inner; };
+  const std::uint64_t from = at(first), to = at(first + len - 1) + 1;
+  return {v.data + from * size, (to - from) * size};
+}
+
+// Bytes to have asked the kernel for beyond the chunk being started: enough
+// to keep the disk busy while the chunks before are summed.
+constexpr std::uint64_t read_ahead_window = std::uint64_t{64} << 20;
+
+// What each work item reads: its chunk of the sample, and its chunk of the
+// benchmark (with a transposing layout, every chunk reads the whole
+// benchmark record: asked for with the layer's first chunk).
+std::vector<std::array<detail::byte_range, 2>> item_bytes(const std::vector<prepared>& jobs,
+                                                          const std::vector<work_item>& items) {
+  std::vector<std::array<detail::byte_range, 2>> out;
+  out.reserve(items.size());
+  for (const work_item& w : items) {
+    const prepared& p = jobs[w.job];
+    const std::uint64_t first = w.chunk * detail::chunk_elements;
+    const std::uint64_t len = std::min(detail::chunk_elements, p.sample.elements - first);
+    detail::byte_range b;
+    if (p.result.layout == layout_choice::same) {
+      b = mapped_bytes(p.bench, first, len);
+    } else if (w.chunk == 0) {
+      b = mapped_bytes(p.bench, 0, p.bench.elements);
+    }
+    out.push_back({mapped_bytes(p.sample, first, len), b});
+  }
+  return out;
+}
 
 struct guarded_item {
   const dumps_job* ctx;
@@ -177,6 +226,7 @@ void run_guarded_item(void* p) {
 
 void run_item(void* ctx, std::uint64_t i) {
   auto* d = static_cast<dumps_job*>(ctx);
+  d->ahead->starting(i);
   guarded_item g{d, i};
   const void* fault = nullptr;
   if (!guarded_read(&run_guarded_item, &g, &fault)) {
@@ -198,6 +248,7 @@ void run_item(void* ctx, std::uint64_t i) {
 result<compare_report> compare_dumps(const dump_file& sample, const dump_file& bench,
                                      const compare_options& options,
                                      const std::vector<quant_param>* quant_params) {
+  if (auto e = detail::kernel_error()) return std::unexpected(std::move(*e));
   compare_report report;
   report.sample_path = sample.path();
   report.benchmark_path = bench.path();
@@ -215,7 +266,7 @@ result<compare_report> compare_dumps(const dump_file& sample, const dump_file& b
   std::vector<work_item> items;
   std::uint64_t total = 0;
   for (const auto& pair : plan.pairs) {
-    jobs.push_back(prepare(sample, pair.sample_record, bench, pair.bench_record));
+    jobs.push_back(prepare(sample, pair.sample_record, bench, pair.bench_record, true));
     prepared& p = jobs.back();
     p.result.index = static_cast<std::uint32_t>(jobs.size() - 1);
     p.result.rule = pair.rule;
@@ -230,7 +281,8 @@ result<compare_report> compare_dumps(const dump_file& sample, const dump_file& b
   std::vector<detail::metric_sums> sums(items.size());
   std::unique_ptr<const void*[]> faulted(new const void*[items.size() + 1]());
   std::atomic<std::uint64_t> done{0};
-  dumps_job ctx{&jobs, &items, &sums, &faulted, &options, &done, total};
+  detail::read_ahead ahead(item_bytes(jobs, items), read_ahead_window);
+  dumps_job ctx{&jobs, &items, &sums, &faulted, &options, &done, total, &ahead};
   detail::parallel_for(items.size(), options.threads, &run_item, &ctx);
 
   // Combine each job's chunks in chunk order: the same sums for any thread count.

@@ -8,21 +8,14 @@
 #include <cstring>
 #include <limits>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
-#include "metrics_kernel.h"
-
-// The two hot loops get AVX-512 and AVX2 clones picked at load time; the
-// default clone keeps the binary portable. Results are identical between
-// clones: same lane assignment, no FMA contraction (-ffp-contract=off for
-// libdump, see its CMakeLists.txt). Not under sanitizers: the ifunc
-// resolver runs before their runtime is up and crashes (TSan).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
-    !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
-#define SIGDUMP_KERNEL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SIGDUMP_KERNEL_CLONES
+#ifdef __SSE2__
+#include <emmintrin.h>
 #endif
+
+#include "metrics_kernel.h"
 
 namespace sigdump {
 
@@ -42,104 +35,6 @@ bool is_suspect(const layer_metrics& m, const thresholds& t) noexcept {
 
 namespace detail {
 namespace {
-
-// Eight lanes in every clone (one register with AVX-512, two with AVX2):
-// the lane a value lands in, and so every rounding, is the same everywhere.
-using v8d = double __attribute__((vector_size(64)));
-using v8f = float __attribute__((vector_size(32)));
-using v8l = long long __attribute__((vector_size(64)));
-constexpr std::uint64_t lanes = 8;
-
-struct vsums {
-  v8d ab{}, aa{}, bb{}, dd{}, abs_d{}, abs_b{}, max_d{};
-};
-
-constexpr long long abs_bits = 0x7fffffffffffffffLL;
-
-// Eight lanes, seven independent accumulators: enough independent chains
-// to hide add latency; with AVX-512 one register each.
-SIGDUMP_KERNEL_CLONES void accumulate_f32(const float* a, const float* b, std::uint64_t n,
-                                          vsums& acc) noexcept {
-  const v8l mask = {abs_bits, abs_bits, abs_bits, abs_bits, abs_bits, abs_bits, abs_bits, abs_bits};
-  v8d ab = acc.ab, aa = acc.aa, bb = acc.bb, dd = acc.dd, sad = acc.abs_d, sab = acc.abs_b,
-      mx = acc.max_d;
-  std::uint64_t i = 0;
-  for (; i + lanes <= n; i += lanes) {
-    v8f fa, fb;
-    std::memcpy(&fa, a + i, sizeof fa);
-    std::memcpy(&fb, b + i, sizeof fb);
-    const v8d x = __builtin_convertvector(fa, v8d);
-    const v8d y = __builtin_convertvector(fb, v8d);
-    const v8d d = x - y;
-    ab += x * y;
-    aa += x * x;
-    bb += y * y;
-    dd += d * d;
-    const v8d ad = reinterpret_cast<v8d>(reinterpret_cast<v8l>(d) & mask);
-    sad += ad;
-    sab += reinterpret_cast<v8d>(reinterpret_cast<v8l>(y) & mask);
-    mx = ad > mx ? ad : mx;  // a NaN difference leaves the max alone; dd records it
-  }
-  if (i < n) {  // zero padding adds nothing to any sum
-    v8f fa{}, fb{};
-    std::memcpy(&fa, a + i, (n - i) * sizeof(float));
-    std::memcpy(&fb, b + i, (n - i) * sizeof(float));
-    const v8d x = __builtin_convertvector(fa, v8d);
-    const v8d y = __builtin_convertvector(fb, v8d);
-    const v8d d = x - y;
-    ab += x * y;
-    aa += x * x;
-    bb += y * y;
-    dd += d * d;
-    const v8d ad = reinterpret_cast<v8d>(reinterpret_cast<v8l>(d) & mask);
-    sad += ad;
-    sab += reinterpret_cast<v8d>(reinterpret_cast<v8l>(y) & mask);
-    mx = ad > mx ? ad : mx;
-  }
-  acc = {ab, aa, bb, dd, sad, sab, mx};
-}
-
-SIGDUMP_KERNEL_CLONES void accumulate_f64(const double* a, const double* b, std::uint64_t n,
-                                          vsums& acc) noexcept {
-  const v8l mask = {abs_bits, abs_bits, abs_bits, abs_bits, abs_bits, abs_bits, abs_bits, abs_bits};
-  v8d ab = acc.ab, aa = acc.aa, bb = acc.bb, dd = acc.dd, sad = acc.abs_d, sab = acc.abs_b,
-      mx = acc.max_d;
-  std::uint64_t i = 0;
-  for (; i < n; i += lanes) {
-    v8d x{}, y{};
-    const std::uint64_t k = std::min<std::uint64_t>(lanes, n - i);
-    std::memcpy(&x, a + i, k * sizeof(double));
-    std::memcpy(&y, b + i, k * sizeof(double));
-    const v8d d = x - y;
-    ab += x * y;
-    aa += x * x;
-    bb += y * y;
-    dd += d * d;
-    const v8d ad = reinterpret_cast<v8d>(reinterpret_cast<v8l>(d) & mask);
-    sad += ad;
-    sab += reinterpret_cast<v8d>(reinterpret_cast<v8l>(y) & mask);
-    mx = ad > mx ? ad : mx;
-  }
-  acc = {ab, aa, bb, dd, sad, sab, mx};
-}
-
-double lane_sum(const v8d& v) noexcept {
-  return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
-}
-
-metric_sums reduce(const vsums& v) noexcept {
-  metric_sums s;
-  s.ab = lane_sum(v.ab);
-  s.aa = lane_sum(v.aa);
-  s.bb = lane_sum(v.bb);
-  s.dd = lane_sum(v.dd);
-  s.abs_d = lane_sum(v.abs_d);
-  s.abs_b = lane_sum(v.abs_b);
-  s.max_d = 0;
-  for (std::uint64_t l = 0; l < lanes; ++l) s.max_d = std::max(s.max_d, v.max_d[l]);
-  s.max_nan = std::isnan(s.dd);
-  return s;
-}
 
 // Where element values come from: the mapping (binary) or the parsed text.
 struct source {
@@ -209,10 +104,100 @@ inline std::uint64_t physical(const source& s, std::uint64_t j) noexcept {
   return s.contiguous ? j : (j / s.inner) * s.stride + j % s.inner;
 }
 
+// Element p of stored type T as Out: its real value (double), or its bits
+// (an unsigned integer of T's size).
+template <class T, class Out>
+inline Out stored(const std::byte* base, std::uint64_t p) noexcept {
+  if constexpr (std::is_same_v<Out, double>) {
+    return raw<T>(base, p);
+  } else {
+    static_assert(sizeof(Out) == sizeof(T));
+    Out v;
+    std::memcpy(&v, base + p * sizeof(T), sizeof(T));
+    return v;
+  }
+}
+
+// A transposing read of a 4-D benchmark is a transpose of N matrices:
+// element i of the read order is (n, r, k) over (N, R, K) and lies at
+// n*R*K + k*R + r in the benchmark (R: its innermost run, K: the sample's).
+struct transpose_spec {
+  std::uint64_t rows = 1, cols = 1;  // R, K
+};
+
+transpose_spec make_transpose(const std::vector<std::int64_t>& shape,
+                              layout_choice layout) noexcept {
+  const auto d1 = static_cast<std::uint64_t>(shape[1]), d2 = static_cast<std::uint64_t>(shape[2]),
+             d3 = static_cast<std::uint64_t>(shape[3]);
+  if (layout == layout_choice::benchmark_nchw_to_nhwc) return {d2 * d3, d1};  // [N,C,H,W]
+  return {d3, d1 * d2};                                                       // [N,H,W,C]
+}
+
+// Values [first, first+len) of the read order, from a contiguous benchmark.
+// Whole rows of the read order are gathered a tile at a time: each
+// benchmark row gives a run of consecutive elements to every row of the
+// tile, so every cache line read is used whole.
+template <class T, class Out>
+void gather_transposed(const std::byte* base, transpose_spec t, std::uint64_t first,
+                       std::uint64_t len, Out* out) noexcept {
+  const std::uint64_t R = t.rows, K = t.cols, plane = R * K;
+  while (len > 0) {
+    const std::uint64_t n = first / plane, rem = first % plane, r = rem / K, k = rem % K;
+    const std::byte* p = base + n * plane * sizeof(T);
+    std::uint64_t step;
+    if (k == 0 && len >= K) {
+      const std::uint64_t rows = std::min(R - r, len / K);
+      const std::uint64_t next = std::min(rows, R - r - rows) * sizeof(T);  // the next tile's run
+      std::uint64_t c = 0;
+#ifdef __SSE2__
+      // Four-byte values four rows by four at a time, transposed in registers.
+      if constexpr (std::is_same_v<Out, std::uint32_t>) {
+        for (; c + 4 <= K; c += 4) {
+          const std::byte* run = p + (c * R + r) * sizeof(T);
+          for (std::uint64_t q = 0; q < 4; ++q) {
+            for (std::uint64_t a = 0; a < next; a += 64) {
+              __builtin_prefetch(run + (q * R + rows) * sizeof(T) + a);
+            }
+          }
+          std::uint64_t j = 0;
+          for (; j + 4 <= rows; j += 4) {
+            __m128 r0 = _mm_loadu_ps(reinterpret_cast<const float*>(run + j * 4));
+            __m128 r1 = _mm_loadu_ps(reinterpret_cast<const float*>(run + (R + j) * 4));
+            __m128 r2 = _mm_loadu_ps(reinterpret_cast<const float*>(run + (2 * R + j) * 4));
+            __m128 r3 = _mm_loadu_ps(reinterpret_cast<const float*>(run + (3 * R + j) * 4));
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            _mm_storeu_ps(reinterpret_cast<float*>(out + j * K + c), r0);
+            _mm_storeu_ps(reinterpret_cast<float*>(out + (j + 1) * K + c), r1);
+            _mm_storeu_ps(reinterpret_cast<float*>(out + (j + 2) * K + c), r2);
+            _mm_storeu_ps(reinterpret_cast<float*>(out + (j + 3) * K + c), r3);
+          }
+          for (; j < rows; ++j) {
+            for (std::uint64_t q = 0; q < 4; ++q)
+              out[j * K + c + q] = stored<T, Out>(run, q * R + j);
+          }
+        }
+      }
+#endif
+      for (; c < K; ++c) {
+        const std::byte* run = p + (c * R + r) * sizeof(T);
+        for (std::uint64_t a = 0; a < next; a += 64) __builtin_prefetch(run + rows * sizeof(T) + a);
+        for (std::uint64_t j = 0; j < rows; ++j) out[j * K + c] = stored<T, Out>(run, j);
+      }
+      step = rows * K;
+    } else {  // part of one row
+      step = std::min(K - k, len);
+      for (std::uint64_t j = 0; j < step; ++j) out[j] = stored<T, Out>(p, (k + j) * R + r);
+    }
+    out += step, first += step, len -= step;
+  }
+}
+
 template <class T>
 void fill_typed(const source& s, layout_choice layout, const std::vector<std::int64_t>& shape,
                 std::uint64_t first, std::uint64_t len, double* out) noexcept {
-  if (layout == layout_choice::same) {
+  if (layout != layout_choice::same && s.contiguous && shape.size() == 4) {
+    gather_transposed<T, double>(s.base, make_transpose(shape, layout), first, len, out);
+  } else if (layout == layout_choice::same) {
     if (s.contiguous) {
       for (std::uint64_t i = 0; i < len; ++i) out[i] = raw<T>(s.base, first + i);
     } else {
@@ -260,7 +245,7 @@ void fill(const source& s, layout_choice layout, const std::vector<std::int64_t>
   std::fill(out, out + len, std::numeric_limits<double>::quiet_NaN());
 }
 
-constexpr std::uint64_t block = 1024;
+constexpr std::uint64_t block = 1024, max_block = 8192;  // elements, multiples of sum_lanes
 
 struct side_counts {
   std::uint64_t nan = 0, inf = 0;
@@ -297,26 +282,113 @@ side_counts count_nonfinite(const tensor_view& v) noexcept {
 
 }  // namespace
 
+namespace {
+
+widen_spec widening(const source& s) noexcept { return {s.storage, s.dequantize, s.zero, s.scale}; }
+
+// Whether kernel_set::sum_stored reads s: contiguous float32 as it is, or
+// contiguous integers.
+bool stored_run(const source& s) noexcept {
+  if (!s.contiguous) return false;
+  if (s.storage == dtype::f32) return !s.dequantize;
+  return s.storage != dtype::unknown;
+}
+
+// Real values [first, first+len) of s in the `same` layout, through the
+// variant's widening kernel (row by row when rows are padded).
+void widen_values(const kernel_set& k, const source& s, std::uint64_t first, std::uint64_t len,
+                  double* out) noexcept {
+  const widen_spec w = widening(s);
+  const std::uint64_t size = dtype_size(s.storage);
+  if (s.contiguous) return k.widen(w, s.base + first * size, len, out);
+  std::uint64_t r = first / s.inner, c = first % s.inner;
+  while (len > 0) {
+    const std::uint64_t run = std::min(len, s.inner - c);
+    k.widen(w, s.base + (r * s.stride + c) * size, run, out);
+    out += run, len -= run, c = 0, ++r;
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// Sums of sample values [fa, fa+len) of a against [fb, fb+len) of b, both
+// read in the `same` layout; fa - (the chunk's first) is a multiple of
+// sum_lanes.
+void sum_same_layout(const kernel_set& k, const source& a, std::uint64_t fa, const source& b,
+                     std::uint64_t fb, std::uint64_t len, lane_sums& acc) noexcept {
+  if (fast_f32(a) && fast_f32(b)) {
+    return k.sum_f32(reinterpret_cast<const float*>(a.base) + fa,
+                     reinterpret_cast<const float*>(b.base) + fb, len, acc);
+  }
+  if (k.sum_stored != nullptr && stored_run(a) && stored_run(b)) {
+    return k.sum_stored(widening(a), a.base + fa * dtype_size(a.storage), widening(b),
+                        b.base + fb * dtype_size(b.storage), len, acc);
+  }
+  alignas(64) double x[block], y[block];
+  for (std::uint64_t off = 0; off < len; off += block) {
+    const std::uint64_t n = std::min(block, len - off);
+    widen_values(k, a, fa + off, n, x);
+    widen_values(k, b, fb + off, n, y);
+    k.sum_f64(x, y, n, acc);
+  }
+}
+
+// Copies the stored bits of benchmark values [first, first+len) in the
+// read order of a transposing layout into out.
+void gather_stored(const source& s, transpose_spec t, std::uint64_t first, std::uint64_t len,
+                   std::byte* out) noexcept {
+  switch (dtype_size(s.storage)) {
+    case 1:
+      return gather_transposed<std::uint8_t>(s.base, t, first, len,
+                                             reinterpret_cast<std::uint8_t*>(out));
+    case 2:
+      return gather_transposed<std::uint16_t>(s.base, t, first, len,
+                                              reinterpret_cast<std::uint16_t*>(out));
+    case 4:
+      return gather_transposed<std::uint32_t>(s.base, t, first, len,
+                                              reinterpret_cast<std::uint32_t*>(out));
+    default: break;
+  }
+}
+
+}  // namespace
+
 metric_sums chunk_sums(const tensor_view& sample, const tensor_view& bench, layout_choice layout,
                        std::uint64_t chunk) noexcept {
   const std::uint64_t first = chunk * chunk_elements;
   if (first >= sample.elements) return {};
   const std::uint64_t len = std::min(chunk_elements, sample.elements - first);
   const source sa = make_source(sample), sb = make_source(bench);
-  vsums acc;
-  if (layout == layout_choice::same && fast_f32(sa) && fast_f32(sb)) {
-    accumulate_f32(reinterpret_cast<const float*>(sa.base) + first,
-                   reinterpret_cast<const float*>(sb.base) + first, len, acc);
+  const kernel_set& k = active_kernels();
+  lane_sums acc;
+  if (layout == layout_choice::same) {
+    sum_same_layout(k, sa, first, sb, first, len, acc);
+  } else if (sb.contiguous && bench.shape.size() == 4 && dtype_size(sb.storage) != 0) {
+    // The benchmark's stored values are gathered into the read order (a
+    // block of about eight rows of it at a time: see gather_transposed),
+    // then summed as a `same`-layout pair.
+    const transpose_spec t = make_transpose(bench.shape, layout);
+    const std::uint64_t step = std::clamp(t.cols * 8, block, max_block);
+    alignas(64) std::byte gathered[max_block * 4];
+    source in_order = sb;
+    in_order.base = gathered;
+    for (std::uint64_t off = 0; off < len; off += step) {
+      const std::uint64_t n = std::min(step, len - off);
+      gather_stored(sb, t, first + off, n, gathered);
+      sum_same_layout(k, sa, first + off, in_order, 0, n, acc);
+    }
   } else {
-    double a[block], b[block];
+    alignas(64) double a[block], b[block];
     for (std::uint64_t off = 0; off < len; off += block) {
-      const std::uint64_t k = std::min(block, len - off);
-      fill(sa, layout_choice::same, sample.shape, first + off, k, a);
-      fill(sb, layout, bench.shape, first + off, k, b);
-      accumulate_f64(a, b, k, acc);
+      const std::uint64_t n = std::min(block, len - off);
+      widen_values(k, sa, first + off, n, a);
+      fill(sb, layout, bench.shape, first + off, n, b);
+      k.sum_f64(a, b, n, acc);
     }
   }
-  return reduce(acc);
+  return reduce_lanes(acc);
 }
 
 layer_metrics finish_metrics(const metric_sums& s, const tensor_view& sample,
@@ -441,6 +513,7 @@ std::uint64_t compare_chunk_elements() noexcept { return detail::chunk_elements;
 
 result<partial_sums> compute_chunk(const tensor_view& sample, const tensor_view& bench,
                                    std::uint64_t chunk) {
+  if (auto e = detail::kernel_error()) return std::unexpected(std::move(*e));
   if (sample.elements != bench.elements) {
     return make_error(errc::mismatch, {}, no_record, no_offset,
                       "element count differs: sample has " + std::to_string(sample.elements) +
@@ -478,6 +551,7 @@ result<layer_metrics> detail::compute_metrics_reusing(const tensor_view& sample,
                                                       const tensor_view& bench,
                                                       layout_choice layout, unsigned threads,
                                                       const chunk_sums_so_far* done) {
+  if (auto e = detail::kernel_error()) return std::unexpected(std::move(*e));
   if (sample.elements != bench.elements) {
     return make_error(errc::mismatch, {}, no_record, no_offset,
                       "element count differs: sample " + format_shape(sample.shape) + " has " +

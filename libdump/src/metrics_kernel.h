@@ -5,17 +5,63 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
+#include "sigdump/isa.h"
 #include "sigdump/metrics.h"
 #include "sigdump/tensor.h"
 
 namespace sigdump::detail {
+
+/* The fixed summation order: element i of a chunk goes to lane i % 8 of
+   each sum, every lane adds its elements in order (no fused multiply-add),
+   the lanes are added pairwise at the end of the chunk. */
+inline constexpr unsigned sum_lanes = 8;
+
+struct lane_sums {
+  double ab[sum_lanes] = {}, aa[sum_lanes] = {}, bb[sum_lanes] = {}, dd[sum_lanes] = {},
+         abs_d[sum_lanes] = {}, abs_b[sum_lanes] = {};
+  double max_d = 0;  // largest non-NaN |a-b|: a maximum does not round, so one value will do
+};
+
+/* How stored values become doubles: real = (q - zero) * scale when dequantizing. */
+struct widen_spec {
+  dtype storage = dtype::f32;  // f32, u8, s8, u16, s16 or s32
+  bool dequantize = false;
+  double zero = 0, scale = 1;
+};
+
+/* One variant's kernels. The sums continue `acc` from lane 0: a call's
+   first element must sit at a multiple of sum_lanes into its chunk. */
+struct kernel_set {
+  kernel_isa isa;
+  void (*sum_f32)(const float* a, const float* b, std::uint64_t n, lane_sums& acc) noexcept;
+  void (*sum_f64)(const double* a, const double* b, std::uint64_t n, lane_sums& acc) noexcept;
+  /* out[i] = the real value of the i-th stored element at p. */
+  void (*widen)(const widen_spec& w, const std::byte* p, std::uint64_t n, double* out) noexcept;
+  /* The sums of two contiguous runs of stored values, widened as they are
+     read (no buffer in between); wa, wb: f32 (not dequantized) or an
+     integer type. Null where the variant has none: callers widen blocks
+     and use sum_f64. */
+  void (*sum_stored)(const widen_spec& wa, const std::byte* a, const widen_spec& wb,
+                     const std::byte* b, std::uint64_t n, lane_sums& acc) noexcept;
+};
+
+/* The kernels of variant v (which this CPU must support). */
+const kernel_set& kernels_for(kernel_isa v) noexcept;
+/* The kernels of active_isa() (scalar if that is an error: callers check first). */
+const kernel_set& active_kernels() noexcept;
+/* active_isa()'s error, if any: what the comparing entry points return first. */
+std::optional<error> kernel_error();
 
 /* Elements per chunk: the unit of parallel work and of determinism. */
 inline constexpr std::uint64_t chunk_elements = std::uint64_t{1} << 18;
 
 /* Raw sums of one chunk (or of a whole layer once combined). */
 using metric_sums = partial_sums;
+
+/* The lane sums of a chunk added in the fixed order. */
+metric_sums reduce_lanes(const lane_sums& v) noexcept;
 
 inline std::uint64_t chunk_count(std::uint64_t elements) noexcept {
   return (elements + chunk_elements - 1) / chunk_elements;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sigdump/compare.h"
+#include "sigdump/isa.h"
 #include "sigdump/tensor.h"
 
 namespace sigdump {
@@ -369,6 +370,81 @@ TEST(Metrics, SummationOrderIsFixedToTheBit) {
     ASSERT_TRUE(q);
     expect_bits(*q, want_q);
   }
+}
+
+// The same order, checked under each kernel variant this CPU runs (the
+// test above checks whichever variant is active), on every raw sum of each
+// chunk: compute_chunk's partial sums against the lanes written out.
+partial_sums chunk_in_the_fixed_order(const std::vector<double>& a, const std::vector<double>& b,
+                                      std::size_t chunk) {
+  const std::size_t size = static_cast<std::size_t>(compare_chunk_elements());
+  const std::size_t first = chunk * size, end = std::min(a.size(), first + size);
+  double lab[8] = {}, laa[8] = {}, lbb[8] = {}, ldd[8] = {}, lad[8] = {}, lsb[8] = {};
+  partial_sums s;
+  for (std::size_t i = first; i < end; ++i) {
+    const std::size_t l = (i - first) % 8;
+    const double x = a[i], y = b[i];
+    const double d = x - y;
+    const volatile double xy = x * y, xx = x * x, yy = y * y, d2 = d * d;  // no fusing
+    lab[l] += xy, laa[l] += xx, lbb[l] += yy, ldd[l] += d2;
+    lad[l] += std::fabs(d), lsb[l] += std::fabs(y);
+    s.max_d = std::max(s.max_d, std::fabs(d));
+  }
+  auto tree = [](const double* v) {
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+  };
+  s.ab = tree(lab), s.aa = tree(laa), s.bb = tree(lbb), s.dd = tree(ldd);
+  s.abs_d = tree(lad), s.abs_b = tree(lsb);
+  return s;
+}
+
+void expect_bits(const partial_sums& got, const partial_sums& want) {
+  const double g[] = {got.ab, got.aa, got.bb, got.dd, got.abs_d, got.abs_b, got.max_d};
+  const double w[] = {want.ab, want.aa, want.bb, want.dd, want.abs_d, want.abs_b, want.max_d};
+  const char* names[] = {"ab", "aa", "bb", "dd", "abs_d", "abs_b", "max_d"};
+  for (std::size_t k = 0; k < std::size(g); ++k) {
+    EXPECT_EQ(std::memcmp(&g[k], &w[k], sizeof g[k]), 0)
+        << names[k] << ": " << g[k] << " vs " << w[k];
+  }
+}
+
+TEST(Metrics, SummationOrderIsFixedToTheBitInEveryVariant) {
+  const std::size_t n = static_cast<std::size_t>(compare_chunk_elements()) + 1237;
+  std::vector<float> a(n), b(n);
+  std::vector<std::uint8_t> qa(n);
+  std::vector<double> da(n), db(n), ra(n);
+  const double scale = 0.0173;
+  const std::int64_t zero = 121;
+  for (std::size_t i = 0; i < n; ++i) {
+    a[i] = static_cast<float>(std::sin(static_cast<double>(i) * 0.0011) * 7.0);
+    b[i] = static_cast<float>(std::cos(static_cast<double>(i) * 0.0017) * 0.3);
+    da[i] = a[i], db[i] = b[i];
+    qa[i] = static_cast<std::uint8_t>((i * 37) % 256);
+    ra[i] = (static_cast<double>(qa[i]) - static_cast<double>(zero)) * scale;
+  }
+  tensor_view q;
+  q.data = reinterpret_cast<const std::byte*>(qa.data());
+  q.storage = dtype::u8;
+  q.dequantize = true;
+  q.scale = scale;
+  q.zero_point = zero;
+  q.elements = n;
+  q.shape = {static_cast<std::int64_t>(n)};
+  const auto before = active_isa();
+  for (kernel_isa v : supported_isas()) {
+    SCOPED_TRACE(isa_name(v));
+    ASSERT_TRUE(use_isa(v));
+    for (std::size_t chunk : {0u, 1u}) {
+      SCOPED_TRACE(chunk);
+      auto f = compute_chunk(view_of(a), view_of(b), chunk);
+      ASSERT_TRUE(f);
+      expect_bits(*f, chunk_in_the_fixed_order(da, db, chunk));
+      auto m = compute_chunk(q, view_of(b), chunk);
+      ASSERT_TRUE(m);
+      expect_bits(*m, chunk_in_the_fixed_order(ra, db, chunk));
+    }
+  }
+  if (before) (void)use_isa(*before);
 }
 
 }  // namespace
