@@ -5,6 +5,9 @@
 // portable code), each lane adding its elements in element order, and no
 // fused multiply-add (libdump is built with -ffp-contract=off, and the
 // AVX2 and SSE2 targets have no FMA to fuse with). Only the speed differs.
+// Over 600 lines on purpose: every variant's kernels stand side by side so
+// that a change to the summation order is made to all of them at once (the
+// variants must agree to the bit).
 #include <algorithm>
 #include <array>
 #include <cmath>

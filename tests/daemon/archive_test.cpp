@@ -2,6 +2,8 @@
 // eviction, truncation, restart), then a real sigdumpd: an overwritten
 // run queried from its copy over the socket, the byte budget, a full disk
 // (a small tmpfs) and a restart.
+// Over 600 lines: the in-process and the real-daemon archive tests share
+// their writers and checks.
 #include "export/archive.h"
 
 #include <gtest/gtest.h>

@@ -1,5 +1,8 @@
 // A dump file's life as runs: each look at a path, and what it means for
 // the file's runs (start, go on, reset, end, prune). Loop thread only.
+// Over 600 lines on purpose: a look is a sequence of small named checks
+// (gone, replaced, shrunk, rewritten in place, grown, closed, quiet) whose
+// order is the whole logic, so they are read top to bottom in one file.
 #include "core/file_runs.h"
 
 #include <sys/stat.h>

@@ -1,3 +1,8 @@
+// The run archive: a copy of every run's dump as it grows (copier thread),
+// its index (archive.json), the byte budget and eviction, and the copies
+// read back for overwritten runs. Over 600 lines because the copy channels,
+// the eviction and the index all work on one entries map on the loop
+// thread; moving the index's persistence to its own file is the next split.
 #include "export/archive.h"
 
 #include <fcntl.h>

@@ -1,3 +1,9 @@
+// The socket server: accepting, reading requests, answering them (the
+// methods are in methods/), and fanning events out to subscribers through
+// each client's bounded queue. Loop thread only (work off it goes through
+// run_off_loop). Over 600 lines because a connection's life (read,
+// service, pump, flush, overload, close) and the fan-out share those
+// queues and their backpressure rules; they are kept side by side.
 #include "server/ipc_server.h"
 
 #include <sys/socket.h>
