@@ -362,6 +362,31 @@ INSTANTIATE_TEST_SUITE_P(Loops, Sigdumpd, ::testing::Values("io_uring", "epoll")
 
 // ---------------------------------------------------------------- start-up
 
+// `sigdumpd --cos-min 2` was accepted and made every layer suspect; a
+// threshold no metric can reach is refused, on the command line and in the
+// file, with the value named.
+TEST(SigdumpdStartup, ThresholdsOutOfRangeAreRefused) {
+  temp_dir dir;
+  const std::vector<std::string> env{"XDG_CONFIG_HOME=" + dir.file("no-config")};
+  const auto start = [&](std::vector<std::string> more) {
+    std::vector<std::string> argv{bin_path("sigdumpd"), "--foreground", "--state-dir",
+                                  dir.file("state"),    "--socket",     dir.file("sock")};
+    argv.insert(argv.end(), more.begin(), more.end());
+    return run(argv, {}, env, std::chrono::seconds(20));
+  };
+  auto cos = start({"--cos-min", "2"});
+  EXPECT_EQ(cos.exit_code, 2);
+  EXPECT_NE(cos.err.find("--cos-min: 2 is out of range: COS lies in [-1, 1]"), std::string::npos)
+      << cos.err;
+  auto rmse = start({"--rmse-max=-0.5"});
+  EXPECT_EQ(rmse.exit_code, 2);
+  EXPECT_NE(rmse.err.find("--rmse-max: -0.5 is out of range"), std::string::npos) << rmse.err;
+  write_file(dir.file("config.json"), R"({"cos_min": 1.5})");
+  auto file = start({"--config", dir.file("config.json")});
+  EXPECT_EQ(file.exit_code, 2);
+  EXPECT_NE(file.err.find("cos_min: 1.5 is out of range"), std::string::npos) << file.err;
+}
+
 TEST(SigdumpdStartup, SecondDaemonOnTheSameStateRefuses) {
   temp_dir dir;
   fs::create_directories(dir.file("w"));

@@ -170,6 +170,13 @@ struct config_reader {
       case arg_kind::number: {
         auto d = number(field, e);
         if (!d) return std::unexpected(d.error());
+        if (o.number_problem != nullptr) {
+          if (std::string why = o.number_problem(field, *d); !why.empty()) {
+            // config_error names the field itself.
+            if (why.starts_with(field + ": ")) why.erase(0, field.size() + 2);
+            return config_error(file, field, why);
+          }
+        }
         v.number = *d;
         break;
       }

@@ -84,6 +84,11 @@ result<option_value> read_value(const option_spec& o, const std::string& text,
       if (!parse_double(text, v.number)) {
         return usage_error(name + ": expected a number, got '" + text + "'");
       }
+      if (o.number_problem != nullptr) {
+        if (std::string why = o.number_problem(name, v.number); !why.empty()) {
+          return usage_error(why);
+        }
+      }
       break;
     case arg_kind::pair: {
       auto p = parse_pair_arg(o.name, text, base);

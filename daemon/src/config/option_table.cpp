@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "sigdump/compare_options.h"
+
 namespace sigdump::daemon {
 
 namespace {
@@ -115,12 +117,14 @@ constexpr option_spec options[] = {
      .kind = arg_kind::number,
      .metavar = "X",
      .help = "COS below X is suspect (default 0.99)",
+     .number_problem = cos_min_problem,
      .apply = [](daemon_options& o, const option_value& v) { o.thresholds.cos_min = v.number; }},
     {.name = "--rmse-max",
      .key = "rmse_max",
      .kind = arg_kind::number,
      .metavar = "X",
      .help = "RMSE above X is suspect (default 0.1)",
+     .number_problem = rmse_max_problem,
      .apply = [](daemon_options& o, const option_value& v) { o.thresholds.rmse_max = v.number; }},
     {.key = "allow_uids",
      .kind = arg_kind::count,

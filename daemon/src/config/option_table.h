@@ -60,6 +60,9 @@ struct option_spec {
   above_max cli_above_max = above_max::clamped;
   empty_path empty = empty_path::allowed;
   cli_action action = cli_action::run;  // not run: the command line stops here
+  // number: why a value is out of range ("" when it is fine), naming the
+  // option or key given; nullptr: any number.
+  std::string (*number_problem)(std::string_view option, double v) = nullptr;
   void (*apply)(daemon_options&, const option_value&) = nullptr;
 };
 
