@@ -166,8 +166,16 @@ int run_daemon(daemon_options& options) {
       (*loop)->add_timer(half, true, [] { ::sd_notify(0, "WATCHDOG=1"); });
     }
     ::sd_notify(0, "READY=1");
-    log(log_level::info, "ready: watching " + std::to_string(state.watched.size()) + " paths, " +
-                             std::to_string(state.pairs.size()) + " pairs (" +
+    // The pairs as the daemon understood them: paths made absolute.
+    for (const auto& p : options.pairs) {
+      log(log_level::info,
+          "pair " + p.name + ": sample " + p.sample + ", benchmark " + p.benchmark);
+    }
+    const auto counted = [](std::size_t count, const char* one, const char* many) {
+      return std::to_string(count) + ' ' + (count == 1 ? one : many);
+    };
+    log(log_level::info, "ready: watching " + counted(state.watched.size(), "path", "paths") +
+                             ", " + counted(state.pairs.size(), "pair", "pairs") + " (" +
                              state.event_loop_name + ")");
 
     auto ran = (*loop)->run();

@@ -387,6 +387,43 @@ TEST(SigdumpdStartup, ThresholdsOutOfRangeAreRefused) {
   EXPECT_NE(file.err.find("cos_min: 1.5 is out of range"), std::string::npos) << file.err;
 }
 
+// --pair values that cannot mean what the user wants are refused with the
+// value quoted; accepted ones are logged with their absolute paths.
+TEST(SigdumpdStartup, PairValuesAreCheckedAndLoggedAbsolute) {
+  temp_dir dir;
+  const std::vector<std::string> env{"XDG_CONFIG_HOME=" + dir.file("no-config")};
+  const auto start = [&](const std::string& pair) {
+    return run({bin_path("sigdumpd"), "--foreground", "--state-dir", dir.file("state"), "--socket",
+                dir.file("sock"), "--pair", pair},
+               {}, env, std::chrono::seconds(20));
+  };
+  auto same = start("p:/d/x.bin=/d/x.bin");
+  EXPECT_EQ(same.exit_code, 2);
+  EXPECT_NE(
+      same.err.find("the sample and the benchmark are the same file in 'p:/d/x.bin=/d/x.bin'"),
+      std::string::npos)
+      << same.err;
+  auto two = start("p:/d/a=1.bin=/d/b.bin");
+  EXPECT_EQ(two.exit_code, 2);
+  EXPECT_NE(two.err.find("more than one '=' in 'p:/d/a=1.bin=/d/b.bin'"), std::string::npos)
+      << two.err;
+  write_file(dir.file("config.json"), R"({"pairs":[{"sample":"s.bin","benchmark":"s.bin"}]})");
+  auto file = run({bin_path("sigdumpd"), "--foreground", "--state-dir", dir.file("state"),
+                   "--socket", dir.file("sock"), "--config", dir.file("config.json")},
+                  {}, env, std::chrono::seconds(20));
+  EXPECT_EQ(file.exit_code, 2);
+  EXPECT_NE(file.err.find("the sample and the benchmark are the same file"), std::string::npos)
+      << file.err;
+
+  test_daemon d(dir, {"--pair", "net:" + dir.file("s.bin") + "=" + dir.file("b.bin")}, "");
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  const std::string err = d.proc().stderr_text();
+  EXPECT_NE(err.find("pair net: sample " + dir.file("s.bin") + ", benchmark " + dir.file("b.bin")),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find(", 1 pair ("), std::string::npos) << err;
+}
+
 TEST(SigdumpdStartup, SecondDaemonOnTheSameStateRefuses) {
   temp_dir dir;
   fs::create_directories(dir.file("w"));

@@ -139,6 +139,9 @@ struct config_reader {
     }
     if (p.sample.empty()) return config_error(file, at, "missing \"sample\"");
     if (p.benchmark.empty()) return config_error(file, at, "missing \"benchmark\"");
+    if (p.sample == p.benchmark) {
+      return config_error(file, at, "the sample and the benchmark are the same file");
+    }
     if (p.name.empty()) p.name = p.sample + "=" + p.benchmark;
     return p;
   }

@@ -45,6 +45,11 @@ result<pair_config> parse_pair_arg(std::string_view opt, const std::string& arg,
     return usage_error(o + ": expected SAMPLE=BENCHMARK or NAME:SAMPLE=BENCHMARK, got '" + arg +
                        "'");
   }
+  if (arg.find('=', eq + 1) != std::string::npos) {
+    return usage_error(o + ": more than one '=' in '" + arg +
+                       "': which one separates the sample from the benchmark? (a path with "
+                       "'=' in it can be given in the configuration file's \"pairs\")");
+  }
   std::string left = arg.substr(0, eq);
   pair_config p;
   auto colon = left.find(':');
@@ -55,6 +60,9 @@ result<pair_config> parse_pair_arg(std::string_view opt, const std::string& arg,
   if (left.empty()) return usage_error(o + ": empty sample path in '" + arg + "'");
   p.sample = resolve_against(base, left);
   p.benchmark = resolve_against(base, arg.substr(eq + 1));
+  if (p.sample == p.benchmark) {
+    return usage_error(o + ": the sample and the benchmark are the same file in '" + arg + "'");
+  }
   if (p.name.empty()) p.name = left + "=" + arg.substr(eq + 1);
   return p;
 }
