@@ -1,5 +1,6 @@
 #include "server/ipc_methods.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <map>
@@ -26,6 +27,14 @@ const std::map<std::string, method_handler, std::less<>>& registry() {
 }  // namespace
 
 bool owner_peer(const method_context& ctx) noexcept { return ctx.peer.uid == ::geteuid(); }
+
+bool peer_could_read(const std::string& path, const ipc::peer_credentials& peer) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  if (st.st_uid == peer.uid) return (st.st_mode & S_IRUSR) != 0;
+  if (st.st_gid == peer.gid) return (st.st_mode & S_IRGRP) != 0;
+  return (st.st_mode & S_IROTH) != 0;
+}
 
 const method_handler* find_method(std::string_view name) {
   auto& r = registry();

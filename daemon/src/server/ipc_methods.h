@@ -40,6 +40,11 @@ using method_handler = std::function<method_result(method_context&)>;
    and only it sees error texts that quote a file's bytes. */
 bool owner_peer(const method_context& ctx) noexcept;
 
+/* Whether the peer could open `path` for reading itself (mode bits; a
+   peer's supplementary groups are not known, so group read counts only for
+   its primary group). What a peer of another uid may be shown of a file. */
+bool peer_could_read(const std::string& path, const ipc::peer_credentials& peer);
+
 /* The result of a request answered later. */
 inline method_result deferred_reply() { return std::optional<std::string>(); }
 

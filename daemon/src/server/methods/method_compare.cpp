@@ -29,17 +29,6 @@ std::expected<std::string, ipc::protocol_error> resolve(const daemon_state& st,
   return normalize_path(what);
 }
 
-// Whether a peer of uid/gid could open path for reading itself (the mode
-// bits; a peer's supplementary groups are not known, so group read counts
-// only for its primary group).
-bool peer_could_read(const std::string& path, const ipc::peer_credentials& peer) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return false;
-  if (st.st_uid == peer.uid) return (st.st_mode & S_IRUSR) != 0;
-  if (st.st_gid == peer.gid) return (st.st_mode & S_IRGRP) != 0;
-  return (st.st_mode & S_IROTH) != 0;
-}
-
 // For a peer of another uid: only files the daemon tracks, and only those
 // it could read itself; never a message quoting the file.
 std::optional<ipc::protocol_error> refused_to_peer(const daemon_state& st, const std::string& path,

@@ -4,24 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/ipc_methods.h"
 #include "sigdump/channel_metrics.h"
 #include "sigdump/report/report_json.h"
 
 namespace sigdump::daemon {
-
-namespace {
-
-// Whether a peer of uid/gid could open path for reading itself (mode bits;
-// group read counts only for its primary group), as the compare method asks.
-bool peer_could_read(const std::string& path, const ipc::peer_credentials& peer) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return false;
-  if (st.st_uid == peer.uid) return (st.st_mode & S_IRUSR) != 0;
-  if (st.st_gid == peer.gid) return (st.st_mode & S_IRGRP) != 0;
-  return (st.st_mode & S_IROTH) != 0;
-}
-
-}  // namespace
 
 std::string tensor_channels_json(const daemon_state& state, const run_info& run,
                                  const layer_result& layer, const tensor_view& sample,
