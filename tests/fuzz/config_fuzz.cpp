@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/daemon_options.h"
+#include "fuzz_input.h"
 
 namespace {
 
@@ -25,16 +26,9 @@ namespace {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   // No configuration file of the machine's user takes part.
   ::setenv("XDG_CONFIG_HOME", "/nonexistent/sigdump-config-fuzz", 1);
-  char path[] = "/tmp/sigdump-config-fuzz-XXXXXX";
-  const int fd = ::mkstemp(path);
-  if (fd < 0) return 0;
-  std::size_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::write(fd, data + done, size - done);
-    if (n <= 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
+  const sigdump::fuzz::input_file file(data, size);
+  if (file.path().empty()) return 0;
+  const std::string& path = file.path();
   {
     sigdump::daemon::daemon_options options;
     auto r = sigdump::daemon::load_config_file(path, options);
@@ -42,7 +36,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       broken("a configuration error without the file or a message");
     }
   }
-  ::unlink(path);
 
   // The same bytes as arguments: "sigdumpd ARG ARG ...", split at NULs.
   std::vector<std::string> args{"sigdumpd"};

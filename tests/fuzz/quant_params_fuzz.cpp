@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "fuzz_input.h"
 #include "sigdump/name_map.h"
 #include "sigdump/quant_params.h"
 
@@ -24,16 +25,9 @@ namespace {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  char path[] = "/tmp/sigdump-quant-fuzz-XXXXXX";
-  const int fd = ::mkstemp(path);
-  if (fd < 0) return 0;
-  std::size_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::write(fd, data + done, size - done);
-    if (n <= 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
+  const sigdump::fuzz::input_file file(data, size);
+  if (file.path().empty()) return 0;
+  const std::string& path = file.path();
   auto q = sigdump::load_quant_params(path);
   if (!q && q.error().file != path) broken("a quant-param error that does not name the file");
   if (q) {
@@ -43,6 +37,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   auto m = sigdump::load_name_map(path);
   if (!m && m.error().file != path) broken("a name-map error that does not name the file");
-  ::unlink(path);
   return 0;
 }
