@@ -406,6 +406,7 @@ void file_runs::start_over(tracked_file& tf, const std::string& reason) {
       // layers its benchmark never gave), and its log learns the new state.
       old->state = run_state::reset;
       old->content = {};
+      state_.run_changed(*old);
       pairs_.ended_run_reset(*old);
     }
     old->file.reset();
@@ -435,6 +436,7 @@ void file_runs::grew(tracked_file& tf, std::size_t first_new) {
       r->state = run_state::live;
       r->end_reason.clear();
       r->ended = 0;
+      state_.run_changed(*r);
       pairs_.run_resumed(r->number);
     }
   }
@@ -661,6 +663,7 @@ void file_runs::end_run(run_info& r, run_state how, const std::string& reason) {
     }
   }
   if (archive_) archive_->run_ended(r);
+  state_.run_changed(r);
   // run_end follows the layers still pending.
   pairs_.run_ended(r, how, reason);
 }

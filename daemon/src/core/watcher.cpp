@@ -192,11 +192,7 @@ void watcher::resolve() {
     }
   }
   state_.watched.clear();
-  for (const auto& s : specs_) {
-    struct stat st {};
-    bool exists = ::stat(s.path.c_str(), &st) == 0;
-    state_.watched.push_back({s.path, s.kind, exists, s.origin});
-  }
+  for (const auto& s : specs_) state_.watched.push_back({s.path, s.kind, s.origin});
 }
 
 void watcher::scan_dir(const std::string& dir) {

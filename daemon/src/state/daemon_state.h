@@ -30,9 +30,8 @@ struct watched_path {
   enum class kind : std::uint8_t {
     dir,
     file
-  } what = kind::dir;   // "dir" if it is (or will be) a folder
-  bool exists = false;  // present right now
-  std::string origin;   // "command line", "config", or the DebugConfig.txt that added it
+  } what = kind::dir;  // "dir" if it is (or will be) a folder
+  std::string origin;  // "command line", "config", or the DebugConfig.txt that added it
 };
 /* "dir" or "file" */
 const char* watched_kind_name(watched_path::kind k) noexcept;
@@ -196,6 +195,9 @@ class daemon_state {
   /* Newest run of a path, or nullptr. */
   std::shared_ptr<run_info> latest_run_of(std::string_view path) const;
   const pair_info* find_pair(std::string_view name) const;
+  /* Whether a watched path is there now: a tracked dump file is; anything
+     else is looked up on disk at the time of asking (never a snapshot). */
+  bool exists_now(const watched_path& w) const;
   /* Three-way rows for a pair when another pair shares its sample or
      benchmark file (fixed->float->framework chain); nullopt otherwise. */
   std::optional<std::vector<three_way_row>> three_way(const pair_info& p) const;
@@ -205,6 +207,8 @@ class daemon_state {
   void remove_sink(event_sink* s);
   /* Assigns the next tick/clock to e and hands it to every sink. */
   void publish(daemon_event& e);
+  /* Tells every sink that r's state changed (event_sink::run_changed). */
+  void run_changed(const run_info& r);
 
  private:
   std::int64_t start_;

