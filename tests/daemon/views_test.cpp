@@ -100,6 +100,39 @@ TEST_P(DaemonViews, TopAgreesWithRunsAndStatusOnARunThatEnded) {
   ASSERT_TRUE(bench->close());
 }
 
+// A pair added by SIGHUP was not compared against the files on disk
+// (`runs --pair second`: no runs yet) until a restart.
+TEST_P(DaemonViews, ReloadedPairComparesTheFilesOnDisk) {
+  const std::string other = dumps_ + "/other_outtensor_dump.bin";
+  write_dump(bench_, 5, 1.0f);
+  write_dump(sample_, 5, 1.01f);
+  write_dump(other, 5, 1.5f);
+  const std::string cfg = dir_.file("sigdumpd.json");
+  const std::string first =
+      R"({"name":"first","sample":")" + sample_ + R"(","benchmark":")" + bench_ + R"("})";
+  const std::string second =
+      R"({"name":"second","sample":")" + other + R"(","benchmark":")" + bench_ + R"("})";
+  write_file(cfg, R"({"watch":[")" + dumps_ + R"("],"pairs":[)" + first + "]}");
+  test_daemon d(dir_, {"--config", cfg}, loop());
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  ASSERT_EQ(run_end_of(d, sample_).event, "run_end") << d.proc().stderr_text();
+  write_file(cfg, R"({"watch":[")" + dumps_ + R"("],"pairs":[)" + first + "," + second + "]}");
+  ASSERT_TRUE(d.proc().signal(SIGHUP));
+  auto end = d.wait_event(
+      [&](const logged_event& e) { return e.event == "run_end" && e.pair == "second"; });
+  ASSERT_EQ(end.event, "run_end") << d.proc().stderr_text() << read_file(d.events_path());
+  EXPECT_EQ(end.path, other);
+  std::vector<std::string> live;
+  for (const auto& e : d.events()) {
+    if (e.event == "layer" && e.run == end.run) live.push_back(e.layer);
+  }
+  EXPECT_EQ(live, offline_layers(other, bench_));
+  // The first pair's run went on untouched.
+  EXPECT_EQ(count_events(d.events(), "run_start"), 4u) << read_file(d.events_path());
+  auto listed = sigdump("runs", {"--pair", "second"});
+  EXPECT_EQ(listed.out.find("no runs yet"), std::string::npos) << listed.out;
+}
+
 INSTANTIATE_TEST_SUITE_P(Loops, DaemonViews, ::testing::Values("io_uring", "epoll"),
                          [](const auto& p) { return std::string(p.param); });
 

@@ -475,6 +475,27 @@ void file_runs::stop() {
   }
 }
 
+void file_runs::pairs_changed() {
+  for (const auto& [path, tf] : state_.files) {
+    if (!tf || !tf->file || !tf->failed.empty()) continue;
+    const auto had = runs_of(state_, *tf);
+    std::string end_reason = "quiet";
+    for (const auto& r : had) {
+      if (r->state != run_state::live && !r->end_reason.empty()) end_reason = r->end_reason;
+    }
+    const run_state file_state = tf->state;
+    for (pair_info* p : sides_.pairs_of_sample(path)) {
+      if (std::any_of(had.begin(), had.end(), [&](const auto& r) { return r->pair == p->name; }))
+        continue;
+      auto r = start_run(*tf, "started", p);
+      tf->state = file_state;
+      publish_run_event(state_, event_kind::run_start, *r, "started");
+      pairs_.records_added(*r, *tf, 0);
+      if (file_state != run_state::live) end_run(*r, run_state::ended, end_reason);
+    }
+  }
+}
+
 void file_runs::track_new(const std::string& path, const struct stat& st, bool created) {
   auto f = guarded_open(path);
   if (!f) {

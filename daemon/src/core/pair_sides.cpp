@@ -26,7 +26,10 @@ void pair_sides::configure(const std::vector<pair_config>& pairs) {
     info.sample = p.sample;
     info.benchmark = p.benchmark;
     for (const auto& old : state_.pairs) {
-      if (old.name == p.name && old.sample == p.sample) info.run = old.run;
+      if (old.name != p.name || old.sample != p.sample) continue;
+      info.run = old.run;
+      info.sample_file = old.sample_file;
+      if (old.benchmark == p.benchmark) info.benchmark_file = old.benchmark_file;
     }
     out.push_back(std::move(info));
   }
