@@ -133,6 +133,65 @@ TEST_P(DaemonViews, ReloadedPairComparesTheFilesOnDisk) {
   EXPECT_EQ(listed.out.find("no runs yet"), std::string::npos) << listed.out;
 }
 
+// Without --pair, `query NAME` landed on the benchmark (the newest run):
+// "metrics: none". It reads the sample side and says so.
+TEST_P(DaemonViews, QueryWithoutPairReadsTheSampleSide) {
+  auto d = start();
+  write_dump(sample_, 4, 1.01f);
+  d->wait_event([&](const logged_event& e) { return e.event == "run_start" && e.path == sample_; });
+  write_dump(bench_, 4, 1.0f);  // the benchmark's run is the newest
+  auto end = run_end_of(*d, sample_);
+  ASSERT_EQ(end.event, "run_end") << d->proc().stderr_text();
+  ASSERT_TRUE(settled());
+  auto q = sigdump("query", {"net/l2", "--json"});
+  ASSERT_EQ(q.exit_code, 0) << q.out << q.err;
+  EXPECT_EQ(member(q.out, "path"), sample_) << q.out;
+  EXPECT_EQ(member(q.out, "run"), end.run) << q.out;
+  EXPECT_EQ(member(q.out, "pair"), "p") << q.out;
+  EXPECT_NE(q.out.find("\"metrics\":{"), std::string::npos) << q.out;
+  auto text = sigdump("query", {"net/l2"});
+  EXPECT_NE(text.out.find("  run " + end.run + " (sample of pair p)  file " + sample_),
+            std::string::npos)
+      << text.out;
+  EXPECT_EQ(text.out.find("metrics: none"), std::string::npos) << text.out;
+}
+
+// `report RUN` of an overwritten run said "archiving is not implemented"
+// while the archive held its copy.
+TEST_P(DaemonViews, ReportOfAnOverwrittenRunReadsItsArchivedCopy) {
+  write_dump(bench_, 6, 1.0f);
+  auto d = start();
+  write_dump(sample_, 6, 1.01f);
+  auto first = run_end_of(*d, sample_);
+  ASSERT_EQ(first.event, "run_end") << d->proc().stderr_text();
+  ASSERT_TRUE(settled());
+  const std::string original = dir_.file("original.bin");
+  fs::copy_file(sample_, original);
+  // Another run overwrites the file: other values from layer 2 on.
+  {
+    auto w = dump_writer::create(sample_);
+    ASSERT_TRUE(w);
+    for (int i = 0; i < 6; ++i) {
+      ASSERT_TRUE(
+          w->write(spec_of("net/l" + std::to_string(i), 256, i), ramp(256, i < 2 ? 1.0f : -1.0f)));
+    }
+    ASSERT_TRUE(w->close());
+  }
+  ASSERT_EQ(run_end_of(*d, sample_, first.run).event, "run_end");
+  ASSERT_TRUE(settled());
+  auto from_daemon = sigdump("report", {first.run, "--out", dir_.file("r.html")});
+  EXPECT_NE(from_daemon.exit_code, 2) << from_daemon.out << from_daemon.err;
+  EXPECT_NE(from_daemon.out.find("sample the archived copy " + arch_ + "/"), std::string::npos)
+      << from_daemon.out << from_daemon.err;
+  auto offline =
+      run({bin_path("sigdump"), "report", original, bench_, "--out", dir_.file("o.html")});
+  const auto summary = [](const std::string& out) { return out.substr(out.find(".html: ")); };
+  ASSERT_NE(offline.out.find(".html: "), std::string::npos) << offline.out << offline.err;
+  ASSERT_NE(from_daemon.out.find(".html: "), std::string::npos) << from_daemon.out;
+  EXPECT_EQ(summary(from_daemon.out), summary(offline.out));
+  EXPECT_EQ(from_daemon.exit_code, offline.exit_code);
+}
+
 INSTANTIATE_TEST_SUITE_P(Loops, DaemonViews, ::testing::Values("io_uring", "epoll"),
                          [](const auto& p) { return std::string(p.param); });
 
