@@ -19,6 +19,7 @@
 #include "platform/worker_pool.h"
 #include "server/ipc_seam.h"
 #include "state/events_log.h"
+#include "state/run_journal.h"
 #include "state/state_store.h"
 
 namespace sigdump::daemon {
@@ -26,7 +27,7 @@ namespace sigdump::daemon {
 namespace {
 
 int fail(const error& e) {
-  log(log_level::err, "sigdump: error: " + e.describe());
+  log(log_level::err, e.describe());
   return 2;
 }
 
@@ -95,6 +96,9 @@ int run_daemon(daemon_options& options) {
     state.add_sink(&*events);
   }
 
+  run_journal journal(state);
+  state.add_sink(&journal);
+
   int exit_code = 0;
   {
     tracker core(**loop, state, &*store, pool);
@@ -129,8 +133,7 @@ int run_daemon(daemon_options& options) {
           daemon_options fresh;
           auto r = parse_command_line(static_cast<int>(argv.size()), argv.data(), fresh);
           if (!r) {
-            log(log_level::err, "sigdump: error: " + r.error().describe() +
-                                    " (keeping the previous configuration)");
+            log(log_level::err, r.error().describe() + " (keeping the previous configuration)");
             continue;
           }
           fresh.state_dir = options.state_dir;  // the lock stays where it is
@@ -181,7 +184,7 @@ int run_daemon(daemon_options& options) {
     auto ran = (*loop)->run();
     ::sd_notify(0, "STOPPING=1");
     if (!ran) {
-      log(log_level::err, "sigdump: error: event loop failed: " + ran.error().describe());
+      log(log_level::err, "event loop failed: " + ran.error().describe());
       exit_code = 1;
     }
     core.stop();
@@ -194,6 +197,7 @@ int run_daemon(daemon_options& options) {
     }
     if (events) state.remove_sink(&*events);
   }
+  state.remove_sink(&journal);
   store->sync_all();
   return exit_code;
 }

@@ -192,8 +192,79 @@ TEST_P(DaemonViews, ReportOfAnOverwrittenRunReadsItsArchivedCopy) {
   EXPECT_EQ(from_daemon.exit_code, offline.exit_code);
 }
 
+// The log says how each run ended, one line each, with no sd-daemon
+// priority prefixes outside the journal and one "error:"/"warning:" word.
+TEST_P(DaemonViews, LogSaysHowEachRunEnded) {
+  write_dump(bench_, 6, 1.0f);
+  const std::string junk = dumps_ + "/junk_outtensor_dump.bin";
+  write_file(junk, "not a dump\n");
+  auto d = start();
+  {
+    auto w = dump_writer::create(sample_);
+    ASSERT_TRUE(w);
+    for (int i = 0; i < 6; ++i) {
+      ASSERT_TRUE(
+          w->write(spec_of("net/l" + std::to_string(i), 256, i), ramp(256, i == 3 ? -1.0f : 1.0f)));
+    }
+    ASSERT_TRUE(w->close());
+  }
+  auto end = run_end_of(*d, sample_);
+  ASSERT_EQ(end.event, "run_end") << d->proc().stderr_text();
+  const std::string who = "sigdumpd: " + end.run + " of pair p (" + sample_ + ")";
+  std::string err;
+  ASSERT_TRUE(wait_until([&] {
+    err = d->proc().stderr_text();
+    return err.find(who + " ended: ") != std::string::npos;
+  })) << err;
+  EXPECT_NE(err.find(who + " started: created\n"), std::string::npos) << err;
+  const std::string ended = err.substr(err.find(who + " ended: "));
+  const std::string line = ended.substr(0, ended.find('\n'));
+  EXPECT_NE(line.find(" ended: closed; 6 of 6 sample layers compared; 1 suspect; fail"),
+            std::string::npos)
+      << line;
+  EXPECT_NE(line.find("; first bad layer 3 net/l3 (COS "), std::string::npos) << line;
+  EXPECT_NE(line.find("; diagnosis: "), std::string::npos) << line;
+  EXPECT_NE(err.find("sigdumpd: warning: " + junk), std::string::npos) << err;
+  EXPECT_EQ(err.find("sigdump: error"), std::string::npos) << err;
+  for (char level = '0'; level <= '7'; ++level) {
+    EXPECT_EQ(err.find(std::string("<") + level + ">sigdumpd"), std::string::npos) << err;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Loops, DaemonViews, ::testing::Values("io_uring", "epoll"),
                          [](const auto& p) { return std::string(p.param); });
+
+// sd-daemon priority prefixes go to the journal only: JOURNAL_STREAM must
+// name stderr itself (systemd sets it; a shell started from the unit, or a
+// terminal, inherits a value that names another stream).
+TEST(DaemonLog, PriorityPrefixesOnlyWhenStderrIsTheJournal) {
+  temp_dir dir;
+  auto start = [&](const std::string& journal) {
+    // The shell sets JOURNAL_STREAM to its stderr's device and inode (as
+    // systemd does for a unit) unless told what to set.
+    const std::string set = journal.empty() ? "$(stat -L -c %d:%i /proc/self/fd/2)" : journal;
+    return std::make_unique<child>(
+        std::vector<std::string>{"/bin/sh", "-c", "JOURNAL_STREAM=" + set + " exec \"$@\"", "sh",
+                                 bin_path("sigdumpd"), "--foreground", "--state-dir",
+                                 dir.file("state"), "--socket", dir.file("sock")},
+        std::vector<std::string>{"XDG_CONFIG_HOME=" + dir.file("no-config"),
+                                 "XDG_RUNTIME_DIR=" + dir.path().string()});
+  };
+  for (const std::string journal : {"", "1:1"}) {
+    auto d = start(journal);
+    ASSERT_TRUE(wait_until([&] { return d->stderr_text().find("ready:") != std::string::npos; }))
+        << d->stderr_text();
+    const std::string err = d->stderr_text();
+    if (journal.empty()) {
+      EXPECT_NE(err.find("<6>sigdumpd: ready: "), std::string::npos) << err;
+    } else {
+      EXPECT_NE(err.find("sigdumpd: ready: "), std::string::npos) << err;
+      EXPECT_EQ(err.find("<6>"), std::string::npos) << err;
+    }
+    ASSERT_TRUE(d->signal(SIGTERM));
+    EXPECT_EQ(d->wait(), 0) << d->stderr_text();
+  }
+}
 
 }  // namespace
 }  // namespace sigdump::testing

@@ -373,7 +373,7 @@ file_runs::reread file_runs::reopen_after_parse_error(tracked_file& tf, const st
   }
   if (tf.failed.empty()) {
     tf.failed = parse_error.describe();
-    log(log_level::warning, "sigdump: error: " + tf.failed);
+    log(log_level::warning, tf.failed);
   }
   tf.bytes = size;
   return reread::done;
@@ -646,7 +646,7 @@ std::shared_ptr<run_info> file_runs::start_run(tracked_file& tf, const std::stri
   if (archive_) archive_->run_started(*r, tf);  // other runs of tf share its copy
   if (store_ != nullptr) {
     if (auto w = store_->write_index(state_.next_run); !w) {
-      log(log_level::err, "sigdump: error: " + w.error().describe());
+      log(log_level::err, w.error().describe());
     }
     store_->run_started(*r);
   }

@@ -330,7 +330,7 @@ void watcher::open_failed(const std::string& path, const struct stat& st, const 
   // size so it is retried only once it changes.
   auto nd = not_dumps_.find(path);
   if (nd == not_dumps_.end() || nd->second.first != st.st_ino || nd->second.second != st.st_size) {
-    log(log_level::warning, "sigdump: error: " + why.describe());
+    log(log_level::warning, why.describe());
   }
   not_dumps_[path] = {st.st_ino, st.st_size};
 }

@@ -370,8 +370,7 @@ struct metrics_exporter::writer_state {
       // One line per distinct failure, not one per interval.
       std::string msg = r.error().describe();
       if (msg != last_error) {
-        log(log_level::err, "sigdump: error: " + msg +
-                                " (retrying every interval; logged again only if it changes)");
+        log(log_level::err, msg + " (retrying every interval; logged again only if it changes)");
         last_error = std::move(msg);
       }
     } else if (!last_error.empty()) {
