@@ -38,6 +38,8 @@ daemon archives runs, the header has the archive line of `sigdump status`
 
 The board is found from the socket path (/dev/shm/sigdump-board-<uid>-<hash>);
 if it is not there but the daemon answers, its name is asked from `status`.
+The board is shared memory on the daemon's machine: with --host (another
+machine's daemon) top refuses; run it there with 'ssh -t HOST sigdump top'.
 
 options:
   --once          print one snapshot and exit (for scripts and tests)
