@@ -49,8 +49,8 @@ TEST_P(PairThresholds, APairWithItsOwnThresholdsGetsItsOwnVerdict) {
                         pair_json(dir, "lenient", lenient_own) + "]}");
   };
   write_config(R"(,"cos_min":-1,"rmse_max":1e9)");
-  test_daemon d(dir, {"--config", cfg, "--watch", dir.file("strict"), "--watch",
-                      dir.file("lenient")},
+  test_daemon d(dir,
+                {"--config", cfg, "--watch", dir.file("strict"), "--watch", dir.file("lenient")},
                 GetParam());
   ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
   simulate_into(dir, "strict");
@@ -92,8 +92,7 @@ TEST_P(PairThresholds, APairsNameMapMatchesRenamedLayers) {
   const std::string cfg = dir.file("sigdumpd.json");
   write_file(cfg, R"({"pairs":[{"name":"mapped","sample":"d/sample.bin","benchmark":"d/bench.bin",
                        "name_map":"map.json"}]})");
-  test_daemon d(dir, {"--config", cfg, "--watch", dir.file("d")},
-                GetParam());
+  test_daemon d(dir, {"--config", cfg, "--watch", dir.file("d")}, GetParam());
   ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
   raw_client c(dir.file("sock"));
   EXPECT_TRUE(wait_until([&] { return verdict_of(c, "mapped") == "pass"; }, 60s))
