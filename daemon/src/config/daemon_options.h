@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "sigdump/error.h"
@@ -21,6 +22,11 @@ struct pair_config {
   std::string name;       // "NAME:" of --pair, "name" in the config; default "SAMPLE=BENCHMARK"
   std::string sample;     // absolute, normalized path
   std::string benchmark;  // absolute, normalized path
+  // Configuration file only: this pair's own thresholds and name map, over
+  // the daemon's ("cos_min", "rmse_max", "name_map" of a "pairs" entry).
+  std::optional<double> cos_min = std::nullopt;
+  std::optional<double> rmse_max = std::nullopt;
+  std::optional<std::unordered_map<std::string, std::string>> name_map = std::nullopt;
 };
 
 struct archive_config {

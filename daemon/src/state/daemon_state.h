@@ -156,6 +156,8 @@ struct pair_info {
   std::uint64_t run = 0;       // the sample's current (or last) run; 0: none yet
   std::string sample_file;     // dump file the sample side resolved to last; empty: none yet
   std::string benchmark_file;  // dump file the benchmark side resolved to last; empty: none yet
+  // The pair's own thresholds or name map over the daemon's; null: the daemon's.
+  std::shared_ptr<const compare_options> compare;
 
   /* The resolved file of a side, else the configured path. */
   const std::string& sample_key() const noexcept {
@@ -198,6 +200,9 @@ class daemon_state {
   /* Whether a watched path is there now: a tracked dump file is; anything
      else is looked up on disk at the time of asking (never a snapshot). */
   bool exists_now(const watched_path& w) const;
+  /* The options comparing the layers of pair `name` (a run's pair): the
+     pair's own, else the daemon's. */
+  const compare_options& compare_for(std::string_view name) const;
   /* Three-way rows for a pair when another pair shares its sample or
      benchmark file (fixed->float->framework chain); nullopt otherwise. */
   std::optional<std::vector<three_way_row>> three_way(const pair_info& p) const;
