@@ -66,6 +66,7 @@ class ipc_server final : public ipc_service, public event_sink {
   void reloaded(const daemon_options& options) override;
   void publish(const daemon_event& e) override;
   ipc_health health() const override;
+  std::string socket_name() const override { return socket_path(); }
 
   daemon_state& state() noexcept { return state_; }
   event_loop& loop() noexcept { return loop_; }
