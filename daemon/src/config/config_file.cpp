@@ -204,6 +204,12 @@ struct config_reader {
         v.pair = std::move(*p);
         break;
       }
+      case arg_kind::trigger: {
+        auto t = parse_trigger_object(field, e);
+        if (!t) return config_error(file, t.error().field, t.error().message);
+        v.trigger = std::move(*t);
+        break;
+      }
     }
     return v;
   }

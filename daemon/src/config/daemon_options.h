@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "config/trigger_config.h"
 #include "sigdump/error.h"
 #include "sigdump/metrics.h"
 
@@ -56,6 +57,7 @@ struct daemon_options {
   struct thresholds thresholds;           // "cos_min", "rmse_max" (as sigdump compare)
   archive_config archive;                 // "archive": {"dir","max_bytes"}, --archive-dir
   metrics_config metrics;                 // "metrics": textfile export (docs/monitoring.md)
+  std::vector<trigger_config> triggers;   // "triggers" + --on-first-bad
   bool foreground = false;                // --foreground (we never fork; kept for unit files)
   bool debug = false;                     // --debug: log level debug
   std::vector<std::string> cli_args;      // argv as given, for SIGHUP reload

@@ -168,6 +168,17 @@ struct pair_info {
   }
 };
 
+/* A configured trigger and its counters since the daemon started (a
+   reload keeps the counters of a trigger that keeps its name). */
+struct trigger_stats {
+  trigger_config config;
+  std::uint64_t runs = 0;      // commands started (or tried)
+  std::uint64_t failures = 0;  // could not start, exited non-zero, killed by a signal
+  std::uint64_t timeouts = 0;  // still running at timeout_ms: its process group killed
+  std::uint64_t skipped = 0;   // events while it still ran for the same run
+  std::uint32_t running = 0;   // commands running now
+};
+
 class daemon_state {
  public:
   /* start: unix seconds of daemon start; pid: ours (both go into clocks). */
@@ -182,9 +193,10 @@ class daemon_state {
   std::string event_loop_name;                                 // "io_uring" or "epoll"
   archive* run_archive = nullptr;                              // run copies (archive.h); null: off
   std::uint64_t next_run = 1;                                  // number the next run gets
-  std::uint64_t layers_streamed = 0;   // layers compared partly while they were being written
-  std::uint64_t chunks_streamed = 0;   // chunks of those summed before the layer was complete
-  std::uint64_t chunks_discarded = 0;  // streamed chunks summed again (truncated since)
+  std::uint64_t layers_streamed = 0;    // layers compared partly while they were being written
+  std::uint64_t chunks_streamed = 0;    // chunks of those summed before the layer was complete
+  std::uint64_t chunks_discarded = 0;   // streamed chunks summed again (truncated since)
+  std::vector<trigger_stats> triggers;  // configured triggers (export/trigger_runner.h)
 
   std::int64_t started() const noexcept { return start_; }
   pid_t pid() const noexcept { return pid_; }
