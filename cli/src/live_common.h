@@ -48,8 +48,11 @@ std::string socket_path_of(const parsed_args& args);
 /* Whether an endpoint from socket_path_of is a remote daemon's. */
 bool is_remote(const std::string& endpoint);
 
-/* Connects, locally or over ssh, or prints the reason (for no daemon: how
-   to start one). */
+/* Connects, locally or over ssh; the error says why not (for no daemon:
+   how to start one). */
+result<ipc::client> open(const std::string& endpoint);
+
+/* The same, printing the reason instead of returning it. */
 std::optional<ipc::client> connect(const std::string& socket_path);
 
 /* Calls `method` and returns the reply's result JSON; prints the error reply

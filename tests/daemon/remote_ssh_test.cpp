@@ -219,7 +219,10 @@ TEST_P(RemoteSsh, SubscribeResumesAfterTheSshConnectionIsKilled) {
   std::vector<std::string> argv{
       bin_path("sigdump"), "--host", url(), "subscribe", "--json", "--pair", "net",
       "--since",           start};
-  child first(argv, env(), dir_.file("first"));
+  // This one exits when its connection dies; the next one resumes by clock.
+  std::vector<std::string> first_argv = argv;
+  first_argv.push_back("--no-reconnect");
+  child first(first_argv, env(), dir_.file("first"));
   // Slow layers, so the connection dies in the middle of the run.
   child writer({"/bin/sh", "-c",
                 bin_path("sigdump") + " simulate --mode float --out " + float_ + " && " +
@@ -253,6 +256,35 @@ TEST_P(RemoteSsh, SubscribeResumesAfterTheSshConnectionIsKilled) {
   EXPECT_EQ(got, want) << "first:\n" << first.stdout_text() << "second:\n" << second.stdout_text();
   // The far side of the killed connection went away too.
   EXPECT_TRUE(wait_until([&] { return daemon_clients() == 1; })) << daemon_clients();
+}
+
+TEST_P(RemoteSsh, SubscribeReconnectsByItselfWhenTheSshConnectionIsKilled) {
+  const std::string start = daemon_clock();
+  ASSERT_FALSE(start.empty());
+  child reference({bin_path("sigdump"), "subscribe", "--socket", dir_.file("sock"), "--json",
+                   "--pair", "net", "--since", start, "--until-run-end"},
+                  {"XDG_STATE_HOME=" + dir_.file("xdg-local")}, dir_.file("reference"));
+  child sub({bin_path("sigdump"), "--host", url(), "subscribe", "--json", "--pair", "net",
+             "--since", start, "--until-run-end"},
+            env(), dir_.file("sub"));
+  child writer({"/bin/sh", "-c",
+                bin_path("sigdump") + " simulate --mode float --out " + float_ + " && " +
+                    bin_path("sigdump") + " simulate --mode fixed --pace-ms 150 --out " + fixed_},
+               {}, dir_.file("writer"));
+  ASSERT_TRUE(wait_until([&] { return clocks_of(sub.stdout_text()).size() >= 4; }, 60s))
+      << sub.stderr_text();
+  const auto ssh = children_named(sub.pid(), "ssh");
+  ASSERT_EQ(ssh.size(), 1u) << "the subscriber's ssh process";
+  ASSERT_EQ(::kill(ssh.front(), SIGKILL), 0);
+  // One subscriber goes on through a new ssh connection from its clock.
+  EXPECT_EQ(sub.wait(60s), 1) << "suspect run: " << sub.stderr_text();
+  EXPECT_NE(sub.stderr_text().find("reconnected"), std::string::npos) << sub.stderr_text();
+  EXPECT_EQ(writer.wait(60s), 0) << writer.stderr_text();
+  EXPECT_EQ(reference.wait(60s), 1) << reference.stderr_text();
+  EXPECT_EQ(clocks_of(sub.stdout_text()), clocks_of(reference.stdout_text()))
+      << "remote:\n"
+      << sub.stdout_text() << "local:\n"
+      << reference.stdout_text();
 }
 
 TEST_P(RemoteSsh, ErrorsSayWhereTheyHappened) {
