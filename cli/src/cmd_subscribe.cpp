@@ -264,7 +264,7 @@ struct subscribe_failure {
 std::expected<session, subscribe_failure> open_session(const std::string& sock,
                                                        const std::string& params_json,
                                                        std::uint64_t* newest = nullptr) {
-  auto c = ipc::client::connect(sock, std::chrono::seconds(5));
+  auto c = live::dial(sock, std::chrono::seconds(5));
   if (!c) {
     const std::string why = c.error().describe();
     return std::unexpected(
