@@ -264,7 +264,7 @@ struct subscribe_failure {
 std::expected<session, subscribe_failure> open_session(const std::string& sock,
                                                        const std::string& params_json,
                                                        std::uint64_t* newest = nullptr) {
-  auto c = live::open(sock);
+  auto c = live::dial(sock, std::chrono::seconds(5));
   if (!c) {
     // A local daemon that is not there may come back; so may the network
     // or the daemon behind an ssh connection.

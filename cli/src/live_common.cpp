@@ -105,14 +105,15 @@ std::string socket_path_of(const parsed_args& args) {
 
 bool is_remote(const std::string& endpoint) { return remote::is_url(endpoint); }
 
-result<ipc::client> open(const std::string& endpoint) {
-  return is_remote(endpoint)
-             ? ipc::client::spawn(remote::ssh_argv(remote::parse(endpoint)), endpoint)
-             : ipc::client::connect(endpoint, std::chrono::seconds(5));
+result<ipc::client> dial(const std::string& endpoint, std::chrono::milliseconds timeout) {
+  if (is_remote(endpoint)) {
+    return ipc::client::spawn(remote::ssh_argv(remote::parse(endpoint)), endpoint);
+  }
+  return ipc::client::connect(endpoint, timeout);
 }
 
 std::optional<ipc::client> connect(const std::string& socket_path) {
-  auto c = open(socket_path);
+  auto c = dial(socket_path);
   if (!c) {
     fail(c.error().describe());
     return std::nullopt;
