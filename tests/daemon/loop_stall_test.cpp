@@ -3,9 +3,13 @@
 // whole run for every new layer, an 8,000-layer pair held the loop thread
 // for seconds; a hello waited that long and rewrites of the sample made
 // meanwhile were missed.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -153,6 +157,87 @@ TEST_P(LoopStall, RewritesDuringABigComparisonAreSeparateRunsAndHelloIsAnswered)
     ASSERT_EQ(e.layer, offline[i]) << "layer " << i;
     ++i;
   }
+}
+
+// A float32 record of `bytes` whose payload is a hole (reads as zeros).
+void write_sparse_record(const std::string& path, const std::string& name, std::uint64_t bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  const std::string head =
+      "isFloat: 1\n//out 0 s: 1.000000 z: 0 type: float name: " + name + " bConstant:0 shape:[1, " +
+      std::to_string(bytes / 4) +
+      "] dims:2\nop_out[0] CONV_2D = {\n//buffer data size: " + std::to_string(bytes) + "\n";
+  const std::string tail = "\n};\n";
+  ASSERT_EQ(::pwrite(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+  ASSERT_EQ(::pwrite(fd, tail.data(), tail.size(), static_cast<off_t>(head.size() + bytes)),
+            static_cast<ssize_t>(tail.size()));
+  ::close(fd);
+}
+
+// Sends `request` on one connection, then a hello on another: the hello is
+// answered while the request is still being worked on (it reads a quarter
+// of a gigabyte, or measures every name of a dump), then the request.
+void expect_answered_after_a_hello(const std::string& socket, const std::string& request,
+                                   const std::function<void(const message&)>& check) {
+  raw_client slow(socket), quick(socket);
+  ASSERT_TRUE(slow.connected() && quick.connected());
+  ASSERT_TRUE(slow.send_line(request));
+  ASSERT_TRUE(quick.send_line(R"({"id":"h","method":"hello"})"));
+  auto hello = quick.read_message(30s);
+  ASSERT_TRUE(hello);
+  EXPECT_EQ(hello->id, "\"h\"");
+  pollfd p{slow.fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 0) << "the request was answered before a hello sent after it";
+  auto reply = slow.read_message(60s);
+  ASSERT_TRUE(reply);
+  check(*reply);
+}
+
+// `tensor` reads a whole record for its statistics, and on a miss measures
+// every name of the dump for the closest ones: on the server's worker, so
+// a hello from another client is answered meanwhile.
+TEST(LoopStall, TensorStatisticsAndClosestNamesAreWorkedOutOffTheLoop) {
+  temp_dir dir;
+  std::filesystem::create_directories(dir.file("w"));
+  const std::string big = dir.file("w") + "/big.bin", names = dir.file("w") + "/names.bin";
+  write_sparse_record(big, "big/conv", 256ull << 20);
+  if (::testing::Test::HasFatalFailure()) return;
+  {
+    // Long names: comparing one with each of them takes a while.
+    auto w = dump_writer::create(names);
+    ASSERT_TRUE(w);
+    const std::string stem(800, 'n');
+    for (int i = 0; i < 600; ++i) {
+      ASSERT_TRUE(w->write(spec_of(stem + std::to_string(i), 4, i), ramp(4, 1.0f)));
+    }
+    ASSERT_TRUE(w->close());
+  }
+  test_daemon d(dir, {"--watch", dir.file("w")}, "");
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  raw_client c(dir.file("sock"));
+  ASSERT_TRUE(wait_until([&] {
+    return c.call("tensors", R"({"path":")" + big + R"("})").error_code.empty() &&
+           c.call("tensors", R"({"path":")" + names + R"("})").error_code.empty();
+  }));
+
+  expect_answered_after_a_hello(dir.file("sock"),
+                                R"({"id":"t","method":"tensor","params":{"path":")" + big +
+                                    R"(","name":"big/conv","values":[0,2]}})",
+                                [](const message& m) {
+                                  EXPECT_TRUE(m.error_code.empty()) << m.raw;
+                                  EXPECT_NE(m.result.find("\"zeros\":67108864"), std::string::npos)
+                                      << m.result.substr(0, 400);
+                                });
+  const std::string near = std::string(800, 'n') + "12x";
+  expect_answered_after_a_hello(
+      dir.file("sock"),
+      R"({"id":"m","method":"tensor","params":{"path":")" + names + R"(","name":")" + near +
+          R"("}})",
+      [](const message& m) {
+        EXPECT_EQ(m.error_code, "not_found");
+        EXPECT_NE(m.raw.find("did you mean: " + std::string(800, 'n') + "12"), std::string::npos)
+            << m.raw.substr(0, 200);
+      });
 }
 
 INSTANTIATE_TEST_SUITE_P(Loops, LoopStall, ::testing::Values("io_uring", "epoll"),
