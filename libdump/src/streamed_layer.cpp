@@ -88,18 +88,19 @@ void streamed_layer::complete(std::uint64_t k, std::optional<partial_sums> s,
   cv_.notify_all();
 }
 
-void streamed_layer::sum_chunk(const tensor_view& sample, std::uint64_t k) {
-  if (!claim(k)) return;
+bool streamed_layer::sum_chunk(const tensor_view& sample, std::uint64_t k) {
+  if (!claim(k)) return false;
   // Armed before the bytes are read: a truncation while they are summed
   // counts too.
   auto guard =
       truncation_sentinel::arm(sample.owner->path(), sample.owner->identity(), chunk_end(k));
   if (!guard) {
     complete(k, std::nullopt, std::nullopt);
-    return;
+    return false;
   }
   auto sums = compute_chunk(sample, bench_, k);
   complete(k, sums ? std::optional<partial_sums>(*sums) : std::nullopt, std::move(*guard));
+  return sums.has_value();
 }
 
 streamed_layer::finished streamed_layer::finish() {

@@ -11,7 +11,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <thread>
 
 #include "daemon_support.h"
 #include "sigdump/compare.h"
@@ -80,16 +79,42 @@ std::vector<logged_event> layers_of(const std::vector<logged_event>& evs, const 
   return out;
 }
 
-// The daemon section's counter `key` from `sigdump status --json`.
-std::int64_t status_counter(const temp_dir& dir, const char* key) {
+// `sigdump status --json`, parsed; false when it printed no JSON.
+bool status_of(const temp_dir& dir, simdjson::dom::parser& parser, simdjson::dom::element& doc) {
   auto st = run({bin_path("sigdump"), "status", "--json", "--socket", dir.file("sock")});
   EXPECT_EQ(st.exit_code, 0) << st.err;
+  return !parser.parse(st.out).get(doc);
+}
+
+// The daemon section's counter `key` from `sigdump status --json`.
+std::int64_t status_counter(const temp_dir& dir, const char* key) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (parser.parse(st.out).get(doc)) return -1;
   std::int64_t v = -1;
-  if (doc["daemon"][key].get_int64().get(v)) return -1;
+  if (!status_of(dir, parser, doc) || doc["daemon"][key].get_int64().get(v)) return -1;
   return v;
+}
+
+// Waits until the workers have summed `n` chunks of layers being written.
+bool chunks_summed(const temp_dir& dir, std::int64_t n) {
+  return wait_until([&] { return status_counter(dir, "chunks_summed") >= n; }, 60s);
+}
+
+// Waits until the daemon has looked at `path` with at least `bytes` in it.
+bool daemon_saw(const temp_dir& dir, const std::string& path, std::uint64_t bytes) {
+  return wait_until(
+      [&] {
+        simdjson::dom::parser parser;
+        simdjson::dom::element doc;
+        if (!status_of(dir, parser, doc)) return false;
+        for (auto f : doc["files"]) {
+          std::string_view p;
+          std::uint64_t b = 0;
+          if (!f["path"].get(p) && p == path && !f["bytes"].get(b) && b >= bytes) return true;
+        }
+        return false;
+      },
+      60s);
 }
 
 class TrackerStream : public ::testing::TestWithParam<std::string> {
@@ -124,14 +149,16 @@ class TrackerStream : public ::testing::TestWithParam<std::string> {
     }
   }
   // Writes the header lines with the payload's first 4 KiB (as a stdio
-  // buffer flush does), then the payload up to `extra` bytes past its
-  // second chunk.
-  static void write_two_chunks(appender& w, const std::string& s, std::size_t begin,
-                               std::size_t extra) {
+  // buffer flush does); once the daemon has seen them, the payload up to
+  // `extra` bytes past its second chunk; then waits for the workers to sum
+  // `summed` chunks (the second one is due once a page follows it).
+  void write_two_chunks(appender& w, const std::string& s, std::size_t begin, std::size_t extra,
+                        std::int64_t summed) {
     const std::size_t chunk_bytes = compare_chunk_elements() * 4;
     w.write(std::string_view(s).substr(0, begin + 4096));
-    std::this_thread::sleep_for(50ms);
+    ASSERT_TRUE(daemon_saw(dir_, sample_, begin + 4096));
     w.write(std::string_view(s).substr(begin + 4096, 2 * chunk_bytes + extra - 4096));
+    ASSERT_TRUE(chunks_summed(dir_, summed)) << "chunks were not summed while written";
   }
   // The id of the pair's run, once it started.
   static std::string pair_run(test_daemon& d) {
@@ -145,8 +172,8 @@ class TrackerStream : public ::testing::TestWithParam<std::string> {
 };
 
 // The writer puts the big payload down as a buffered writer does, in
-// slices with pauses: chunks are summed before the record is complete, and
-// the layer equals the offline comparison.
+// slices: chunks are summed before the record is complete, and the layer
+// equals the offline comparison.
 TEST_P(TrackerStream, BigLayerSummedWhileWrittenEqualsOfflineCompare) {
   test_daemon d(dir_, args(), loop());
   ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
@@ -156,16 +183,19 @@ TEST_P(TrackerStream, BigLayerSummedWhileWrittenEqualsOfflineCompare) {
     appender w(sample_);
     ASSERT_TRUE(w.ok());
     w.write(std::string_view(s).substr(0, begin + 4096));
+    ASSERT_TRUE(daemon_saw(dir_, sample_, begin + 4096));
     std::size_t at = begin + 4096;
     const std::size_t slice = 1 << 20;
+    const std::size_t chunk_bytes = compare_chunk_elements() * 4;
+    bool waited = false;
     while (at + slice < end) {
       w.write(std::string_view(s).substr(at, slice));
       at += slice;
-      // Two chunks are complete: give the workers time to take them (a
-      // generous pause, so a loaded machine still shows the streaming).
-      const std::size_t chunk_bytes = compare_chunk_elements() * 4;
-      std::this_thread::sleep_for(
-          at - begin >= 2 * chunk_bytes && at - begin < 2 * chunk_bytes + slice ? 500ms : 5ms);
+      // Two chunks are complete: the workers sum them before the rest comes.
+      if (!waited && at - begin >= 2 * chunk_bytes) {
+        ASSERT_TRUE(chunks_summed(dir_, 2)) << "no chunk was summed while written";
+        waited = true;
+      }
     }
     w.write(std::string_view(s).substr(at));
   }
@@ -191,8 +221,7 @@ TEST_P(TrackerStream, TheBenchmarksLastLayerIsStreamedToo) {
   {
     appender w(sample_);
     ASSERT_TRUE(w.ok());
-    write_two_chunks(w, s, begin, 8192);
-    std::this_thread::sleep_for(500ms);  // time for the workers (see above)
+    write_two_chunks(w, s, begin, 8192, 2);
     w.write(std::string_view(s).substr(begin + 2 * compare_chunk_elements() * 4 + 8192));
   }
   expect_run_equals_offline(d, pair_run(d), 2);
@@ -212,10 +241,9 @@ TEST_P(TrackerStream, AWriterStartingOverUnseenLeavesNoStaleSums) {
   // The first writer stays open (a close would end the run).
   appender w(sample_);
   ASSERT_TRUE(w.ok());
-  write_two_chunks(w, first, begin, 1000);
+  // The workers sum chunk 0 from these bytes.
+  write_two_chunks(w, first, begin, 1000, 1);
   const std::string run_id = pair_run(d);
-  // Let the workers sum chunks 0 and 1 from these bytes.
-  std::this_thread::sleep_for(700ms);
 
   ASSERT_EQ(::kill(d.proc().pid(), SIGSTOP), 0);
   // Same headers, same first layer, other values in the big one.

@@ -645,9 +645,7 @@ std::shared_ptr<run_info> file_runs::start_run(tracked_file& tf, const std::stri
   pairs_.run_started(r->number);
   if (archive_) archive_->run_started(*r, tf);  // other runs of tf share its copy
   if (store_ != nullptr) {
-    if (auto w = store_->write_index(state_.next_run); !w) {
-      log(log_level::err, w.error().describe());
-    }
+    store_->write_index_later(state_.next_run);
     store_->run_started(*r);
   }
   prune_runs();

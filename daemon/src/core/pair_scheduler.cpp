@@ -362,7 +362,12 @@ void pair_scheduler::stream_pending(tracked_file& tf) {
       if (!view) view = tf.file->pending_view();
       if (*view) {
         for (std::uint64_t k = due.first; k < due.last; ++k) {
-          pool_.submit([st = w.stream, sample = **view, k] { st->sum_chunk(sample, k); });
+          pool_.submit([this, loop = &loop_, st = w.stream, sample = **view, k, alive = alive_] {
+            if (!st->sum_chunk(sample, k)) return;
+            loop->post([this, alive] {
+              if (*alive) ++state_.chunks_summed;
+            });
+          });
         }
         st.hand_out(due.last);
       }

@@ -264,6 +264,7 @@ void archive::stop() {
     e.io->abandon.store(true, std::memory_order_release);
   }
   copier_.shutdown();
+  indexer_.shutdown();  // the index is written here, last
   // Outcomes still queued on the loop are not needed: the channels say how
   // far each copy got.
   for (auto& [n, e] : entries_) {
@@ -356,10 +357,44 @@ void archive::write_index() {
   std::string body = w.take();
   body += '\n';
   const std::string path = dir_ + "/archive.json";
-  if (auto written = write_file_atomically(path, body, mode_t{0600}); !written) {
-    set_error(path + ": cannot write the archive index: " + written.error().message);
+  auto write = [path](const std::string& b) {
+    auto written = write_file_atomically(path, b, mode_t{0600});
+    return written ? std::string() : written.error().message;
+  };
+  if (stopped_) {
+    index_written(write(body));
+    return;
+  }
+  // Written (temp + fsync + rename) on a thread of its own, the newest
+  // body only: a burst of changes is one write, and a slow disk does not
+  // hold up the loop.
+  {
+    std::lock_guard lock(index_->m);
+    const bool queued = index_->pending.has_value();
+    index_->pending = std::move(body);
+    if (queued) return;
+    ++index_->writes;
+  }
+  indexer_.submit([this, write, pending = index_, loop = &loop_, alive = alive_] {
+    std::string b;
+    {
+      std::lock_guard lock(pending->m);
+      b = std::move(*pending->pending);
+      pending->pending.reset();
+    }
+    loop->post([this, alive, pending, err = write(b)] {
+      --pending->writes;
+      if (*alive) index_written(err);
+    });
+  });
+}
+
+void archive::index_written(const std::string& err) {
+  const std::string path = dir_ + "/archive.json";
+  if (!err.empty()) {
+    set_error(path + ": cannot write the archive index: " + err);
     if (!index_error_logged_) {
-      log(log_level::err, path + ": cannot write the archive index: " + written.error().message +
+      log(log_level::err, path + ": cannot write the archive index: " + err +
                               " (copies made meanwhile may not be found after a restart)");
       index_error_logged_ = true;
     }
@@ -700,6 +735,7 @@ std::optional<archive::copy_info> archive::find(std::uint64_t number) const {
 }
 
 bool archive::idle() const noexcept {
+  if (index_->writes > 0) return false;  // loop thread only changes it
   return std::none_of(entries_.begin(), entries_.end(), [](const auto& kv) {
     const entry& e = kv.second;
     return e.info.busy || e.ending || (!e.done && e.io && e.target > e.info.bytes);

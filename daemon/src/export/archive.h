@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -103,7 +104,7 @@ class archive {
   std::uint64_t total_bytes() const noexcept { return total_; }
   /* The copy of run `number`, or nullopt. */
   std::optional<copy_info> find(std::uint64_t number) const;
-  /* True when no copy or sync is running or waiting (tests). */
+  /* True when no copy, sync or index write is running or waiting (tests). */
   bool idle() const noexcept;
   /* Totals for `status`. */
   usage summary() const;
@@ -129,6 +130,7 @@ class archive {
           ipc::unique_fd lock);
   void load_index();
   void write_index();
+  void index_written(const std::string& err);
   void schedule(std::uint64_t number, entry& e);
   void schedule_final(std::uint64_t number, entry& e);
   void set_error(std::string text);
@@ -149,7 +151,14 @@ class archive {
   bool index_error_logged_ = false;
   std::string last_error_;                                      // newest error, for status
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted outcomes check it
-  worker_pool copier_{1};  // last: joined first, while the members above still exist
+  struct index_body {
+    std::mutex m;
+    std::optional<std::string> pending;  // the newest archive.json not yet written
+    int writes = 0;  // loop thread: writes queued whose outcome has not come back
+  };
+  std::shared_ptr<index_body> index_ = std::make_shared<index_body>();
+  worker_pool indexer_{1};  // writes archive.json; joined before the members above go
+  worker_pool copier_{1};   // last: joined first, while the members above still exist
 };
 
 /* Applies config to slot (SIGHUP too): opens the archive when a folder is

@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <limits>
 #include <string_view>
 
@@ -350,14 +351,40 @@ result<std::uint64_t> state_store::load(std::map<std::uint64_t, std::shared_ptr<
   return next;
 }
 
-result<void> state_store::write_index(std::uint64_t next_run) {
+namespace {
+
+result<void> write_index_file(const std::string& dir, std::uint64_t next_run) {
   const std::string body = "{\"version\":1,\"next_run\":" + std::to_string(next_run) + "}\n";
-  auto written = write_file_atomically(dir_ + "/index.json", body, mode_t{0600});
+  auto written = write_file_atomically(dir + "/index.json", body, mode_t{0600});
   if (!written) {
-    return make_error(errc::io, dir_ + "/index.json", no_record, no_offset,
+    return make_error(errc::io, dir + "/index.json", no_record, no_offset,
                       "cannot write the state index: " + written.error().message);
   }
   return {};
+}
+
+void log_index_error(const result<void>& w) {
+  if (!w) log(log_level::err, "sigdump: error: " + w.error().describe());
+}
+
+}  // namespace
+
+result<void> state_store::write_index(std::uint64_t next_run) {
+  return write_index_file(dir_, next_run);
+}
+
+worker_pool& state_store::syncer() {
+  if (!syncer_) syncer_ = std::make_unique<worker_pool>(1);
+  return *syncer_;
+}
+
+void state_store::write_index_later(std::uint64_t next_run) {
+  if (syncer().size() == 0) {
+    log_index_error(write_index(next_run));
+    return;
+  }
+  // Jobs run in order: the last index written is the newest.
+  syncer_->submit([dir = dir_, next_run] { log_index_error(write_index_file(dir, next_run)); });
 }
 
 void state_store::append(std::uint64_t run, const std::string& line) {
@@ -424,12 +451,24 @@ void state_store::run_ended(const run_info& r) {
   append(r.number, w.take() + "\n");
   auto it = open_.find(r.number);
   if (it != open_.end()) {
-    ::fdatasync(it->second.get());
+    auto fd = std::make_shared<ipc::unique_fd>(std::move(it->second));
     open_.erase(it);
+    if (syncer().size() == 0) {
+      ::fdatasync(fd->get());
+    } else {
+      syncer_->submit([fd] { ::fdatasync(fd->get()); });
+    }
   }
 }
 
 void state_store::sync_all() {
+  if (syncer_ && syncer_->size() > 0) {
+    // FIFO on one thread: once this job runs, every earlier sync is done.
+    std::promise<void> drained;
+    auto done = drained.get_future();
+    syncer_->submit([&drained] { drained.set_value(); });
+    done.wait();
+  }
   for (auto& [n, fd] : open_) ::fdatasync(fd.get());
 }
 

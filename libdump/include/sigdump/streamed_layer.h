@@ -73,8 +73,8 @@ class streamed_layer {
      current mapping: dump_file::pending_view) unless another call took it
      or finish() closed it. Chunk k's bytes must be in the file. A chunk
      whose bytes vanished is left to compare_layer, which reports the error
-     itself if they are still gone. */
-  void sum_chunk(const tensor_view& sample, std::uint64_t k);
+     itself if they are still gone. Whether this call summed it. */
+  bool sum_chunk(const tensor_view& sample, std::uint64_t k);
 
   struct finished {
     chunk_sums_so_far sums;       // for compare_layer(..., done)

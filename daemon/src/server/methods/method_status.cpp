@@ -77,6 +77,7 @@ method_result method_status(method_context& ctx) {
     w.field("layers_streamed", st.layers_streamed);
     w.field("chunks_streamed", st.chunks_streamed);
     w.field("chunks_discarded", st.chunks_discarded);
+    w.field("chunks_summed", st.chunks_summed);
     w.end_object();
   }
 

@@ -2,9 +2,12 @@
 // an optional slice of values, and a locator to map the bytes directly.
 #include <algorithm>
 #include <climits>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "server/ipc_lookup.h"
+#include "server/ipc_server.h"
 #include "server/methods/methods.h"
 #include "server/methods/tensor_channels.h"
 #include "sigdump/compare.h"
@@ -54,14 +57,27 @@ method_result method_tensor(method_context& ctx) {
   const auto& records = df.records();
   auto matches = find_tensor(df, **name);
   const std::string where = (target->run ? target->run->id + " (" + df.path() + ")" : df.path());
+  ipc_server* server = &ctx.server;
+  const std::uint64_t client = ctx.client;
+  const std::string id = ctx.request.id;
   if (matches.empty()) {
-    std::string msg = "no tensor named '" + **name + "' in " + where;
-    auto close = closest_names(records, **name, 5);
-    if (!close.empty()) {
-      msg += "; did you mean: ";
-      for (std::size_t i = 0; i < close.size(); ++i) msg += (i ? ", " : "") + close[i];
-    }
-    return std::unexpected(ipc::fail(ipc::error_code::not_found, msg));
+    // The closest-name scan measures every name of the dump: on the
+    // server's worker, over a copy of the names.
+    std::vector<std::string> names;
+    names.reserve(records.size());
+    for (const record& r : records) names.push_back(r.name);
+    server->run_off_loop([server, client, id, names = std::move(names), name = **name,
+                          where]() -> std::function<void()> {
+      std::string msg = "no tensor named '" + name + "' in " + where;
+      auto close = closest_names(names, name, 5);
+      if (!close.empty()) {
+        msg += "; did you mean: ";
+        for (std::size_t i = 0; i < close.size(); ++i) msg += (i ? ", " : "") + close[i];
+      }
+      method_result res = std::unexpected(ipc::fail(ipc::error_code::not_found, msg));
+      return [server, client, id, res = std::move(res)] { server->complete(client, id, res); };
+    });
+    return deferred_reply();
   }
   std::uint32_t index = matches.back();
   if (*occurrence) {
@@ -83,76 +99,19 @@ method_result method_tensor(method_context& ctx) {
   }
   const record& rec = records[index];
 
-  json_writer w;
-  w.begin_object();
-  if (target->run) {
-    w.field("run", target->run->id);
-  } else {
-    w.field_null("run");
-  }
-  w.field("path", df.path());
-  if (target->run && !target->run->pair.empty()) {
-    w.field("pair", target->run->pair);
-  } else {
-    w.field_null("pair");
-  }
-  w.field("source", target->source);
-  w.key("record");
-  write_record(w, rec);
-
   result<tensor_view> view = std::unexpected(error{});
   if (rec.ok()) view = df.view(index);
-  if (!rec.ok() || !view) {
-    if (range->has_value()) {
-      return unavailable("record " + std::to_string(index) + " (" + rec.name +
-                         ") cannot be read: " + (rec.ok() ? view.error().describe() : rec.problem));
-    }
-    w.field_null("stats");
-  } else {
-    // The file may have shrunk since it was parsed: check the pages first,
-    // and keep the SIGBUS guard as the last line of defence.
-    if (view->owner && !view->owner->probe(rec.payload_offset, rec.payload_bytes)) {
-      return unavailable(df.path() + " shrank under record " + std::to_string(index) + " (" +
-                         rec.name + "); it is being rewritten");
-    }
-    stats_job sj{&*view, {}};
-    if (!guarded_read(
-            [](void* p) {
-              auto* j = static_cast<stats_job*>(p);
-              j->out = compute_stats(*j->view);
-            },
-            &sj)) {
-      return unavailable(df.path() + " was truncated while reading " + rec.name);
-    }
-    w.key("stats");
-    write_stats_json(w, sj.out);
+  if ((!rec.ok() || !view) && range->has_value()) {
+    return unavailable("record " + std::to_string(index) + " (" + rec.name +
+                       ") cannot be read: " + (rec.ok() ? view.error().describe() : rec.problem));
   }
-
-  // Metrics come from the pair's comparison of this run, when it has one.
-  w.key("metrics");
-  const layer_result* layer = nullptr;
-  if (target->run) {
-    for (const auto& l : target->run->report.layers) {
-      if (l.sample_record == index) {
-        layer = &l;
-        break;
-      }
-    }
+  // The file may have shrunk since it was parsed: check the pages first,
+  // and keep the SIGBUS guard as the last line of defence.
+  if (view && view->owner && !view->owner->probe(rec.payload_offset, rec.payload_bytes)) {
+    return unavailable(df.path() + " shrank under record " + std::to_string(index) + " (" +
+                       rec.name + "); it is being rewritten");
   }
-  if (layer != nullptr) {
-    w.raw(layer_json(*layer));
-  } else {
-    w.null();
-  }
-  // Per-channel evidence against the layer's benchmark record, on request.
-  w.key("channels");
-  if (channels->value_or(false) && layer != nullptr && view) {
-    w.raw(tensor_channels_json(ctx.state, *target->run, *layer, *view, ctx.peer));
-  } else {
-    w.null();
-  }
-
-  w.key("values");
+  std::optional<std::pair<std::int64_t, std::int64_t>> slice;
   if (range->has_value() && view) {
     const auto [lo, hi_req] = **range;
     const auto n = static_cast<std::int64_t>(view->elements);
@@ -168,50 +127,120 @@ method_result method_tensor(method_context& ctx) {
                                            " values per request, asked for " +
                                            std::to_string(hi_req - lo)));
     }
-    const std::int64_t hi = std::min(hi_req, n);  // [first, last) clipped to the tensor
-    std::vector<double> data(static_cast<std::size_t>(hi - lo));
-    values_job vj{&*view, static_cast<std::uint64_t>(lo), &data};
-    if (!guarded_read(
-            [](void* p) {
-              auto* j = static_cast<values_job*>(p);
-              j->view->read(j->first, std::span<double>(*j->out));
-            },
-            &vj)) {
-      return unavailable(df.path() + " was truncated while reading " + rec.name);
-    }
-    w.begin_object();
-    w.field("first", lo);
-    w.key("data").begin_array();
-    for (double v : data) w.value(v);
-    w.end_array();
-    w.end_object();
-  } else {
-    w.null();
+    slice = std::pair{lo, std::min(hi_req, n)};  // [first, last) clipped to the tensor
   }
 
-  w.key("locator").begin_object();
-  w.field("path", df.path());
-  w.field("encoding", df.variant() == dump_variant::binary ? "binary" : "text");
-  w.field("offset", rec.payload_offset);
-  w.field("bytes", rec.payload_bytes);
-  w.field("dtype", dtype_short_name(rec.storage));
-  w.key("shape").begin_array();
-  for (auto d : rec.shape) w.value(d);
-  w.end_array();
+  // What only the loop may read: the run's metrics of this record, and the
+  // per-channel evidence against its benchmark record on request.
+  const layer_result* layer = nullptr;
   if (target->run) {
-    w.field("run", target->run->id);
-  } else {
-    w.field_null("run");
+    for (const auto& l : target->run->report.layers) {
+      if (l.sample_record == index) {
+        layer = &l;
+        break;
+      }
+    }
   }
-  w.field("record", rec.index);
-  w.field("scale", rec.scale);
-  w.field("zero_point", rec.zero_point);
-  w.field("dequantize", view ? view->dequantize : (rec.storage != dtype::f32));
-  w.field("inner", rec.inner);
-  w.field("inner_stride", rec.inner_stride);
-  w.end_object();
-  w.end_object();
-  return w.take();
+  std::string metrics = layer != nullptr ? layer_json(*layer) : "null";
+  std::string evidence = "null";
+  if (channels->value_or(false) && layer != nullptr && view) {
+    evidence = tensor_channels_json(ctx.state, *target->run, *layer, *view, ctx.peer);
+  }
+
+  // The values are read on the server's worker (statistics over the whole
+  // record, the slice asked for): the view keeps the mapping it was made
+  // from alive, so the file is not held from being refreshed meanwhile.
+  std::optional<tensor_view> values;
+  if (view) values = std::move(*view);
+  server->run_off_loop([server, client, id, run = target->run ? target->run->id : std::string(),
+                        pair = target->run ? target->run->pair : std::string(), path = df.path(),
+                        source = std::string(target->source), rec,
+                        binary = df.variant() == dump_variant::binary, values = std::move(values),
+                        slice, metrics = std::move(metrics),
+                        evidence = std::move(evidence)]() -> std::function<void()> {
+    auto reply = [&]() -> method_result {
+      json_writer w;
+      w.begin_object();
+      if (!run.empty()) {
+        w.field("run", run);
+      } else {
+        w.field_null("run");
+      }
+      w.field("path", path);
+      if (!pair.empty()) {
+        w.field("pair", pair);
+      } else {
+        w.field_null("pair");
+      }
+      w.field("source", source);
+      w.key("record");
+      write_record(w, rec);
+      if (values) {
+        stats_job sj{&*values, {}};
+        if (!guarded_read(
+                [](void* p) {
+                  auto* j = static_cast<stats_job*>(p);
+                  j->out = compute_stats(*j->view);
+                },
+                &sj)) {
+          return unavailable(path + " was truncated while reading " + rec.name);
+        }
+        w.key("stats");
+        write_stats_json(w, sj.out);
+      } else {
+        w.field_null("stats");
+      }
+      w.key("metrics").raw(metrics);
+      w.key("channels").raw(evidence);
+      w.key("values");
+      if (slice) {
+        const auto [lo, hi] = *slice;
+        std::vector<double> data(static_cast<std::size_t>(hi - lo));
+        values_job vj{&*values, static_cast<std::uint64_t>(lo), &data};
+        if (!guarded_read(
+                [](void* p) {
+                  auto* j = static_cast<values_job*>(p);
+                  j->view->read(j->first, std::span<double>(*j->out));
+                },
+                &vj)) {
+          return unavailable(path + " was truncated while reading " + rec.name);
+        }
+        w.begin_object();
+        w.field("first", lo);
+        w.key("data").begin_array();
+        for (double v : data) w.value(v);
+        w.end_array();
+        w.end_object();
+      } else {
+        w.null();
+      }
+      w.key("locator").begin_object();
+      w.field("path", path);
+      w.field("encoding", binary ? "binary" : "text");
+      w.field("offset", rec.payload_offset);
+      w.field("bytes", rec.payload_bytes);
+      w.field("dtype", dtype_short_name(rec.storage));
+      w.key("shape").begin_array();
+      for (auto d : rec.shape) w.value(d);
+      w.end_array();
+      if (!run.empty()) {
+        w.field("run", run);
+      } else {
+        w.field_null("run");
+      }
+      w.field("record", rec.index);
+      w.field("scale", rec.scale);
+      w.field("zero_point", rec.zero_point);
+      w.field("dequantize", values ? values->dequantize : (rec.storage != dtype::f32));
+      w.field("inner", rec.inner);
+      w.field("inner_stride", rec.inner_stride);
+      w.end_object();
+      w.end_object();
+      return w.take();
+    };
+    return [server, client, id, res = reply()] { server->complete(client, id, res); };
+  });
+  return deferred_reply();
 }
 
 }  // namespace sigdump::daemon

@@ -1,0 +1,247 @@
+// sigdumpd keeps answering and keeps up with the writer while it compares
+// a big pair (issue 14): when matching and diagnosing cost a pass over the
+// whole run for every new layer, an 8,000-layer pair held the loop thread
+// for seconds; a hello waited that long and rewrites of the sample made
+// meanwhile were missed.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "daemon_support.h"
+#include "ipc_test_client.h"
+
+namespace sigdump::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int layers = 8000;
+
+std::vector<float> values_of(int layer, float gain) {
+  std::vector<float> v(16);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    v[i] =
+        gain * (0.01f * static_cast<float>((i * 7 + static_cast<std::size_t>(layer)) % 101) + 0.5f);
+  }
+  return v;
+}
+
+// A network laid out as the simulator writes it (per layer its "//in 0"
+// record, a constant weight, then its output), one write(2) per record.
+void write_network(const std::string& path, float gain) {
+  auto w = dump_writer::create(path);
+  ASSERT_TRUE(w);
+  for (int i = 0; i < layers; ++i) {
+    tensor_spec in = spec_of(i == 0 ? "input" : "layer" + std::to_string(i - 1) + "/conv", 16, i);
+    in.kind = record_kind::in;
+    tensor_spec weights = spec_of("layer" + std::to_string(i) + "/weights", 4, i);
+    weights.kind = record_kind::in;
+    weights.port = 1;
+    weights.constant = true;
+    ASSERT_TRUE(w->append_bytes(dump_writer::render({}, in, values_of(i - 1, gain))));
+    ASSERT_TRUE(w->append_bytes(dump_writer::render({}, weights, std::vector<float>(4, 0.5f))));
+    ASSERT_TRUE(w->append_bytes(dump_writer::render(
+        {}, spec_of("layer" + std::to_string(i) + "/conv", 16, i), values_of(i, gain))));
+  }
+  ASSERT_TRUE(w->close());
+}
+
+class LoopStall : public ::testing::TestWithParam<std::string> {};
+
+// The benchmark is there; the writer writes the sample three times, each
+// time as soon as the daemon has started comparing the previous one. Every
+// run is its own run with one run_start and one run_end, the last one has
+// every layer, and a client's hellos are answered all along.
+TEST_P(LoopStall, RewritesDuringABigComparisonAreSeparateRunsAndHelloIsAnswered) {
+  temp_dir dir;
+  std::filesystem::create_directories(dir.file("w"));
+  const std::string sample = dir.file("w") + "/sample.bin", bench = dir.file("w") + "/bench.bin";
+  write_network(bench, 1.0f);
+  test_daemon d(dir, {"--pair", "p:" + sample + "=" + bench}, GetParam());
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+
+  // hello after hello on a connection of its own, until told to stop.
+  std::atomic<bool> stop{false};
+  std::atomic<int> answered{0}, unanswered{0};
+  std::thread prober([&] {
+    raw_client c(dir.file("sock"));
+    for (int id = 1; c.connected() && !stop; ++id) {
+      c.send_line(R"({"id":)" + std::to_string(id) + R"(,"method":"hello"})");
+      // Generous: an idle daemon answers in tens of microseconds.
+      auto reply = c.read_message(5s);
+      if (!reply || reply->id != std::to_string(id)) {
+        ++unanswered;
+        return;
+      }
+      ++answered;
+    }
+  });
+
+  // The sample's events as a subscriber sees them: the runs with a layer
+  // published, in order, and each run's layers and run_ends.
+  struct tally {
+    std::mutex m;
+    std::vector<std::string> comparing;
+    std::map<std::string, std::size_t> layers, ends;
+  } t;
+  raw_client sub(dir.file("sock"));
+  ASSERT_EQ(sub.call("subscribe", R"({"pair":"p"})").error_code, "");
+  std::thread reader([&] {
+    while (!stop) {
+      auto m = sub.read_message(1s);
+      if (!m) {
+        if (sub.eof()) return;
+        continue;
+      }
+      if (m->path != sample) continue;
+      std::lock_guard lock(t.m);
+      if (m->event == "layer") {
+        if (t.layers[m->run]++ == 0) t.comparing.push_back(m->run);
+      } else if (m->event == "run_end") {
+        ++t.ends[m->run];
+      }
+    }
+  });
+  auto comparing = [&] {
+    std::lock_guard lock(t.m);
+    return t.comparing;
+  };
+  for (int round = 0; round < 3; ++round) {
+    write_network(sample, 1.0f + 0.01f * static_cast<float>(round + 1));
+    EXPECT_TRUE(
+        wait_until([&] { return comparing().size() > static_cast<std::size_t>(round); }, 120s))
+        << "run " << round + 1 << " of the writer was not compared";
+  }
+  // The last run ends with every layer.
+  std::string last;
+  const bool settled = wait_until(
+      [&] {
+        std::lock_guard lock(t.m);
+        if (t.comparing.empty()) return false;
+        last = t.comparing.back();
+        return t.layers[last] == static_cast<std::size_t>(layers) && t.ends[last] == 1;
+      },
+      180s);
+  stop = true;
+  prober.join();
+  reader.join();
+  EXPECT_EQ(unanswered, 0) << "a hello went unanswered for 5 s";
+  EXPECT_GT(answered, 0);
+  ASSERT_TRUE(settled) << "the last run did not end with its " << layers << " layers";
+
+  std::map<std::string, int> starts, ends;
+  for (const auto& e : d.events()) {
+    if (e.path != sample) continue;
+    if (e.event == "run_start") ++starts[e.run];
+    if (e.event == "run_end") ++ends[e.run];
+  }
+  EXPECT_EQ(starts.size(), 3u) << "the writer's three runs are three runs";
+  for (const auto& [run, n] : starts) {
+    EXPECT_EQ(n, 1) << run;
+    EXPECT_EQ(ends[run], 1) << run << " has not exactly one run_end";
+  }
+  // The last run's layers are the offline report's.
+  const auto offline = offline_layers(sample, bench);
+  ASSERT_EQ(offline.size(), static_cast<std::size_t>(layers));
+  std::size_t i = 0;
+  for (const auto& e : d.events()) {
+    if (e.event != "layer" || e.run != last) continue;
+    ASSERT_EQ(e.index, static_cast<std::int64_t>(i));
+    ASSERT_EQ(e.layer, offline[i]) << "layer " << i;
+    ++i;
+  }
+}
+
+// A float32 record of `bytes` whose payload is a hole (reads as zeros).
+void write_sparse_record(const std::string& path, const std::string& name, std::uint64_t bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  const std::string head =
+      "isFloat: 1\n//out 0 s: 1.000000 z: 0 type: float name: " + name + " bConstant:0 shape:[1, " +
+      std::to_string(bytes / 4) +
+      "] dims:2\nop_out[0] CONV_2D = {\n//buffer data size: " + std::to_string(bytes) + "\n";
+  const std::string tail = "\n};\n";
+  ASSERT_EQ(::pwrite(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+  ASSERT_EQ(::pwrite(fd, tail.data(), tail.size(), static_cast<off_t>(head.size() + bytes)),
+            static_cast<ssize_t>(tail.size()));
+  ::close(fd);
+}
+
+// Sends `request` on one connection, then a hello on another: the hello is
+// answered while the request is still being worked on (it reads a quarter
+// of a gigabyte, or measures every name of a dump), then the request.
+void expect_answered_after_a_hello(const std::string& socket, const std::string& request,
+                                   const std::function<void(const message&)>& check) {
+  raw_client slow(socket), quick(socket);
+  ASSERT_TRUE(slow.connected() && quick.connected());
+  ASSERT_TRUE(slow.send_line(request));
+  ASSERT_TRUE(quick.send_line(R"({"id":"h","method":"hello"})"));
+  auto hello = quick.read_message(30s);
+  ASSERT_TRUE(hello);
+  EXPECT_EQ(hello->id, "\"h\"");
+  pollfd p{slow.fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 0) << "the request was answered before a hello sent after it";
+  auto reply = slow.read_message(60s);
+  ASSERT_TRUE(reply);
+  check(*reply);
+}
+
+// `tensor` reads a whole record for its statistics, and on a miss measures
+// every name of the dump for the closest ones: on the server's worker, so
+// a hello from another client is answered meanwhile.
+TEST(LoopStall, TensorStatisticsAndClosestNamesAreWorkedOutOffTheLoop) {
+  temp_dir dir;
+  std::filesystem::create_directories(dir.file("w"));
+  const std::string big = dir.file("w") + "/big.bin", names = dir.file("w") + "/names.bin";
+  write_sparse_record(big, "big/conv", 256ull << 20);
+  if (::testing::Test::HasFatalFailure()) return;
+  {
+    // Long names: comparing one with each of them takes a while.
+    auto w = dump_writer::create(names);
+    ASSERT_TRUE(w);
+    const std::string stem(800, 'n');
+    for (int i = 0; i < 600; ++i) {
+      ASSERT_TRUE(w->write(spec_of(stem + std::to_string(i), 4, i), ramp(4, 1.0f)));
+    }
+    ASSERT_TRUE(w->close());
+  }
+  test_daemon d(dir, {"--watch", dir.file("w")}, "");
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  raw_client c(dir.file("sock"));
+  ASSERT_TRUE(wait_until([&] {
+    return c.call("tensors", R"({"path":")" + big + R"("})").error_code.empty() &&
+           c.call("tensors", R"({"path":")" + names + R"("})").error_code.empty();
+  }));
+
+  expect_answered_after_a_hello(dir.file("sock"),
+                                R"({"id":"t","method":"tensor","params":{"path":")" + big +
+                                    R"(","name":"big/conv","values":[0,2]}})",
+                                [](const message& m) {
+                                  EXPECT_TRUE(m.error_code.empty()) << m.raw;
+                                  EXPECT_NE(m.result.find("\"zeros\":67108864"), std::string::npos)
+                                      << m.result.substr(0, 400);
+                                });
+  const std::string near = std::string(800, 'n') + "12x";
+  expect_answered_after_a_hello(
+      dir.file("sock"),
+      R"({"id":"m","method":"tensor","params":{"path":")" + names + R"(","name":")" + near +
+          R"("}})",
+      [](const message& m) {
+        EXPECT_EQ(m.error_code, "not_found");
+        EXPECT_NE(m.raw.find("did you mean: " + std::string(800, 'n') + "12"), std::string::npos)
+            << m.raw.substr(0, 200);
+      });
+}
+
+INSTANTIATE_TEST_SUITE_P(Loops, LoopStall, ::testing::Values("io_uring", "epoll"),
+                         [](const auto& p) { return std::string(p.param); });
+
+}  // namespace
+}  // namespace sigdump::testing
