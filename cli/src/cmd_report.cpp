@@ -304,7 +304,7 @@ int run_report(const std::vector<std::string>& args) {
 
 const command_registrar reg{command{"report",
                                     "write an HTML report and/or SVG chart comparing two dumps",
-                                    report_help, run_report}};
+                                    report_help, run_report, true}};
 
 }  // namespace
 }  // namespace sigdump::cli

@@ -14,10 +14,12 @@
 
 #include "core/tracker.h"
 #include "export/metrics_export.h"
+#include "export/trigger_runner.h"
 #include "platform/lock_file.h"
 #include "platform/log.h"
 #include "platform/worker_pool.h"
 #include "server/ipc_seam.h"
+#include "sigdump/ipc/socket_path.h"
 #include "state/events_log.h"
 #include "state/run_journal.h"
 #include "state/state_store.h"
@@ -103,6 +105,9 @@ int run_daemon(daemon_options& options) {
   int exit_code = 0;
   {
     tracker core(**loop, state, &*store, pool);
+    // Before the tracker's first scan publishes anything.
+    trigger_runner triggers(**loop, state);
+    triggers.configure(options.triggers);
     std::unique_ptr<ipc_service> service;
     // Declared after service: destroyed first, its last write still reads
     // the server's counters.
@@ -139,6 +144,7 @@ int run_daemon(daemon_options& options) {
           }
           fresh.state_dir = options.state_dir;  // the lock stays where it is
           options = std::move(fresh);
+          triggers.configure(options.triggers);
           core.reload(options);
           if (service) service->reloaded(options);
           apply_metrics();
@@ -150,6 +156,8 @@ int run_daemon(daemon_options& options) {
       }
     });
 
+    // The socket a trigger command may call back on (replaced by the bound one below).
+    triggers.set_socket(options.socket.empty() ? ipc::default_socket_path() : options.socket);
     if (auto r = core.start(options); !r) return fail(r.error());
 
     int activated = -1;
@@ -161,6 +169,7 @@ int run_daemon(daemon_options& options) {
       return fail(served.error());
     }
     service = std::move(*served);
+    triggers.set_socket(service->socket_name());
 
     apply_metrics();
 

@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "config/trigger_config.h"
 #include "sigdump/error.h"
 #include "sigdump/metrics.h"
 
@@ -21,6 +23,11 @@ struct pair_config {
   std::string name;       // "NAME:" of --pair, "name" in the config; default "SAMPLE=BENCHMARK"
   std::string sample;     // absolute, normalized path
   std::string benchmark;  // absolute, normalized path
+  // Configuration file only: this pair's own thresholds and name map, over
+  // the daemon's ("cos_min", "rmse_max", "name_map" of a "pairs" entry).
+  std::optional<double> cos_min = std::nullopt;
+  std::optional<double> rmse_max = std::nullopt;
+  std::optional<std::unordered_map<std::string, std::string>> name_map = std::nullopt;
 };
 
 struct archive_config {
@@ -46,14 +53,16 @@ struct daemon_options {
   std::chrono::milliseconds quiet{3000};  // "quiet_ms": unchanged this long => run ends (quiet)
   std::chrono::milliseconds poll{200};    // "poll_ms": period of the stat timer over tracked files
   std::uint32_t keep_runs = 200;          // "keep_runs": persisted runs kept
-  std::uint64_t history_max_bytes = std::uint64_t{16} << 20;  // "history_max_bytes": event history
-  unsigned workers = 0;               // "workers": metric threads (0: min(4, cores))
-  struct thresholds thresholds;       // "cos_min", "rmse_max" (as sigdump compare)
-  archive_config archive;             // "archive": {"dir","max_bytes"}, --archive-dir
-  metrics_config metrics;             // "metrics": textfile export (docs/monitoring.md)
-  bool foreground = false;            // --foreground (we never fork; kept for unit files)
-  bool debug = false;                 // --debug: log level debug
-  std::vector<std::string> cli_args;  // argv as given, for SIGHUP reload
+  // "history_max_bytes": bytes of events kept for subscribers that resume
+  std::uint64_t history_max_bytes = std::uint64_t{16} << 20;
+  unsigned workers = 0;                  // "workers": metric threads (0: min(4, cores))
+  struct thresholds thresholds;          // "cos_min", "rmse_max" (as sigdump compare)
+  archive_config archive;                // "archive": {"dir","max_bytes"}, --archive-dir
+  metrics_config metrics;                // "metrics": textfile export (docs/monitoring.md)
+  std::vector<trigger_config> triggers;  // "triggers" + --on-first-bad
+  bool foreground = false;               // --foreground (we never fork; kept for unit files)
+  bool debug = false;                    // --debug: log level debug
+  std::vector<std::string> cli_args;     // argv as given, for SIGHUP reload
 };
 
 /* What parse_command_line decided besides options. */

@@ -628,7 +628,7 @@ std::shared_ptr<run_info> file_runs::start_run(tracked_file& tf, const std::stri
   r->records = tf.file->records().size();
   r->bytes = tf.bytes;
   r->report.sample_path = tf.path;
-  r->report.thresholds = state_.compare.thresholds;
+  r->report.thresholds = state_.compare_for(pair != nullptr ? pair->name : "").thresholds;
   auto self = state_.files.find(tf.path);
   if (self != state_.files.end()) r->file = self->second;
   if (pair != nullptr) {

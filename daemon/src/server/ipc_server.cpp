@@ -578,12 +578,14 @@ std::expected<ipc_server::subscribe_outcome, ipc::protocol_error> ipc_server::su
   s.filter = std::move(filter);
   s.cursor = history_.last_tick();
   bool fresh = true;
-  if (since) {
+  if (since && *since == "now") {
+    fresh = false;  // only events published from here on
+  } else if (since) {
     auto clock = ipc::parse_clock(*since);
     if (!clock) {
-      return std::unexpected(
-          ipc::fail(ipc::error_code::invalid_params,
-                    "params.since: '" + *since + "' is not a clock (expected c:START:PID:TICK)"));
+      return std::unexpected(ipc::fail(
+          ipc::error_code::invalid_params,
+          "params.since: '" + *since + "' is not a clock (expected c:START:PID:TICK or now)"));
     }
     const bool ours = clock->start == state_.started() && clock->pid == state_.pid();
     if (ours && history_.covers(clock->tick)) {

@@ -68,6 +68,7 @@ class ipc_server final : public ipc_service, public event_sink {
   /* Keeps the status board's slot of r's pair in step with the model. */
   void run_changed(const run_info& r) override;
   ipc_health health() const override;
+  std::string socket_name() const override { return socket_path(); }
 
   daemon_state& state() noexcept { return state_; }
   event_loop& loop() noexcept { return loop_; }

@@ -63,6 +63,11 @@ bool daemon_state::exists_now(const watched_path& w) const {
   return ::stat(w.path.c_str(), &st) == 0;
 }
 
+const compare_options& daemon_state::compare_for(std::string_view name) const {
+  const pair_info* p = name.empty() ? nullptr : find_pair(name);
+  return p != nullptr && p->compare ? *p->compare : compare;
+}
+
 std::optional<std::vector<three_way_row>> daemon_state::three_way(const pair_info& p) const {
   // quant: fixed vs float (sample fixed, benchmark float);
   // conv: float vs framework (sample float). They share the float file.

@@ -157,6 +157,8 @@ struct pair_info {
   std::uint64_t run = 0;       // the sample's current (or last) run; 0: none yet
   std::string sample_file;     // dump file the sample side resolved to last; empty: none yet
   std::string benchmark_file;  // dump file the benchmark side resolved to last; empty: none yet
+  // The pair's own thresholds or name map over the daemon's; null: the daemon's.
+  std::shared_ptr<const compare_options> compare;
 
   /* The resolved file of a side, else the configured path. */
   const std::string& sample_key() const noexcept {
@@ -165,6 +167,17 @@ struct pair_info {
   const std::string& benchmark_key() const noexcept {
     return benchmark_file.empty() ? benchmark : benchmark_file;
   }
+};
+
+/* A configured trigger and its counters since the daemon started (a
+   reload keeps the counters of a trigger that keeps its name). */
+struct trigger_stats {
+  trigger_config config;
+  std::uint64_t runs = 0;      // commands started (or tried)
+  std::uint64_t failures = 0;  // could not start, exited non-zero, killed by a signal
+  std::uint64_t timeouts = 0;  // still running at timeout_ms: its process group killed
+  std::uint64_t skipped = 0;   // events while it still ran for the same run
+  std::uint32_t running = 0;   // commands running now
 };
 
 class daemon_state {
@@ -182,9 +195,10 @@ class daemon_state {
   archive* run_archive = nullptr;                              // run copies (archive.h); null: off
   const state_store* store = nullptr;                          // run logs; null: not persisted
   std::uint64_t next_run = 1;                                  // number the next run gets
-  std::uint64_t layers_streamed = 0;   // layers compared partly while they were being written
-  std::uint64_t chunks_streamed = 0;   // chunks of those summed before the layer was complete
-  std::uint64_t chunks_discarded = 0;  // streamed chunks summed again (truncated since)
+  std::uint64_t layers_streamed = 0;    // layers compared partly while they were being written
+  std::uint64_t chunks_streamed = 0;    // chunks of those summed before the layer was complete
+  std::uint64_t chunks_discarded = 0;   // streamed chunks summed again (truncated since)
+  std::vector<trigger_stats> triggers;  // configured triggers (export/trigger_runner.h)
 
   std::int64_t started() const noexcept { return start_; }
   pid_t pid() const noexcept { return pid_; }
@@ -200,6 +214,9 @@ class daemon_state {
   /* Whether a watched path is there now: a tracked dump file is; anything
      else is looked up on disk at the time of asking (never a snapshot). */
   bool exists_now(const watched_path& w) const;
+  /* The options comparing the layers of pair `name` (a run's pair): the
+     pair's own, else the daemon's. */
+  const compare_options& compare_for(std::string_view name) const;
   /* Three-way rows for a pair when another pair shares its sample or
      benchmark file (fixed->float->framework chain); nullopt otherwise. */
   std::optional<std::vector<three_way_row>> three_way(const pair_info& p) const;
