@@ -145,7 +145,7 @@ void trigger_runner::start(trigger_stats& t, const char* event, const daemon_eve
   if (std::ranges::any_of(jobs_,
                           [&](const job& j) { return j.trigger == name && j.run == e.run; })) {
     ++t.skipped;
-    log(log_level::debug, "trigger " + name + ": " + event + " of " + e.run +
+    log(log_level::debug, "trigger " + name + " (" + e.run + "): " + event +
                               " skipped, the command still runs for that run");
     return;
   }
@@ -161,8 +161,8 @@ void trigger_runner::start(trigger_stats& t, const char* event, const daemon_eve
   };
   ++t.runs;
   ++t.running;
-  log(log_level::info, "trigger " + name + ": " + event + " of " + e.run + " (pair " + e.pair +
-                           "): running " + t.config.command.front());
+  log(log_level::info, "trigger " + name + " (" + e.run + "): " + event + " of pair " + e.pair +
+                           ", running " + t.config.command.front());
   const std::uint64_t id = next_job_++;
   job& j = jobs_.emplace_back();
   j.id = id;
