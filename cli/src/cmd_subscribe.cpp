@@ -215,20 +215,14 @@ int run_subscribe(const std::vector<std::string>& args) {
 
   auto c = live::connect(sock);
   if (!c) return exit_error;
-  auto id = c->send("subscribe", params.str());
-  if (!id) return fail(id.error().describe());
-  auto reply = c->wait_reply(*id, std::chrono::seconds(30));
-  if (!reply) return fail(reply.error().describe());
-  if (reply->is_error) {
-    return fail("sigdumpd: " + reply->error_code +
-                (reply->error_message.empty() ? "" : ": " + reply->error_message));
-  }
-  const std::string my_id = std::to_string(*id);
+  auto sub = live::subscribe(*c, params.str());
+  if (!sub) return exit_error;
+  const std::string my_id = sub->id;
   std::string last_clock;
   {
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
-    if (!parser.parse(reply->result).get(doc)) {
+    if (!parser.parse(sub->result).get(doc)) {
       last_clock = live::str(doc, "clock");
       if (!json && live::boolean(doc, "fresh_instance").value_or(false) && sent_since) {
         std::fprintf(stderr,
