@@ -17,6 +17,7 @@
 
 #include "daemon_support.h"
 #include "ipc_test_client.h"
+#include "pair_run_fixture.h"
 
 namespace sigdump::testing {
 namespace {
@@ -111,13 +112,9 @@ std::uint64_t rss_kib(pid_t pid) {
   return 0;
 }
 
-class Triggers : public ::testing::TestWithParam<std::string> {
+class Triggers : public PairRunTest {
  protected:
   void SetUp() override { fs::create_directories(out_); }
-  std::string loop() const { return GetParam() == "epoll" ? "epoll" : ""; }
-  std::string sample() const { return dir_.file("fixed.bin"); }
-  std::string bench() const { return dir_.file("float.bin"); }
-  std::string socket() const { return dir_.file("sock"); }
 
   // Writes the configuration file with `triggers` (a JSON array).
   std::string config(const std::string& triggers) {
@@ -132,28 +129,11 @@ class Triggers : public ::testing::TestWithParam<std::string> {
     ::chmod(path.c_str(), 0755);
     return path;
   }
-  std::unique_ptr<test_daemon> start(std::vector<std::string> more = {}) {
-    std::vector<std::string> args{"--watch", dir_.path().string(), "--pair",
-                                  "net:" + sample() + "=" + bench()};
-    args.insert(args.end(), more.begin(), more.end());
-    auto d = std::make_unique<test_daemon>(dir_, args, loop());
-    EXPECT_TRUE(d->wait_ready()) << d->proc().stderr_text();
-    return d;
-  }
-  // The benchmark, then the sample: one run of pair net with 5 suspect
-  // layers, the first bad one conv3_1/linear/bn_xx.
-  void write_run() {
-    auto f = run({bin_path("sigdump"), "simulate", "--mode", "float", "--out", bench()});
-    ASSERT_EQ(f.exit_code, 0) << f.err;
-    auto s = run({bin_path("sigdump"), "simulate", "--mode", "fixed", "--out", sample()});
-    ASSERT_EQ(s.exit_code, 0) << s.err;
-  }
   bool wait_counts(const std::function<bool(const std::map<std::string, trigger_counts>&)>& pred,
                    std::chrono::milliseconds timeout = 30s) {
     return wait_until([&] { return pred(trigger_status(socket())); }, timeout);
   }
 
-  temp_dir dir_;
   const std::string out_ = dir_.file("out");
 };
 

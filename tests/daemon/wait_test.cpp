@@ -10,6 +10,7 @@
 
 #include "daemon_support.h"
 #include "ipc_test_client.h"
+#include "pair_run_fixture.h"
 
 namespace sigdump::testing {
 namespace {
@@ -17,20 +18,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-class Wait : public ::testing::TestWithParam<std::string> {
+class Wait : public PairRunTest {
  protected:
-  std::string loop() const { return GetParam() == "epoll" ? "epoll" : ""; }
-  std::string sample() const { return dir_.file("fixed.bin"); }
-  std::string bench() const { return dir_.file("float.bin"); }
-  std::string socket() const { return dir_.file("sock"); }
-  std::unique_ptr<test_daemon> start(std::vector<std::string> more = {}) {
-    std::vector<std::string> args{"--watch", dir_.path().string(), "--pair",
-                                  "net:" + sample() + "=" + bench()};
-    args.insert(args.end(), more.begin(), more.end());
-    auto d = std::make_unique<test_daemon>(dir_, args, loop());
-    EXPECT_TRUE(d->wait_ready()) << d->proc().stderr_text();
-    return d;
-  }
   // Clients connected, our own status call included.
   std::int64_t clients() {
     raw_client c(socket());
@@ -59,15 +48,6 @@ class Wait : public ::testing::TestWithParam<std::string> {
     argv.insert(argv.end(), more.begin(), more.end());
     return run(argv, {}, {}, 60s);
   }
-  // The benchmark, then the sample (fixed: 5 suspect layers, the first bad
-  // one 8 conv3_1/linear/bn_xx; float: identical to the benchmark).
-  void write_run(const std::string& sample_mode) {
-    auto f = run({bin_path("sigdump"), "simulate", "--mode", "float", "--out", bench()});
-    ASSERT_EQ(f.exit_code, 0) << f.err;
-    auto s = run({bin_path("sigdump"), "simulate", "--mode", sample_mode, "--out", sample()});
-    ASSERT_EQ(s.exit_code, 0) << s.err;
-  }
-  temp_dir dir_;
 };
 
 TEST_P(Wait, FirstBadLayerOfTheNextRunExitsOne) {
