@@ -349,7 +349,9 @@ TEST_P(Triggers, OneCommandPerTriggerAndRunAtATime) {
 }
 
 TEST_P(Triggers, ReloadAppliesNewTriggersAndFailuresAreCounted) {
-  auto d = start({"--config", config(R"([{"name": "a", "on": "run_end", "command": ["true"]}])")});
+  fs::create_directories(dir_.file("prom"));
+  auto d = start({"--config", config(R"([{"name": "a", "on": "run_end", "command": ["true"]}])"),
+                  "--metrics-dir", dir_.file("prom"), "--metrics-interval-ms", "50"});
   ASSERT_TRUE(trigger_status(socket()).contains("a"));
   config(R"([{"name": "b", "on": "run_start", "command": ["false"]},
              {"name": "c", "on": "run_start", "command": ["/nonexistent/program"]}])");
@@ -365,6 +367,16 @@ TEST_P(Triggers, ReloadAppliesNewTriggersAndFailuresAreCounted) {
             std::string::npos)
       << d->proc().stderr_text();
   EXPECT_TRUE(d->proc().alive());
+  // The same counts in the metrics file.
+  EXPECT_TRUE(wait_until([&] {
+    const std::string prom = read_file(dir_.file("prom") + "/sigdumpd.prom");
+    return prom.find("sigdump_trigger_failures_total{trigger=\"b\",on=\"run_start\"} 1\n") !=
+               std::string::npos &&
+           prom.find("sigdump_trigger_runs_total{trigger=\"c\",on=\"run_start\"} 1\n") !=
+               std::string::npos &&
+           prom.find("sigdump_trigger_running{trigger=\"b\",on=\"run_start\"} 0\n") !=
+               std::string::npos;
+  })) << read_file(dir_.file("prom") + "/sigdumpd.prom");
 }
 
 INSTANTIATE_TEST_SUITE_P(Loops, Triggers, ::testing::Values("io_uring", "epoll"),

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <exception>
 
 #include "platform/log.h"
 
@@ -168,10 +169,16 @@ void trigger_runner::start(trigger_stats& t, const char* event, const daemon_eve
   j.id = id;
   j.trigger = name;
   j.run = e.run;
-  j.thread = std::thread([this, id, spec = std::move(spec)] {
-    child_outcome outcome = run_child(spec);
-    loop_.post([this, id, outcome] { finish(id, outcome); });
-  });
+  try {
+    j.thread = std::thread([this, id, spec = std::move(spec)] {
+      child_outcome outcome = run_child(spec);
+      loop_.post([this, id, outcome] { finish(id, outcome); });
+    });
+  } catch (const std::exception& ex) {  // no thread to spare: the command is not run
+    child_outcome outcome;
+    outcome.error = std::string("cannot run: no thread: ") + ex.what();
+    finish(id, outcome);
+  }
 }
 
 void trigger_runner::finish(std::uint64_t id, const child_outcome& outcome) {
