@@ -58,8 +58,9 @@ trigger_runner::~trigger_runner() {
                              (jobs_.size() == 1 ? "" : "s"));
   }
   const std::uint64_t one = 1;
-  if (stop_) [[maybe_unused]]
-    auto n = ::write(stop_.get(), &one, sizeof one);
+  if (stop_) {
+    [[maybe_unused]] auto n = ::write(stop_.get(), &one, sizeof one);
+  }
   for (auto& j : jobs_) {
     if (j.thread.joinable()) j.thread.join();
   }
@@ -79,9 +80,10 @@ void trigger_runner::configure(const std::vector<trigger_config>& triggers) {
 
 void trigger_runner::publish(const daemon_event& e) {
   if (e.kind == event_kind::run_reset) first_bad_seen_.erase(e.previous);
-  if (e.pair.empty() || state_.triggers.empty()) return;
+  if (e.pair.empty()) return;
   // The first bad layer fires once per run: on the layer event that first
-  // names it, or at run_end when no layer event did.
+  // names it, or at run_end when no layer event did (kept track of without
+  // triggers too, so one added by a reload does not fire late).
   const first_bad_layer* first_bad = nullptr;
   if ((e.kind == event_kind::layer || e.kind == event_kind::run_end) && e.first_bad &&
       first_bad_seen_.insert(e.run).second) {
