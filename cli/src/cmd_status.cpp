@@ -19,7 +19,8 @@ current run, layers compared so far, suspect layers, the first bad layer and
 the diagnosis (the protocol's `status` method, docs/protocol.md). When the
 daemon archives runs, one line says where, how much of the byte budget the
 copies use, how many there are (and are still being copied or failed), and
-the last archiving error:
+the last archiving error, and one line per trigger with its counters
+(docs/configuration.md, "Triggers"):
 
   archive: /data/archive 1.2 GiB of 10 GiB, 5 copies (1 copying)
 
@@ -123,6 +124,22 @@ int print_text(simdjson::dom::element doc) {
                       quant ? live::fixed6(live::num(*quant, "rmse")).c_str() : "-");
         }
       }
+    }
+  }
+  if (auto t = live::member(doc, "triggers"); t && !t->get_array().get(arr) && arr.size() > 0) {
+    std::printf("triggers:\n");
+    for (auto e : arr) {
+      const std::string pair = live::str(e, "pair");
+      std::printf("  %s on %s%s: %lld runs, %lld failures, %lld timeouts, %lld skipped",
+                  live::str(e, "name").c_str(), live::str(e, "on", "?").c_str(),
+                  pair.empty() ? "" : (" (pair " + pair + ")").c_str(),
+                  static_cast<long long>(live::integer(e, "runs").value_or(0)),
+                  static_cast<long long>(live::integer(e, "failures").value_or(0)),
+                  static_cast<long long>(live::integer(e, "timeouts").value_or(0)),
+                  static_cast<long long>(live::integer(e, "skipped").value_or(0)));
+      const auto running = live::integer(e, "running").value_or(0);
+      if (running > 0) std::printf(", %lld running", static_cast<long long>(running));
+      std::printf("\n");
     }
   }
   return exit_ok;

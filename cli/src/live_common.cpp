@@ -121,9 +121,10 @@ std::optional<ipc::client> connect(const std::string& socket_path) {
   return std::move(*c);
 }
 
-std::optional<std::string> call(ipc::client& c, std::string_view method,
-                                std::string_view params_json, std::chrono::milliseconds timeout) {
-  auto r = c.call(method, params_json, timeout);
+namespace {
+
+// The result of a reply, or nullopt after printing the error.
+std::optional<std::string> result_of(const result<ipc::message>& r) {
   if (!r) {
     fail(r.error().describe());
     return std::nullopt;
@@ -133,6 +134,24 @@ std::optional<std::string> call(ipc::client& c, std::string_view method,
     return std::nullopt;
   }
   return r->result;
+}
+
+}  // namespace
+
+std::optional<std::string> call(ipc::client& c, std::string_view method,
+                                std::string_view params_json, std::chrono::milliseconds timeout) {
+  return result_of(c.call(method, params_json, timeout));
+}
+
+std::optional<subscribed> subscribe(ipc::client& c, std::string_view params_json) {
+  auto id = c.send("subscribe", params_json);
+  if (!id) {
+    fail(id.error().describe());
+    return std::nullopt;
+  }
+  auto result = result_of(c.wait_reply(*id, std::chrono::seconds(30)));
+  if (!result) return std::nullopt;
+  return subscribed{std::to_string(*id), std::move(*result)};
 }
 
 std::optional<std::uint64_t> parse_count(std::string_view command, std::string_view option,

@@ -63,6 +63,14 @@ std::optional<std::string> call(ipc::client& c, std::string_view method,
                                 std::string_view params_json,
                                 std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+/* Sends `subscribe` with params_json (docs/protocol.md): the id its events
+   carry and the reply's result; prints the error and returns nullopt. */
+struct subscribed {
+  std::string id;
+  std::string result;
+};
+std::optional<subscribed> subscribe(ipc::client& c, std::string_view params_json);
+
 /* Parses a positive integer option value; prints a usage error on failure. */
 std::optional<std::uint64_t> parse_count(std::string_view command, std::string_view option,
                                          std::string_view text);

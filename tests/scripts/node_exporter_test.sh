@@ -5,7 +5,8 @@
 # pair's run with the numbers `sigdump compare --json` gives for the same two
 # dumps; after SIGTERM the scrape must say sigdump_daemon_up 0. The pair's
 # name has a quote, a backslash and UTF-8 so node_exporter also checks our
-# label escaping. Skips (exit 0, "SKIP: ...") without the package.
+# label escaping. A trigger (--on-first-bad true) puts the trigger series
+# in the file. Skips (exit 0, "SKIP: ...") without the package.
 # $1: the build's bin folder, $2: source tree (unused).
 set -euo pipefail
 
@@ -38,7 +39,7 @@ pair='né "v2"\x'
 "$bin/sigdump" simulate --mode float --out "$T/w/float.bin"
 XDG_CONFIG_HOME=$T/config "$bin/sigdumpd" --foreground --socket "$T/sock" --state-dir "$T/state" \
   --watch "$T/w" --pair "$pair:$T/w/fixed.bin=$T/w/float.bin" \
-  --metrics-dir "$T/prom" --metrics-interval-ms 200 2>"$T/daemon.log" &
+  --metrics-dir "$T/prom" --metrics-interval-ms 200 --on-first-bad true 2>"$T/daemon.log" &
 daemon=$!
 for _ in $(seq 200); do [ -f "$T/prom/sigdumpd.prom" ] && break; sleep 0.05; done
 [ -f "$T/prom/sigdumpd.prom" ] || fail "sigdumpd wrote no $T/prom/sigdumpd.prom"

@@ -131,7 +131,7 @@ std::string default_state_dir() {
 }
 
 // Names the command line's triggers and checks every trigger's pair.
-std::string check_merged_triggers(daemon_options& merged) {
+trigger_problem check_merged_triggers(daemon_options& merged) {
   std::vector<std::string> pair_names;
   for (const auto& p : merged.pairs) pair_names.push_back(p.name);
   return check_triggers(merged.triggers, pair_names);
@@ -200,7 +200,12 @@ result<cli_action> parse_command_line(int argc, char** argv, daemon_options& out
       }
     }
   }
-  if (auto why = check_merged_triggers(merged); !why.empty()) return usage_error(why);
+  if (auto bad = check_merged_triggers(merged); !bad.field.empty()) {
+    // A file's trigger: the error names the file.
+    const bool in_file = bad.field.starts_with("triggers[") && !merged.config_path.empty();
+    return make_error(errc::usage, in_file ? merged.config_path : std::string(), no_record,
+                      no_offset, bad.field + ": " + bad.message);
+  }
   out = std::move(merged);
   return cli_action::run;
 }

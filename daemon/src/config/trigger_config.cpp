@@ -111,6 +111,7 @@ std::expected<trigger_config, std::string> parse_trigger_arg(std::string_view op
   const std::string o(option);
   trigger_config t;
   t.on = trigger_on::first_bad;
+  t.command_line = true;
   if (cmd.starts_with('[')) {
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
@@ -133,8 +134,8 @@ std::expected<trigger_config, std::string> parse_trigger_arg(std::string_view op
   return t;
 }
 
-std::string check_triggers(std::vector<trigger_config>& triggers,
-                           const std::vector<std::string>& pairs) {
+trigger_problem check_triggers(std::vector<trigger_config>& triggers,
+                               const std::vector<std::string>& pairs) {
   // Unnamed ones come from --on-first-bad: on-first-bad, on-first-bad-2, ...
   std::size_t unnamed = 0;
   for (auto& t : triggers) {
@@ -142,17 +143,19 @@ std::string check_triggers(std::vector<trigger_config>& triggers,
     t.name = ++unnamed == 1 ? "on-first-bad" : "on-first-bad-" + std::to_string(unnamed);
   }
   for (std::size_t i = 0; i < triggers.size(); ++i) {
+    const std::string field = triggers[i].command_line ? std::string("--on-first-bad")
+                                                       : "triggers[" + std::to_string(i) + "]";
     for (std::size_t j = 0; j < i; ++j) {
       if (triggers[i].name == triggers[j].name) {
-        return "two triggers are named '" + triggers[i].name + "'";
+        return {field, "two triggers are named '" + triggers[i].name + "'"};
       }
     }
     const std::string& p = triggers[i].pair;
     if (!p.empty() && std::ranges::find(pairs, p) == pairs.end()) {
       std::string known;
       for (const auto& n : pairs) known += (known.empty() ? "" : ", ") + n;
-      return "trigger '" + triggers[i].name + "': no pair named '" + p +
-             "' (pairs: " + (known.empty() ? "none" : known) + ")";
+      return {field + ".pair",
+              "no pair named '" + p + "' (pairs: " + (known.empty() ? "none" : known) + ")"};
     }
   }
   return {};

@@ -28,6 +28,7 @@ struct trigger_config {
   std::string pair;                           // only this pair's runs; empty: every pair
   std::vector<std::string> command;           // argv, run without a shell; never empty
   std::chrono::milliseconds timeout{60'000};  // then SIGTERM, 2 s later SIGKILL, to its group
+  bool command_line = false;                  // from --on-first-bad, not the file
 };
 
 /* Accepted "timeout_ms" values. */
@@ -51,10 +52,12 @@ std::expected<trigger_config, trigger_problem> parse_trigger_object(
 std::expected<trigger_config, std::string> parse_trigger_arg(std::string_view option,
                                                              const std::string& cmd);
 
-/* Gives the triggers still unnamed ("on-first-bad" from the command line) a
-   name of their own and checks that the names differ and that every
-   "pair" names one of `pairs`; the message of the first problem, else "". */
-std::string check_triggers(std::vector<trigger_config>& triggers,
-                           const std::vector<std::string>& pairs);
+/* Names the command line's triggers (on-first-bad, on-first-bad-2, ...)
+   and checks that the names differ and that every "pair" names one of
+   `pairs`. The first problem's field is "triggers[I]" (I: the index in
+   `triggers`, whose file triggers come first) or "--on-first-bad"; an
+   empty field means none. */
+trigger_problem check_triggers(std::vector<trigger_config>& triggers,
+                               const std::vector<std::string>& pairs);
 
 }  // namespace sigdump::daemon

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <exception>
 
 #include "platform/log.h"
 
@@ -57,8 +58,9 @@ trigger_runner::~trigger_runner() {
                              (jobs_.size() == 1 ? "" : "s"));
   }
   const std::uint64_t one = 1;
-  if (stop_) [[maybe_unused]]
-    auto n = ::write(stop_.get(), &one, sizeof one);
+  if (stop_) {
+    [[maybe_unused]] auto n = ::write(stop_.get(), &one, sizeof one);
+  }
   for (auto& j : jobs_) {
     if (j.thread.joinable()) j.thread.join();
   }
@@ -78,9 +80,10 @@ void trigger_runner::configure(const std::vector<trigger_config>& triggers) {
 
 void trigger_runner::publish(const daemon_event& e) {
   if (e.kind == event_kind::run_reset) first_bad_seen_.erase(e.previous);
-  if (e.pair.empty() || state_.triggers.empty()) return;
+  if (e.pair.empty()) return;
   // The first bad layer fires once per run: on the layer event that first
-  // names it, or at run_end when no layer event did.
+  // names it, or at run_end when no layer event did (kept track of without
+  // triggers too, so one added by a reload does not fire late).
   const first_bad_layer* first_bad = nullptr;
   if ((e.kind == event_kind::layer || e.kind == event_kind::run_end) && e.first_bad &&
       first_bad_seen_.insert(e.run).second) {
@@ -145,7 +148,7 @@ void trigger_runner::start(trigger_stats& t, const char* event, const daemon_eve
   if (std::ranges::any_of(jobs_,
                           [&](const job& j) { return j.trigger == name && j.run == e.run; })) {
     ++t.skipped;
-    log(log_level::debug, "trigger " + name + ": " + event + " of " + e.run +
+    log(log_level::debug, "trigger " + name + " (" + e.run + "): " + event +
                               " skipped, the command still runs for that run");
     return;
   }
@@ -161,17 +164,23 @@ void trigger_runner::start(trigger_stats& t, const char* event, const daemon_eve
   };
   ++t.runs;
   ++t.running;
-  log(log_level::info, "trigger " + name + ": " + event + " of " + e.run + " (pair " + e.pair +
-                           "): running " + t.config.command.front());
+  log(log_level::info, "trigger " + name + " (" + e.run + "): " + event + " of pair " + e.pair +
+                           ", running " + t.config.command.front());
   const std::uint64_t id = next_job_++;
   job& j = jobs_.emplace_back();
   j.id = id;
   j.trigger = name;
   j.run = e.run;
-  j.thread = std::thread([this, id, spec = std::move(spec)] {
-    child_outcome outcome = run_child(spec);
-    loop_.post([this, id, outcome] { finish(id, outcome); });
-  });
+  try {
+    j.thread = std::thread([this, id, spec = std::move(spec)] {
+      child_outcome outcome = run_child(spec);
+      loop_.post([this, id, outcome] { finish(id, outcome); });
+    });
+  } catch (const std::exception& ex) {  // no thread to spare: the command is not run
+    child_outcome outcome;
+    outcome.error = std::string("cannot run: no thread: ") + ex.what();
+    finish(id, outcome);
+  }
 }
 
 void trigger_runner::finish(std::uint64_t id, const child_outcome& outcome) {
