@@ -1,7 +1,7 @@
 # Installation and packaging (included last by the top-level CMakeLists.txt).
 # The programs install themselves (cli/ and daemon/ CMakeLists); this adds
-# the systemd user units, man pages, bash completion and documentation, and
-# the CPack configuration for a Debian package (`cpack -G DEB`).
+# the systemd user units, man pages, bash, zsh and fish completions and
+# documentation, and the CPack configuration for a Debian package (`cpack -G DEB`).
 
 set(SIGDUMP_SYSTEMD_USER_UNIT_DIR "lib/systemd/user"
     CACHE STRING "Where the systemd user units go: relative to the prefix, or absolute")
@@ -45,6 +45,13 @@ install(FILES ${PROJECT_SOURCE_DIR}/cli/completion/sigdump.bash
 install(FILES ${PROJECT_SOURCE_DIR}/cli/completion/sigdumpd.bash
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
         RENAME sigdumpd)
+# zsh and fish: the same completion as bash's (`sigdump __complete`), where
+# Debian's zsh and fish look for vendor completions.
+install(FILES ${PROJECT_SOURCE_DIR}/cli/completion/sigdump.zsh
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions
+        RENAME _sigdump)
+install(FILES ${PROJECT_SOURCE_DIR}/cli/completion/sigdump.fish
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d)
 
 # Documentation: README.md, docs/*.md with their images, and everything in
 # docs/examples/.

@@ -12,6 +12,7 @@ packages=(
   python3-dev pybind11-dev python3-pybind11 python3-numpy python3-pytest
   clang-format
   chromium neovim
+  zsh fish
   prometheus-node-exporter
 )
 

@@ -189,6 +189,13 @@ class table_printer {
   bool header_due_ = true;
 };
 
+// The number N of a run id "rN" (0 for anything else).
+std::uint64_t run_number(std::string_view id) {
+  std::uint64_t n = 0;
+  if (id.size() > 1) std::from_chars(id.data() + 1, id.data() + id.size(), n);
+  return n;
+}
+
 // What a subscriber has been shown, so that the state a restarted daemon
 // sends whole ("fresh_instance") after a reconnect adds only what is new:
 // the layers and ends of runs already followed that were not seen yet, and
@@ -222,11 +229,6 @@ class seen_events {
     std::set<std::int64_t> layers;
     bool started = false, ended = false;
   };
-  static std::uint64_t run_number(const std::string& id) {
-    std::uint64_t n = 0;
-    if (id.size() > 1) std::from_chars(id.data() + 1, id.data() + id.size(), n);
-    return n;
-  }
   std::map<std::string, run_seen> runs_;
   std::uint64_t first_new_run_ = 0;
 };
@@ -238,13 +240,8 @@ std::uint64_t newest_run(ipc::client& c) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   std::string_view id;
-  if (parser.parse(r->result).get(doc) || doc["runs"].at(0)["run"].get_string().get(id) ||
-      id.size() < 2) {
-    return 0;
-  }
-  std::uint64_t n = 0;
-  std::from_chars(id.data() + 1, id.data() + id.size(), n);
-  return n;
+  if (parser.parse(r->result).get(doc) || doc["runs"].at(0)["run"].get_string().get(id)) return 0;
+  return run_number(id);
 }
 
 // One subscription on one connection.

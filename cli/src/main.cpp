@@ -37,6 +37,7 @@ void print_usage(std::FILE* out) {
                "\n"
                "commands:\n");
   for (const auto& [name, cmd] : commands()) {
+    if (name.starts_with("__")) continue;  // hidden: for the shell completions
     std::fprintf(out, "  %-10s %s\n", name.c_str(), cmd.synopsis.c_str());
   }
   std::fprintf(out,
@@ -114,7 +115,7 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> rest(args.begin() + 1, args.end());
   for (const auto& a : rest) {
-    if (a == "-h" || a == "--help") {
+    if ((a == "-h" || a == "--help") && !first.starts_with("__")) {
       std::cout << it->second.help;
       return exit_ok;
     }

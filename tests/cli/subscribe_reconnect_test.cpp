@@ -28,57 +28,6 @@ using sigdump::testing::run;
 using sigdump::testing::temp_dir;
 using sigdump::testing::wait_until;
 
-// A daemon on tmp/sock with state tmp/state, pair "net" = fixed.bin vs
-// float.bin in tmp/w; stopped and started again as the test says.
-class Restartable {
- public:
-  explicit Restartable(const temp_dir& tmp) : tmp_(tmp) {
-    std::filesystem::create_directories(tmp.file("w"));
-  }
-  void start() {
-    proc_ = std::make_unique<child>(
-        std::vector<std::string>{bin_path("sigdumpd"), "--foreground", "--socket", sock(),
-                                 "--state-dir", tmp_.file("state"), "--watch", tmp_.file("w"),
-                                 "--pair", "net:" + file("fixed.bin") + "=" + file("float.bin")},
-        std::vector<std::string>{"XDG_CONFIG_HOME=" + tmp_.file("no-config")},
-        tmp_.file("daemon" + std::to_string(++starts_)));
-    ASSERT_TRUE(wait_until([&] { return clients() >= 0 || !proc_->alive(); }, 30s));
-    ASSERT_TRUE(proc_->alive()) << proc_->stderr_text();
-  }
-  void stop() {
-    ASSERT_TRUE(proc_->signal(SIGTERM));
-    ASSERT_EQ(proc_->wait(30s), 0) << proc_->stderr_text();
-  }
-  // The daemon's client count (the asking client included), -1 if it does not answer.
-  int clients() const {
-    auto r = run({bin_path("sigdump"), "status", "--json", "--socket", sock()}, {}, {}, 30s);
-    simdjson::dom::parser p;
-    simdjson::dom::element doc;
-    std::int64_t n = -1;
-    if (r.exit_code != 0 || p.parse(r.out).get(doc) || doc["daemon"]["clients"].get(n)) return -1;
-    return static_cast<int>(n);
-  }
-  std::string sock() const { return tmp_.file("sock"); }
-  std::string file(const std::string& name) const { return tmp_.file("w/" + name); }
-  void simulate(const std::string& mode, std::vector<std::string> more = {}) const {
-    std::vector<std::string> argv{bin_path("sigdump"),
-                                  "simulate",
-                                  "--mode",
-                                  mode,
-                                  "--out",
-                                  file(mode == "float" ? "float.bin" : "fixed.bin")};
-    argv.insert(argv.end(), more.begin(), more.end());
-    auto w = run(argv, {}, {}, 60s);
-    ASSERT_EQ(w.exit_code, 0) << w.err;
-  }
-  child& proc() { return *proc_; }
-
- private:
-  const temp_dir& tmp_;
-  std::unique_ptr<child> proc_;
-  int starts_ = 0;
-};
-
 struct shown_event {
   std::string event, run, reason;
   std::int64_t index = -1;
@@ -104,6 +53,87 @@ std::vector<shown_event> events_of(const std::string& ndjson) {
   return out;
 }
 
+// A daemon on tmp/sock with state tmp/state, pair "net" = fixed.bin vs
+// float.bin in tmp/w; stopped and started again as the test says.
+class Restartable {
+ public:
+  explicit Restartable(const temp_dir& tmp) : tmp_(tmp) {
+    std::filesystem::create_directories(tmp.file("w"));
+  }
+  // On the test's socket, or on another one (no subscriber finds it there).
+  void start(const std::string& socket = {}) {
+    proc_ = std::make_unique<child>(
+        std::vector<std::string>{bin_path("sigdumpd"), "--foreground", "--socket",
+                                 socket.empty() ? sock() : socket, "--state-dir",
+                                 tmp_.file("state"), "--watch", tmp_.file("w"), "--pair",
+                                 "net:" + file("fixed.bin") + "=" + file("float.bin")},
+        std::vector<std::string>{"XDG_CONFIG_HOME=" + tmp_.file("no-config")},
+        tmp_.file("daemon" + std::to_string(++starts_)));
+    // Ready: its first scan is done (and the socket answers).
+    ASSERT_TRUE(wait_until(
+        [&] { return proc_->stderr_text().find("ready:") != std::string::npos || !proc_->alive(); },
+        30s));
+    ASSERT_TRUE(proc_->alive()) << proc_->stderr_text();
+  }
+  void stop() {
+    ASSERT_TRUE(proc_->signal(SIGTERM));
+    ASSERT_EQ(proc_->wait(30s), 0) << proc_->stderr_text();
+  }
+  // The daemon's client count (the asking client included), -1 if it does not answer.
+  int clients() const {
+    auto r = run({bin_path("sigdump"), "status", "--json", "--socket", sock()}, {}, {}, 30s);
+    simdjson::dom::parser p;
+    simdjson::dom::element doc;
+    std::int64_t n = -1;
+    if (r.exit_code != 0 || p.parse(r.out).get(doc) || doc["daemon"]["clients"].get(n)) return -1;
+    return static_cast<int>(n);
+  }
+  // Whether the newest run of pair net has ended (asking the daemon on socket).
+  bool run_ended(const std::string& socket = {}) const {
+    auto r = run({bin_path("sigdump"), "runs", "--json", "--pair", "net", "--limit", "1",
+                  "--socket", socket.empty() ? sock() : socket},
+                 {}, {}, 30s);
+    return r.exit_code == 0 && r.out.find("\"state\":\"ended\"") != std::string::npos;
+  }
+  std::string sock() const { return tmp_.file("sock"); }
+  std::string file(const std::string& name) const { return tmp_.file("w/" + name); }
+  void simulate(const std::string& mode, std::vector<std::string> more = {}) const {
+    std::vector<std::string> argv{bin_path("sigdump"),
+                                  "simulate",
+                                  "--mode",
+                                  mode,
+                                  "--out",
+                                  file(mode == "float" ? "float.bin" : "fixed.bin")};
+    argv.insert(argv.end(), more.begin(), more.end());
+    auto w = run(argv, {}, {}, 60s);
+    ASSERT_EQ(w.exit_code, 0) << w.err;
+  }
+  child& proc() { return *proc_; }
+  // Writes the float dump and a fixed one with these simulate options,
+  // waits until that run ended, and starts `subscribe --json --pair net
+  // --until-run-end`; returns it once it showed the daemon's state (null
+  // if it did not). The ended run is history, not the run to wait for.
+  std::unique_ptr<child> follow_ended_run(const std::vector<std::string>& fixed_options) {
+    simulate("float");
+    simulate("fixed", fixed_options);
+    if (!wait_until([&] { return run_ended(); }, 30s)) return nullptr;
+    auto sub = std::make_unique<child>(
+        std::vector<std::string>{bin_path("sigdump"), "subscribe", "--socket", sock(), "--json",
+                                 "--pair", "net", "--until-run-end"},
+        std::vector<std::string>{"XDG_STATE_HOME=" + tmp_.file("xdg")}, tmp_.file("sub"));
+    if (!wait_until([&] { return !events_of(sub->stdout_text()).empty(); }, 30s)) {
+      ADD_FAILURE() << "the subscriber showed nothing: " << sub->stderr_text();
+      return nullptr;
+    }
+    return sub;
+  }
+
+ private:
+  const temp_dir& tmp_;
+  std::unique_ptr<child> proc_;
+  int starts_ = 0;
+};
+
 std::size_t count_of(const std::string& text, const std::string& what) {
   std::size_t n = 0;
   for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
@@ -114,15 +144,13 @@ TEST(SubscribeReconnect, ADaemonRestartShowsWhatFollowsAndNothingTwice) {
   temp_dir tmp;
   Restartable d(tmp);
   d.start();
-  d.simulate("float");
   // A run cut after 6 records before the restart; the restarted daemon
-  // continues it (the file is unchanged) and sends its state whole.
-  d.simulate("fixed", {"--cut-after", "6"});
-  child sub({bin_path("sigdump"), "subscribe", "--socket", d.sock(), "--json", "--pair", "net",
-             "--until-run-end"},
-            {"XDG_STATE_HOME=" + tmp.file("xdg")}, tmp.file("sub"));
-  ASSERT_TRUE(wait_until([&] { return !events_of(sub.stdout_text()).empty(); }, 30s))
-      << sub.stderr_text();
+  // continues it (the file is unchanged) and sends its state whole. Its
+  // payloads are dequantized floats, so the file written after the restart
+  // differs from its first record on: a new run, not more of this one.
+  auto follower = d.follow_ended_run({"--cut-after", "6", "--dequant"});
+  ASSERT_TRUE(follower);
+  child& sub = *follower;
   d.stop();
   ASSERT_TRUE(wait_until(
       [&] { return sub.stderr_text().find("lost the connection") != std::string::npos; }, 30s))
@@ -131,12 +159,10 @@ TEST(SubscribeReconnect, ADaemonRestartShowsWhatFollowsAndNothingTwice) {
   ASSERT_TRUE(
       wait_until([&] { return sub.stderr_text().find("reconnected") != std::string::npos; }, 30s))
       << sub.stderr_text();
-  // After the restart: the file is written again, whole (dequantized, so
-  // its first line differs: a rewrite the daemon may see only after it is
-  // done must not pass for the cut run growing); its run ends and fails
-  // (the simulator's lossy layer), which ends the subscriber with 1.
-  d.simulate("fixed", {"--dequant"});
-  EXPECT_EQ(sub.wait(60s), 1) << sub.stdout_text() << sub.stderr_text();
+  // After the restart: the file is written again whole, with the lossy
+  // layer's input in INT16; that run passes, which ends the subscriber with 0.
+  d.simulate("fixed", {"--int16", "conv3_1/expand/bn_xx_xx"});
+  EXPECT_EQ(sub.wait(60s), 0) << sub.stdout_text() << sub.stderr_text();
   EXPECT_EQ(count_of(sub.stderr_text(), "lost the connection"), 1u) << sub.stderr_text();
   EXPECT_EQ(count_of(sub.stderr_text(), "reconnected"), 1u) << sub.stderr_text();
 
@@ -157,12 +183,40 @@ TEST(SubscribeReconnect, ADaemonRestartShowsWhatFollowsAndNothingTwice) {
   EXPECT_NE(shown.back().run, shown.front().run) << sub.stdout_text();
 }
 
+// A run written whole and ended while the subscriber is away is in the
+// restarted daemon's state, its end replayed: it still ends
+// --until-run-end, by its verdict.
+TEST(SubscribeReconnect, ARunWrittenWhileTheDaemonIsDownEndsUntilRunEnd) {
+  temp_dir tmp;
+  Restartable d(tmp);
+  d.start();
+  auto follower = d.follow_ended_run({"--cut-after", "3"});
+  ASSERT_TRUE(follower);
+  child& sub = *follower;
+  d.stop();
+  // The run is written and ends (seen by a daemon on another socket) before
+  // the subscriber can reconnect: the daemon it finds then sends the run's
+  // end in its state.
+  d.simulate("fixed");
+  const std::string elsewhere = tmp.file("elsewhere");
+  d.start(elsewhere);
+  ASSERT_TRUE(wait_until([&] { return d.run_ended(elsewhere); }, 30s));
+  d.stop();
+  d.start();
+  EXPECT_EQ(sub.wait(60s), 1) << sub.stdout_text() << sub.stderr_text();
+  const auto shown = events_of(sub.stdout_text());
+  ASSERT_FALSE(shown.empty()) << sub.stderr_text();
+  EXPECT_EQ(shown.back().event, "run_end") << sub.stdout_text();
+  EXPECT_NE(shown.back().run, shown.front().run) << sub.stdout_text();
+}
+
 TEST(SubscribeReconnect, NoReconnectExitsTwoAndSinceNowShowsOnlyNewEvents) {
   temp_dir tmp;
   Restartable d(tmp);
   d.start();
   d.simulate("float");
   d.simulate("fixed", {"--cut-after", "4"});
+  ASSERT_TRUE(wait_until([&] { return d.run_ended(); }, 30s));
   // --since now: the run already there is not shown; the next one is.
   child now({bin_path("sigdump"), "subscribe", "--socket", d.sock(), "--json", "--pair", "net",
              "--since", "now", "--count", "1"},
@@ -177,6 +231,7 @@ TEST(SubscribeReconnect, NoReconnectExitsTwoAndSinceNowShowsOnlyNewEvents) {
   ASSERT_EQ(first.size(), 1u) << now.stdout_text();
   EXPECT_EQ(now.stdout_text().find("\"replay\""), std::string::npos) << now.stdout_text();
 
+  ASSERT_TRUE(wait_until([&] { return !once.stdout_text().empty(); }, 30s));
   d.stop();
   EXPECT_EQ(once.wait(30s), 2) << once.stderr_text();
   EXPECT_EQ(once.stderr_text().find("reconnect"), std::string::npos) << once.stderr_text();

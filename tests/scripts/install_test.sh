@@ -117,6 +117,12 @@ else
   done
 fi
 
+# zsh and fish completions: where Debian's zsh and fish look for them.
+[[ -s $prefix/share/zsh/vendor-completions/_sigdump ]] ||
+  fail "$prefix/share/zsh/vendor-completions/_sigdump not installed"
+[[ -s $prefix/share/fish/vendor_completions.d/sigdump.fish ]] ||
+  fail "$prefix/share/fish/vendor_completions.d/sigdump.fish not installed"
+
 # Documentation.
 doc=$prefix/share/doc/sigdump
 [[ -s $doc/README.md ]] || fail "$doc/README.md not installed"
