@@ -35,4 +35,8 @@ result<compare_inputs> load_compare_inputs(const std::string& sample_path,
   return compare_inputs{std::move(*sample), std::move(*bench), std::move(qp)};
 }
 
+void warn_inputs(const compare_report& report) {
+  for (const input_warning& w : report.warnings) warn(w.text());
+}
+
 }  // namespace sigdump::cli

@@ -10,6 +10,7 @@
 
 #include "core/file_runs.h"
 #include "sigdump/plan.h"
+#include "state/run_outcome.h"
 
 namespace sigdump::daemon {
 
@@ -95,6 +96,7 @@ void pair_scheduler::run_continued(run_info& r, const tracked_file& tf) {
     w.next_index = r.report.layers.back().index + 1;
     first = std::size_t{r.report.layers.back().sample_record} + 1;
   }
+  recount_coverage_from(r, static_cast<std::uint32_t>(first));
   records_added(r, tf, first);
 }
 
@@ -527,10 +529,11 @@ void pair_scheduler::maybe_finish(run_info& r, run_work& w) {
 void pair_scheduler::finish_end(run_info& r, run_work& w) {
   w.end_reason.clear();
   w.end_published = true;
-  if (store_ != nullptr) store_->run_ended(r);
   daemon_event e;
   e.kind = event_kind::run_end;
   end_event(r, w, e);
+  // Logged after end_event counted the coverage: a restart shows this outcome.
+  if (store_ != nullptr) store_->run_ended(r);
   // Every run gets its run_end, a reset one too (before its run_reset).
   state_.publish(e);
 }
@@ -545,6 +548,7 @@ void pair_scheduler::end_event(run_info& r, run_work& w, daemon_event& e) {
   e.suspect = r.suspect_count();
   e.first_bad = r.report.first_bad;
   e.diagnosis = r.report.diagnosis;
+  e.advice = r.report.advice;
   if (r.pair.empty()) return;
   coverage& c = r.report.coverage;
   count_coverage(r.report);
@@ -553,7 +557,9 @@ void pair_scheduler::end_event(run_info& r, run_work& w, daemon_event& e) {
   auto b = p != nullptr ? state_.files.find(sides_.resolve(p->benchmark)) : state_.files.end();
   if (r.file && r.file->file && b != state_.files.end() && b->second->file && b->second != r.file) {
     c.benchmark_only = plan_layers(*r.file->file, *b->second->file, state_.compare).benchmark_only;
+    r.report.warnings = check_inputs(*r.file->file, *b->second->file, state_.compare, false);
   }
+  e.warnings = r.report.warnings;
   e.coverage = c;
   w.announced = {c.compared, c.not_comparable, c.sample_only, c.pending, e.suspect};
   w.announced_verdict = verdict_name(judge(c, e.suspect));
@@ -575,6 +581,7 @@ void pair_scheduler::maybe_revise(run_info& r, run_work& w) {
   e.kind = event_kind::run_revised;
   e.previous_verdict = w.announced_verdict;
   end_event(r, w, e);
+  if (store_ != nullptr) store_->run_ended(r);  // the revised outcome survives a restart
   state_.publish(e);
 }
 

@@ -2,6 +2,7 @@
 
 #include "export/archive.h"
 #include "sigdump/diagnosis.h"
+#include "sigdump/report/report_json.h"
 #include "sigdump/record_index.h"
 #include "sigdump/record_json.h"
 
@@ -151,6 +152,9 @@ void write_run(json_writer& w, const run_info& r, const archive* copies) {
   write_first_bad(w, r.report.first_bad);
   w.key("diagnosis");
   write_diagnosis(w, r.report.diagnosis);
+  w.key("advice");
+  write_advice(w, r.report.advice);
+  w.key("warnings").raw(warnings_json(r.report.warnings));
   write_outcome(w, r.pair.empty() ? std::nullopt : std::optional(r.report.coverage),
                 r.suspect_count());
   w.field("persisted", r.persisted);

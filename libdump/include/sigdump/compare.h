@@ -18,6 +18,7 @@
 #include "sigdump/diagnosis.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/error.h"
+#include "sigdump/input_checks.h"
 #include "sigdump/layout.h"
 #include "sigdump/matching.h"
 #include "sigdump/metrics.h"
@@ -72,6 +73,9 @@ struct compare_report {
      set by whoever builds the report (compare_dumps, the daemon); the rest
      by summarize(). */
   struct coverage coverage;
+  /* Suspicious inputs (input_checks.h): set by compare_dumps, and by the
+     daemon when a run ends. */
+  std::vector<input_warning> warnings;
 
   bool any_suspect_or_error() const noexcept;
   /* Layers flagged suspect. */
