@@ -41,4 +41,11 @@ result<compare_inputs> load_compare_inputs(const std::string& sample_path,
    line each. */
 void warn_inputs(const compare_report& report);
 
+/* Record `chosen` of sample against the record of the same name in the
+   benchmark at bench_path (exact, then sanitized; its last output record),
+   compared as `sigdump compare` would, with per-channel evidence (`sigdump
+   show --channels`, the demo). An error message, or empty with `out` set. */
+std::string compare_channels(const dump_file& sample, std::uint32_t chosen,
+                             const std::string& bench_path, layer_result& out);
+
 }  // namespace sigdump::cli
