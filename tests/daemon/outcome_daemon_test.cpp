@@ -94,6 +94,8 @@ TEST_P(RunOutcome, LiveDiagnosisAndAdviceAreTheOfflineOnes) {
   auto w = run({bin_path("sigdump"), "simulate", "--mode", "float", "--out", bench_});
   ASSERT_EQ(w.exit_code, 0) << w.err;
   ASSERT_TRUE(ended(*d, bench_)) << d->proc().stderr_text();
+  raw_client sub(dir_.file("sock"));
+  auto since = sub.call("subscribe", R"({"pair":"p"})").clock;
   w = run({bin_path("sigdump"), "simulate", "--mode", "fixed", "--out", sample_});
   ASSERT_EQ(w.exit_code, 0) << w.err;
   ASSERT_TRUE(ended(*d, sample_)) << d->proc().stderr_text();
@@ -125,6 +127,15 @@ TEST_P(RunOutcome, LiveDiagnosisAndAdviceAreTheOfflineOnes) {
   ASSERT_FALSE(st["pairs"].get_array().get(pairs));
   ASSERT_EQ(pairs.size(), 1u);
   EXPECT_EQ(keys_of(pairs.at(0).value(), keys), expected);
+
+  // `sigdump subscribe` prints that advice at the run's end, ranked.
+  auto followed = run({bin_path("sigdump"), "subscribe", "--socket", dir_.file("sock"), "--pair",
+                       "p", "--since", since, "--until-run-end"});
+  EXPECT_EQ(followed.exit_code, 1) << followed.err;
+  EXPECT_NE(followed.out.find("   advice: precision breaks at 8) conv3_1/linear/bn_xx (jump), a "
+                              "convolution\n     1. conv3_1/expand/bn_xx_xx  (root cause: "),
+            std::string::npos)
+      << followed.out;
 }
 
 // A run that ended incomplete (a benchmark cut after two layers) says so

@@ -2,9 +2,9 @@
 
 #include "export/archive.h"
 #include "sigdump/diagnosis.h"
-#include "sigdump/report/report_json.h"
 #include "sigdump/record_index.h"
 #include "sigdump/record_json.h"
+#include "sigdump/report/report_json.h"
 
 namespace sigdump::daemon {
 
