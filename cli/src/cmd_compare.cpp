@@ -323,6 +323,7 @@ int run_compare(const std::vector<std::string>& args) {
   if (!report) return fail(report.error().describe());
   if (a.advice_all) limit_advice(report->advice, advice_more_all);
   if (a.all_channels) add_channel_evidence(*report, *sample, *bench, true, a.options.threads);
+  warn_inputs(*report);
 
   if (a.json) {
     write_stdout(report_json(*report));

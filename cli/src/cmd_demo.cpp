@@ -27,8 +27,11 @@
 #include <vector>
 
 #include "command.h"
+#include "compare_inputs.h"
+#include "sigdump/dump_file.h"
 #include "sigdump/ipc/client.h"
 #include "sigdump/json_util.h"
+#include "sigdump/report/report_text.h"
 
 namespace sigdump::cli {
 namespace {
@@ -245,7 +248,8 @@ std::optional<run_outcome> follow_run(ipc::client& c, const demo_settings& s,
 /* The advice for a finished comparison, from the daemon's compare method. */
 std::vector<std::string> fetch_advice(ipc::client& c, const std::string& fixed,
                                       const std::string& reference, std::string& block,
-                                      std::vector<std::string>& ranked) {
+                                      std::vector<std::string>& ranked,
+                                      std::int64_t& first_bad_record) {
   json_writer w;
   w.begin_object().field("sample", fixed).field("benchmark", reference).end_object();
   auto reply = c.call("compare", w.str(), 30s);
@@ -276,7 +280,29 @@ std::vector<std::string> fetch_advice(ipc::client& c, const std::string& fixed,
   }
   std::string_view root;
   if (!doc["advice"]["root"]["text"].get(root)) ranked.insert(ranked.begin(), std::string(root));
+  // The first bad layer's record in the fixed dump, for its channels.
+  std::uint64_t at = 0;
+  simdjson::dom::array layers;
+  if (!doc["first_bad"]["index"].get(at) && !doc["layers"].get(layers) && at < layers.size()) {
+    std::int64_t rec = -1;
+    if (!layers.at(at)["sample_record"].get(rec)) first_bad_record = rec;
+  }
   return tensors;
+}
+
+/* The first bad layer per channel, as `sigdump compare` prints it: which
+   channels carry the damage. */
+void print_first_bad_channels(const std::string& fixed, std::int64_t record,
+                              const std::string& reference) {
+  auto f = dump_file::open(fixed);
+  if (record < 0 || !f) return;
+  layer_result l;
+  if (!compare_channels(*f, static_cast<std::uint32_t>(record), reference, l).empty() ||
+      !l.channels) {
+    return;
+  }
+  std::printf("  channels of %s:\n%s", l.name.c_str(),
+              channel_text(*l.channels, l.shape, "    ").c_str());
 }
 
 int run_demo(const std::vector<std::string>& args) {
@@ -411,10 +437,12 @@ int run_demo(const std::vector<std::string>& args) {
 
   std::string block;
   std::vector<std::string> ranked;
-  auto tensors = fetch_advice(*conn, fixed_dump, float_dump, block, ranked);
+  std::int64_t bad_record = -1;
+  auto tensors = fetch_advice(*conn, fixed_dump, float_dump, block, ranked, bad_record);
   if (tensors.empty()) {
     return fail("demo: the comparison gave no INT16 advice; see " + daemon_log);
   }
+  print_first_bad_channels(fixed_dump, bad_record, float_dump);
   std::printf("  advice: %s\n", ranked.empty() ? "" : ranked.front().c_str());
   for (std::size_t i = 1; i < ranked.size(); ++i) {
     std::printf("    %zu. %s\n", i, ranked[i].c_str());

@@ -272,6 +272,7 @@ int run_report(const std::vector<std::string>& args) {
   a.options.channel_evidence = true;
   auto report = compare_dumps(*sample, *bench, a.options, in->quant_params_or_null());
   if (!report) return fail(report.error().describe());
+  warn_inputs(*report);
 
   std::size_t suspect = 0, errors = 0;
   for (const auto& l : report->layers) {

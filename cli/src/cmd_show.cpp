@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "command.h"
+#include "compare_inputs.h"
 #include "sigdump/channel_metrics.h"
 #include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
@@ -154,40 +155,6 @@ std::string parse_args(const std::vector<std::string>& args, show_args& out) {
   if (out.channels && out.against.empty()) return "--channels needs --against BENCHMARK";
   if (!out.channels && !out.against.empty()) return "--against goes with --channels";
   if (out.values && !out.last_given) out.last = out.first + 16;
-  return {};
-}
-
-/* The benchmark layer of --channels: the record of the same name in the
-   benchmark (exact, then sanitized; its last output record), compared as
-   `sigdump compare` would, with per-channel evidence. An error message, or
-   empty with `out` set. */
-std::string compare_channels(const dump_file& sample, std::uint32_t chosen,
-                             const std::string& bench_path, layer_result& out) {
-  auto b = dump_file::open(bench_path);
-  if (!b) return b.error().describe();
-  const auto& recs = b->records();
-  const std::string& name = sample.records()[chosen].name;
-  auto ids = b->index().find(recs, name);
-  if (ids.empty()) ids = b->index().find_sanitized(recs, name);
-  if (ids.empty()) return bench_path + ": no record named '" + name + "'";
-  std::uint32_t bi = ids.back();
-  for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
-    if (recs[*it].kind == record_kind::out) {
-      bi = *it;
-      break;
-    }
-  }
-  compare_options o;
-  o.threads = 1;
-  out = compare_layer(sample, chosen, *b, bi, o);
-  if (out.error.empty()) {
-    auto sv = sample.view(chosen);
-    auto bv = b->view(bi);
-    if (!sv || !bv) return (sv ? bv.error() : sv.error()).describe();
-    auto ev = compute_channel_evidence(*sv, *bv, out.layout);
-    if (!ev) return ev.error().describe();
-    out.channels = std::move(*ev);
-  }
   return {};
 }
 

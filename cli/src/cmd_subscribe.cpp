@@ -28,7 +28,8 @@ Streams accuracy metrics from sigdumpd the moment each layer of a watched
 dump is complete: one row per layer (index, name, MSE, COS, RMSE, with '!'
 and red for a suspect layer), a line when a run starts, ends or is reset
 (the file was replaced, truncated or rewritten), and the diagnosis, the
-coverage and the verdict at the end of a run; a run whose results changed
+coverage, the verdict, the ranked INT16 advice and any input warning at
+the end of a run; a run whose results changed
 after its end (a benchmark that came late) is announced again as revised. Without --since the daemon first sends the current state of
 every run ("fresh instance"), then live events.
 
@@ -108,6 +109,30 @@ class table_printer {
  public:
   explicit table_printer(bool color) : color_(color) {}
 
+  // The ranked advice as `sigdump compare` shows it (the root cause, then
+  // the tensors shown), and each input warning on a line of its own.
+  static void print_advice_and_warnings(simdjson::dom::element ev) {
+    if (auto a = live::member(ev, "advice")) {
+      if (auto root = live::member(*a, "root")) {
+        std::printf("   advice: %s\n", live::str(*root, "text").c_str());
+      }
+      simdjson::dom::array ranked;
+      const std::int64_t shown = live::integer(*a, "shown").value_or(0);
+      if (!(*a)["ranked"].get(ranked)) {
+        std::int64_t n = 0;
+        for (auto e : ranked) {
+          if (n++ >= shown) break;
+          std::printf("     %lld. %s  (%s)\n", static_cast<long long>(n),
+                      live::str(e, "tensor").c_str(), live::str(e, "why").c_str());
+        }
+      }
+    }
+    simdjson::dom::array warnings;
+    if (!ev["warnings"].get(warnings)) {
+      for (auto w : warnings) std::printf("   warning: %s\n", live::str(w, "text").c_str());
+    }
+  }
+
   // Returns the suspect count of a run_end event (for --until-run-end).
   void print(simdjson::dom::element ev, const std::string& kind) {
     if (kind == "layer") {
@@ -142,6 +167,7 @@ class table_printer {
         const std::string text = live::str(*d, "text");
         if (!text.empty()) std::printf("   diagnosis: %s\n", text.c_str());
       }
+      print_advice_and_warnings(ev);
       header_due_ = true;
     } else if (kind == "run_reset") {
       std::printf("%s-- run %s replaced by run %s (%s): %s%s\n", bold(),

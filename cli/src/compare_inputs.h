@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "sigdump/compare.h"
 #include "sigdump/compare_options.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/error.h"
@@ -34,5 +35,17 @@ result<compare_inputs> load_compare_inputs(const std::string& sample_path,
                                            const std::string& name_map_path,
                                            const std::string& quant_params_path,
                                            compare_options& options);
+
+/* Prints each of the report's input warnings (a float sample against a
+   fixed-point benchmark, a zero scale, identical files) on stderr, one
+   line each. */
+void warn_inputs(const compare_report& report);
+
+/* Record `chosen` of sample against the record of the same name in the
+   benchmark at bench_path (exact, then sanitized; its last output record),
+   compared as `sigdump compare` would, with per-channel evidence (`sigdump
+   show --channels`, the demo). An error message, or empty with `out` set. */
+std::string compare_channels(const dump_file& sample, std::uint32_t chosen,
+                             const std::string& bench_path, layer_result& out);
 
 }  // namespace sigdump::cli

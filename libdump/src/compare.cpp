@@ -259,6 +259,7 @@ result<compare_report> compare_dumps(const dump_file& sample, const dump_file& b
   report.coverage.sample_layers = plan.sample_layers;
   report.coverage.sample_only_layers = std::move(plan.sample_only);
   report.coverage.benchmark_only = plan.benchmark_only;
+  report.warnings = check_inputs(sample, bench, options);
 
   // Views are taken here, on one thread: text payloads are parsed by view().
   std::vector<prepared> jobs;

@@ -1,6 +1,6 @@
 // summarize(): a report's first bad layer, diagnosis and advice, from its
-// layers. Called once offline; the daemon, which publishes no advice, calls
-// the first part, diagnose_report(), as layers arrive.
+// layers. Called once offline, and by the daemon as layers arrive (throttled
+// for big runs: daemon/src/core/pair_outcome.cpp).
 #include <vector>
 
 #include "sigdump/compare.h"

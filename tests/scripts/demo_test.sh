@@ -19,6 +19,12 @@ check "first bad layer: 8) conv3_1/linear/bn_xx"
 check "tensor_arrays='conv3_1/expand/bn_xx_xx"
 check "8) conv3_1/linear/bn_xx"
 check "first bad layer now: none"
+# The coverage line, the ranked advice (root cause first) and the first bad
+# layer's channels, as docs/user-guide.md shows them.
+check "coverage: 13 of 13 sample layers compared"
+check "1. conv3_1/expand/bn_xx_xx  (root cause: input of 8) conv3_1/linear/bn_xx"
+check "channels of conv3_1/linear/bn_xx:"
+check "largest |a-b| at n,h,w,c: [0,3,5,23]"
 if grep -q "still suspect" <<<"$out"; then echo "FAIL: a layer is still suspect"; exit 1; fi
 
 # Nothing left: no demo folder, no daemon of ours.

@@ -7,6 +7,8 @@
 #include <exception>
 
 #include "core/pair_scheduler.h"
+#include "sigdump/compare.h"
+#include "sigdump/input_checks.h"
 #include "sigdump/plan.h"
 
 namespace sigdump::daemon {
@@ -51,11 +53,11 @@ void pair_scheduler::maybe_finish(run_info& r, run_work& w) {
 void pair_scheduler::finish_end(run_info& r, run_work& w) {
   w.end_reason.clear();
   w.end_published = true;
-  refresh_summary(r, w, true);
-  if (store_ != nullptr) store_->run_ended(r);
   daemon_event e;
   e.kind = event_kind::run_end;
   end_event(r, w, e);
+  // Logged after end_event counted the coverage: a restart shows this outcome.
+  if (store_ != nullptr) store_->run_ended(r);
   // Every run gets its run_end, a reset one too (before its run_reset).
   state_.publish(e);
 }
@@ -71,6 +73,7 @@ void pair_scheduler::end_event(run_info& r, run_work& w, daemon_event& e) {
   e.suspect = r.suspect_count();
   e.first_bad = r.report.first_bad;
   e.diagnosis = r.report.diagnosis;
+  e.advice = r.report.advice;
   if (r.pair.empty()) return;
   coverage& c = r.report.coverage;
   // Benchmark layers no sample layer matched: counted once both files are
@@ -83,7 +86,10 @@ void pair_scheduler::end_event(run_info& r, run_work& w, daemon_event& e) {
       c.benchmark_only =
           plan_layers(*r.file->file, *b->file, state_.compare_for(r.pair)).benchmark_only;
     }
+    // Record headers only (no payload byte is read on the loop).
+    r.report.warnings = check_inputs(*r.file->file, *b->file, state_.compare_for(r.pair), false);
   }
+  e.warnings = r.report.warnings;
   e.coverage = c;
   w.announced = {c.compared, c.not_comparable, c.sample_only, c.pending, e.suspect};
   w.announced_verdict = verdict_name(judge(c, e.suspect));
@@ -106,6 +112,7 @@ void pair_scheduler::maybe_revise(run_info& r, run_work& w) {
   e.kind = event_kind::run_revised;
   e.previous_verdict = w.announced_verdict;
   end_event(r, w, e);
+  if (store_ != nullptr) store_->run_ended(r);  // the revised outcome survives a restart
   state_.publish(e);
 }
 
@@ -193,7 +200,13 @@ void pair_scheduler::refresh_summary(run_info& r, run_work& w, bool now) {
     }
     return;
   }
-  diagnose_report(r.report);
+  // libdump's summarize, the offline one: first bad layer, diagnosis and
+  // the ranked advice (it walks back through the sample's //in records).
+  if (r.file && r.file->file) {
+    summarize(r.report, *r.file->file);
+  } else {
+    diagnose_report(r.report);
+  }
   w.summary_stale = false;
   w.summary_at_ns = steady_now_ns();
   w.summary_cost_ns = w.summary_at_ns - t;

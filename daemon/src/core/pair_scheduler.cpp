@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/file_runs.h"
+#include "state/run_outcome.h"
 
 namespace sigdump::daemon {
 
@@ -61,6 +62,7 @@ void pair_scheduler::run_continued(run_info& r, const tracked_file& tf) {
     w.next_index = r.report.layers.back().index + 1;
     first = std::size_t{r.report.layers.back().sample_record} + 1;
   }
+  recount_coverage_from(r, static_cast<std::uint32_t>(first));
   records_added(r, tf, first);
 }
 

@@ -7,6 +7,7 @@
 #include "sigdump/diagnosis.h"
 #include "sigdump/record_index.h"
 #include "sigdump/record_json.h"
+#include "sigdump/report/report_json.h"
 
 namespace sigdump::daemon {
 
@@ -191,6 +192,9 @@ void write_run(json_writer& w, const run_info& r, const daemon_state& state) {
   write_first_bad(w, r.report.first_bad);
   w.key("diagnosis");
   write_diagnosis(w, r.report.diagnosis);
+  w.key("advice");
+  write_advice(w, r.report.advice);
+  w.key("warnings").raw(warnings_json(r.report.warnings));
   write_outcome(w, r.pair.empty() ? std::nullopt : std::optional(r.report.coverage),
                 r.suspect_count());
   w.field("persisted", r.persisted);

@@ -657,6 +657,8 @@ std::vector<std::string> ipc_server::snapshot_lines(const subscription& s) const
       e.layers = r.report.layers.size();
       e.suspect = r.suspect_count();
       if (!r.pair.empty()) e.coverage = r.report.coverage;
+      e.advice = r.report.advice;
+      e.warnings = r.report.warnings;
       out.push_back(ipc::event_line(s.id, event_object(e, true)));
     }
   }

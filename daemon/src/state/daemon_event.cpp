@@ -28,13 +28,9 @@ void write_first_bad(json_writer& w, const std::optional<first_bad_layer>& fb) {
   w.end_object();
 }
 
-void write_diagnosis(json_writer& w, const struct diagnosis& d) {
-  w.begin_object();
-  w.field("kind", diagnosis_kind_name(d.what));
-  w.field("at", d.at);
-  w.field("text", d.text);
-  w.end_object();
-}
+void write_diagnosis(json_writer& w, const struct diagnosis& d) { w.raw(diagnosis_json(d)); }
+
+void write_advice(json_writer& w, const struct advice& a) { w.raw(advice_json(a)); }
 
 void write_outcome(json_writer& w, const std::optional<struct coverage>& c, std::uint64_t suspect) {
   if (!c) {
@@ -92,7 +88,10 @@ void write_event_fields(json_writer& w, const daemon_event& e) {
       write_first_bad(w, e.first_bad);
       w.key("diagnosis");
       write_diagnosis(w, e.diagnosis.value_or(diagnosis{}));
+      w.key("advice");
+      write_advice(w, e.advice.value_or(advice{}));
       write_outcome(w, e.coverage, e.suspect);
+      w.key("warnings").raw(warnings_json(e.warnings));
       if (e.kind == event_kind::run_revised) w.field("previous_verdict", e.previous_verdict);
       break;
     case event_kind::run_reset:

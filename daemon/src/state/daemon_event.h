@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sigdump/compare.h"
 #include "sigdump/json_util.h"
@@ -37,6 +38,8 @@ struct daemon_event {
   std::uint64_t layers = 0;                   // run_end/run_revised: layers compared
   std::uint64_t suspect = 0;                  // run_end/run_revised: suspect or failed layers
   std::optional<struct coverage> coverage;    // run_end/run_revised: with a pair
+  std::optional<struct advice> advice;        // run_end/run_revised: of the run
+  std::vector<input_warning> warnings;        // run_end/run_revised: with a pair
   std::string previous_verdict;               // run_revised: the verdict it replaces
   bool suspect_layer() const noexcept { return layer && (layer->suspect || !layer->error.empty()); }
 };
@@ -50,10 +53,12 @@ void write_event_fields(json_writer& w, const daemon_event& e);
    {"event":..,"clock":..,<write_event_fields>}. Used by --events-log. */
 std::string event_json(const daemon_event& e);
 
-/* JSON of a first_bad (or null) and of a diagnosis, as events carry them:
-   {"index":..,"name":..,"reason":..} and {"kind":..,"at":..,"text":..}. */
+/* JSON of a first_bad (or null), of a diagnosis and of an advice, as events
+   carry them: {"index":..,"name":..,"reason":..}, and the diagnosis and
+   advice objects of `sigdump compare --json` (diagnosis_json, advice_json). */
 void write_first_bad(json_writer& w, const std::optional<first_bad_layer>& fb);
 void write_diagnosis(json_writer& w, const struct diagnosis& d);
+void write_advice(json_writer& w, const struct advice& a);
 
 /* "coverage": {...} and "verdict": "..." (judge(c, suspect)), or both null
    without a coverage (a run with no pair). */

@@ -19,6 +19,7 @@
 #include "platform/private_dir.h"
 #include "sigdump/atomic_file.h"
 #include "sigdump/json_util.h"
+#include "state/run_outcome.h"
 
 namespace sigdump::daemon {
 
@@ -51,14 +52,6 @@ layout_choice parse_layout(std::string_view s) {
     if (s == layout_name(l)) return l;
   }
   return layout_choice::same;
-}
-
-diagnosis::kind parse_diag_kind(std::string_view s) {
-  for (auto k : {diagnosis::kind::none, diagnosis::kind::jump, diagnosis::kind::drift,
-                 diagnosis::kind::oscillation}) {
-    if (s == diagnosis_kind_name(k)) return k;
-  }
-  return diagnosis::kind::none;
 }
 
 // Doubles may have been written as null (NaN/Inf): read those back as NaN.
@@ -134,11 +127,7 @@ void read_summary(simdjson::dom::object o, run_info& r) {
     r.report.first_bad.reset();
   }
   simdjson::dom::object dg;
-  if (!o["diagnosis"].get_object().get(dg)) {
-    r.report.diagnosis.what = parse_diag_kind(get_str(dg, "kind"));
-    r.report.diagnosis.at = get_int(dg, "at", -1);
-    r.report.diagnosis.text = get_str(dg, "text");
-  }
+  if (!o["diagnosis"].get_object().get(dg)) read_diagnosis(dg, r.report.diagnosis);
 }
 
 void write_fingerprint(json_writer& w, const file_fingerprint& f) {
@@ -247,6 +236,7 @@ std::shared_ptr<run_info> load_log(const std::string& path, std::uint64_t number
       r->state = st_name == "reset" ? run_state::reset : run_state::ended;
       r->content = r->state == run_state::ended ? read_fingerprint(o) : file_fingerprint{};
       read_summary(o, *r);
+      read_run_outcome(o, *r);
     }
     pos = next;
     good_end = next;
@@ -269,6 +259,7 @@ std::shared_ptr<run_info> load_log(const std::string& path, std::uint64_t number
   }
   std::sort(r->report.layers.begin(), r->report.layers.end(),
             [](const layer_result& a, const layer_result& b) { return a.index < b.index; });
+  if (!r->pair.empty()) count_coverage(r->report);
   return r;
 }
 
@@ -523,6 +514,7 @@ void state_store::run_ended(run_info& r) {
   w.field("bytes", r.bytes);
   if (r.state == run_state::ended && r.content.known()) write_fingerprint(w, r.content);
   write_summary(w, r);
+  if (!r.pair.empty()) write_run_outcome(w, r);
   w.end_object();
   closing_[r.number] = true;
   append(r, w.take() + "\n");

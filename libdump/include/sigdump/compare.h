@@ -18,6 +18,7 @@
 #include "sigdump/diagnosis.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/error.h"
+#include "sigdump/input_checks.h"
 #include "sigdump/layout.h"
 #include "sigdump/matching.h"
 #include "sigdump/metrics.h"
@@ -72,6 +73,9 @@ struct compare_report {
      set by whoever builds the report (compare_dumps, the daemon); the rest
      by summarize(). */
   struct coverage coverage;
+  /* Suspicious inputs (input_checks.h): set by compare_dumps, and by the
+     daemon when a run ends. */
+  std::vector<input_warning> warnings;
 
   bool any_suspect_or_error() const noexcept;
   /* Layers flagged suspect. */
@@ -87,8 +91,7 @@ void summarize(compare_report& report, const dump_file& sample,
                const std::vector<quant_param>* quant_params = nullptr);
 
 /* summarize() without the advice: first_bad, diagnosis and the coverage
-   counts (count_coverage). The daemon, which publishes no advice, calls it
-   as layers arrive. Linear in the layer count. */
+   counts (count_coverage). Linear in the layer count. */
 void diagnose_report(compare_report& report);
 
 /* Fills report.coverage's compared, not_comparable, sample_only,

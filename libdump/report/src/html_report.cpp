@@ -162,6 +162,15 @@ void append_header(std::string& out, const compare_report& r) {
   out += "</dl>\n";
 
   out += "<section id=\"summary\"><h2>Summary</h2>\n";
+  if (!r.warnings.empty()) {
+    out += "<ul id=\"warnings\" class=\"bad\">";
+    for (const input_warning& w : r.warnings) {
+      out += "<li data-code=\"" + w.code + "\">warning: ";
+      append_escaped(out, w.text());
+      out += "</li>";
+    }
+    out += "</ul>\n";
+  }
   if (r.first_bad) {
     const auto& fb = *r.first_bad;
     out += "<p id=\"first-bad\">First bad layer: <a class=\"bad\" href=\"#layer-" +

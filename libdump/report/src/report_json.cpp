@@ -144,11 +144,99 @@ std::string coverage_json(const coverage& c) {
   return w.take();
 }
 
+std::string warnings_json(const std::vector<input_warning>& warnings) {
+  json_writer w;
+  w.begin_array();
+  for (const input_warning& x : warnings) {
+    w.begin_object();
+    w.field("code", x.code);
+    w.field("text", x.text());
+    w.field("file", x.where.file);
+    if (x.where.record != no_record) {
+      w.field("record", x.where.record);
+      w.field("name", x.where.record_name);
+    } else {
+      w.field_null("record");
+      w.field_null("name");
+    }
+    if (x.where.offset != no_offset) {
+      w.field("offset", x.where.offset);
+    } else {
+      w.field_null("offset");
+    }
+    w.end_object();
+  }
+  w.end_array();
+  return w.take();
+}
+
+std::string diagnosis_json(const diagnosis& d) {
+  json_writer w;
+  w.begin_object();
+  w.field("kind", diagnosis_kind_name(d.what));
+  w.field("text", d.text);
+  if (d.at >= 0) {
+    w.field("at", static_cast<std::int64_t>(d.at));
+  } else {
+    w.field_null("at");
+  }
+  if (d.following >= 0) {
+    w.field("following", static_cast<std::int64_t>(d.following));
+  } else {
+    w.field_null("following");
+  }
+  w.field("preprocessing", d.preprocessing);
+  w.end_object();
+  return w.take();
+}
+
+std::string advice_json(const advice& a) {
+  json_writer w;
+  w.begin_object();
+  string_array(w, "tensor_arrays", a.tensor_arrays);
+  w.field("input_config", a.input_config);
+  w.field("text", a.text);
+  string_array(w, "wide_range_8bit", a.wide_range_8bit);
+  w.field("kind", advice_kind_name(a.what));
+  if (a.root_layer >= 0) {
+    w.key("root").begin_object();
+    w.field("layer", static_cast<std::int64_t>(a.root_layer));
+    w.field("text", a.root);
+    w.end_object();
+  } else {
+    w.field_null("root");
+  }
+  w.key("ranked").begin_array();
+  for (const advice_entry& e : a.ranked) {
+    w.begin_object();
+    w.field("tensor", e.tensor);
+    if (e.layer >= 0) {
+      w.field("layer", static_cast<std::int64_t>(e.layer));
+    } else {
+      w.field_null("layer");
+    }
+    w.field("conv", e.conv);
+    w.field("why", e.why);
+    w.field("root", e.root);
+    w.field("guess", e.guess);
+    w.end_object();
+  }
+  w.end_array();
+  w.field("shown", static_cast<std::uint64_t>(a.shown));
+  w.field("more", static_cast<std::uint64_t>(a.more()));
+  w.field("convolutions", static_cast<std::uint64_t>(a.convolutions));
+  w.field("all_int16", a.all_int16);
+  string_array(w, "notes", a.notes);
+  w.end_object();
+  return w.take();
+}
+
 std::string report_json(const compare_report& r) {
   json_writer w;
   w.begin_object();
   w.field("sample", r.sample_path);
   w.field("benchmark", r.benchmark_path);
+  w.key("warnings").raw(warnings_json(r.warnings));
   w.key("thresholds").begin_object();
   w.field("cos_min", r.thresholds.cos_min);
   w.field("rmse_max", r.thresholds.rmse_max);
@@ -169,61 +257,12 @@ std::string report_json(const compare_report& r) {
   } else {
     w.field_null("first_bad");
   }
-  w.key("diagnosis").begin_object();
-  w.field("kind", diagnosis_kind_name(r.diagnosis.what));
-  w.field("text", r.diagnosis.text);
-  if (r.diagnosis.at >= 0) {
-    w.field("at", static_cast<std::int64_t>(r.diagnosis.at));
-  } else {
-    w.field_null("at");
-  }
-  if (r.diagnosis.following >= 0) {
-    w.field("following", static_cast<std::int64_t>(r.diagnosis.following));
-  } else {
-    w.field_null("following");
-  }
-  w.field("preprocessing", r.diagnosis.preprocessing);
-  w.end_object();
+  w.key("diagnosis").raw(diagnosis_json(r.diagnosis));
   w.key("unmatched").begin_object();
   string_array(w, "sample", r.unmatched_sample);
   string_array(w, "benchmark", r.unmatched_benchmark);
   w.end_object();
-  w.key("advice").begin_object();
-  string_array(w, "tensor_arrays", r.advice.tensor_arrays);
-  w.field("input_config", r.advice.input_config);
-  w.field("text", r.advice.text);
-  string_array(w, "wide_range_8bit", r.advice.wide_range_8bit);
-  w.field("kind", advice_kind_name(r.advice.what));
-  if (r.advice.root_layer >= 0) {
-    w.key("root").begin_object();
-    w.field("layer", static_cast<std::int64_t>(r.advice.root_layer));
-    w.field("text", r.advice.root);
-    w.end_object();
-  } else {
-    w.field_null("root");
-  }
-  w.key("ranked").begin_array();
-  for (const advice_entry& e : r.advice.ranked) {
-    w.begin_object();
-    w.field("tensor", e.tensor);
-    if (e.layer >= 0) {
-      w.field("layer", static_cast<std::int64_t>(e.layer));
-    } else {
-      w.field_null("layer");
-    }
-    w.field("conv", e.conv);
-    w.field("why", e.why);
-    w.field("root", e.root);
-    w.field("guess", e.guess);
-    w.end_object();
-  }
-  w.end_array();
-  w.field("shown", static_cast<std::uint64_t>(r.advice.shown));
-  w.field("more", static_cast<std::uint64_t>(r.advice.more()));
-  w.field("convolutions", static_cast<std::uint64_t>(r.advice.convolutions));
-  w.field("all_int16", r.advice.all_int16);
-  string_array(w, "notes", r.advice.notes);
-  w.end_object();
+  w.key("advice").raw(advice_json(r.advice));
   const coverage& c = r.coverage;
   w.key("coverage").raw(coverage_json(c));
   w.field("verdict", verdict_name(r.verdict()));

@@ -145,6 +145,8 @@ method_result method_status(method_context& ctx) {
         write_first_bad(w, run->report.first_bad);
         w.key("diagnosis");
         write_diagnosis(w, run->report.diagnosis);
+        w.key("advice");
+        write_advice(w, run->report.advice);
         write_outcome(w, run->report.coverage, run->suspect_count());
       } else {
         w.field_null("run");
@@ -154,6 +156,8 @@ method_result method_status(method_context& ctx) {
         w.field_null("first_bad");
         w.key("diagnosis");
         write_diagnosis(w, diagnosis{});
+        w.key("advice");
+        write_advice(w, advice{});
         write_outcome(w, std::nullopt, 0);
       }
       w.key("three_way");
