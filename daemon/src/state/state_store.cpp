@@ -529,7 +529,10 @@ void state_store::sync_all() {
     syncer_->submit([&drained] { drained.set_value(); });
     done.wait();
   }
-  for (auto& [run, b] : backlog_) {
+  // flush() erases what it wrote: walk a copy of the run numbers.
+  std::vector<std::uint64_t> waiting;
+  for (const auto& [run, b] : backlog_) waiting.push_back(run);
+  for (std::uint64_t run : waiting) {
     if (!flush(run)) break;
   }
   if (const auto n = unsaved_bytes(); n > 0) {
