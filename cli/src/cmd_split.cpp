@@ -162,7 +162,6 @@ int run_split(const std::vector<std::string>& args) {
         ++skipped;
         continue;
       }
-      std::vector<float> values(real.begin(), real.end());
       tensor_spec spec;
       spec.kind = r.kind;
       spec.port = r.port;
@@ -175,8 +174,8 @@ int run_split(const std::vector<std::string>& args) {
       spec.shape = r.shape;
       spec.op_index = r.op_index;
       spec.op_type = r.op_type;
-      content =
-          dump_writer::render_first_line(text_opts) + dump_writer::render(text_opts, spec, values);
+      content = dump_writer::render_first_line(text_opts) +
+                dump_writer::render(text_opts, spec, std::span<const double>(real));
     }
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return abandon(path + ": cannot create: " + std::strerror(errno));
@@ -202,7 +201,7 @@ int run_split(const std::vector<std::string>& args) {
 
 const command_registrar reg{
     command{"split", "write one file per record, named like the vendor's split folders", split_help,
-            run_split}};
+            run_split, true}};
 
 }  // namespace
 }  // namespace sigdump::cli

@@ -31,6 +31,12 @@ float parse_value_token(std::string_view token) noexcept {
   return v;
 }
 
+bool parse_int_token(std::string_view token, std::int32_t& out) noexcept {
+  if (!token.empty() && token.front() == '+') token.remove_prefix(1);
+  auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), out);
+  return ec == std::errc{} && ptr == token.data() + token.size() && !token.empty();
+}
+
 std::string quote_bytes(std::string_view bytes, std::size_t limit) {
   // Read the (possibly mapped) bytes before allocating: a page that vanishes
   // under a SIGBUS guard then leaks nothing.

@@ -69,8 +69,8 @@ std::string trailer(trailer_style t, std::uint64_t declared) {
 }
 
 // Stored value of real value v for an integer type: round, offset, saturate.
-double quantize(float v, double scale, std::int64_t zero, double lo, double hi) {
-  double q = scale != 0 && std::isfinite(v) ? std::nearbyint(static_cast<double>(v) / scale) : 0.0;
+double quantize(double v, double scale, std::int64_t zero, double lo, double hi) {
+  double q = scale != 0 && std::isfinite(v) ? std::nearbyint(v / scale) : 0.0;
   if (std::isnan(q)) q = 0;
   q += static_cast<double>(zero);
   return std::min(hi, std::max(lo, q));
@@ -84,9 +84,9 @@ void put(std::string& out, T v) {
 }
 
 // Stored value of element v, as the reader's storage type.
-void put_stored(std::string& out, dtype t, float v, double scale, std::int64_t zero) {
+void put_stored(std::string& out, dtype t, double v, double scale, std::int64_t zero) {
   switch (t) {
-    case dtype::f32: put<float>(out, v); break;
+    case dtype::f32: put<float>(out, static_cast<float>(v)); break;
     case dtype::u8:
       put<std::uint8_t>(out, static_cast<std::uint8_t>(quantize(v, scale, zero, 0, 255)));
       break;
@@ -106,7 +106,7 @@ void put_stored(std::string& out, dtype t, float v, double scale, std::int64_t z
     case dtype::boolean:
       put<std::uint8_t>(out, static_cast<std::uint8_t>(quantize(v, scale, zero, 0, 1)));
       break;
-    case dtype::unknown: put<float>(out, v); break;
+    case dtype::unknown: put<float>(out, static_cast<float>(v)); break;
   }
 }
 
@@ -117,14 +117,19 @@ std::string dump_writer::render_first_line(const writer_options& options) {
   return options.is_float ? "isFloat: 1\n" : "isFloat: 0\n";
 }
 
-std::string dump_writer::render(const writer_options& options, const tensor_spec& spec,
-                                std::span<const float> values) {
+namespace {
+
+// render() for real values held as float or as double (split writes the
+// values it read, which float32 would round above 2^24).
+template <class T>
+std::string render_values(const writer_options& options, const tensor_spec& spec,
+                          std::span<const T> values) {
   const dtype storage = storage_of(options, spec);
   const std::size_t es = dtype_size(storage) == 0 ? 4 : dtype_size(storage);
   const std::uint64_t elements = elements_of(spec);
   const double scale = printed_scale(spec.scale);
   auto value = [&](std::uint64_t i) {
-    return i < values.size() ? values[static_cast<std::size_t>(i)] : 0.0f;
+    return i < values.size() ? static_cast<double>(values[static_cast<std::size_t>(i)]) : 0.0;
   };
 
   if (options.variant == dump_variant::text) {
@@ -165,7 +170,7 @@ std::string dump_writer::render(const writer_options& options, const tensor_spec
         auto q = static_cast<long long>(quantize(value(i), scale, spec.zero_point, lo, hi));
         std::snprintf(buf, sizeof buf, "%6lld, ", q);
       } else {
-        std::snprintf(buf, sizeof buf, "%.6f, ", static_cast<double>(value(i)));
+        std::snprintf(buf, sizeof buf, "%.6f, ", value(i));
       }
       out += buf;
       if (i % 16 == 15 || i + 1 == elements) out += '\n';
@@ -193,6 +198,18 @@ std::string dump_writer::render(const writer_options& options, const tensor_spec
   out += payload;
   out += trailer(options.trailer, payload.size());
   return out;
+}
+
+}  // namespace
+
+std::string dump_writer::render(const writer_options& options, const tensor_spec& spec,
+                                std::span<const float> values) {
+  return render_values(options, spec, values);
+}
+
+std::string dump_writer::render(const writer_options& options, const tensor_spec& spec,
+                                std::span<const double> values) {
+  return render_values(options, spec, values);
 }
 
 result<dump_writer> dump_writer::create(const std::string& path, writer_options options) {

@@ -51,6 +51,9 @@ source make_source(const tensor_view& v) noexcept {
   if (v.data == nullptr && v.text) {
     s.base = reinterpret_cast<const std::byte*>(v.text->data());
     s.storage = dtype::f32;  // text values are parsed to float, one per element
+  } else if (v.data == nullptr && v.text_ints) {
+    s.base = reinterpret_cast<const std::byte*>(v.text_ints->data());
+    s.storage = dtype::s32;  // stored integers, one per element
   } else {
     s.base = v.data;
     s.storage = v.storage == dtype::boolean ? dtype::u8 : v.storage;

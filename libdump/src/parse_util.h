@@ -57,6 +57,10 @@ inline bool is_value_separator(char c) noexcept {
 /* Parses one text value token ("0.500000", "-3", "nan", "+1e5"); NaN on garbage. */
 float parse_value_token(std::string_view token) noexcept;
 
+/* Parses one text token that is a whole int32 ("-3", "+16777217"); false
+   for anything else ("1.5", "nan", out of range). */
+bool parse_int_token(std::string_view token, std::int32_t& out) noexcept;
+
 /* Printable rendering of up to `limit` bytes for error messages. */
 std::string quote_bytes(std::string_view bytes, std::size_t limit = 24);
 

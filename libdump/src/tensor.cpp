@@ -32,12 +32,31 @@ double load_stored(dtype t, const std::byte* p) noexcept {
   return std::nan("");
 }
 
+// Calls take(token) for each value token of a text payload, up to `limit`
+// of them; stops early when take returns false. Returns the tokens taken.
+template <class Take>
+std::uint64_t for_each_token(std::string_view s, std::uint64_t limit, Take take) {
+  std::uint64_t n = 0;
+  std::size_t i = 0;
+  while (i < s.size() && n < limit) {
+    while (i < s.size() && detail::is_value_separator(s[i])) ++i;
+    std::size_t b = i;
+    while (i < s.size() && !detail::is_value_separator(s[i])) ++i;
+    if (i == b) continue;
+    if (!take(s.substr(b, i - b))) return n;
+    ++n;
+  }
+  return n;
+}
+
 }  // namespace
 
 double tensor_view::at(std::uint64_t i) const noexcept {
   double q;
   if (text) {
     q = (*text)[static_cast<std::size_t>(i)];
+  } else if (text_ints) {
+    q = (*text_ints)[static_cast<std::size_t>(i)];
   } else {
     std::uint64_t idx =
         (inner == inner_stride || inner == 0) ? i : (i / inner) * inner_stride + i % inner;
@@ -48,7 +67,7 @@ double tensor_view::at(std::uint64_t i) const noexcept {
 }
 
 void tensor_view::read(std::uint64_t first, std::span<double> out) const noexcept {
-  if (!text && !dequantize && storage == dtype::f32 && contiguous()) {
+  if (!text && !text_ints && !dequantize && storage == dtype::f32 && contiguous()) {
     const std::byte* p = data + first * 4;
     for (std::size_t k = 0; k < out.size(); ++k) out[k] = load<float>(p + k * 4);
     return;
@@ -178,25 +197,42 @@ result<tensor_view> make_tensor_view(const record& r, bool is_float, dump_varian
   v.source_record = r.index;
   v.source_name = r.name;
   if (variant == dump_variant::text) {
-    auto values = std::make_shared<std::vector<float>>();
-    values->reserve(static_cast<std::size_t>(r.elements));
     std::string_view s(reinterpret_cast<const char*>(file.data()) + r.payload_offset,
                        static_cast<std::size_t>(r.payload_bytes));
-    std::size_t i = 0;
-    while (i < s.size() && values->size() < r.elements) {
-      while (i < s.size() && detail::is_value_separator(s[i])) ++i;
-      std::size_t b = i;
-      while (i < s.size() && !detail::is_value_separator(s[i])) ++i;
-      if (i > b) values->push_back(detail::parse_value_token(s.substr(b, i - b)));
+    // Stored integers are read as integers; text that is not all int32
+    // tokens (a writer that printed "%f") is read as floats, as before.
+    std::uint64_t count = 0;
+    if (v.dequantize) {
+      auto ints = std::make_shared<std::vector<std::int32_t>>();
+      ints->reserve(static_cast<std::size_t>(r.elements));
+      bool all_ints = true;
+      count = for_each_token(s, r.elements, [&](std::string_view t) {
+        std::int32_t q = 0;
+        all_ints = detail::parse_int_token(t, q);
+        if (all_ints) ints->push_back(q);
+        return all_ints;
+      });
+      if (all_ints) {
+        v.text_ints = std::move(ints);
+        v.storage = dtype::s32;
+      }
     }
-    if (values->size() < r.elements) {
+    if (!v.text_ints) {
+      auto values = std::make_shared<std::vector<float>>();
+      values->reserve(static_cast<std::size_t>(r.elements));
+      count = for_each_token(s, r.elements, [&](std::string_view t) {
+        values->push_back(detail::parse_value_token(t));
+        return true;
+      });
+      v.text = std::move(values);
+      v.storage = dtype::f32;
+    }
+    if (count < r.elements) {
       return make_error(errc::bad_size, file_name, r.index, r.payload_offset,
-                        "text has " + std::to_string(values->size()) + " values, shape needs " +
+                        "text has " + std::to_string(count) + " values, shape needs " +
                             std::to_string(r.elements),
                         r.name);
     }
-    v.text = std::move(values);
-    v.storage = dtype::f32;
     v.inner_stride = v.inner;
   } else {
     v.storage = r.storage;

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -230,6 +231,33 @@ TEST(SplitCli, VendorNamesRawRecordsAndText) {
   std::size_t entries = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(t.path())) ++entries;
   EXPECT_EQ(entries, 3u);  // d.bin, parts, text
+}
+
+// split --text writes stored S32 values as they are: above 2^24 too.
+TEST(SplitCli, TextKeepsInt32AboveTwoToThe24) {
+  temp_dir t;
+  writer_options o;
+  o.is_float = false;
+  auto w = dump_writer::create(t.file("q.bin"), o);
+  ASSERT_TRUE(w.has_value());
+  tensor_spec s;
+  s.name = "acc";
+  s.type = dtype::s32;
+  s.shape = {3};
+  const std::int32_t q[3] = {16777217, -16777219, 2147483647};
+  ASSERT_TRUE(w->write_raw(s, std::as_bytes(std::span(q))).has_value());
+  ASSERT_TRUE(w->close().has_value());
+  auto r = run({bin_path("sigdump"), "split", t.file("q.bin"), t.file("text"), "--text"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string txt = read_file(t.file("text/0.acc.xx.output0"));
+  EXPECT_NE(txt.find("16777217, -16777219, 2147483647,"), std::string::npos) << txt;
+  // Read back, the text part holds the same values as the binary record.
+  auto part = dump_file::open(t.file("text/0.acc.xx.output0"));
+  ASSERT_TRUE(part.has_value()) << part.error().describe();
+  auto v = part->view(0);
+  ASSERT_TRUE(v.has_value()) << v.error().describe();
+  EXPECT_EQ(v->at(0), 16777217.0);
+  EXPECT_EQ(v->at(1), -16777219.0);
 }
 
 TEST(CompareCli, ChannelsInJsonAndOnRequest) {

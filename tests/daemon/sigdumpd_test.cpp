@@ -512,6 +512,11 @@ TEST(SigdumpdStartup, BadConfigurationNamesLineAndColumn) {
       {"{\"allow_uids\": [1000, \"root\"]}",
        "1:23: error: allow_uids[1]: expected a non-negative integer, got a string"},
       {"[1, 2]", "1:1: error: (top level): expected an object, got an array"},
+      // A pair's own thresholds: the ranges of the global ones.
+      {"{\"pairs\": [{\"sample\": \"a\", \"benchmark\": \"b\", \"cos_min\": 1.5}]}",
+       "1:57: error: pairs[0].cos_min: 1.5 is out of range: COS lies in [-1, 1]"},
+      {"{\"pairs\": [{\"sample\": \"a\", \"benchmark\": \"b\", \"rmse_max\": \"x\"}]}",
+       "1:58: error: pairs[0].rmse_max: expected a number, got a string"},
   };
   for (const auto& c : cases) {
     const std::string cfg = dir.file("sigdumpd.json");

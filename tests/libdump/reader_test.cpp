@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dump_samples.h"
+#include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/dump_writer.h"
 #include "test_support.h"
@@ -257,6 +258,48 @@ TEST(DumpFile, ViewOfATruncatedFileIsAnErrorNotACrash) {
   auto st = f->refresh();
   ASSERT_TRUE(st);
   EXPECT_EQ(*st, dump_file::refresh_status::reset);
+}
+
+// Integer text (isFloat: 0) is read as integers: an S32 above 2^24 keeps
+// its value (float32 would make 16777217 16777216), and a comparison sees
+// the difference of one between the two files.
+TEST(DumpFile, IntegerTextKeepsEveryInt32) {
+  const std::string head =
+      "isFloat: 0\n//out 0 s: 1.000000 z: 0 type: SGS_S32 name: acc bConstant:0 shape:[1, 4] "
+      "dims:2\nop_out[0] CONV_2D = {\n//buffer data size: 16\n\n";
+  const std::string bytes = head + "16777217, -16777219, 2147483647, -2147483648, \n};\n";
+  auto p = parse_bytes(bytes);
+  ASSERT_EQ(p.records.size(), 1u);
+  EXPECT_EQ(p.variant, dump_variant::text);
+  EXPECT_EQ(values_of(bytes, p.records[0], false, dump_variant::text),
+            (std::vector<double>{16777217.0, -16777219.0, 2147483647.0, -2147483648.0}));
+  // Dequantized with the record's scale and zero point, in double.
+  const std::string scaled =
+      "isFloat: 0\n//out 0 s: 0.500000 z: 1 type: SGS_S32 name: acc "
+      "bConstant:0 shape:[2] dims:1\nop_out[0] CONV_2D = {\n"
+      "//buffer data size: 8\n\n33554433, +3, \n};\n";
+  auto ps = parse_bytes(scaled);
+  ASSERT_EQ(ps.records.size(), 1u);
+  EXPECT_EQ(values_of(scaled, ps.records[0], false, dump_variant::text),
+            (std::vector<double>{16777216.0, 1.0}));
+  // Text that is not all integers is read as floats, as before.
+  const std::string floats = head + "1.5, 2, 3, 4, \n};\n";
+  auto pf = parse_bytes(floats);
+  ASSERT_EQ(pf.records.size(), 1u);
+  EXPECT_EQ(values_of(floats, pf.records[0], false, dump_variant::text),
+            (std::vector<double>{1.5, 2, 3, 4}));
+
+  temp_dir dir;
+  write_file(dir.file("a.txt"), bytes);
+  write_file(dir.file("b.txt"), head + "16777216, -16777219, 2147483647, -2147483648, \n};\n");
+  auto a = dump_file::open(dir.file("a.txt"));
+  auto b = dump_file::open(dir.file("b.txt"));
+  ASSERT_TRUE(a && b);
+  auto r = compare_dumps(*a, *b, compare_options{});
+  ASSERT_TRUE(r.has_value()) << r.error().describe();
+  ASSERT_EQ(r->layers.size(), 1u);
+  EXPECT_EQ(r->layers[0].metrics.max_abs, 1.0);
+  EXPECT_EQ(r->layers[0].metrics.mse, 0.25);
 }
 
 }  // namespace

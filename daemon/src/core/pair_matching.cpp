@@ -132,7 +132,8 @@ void pair_scheduler::try_match(pair_info& p) {
     const std::string& name = sample.records()[e->record].name;
     const std::uint64_t key = match_key(name);
     m.by_key[key].push_back(seq);
-    if (auto mapped = state_.compare.name_map.find(name); mapped != state_.compare.name_map.end()) {
+    const auto& names = state_.compare_for(p.name).name_map;
+    if (auto mapped = names.find(name); mapped != names.end()) {
       if (const std::uint64_t k2 = match_key(mapped->second); k2 != key)
         m.by_key[k2].push_back(seq);
     }
@@ -154,7 +155,7 @@ void pair_scheduler::try_match(pair_info& p) {
       m.nth_waiting.erase(seq);
       continue;
     }
-    e->found = probe(bench, sample.records()[e->record], e->ordinal, state_.compare);
+    e->found = probe(bench, sample.records()[e->record], e->ordinal, state_.compare_for(p.name));
     if (e->found.record >= 0 && e->found.nth) {
       m.nth_waiting.insert(seq);
     } else {

@@ -80,7 +80,8 @@ void pair_scheduler::end_event(run_info& r, run_work& w, daemon_event& e) {
         w.benchmark_only_records == record_counts(*r.file, *b)) {
       c.benchmark_only = *w.benchmark_only;
     } else {
-      c.benchmark_only = plan_layers(*r.file->file, *b->file, state_.compare).benchmark_only;
+      c.benchmark_only =
+          plan_layers(*r.file->file, *b->file, state_.compare_for(r.pair)).benchmark_only;
     }
   }
   e.coverage = c;
@@ -143,7 +144,7 @@ bool pair_scheduler::benchmark_only_ready(run_info& r, run_work& w) {
   auto j = std::make_shared<plan_job>();
   j->sample = file_lease(r.file);
   j->bench = file_lease(state_.files.find(b->path)->second);
-  j->options = state_.compare;
+  j->options = state_.compare_for(r.pair);
   pool_.submit([this, j, loop = &loop_, alive = alive_, run = r.number, b, counts] {
     try {
       j->count = plan_layers(*j->sample.get(), *j->bench.get(), j->options).benchmark_only;

@@ -108,7 +108,7 @@ void pair_scheduler::records_added(run_info& r, const tracked_file& tf, std::siz
   auto& w = work_[r.number];
   const auto& recs = tf.file->records();
   for (std::size_t i = first_new; i < recs.size(); ++i) {
-    if (!is_compared(recs[i], state_.compare)) continue;
+    if (!is_compared(recs[i], state_.compare_for(r.pair))) continue;
     ++r.report.coverage.sample_layers;
     queued_record e;
     e.record = static_cast<std::uint32_t>(i);
@@ -214,10 +214,11 @@ void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
   // Each job gets its own copy of the options: a reload may change the
   // state's while jobs run.
   auto opts = std::make_shared<compare_options>();
-  opts->thresholds = state_.compare.thresholds;
-  opts->include_constants = state_.compare.include_constants;
-  opts->include_inputs = state_.compare.include_inputs;
-  opts->name_map = state_.compare.name_map;
+  const compare_options& own = state_.compare_for(r.pair);
+  opts->thresholds = own.thresholds;
+  opts->include_constants = own.include_constants;
+  opts->include_inputs = own.include_inputs;
+  opts->name_map = own.name_map;
   // Big layers are split over the cores (the sums are combined in chunk
   // order, so the result does not depend on the thread count).
   opts->threads = elements > (1u << 20) ? 0 : 1;
@@ -299,7 +300,7 @@ bool pair_scheduler::open_stream(const run_info& r, const tracked_file& tf, run_
   const dump_file& sample = *tf.file;
   if (!streamed_layer::streamable(sample)) return false;
   const record& cut = *sample.pending()->header;
-  if (!is_compared(cut, state_.compare)) return false;
+  if (!is_compared(cut, state_.compare_for(r.pair))) return false;
   const pair_info* pair = nullptr;
   for (const auto& p : state_.pairs) {
     if (p.name == r.pair && p.run == r.number) pair = &p;
@@ -316,7 +317,7 @@ bool pair_scheduler::open_stream(const run_info& r, const tracked_file& tf, run_
   for (std::uint32_t i : sample.index().find(recs, cut.name)) {
     if (recs[i].kind == cut.kind && recs[i].port == cut.port) ++ordinal;
   }
-  const probe_result pr = probe(bench, cut, ordinal, state_.compare);
+  const probe_result pr = probe(bench, cut, ordinal, state_.compare_for(r.pair));
   if (pr.record < 0 || !pr.nth || pr.rule != match_rule::exact) return false;
   w.stream = streamed_layer::open(sample, bench, static_cast<std::uint32_t>(pr.record));
   if (!w.stream) return false;

@@ -364,7 +364,7 @@ result<void> write_index_file(const std::string& dir, std::uint64_t next_run) {
 }
 
 void log_index_error(const result<void>& w) {
-  if (!w) log(log_level::err, "sigdump: error: " + w.error().describe());
+  if (!w) log(log_level::err, w.error().describe());
 }
 
 }  // namespace

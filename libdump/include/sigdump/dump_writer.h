@@ -74,6 +74,10 @@ class dump_writer {
   /* The bytes write() would append for this record (no file involved). */
   static std::string render(const writer_options& options, const tensor_spec& spec,
                             std::span<const float> values);
+  /* The same for real values held in double: integer types keep every
+     int32 exactly (float32 would round values above 2^24). */
+  static std::string render(const writer_options& options, const tensor_spec& spec,
+                            std::span<const double> values);
   /* The first line for these options ("isFloat: 1\n"), empty when none. */
   static std::string render_first_line(const writer_options& options);
 

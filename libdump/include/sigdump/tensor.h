@@ -15,13 +15,17 @@
 namespace sigdump {
 
 /* Real values of a record. Binary payloads are a view into the mapping
-   (kept alive by `owner`); text payloads are parsed once into `text`.
+   (kept alive by `owner`); text payloads are parsed once into `text`, or
+   into `text_ints` when the text holds stored integers (an integer type in
+   an isFloat: 0 file): those are read as integers, so an S32 above 2^24
+   keeps its value instead of being rounded through float32.
    Element i (row-major over the record's shape) lives at
    data + ((i / inner) * inner_stride + i % inner) * dtype_size(storage). */
 struct tensor_view {
-  std::shared_ptr<const mapping> owner;            // keeps binary data alive
-  const std::byte* data = nullptr;                 // binary payload start
-  std::shared_ptr<const std::vector<float>> text;  // text payload values
+  std::shared_ptr<const mapping> owner;                        // keeps binary data alive
+  const std::byte* data = nullptr;                             // binary payload start
+  std::shared_ptr<const std::vector<float>> text;              // text payload values
+  std::shared_ptr<const std::vector<std::int32_t>> text_ints;  // stored integers (storage s32)
   dtype storage = dtype::f32;
   bool dequantize = false;  // real = (q - zero_point) * scale
   double scale = 1.0;

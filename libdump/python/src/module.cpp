@@ -79,7 +79,8 @@ py::dtype numpy_dtype(dtype t) {
 // Tensor.check() asks whether the viewed bytes are still in the file.
 struct view_source {
   std::shared_ptr<exposed_mapping> exposed;
-  std::shared_ptr<const std::vector<float>> text;  // text payloads instead
+  std::shared_ptr<const std::vector<float>> text;              // text payloads instead
+  std::shared_ptr<const std::vector<std::int32_t>> text_ints;  // integer text payloads
   std::uint64_t offset = 0, bytes = 0;
   std::int64_t record = no_record;
   std::string name;
@@ -225,6 +226,15 @@ class dump_core {
       src->text = v->text;
       py::object base = py::cast(src);
       py::array q(py::dtype("<f4"), to_ssize(v->shape), file_strides(*v, 4), v->text->data(), base);
+      q = read_only(q);
+      if (!v->dequantize) return py::make_tuple(q, q);
+      return py::make_tuple(dequantized(*v), q);
+    }
+    if (v->text_ints) {
+      src->text_ints = v->text_ints;
+      py::object base = py::cast(src);
+      py::array q(py::dtype("<i4"), to_ssize(v->shape), file_strides(*v, 4), v->text_ints->data(),
+                  base);
       q = read_only(q);
       if (!v->dequantize) return py::make_tuple(q, q);
       return py::make_tuple(dequantized(*v), q);

@@ -50,13 +50,12 @@ method_result method_tensor(method_context& ctx) {
   if (!range) return std::unexpected(range.error());
   auto channels = ctx.params.get_bool("channels");
   if (!channels) return std::unexpected(channels.error());
-  auto target = resolve_target(ctx.state, ctx.params);
+  auto target = resolve_tensor_target(ctx.state, ctx.params, **name);
   if (!target) return std::unexpected(target.error());
 
   const dump_file& df = *target->file->file;
   const auto& records = df.records();
-  auto matches = df.index().find(records, **name);
-  if (matches.empty()) matches = df.index().find_sanitized(records, **name);
+  auto matches = find_tensor(df, **name);
   const std::string where = (target->run ? target->run->id + " (" + df.path() + ")" : df.path());
   ipc_server* server = &ctx.server;
   const std::uint64_t client = ctx.client;
@@ -154,7 +153,8 @@ method_result method_tensor(method_context& ctx) {
   std::optional<tensor_view> values;
   if (view) values = std::move(*view);
   server->run_off_loop([server, client, id, run = target->run ? target->run->id : std::string(),
-                        path = df.path(), source = std::string(target->source), rec,
+                        pair = target->run ? target->run->pair : std::string(), path = df.path(),
+                        source = std::string(target->source), rec,
                         binary = df.variant() == dump_variant::binary, values = std::move(values),
                         slice, metrics = std::move(metrics),
                         evidence = std::move(evidence)]() -> std::function<void()> {
@@ -167,6 +167,11 @@ method_result method_tensor(method_context& ctx) {
         w.field_null("run");
       }
       w.field("path", path);
+      if (!pair.empty()) {
+        w.field("pair", pair);
+      } else {
+        w.field_null("pair");
+      }
       w.field("source", source);
       w.key("record");
       write_record(w, rec);
