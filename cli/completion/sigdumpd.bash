@@ -17,6 +17,7 @@ _sigdumpd_options=(
   "--quiet-ms value"
   "--poll-ms value"
   "--keep-runs value"
+  "--history-max-bytes value"
   "--workers value"
   "--cos-min value"
   "--rmse-max value"

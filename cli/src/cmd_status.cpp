@@ -60,6 +60,10 @@ int print_text(simdjson::dom::element doc) {
                 : "?",
         live::str(*d, "event_loop", "?").c_str(), live::str(*d, "clock", "?").c_str());
     std::printf("state dir: %s\n", live::str(*d, "state_dir", "-").c_str());
+    if (const auto unsaved = live::integer(*d, "state_unsaved_bytes"); unsaved && *unsaved > 0) {
+      std::printf("  %lld bytes of run logs not written yet (kept in memory): %s\n",
+                  static_cast<long long>(*unsaved), live::str(*d, "state_error", "?").c_str());
+    }
     std::printf("status board: %s\n", live::str(*d, "board", "none").c_str());
   }
   if (auto a = live::member(doc, "archive")) {

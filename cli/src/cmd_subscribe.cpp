@@ -264,11 +264,13 @@ struct subscribe_failure {
 std::expected<session, subscribe_failure> open_session(const std::string& sock,
                                                        const std::string& params_json,
                                                        std::uint64_t* newest = nullptr) {
-  auto c = ipc::client::connect(sock, std::chrono::seconds(5));
+  auto c = live::dial(sock, std::chrono::seconds(5));
   if (!c) {
+    // A local daemon that is not there may come back; so may the network
+    // or the daemon behind an ssh connection.
     const std::string why = c.error().describe();
-    return std::unexpected(
-        subscribe_failure{why, why.find(ipc::no_daemon_message(sock)) != std::string::npos});
+    return std::unexpected(subscribe_failure{
+        why, live::is_remote(sock) || why.find(ipc::no_daemon_message(sock)) != std::string::npos});
   }
   if (newest != nullptr) *newest = newest_run(*c);
   auto id = c->send("subscribe", params_json);

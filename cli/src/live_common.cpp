@@ -105,10 +105,15 @@ std::string socket_path_of(const parsed_args& args) {
 
 bool is_remote(const std::string& endpoint) { return remote::is_url(endpoint); }
 
+result<ipc::client> dial(const std::string& endpoint, std::chrono::milliseconds timeout) {
+  if (is_remote(endpoint)) {
+    return ipc::client::spawn(remote::ssh_argv(remote::parse(endpoint)), endpoint);
+  }
+  return ipc::client::connect(endpoint, timeout);
+}
+
 std::optional<ipc::client> connect(const std::string& socket_path) {
-  auto c = is_remote(socket_path)
-               ? ipc::client::spawn(remote::ssh_argv(remote::parse(socket_path)), socket_path)
-               : ipc::client::connect(socket_path, std::chrono::seconds(5));
+  auto c = dial(socket_path);
   if (!c) {
     fail(c.error().describe());
     return std::nullopt;

@@ -48,8 +48,13 @@ std::string socket_path_of(const parsed_args& args);
 /* Whether an endpoint from socket_path_of is a remote daemon's. */
 bool is_remote(const std::string& endpoint);
 
-/* Connects, locally or over ssh, or prints the reason (for no daemon: how
-   to start one). */
+/* The connection to an endpoint of socket_path_of: the local socket (with
+   the client's trust checks, waiting at most `timeout`), or ssh running
+   `sigdump dial-stdio` on the remote host (remote.h). */
+result<ipc::client> dial(const std::string& endpoint,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+/* dial(), or prints the reason (for no daemon: how to start one). */
 std::optional<ipc::client> connect(const std::string& socket_path);
 
 /* Calls `method` and returns the reply's result JSON; prints the error reply

@@ -46,6 +46,7 @@ int run_daemon(daemon_options& options) {
 
   daemon_state state(static_cast<std::int64_t>(::time(nullptr)), ::getpid());
   state.state_dir = options.state_dir;
+  state.store = &*store;
   auto next = store->load(state.runs);
   if (!next) return fail(next.error());
   state.next_run = *next;

@@ -24,19 +24,39 @@ bool subscription_filter::matches(const published_event& e) const noexcept {
   return true;
 }
 
-event_history::event_history(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
+event_history::event_history(std::size_t capacity, std::size_t max_bytes)
+    : capacity_(capacity == 0 ? 1 : capacity), max_bytes_(max_bytes) {}
+
+std::size_t event_history::bytes_of(const published_event& e) noexcept {
+  return sizeof(published_event) + e.run.capacity() + e.previous_run.capacity() +
+         e.path.capacity() + e.pair.capacity() + e.object.capacity();
+}
 
 void event_history::append(std::shared_ptr<const published_event> e) {
   // A jump in ticks would break the tick -> position arithmetic: forget the
   // past rather than replay a sequence with a hole in it.
-  if (e->tick != last_tick_ + 1) events_.clear();
+  if (e->tick != last_tick_ + 1) reset(last_tick_);
   last_tick_ = e->tick;
+  bytes_ += bytes_of(*e);
   events_.push_back(std::move(e));
-  if (events_.size() > capacity_) events_.pop_front();
+  evict();
+}
+
+void event_history::set_max_bytes(std::size_t max_bytes) {
+  max_bytes_ = max_bytes;
+  evict();
+}
+
+void event_history::evict() {
+  while (events_.size() > 1 && (events_.size() > capacity_ || bytes_ > max_bytes_)) {
+    bytes_ -= bytes_of(*events_.front());
+    events_.pop_front();
+  }
 }
 
 void event_history::reset(std::uint64_t last_tick) {
   events_.clear();
+  bytes_ = 0;
   last_tick_ = last_tick;
 }
 

@@ -70,7 +70,7 @@ inline std::vector<logged_event> read_events(const std::string& path) {
 class test_daemon {
  public:
   test_daemon(const temp_dir& dir, const std::vector<std::string>& args, const std::string& loop,
-              const std::string& state = "state")
+              const std::string& state = "state", const std::vector<std::string>& extra_env = {})
       : events_(dir.file("events-" + std::to_string(++counter()) + ".ndjson")) {
     std::vector<std::string> argv{
         bin_path("sigdumpd"), "--foreground", "--state-dir", dir.file(state),
@@ -80,6 +80,7 @@ class test_daemon {
     std::vector<std::string> env{"XDG_CONFIG_HOME=" + dir.file("no-config"),
                                  "XDG_RUNTIME_DIR=" + dir.path().string()};
     if (!loop.empty()) env.push_back("SIGDUMP_EVENT_LOOP=" + loop);
+    env.insert(env.end(), extra_env.begin(), extra_env.end());
     proc_ = std::make_unique<child>(argv, env);
   }
   /* Waits for the "ready" log line (first scan done). */

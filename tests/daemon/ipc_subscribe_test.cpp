@@ -93,35 +93,63 @@ TEST(IpcSubscribe, StaleClockGetsFreshInstanceWithTheStateWhole) {
   EXPECT_FALSE(c2.read_message(300ms).has_value());
 }
 
+// A subscriber follows a pair of `layers` layers written in two goes (the
+// first layer, then the rest): the layer events it got, in order.
+std::vector<message> follow_pair(ipc_daemon& d, int layers) {
+  pair_writer w(d.sample(), d.bench(), layers);
+  raw_client c(d.socket());
+  c.call("subscribe");
+  w.write(1);
+  auto out = read_layers(c, 1);
+  w.write(layers - 1);
+  auto rest = read_layers(c, static_cast<std::size_t>(layers - 1));
+  out.insert(out.end(), rest.begin(), rest.end());
+  EXPECT_EQ(out.size(), static_cast<std::size_t>(layers));
+  return out;
+}
+
 TEST(IpcSubscribe, ClockOlderThanTheHistoryGetsFreshInstance) {
   temp_dir dir;
   // A history of 8 events so that a few layers push the clock out of it.
   ipc_daemon d(dir, {"SIGDUMP_IPC_TEST_LIMITS=:::::::8"});
   ASSERT_TRUE(d.wait_ready());
-  pair_writer w(d.sample(), d.bench(), 20);
-  raw_client c(d.socket());
-  c.call("subscribe");
-  w.write(1);
-  auto first = read_layers(c, 1);
-  ASSERT_EQ(first.size(), 1u);
-  w.write(19);
-  auto rest = read_layers(c, 19);
-  ASSERT_EQ(rest.size(), 19u);
+  auto seen = follow_pair(d, 20);
+  ASSERT_EQ(seen.size(), 20u);
 
   raw_client late(d.socket());
-  auto s = late.call("subscribe", R"({"since":")" + first[0].clock + "\"}");
+  auto s = late.call("subscribe", R"({"since":")" + seen[0].clock + "\"}");
   EXPECT_TRUE(s.fresh_instance) << s.raw;
   auto layers = read_layers(late, 20);
   EXPECT_EQ(layers.size(), 20u);
 
   // A clock still inside the history replays normally.
   raw_client recent(d.socket());
-  auto r = recent.call("subscribe", R"({"since":")" + rest[16].clock + "\"}");
+  auto r = recent.call("subscribe", R"({"since":")" + seen[17].clock + "\"}");
   EXPECT_FALSE(r.fresh_instance) << r.raw;
   auto tail = read_layers(recent, 2);
   ASSERT_EQ(tail.size(), 2u);
   EXPECT_EQ(tail[0].index, 18);
   EXPECT_EQ(tail[1].index, 19);
+}
+
+// The history is bounded in bytes too (--history-max-bytes): with 64 KiB a
+// few dozen layer events fit, so a clock from before them starts over.
+TEST(IpcSubscribe, HistoryByteBoundDropsTheOldestEvents) {
+  temp_dir dir;
+  ipc_daemon d(dir, {}, {"--history-max-bytes", "65536"});
+  ASSERT_TRUE(d.wait_ready());
+  auto seen = follow_pair(d, 150);
+  ASSERT_EQ(seen.size(), 150u);
+
+  raw_client late(d.socket());
+  auto s = late.call("subscribe", R"({"since":")" + seen[0].clock + "\"}");
+  EXPECT_TRUE(s.fresh_instance) << s.raw;
+  raw_client recent(d.socket());
+  auto r = recent.call("subscribe", R"({"since":")" + seen[141].clock + "\"}");
+  EXPECT_FALSE(r.fresh_instance) << r.raw;
+  auto tail = read_layers(recent, 8);
+  ASSERT_EQ(tail.size(), 8u);
+  EXPECT_EQ(tail[0].index, 142);
 }
 
 }  // namespace

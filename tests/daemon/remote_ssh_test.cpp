@@ -209,49 +209,60 @@ TEST_P(RemoteSsh, StatusRunsAndQueryAnswerAsTheyDoLocally) {
   EXPECT_TRUE(wait_until([&] { return daemon_clients() == 1; })) << daemon_clients();
 }
 
+// Two subscribers over ssh lose their ssh in the middle of a run: one
+// reconnects by itself, the other (--no-reconnect) exits and a second
+// `--since last` goes on from its saved clock. Both see exactly what a
+// local subscriber sees, clock for clock.
 TEST_P(RemoteSsh, SubscribeResumesAfterTheSshConnectionIsKilled) {
   const std::string start = daemon_clock();
   ASSERT_FALSE(start.empty());
-  // The reference: every event of the run, read locally.
   child reference({bin_path("sigdump"), "subscribe", "--socket", dir_.file("sock"), "--json",
                    "--pair", "net", "--since", start, "--until-run-end"},
                   {"XDG_STATE_HOME=" + dir_.file("xdg-local")}, dir_.file("reference"));
-  std::vector<std::string> argv{
-      bin_path("sigdump"), "--host", url(), "subscribe", "--json", "--pair", "net",
-      "--since",           start};
-  child first(argv, env(), dir_.file("first"));
-  // Slow layers, so the connection dies in the middle of the run.
+  const std::vector<std::string> argv{
+      bin_path("sigdump"), "--host", url(), "subscribe", "--json", "--pair", "net", "--since"};
+  auto with = [&](std::vector<std::string> more) {
+    auto v = argv;
+    v.insert(v.end(), more.begin(), more.end());
+    return v;
+  };
+  child again(with({start, "--until-run-end"}), env(), dir_.file("again"));
+  child first(with({start, "--no-reconnect"}), env(), dir_.file("first"));
+  // Slow layers, so the connections die in the middle of the run.
   child writer({"/bin/sh", "-c",
                 bin_path("sigdump") + " simulate --mode float --out " + float_ + " && " +
                     bin_path("sigdump") + " simulate --mode fixed --pace-ms 150 --out " + fixed_},
                {}, dir_.file("writer"));
-  ASSERT_TRUE(wait_until([&] { return clocks_of(first.stdout_text()).size() >= 4; }, 60s))
-      << first.stderr_text();
-  const auto ssh = children_named(first.pid(), "ssh");
-  ASSERT_EQ(ssh.size(), 1u) << "the subscriber's ssh process";
-  ASSERT_EQ(::kill(ssh.front(), SIGKILL), 0);
+  for (child* c : {&again, &first}) {
+    ASSERT_TRUE(wait_until([&] { return clocks_of(c->stdout_text()).size() >= 4; }, 60s))
+        << c->stderr_text();
+    const auto ssh = children_named(c->pid(), "ssh");
+    ASSERT_EQ(ssh.size(), 1u) << "the subscriber's ssh process";
+    ASSERT_EQ(::kill(ssh.front(), SIGKILL), 0);
+  }
   EXPECT_EQ(first.wait(30s), 2) << first.stderr_text();
   EXPECT_NE(first.stderr_text().find("ssh was killed by signal 9"), std::string::npos)
       << first.stderr_text();
   // The clock is saved under the URL, and the next subscribe goes on from it.
   const std::string saved = read_file(dir_.file("xdg") + "/sigdump/subscribe.clock");
   EXPECT_NE(saved.find(url() + "\t"), std::string::npos) << saved;
-  argv.back() = "last";
-  argv.push_back("--until-run-end");
-  child second(argv, env(), dir_.file("second"));
+  child second(with({"last", "--until-run-end"}), env(), dir_.file("second"));
   EXPECT_EQ(second.wait(60s), 1) << "suspect run: " << second.stderr_text();
+  EXPECT_EQ(again.wait(60s), 1) << "suspect run: " << again.stderr_text();
+  EXPECT_NE(again.stderr_text().find("reconnecting"), std::string::npos) << again.stderr_text();
   EXPECT_EQ(writer.wait(60s), 0) << writer.stderr_text();
   EXPECT_EQ(reference.wait(60s), 1) << reference.stderr_text();
 
-  // Nothing lost, nothing twice: the two halves make the local stream.
+  // Nothing lost, nothing twice.
+  const auto want = clocks_of(reference.stdout_text());
+  ASSERT_GT(want.size(), 6u) << reference.stdout_text();
+  EXPECT_EQ(clocks_of(again.stdout_text()), want) << again.stdout_text() << again.stderr_text();
   auto got = clocks_of(first.stdout_text());
   const std::size_t before_kill = got.size();
   for (auto& c : clocks_of(second.stdout_text())) got.push_back(c);
-  const auto want = clocks_of(reference.stdout_text());
-  ASSERT_GT(want.size(), 6u) << reference.stdout_text();
   EXPECT_LT(before_kill, want.size()) << "the kill came after the run: nothing was resumed";
   EXPECT_EQ(got, want) << "first:\n" << first.stdout_text() << "second:\n" << second.stdout_text();
-  // The far side of the killed connection went away too.
+  // The far side of the killed connections went away too.
   EXPECT_TRUE(wait_until([&] { return daemon_clients() == 1; })) << daemon_clients();
 }
 

@@ -504,7 +504,8 @@ TEST(SigdumpdStartup, BadConfigurationNamesLineAndColumn) {
        "4:16: error: pairs[1].sample: expected a string, got an integer"},
       {"{\"watch\": [\"/tmp\"],\n   \"keep_run\": 3}",
        "2:4: error: keep_run: unknown key (expected watch, pairs, state_dir, socket, events_log, "
-       "quiet_ms, poll_ms, keep_runs, workers, cos_min, rmse_max, allow_uids, metrics, archive)"},
+       "quiet_ms, poll_ms, keep_runs, history_max_bytes, workers, cos_min, rmse_max, allow_uids, "
+       "metrics, archive, triggers)"},
       {"{\"pairs\": [{\"sample\": \"a\", \"benchmark\": \"b\"},\n  {\"sample\": \"a.bin\"}]}",
        "2:3: error: pairs[1]: missing \"benchmark\""},
       {"{\"keep_runs\":\n\n      0}",

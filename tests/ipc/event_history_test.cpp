@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <memory>
 
 namespace sigdump::ipc {
@@ -51,12 +52,34 @@ TEST(EventHistory, ReplayBoundariesAtCapacity) {
 }
 
 TEST(EventHistory, DefaultCapacityIs65536) {
-  event_history h;
-  EXPECT_EQ(h.capacity(), 65536u);
+  EXPECT_EQ(event_history().capacity(), 65536u);
+  EXPECT_EQ(event_history().max_bytes(), std::size_t{16} << 20);
+  event_history h(event_history::default_capacity, SIZE_MAX);  // the count bound alone
   for (std::uint64_t t = 1; t <= 65537; ++t) h.append(make_event(t));
   EXPECT_EQ(h.first_tick(), 2u);
   EXPECT_TRUE(h.covers(1));
   EXPECT_FALSE(h.covers(0));
+}
+
+// Memory is bounded by bytes too: events far bigger than the count bound
+// allows are dropped oldest first, and the byte count follows.
+TEST(EventHistory, ByteBoundEvictsTheOldest) {
+  const std::size_t one = event_history::bytes_of(*make_event(1));
+  event_history h(1000, 3 * one);
+  for (std::uint64_t t = 1; t <= 10; ++t) h.append(make_event(t));
+  EXPECT_EQ(h.size(), 3u);
+  EXPECT_EQ(h.first_tick(), 8u);
+  EXPECT_EQ(h.bytes(), 3 * one);
+  EXPECT_TRUE(h.covers(7));
+  EXPECT_FALSE(h.covers(6));
+  h.set_max_bytes(one);  // a reload lowers it
+  EXPECT_EQ(h.size(), 1u);
+  EXPECT_EQ(h.first_tick(), 10u);
+  h.set_max_bytes(0);  // the newest event always stays
+  EXPECT_EQ(h.size(), 1u);
+  h.append(make_event(11));
+  EXPECT_EQ(h.first_tick(), 11u);
+  EXPECT_EQ(h.bytes(), one);
 }
 
 TEST(EventHistory, TickJumpForgetsThePast) {

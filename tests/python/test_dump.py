@@ -81,7 +81,10 @@ def numpy_read(data, r, rec, is_float, variant):
     if variant == "text":
         text = data[r.offset:r.offset + r.bytes].decode()
         toks = [t for t in text.replace(",", " ").split() if t not in ("};", "}")]
-        q = np.array([float(t) for t in toks[:r.elements]], dtype=np.float32)
+        if storage == "f32":
+            q = np.array([float(t) for t in toks[:r.elements]], dtype=np.float32)
+        else:  # stored integers are read as integers (exact above 2^24)
+            q = np.array([int(t) for t in toks[:r.elements]], dtype=np.int64)
         q = q.astype(np.float64)
     else:
         inner = rec.shape[-1] if rec.shape else 1

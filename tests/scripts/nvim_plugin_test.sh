@@ -22,7 +22,11 @@ fi
 t=$(mktemp -d)
 daemon_pid=
 nvim_pid=
+sshd_pid=
 cleanup() {
+  if [[ -n $sshd_pid ]]; then
+    kill "$sshd_pid" 2>/dev/null || true
+  fi
   if [[ -n $nvim_pid ]]; then
     kill "$nvim_pid" 2>/dev/null || true
   fi
@@ -36,7 +40,7 @@ trap cleanup EXIT
 
 fail() {
   echo "FAIL: $*" >&2
-  for f in "$t"/daemon*.log "$t"/nvim.log "$t"/result*; do
+  for f in "$t"/daemon*.log "$t"/nvim.log "$t"/result* "$t"/remote[0-9] "$t"/ssh/sshd.log; do
     [[ -f $f ]] && { echo "--- $f" >&2; tail -n 30 "$f" >&2; }
   done
   exit 1
@@ -145,4 +149,59 @@ grep -q '^sigdump demo r[0-9]*: 13 layers ok$' "$t/result2" ||
   fail "unexpected statusline for the second run"
 grep -Eq '\(([3-9]|[1-9][0-9]+) connections\)' "$t/result2" || fail "the plugin did not reconnect after the restart"
 grep -q 'fresh state from the daemon' "$t/result2" || fail "a new daemon instance must send its state whole"
-echo "PASS: $(sed -n 2p "$t/result1") / $(sed -n 2p "$t/result2")"
+
+# Over ssh (setup{host=}), as `sigdump --host` goes: a throwaway sshd
+# (tests/support/start_sshd.sh) in front of the same daemon. The plugin shows
+# its state, and when its ssh is killed it reconnects and resumes.
+rc=0
+port=$(bash "$src/tests/support/start_sshd.sh" "$t/ssh") || rc=$?
+if ((rc == 77)); then
+  echo "PASS: $(sed -n 2p "$t/result1") / $(sed -n 2p "$t/result2") (over ssh: not run, $port)"
+  exit 0
+fi
+((rc == 0)) || fail "start_sshd.sh could not start sshd"
+sshd_pid=$(cat "$t/ssh/sshd.pid")
+cat >"$t/remote.lua" <<'LUA'
+local t = os.getenv('SIGDUMP_TEST_DIR')
+local sigdump = require('sigdump')
+sigdump.setup({ host = os.getenv('SIGDUMP_TEST_HOST'), socket = t .. '/sock', pair = 'demo',
+                retry_ms = 100 })
+local function save(name, ok)
+  local f = io.open(t .. '/' .. name .. '.tmp', 'w')
+  f:write((ok and 'ok' or 'timeout') .. '\n' .. sigdump.statusline() .. '\n')
+  f:write(sigdump.status_text() .. '\n')
+  f:close()
+  os.rename(t .. '/' .. name .. '.tmp', t .. '/' .. name)
+end
+local ok = vim.wait(30000, function() return sigdump.statusline():find(': 13 layers ok$') ~= nil end, 50)
+save('remote1', ok)
+if ok then
+  -- The test kills our ssh now.
+  vim.wait(30000, function() return vim.loop.fs_stat(t .. '/killed') ~= nil end, 50)
+  ok = vim.wait(30000, function()
+    local s = sigdump.status_text()
+    return s:find('(2 connections)', 1, true) and s:find('resumed from', 1, true)
+      and sigdump.statusline():find(': 13 layers ok$')
+  end, 50)
+  save('remote2', ok)
+end
+sigdump.stop()
+vim.cmd('qall!')
+LUA
+SIGDUMP_TEST_DIR=$t SIGDUMP_TEST_HOST=ssh://127.0.0.1:$port SIGDUMP_SSH="ssh -F $t/ssh/ssh_config" \
+  SIGDUMP_REMOTE_BIN="$(cd "$bin" && pwd)/sigdump" nvim --headless -u NONE -i NONE -n \
+  --cmd "set rtp+=$src/docs/examples/nvim" -c "runtime plugin/sigdump.lua" \
+  -c "luafile $t/remote.lua" >"$t/nvim.log" 2>&1 </dev/null &
+nvim_pid=$!
+wait_for "$t/remote1" 40 || fail "nvim wrote no result over ssh"
+grep -qx ok "$t/remote1" || fail "over ssh the statusline never showed the daemon's state"
+grep -q "^socket ssh://127.0.0.1:$port$t/sock: connected" "$t/remote1" ||
+  fail "status_text does not name the remote daemon"
+ssh_pid=$(pgrep -P "$nvim_pid" -x ssh) || fail "nvim runs no ssh"
+kill -KILL "$ssh_pid"
+touch "$t/killed"
+wait_for "$t/remote2" 40 || fail "nvim wrote no result after its ssh was killed"
+grep -qx ok "$t/remote2" || fail "the plugin did not reconnect over ssh and resume from its clock"
+wait "$nvim_pid" || true
+nvim_pid=
+echo "PASS: $(sed -n 2p "$t/result1") / $(sed -n 2p "$t/result2") / over ssh: $(sed -n 2p "$t/remote2")"

@@ -53,14 +53,16 @@ struct daemon_options {
   std::chrono::milliseconds quiet{3000};  // "quiet_ms": unchanged this long => run ends (quiet)
   std::chrono::milliseconds poll{200};    // "poll_ms": period of the stat timer over tracked files
   std::uint32_t keep_runs = 200;          // "keep_runs": persisted runs kept
-  unsigned workers = 0;                   // "workers": metric threads (0: min(4, cores))
-  struct thresholds thresholds;           // "cos_min", "rmse_max" (as sigdump compare)
-  archive_config archive;                 // "archive": {"dir","max_bytes"}, --archive-dir
-  metrics_config metrics;                 // "metrics": textfile export (docs/monitoring.md)
-  std::vector<trigger_config> triggers;   // "triggers" + --on-first-bad
-  bool foreground = false;                // --foreground (we never fork; kept for unit files)
-  bool debug = false;                     // --debug: log level debug
-  std::vector<std::string> cli_args;      // argv as given, for SIGHUP reload
+  // "history_max_bytes": bytes of events kept for subscribers that resume
+  std::uint64_t history_max_bytes = std::uint64_t{16} << 20;
+  unsigned workers = 0;                  // "workers": metric threads (0: min(4, cores))
+  struct thresholds thresholds;          // "cos_min", "rmse_max" (as sigdump compare)
+  archive_config archive;                // "archive": {"dir","max_bytes"}, --archive-dir
+  metrics_config metrics;                // "metrics": textfile export (docs/monitoring.md)
+  std::vector<trigger_config> triggers;  // "triggers" + --on-first-bad
+  bool foreground = false;               // --foreground (we never fork; kept for unit files)
+  bool debug = false;                    // --debug: log level debug
+  std::vector<std::string> cli_args;     // argv as given, for SIGHUP reload
 };
 
 /* What parse_command_line decided besides options. */

@@ -104,6 +104,16 @@ constexpr option_spec options[] = {
      .max = 1'000'000,
      .apply = [](daemon_options& o,
                  const option_value& v) { o.keep_runs = static_cast<std::uint32_t>(v.count); }},
+    {.name = "--history-max-bytes",
+     .key = "history_max_bytes",
+     .kind = arg_kind::count,
+     .metavar = "N",
+     .help = "bytes of recent events kept for subscribers that\n"
+             "resume with a clock (default 16 MiB); older ones are\n"
+             "dropped (a resuming subscriber gets a gap)",
+     .min = 65536,
+     .max = std::uint64_t{1} << 40,
+     .apply = [](daemon_options& o, const option_value& v) { o.history_max_bytes = v.count; }},
     {.name = "--workers",
      .key = "workers",
      .kind = arg_kind::count,

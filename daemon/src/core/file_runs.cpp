@@ -453,6 +453,8 @@ void file_runs::end_file(tracked_file& tf, const std::string& reason) {
 
 void file_runs::poll() {
   if (stopped_) return;
+  // Run log lines a full state folder refused: written once it takes them.
+  if (store_ != nullptr) store_->retry(state_.runs);
   std::vector<std::string> paths;
   for (const auto& [p, f] : state_.files) paths.push_back(p);
   for (const auto& p : paths) look(p);

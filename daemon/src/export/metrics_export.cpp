@@ -19,6 +19,7 @@
 #include "sigdump/ipc/unique_fd.h"
 #include "sigdump/json_util.h"
 #include "sigdump/version.h"
+#include "state/state_store.h"
 
 namespace sigdump::daemon {
 
@@ -202,6 +203,14 @@ std::string render_metrics(const daemon_state& state, const metrics_inputs& in) 
   x.family("sigdump_metrics_write_failures_total", "counter",
            "Writes of this file that failed since sigdumpd started.");
   x.sample("sigdump_metrics_write_failures_total", as_double(in.write_failures));
+  x.family("sigdump_state_unsaved_bytes", "gauge",
+           "Bytes of run log lines the state folder refused (a full disk), kept in memory.");
+  x.sample("sigdump_state_unsaved_bytes",
+           as_double(state.store != nullptr ? state.store->unsaved_bytes() : 0));
+  x.family("sigdump_state_write_failures_total", "counter",
+           "Writes to the state folder that failed since sigdumpd started.");
+  x.sample("sigdump_state_write_failures_total",
+           as_double(state.store != nullptr ? state.store->write_failures() : 0));
   x.family("sigdump_daemon_watched_paths", "gauge", "Folders and files sigdumpd watches.");
   x.sample("sigdump_daemon_watched_paths", as_double(state.watched.size()));
   x.family("sigdump_daemon_tracked_files", "gauge", "Dump files currently tracked.");

@@ -181,7 +181,7 @@ ipc_server::ipc_server(event_loop& loop, daemon_state& state, const daemon_optio
       allow_uids_(options.allow_uids),
       listener_(std::move(listener)),
       limits_(limits),
-      history_(limits.history),
+      history_(limits.history, static_cast<std::size_t>(options.history_max_bytes)),
       worker_(std::make_unique<worker_pool>(1)) {
   // Events published before we started are not in our history: a clock
   // from then gets fresh_instance.
@@ -205,7 +205,10 @@ ipc_server::~ipc_server() {
   clients_.clear();
 }
 
-void ipc_server::reloaded(const daemon_options& options) { allow_uids_ = options.allow_uids; }
+void ipc_server::reloaded(const daemon_options& options) {
+  allow_uids_ = options.allow_uids;
+  history_.set_max_bytes(static_cast<std::size_t>(options.history_max_bytes));
+}
 
 bool ipc_server::allowed(uid_t uid) const {
   return uid == ::geteuid() ||

@@ -22,7 +22,8 @@
 
 namespace sigdump::daemon {
 
-class archive;  // archive.h
+class archive;      // archive.h
+class state_store;  // state_store.h
 
 /* A path the daemon was asked to watch. */
 struct watched_path {
@@ -132,7 +133,7 @@ struct run_info {
   std::uint64_t bytes = 0;    // bytes of the file at the last look
   compare_report report;      // with a pair: layers (sorted by index), first_bad,
                               // diagnosis, thresholds, sample/benchmark paths
-  bool persisted = false;     // its start line reached the state log
+  bool persisted = false;     // every line of it so far is in its state log (none waits in memory)
   file_fingerprint content;   // its file when it ended (state ended); unknown otherwise
   std::shared_ptr<tracked_file> file;  // the live file while this is its current run; null after
 
@@ -192,6 +193,7 @@ class daemon_state {
   std::string state_dir;                                       // persisted state folder
   std::string event_loop_name;                                 // "io_uring" or "epoll"
   archive* run_archive = nullptr;                              // run copies (archive.h); null: off
+  const state_store* store = nullptr;                          // run logs; null: not persisted
   std::uint64_t next_run = 1;                                  // number the next run gets
   std::uint64_t layers_streamed = 0;    // layers compared partly while they were being written
   std::uint64_t chunks_streamed = 0;    // chunks of those summed before the layer was complete

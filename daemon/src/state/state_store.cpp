@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <future>
@@ -310,7 +311,21 @@ result<state_store> state_store::open(const std::string& dir) {
   if (auto r = ensure_private_dir(dir + "/runs", "state folder's runs/"); !r) {
     return std::unexpected(r.error());
   }
-  return state_store(dir);
+  state_store s(dir);
+  // A test hook (docs/protocol.md, "Test hooks"): said in the log, so a
+  // stray variable in a service's environment shows.
+  if (const char* f = std::getenv("SIGDUMP_STATE_TEST_FAIL"); f != nullptr && *f != '\0') {
+    if (f[0] != '/') {
+      log(log_level::err,
+          std::string("SIGDUMP_STATE_TEST_FAIL='") + f + "': not an absolute path; ignored");
+    } else {
+      s.test_fail_ = f;
+      log(log_level::notice, std::string("SIGDUMP_STATE_TEST_FAIL in effect: run log writes fail "
+                                         "with ENOSPC while ") +
+                                 f + " exists");
+    }
+  }
+  return s;
 }
 
 std::string state_store::log_path(std::uint64_t run) const {
@@ -387,20 +402,82 @@ void state_store::write_index_later(std::uint64_t next_run) {
   syncer_->submit([dir = dir_, next_run] { log_index_error(write_index_file(dir, next_run)); });
 }
 
-void state_store::append(std::uint64_t run, const std::string& line) {
+std::uint64_t state_store::unsaved_bytes() const noexcept {
+  std::uint64_t n = 0;
+  for (const auto& [run, b] : backlog_) n += b.size();
+  return n;
+}
+
+void state_store::failed(const std::string& what, int err) {
+  ++failures_;
+  last_error_ = what + ": " + std::strerror(err);
+  // Logged when lines start to wait, not for every line that joins them.
+  if (stuck_) return;
+  stuck_ = true;
+  log(log_level::err, last_error_ + "; run log lines are kept in memory and written once " +
+                          "the state folder takes them again");
+}
+
+// Writes run's waiting lines in one go; on failure the log is cut back to
+// where it was (no torn line) and they keep waiting.
+bool state_store::flush(std::uint64_t run) {
+  auto b = backlog_.find(run);
+  if (b == backlog_.end()) return true;
   auto it = open_.find(run);
   if (it == open_.end()) {
     int fd =
         ::open(log_path(run).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
-      log(log_level::err, log_path(run) + ": cannot open the run log: " + std::strerror(errno));
-      return;
+      failed(log_path(run) + ": cannot open the run log", errno);
+      return false;
     }
     it = open_.emplace(run, ipc::unique_fd(fd)).first;
   }
-  // One write per line: a crash leaves at most one torn line at the end.
-  if (!write_all(it->second.get(), line)) {
-    log(log_level::err, log_path(run) + ": cannot append to the run log: " + std::strerror(errno));
+  struct stat st {};
+  const bool sized = ::fstat(it->second.get(), &st) == 0;
+  struct stat flag {};
+  const bool refused = !test_fail_.empty() && ::stat(test_fail_.c_str(), &flag) == 0;
+  if (refused || !write_all(it->second.get(), b->second)) {
+    const int err = refused ? ENOSPC : errno;
+    if (sized) [[maybe_unused]]
+      auto cut = ::ftruncate(it->second.get(), st.st_size);
+    failed(log_path(run) + ": cannot append to the run log", err);
+    return false;
+  }
+  backlog_.erase(b);
+  if (closing_.erase(run) > 0) {
+    // An ended run's log: synced on the sync thread, off the loop.
+    auto fd = std::make_shared<ipc::unique_fd>(std::move(it->second));
+    open_.erase(it);
+    if (syncer().size() == 0) {
+      ::fdatasync(fd->get());
+    } else {
+      syncer_->submit([fd] { ::fdatasync(fd->get()); });
+    }
+  }
+  if (stuck_ && backlog_.empty()) {
+    stuck_ = false;
+    log(log_level::notice, "the state folder " + dir_ +
+                               " takes writes again: every run log line "
+                               "kept in memory is written");
+  }
+  return true;
+}
+
+void state_store::append(run_info& r, const std::string& line) {
+  // Behind lines still waiting, in order: a log is never written out of order.
+  backlog_[r.number] += line;
+  r.persisted = flush(r.number);
+}
+
+void state_store::retry(const std::map<std::uint64_t, std::shared_ptr<run_info>>& runs) {
+  if (backlog_.empty()) return;
+  std::vector<std::uint64_t> waiting;
+  for (const auto& [run, b] : backlog_) waiting.push_back(run);
+  for (std::uint64_t run : waiting) {
+    if (!flush(run)) return;  // still full: the rest waits too
+    auto r = runs.find(run);
+    if (r != runs.end() && r->second) r->second->persisted = true;
   }
 }
 
@@ -420,11 +497,10 @@ void state_store::run_started(run_info& r) {
   w.field("records", r.records);
   w.field("bytes", r.bytes);
   w.end_object();
-  append(r.number, w.take() + "\n");
-  r.persisted = open_.contains(r.number);
+  append(r, w.take() + "\n");
 }
 
-void state_store::layer_added(const run_info& r, const layer_result& l) {
+void state_store::layer_added(run_info& r, const layer_result& l) {
   json_writer w;
   w.begin_object();
   w.field("t", "layer");
@@ -433,10 +509,10 @@ void state_store::layer_added(const run_info& r, const layer_result& l) {
   w.field("bytes", r.bytes);
   write_summary(w, r);
   w.end_object();
-  append(r.number, w.take() + "\n");
+  append(r, w.take() + "\n");
 }
 
-void state_store::run_ended(const run_info& r) {
+void state_store::run_ended(run_info& r) {
   json_writer w;
   w.begin_object();
   w.field("t", "end");
@@ -448,17 +524,9 @@ void state_store::run_ended(const run_info& r) {
   if (r.state == run_state::ended && r.content.known()) write_fingerprint(w, r.content);
   write_summary(w, r);
   w.end_object();
-  append(r.number, w.take() + "\n");
-  auto it = open_.find(r.number);
-  if (it != open_.end()) {
-    auto fd = std::make_shared<ipc::unique_fd>(std::move(it->second));
-    open_.erase(it);
-    if (syncer().size() == 0) {
-      ::fdatasync(fd->get());
-    } else {
-      syncer_->submit([fd] { ::fdatasync(fd->get()); });
-    }
-  }
+  closing_[r.number] = true;
+  append(r, w.take() + "\n");
+  // Written: synced and closed by flush(). Else that waits for retry().
 }
 
 void state_store::sync_all() {
@@ -469,10 +537,19 @@ void state_store::sync_all() {
     syncer_->submit([&drained] { drained.set_value(); });
     done.wait();
   }
+  for (auto& [run, b] : backlog_) {
+    if (!flush(run)) break;
+  }
+  if (const auto n = unsaved_bytes(); n > 0) {
+    log(log_level::err, std::to_string(n) + " bytes of run logs could not be written to " + dir_ +
+                            " (" + last_error_ + ")");
+  }
   for (auto& [n, fd] : open_) ::fdatasync(fd.get());
 }
 
 void state_store::remove(std::uint64_t run) {
+  backlog_.erase(run);
+  closing_.erase(run);
   open_.erase(run);
   ::unlink(log_path(run).c_str());
 }

@@ -10,6 +10,7 @@
 #include "server/methods/methods.h"
 #include "sigdump/json_util.h"
 #include "sigdump/version.h"
+#include "state/state_store.h"
 
 namespace sigdump::daemon {
 namespace {
@@ -67,6 +68,14 @@ method_result method_status(method_context& ctx) {
     w.field("clock", st.clock());
     w.field("event_loop", ctx.server.loop().name());
     w.field("state_dir", st.state_dir);
+    // Run log lines the state folder refused (a full disk), kept in memory.
+    w.field("state_unsaved_bytes", st.store != nullptr ? st.store->unsaved_bytes() : 0);
+    w.field("state_write_failures", st.store != nullptr ? st.store->write_failures() : 0);
+    if (st.store == nullptr || st.store->last_error().empty()) {
+      w.field_null("state_error");
+    } else {
+      w.field("state_error", st.store->last_error());
+    }
     w.field("socket", ctx.server.socket_path());
     if (ctx.server.board_name().empty()) {
       w.field_null("board");

@@ -7,11 +7,15 @@
 -- new `subscribe` carries the clock of the last event seen (`since`), so the
 -- daemon replays exactly what was missed, or sends its state whole when the
 -- clock belongs to an earlier daemon instance (`fresh_instance`).
+-- With setup{host = 'ssh://[user@]host[:port][/socket]'} (or $SIGDUMP_HOST)
+-- the connection is ssh running `sigdump dial-stdio` on that machine, as
+-- `sigdump --host` does.
 local M = {}
 
 local uv = vim.uv or vim.loop
 
-local opts = { socket = nil, pair = nil, retry_ms = 2000 }
+local defaults = { socket = nil, host = nil, pair = nil, retry_ms = 2000 }
+local opts = vim.deepcopy(defaults)
 
 local st = {
   pipe = nil,        -- the uv pipe while connecting or connected
@@ -28,6 +32,7 @@ local st = {
   resumed = nil,     -- whether the last subscribe resumed from our clock (no fresh_instance)
   last_error = nil,
   timer = nil,
+  ssh = nil,         -- with a host: { handle, err = stderr pipe, text = its last bytes }
 }
 
 -- JSON null decodes to vim.NIL; the code below wants plain nil.
@@ -44,6 +49,49 @@ function M.socket_path()
   local xdg = os.getenv('XDG_RUNTIME_DIR')
   if xdg and xdg ~= '' then return (xdg:gsub('/+$', '')) .. '/sigdump/sock' end
   return string.format('/tmp/sigdump-%d/sock', uv.getuid())
+end
+
+-- setup{host=}, else $SIGDUMP_HOST: the remote daemon's ssh:// URL, or nil.
+function M.host()
+  local h = opts.host or os.getenv('SIGDUMP_HOST')
+  if h and h ~= '' then return h end
+  return nil
+end
+
+local function shell_word(w)
+  if w:match('^[%w_%-%./:@%%+=,~]+$') then return w end
+  return "'" .. w:gsub("'", "'\\''") .. "'"
+end
+
+-- The command `sigdump --host URL` runs (docs/user-guide.md section 10):
+-- $SIGDUMP_SSH (split at spaces; default ssh) -T -o BatchMode=yes
+-- [-p PORT] [-l USER] -- HOST 'sigdump dial-stdio [--socket S]', the program
+-- being $SIGDUMP_REMOTE_BIN or sigdump; S is `socket`, else the URL's path.
+-- nil and a message for a bad URL.
+function M.ssh_command(url, socket)
+  local user, rest = url:match('^ssh://([^@/]+)@(.+)$')
+  if not user then rest = url:match('^ssh://(.+)$') end
+  local authority, path = (rest or ''):match('^([^/]*)(/.*)$')
+  if not authority then authority = rest or '' end
+  local host, port = authority:match('^%[([^%]]+)%]:?(%d*)$')
+  if not host then host, port = authority:match('^([^:%[%]]+):?(%d*)$') end
+  local n = tonumber(port ~= '' and port or '22')
+  if not host or host:sub(1, 1) == '-' or not n or n < 1 or n > 65535 or url:find('%s') then
+    return nil, 'bad host ' .. url .. '; the form is ssh://[user@]host[:port][/path/to/socket]'
+  end
+  socket = socket or (path ~= '/' and path or nil)
+  local cmd = {}
+  for w in (os.getenv('SIGDUMP_SSH') or ''):gmatch('%S+') do table.insert(cmd, w) end
+  if #cmd == 0 then cmd = { 'ssh' } end
+  -- No terminal for ssh inside the editor: never wait for a password.
+  vim.list_extend(cmd, { '-T', '-o', 'BatchMode=yes' })
+  if port ~= '' then vim.list_extend(cmd, { '-p', port }) end
+  if user then vim.list_extend(cmd, { '-l', user }) end
+  local bin = os.getenv('SIGDUMP_REMOTE_BIN')
+  local remote = shell_word(bin and bin ~= '' and bin or 'sigdump') .. ' dial-stdio'
+  if socket then remote = remote .. ' --socket ' .. shell_word(socket) end
+  vim.list_extend(cmd, { '--', host, remote })
+  return cmd
 end
 
 local function redraw()
@@ -71,6 +119,12 @@ local function drop(pipe, reason)
   if pipe ~= st.pipe then return end
   st.pipe, st.sub_id, st.pending, st.buf = nil, nil, {}, ''
   if not pipe:is_closing() then pipe:close() end
+  if st.ssh then
+    -- The exit callback closes the handle (and reaps ssh).
+    if st.ssh.text ~= '' then reason = (reason or '') .. ' (ssh: ' .. vim.trim(st.ssh.text) .. ')' end
+    if st.ssh.handle:is_active() then st.ssh.handle:kill('sigterm') end
+    st.ssh = nil
+  end
   st.last_error = reason
   if st.status == 'off' then return end
   st.status = 'retrying'
@@ -178,8 +232,62 @@ local function feed(pipe, chunk)
   redraw()
 end
 
+-- ssh as the connection: one end of a socket pair is its stdin and stdout.
+local function connect_ssh(host)
+  local cmd, bad = M.ssh_command(host, opts.socket)
+  if not cmd then
+    st.status, st.last_error = 'off', bad -- retrying cannot fix the URL
+    return redraw()
+  end
+  local fds = uv.socketpair(nil, nil, { nonblock = true })
+  local ours, theirs = fds[1], fds[2]
+  local pipe, err = uv.new_pipe(false), uv.new_pipe(false)
+  pipe:open(ours)
+  local ssh = { text = '', err = err }
+  st.pipe, st.buf, st.status, st.ssh = pipe, '', 'connecting', ssh
+  ssh.handle = uv.spawn(cmd[1], { args = { unpack(cmd, 2) }, stdio = { theirs, theirs, err } },
+    function(code, signal)
+      vim.schedule(function()
+        if not err:is_closing() then err:close() end
+        if ssh.handle and not ssh.handle:is_closing() then ssh.handle:close() end
+        local how = signal ~= 0 and ('was killed by signal ' .. signal) or ('exited with status ' .. code)
+        drop(pipe, 'ssh ' .. how)
+      end)
+    end)
+  uv.fs_close(theirs)
+  if not ssh.handle then
+    err:close()
+    st.ssh = nil
+    return drop(pipe, 'cannot run ' .. cmd[1])
+  end
+  err:read_start(function(_, chunk)
+    if chunk then ssh.text = (ssh.text .. chunk):sub(-300) end
+  end)
+  return pipe
+end
+
+-- The connection is up: read, say hello, subscribe.
+local function start(pipe)
+  st.status, st.connects, st.last_error = 'connected', st.connects + 1, nil
+  -- libuv calls back on its own loop; protocol work happens on Neovim's.
+  pipe:read_start(function(rerr, chunk)
+    vim.schedule(function()
+      if rerr or not chunk then return drop(pipe, rerr or 'the daemon closed the connection') end
+      feed(pipe, chunk)
+    end)
+  end)
+  request('hello', { client = 'nvim-plugin', protocol = 1 })
+  subscribe()
+  redraw()
+end
+
 connect = function()
   if st.pipe or st.status == 'off' then return end
+  if M.host() then
+    local pipe = connect_ssh(M.host())
+    if pipe then start(pipe) end
+    return
+  end
   local pipe = uv.new_pipe(false)
   local path = M.socket_path()
   st.pipe, st.buf, st.status = pipe, '', 'connecting'
@@ -187,25 +295,16 @@ connect = function()
     vim.schedule(function()
       if pipe ~= st.pipe then return end
       if cerr then return drop(pipe, path .. ': ' .. cerr) end
-      st.status, st.connects, st.last_error = 'connected', st.connects + 1, nil
-      -- libuv calls back on its own loop; protocol work happens on Neovim's.
-      pipe:read_start(function(rerr, chunk)
-        vim.schedule(function()
-          if rerr or not chunk then return drop(pipe, rerr or 'the daemon closed the connection') end
-          feed(pipe, chunk)
-        end)
-      end)
-      request('hello', { client = 'nvim-plugin', protocol = 1 })
-      subscribe()
-      redraw()
+      start(pipe)
     end)
   end)
 end
 
--- setup{socket = PATH, pair = NAME, retry_ms = N}: starts (or restarts) the client.
+-- setup{socket = PATH, host = URL, pair = NAME, retry_ms = N}: starts (or
+-- restarts) the client. With a host, socket names the socket on that machine.
 function M.setup(user)
   M.stop()
-  opts = vim.tbl_extend('force', { socket = nil, pair = nil, retry_ms = 2000 }, user or {})
+  opts = vim.tbl_extend('force', vim.deepcopy(defaults), user or {})
   st.timer = st.timer or uv.new_timer()
   st.status = 'retrying'
   connect()
@@ -260,7 +359,8 @@ end
 function M.status_text()
   local s = st.server or {}
   local lines = {
-    string.format('socket %s: %s (%d connection%s)', M.socket_path(), st.status, st.connects,
+    string.format('socket %s: %s (%d connection%s)',
+                  M.host() and (M.host() .. (opts.socket or '')) or M.socket_path(), st.status, st.connects,
                   st.connects == 1 and '' or 's'),
     string.format('daemon %s pid %s, event loop %s, last clock %s', tostring(s.version or '?'),
                   tostring(s.pid or '?'), tostring(s.event_loop or '?'), tostring(st.clock or '-')),

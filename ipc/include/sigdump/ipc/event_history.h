@@ -47,13 +47,20 @@ struct subscription_filter {
   bool matches(const published_event& e) const noexcept;
 };
 
-/* The last `capacity` events, by tick. Ticks are consecutive. */
+/* The last `capacity` events, by tick, and no more than max_bytes of them
+   (bytes_of each; the newest event is always kept). Ticks are consecutive. */
 class event_history {
  public:
   static constexpr std::size_t default_capacity = 65536;
-  explicit event_history(std::size_t capacity = default_capacity);
+  static constexpr std::size_t default_max_bytes = std::size_t{16} << 20;
+  explicit event_history(std::size_t capacity = default_capacity,
+                         std::size_t max_bytes = default_max_bytes);
 
-  /* Appends; e->tick must be last_tick() + 1. Evicts the oldest past capacity. */
+  /* The memory one retained event is counted as: its strings and itself. */
+  static std::size_t bytes_of(const published_event& e) noexcept;
+
+  /* Appends; e->tick must be last_tick() + 1. Evicts the oldest past
+     capacity or max_bytes. */
   void append(std::shared_ptr<const published_event> e);
 
   /* Forgets every event; the next one appended must have tick last_tick + 1
@@ -66,6 +73,11 @@ class event_history {
   std::uint64_t first_tick() const noexcept { return last_tick_ + 1 - events_.size(); }
   std::size_t size() const noexcept { return events_.size(); }
   std::size_t capacity() const noexcept { return capacity_; }
+  /* Bytes the retained events are counted as, and the bound on them. */
+  std::size_t bytes() const noexcept { return bytes_; }
+  std::size_t max_bytes() const noexcept { return max_bytes_; }
+  /* A new byte bound (a reload); evicts the oldest events past it. */
+  void set_max_bytes(std::size_t max_bytes);
 
   /* True when every event after `tick` is still retained, i.e. a replay from
      there is complete (also true for tick == last_tick()). False for ticks
@@ -76,7 +88,11 @@ class event_history {
   const std::shared_ptr<const published_event>* at(std::uint64_t tick) const noexcept;
 
  private:
+  void evict();
+
   std::size_t capacity_;
+  std::size_t max_bytes_;
+  std::size_t bytes_ = 0;
   std::uint64_t last_tick_ = 0;
   std::deque<std::shared_ptr<const published_event>> events_;
 };

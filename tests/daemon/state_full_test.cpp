@@ -1,0 +1,118 @@
+// A state folder that refuses writes (a full disk), against a real sigdumpd
+// under both event loops: runs are not "persisted" while their lines wait
+// in memory, status and the Prometheus file say so, and once the folder
+// takes writes again every line is written, so a restart finds every layer.
+// The refusal is the test hook SIGDUMP_STATE_TEST_FAIL (docs/protocol.md):
+// writes fail with ENOSPC while the file it names exists.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <simdjson.h>
+
+#include "pair_daemon_support.h"
+
+namespace sigdump::testing {
+namespace {
+
+class StateFull : public PairDaemonTest {
+ protected:
+  std::unique_ptr<test_daemon> start_refusing() {
+    auto d = std::make_unique<test_daemon>(
+        dir_,
+        std::vector<std::string>{"--watch", dumps_, "--pair", "p:" + sample_ + "=" + bench_,
+                                 "--metrics-dir", prom_, "--metrics-interval-ms", "20"},
+        loop(), "state", std::vector<std::string>{"SIGDUMP_STATE_TEST_FAIL=" + full_});
+    EXPECT_TRUE(d->wait_ready()) << d->proc().stderr_text();
+    return d;
+  }
+  // The persisted flag of every run `runs` lists, by run id.
+  std::map<std::string, bool> persisted() const {
+    std::map<std::string, bool> out;
+    raw_client c(dir_.file("sock"));
+    if (!c.connected()) return out;
+    simdjson::dom::parser p;
+    simdjson::dom::element doc;
+    simdjson::dom::array list;
+    if (p.parse(c.call("runs").result).get(doc) || doc["runs"].get_array().get(list)) return out;
+    for (simdjson::dom::element r : list) {
+      std::string_view id;
+      bool yes = false;
+      if (!r["run"].get_string().get(id) && !r["persisted"].get_bool().get(yes))
+        out[std::string(id)] = yes;
+    }
+    return out;
+  }
+  std::string prom_line(const std::string& name) const {
+    std::string text;
+    try {
+      text = read_file(prom_ + "/sigdumpd.prom");
+    } catch (...) {
+      return {};
+    }
+    const auto at = text.find("\n" + name + " ");
+    return at == std::string::npos ? std::string()
+                                   : text.substr(at + 1, text.find('\n', at + 1) - at - 1);
+  }
+
+  std::string full_ = dir_.file("disk-full");
+  std::string prom_ = dir_.file("prom");
+};
+
+TEST_P(StateFull, RunsWaitInMemoryAndAreWrittenWhenSpaceReturns) {
+  fs::create_directories(prom_);
+  write_file(full_, "");
+  constexpr int layers = 5;
+  std::string run;
+  {
+    auto d = start_refusing();
+    write_dump(bench_, layers, 1.0f);
+    write_dump(sample_, layers, 1.01f);
+    auto end = d->wait_event(
+        [&](const logged_event& e) { return e.event == "run_end" && e.path == sample_; });
+    ASSERT_EQ(end.event, "run_end") << d->proc().stderr_text();
+    run = end.run;
+    // Nothing reached the disk: no run says it is persisted.
+    auto flags = persisted();
+    ASSERT_TRUE(flags.contains(run));
+    for (const auto& [id, yes] : flags) EXPECT_FALSE(yes) << id;
+    raw_client c(dir_.file("sock"));
+    ASSERT_TRUE(c.connected());
+    const std::string status = c.call("status").result;
+    EXPECT_NE(status.find("\"state_error\":\"" + dir_.file("state") + "/runs/"), std::string::npos)
+        << status;
+    EXPECT_NE(status.find("No space left on device"), std::string::npos) << status;
+    EXPECT_EQ(status.find("\"state_unsaved_bytes\":0,"), std::string::npos) << status;
+    EXPECT_TRUE(wait_until([&] {
+      const std::string l = prom_line("sigdump_state_unsaved_bytes");
+      return !l.empty() && l != "sigdump_state_unsaved_bytes 0";
+    })) << prom_line("sigdump_state_unsaved_bytes");
+    auto text = sigdump("status");
+    EXPECT_NE(text.out.find("bytes of run logs not written yet"), std::string::npos) << text.out;
+
+    // Space returns: every line is written, in order, and said so.
+    fs::remove(full_);
+    EXPECT_TRUE(wait_until([&] {
+      auto now = persisted();
+      return !now.empty() &&
+             std::all_of(now.begin(), now.end(), [](auto& kv) { return kv.second; });
+    })) << c.call("runs").result;
+    EXPECT_NE(c.call("status").result.find("\"state_unsaved_bytes\":0,"), std::string::npos);
+    EXPECT_TRUE(wait_until([&] {
+      return prom_line("sigdump_state_unsaved_bytes") == "sigdump_state_unsaved_bytes 0";
+    }));
+    stop(*d);
+  }
+  // A restart reads every layer back.
+  auto d = start();
+  auto runs = list_runs(dir_.file("sock"));
+  ASSERT_TRUE(runs.contains(run));
+  EXPECT_EQ(runs[run].state, "ended");
+  EXPECT_EQ(runs[run].layers, static_cast<std::uint64_t>(layers));
+  EXPECT_EQ(d->proc().stderr_text().find("damaged line"), std::string::npos)
+      << d->proc().stderr_text();
+}
+
+INSTANTIATE_TEST_SUITE_P(Loops, StateFull, ::testing::Values("io_uring", "epoll"),
+                         [](const auto& p) { return std::string(p.param); });
+
+}  // namespace
+}  // namespace sigdump::testing
