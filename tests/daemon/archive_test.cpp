@@ -530,7 +530,10 @@ TEST_F(ArchiveDaemon, TrailerWrittenAfterTheLastRecordIsInTheSyncedCopy) {
   ASSERT_TRUE(wait_until([&] { return synced(c, "r1"); }))
       << d->proc().stderr_text() << c.call("runs").raw;
   EXPECT_EQ(read_file(copy(1)), read_file(dump()));  // cmp-identical, trailer included
-  EXPECT_NE(read_file(arch_ + "/archive.json").find("\"synced\":true"), std::string::npos);
+  // The index is written on its own thread, after the change it records.
+  EXPECT_TRUE(wait_until([&] {
+    return read_file(arch_ + "/archive.json").find("\"synced\":true") != std::string::npos;
+  }));
 }
 
 TEST_F(ArchiveDaemon, StatusReportsTheArchive) {
