@@ -30,6 +30,7 @@
 #include <optional>
 #include <thread>
 
+#include "bench_daemon.h"
 #include "core/tracker.h"
 #include "platform/event_loop.h"
 #include "platform/worker_pool.h"
@@ -43,13 +44,8 @@ namespace {
 using namespace sigdump;
 using namespace sigdump::daemon;
 using clock_type = std::chrono::steady_clock;
-
-std::string make_temp_dir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base != nullptr ? base : "/tmp") + "/sigdump-bench-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) return {};
-  return tmpl;
-}
+using bench::make_temp_dir;
+using bench::spawn_sigdumpd;
 
 // Collects the publish time of each layer event of one run.
 struct latency_sink : event_sink {
@@ -392,35 +388,6 @@ long pid_status_kb(pid_t pid, const char* key) {
   return -1;
 }
 
-std::string sigdumpd_path() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return {};
-  std::string self(buf, static_cast<std::size_t>(n));
-  return self.substr(0, self.find_last_of('/')) + "/sigdumpd";
-}
-
-// Starts the real sigdumpd on DIR/sock with DIR/state, no configuration
-// file, stderr to /dev/null, plus `extra` arguments.
-pid_t spawn_sigdumpd(const std::string& dir, const std::vector<std::string>& extra) {
-  std::string exe = sigdumpd_path();
-  std::vector<std::string> args{exe,        "--foreground", "--state-dir", dir + "/state",
-                                "--socket", dir + "/sock"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-    ::dup2(null_fd, 2);
-    ::setenv("XDG_CONFIG_HOME", (dir + "/no-config").c_str(), 1);
-    ::execv(exe.c_str(), argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
 std::size_t count_lines_with(const std::string& path, const std::string& needle) {
   std::ifstream in(path);
   std::string line;
@@ -509,23 +476,8 @@ void BM_SocketLayerLatency(benchmark::State& st) {
   }
   pid_t daemon = spawn_sigdumpd(s.dir, {"--pair", "bench:" + s.sample_path + "=" + s.bench_path,
                                         "--poll-ms", "1000", "--quiet-ms", "600000"});
-  struct reaper {
-    pid_t pid;
-    ~reaper() {
-      ::kill(pid, SIGTERM);
-      int status = 0;
-      ::waitpid(pid, &status, 0);
-    }
-  } reap{daemon};
-  std::optional<ipc::client> sub;
-  for (int i = 0; i < 500 && !sub; ++i) {
-    auto c = ipc::client::connect(s.dir + "/sock", std::chrono::milliseconds(200));
-    if (c) {
-      sub.emplace(std::move(*c));
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
+  bench::daemon_reaper reap{daemon};
+  std::optional<ipc::client> sub = bench::connect_when_up(s.dir + "/sock");
   if (!sub || !sub->call("subscribe", R"({"pair":"bench"})")) {
     st.SkipWithError("cannot subscribe to sigdumpd");
     return;

@@ -8,6 +8,7 @@ packages=(
   liburing-dev libsimdjson-dev libxxhash-dev libboost-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 systemd
+  openssh-client openssh-server
   python3-dev pybind11-dev python3-pybind11 python3-numpy python3-pytest
   clang-format
   chromium neovim

@@ -104,9 +104,17 @@ _sigdump() {
   local prog=${COMP_WORDS[0]}
   COMPREPLY=()
 
-  # The command is the first word after the program that is not an option.
+  # The command is the first word after the program that is not an option
+  # nor the value of a global option (an ssh:// URL is split at ':' and '=').
   local i cmd="" cmd_index=0
   for ((i = 1; i < COMP_CWORD; i++)); do
+    if [[ ${COMP_WORDS[i]} == --host || ${COMP_WORDS[i]} == --remote-sigdump ]]; then
+      ((i++))
+      while ((i + 1 < COMP_CWORD)) && [[ ${COMP_WORDS[i + 1]} == [:=] || ${COMP_WORDS[i]} == [:=] ]]; do
+        ((i++))
+      done
+      continue
+    fi
     if [[ ${COMP_WORDS[i]} != -* ]]; then
       cmd=${COMP_WORDS[i]}
       cmd_index=$i
@@ -115,8 +123,14 @@ _sigdump() {
   done
 
   if [[ -z $cmd ]]; then
-    if [[ $cur == -* ]]; then
-      mapfile -t COMPREPLY < <(compgen -W "--help --version" -- "$cur")
+    if [[ $prev == --host ]]; then
+      # ssh://HOST for the hosts bash knows (/etc/hosts, $HOSTFILE).
+      mapfile -t COMPREPLY < <(compgen -P ssh:// -A hostname -- "${cur#ssh://}")
+    elif [[ $prev == --remote-sigdump ]]; then
+      compopt -o filenames 2>/dev/null
+      mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+    elif [[ $cur == -* ]]; then
+      mapfile -t COMPREPLY < <(compgen -W "--help --version --host --remote-sigdump" -- "$cur")
     else
       mapfile -t COMPREPLY < <(compgen -W "$(_sigdump_list_commands "$prog") help" -- "$cur")
     fi

@@ -24,6 +24,7 @@ _sigdumpd_options=(
   "--metrics-interval-ms value"
   "--archive-dir dir"
   "--archive-max-bytes value"
+  "--on-first-bad file"
   "--foreground none"
   "-f none"
   "--debug none"

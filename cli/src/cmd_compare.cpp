@@ -368,7 +368,7 @@ int run_compare(const std::vector<std::string>& args) {
 
 const command_registrar reg{
     command{"compare", "compare two dumps layer by layer (MSE, COS, RMSE), find the bad layer",
-            compare_help, run_compare}};
+            compare_help, run_compare, true}};
 
 }  // namespace
 }  // namespace sigdump::cli

@@ -519,7 +519,7 @@ const command_registrar reg{
             "\n"
             "exit status: 0 when the advice fixed every suspect layer, 1 when not,\n"
             "2 when the demo could not run.\n",
-            run_demo}};
+            run_demo, true}};
 
 }  // namespace
 }  // namespace sigdump::cli

@@ -224,7 +224,8 @@ int run_ls(const std::vector<std::string>& args) {
   return exit_ok;
 }
 
-const command_registrar reg{command{"ls", "list the records of a dump file", ls_help, run_ls}};
+const command_registrar reg{
+    command{"ls", "list the records of a dump file", ls_help, run_ls, true}};
 
 }  // namespace
 }  // namespace sigdump::cli

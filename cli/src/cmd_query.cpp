@@ -21,7 +21,9 @@ scale, zero point), statistics (min, max, mean, std, zeros, NaN, Inf), its
 metrics against the benchmark when it belongs to a pair (MSE, COS, RMSE as
 the vendor computes them), a locator (file, byte offset, bytes, dtype,
 shape) to map the bytes yourself, and optionally a slice of its values.
-By default the newest run of any file and the last output record of NAME.
+By default the current sample run of a pair whose sample holds NAME (the
+pair with the newest run first), else the newest run that holds it, and the
+last output record of NAME; the answer names the run, pair and file.
 
 options:
   --run R          the tensor in run R (see 'sigdump runs')
@@ -239,10 +241,13 @@ int run_query(const std::vector<std::string>& args) {
   auto rec = live::member(doc, "record");
   std::printf("%s\n",
               rec ? live::str(*rec, "name", a->positional[0]).c_str() : a->positional[0].c_str());
-  std::printf(
-      "  run %s  file %s%s\n", live::str(doc, "run", "-").c_str(), live::str(doc, "path").c_str(),
-      live::str(doc, "source") == "archive" ? "  (archived copy: the run's file was overwritten)"
-                                            : "");
+  const std::string pair = live::str(doc, "pair");
+  std::printf("  run %s%s  file %s%s\n", live::str(doc, "run", "-").c_str(),
+              pair.empty() ? "" : (" (sample of pair " + pair + ")").c_str(),
+              live::str(doc, "path").c_str(),
+              live::str(doc, "source") == "archive"
+                  ? "  (archived copy: the run's file was overwritten)"
+                  : "");
   if (rec) {
     const std::string kind = live::str(*rec, "kind", "out");
     const auto port = live::integer(*rec, kind == "in" ? "input" : "output");

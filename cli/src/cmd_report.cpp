@@ -2,6 +2,7 @@
 // writes the result as a self-contained HTML page and/or an SVG chart.
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -59,8 +60,11 @@ options:
   --threads N            worker threads (default 0: every core)
   -h, --help             show this help
 
-RUN (e.g. r7) is a run sigdumpd recorded for a pair: its sample file (which
-must still hold that run) is compared with the pair's benchmark file.
+RUN (e.g. r7) is a run sigdumpd recorded for a pair: its sample records are
+compared with the pair's benchmark as it was then (the benchmark run current
+when RUN started, else the first one after it). Each is read from its dump
+file while the file still holds that run, else from the daemon's archived
+copy (--archive-dir); a first line says which file each side was read from.
 
 exit status: 0 no suspect layer, 1 a layer is suspect or could not be compared,
 2 bad usage, an unreadable input or an output that cannot be written.
@@ -160,51 +164,97 @@ std::string parse_args(const std::vector<std::string>& args, report_args& out) {
   return {};
 }
 
-// The RUN form: a run the daemon recorded is its sample file (which must
-// still hold that run) compared with its pair's benchmark file.
+// One run of the daemon's `runs` list: where its records are read from now.
+struct listed_run {
+  std::string id, path, pair, benchmark, source, copy;
+  std::uint64_t number = 0;
+};
+
+std::vector<listed_run> parse_runs(simdjson::dom::array list) {
+  std::vector<listed_run> out;
+  for (auto r : list) {
+    listed_run l;
+    std::string_view v;
+    if (r["run"].get(v) || v.size() < 2) continue;
+    l.id = std::string(v);
+    std::from_chars(l.id.data() + 1, l.id.data() + l.id.size(), l.number);
+    if (!r["path"].get(v)) l.path = std::string(v);
+    if (!r["pair"].get(v)) l.pair = std::string(v);
+    if (!r["benchmark"].get(v)) l.benchmark = std::string(v);
+    if (!r["source"].get(v)) l.source = std::string(v);
+    if (!r["archive"]["path"].get(v)) l.copy = std::string(v);
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+// The file that holds r's records now, and how to say so; empty when none.
+std::string readable(const listed_run& r, std::string& said) {
+  if (r.source == "file") {
+    said = r.path + " (" + r.id + ")";
+    return r.path;
+  }
+  if (r.source == "archive" && !r.copy.empty()) {
+    said = "the archived copy " + r.copy + " (" + r.id + "; " + r.path + " holds a later run)";
+    return r.copy;
+  }
+  return {};
+}
+
+// The RUN form: the run's sample records (its file, or the archived copy
+// once the file holds a later run) compared with its pair's benchmark as
+// it was then: the benchmark run current when RUN started, else the first
+// one after it, again from its file or its copy.
 std::optional<std::string> resolve_run(report_args& a) {
-  const std::string& run = a.positional[0];
+  const std::string run = a.positional[0];  // a copy: positional is replaced below
   const std::string socket = a.socket.empty() ? ipc::default_socket_path() : a.socket;
   auto c = ipc::client::connect(socket);
   if (!c) return c.error().describe();
-  auto status = c->call("status", {}, std::chrono::seconds(10));
-  if (!status) return status.error().describe();
-  if (status->is_error) return "status: " + status->error_message;
+  auto reply = c->call("runs", {}, std::chrono::seconds(10));
+  if (!reply) return reply.error().describe();
+  if (reply->is_error) return "runs: " + reply->error_message;
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (parser.parse(status->result).get(doc)) return "the daemon's status reply is not JSON";
-  std::string path, pair;
-  simdjson::dom::array pairs;
-  if (!doc["pairs"].get(pairs)) {
-    for (auto p : pairs) {
-      std::string_view name, sample, bench, prun;
-      if (p["name"].get(name) || p["sample"].get(sample) || p["benchmark"].get(bench)) continue;
-      if (!p["run"].get(prun) && prun == run) {
-        pair = std::string(name);
-        a.positional = {std::string(sample), std::string(bench)};
-      }
-    }
+  simdjson::dom::array list;
+  if (parser.parse(reply->result).get(doc) || doc["runs"].get(list)) {
+    return "the daemon's runs reply has no list";
   }
-  if (pair.empty()) {
-    // Not the current run of a pair: ask the history which file it was.
-    auto runs = c->call("runs", {}, std::chrono::seconds(10));
-    if (!runs || runs->is_error) return "runs: cannot list the daemon's runs";
-    simdjson::dom::element rdoc;
-    simdjson::dom::array list;
-    if (parser.parse(runs->result).get(rdoc) || rdoc["runs"].get(list)) {
-      return "the daemon's runs reply has no list";
-    }
-    for (auto r : list) {
-      std::string_view id, rpath, rpair;
-      if (r["run"].get(id) || id != run || r["path"].get(rpath)) continue;
-      path = std::string(rpath);
-      if (r["pair"].get(rpair)) return "run " + run + " (" + path + ") belongs to no pair";
-      return "run " + run + " of pair '" + std::string(rpair) + "' is no longer the pair's " +
-             "current run; its metrics remain in 'sigdump runs', and its dump was " +
-             "overwritten by a later run (archiving is not implemented)";
-    }
+  const auto runs = parse_runs(list);
+  auto it = std::find_if(runs.begin(), runs.end(), [&](const auto& r) { return r.id == run; });
+  if (it == runs.end()) {
     return "no run '" + run + "' in the daemon at " + socket + " (see 'sigdump runs')";
   }
+  if (it->pair.empty()) return "run " + run + " (" + it->path + ") belongs to no pair";
+  std::string sample_said, bench_said;
+  const std::string sample = readable(*it, sample_said);
+  if (sample.empty()) {
+    return "run " + run + " of pair '" + it->pair + "': " + it->path +
+           " holds a later run and no archived copy of it is kept (archiving is off, or the "
+           "copy was evicted); its metrics remain in 'sigdump runs'";
+  }
+  // Listed newest first: the last older one seen is the newest before RUN.
+  const listed_run* bench = nullptr;
+  for (const auto& r : runs) {
+    if (r.path != it->benchmark) continue;
+    if (r.number < it->number) {
+      bench = &r;
+      break;
+    }
+    bench = &r;  // after RUN: the oldest such wins unless an older one follows
+  }
+  std::string benchmark = it->benchmark;
+  bench_said = benchmark;
+  if (bench != nullptr) {
+    benchmark = readable(*bench, bench_said);
+    if (benchmark.empty()) {
+      return "run " + run + " of pair '" + it->pair + "': its benchmark run " + bench->id +
+             " is no longer readable (" + bench->path +
+             " holds a later run and no archived copy of it is kept)";
+    }
+  }
+  a.positional = {sample, benchmark};
+  std::printf("%s of pair %s: sample %s, benchmark %s\n", run.c_str(), it->pair.c_str(),
+              sample_said.c_str(), bench_said.c_str());
   return std::nullopt;
 }
 
@@ -255,7 +305,7 @@ int run_report(const std::vector<std::string>& args) {
 
 const command_registrar reg{command{"report",
                                     "write an HTML report and/or SVG chart comparing two dumps",
-                                    report_help, run_report}};
+                                    report_help, run_report, true}};
 
 }  // namespace
 }  // namespace sigdump::cli

@@ -371,7 +371,7 @@ int run_show(const std::vector<std::string>& args) {
 }
 
 const command_registrar reg{
-    command{"show", "one tensor of a dump file: header, stats, values", show_help, run_show}};
+    command{"show", "one tensor of a dump file: header, stats, values", show_help, run_show, true}};
 
 }  // namespace
 }  // namespace sigdump::cli

@@ -188,6 +188,7 @@ const command_registrar reg{command{
     "run the built-in miniature IPU simulator and write its tensor dump",
     simulate_help,
     run_simulate,
+    true,
 }};
 
 }  // namespace

@@ -201,7 +201,7 @@ int run_split(const std::vector<std::string>& args) {
 
 const command_registrar reg{
     command{"split", "write one file per record, named like the vendor's split folders", split_help,
-            run_split}};
+            run_split, true}};
 
 }  // namespace
 }  // namespace sigdump::cli

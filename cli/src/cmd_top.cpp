@@ -38,6 +38,8 @@ daemon archives runs, the header has the archive line of `sigdump status`
 
 The board is found from the socket path (/dev/shm/sigdump-board-<uid>-<hash>);
 if it is not there but the daemon answers, its name is asked from `status`.
+The board is shared memory on the daemon's machine: with --host (another
+machine's daemon) top refuses; run it there with 'ssh -t HOST sigdump top'.
 
 options:
   --once          print one snapshot and exit (for scripts and tests)
@@ -347,6 +349,13 @@ int run_top(const std::vector<std::string>& args) {
   const bool once = a->has("once");
   if (a->has("json") && !once) return fail("--json goes with --once; see 'sigdump top --help'");
   const std::string sock = live::socket_path_of(*a);
+  if (live::is_remote(sock)) {
+    return fail(
+        "top reads the status board in the shared memory of the daemon's machine, "
+        "so it does not run against " +
+        sock + "; run it there ('ssh -t HOST sigdump top'), or use 'sigdump --host " + sock +
+        " status' or 'subscribe' from here");
+  }
   std::string name;
   auto reader = open_board(sock, a->get("board"), name);
   if (!reader) return exit_error;

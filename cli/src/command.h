@@ -20,6 +20,7 @@ struct command {
   std::string synopsis;  // one line for "sigdump --help"
   std::string help;      // full text for "sigdump NAME --help"
   std::function<int(const std::vector<std::string>& args)> run;
+  bool local = false;  // works on this machine only (files, the demo): no --host
 };
 
 std::map<std::string, command>& commands();

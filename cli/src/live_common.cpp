@@ -13,8 +13,10 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 #include "command.h"
+#include "remote.h"
 #include "sigdump/ipc/socket_path.h"
 
 namespace sigdump::cli::live {
@@ -85,12 +87,32 @@ std::optional<parsed_args> parse_args(std::string_view command,
 }
 
 std::string socket_path_of(const parsed_args& args) {
-  if (auto s = args.get("socket"); s && !s->empty()) return *s;
+  auto s = args.get("socket");
+  if (auto host = remote::host()) {
+    remote::target t = remote::parse(*host);
+    if (s && !s->empty()) {
+      if (!t.socket.empty() && t.socket != *s) {
+        throw std::invalid_argument("the remote socket is given twice, as " + t.socket +
+                                    " in the host URL and as --socket " + *s);
+      }
+      t.socket = *s;
+    }
+    return remote::to_url(t);
+  }
+  if (s && !s->empty()) return *s;
   return ipc::default_socket_path();
 }
 
+bool is_remote(const std::string& endpoint) { return remote::is_url(endpoint); }
+
+result<ipc::client> open(const std::string& endpoint) {
+  return is_remote(endpoint)
+             ? ipc::client::spawn(remote::ssh_argv(remote::parse(endpoint)), endpoint)
+             : ipc::client::connect(endpoint, std::chrono::seconds(5));
+}
+
 std::optional<ipc::client> connect(const std::string& socket_path) {
-  auto c = ipc::client::connect(socket_path, std::chrono::seconds(5));
+  auto c = open(socket_path);
   if (!c) {
     fail(c.error().describe());
     return std::nullopt;

@@ -39,10 +39,20 @@ std::optional<parsed_args> parse_args(std::string_view command,
                                       std::vector<option_spec> spec,
                                       std::size_t max_positional = 0);
 
-/* --socket PATH, else $SIGDUMP_SOCKET, else the default (same rule as the daemon). */
+/* --socket PATH, else $SIGDUMP_SOCKET, else the default (same rule as the
+   daemon). With a remote host (--host, $SIGDUMP_HOST: remote.h) the
+   endpoint is its ssh:// URL instead, holding --socket (the socket on that
+   machine) as its path; it also keys the saved subscribe clock. */
 std::string socket_path_of(const parsed_args& args);
 
-/* Connects or prints the reason (for no daemon: how to start one). */
+/* Whether an endpoint from socket_path_of is a remote daemon's. */
+bool is_remote(const std::string& endpoint);
+
+/* Connects, locally or over ssh; the error says why not (for no daemon:
+   how to start one). */
+result<ipc::client> open(const std::string& endpoint);
+
+/* The same, printing the reason instead of returning it. */
 std::optional<ipc::client> connect(const std::string& socket_path);
 
 /* Calls `method` and returns the reply's result JSON; prints the error reply

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "command.h"
+#include "remote.h"
 #include "sigdump/isa.h"
 #include "sigdump/version.h"
 
@@ -42,7 +43,38 @@ void print_usage(std::FILE* out) {
                "\n"
                "options:\n"
                "  -h, --help     show this help; 'sigdump COMMAND --help' for a command\n"
-               "  --version      print the version and the protocol version\n");
+               "  --version      print the version and the protocol version\n"
+               "  --host ssh://[USER@]HOST[:PORT][/SOCKET]\n"
+               "                 run a live command against the sigdumpd of another machine,\n"
+               "                 over ssh (default: $SIGDUMP_HOST; docs/user-guide.md)\n"
+               "  --remote-sigdump PATH\n"
+               "                 the sigdump program there (default: $SIGDUMP_REMOTE_BIN,\n"
+               "                 else sigdump from its PATH)\n");
+}
+
+// Takes the global options before the command (--host, --remote-sigdump);
+// false after printing a usage error.
+bool take_global_options(std::vector<std::string>& args) {
+  while (!args.empty()) {
+    const std::string a = args.front();
+    std::string name = a, value;
+    const auto eq = a.find('=');
+    if (eq != std::string::npos) name = a.substr(0, eq);
+    if (name != "--host" && name != "--remote-sigdump") return true;
+    args.erase(args.begin());
+    if (eq != std::string::npos) {
+      value = a.substr(eq + 1);
+    } else if (!args.empty()) {
+      value = args.front();
+      args.erase(args.begin());
+    } else {
+      fail("option '" + name + "' needs a value; see 'sigdump --help'");
+      return false;
+    }
+    if (name == "--host") remote::set_host(value);
+    if (name == "--remote-sigdump") remote::set_remote_program(value);
+  }
+  return true;
 }
 
 }  // namespace
@@ -51,6 +83,7 @@ void print_usage(std::FILE* out) {
 int main(int argc, char** argv) {
   using namespace sigdump::cli;
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (!take_global_options(args)) return exit_error;
   if (args.empty()) {
     print_usage(stderr);
     return exit_error;
@@ -74,6 +107,10 @@ int main(int argc, char** argv) {
   auto it = commands().find(first);
   if (it == commands().end()) {
     return fail("unknown command '" + first + "'; run 'sigdump --help' for the list");
+  }
+  if (it->second.local && remote::host_given()) {
+    return fail("'" + first + "' works on this machine only and does not take --host; run it " +
+                "on the other machine with ssh, or copy its files here");
   }
   std::vector<std::string> rest(args.begin() + 1, args.end());
   for (const auto& a : rest) {

@@ -14,11 +14,14 @@
 
 #include "core/tracker.h"
 #include "export/metrics_export.h"
+#include "export/trigger_runner.h"
 #include "platform/lock_file.h"
 #include "platform/log.h"
 #include "platform/worker_pool.h"
 #include "server/ipc_seam.h"
+#include "sigdump/ipc/socket_path.h"
 #include "state/events_log.h"
+#include "state/run_journal.h"
 #include "state/state_store.h"
 
 namespace sigdump::daemon {
@@ -26,7 +29,7 @@ namespace sigdump::daemon {
 namespace {
 
 int fail(const error& e) {
-  log(log_level::err, "sigdump: error: " + e.describe());
+  log(log_level::err, e.describe());
   return 2;
 }
 
@@ -95,9 +98,15 @@ int run_daemon(daemon_options& options) {
     state.add_sink(&*events);
   }
 
+  run_journal journal(state);
+  state.add_sink(&journal);
+
   int exit_code = 0;
   {
     tracker core(**loop, state, &*store, pool);
+    // Before the tracker's first scan publishes anything.
+    trigger_runner triggers(**loop, state);
+    triggers.configure(options.triggers);
     std::unique_ptr<ipc_service> service;
     // Declared after service: destroyed first, its last write still reads
     // the server's counters.
@@ -129,12 +138,12 @@ int run_daemon(daemon_options& options) {
           daemon_options fresh;
           auto r = parse_command_line(static_cast<int>(argv.size()), argv.data(), fresh);
           if (!r) {
-            log(log_level::err, "sigdump: error: " + r.error().describe() +
-                                    " (keeping the previous configuration)");
+            log(log_level::err, r.error().describe() + " (keeping the previous configuration)");
             continue;
           }
           fresh.state_dir = options.state_dir;  // the lock stays where it is
           options = std::move(fresh);
+          triggers.configure(options.triggers);
           core.reload(options);
           if (service) service->reloaded(options);
           apply_metrics();
@@ -146,6 +155,8 @@ int run_daemon(daemon_options& options) {
       }
     });
 
+    // The socket a trigger command may call back on (replaced by the bound one below).
+    triggers.set_socket(options.socket.empty() ? ipc::default_socket_path() : options.socket);
     if (auto r = core.start(options); !r) return fail(r.error());
 
     int activated = -1;
@@ -157,6 +168,7 @@ int run_daemon(daemon_options& options) {
       return fail(served.error());
     }
     service = std::move(*served);
+    triggers.set_socket(service->socket_name());
 
     apply_metrics();
 
@@ -181,7 +193,7 @@ int run_daemon(daemon_options& options) {
     auto ran = (*loop)->run();
     ::sd_notify(0, "STOPPING=1");
     if (!ran) {
-      log(log_level::err, "sigdump: error: event loop failed: " + ran.error().describe());
+      log(log_level::err, "event loop failed: " + ran.error().describe());
       exit_code = 1;
     }
     core.stop();
@@ -194,6 +206,7 @@ int run_daemon(daemon_options& options) {
     }
     if (events) state.remove_sink(&*events);
   }
+  state.remove_sink(&journal);
   store->sync_all();
   return exit_code;
 }

@@ -2,10 +2,13 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <simdjson.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -38,6 +41,31 @@ std::optional<clock_type::time_point> deadline_after(std::chrono::milliseconds t
 }
 
 std::string minified(simdjson::dom::element e) { return simdjson::minify(e); }
+
+// Waits up to `timeout` for the child to exit (pidfd where the kernel has
+// it, else one look); its wait status, or nullopt while it runs.
+std::optional<int> reap_within(pid_t pid, std::chrono::milliseconds timeout) {
+  int status = 0;
+  if (::waitpid(pid, &status, WNOHANG) == pid) return status;
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd >= 0) {
+    pollfd p{pidfd, POLLIN, 0};
+    while (::poll(&p, 1, static_cast<int>(timeout.count())) < 0 && errno == EINTR) {
+    }
+    ::close(pidfd);
+  }
+  if (::waitpid(pid, &status, WNOHANG) == pid) return status;
+  return std::nullopt;
+}
+
+std::string describe_exit(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+           ::strsignal(WTERMSIG(status)) + ")";
+  }
+  return "stopped";
+}
 
 }  // namespace
 
@@ -147,6 +175,33 @@ struct client::impl {
   std::deque<message> events;
   std::map<std::string, message> replies;  // by id text
   std::deque<message> orphan_errors;       // error lines with "id":null
+  pid_t child = -1;                        // spawn(): the transport process
+  std::string child_name;
+  std::optional<int> child_status;  // its wait status once reaped
+
+  impl() = default;
+  impl(const impl&) = delete;
+  impl& operator=(const impl&) = delete;
+  ~impl() {
+    if (child <= 0 || child_status) return;
+    fd.reset();  // EOF first, so a transport that is done can exit by itself
+    ::kill(child, SIGTERM);
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+
+  // "daemon closed the connection", with how the transport exited.
+  std::string closed_text() {
+    std::string text = "daemon closed the connection";
+    if (child <= 0) return text;
+    if (!child_status) child_status = reap_within(child, std::chrono::seconds(2));
+    if (child_status) {
+      text += " (" + child_name + " " + describe_exit(*child_status) +
+              "; its message, if any, is above)";
+    }
+    return text;
+  }
 
   error io_error(std::string what) const {
     return error{errc::io, peer, no_record, {}, no_offset, std::move(what)};
@@ -194,7 +249,7 @@ struct client::impl {
   // Returns false on timeout or EINTR (nothing read).
   result<bool> fill(std::optional<clock_type::time_point> deadline) {
     if (!broken.empty()) return std::unexpected(io_error(broken));
-    if (eof) return std::unexpected(io_error("daemon closed the connection"));
+    if (eof) return std::unexpected(io_error(closed_text()));
     pollfd p{fd.get(), POLLIN, 0};
     int n = ::poll(&p, 1, poll_ms(deadline));
     if (n < 0) {
@@ -211,7 +266,9 @@ struct client::impl {
         if (static_cast<std::size_t>(got) < sizeof buf) return true;
         continue;
       }
-      if (got == 0) {
+      // A reset is a close too: a transport process that exits with our
+      // request unread resets its end of the socket pair.
+      if (got == 0 || (got < 0 && errno == ECONNRESET)) {
         eof = true;
         return true;
       }
@@ -240,6 +297,63 @@ client client::adopt(int fd, std::string peer_name) {
   int fdfl = ::fcntl(fd, F_GETFD);
   if (fdfl >= 0) ::fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC);
   return client(std::move(p));
+}
+
+result<client> client::spawn(const std::vector<std::string>& argv, std::string peer_name) {
+  if (argv.empty()) {
+    return make_error(errc::usage, peer_name, no_record, no_offset, "no transport command given");
+  }
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    return make_error(errc::io, peer_name, no_record, no_offset,
+                      std::string("socketpair: ") + std::strerror(errno));
+  }
+  unique_fd ours(sv[0]), theirs(sv[1]);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  // A pipe that exec closes: a byte on it is the child's exec errno.
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    return make_error(errc::io, peer_name, no_record, no_offset,
+                      std::string("pipe: ") + std::strerror(errno));
+  }
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(report[0]);
+    ::signal(SIGINT, SIG_IGN);
+    ::signal(SIGQUIT, SIG_IGN);
+    ::signal(SIGPIPE, SIG_DFL);
+    if (::dup2(theirs.get(), STDIN_FILENO) >= 0 && ::dup2(theirs.get(), STDOUT_FILENO) >= 0) {
+      ::execvp(args[0], args.data());
+    }
+    const int e = errno;
+    (void)!::write(report[1], &e, sizeof e);
+    ::_exit(127);
+  }
+  ::close(report[1]);
+  const int fork_errno = errno;
+  theirs.reset();
+  if (pid < 0) {
+    ::close(report[0]);
+    return make_error(errc::io, peer_name, no_record, no_offset,
+                      std::string("fork: ") + std::strerror(fork_errno));
+  }
+  int exec_errno = 0;
+  ssize_t got;
+  while ((got = ::read(report[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
+  }
+  ::close(report[0]);
+  if (got == static_cast<ssize_t>(sizeof exec_errno)) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return make_error(errc::io, peer_name, no_record, no_offset,
+                      "cannot run " + argv[0] + ": " + std::strerror(exec_errno));
+  }
+  client c = adopt(ours.release(), std::move(peer_name));
+  c.impl_->child = pid;
+  c.impl_->child_name = argv[0].substr(argv[0].find_last_of('/') + 1);
+  return c;
 }
 
 result<client> client::connect(const std::string& socket_path, std::chrono::milliseconds timeout) {
@@ -322,7 +436,7 @@ result<std::uint64_t> client::send(std::string_view method, std::string_view par
       continue;
     }
     if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
-      return make_error(errc::io, m.peer, no_record, no_offset, "daemon closed the connection");
+      return make_error(errc::io, m.peer, no_record, no_offset, m.closed_text());
     }
     return make_error(errc::io, m.peer, no_record, no_offset,
                       std::string("send: ") + std::strerror(errno));
@@ -382,7 +496,7 @@ result<std::optional<message>> client::next_event(std::chrono::milliseconds time
     if (!got) return std::unexpected(got.error());
     if (!*got) return std::optional<message>();  // timeout or signal
     if (m.eof && m.events.empty() && m.orphan_errors.empty()) {
-      return make_error(errc::io, m.peer, no_record, no_offset, "daemon closed the connection");
+      return make_error(errc::io, m.peer, no_record, no_offset, m.closed_text());
     }
   }
 }

@@ -1,5 +1,6 @@
 // summarize(): a report's first bad layer, diagnosis and advice, from its
-// layers. Called once offline and again as each layer arrives in the daemon.
+// layers. Called once offline; the daemon, which publishes no advice, calls
+// the first part, diagnose_report(), as layers arrive.
 #include <vector>
 
 #include "sigdump/compare.h"
@@ -7,8 +8,7 @@
 
 namespace sigdump {
 
-void summarize(compare_report& report, const dump_file& sample,
-               const std::vector<quant_param>* quant_params) {
+void diagnose_report(compare_report& report) {
   const thresholds& t = report.thresholds;
   std::vector<const layer_result*> comparable;
   std::int64_t first = -1;
@@ -32,6 +32,11 @@ void summarize(compare_report& report, const dump_file& sample,
   }
   detail::diagnose(report, comparable, first);
   count_coverage(report);
+}
+
+void summarize(compare_report& report, const dump_file& sample,
+               const std::vector<quant_param>* quant_params) {
+  diagnose_report(report);
   detail::advise(report, sample, quant_params);
 }
 

@@ -594,7 +594,8 @@ TEST_F(ArchiveDaemon, ReloadTurningArchivingOnCopiesTheLiveRunFromTheStart) {
   ASSERT_TRUE(wait_until([&] { return synced(c, "r1"); }))
       << d->proc().stderr_text() << c.call("runs").raw;
   EXPECT_EQ(read_file(copy(1)), read_file(dump()));
-  EXPECT_EQ(d->proc().stderr_text().find("<3>"), std::string::npos) << d->proc().stderr_text();
+  EXPECT_EQ(d->proc().stderr_text().find("sigdumpd: error: "), std::string::npos)
+      << d->proc().stderr_text();
 }
 
 TEST_F(ArchiveDaemon, OverwrittenRunIsQueriedFromItsCopyAlsoAfterRestart) {
@@ -661,7 +662,8 @@ TEST_F(ArchiveDaemon, OverwrittenRunIsQueriedFromItsCopyAlsoAfterRestart) {
   ASSERT_TRUE(again.error.empty()) << again.error << d->proc().stderr_text();
   EXPECT_EQ(again.source, "archive");
   EXPECT_EQ(again.values, expected_values(1.0f, 16));
-  EXPECT_EQ(d->proc().stderr_text().find("<3>"), std::string::npos) << d->proc().stderr_text();
+  EXPECT_EQ(d->proc().stderr_text().find("sigdumpd: error: "), std::string::npos)
+      << d->proc().stderr_text();
 }
 
 TEST_F(ArchiveDaemon, BudgetEvictsOldRunsButNeverTheLiveOne) {
@@ -721,7 +723,8 @@ TEST_F(ArchiveFullDisk, StopsThatRunWithOneErrorAndResumesWhenSpaceIsBack) {
   };
   ASSERT_TRUE(wait_until(stopped)) << d->proc().stderr_text();
   const std::string err = d->proc().stderr_text();
-  EXPECT_NE(err.find("<3>sigdumpd: " + copy(1) + ": archiving r1 stopped after"), std::string::npos)
+  EXPECT_NE(err.find("sigdumpd: error: " + copy(1) + ": archiving r1 stopped after"),
+            std::string::npos)
       << err;
   EXPECT_NE(err.find("No space left on device"), std::string::npos) << err;
   EXPECT_TRUE(d->proc().alive());

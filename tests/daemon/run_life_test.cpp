@@ -11,100 +11,12 @@
 #include <map>
 #include <set>
 
-#include "daemon_support.h"
-#include "ipc_test_client.h"
+#include "pair_daemon_support.h"
 
 namespace sigdump::testing {
 namespace {
 
-namespace fs = std::filesystem;
-
-// One run as `runs` lists it.
-struct listed_run {
-  std::string state, end_reason;
-  std::uint64_t records = 0, layers = 0;
-};
-
-std::map<std::string, listed_run> list_runs(const std::string& socket) {
-  std::map<std::string, listed_run> out;
-  raw_client c(socket);
-  if (!c.connected()) return out;
-  auto m = c.call("runs");
-  simdjson::dom::parser p;
-  simdjson::dom::element doc;
-  simdjson::dom::array list;
-  if (p.parse(m.result).get(doc) || doc["runs"].get_array().get(list)) return out;
-  for (simdjson::dom::element r : list) {
-    std::string_view id, state, end;
-    listed_run l;
-    if (r["run"].get_string().get(id)) continue;
-    if (!r["state"].get_string().get(state)) l.state = std::string(state);
-    if (!r["end_reason"].get_string().get(end)) l.end_reason = std::string(end);
-    if (r["records"].get_uint64().get(l.records)) l.records = 0;
-    if (r["layers"].get_uint64().get(l.layers)) l.layers = 0;
-    out[std::string(id)] = l;
-  }
-  return out;
-}
-
-std::size_t count_files(const std::string& dir) {
-  std::size_t n = 0;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (!name.empty() && name[0] == 'r') ++n;
-  }
-  return n;
-}
-
-std::size_t count_events(const std::vector<logged_event>& evs, const std::string& kind) {
-  std::size_t n = 0;
-  for (const auto& e : evs) n += e.event == kind ? 1 : 0;
-  return n;
-}
-
-class RunLife : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override { fs::create_directories(dumps_); }
-  std::string loop() const { return GetParam() == "epoll" ? "epoll" : ""; }
-  std::vector<std::string> args() const {
-    return {"--watch", dumps_, "--archive-dir", arch_, "--pair", "p:" + sample_ + "=" + bench_};
-  }
-  std::unique_ptr<test_daemon> start() {
-    auto d = std::make_unique<test_daemon>(dir_, args(), loop());
-    EXPECT_TRUE(d->wait_ready()) << d->proc().stderr_text();
-    return d;
-  }
-  static void stop(test_daemon& d) {
-    ASSERT_TRUE(d.proc().signal(SIGTERM));
-    ASSERT_EQ(d.proc().wait(), 0) << d.proc().stderr_text();
-  }
-  void write_dump(const std::string& path, int layers, float scale) {
-    auto w = dump_writer::create(path);
-    ASSERT_TRUE(w);
-    for (int i = 0; i < layers; ++i) {
-      ASSERT_TRUE(w->write(spec_of("net/l" + std::to_string(i), 256, i), ramp(256, scale)));
-    }
-    ASSERT_TRUE(w->close());
-  }
-  // Waits until every run listed is ended and its copy synced.
-  bool settled() {
-    return wait_until([&] {
-      raw_client c(dir_.file("sock"));
-      if (!c.connected()) return false;
-      auto m = c.call("runs");
-      return !m.result.empty() && m.result.find("\"state\":\"live\"") == std::string::npos &&
-             m.result.find("\"synced\":false") == std::string::npos &&
-             m.result.find("\"archive\":null") == std::string::npos;
-    });
-  }
-
-  temp_dir dir_;
-  std::string dumps_ = dir_.file("dumps");
-  std::string arch_ = dir_.file("arch");
-  std::string sample_ = dumps_ + "/sample_outtensor_dump.bin";
-  std::string bench_ = dumps_ + "/bench_outtensor_dump.bin";
-};
+class RunLife : public PairDaemonTest {};
 
 // Each restart used to start new runs (and archive new copies) for files
 // that had not changed.

@@ -504,7 +504,8 @@ TEST(SigdumpdStartup, BadConfigurationNamesLineAndColumn) {
        "4:16: error: pairs[1].sample: expected a string, got an integer"},
       {"{\"watch\": [\"/tmp\"],\n   \"keep_run\": 3}",
        "2:4: error: keep_run: unknown key (expected watch, pairs, state_dir, socket, events_log, "
-       "quiet_ms, poll_ms, keep_runs, workers, cos_min, rmse_max, allow_uids, metrics, archive)"},
+       "quiet_ms, poll_ms, keep_runs, workers, cos_min, rmse_max, allow_uids, metrics, archive, "
+       "triggers)"},
       {"{\"pairs\": [{\"sample\": \"a\", \"benchmark\": \"b\"},\n  {\"sample\": \"a.bin\"}]}",
        "2:3: error: pairs[1]: missing \"benchmark\""},
       {"{\"keep_runs\":\n\n      0}",
@@ -512,6 +513,11 @@ TEST(SigdumpdStartup, BadConfigurationNamesLineAndColumn) {
       {"{\"allow_uids\": [1000, \"root\"]}",
        "1:23: error: allow_uids[1]: expected a non-negative integer, got a string"},
       {"[1, 2]", "1:1: error: (top level): expected an object, got an array"},
+      // A pair's own thresholds: the ranges of the global ones.
+      {"{\"pairs\": [{\"sample\": \"a\", \"benchmark\": \"b\", \"cos_min\": 1.5}]}",
+       "1:57: error: pairs[0].cos_min: 1.5 is out of range: COS lies in [-1, 1]"},
+      {"{\"pairs\": [{\"sample\": \"a\", \"benchmark\": \"b\", \"rmse_max\": \"x\"}]}",
+       "1:58: error: pairs[0].rmse_max: expected a number, got a string"},
   };
   for (const auto& c : cases) {
     const std::string cfg = dir.file("sigdumpd.json");

@@ -55,7 +55,7 @@ TEST_P(Tracker, OverflowRescanFindsFilesAndAnnouncesResync) {
   opts.poll = std::chrono::milliseconds(60'000);  // only events and rescans look
   ASSERT_TRUE(core.start(opts));
   EXPECT_EQ(state_.watched.size(), 1u);
-  EXPECT_TRUE(state_.watched[0].exists);
+  EXPECT_TRUE(state_.exists_now(state_.watched[0]));
   // Written while nobody reads inotify (as if its events were lost).
   std::string f = dir_.file("w") + "/sigma_outtensor_dump.bin";
   {

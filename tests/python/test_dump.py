@@ -83,9 +83,9 @@ def numpy_read(data, r, rec, is_float, variant):
         toks = [t for t in text.replace(",", " ").split() if t not in ("};", "}")]
         if storage == "f32":
             q = np.array([float(t) for t in toks[:r.elements]], dtype=np.float32)
-            q = q.astype(np.float64)
-        else:  # stored integers are read as integers, not through float32
-            q = np.array([int(t) for t in toks[:r.elements]], dtype=np.float64)
+        else:  # stored integers are read as integers (exact above 2^24)
+            q = np.array([int(t) for t in toks[:r.elements]], dtype=np.int64)
+        q = q.astype(np.float64)
     else:
         inner = rec.shape[-1] if rec.shape else 1
         stride = rec.pad_inner_to or inner

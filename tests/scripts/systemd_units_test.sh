@@ -10,6 +10,7 @@ set -euo pipefail
 
 bin_dir=$(cd "$1" && pwd)
 build_dir=$(dirname "$bin_dir")
+src_dir=$(cd "$2" && pwd)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sigdump-units-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -67,6 +68,39 @@ if grep -qx 'ProtectSystem=strict' "$service"; then
     fail "ProtectSystem=strict without ReadWritePaths= for %S/sigdump"
 fi
 
+# The archive and metrics folders the documentation recommends are
+# writable under the installed unit's sandbox: by the unit itself, or by
+# the drop-in it ships (docs/examples/systemd/sigdumpd-paths.conf) for
+# folders under the home folder. Paths are compared after expanding the
+# specifiers and ~ for a sample user.
+dropin=$prefix/share/doc/sigdump/examples/systemd/sigdumpd-paths.conf
+[[ -s $dropin ]] || fail "the drop-in example $dropin is not installed"
+expand() {
+  sed -e 's|^-||' -e "s|^%S|/home/u/.local/state|" -e "s|^%h|/home/u|" -e "s|^~|/home/u|" \
+    -e "s|^%t|/run/user/1000|" -e 's|^\$HOME|/home/u|'
+}
+writable_in() { sed -n 's/^ReadWritePaths=//p' "$@" | tr ' ' '\n' | grep -v '^$' | expand; }
+inside() { # inside DIR PATHS...: DIR is one of PATHS or below one
+  local d=$1 p
+  shift
+  for p in "$@"; do [[ $d == "$p" || $d == "$p"/* ]] && return 0; done
+  return 1
+}
+mapfile -t unit_rw < <(writable_in "$service")
+mapfile -t dropin_rw < <(writable_in "$service" "$dropin")
+mapfile -t recommended < <(grep -hoE -- '--(archive-dir|metrics-dir) [~/$][^ `]*|"(archive_dir|textfile_dir)": *"[~/$][^"]*"' \
+  "$src_dir/README.md" "$src_dir"/docs/*.md | sed -E 's/^--[a-z-]+ //; s/^"[a-z_]+": *"//; s/"$//' | sort -u)
+((${#recommended[@]} >= 2)) || fail "found no recommended archive or metrics folder in the docs (${recommended[*]})"
+for d in "${recommended[@]}"; do
+  inside "$(expand <<<"$d")" "${unit_rw[@]}" ||
+    fail "the docs recommend $d, which sigdumpd.service leaves read-only (ReadWritePaths: ${unit_rw[*]})"
+done
+# The drop-in's own example: an archive in the home folder.
+inside /home/u/sigdump-archive "${dropin_rw[@]}" ||
+  fail "the drop-in example does not make ~/sigdump-archive writable (ReadWritePaths: ${dropin_rw[*]})"
+inside /home/u/sigdump-archive "${unit_rw[@]}" &&
+  fail "~/sigdump-archive is writable without the drop-in: the example would be pointless"
+
 # What enabling sigdumpd.service installs, checked offline
 # in a scratch root (the units are where a package puts them under it).
 if command -v systemctl >/dev/null && [[ $units == "$tmp/usr/lib/systemd/user" ]]; then
@@ -114,6 +148,9 @@ verify() {
   return 0
 }
 
+# The drop-in is verified with the units, from where systemd reads drop-ins.
+mkdir -p "$units/sigdumpd.service.d"
+cp "$dropin" "$units/sigdumpd.service.d/paths.conf"
 mkdir -m 0700 "$tmp/runtime"
 rc=0
 verify --user env XDG_RUNTIME_DIR="$tmp/runtime" || rc=$?

@@ -12,6 +12,7 @@
 #include "config/daemon_options.h"
 #include "config/option_table.h"
 #include "config/paths.h"
+#include "sigdump/name_map.h"
 
 namespace sigdump::daemon {
 
@@ -116,7 +117,9 @@ struct config_reader {
     return v;
   }
 
-  // {"name": NAME, "sample": PATH, "benchmark": PATH}; name is optional.
+  // {"name": NAME, "sample": PATH, "benchmark": PATH}; name is optional,
+  // and so are the pair's own "cos_min", "rmse_max" (the ranges of the
+  // top-level keys) and "name_map" (a name map file, as --name-map).
   result<pair_config> pair(const std::string& at, simdjson::dom::element e) const {
     simdjson::dom::object obj;
     if (e.get_object().get(obj)) {
@@ -125,6 +128,12 @@ struct config_reader {
     pair_config p;
     for (auto [k, v] : obj) {
       std::string f = at + "." + std::string(k);
+      if (k == "cos_min" || k == "rmse_max") {
+        auto d = value(*find_key(k), f, v);
+        if (!d) return std::unexpected(d.error());
+        (k == "cos_min" ? p.cos_min : p.rmse_max) = d->number;
+        continue;
+      }
       auto s = str(f, v);
       if (!s) return std::unexpected(s.error());
       if (k == "name") {
@@ -133,8 +142,14 @@ struct config_reader {
         p.sample = resolve_against(base, *s);
       } else if (k == "benchmark") {
         p.benchmark = resolve_against(base, *s);
+      } else if (k == "name_map") {
+        auto map = load_name_map(resolve_against(base, *s));
+        if (!map) return config_error(file, f, map.error().describe());
+        p.name_map = std::move(*map);
       } else {
-        return config_error(file, f, "unknown key (expected name, sample or benchmark)");
+        return config_error(
+            file, f,
+            "unknown key (expected name, sample, benchmark, cos_min, rmse_max or name_map)");
       }
     }
     if (p.sample.empty()) return config_error(file, at, "missing \"sample\"");
@@ -187,6 +202,12 @@ struct config_reader {
         auto p = pair(field, e);
         if (!p) return std::unexpected(p.error());
         v.pair = std::move(*p);
+        break;
+      }
+      case arg_kind::trigger: {
+        auto t = parse_trigger_object(field, e);
+        if (!t) return config_error(file, t.error().field, t.error().message);
+        v.trigger = std::move(*t);
         break;
       }
     }

@@ -104,6 +104,12 @@ result<option_value> read_value(const option_spec& o, const std::string& text,
       v.pair = std::move(*p);
       break;
     }
+    case arg_kind::trigger: {
+      auto t = parse_trigger_arg(o.name, text);
+      if (!t) return usage_error(t.error());
+      v.trigger = std::move(*t);
+      break;
+    }
   }
   return v;
 }
@@ -122,6 +128,13 @@ std::string default_state_dir() {
   const char* home = std::getenv("HOME");
   if (home != nullptr) return std::string(home) + "/.local/state/sigdump";
   return "/tmp/sigdump-state-" + std::to_string(::getuid());
+}
+
+// Names the command line's triggers and checks every trigger's pair.
+std::string check_merged_triggers(daemon_options& merged) {
+  std::vector<std::string> pair_names;
+  for (const auto& p : merged.pairs) pair_names.push_back(p.name);
+  return check_triggers(merged.triggers, pair_names);
 }
 
 }  // namespace
@@ -187,6 +200,7 @@ result<cli_action> parse_command_line(int argc, char** argv, daemon_options& out
       }
     }
   }
+  if (auto why = check_merged_triggers(merged); !why.empty()) return usage_error(why);
   out = std::move(merged);
   return cli_action::run;
 }

@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "config/trigger_config.h"
 #include "sigdump/error.h"
 #include "sigdump/metrics.h"
 
@@ -21,6 +23,11 @@ struct pair_config {
   std::string name;       // "NAME:" of --pair, "name" in the config; default "SAMPLE=BENCHMARK"
   std::string sample;     // absolute, normalized path
   std::string benchmark;  // absolute, normalized path
+  // Configuration file only: this pair's own thresholds and name map, over
+  // the daemon's ("cos_min", "rmse_max", "name_map" of a "pairs" entry).
+  std::optional<double> cos_min = std::nullopt;
+  std::optional<double> rmse_max = std::nullopt;
+  std::optional<std::unordered_map<std::string, std::string>> name_map = std::nullopt;
 };
 
 struct archive_config {
@@ -50,6 +57,7 @@ struct daemon_options {
   struct thresholds thresholds;           // "cos_min", "rmse_max" (as sigdump compare)
   archive_config archive;                 // "archive": {"dir","max_bytes"}, --archive-dir
   metrics_config metrics;                 // "metrics": textfile export (docs/monitoring.md)
+  std::vector<trigger_config> triggers;   // "triggers" + --on-first-bad
   bool foreground = false;                // --foreground (we never fork; kept for unit files)
   bool debug = false;                     // --debug: log level debug
   std::vector<std::string> cli_args;      // argv as given, for SIGHUP reload

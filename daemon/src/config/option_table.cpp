@@ -174,6 +174,20 @@ constexpr option_spec options[] = {
              "archived runs are deleted past it (default 10 GiB;\n"
              "0: no budget)",
      .apply = [](daemon_options& o, const option_value& v) { o.archive.max_bytes = v.count; }},
+    {.name = "--on-first-bad",
+     .kind = arg_kind::trigger,
+     .metavar = "CMD",
+     .help = "run CMD when a pair's run meets its first bad layer:\n"
+             "a JSON array '[\"prog\",\"arg\",...]' or one program;\n"
+             "no shell; repeatable (see docs/configuration.md,\n"
+             "\"Triggers\")",
+     .repeatable = true,
+     .apply = [](daemon_options& o, const option_value& v) { o.triggers.push_back(v.trigger); }},
+    {.key = "triggers",
+     .kind = arg_kind::trigger,
+     .repeatable = true,
+     .items = "trigger objects",
+     .apply = [](daemon_options& o, const option_value& v) { o.triggers.push_back(v.trigger); }},
     {.name = "--foreground",
      .alias = "-f",
      .help = "stay in the foreground (sigdumpd never forks; kept\n"
@@ -226,6 +240,7 @@ std::string_view completion_kind(const option_spec& o) noexcept {
     case arg_kind::flag: return "none";
     case arg_kind::path: return o.metavar == "DIR" ? "dir" : "file";
     case arg_kind::pair: return "file";
+    case arg_kind::trigger: return "file";
     case arg_kind::count:
     case arg_kind::number: return "value";
   }

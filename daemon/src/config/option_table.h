@@ -18,13 +18,15 @@ namespace sigdump::daemon {
 
 /* What an option's value is. */
 enum class arg_kind : std::uint8_t {
-  flag,    // no value (command line only)
-  path,    // made absolute: against the current folder on the command line,
-           // the file's folder in the file; "~/" is $HOME
-  count,   // a non-negative integer in [min, max]
-  number,  // a floating-point number
-  pair,    // [NAME:]SAMPLE=BENCHMARK on the command line,
-           // {"name","sample","benchmark"} in the file
+  flag,     // no value (command line only)
+  path,     // made absolute: against the current folder on the command line,
+            // the file's folder in the file; "~/" is $HOME
+  count,    // a non-negative integer in [min, max]
+  number,   // a floating-point number
+  pair,     // [NAME:]SAMPLE=BENCHMARK on the command line,
+            // {"name","sample","benchmark"} in the file
+  trigger,  // CMD on the command line (config/trigger_config.h),
+            // {"name","on","pair","command","timeout_ms"} in the file
 };
 
 /* What an empty path means. */
@@ -44,6 +46,7 @@ struct option_value {
   std::uint64_t count = 0;
   double number = 0;
   pair_config pair;
+  trigger_config trigger;
 };
 
 struct option_spec {

@@ -373,7 +373,7 @@ file_runs::reread file_runs::reopen_after_parse_error(tracked_file& tf, const st
   }
   if (tf.failed.empty()) {
     tf.failed = parse_error.describe();
-    log(log_level::warning, "sigdump: error: " + tf.failed);
+    log(log_level::warning, tf.failed);
   }
   tf.bytes = size;
   return reread::done;
@@ -406,6 +406,7 @@ void file_runs::start_over(tracked_file& tf, const std::string& reason) {
       // layers its benchmark never gave), and its log learns the new state.
       old->state = run_state::reset;
       old->content = {};
+      state_.run_changed(*old);
       pairs_.ended_run_reset(*old);
     }
     old->file.reset();
@@ -435,6 +436,7 @@ void file_runs::grew(tracked_file& tf, std::size_t first_new) {
       r->state = run_state::live;
       r->end_reason.clear();
       r->ended = 0;
+      state_.run_changed(*r);
       pairs_.run_resumed(r->number);
     }
   }
@@ -470,6 +472,27 @@ void file_runs::stop() {
   for (auto& [n, r] : state_.runs) {
     if (r->state != run_state::live) continue;
     end_run(*r, run_state::ended, "stopped");
+  }
+}
+
+void file_runs::pairs_changed() {
+  for (const auto& [path, tf] : state_.files) {
+    if (!tf || !tf->file || !tf->failed.empty()) continue;
+    const auto had = runs_of(state_, *tf);
+    std::string end_reason = "quiet";
+    for (const auto& r : had) {
+      if (r->state != run_state::live && !r->end_reason.empty()) end_reason = r->end_reason;
+    }
+    const run_state file_state = tf->state;
+    for (pair_info* p : sides_.pairs_of_sample(path)) {
+      if (std::any_of(had.begin(), had.end(), [&](const auto& r) { return r->pair == p->name; }))
+        continue;
+      auto r = start_run(*tf, "started", p);
+      tf->state = file_state;
+      publish_run_event(state_, event_kind::run_start, *r, "started");
+      pairs_.records_added(*r, *tf, 0);
+      if (file_state != run_state::live) end_run(*r, run_state::ended, end_reason);
+    }
   }
 }
 
@@ -603,7 +626,7 @@ std::shared_ptr<run_info> file_runs::start_run(tracked_file& tf, const std::stri
   r->records = tf.file->records().size();
   r->bytes = tf.bytes;
   r->report.sample_path = tf.path;
-  r->report.thresholds = state_.compare.thresholds;
+  r->report.thresholds = state_.compare_for(pair != nullptr ? pair->name : "").thresholds;
   auto self = state_.files.find(tf.path);
   if (self != state_.files.end()) r->file = self->second;
   if (pair != nullptr) {
@@ -623,7 +646,7 @@ std::shared_ptr<run_info> file_runs::start_run(tracked_file& tf, const std::stri
   if (archive_) archive_->run_started(*r, tf);  // other runs of tf share its copy
   if (store_ != nullptr) {
     if (auto w = store_->write_index(state_.next_run); !w) {
-      log(log_level::err, "sigdump: error: " + w.error().describe());
+      log(log_level::err, w.error().describe());
     }
     store_->run_started(*r);
   }
@@ -661,6 +684,7 @@ void file_runs::end_run(run_info& r, run_state how, const std::string& reason) {
     }
   }
   if (archive_) archive_->run_ended(r);
+  state_.run_changed(r);
   // run_end follows the layers still pending.
   pairs_.run_ended(r, how, reason);
 }

@@ -44,6 +44,10 @@ class file_runs {
   /* Looks at every tracked file (writes through mmap raise no inotify
      event) and ends the runs of those quiet for too long. */
   void poll();
+  /* The pairs changed (a reload): a tracked file that is the sample of a
+     pair it has no run for starts one (reason "started") and is compared
+     as it is on disk; when the file is finished, so is the run. */
+  void pairs_changed();
   /* No more looks; ends every live run ("stopped"). */
   void stop();
 

@@ -4,12 +4,12 @@
 #include "core/pair_scheduler.h"
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <optional>
 #include <vector>
 
 #include "core/file_runs.h"
-#include "sigdump/plan.h"
 #include "state/run_outcome.h"
 
 namespace sigdump::daemon {
@@ -19,41 +19,6 @@ namespace {
 // How long a file may sit still before a streamed record stops being
 // followed every millisecond (its next write raises an inotify event).
 constexpr std::int64_t follow_pause_ms = 100;
-
-// Where a waiting sample record stands against the benchmark as written so
-// far: the record match_record picks now, and whether it is the ordinal-th
-// candidate of its rule (not the "else the last" fallback).
-struct probe_result {
-  std::int64_t record = -1;
-  match_rule rule = match_rule::exact;
-  bool nth = false;
-};
-
-probe_result probe(const dump_file& bench, const record& sample, std::uint32_t ordinal,
-                   const compare_options& options) {
-  probe_result p;
-  p.record = match_record(bench, sample, ordinal, options, &p.rule);
-  if (p.record < 0) return p;
-  const auto& recs = bench.records();
-  const record& b = recs[static_cast<std::size_t>(p.record)];
-  std::vector<std::uint32_t> candidates;
-  if (p.rule == match_rule::exact) {
-    candidates = bench.index().find(recs, sample.name);
-  } else if (p.rule == match_rule::sanitized) {
-    candidates = bench.index().find_sanitized(recs, sample.name);
-  } else {
-    const std::string& mapped = options.name_map.at(sample.name);
-    candidates = b.name == mapped ? bench.index().find(recs, mapped)
-                                  : bench.index().find_sanitized(recs, mapped);
-  }
-  std::uint32_t before = 0;
-  for (std::uint32_t i : candidates) {
-    if (i >= p.record) break;
-    if (recs[i].kind == sample.kind && recs[i].port == sample.port) ++before;
-  }
-  p.nth = before == ordinal;
-  return p;
-}
 
 }  // namespace
 
@@ -82,6 +47,7 @@ pair_scheduler::pair_scheduler(event_loop& loop, daemon_state& state, state_stor
 pair_scheduler::~pair_scheduler() {
   *alive_ = false;
   if (follow_timer_ != 0) loop_.cancel_timer(follow_timer_);
+  if (summary_timer_ != 0) loop_.cancel_timer(summary_timer_);
 }
 
 void pair_scheduler::run_started(std::uint64_t run) { work_[run] = run_work{}; }
@@ -103,6 +69,7 @@ void pair_scheduler::run_continued(run_info& r, const tracked_file& tf) {
 void pair_scheduler::ended_run_reset(run_info& r) {
   auto w = work_.find(r.number);
   if (w == work_.end() || w->second.end_reason.empty()) {
+    settle_summary(r);
     if (store_ != nullptr) store_->run_ended(r);
     return;
   }
@@ -143,14 +110,15 @@ void pair_scheduler::records_added(run_info& r, const tracked_file& tf, std::siz
   auto& w = work_[r.number];
   const auto& recs = tf.file->records();
   for (std::size_t i = first_new; i < recs.size(); ++i) {
-    if (!is_compared(recs[i], state_.compare)) continue;
+    if (!is_compared(recs[i], state_.compare_for(r.pair))) continue;
     ++r.report.coverage.sample_layers;
     queued_record e;
     e.record = static_cast<std::uint32_t>(i);
     e.ordinal = occurrence_ordinal(*tf.file, e.record);
     w.queue.push_back(std::move(e));
   }
-  count_coverage(r.report);
+  w.summary_stale = true;
+  refresh_summary(r, w, false);
   for (auto& p : state_.pairs) {
     if (p.name == r.pair && p.run == r.number) try_match(p);
   }
@@ -173,6 +141,13 @@ void pair_scheduler::benchmark_changed(const std::string& path) {
 }
 
 void pair_scheduler::match_all() {
+  // The options may have changed (a reload): every waiting record is
+  // indexed and looked up again; those handed out stay so.
+  for (auto& [n, w] : work_) {
+    match_state fresh;
+    fresh.settled_upto = w.match.settled_upto;
+    w.match = std::move(fresh);
+  }
   for (auto& p : state_.pairs) try_match(p);
 }
 
@@ -184,77 +159,6 @@ bool pair_scheduler::benchmark_live(const run_info& r) {
     return b != state_.files.end() && b->second->state == run_state::live;
   }
   return false;
-}
-
-// Matching follows the offline rules (match_record on the finished
-// benchmark) while the benchmark is still being written. A waiting sample
-// record is settled, in this order of certainty:
-//  - its ordinal-th exact-name candidate is there: nothing written later
-//    can change that match;
-//  - the benchmark's run has ended: match_record as offline (no match:
-//    the record is skipped);
-//  - the benchmark already holds the match of a later sample record: it
-//    writes layers in the sample's execution order, so this record's
-//    benchmark layer, if any, is already there (a sanitized or mapped
-//    ordinal-th match, or none). A fallback match ("else the last") waits
-//    for the benchmark's end.
-// Report indexes are given at publication, in sample order, so layers are
-// published in the offline report's order with its indexes.
-void pair_scheduler::try_match(pair_info& p) {
-  if (stopped_) return;
-  auto rit = state_.runs.find(p.run);
-  if (rit == state_.runs.end() || !rit->second || rit->second->pair != p.name) return;
-  run_info& r = *rit->second;
-  auto wit = work_.find(r.number);
-  if (wit == work_.end()) return;
-  run_work& w = wit->second;
-  auto s = state_.files.find(r.path);
-  if (s == state_.files.end() || !s->second->holds_run(r.number)) return;
-  const std::string bench_path = sides_.resolve(p.benchmark);
-  if (!bench_path.empty()) {
-    p.benchmark_file = bench_path;
-    r.report.benchmark_path = bench_path;
-  }
-  auto b = bench_path.empty() ? state_.files.end() : state_.files.find(bench_path);
-  if (b == state_.files.end() || b->second == s->second) return;
-  const dump_file& sample = *s->second->file;
-  const dump_file& bench = *b->second->file;
-  const bool bench_final = b->second->state != run_state::live;
-  const std::size_t n = w.queue.size();
-  std::vector<probe_result> probes(n);
-  std::vector<char> later_present(n, 0);
-  bool seen = false;
-  for (std::size_t k = n; k-- > 0;) {
-    later_present[k] = seen ? 1 : 0;
-    queued_record& e = w.queue[k];
-    if (e.what == queued_record::status::waiting) {
-      if (e.record >= sample.records().size()) {
-        e.what = queued_record::status::skipped;
-        continue;
-      }
-      probes[k] = probe(bench, sample.records()[e.record], e.ordinal, state_.compare);
-      if (probes[k].record >= 0 && probes[k].nth) seen = true;
-    } else if (e.what != queued_record::status::skipped) {
-      seen = true;
-    }
-  }
-  for (std::size_t k = 0; k < n; ++k) {
-    queued_record& e = w.queue[k];
-    if (e.what != queued_record::status::waiting) continue;
-    const probe_result& pr = probes[k];
-    const bool settled = (pr.record >= 0 && pr.nth && pr.rule == match_rule::exact) ||
-                         bench_final || (later_present[k] != 0 && (pr.record < 0 || pr.nth));
-    if (!settled) continue;
-    if (pr.record < 0) {
-      e.what = queued_record::status::skipped;
-      r.report.coverage.sample_only_layers.push_back({e.record, sample.records()[e.record].name});
-      count_coverage(r.report);
-      continue;
-    }
-    dispatch(r, w, w.front_seq + k, s->second, b->second, e.record,
-             static_cast<std::uint32_t>(pr.record), pr.rule);
-  }
-  publish_ready(r, w);
 }
 
 namespace {
@@ -312,10 +216,11 @@ void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
   // Each job gets its own copy of the options: a reload may change the
   // state's while jobs run.
   auto opts = std::make_shared<compare_options>();
-  opts->thresholds = state_.compare.thresholds;
-  opts->include_constants = state_.compare.include_constants;
-  opts->include_inputs = state_.compare.include_inputs;
-  opts->name_map = state_.compare.name_map;
+  const compare_options& own = state_.compare_for(r.pair);
+  opts->thresholds = own.thresholds;
+  opts->include_constants = own.include_constants;
+  opts->include_inputs = own.include_inputs;
+  opts->name_map = own.name_map;
   // Big layers are split over the cores (the sums are combined in chunk
   // order, so the result does not depend on the thread count).
   opts->threads = elements > (1u << 20) ? 0 : 1;
@@ -352,13 +257,7 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
   }
   state_.chunks_discarded += j->chunks_discarded;
   // Release the leases first so deferred refreshes can run.
-  std::vector<std::string> recheck;
-  auto note = [&](file_lease& l) {
-    if (const dump_file* f = l.get()) recheck.push_back(f->path());
-    l.reset();
-  };
-  note(j->sample);
-  note(j->bench);
+  const auto recheck = release(j->sample, j->bench);
   auto rit = state_.runs.find(j->run);
   auto wit = work_.find(j->run);
   if (rit != state_.runs.end() && wit != work_.end()) {
@@ -376,7 +275,21 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
     // earlier one, and for earlier records still waiting for a match.
     publish_ready(r, w);
   }
-  for (const auto& p : recheck) {
+  look_again(recheck);
+}
+
+std::vector<std::string> pair_scheduler::release(file_lease& a, file_lease& b) {
+  std::vector<std::string> paths;
+  for (file_lease* l : {&a, &b}) {
+    if (const dump_file* f = l->get()) paths.push_back(f->path());
+    l->reset();
+  }
+  return paths;
+}
+
+// Files whose refresh waited for the leases just released.
+void pair_scheduler::look_again(const std::vector<std::string>& paths) {
+  for (const auto& p : paths) {
     auto f = state_.files.find(p);
     if (f != state_.files.end() && f->second->refresh_wanted && f->second->readers.load() == 0)
       look_(p);
@@ -389,7 +302,7 @@ bool pair_scheduler::open_stream(const run_info& r, const tracked_file& tf, run_
   const dump_file& sample = *tf.file;
   if (!streamed_layer::streamable(sample)) return false;
   const record& cut = *sample.pending()->header;
-  if (!is_compared(cut, state_.compare)) return false;
+  if (!is_compared(cut, state_.compare_for(r.pair))) return false;
   const pair_info* pair = nullptr;
   for (const auto& p : state_.pairs) {
     if (p.name == r.pair && p.run == r.number) pair = &p;
@@ -406,7 +319,7 @@ bool pair_scheduler::open_stream(const run_info& r, const tracked_file& tf, run_
   for (std::uint32_t i : sample.index().find(recs, cut.name)) {
     if (recs[i].kind == cut.kind && recs[i].port == cut.port) ++ordinal;
   }
-  const probe_result pr = probe(bench, cut, ordinal, state_.compare);
+  const probe_result pr = probe(bench, cut, ordinal, state_.compare_for(r.pair));
   if (pr.record < 0 || !pr.nth || pr.rule != match_rule::exact) return false;
   w.stream = streamed_layer::open(sample, bench, static_cast<std::uint32_t>(pr.record));
   if (!w.stream) return false;
@@ -476,7 +389,12 @@ void pair_scheduler::follow(const std::string& path) {
 }
 
 void pair_scheduler::publish_ready(run_info& r, run_work& w) {
+  const loop_slice slice;
   while (!w.queue.empty()) {
+    if (slice.over()) {
+      continue_later(r, w.publish_continued, true);
+      return;
+    }
     queued_record& e = w.queue.front();
     if (e.what == queued_record::status::done) {
       layer_result l = std::move(e.result);
@@ -497,7 +415,12 @@ void pair_scheduler::publish_layer(run_info& r, layer_result l) {
   auto pos = std::upper_bound(layers.begin(), layers.end(), l.index,
                               [](std::uint32_t i, const layer_result& x) { return i < x.index; });
   layers.insert(pos, l);
-  if (r.file) summarize(r.report, *r.file->file);
+  if (auto w = work_.find(r.number); w != work_.end()) {
+    w->second.summary_stale = true;
+    refresh_summary(r, w->second, false);
+  } else {
+    diagnose_report(r.report);
+  }
   if (store_ != nullptr) store_->layer_added(r, l);
   daemon_event e;
   e.kind = event_kind::layer;
@@ -510,83 +433,10 @@ void pair_scheduler::publish_layer(run_info& r, layer_result l) {
   state_.publish(e);
 }
 
-void pair_scheduler::maybe_finish(run_info& r, run_work& w) {
-  if (w.end_reason.empty()) {
-    // Layers that came after run_end reopened the run's log: close it with
-    // a fresh end line once nothing is pending.
-    if (w.late_layers && w.queue.empty() && w.in_flight == 0 && r.state != run_state::live) {
-      w.late_layers = false;
-      if (store_ != nullptr) store_->run_ended(r);
-    }
-    maybe_revise(r, w);
-    return;
-  }
-  if (w.in_flight > 0) return;
-  if (!w.queue.empty() && w.end_state == run_state::ended && benchmark_live(r)) return;
-  finish_end(r, w);
-}
-
-void pair_scheduler::finish_end(run_info& r, run_work& w) {
-  w.end_reason.clear();
-  w.end_published = true;
-  daemon_event e;
-  e.kind = event_kind::run_end;
-  end_event(r, w, e);
-  // Logged after end_event counted the coverage: a restart shows this outcome.
-  if (store_ != nullptr) store_->run_ended(r);
-  // Every run gets its run_end, a reset one too (before its run_reset).
-  state_.publish(e);
-}
-
-// The fields run_end and run_revised share; notes the outcome announced.
-void pair_scheduler::end_event(run_info& r, run_work& w, daemon_event& e) {
-  e.run = r.id;
-  e.path = r.path;
-  e.pair = r.pair;
-  e.reason = r.end_reason;
-  e.layers = r.report.layers.size();
-  e.suspect = r.suspect_count();
-  e.first_bad = r.report.first_bad;
-  e.diagnosis = r.report.diagnosis;
-  e.advice = r.report.advice;
-  if (r.pair.empty()) return;
-  coverage& c = r.report.coverage;
-  count_coverage(r.report);
-  // Benchmark layers no sample layer matched: counted once both files are at hand.
-  const pair_info* p = state_.find_pair(r.pair);
-  auto b = p != nullptr ? state_.files.find(sides_.resolve(p->benchmark)) : state_.files.end();
-  if (r.file && r.file->file && b != state_.files.end() && b->second->file && b->second != r.file) {
-    c.benchmark_only = plan_layers(*r.file->file, *b->second->file, state_.compare).benchmark_only;
-    r.report.warnings = check_inputs(*r.file->file, *b->second->file, state_.compare, false);
-  }
-  e.warnings = r.report.warnings;
-  e.coverage = c;
-  w.announced = {c.compared, c.not_comparable, c.sample_only, c.pending, e.suspect};
-  w.announced_verdict = verdict_name(judge(c, e.suspect));
-}
-
-// Results that changed after run_end (a benchmark that came late, or ended
-// since): announced by run_revised once nothing is computing and the
-// benchmark is done, with the new coverage and verdict.
-void pair_scheduler::maybe_revise(run_info& r, run_work& w) {
-  if (!w.end_published || r.pair.empty() || r.state != run_state::ended || w.in_flight > 0) return;
-  if (!w.queue.empty() && benchmark_live(r)) return;
-  count_coverage(r.report);
-  const coverage& c = r.report.coverage;
-  if (w.announced == std::array<std::uint64_t, 5>{c.compared, c.not_comparable, c.sample_only,
-                                                  c.pending, r.suspect_count()}) {
-    return;
-  }
-  daemon_event e;
-  e.kind = event_kind::run_revised;
-  e.previous_verdict = w.announced_verdict;
-  end_event(r, w, e);
-  if (store_ != nullptr) store_->run_ended(r);  // the revised outcome survives a restart
-  state_.publish(e);
-}
-
 void pair_scheduler::stop() {
   stopped_ = true;  // no new comparisons from here on
+  if (summary_timer_ != 0) loop_.cancel_timer(summary_timer_);
+  summary_timer_ = 0;
   for (auto& [n, w] : work_) {
     // Results in flight and layers still waiting are dropped.
     w.in_flight = 0;
@@ -598,6 +448,34 @@ void pair_scheduler::stop() {
   if (follow_timer_ != 0) loop_.cancel_timer(follow_timer_);
   follow_timer_ = 0;
   follow_paths_.clear();
+}
+
+// Posts a call that goes on with a run's matching (or publishing) where a
+// slice of the loop's time ran out; `flag` says one is posted.
+void pair_scheduler::continue_later(run_info& r, bool& flag, bool publish) {
+  if (flag) return;
+  flag = true;
+  loop_.post([this, alive = alive_, run = r.number, publish] {
+    if (!*alive) return;
+    auto rit = state_.runs.find(run);
+    auto wit = work_.find(run);
+    if (rit == state_.runs.end() || !rit->second || wit == work_.end()) return;
+    run_info& rr = *rit->second;
+    run_work& w = wit->second;
+    if (publish) {
+      w.publish_continued = false;
+      publish_ready(rr, w);
+      return;
+    }
+    w.match.continued = false;
+    for (auto& p : state_.pairs) {
+      if (p.name == rr.pair && p.run == run) {
+        try_match(p);
+        return;
+      }
+    }
+    maybe_finish(rr, w);
+  });
 }
 
 }  // namespace sigdump::daemon

@@ -12,9 +12,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
+#include "core/pair_matching.h"
 #include "core/pair_sides.h"
 #include "platform/event_loop.h"
 #include "platform/worker_pool.h"
@@ -82,7 +86,29 @@ class pair_scheduler {
     std::uint32_t record = 0;   // sample record
     std::uint32_t ordinal = 0;  // its occurrence_ordinal in the sample
     status what = status::waiting;
+    probe_result found;   // waiting: its lookup in the benchmark when last woken
     layer_result result;  // done: computed, index not yet assigned
+  };
+  /* What try_match knows of a run's benchmark, so that a pass looks up
+     only the waiting records that a new benchmark record may concern, and
+     settles only those and the ones a later record newly vouches for:
+     linear in the records, not quadratic (pair_matching.cpp). Sequence
+     numbers are run_work::queue's; "upto" values are one past a seq. */
+  struct match_state {
+    std::weak_ptr<const tracked_file> bench;  // the benchmark looked at (and its run)
+    std::uint64_t bench_run = 0;
+    std::size_t bench_seen = 0;  // its records that woke the waiting ones
+    bool bench_final = false;
+    std::uint64_t queued_upto = 0;        // queued records indexed by name
+    std::uint64_t settled_upto = 0;       // records handed out to be compared
+    std::uint64_t vouched_upto = 0;       // records a later one vouched for at the last pass
+    std::set<std::uint64_t> nth_waiting;  // waiting records found as their ordinal-th candidate
+    // match_key of each queued record's name (and mapped name) -> its seqs.
+    std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> by_key;
+    // Work left over by a pass that ran out of its slice: records to look
+    // up (nothing is settled before they are), then records to settle.
+    std::vector<std::uint64_t> to_look, to_settle;
+    bool continued = false;  // a pass is posted to do it
   };
   // Per-run bookkeeping of the comparison (not part of the model).
   struct run_work {
@@ -108,10 +134,38 @@ class pair_scheduler {
     std::shared_ptr<streamed_layer> stream;
     std::string stream_bench_path;
     std::uint64_t stream_bench_run = 0;
+    match_state match;
+    // first_bad, diagnosis and coverage (diagnose_report) of a big run lag
+    // behind its layers (refresh_summary), never behind run_end and
+    // run_revised.
+    bool summary_stale = false;
+    std::int64_t summary_at_ns = 0;    // steady clock: when it was last recomputed
+    std::int64_t summary_cost_ns = 0;  // and how long that took
+    bool publish_continued = false;    // layers left to publish by a posted call
+    // Benchmark layers no sample layer matched (plan_layers), counted on a
+    // worker for run_end and run_revised, and the benchmark file it was
+    // counted for, with both files' record counts and the benchmark's run.
+    std::optional<std::uint64_t> benchmark_only;
+    const tracked_file* benchmark_only_of = nullptr;
+    std::array<std::uint64_t, 3> benchmark_only_records{};
+    bool planning = false;
   };
   struct job;
 
   void try_match(pair_info& p);
+  std::uint64_t vouched_upto(run_work& w) const;
+  void settle(run_info& r, run_work& w, const std::shared_ptr<tracked_file>& sample,
+              const std::shared_ptr<tracked_file>& bench, std::uint64_t seq);
+  void continue_later(run_info& r, bool& flag, bool publish);
+  bool benchmark_only_ready(run_info& r, run_work& w);
+  const tracked_file* counted_benchmark(const run_info& r) const;
+  static std::array<std::uint64_t, 3> record_counts(const tracked_file& sample,
+                                                    const tracked_file& bench);
+  std::vector<std::string> release(file_lease& a, file_lease& b);
+  void look_again(const std::vector<std::string>& paths);
+  void refresh_summary(run_info& r, run_work& w, bool now);
+  void settle_summary(run_info& r);
+  void advise_at_end(run_info& r);
   void dispatch(run_info& r, run_work& w, std::uint64_t seq, std::shared_ptr<tracked_file> sample,
                 std::shared_ptr<tracked_file> bench, std::uint32_t sample_record,
                 std::uint32_t bench_record, match_rule rule);
@@ -134,8 +188,10 @@ class pair_scheduler {
   std::function<void(const std::string&)> look_;
   std::map<std::uint64_t, run_work> work_;  // live comparisons by run number
   std::size_t in_flight_ = 0;
-  timer_id follow_timer_ = 0;           // one-shot: looks again at follow_paths_
-  std::set<std::string> follow_paths_;  // paired dumps being written: looked at in 1 ms
+  timer_id follow_timer_ = 0;            // one-shot: looks again at follow_paths_
+  std::set<std::string> follow_paths_;   // paired dumps being written: looked at in 1 ms
+  timer_id summary_timer_ = 0;           // one-shot: recomputes summary_due_'s summaries
+  std::set<std::uint64_t> summary_due_;  // runs whose summary was put off
   bool stopped_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted results check it
 };

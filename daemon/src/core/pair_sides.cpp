@@ -25,8 +25,18 @@ void pair_sides::configure(const std::vector<pair_config>& pairs) {
     info.name = p.name;
     info.sample = p.sample;
     info.benchmark = p.benchmark;
+    if (p.cos_min || p.rmse_max || p.name_map) {
+      auto own = std::make_shared<compare_options>(state_.compare);
+      if (p.cos_min) own->thresholds.cos_min = *p.cos_min;
+      if (p.rmse_max) own->thresholds.rmse_max = *p.rmse_max;
+      if (p.name_map) own->name_map = *p.name_map;
+      info.compare = std::move(own);
+    }
     for (const auto& old : state_.pairs) {
-      if (old.name == p.name && old.sample == p.sample) info.run = old.run;
+      if (old.name != p.name || old.sample != p.sample) continue;
+      info.run = old.run;
+      info.sample_file = old.sample_file;
+      if (old.benchmark == p.benchmark) info.benchmark_file = old.benchmark_file;
     }
     out.push_back(std::move(info));
   }

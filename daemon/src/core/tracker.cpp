@@ -44,6 +44,7 @@ result<void> tracker::start(const daemon_options& options) {
 
 void tracker::reload(const daemon_options& options) {
   set_options(options);
+  runs_.pairs_changed();  // new pairs compare the files already on disk
   rescan("reload");
   if (archive_) archive_->adopt_live_runs();  // archiving just turned on: copy live runs too
 }

@@ -192,11 +192,7 @@ void watcher::resolve() {
     }
   }
   state_.watched.clear();
-  for (const auto& s : specs_) {
-    struct stat st {};
-    bool exists = ::stat(s.path.c_str(), &st) == 0;
-    state_.watched.push_back({s.path, s.kind, exists, s.origin});
-  }
+  for (const auto& s : specs_) state_.watched.push_back({s.path, s.kind, s.origin});
 }
 
 void watcher::scan_dir(const std::string& dir) {
@@ -334,7 +330,7 @@ void watcher::open_failed(const std::string& path, const struct stat& st, const 
   // size so it is retried only once it changes.
   auto nd = not_dumps_.find(path);
   if (nd == not_dumps_.end() || nd->second.first != st.st_ino || nd->second.second != st.st_size) {
-    log(log_level::warning, "sigdump: error: " + why.describe());
+    log(log_level::warning, why.describe());
   }
   not_dumps_[path] = {st.st_ino, st.st_size};
 }

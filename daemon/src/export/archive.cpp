@@ -737,7 +737,7 @@ void apply_archive_config(std::unique_ptr<archive>& slot, const archive_config& 
   if (config.dir.empty()) return;
   auto a = archive::open(config, loop, state);
   if (!a) {
-    log(log_level::err, "sigdump: error: " + a.error().describe() + "; runs are not archived");
+    log(log_level::err, a.error().describe() + "; runs are not archived");
     return;
   }
   slot = std::move(*a);

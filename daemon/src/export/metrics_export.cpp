@@ -143,6 +143,44 @@ std::string format_metric_value(double v) {
   return std::string(buf, r.ptr);
 }
 
+namespace {
+
+// Triggers: one series per configured trigger and counter.
+void render_trigger_metrics(exposition& x, const daemon_state& state) {
+  struct counter {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::uint64_t trigger_stats::*member;
+  };
+  static constexpr counter counters[] = {
+      {"sigdump_trigger_runs_total", "counter", "Trigger commands started.", &trigger_stats::runs},
+      {"sigdump_trigger_failures_total", "counter",
+       "Trigger commands that could not start, exited non-zero or were killed by a signal.",
+       &trigger_stats::failures},
+      {"sigdump_trigger_timeouts_total", "counter",
+       "Trigger commands killed (their process group) at timeout_ms.", &trigger_stats::timeouts},
+      {"sigdump_trigger_skipped_total", "counter",
+       "Events a trigger skipped: its command still ran for the same run.",
+       &trigger_stats::skipped},
+  };
+  for (const counter& c : counters) {
+    x.family(c.name, c.type, c.help);
+    for (const auto& t : state.triggers) {
+      x.sample(c.name, {{"trigger", t.config.name}, {"on", trigger_on_name(t.config.on)}},
+               as_double(t.*c.member));
+    }
+  }
+  x.family("sigdump_trigger_running", "gauge", "Trigger commands running now.");
+  for (const auto& t : state.triggers) {
+    x.sample("sigdump_trigger_running",
+             {{"trigger", t.config.name}, {"on", trigger_on_name(t.config.on)}},
+             static_cast<double>(t.running));
+  }
+}
+
+}  // namespace
+
 std::string render_metrics(const daemon_state& state, const metrics_inputs& in) {
   exposition x;
 
@@ -195,6 +233,8 @@ std::string render_metrics(const daemon_state& state, const metrics_inputs& in) 
   x.family("sigdump_daemon_chunks_discarded_total", "counter",
            "Chunks summed while written, then summed again: the file was cut under them.");
   x.sample("sigdump_daemon_chunks_discarded_total", as_double(state.chunks_discarded));
+
+  render_trigger_metrics(x, state);
 
   // Pairs.
   x.family("sigdump_pair_info", "gauge", "A configured pair and its sample and benchmark paths.");
@@ -370,8 +410,7 @@ struct metrics_exporter::writer_state {
       // One line per distinct failure, not one per interval.
       std::string msg = r.error().describe();
       if (msg != last_error) {
-        log(log_level::err, "sigdump: error: " + msg +
-                                " (retrying every interval; logged again only if it changes)");
+        log(log_level::err, msg + " (retrying every interval; logged again only if it changes)");
         last_error = std::move(msg);
       }
     } else if (!last_error.empty()) {

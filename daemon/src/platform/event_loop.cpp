@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -26,6 +27,9 @@ namespace sigdump::daemon {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
+
+// How long posted calls may run before the loop looks at its descriptors.
+constexpr auto posted_slice = std::chrono::milliseconds(1);
 using ipc::unique_fd;
 
 std::unexpected<error> sys_error(const char* call) {
@@ -142,6 +146,7 @@ class loop_base : public event_loop {
   }
 
   int next_timeout_ms() {
+    if (!ready_.empty()) return 0;
     {
       std::lock_guard lock(posted_mutex_);
       if (!posted_.empty()) return 0;
@@ -181,13 +186,25 @@ class loop_base : public event_loop {
     }
   }
 
+  // Runs what was posted for about a millisecond at most; the rest waits
+  // until the descriptors and timers were looked at (a thousand results
+  // posted by the workers at once do not hold up a request).
   void run_posted() {
-    std::vector<std::function<void()>> batch;
-    {
-      std::lock_guard lock(posted_mutex_);
-      batch.swap(posted_);
+    if (ready_.empty()) {
+      std::vector<std::function<void()>> batch;
+      {
+        std::lock_guard lock(posted_mutex_);
+        batch.swap(posted_);
+      }
+      for (auto& fn : batch) ready_.push_back(std::move(fn));
     }
-    for (auto& fn : batch) fn();
+    const auto end = clock_type::now() + posted_slice;
+    while (!ready_.empty()) {
+      auto fn = std::move(ready_.front());
+      ready_.pop_front();
+      fn();
+      if (clock_type::now() >= end) break;
+    }
   }
 
   struct timer {
@@ -207,6 +224,7 @@ class loop_base : public event_loop {
   std::priority_queue<due_entry, std::vector<due_entry>, std::greater<>> due_;
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;
+  std::deque<std::function<void()>> ready_;  // taken from posted_, loop thread only
   std::atomic<bool> stopping_{false};
 };
 

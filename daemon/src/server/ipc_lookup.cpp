@@ -1,5 +1,8 @@
 #include "server/ipc_lookup.h"
 
+#include <algorithm>
+#include <optional>
+
 #include "export/archive.h"
 #include "sigdump/diagnosis.h"
 #include "sigdump/record_index.h"
@@ -116,6 +119,40 @@ std::expected<run_target, ipc::protocol_error> resolve_target(const daemon_state
   return not_found("no dump file is tracked yet");
 }
 
+std::vector<std::uint32_t> find_tensor(const dump_file& df, const std::string& name) {
+  auto matches = df.index().find(df.records(), name);
+  if (matches.empty()) matches = df.index().find_sanitized(df.records(), name);
+  return matches;
+}
+
+std::expected<run_target, ipc::protocol_error> resolve_tensor_target(
+    const daemon_state& state, const ipc::params_reader& params, const std::string& name) {
+  for (const char* key : {"run", "pair", "path"}) {
+    auto given = params.get_string(key);
+    if (!given || *given) return resolve_target(state, params);
+  }
+  auto holds = [&](const std::shared_ptr<run_info>& r) -> std::optional<run_target> {
+    if (!r) return std::nullopt;
+    auto t = target_of_run(state, r);
+    if (!t || find_tensor(*t->file->file, name).empty()) return std::nullopt;
+    return std::move(*t);
+  };
+  // The sample side of a pair first: that is where the metrics are.
+  std::vector<const pair_info*> pairs;
+  for (const auto& p : state.pairs) pairs.push_back(&p);
+  std::sort(pairs.begin(), pairs.end(),
+            [](const pair_info* a, const pair_info* b) { return a->run > b->run; });
+  for (const pair_info* p : pairs) {
+    auto r = state.runs.find(p->run);
+    if (r == state.runs.end()) continue;
+    if (auto t = holds(r->second)) return std::move(*t);
+  }
+  for (auto it = state.runs.rbegin(); it != state.runs.rend(); ++it) {
+    if (auto t = holds(it->second)) return std::move(*t);
+  }
+  return resolve_target(state, params);
+}
+
 void write_record(json_writer& w, const record& r) {
   // The keys of `sigdump ls --json` first, then the details.
   w.begin_object();
@@ -123,14 +160,17 @@ void write_record(json_writer& w, const record& r) {
   w.end_object();
 }
 
-void write_run(json_writer& w, const run_info& r, const archive* copies) {
+void write_run(json_writer& w, const run_info& r, const daemon_state& state) {
+  const archive* copies = state.run_archive;
   w.begin_object();
   w.field("run", r.id);
   w.field("path", r.path);
   if (r.pair.empty()) {
     w.field_null("pair");
+    w.field_null("benchmark");
   } else {
     w.field("pair", r.pair);
+    w.field("benchmark", r.report.benchmark_path);
   }
   w.field("state", run_state_name(r.state));
   w.field("start_reason", r.start_reason);
@@ -158,8 +198,16 @@ void write_run(json_writer& w, const run_info& r, const archive* copies) {
   write_outcome(w, r.pair.empty() ? std::nullopt : std::optional(r.report.coverage),
                 r.suspect_count());
   w.field("persisted", r.persisted);
-  w.key("archive");
   auto copy = copies != nullptr ? copies->find(r.number) : std::nullopt;
+  auto f = state.files.find(r.path);
+  if (f != state.files.end() && f->second && f->second->file && f->second->holds_run(r.number)) {
+    w.field("source", "file");
+  } else if (copy && !copy->failed) {
+    w.field("source", "archive");
+  } else {
+    w.field_null("source");
+  }
+  w.key("archive");
   if (!copy) {
     w.null();
   } else {

@@ -31,6 +31,16 @@ struct run_target {
 std::expected<run_target, ipc::protocol_error> resolve_target(const daemon_state& state,
                                                               const ipc::params_reader& params);
 
+/* The records of `name` in df: exact, else by the sanitized name. */
+std::vector<std::uint32_t> find_tensor(const dump_file& df, const std::string& name);
+
+/* The run a tensor request reads: resolve_target when params name a run,
+   pair or path. Otherwise the current run of a pair whose sample holds
+   `name` (the pair with the newest run first), else the newest readable
+   run that holds it, else resolve_target's default. */
+std::expected<run_target, ipc::protocol_error> resolve_tensor_target(
+    const daemon_state& state, const ipc::params_reader& params, const std::string& name);
+
 /* not_found for a name given in params that does not exist: "no pair
    'nett'; did you mean: net" (up to 5 of the closest known names; the
    known ones listed when none is close, or "none is configured"). */
@@ -44,8 +54,9 @@ ipc::protocol_error unknown_path(const daemon_state& state, const std::string& p
 /* The record object of `sigdump ls --json` (docs/protocol.md). */
 void write_record(json_writer& w, const record& r);
 
-/* A run object of the `runs` method; `copies` (may be null) says whether
-   and where the run is archived. */
-void write_run(json_writer& w, const run_info& r, const archive* copies);
+/* A run object of the `runs` method: with whether and where the run is
+   archived, and where its records are read from now ("source": the file,
+   its archived copy, or null when neither holds them). */
+void write_run(json_writer& w, const run_info& r, const daemon_state& state);
 
 }  // namespace sigdump::daemon

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "config/daemon_options.h"
 #include "platform/event_loop.h"
@@ -37,6 +38,8 @@ class ipc_service {
   virtual void reloaded(const daemon_options& /*options*/) {}
   /* Current counters; loop thread only. */
   virtual ipc_health health() const { return {}; }
+  /* The socket's path (SIGDUMP_SOCKET of trigger commands). */
+  virtual std::string socket_name() const { return {}; }
 };
 
 /* Starts serving the protocol on `loop`. `activated_fd` is a listening

@@ -575,12 +575,14 @@ std::expected<ipc_server::subscribe_outcome, ipc::protocol_error> ipc_server::su
   s.filter = std::move(filter);
   s.cursor = history_.last_tick();
   bool fresh = true;
-  if (since) {
+  if (since && *since == "now") {
+    fresh = false;  // only events published from here on
+  } else if (since) {
     auto clock = ipc::parse_clock(*since);
     if (!clock) {
-      return std::unexpected(
-          ipc::fail(ipc::error_code::invalid_params,
-                    "params.since: '" + *since + "' is not a clock (expected c:START:PID:TICK)"));
+      return std::unexpected(ipc::fail(
+          ipc::error_code::invalid_params,
+          "params.since: '" + *since + "' is not a clock (expected c:START:PID:TICK or now)"));
     }
     const bool ours = clock->start == state_.started() && clock->pid == state_.pid();
     if (ours && history_.covers(clock->tick)) {
@@ -674,55 +676,60 @@ void ipc_server::init_board() {
   }
   board_.emplace(std::move(*b));
   board_name_ = board_->name();
-  for (const auto& p : state_.pairs) {
-    ipc::board_pair_info info;
-    info.name = p.name;
-    info.sample = p.sample;
-    info.benchmark = p.benchmark;
-    info.state = ipc::board_state::idle;
-    auto it = state_.runs.find(p.run);
-    const run_info* r = it != state_.runs.end() ? it->second.get() : nullptr;
-    if (r != nullptr) {
-      info.run = r->id;
-      info.state = board_state_of(r->state);
-      info.diagnosis = r->report.diagnosis.text;
-      if (r->report.first_bad)
-        info.first_bad = {r->report.first_bad->index, r->report.first_bad->name};
-    }
-    if (!board_->update_pair(info)) continue;
-    if (r == nullptr) continue;
-    for (const auto& l : r->report.layers) {
-      ipc::board_layer bl{l.index,        l.name,    l.metrics.mse,    l.metrics.cos,
-                          l.metrics.rmse, l.suspect, !l.error.empty(), false};
-      (void)board_->update_layer(p.name, bl);
-    }
-  }
+  for (const auto& p : state_.pairs) update_board_pair(p, true);
   board_->set_clock(state_.tick());
+}
+
+// A pair's slot from the model (the runs the methods and the Prometheus
+// export read too), never from an event's own view: a run that ended before
+// its run_end went out shows as ended, and a late event of an earlier run
+// does not take the slot back. With all_layers, the run's layers too.
+void ipc_server::update_board_pair(const pair_info& p, bool all_layers) {
+  ipc::board_pair_info info;
+  info.name = p.name;
+  info.sample = p.sample;
+  info.benchmark = p.benchmark;
+  info.state = ipc::board_state::idle;
+  auto it = state_.runs.find(p.run);
+  const run_info* r = it != state_.runs.end() ? it->second.get() : nullptr;
+  if (r != nullptr) {
+    info.run = r->id;
+    info.state = board_state_of(r->state);
+    info.diagnosis = r->report.diagnosis.text;
+    if (r->report.first_bad)
+      info.first_bad = {r->report.first_bad->index, r->report.first_bad->name};
+  }
+  if (!board_->update_pair(info) || r == nullptr || !all_layers) return;
+  for (const auto& l : r->report.layers) update_board_layer(p, l);
+}
+
+void ipc_server::update_board_layer(const pair_info& p, const layer_result& l) {
+  ipc::board_layer bl{l.index,        l.name,    l.metrics.mse,    l.metrics.cos,
+                      l.metrics.rmse, l.suspect, !l.error.empty(), false};
+  (void)board_->update_layer(p.name, bl);
+}
+
+void ipc_server::run_changed(const run_info& r) {
+  if (!board_) return;
+  for (const auto& p : state_.pairs) {
+    if (p.run == r.number) update_board_pair(p, false);
+  }
 }
 
 void ipc_server::update_board(const daemon_event& e) {
   if (!board_) return;
   board_->set_clock(e.tick);
-  if (e.pair.empty()) return;
-  const pair_info* p = state_.find_pair(e.pair);
+  if (e.kind == event_kind::resync) {
+    // A reload may have added pairs, or given one a run.
+    for (const auto& p : state_.pairs) update_board_pair(p, true);
+    return;
+  }
+  const pair_info* p = e.pair.empty() ? nullptr : state_.find_pair(e.pair);
   if (p == nullptr) return;
-  ipc::board_pair_info info;
-  info.name = p->name;
-  info.sample = p->sample;
-  info.benchmark = p->benchmark;
-  info.run = e.run;
-  info.state = e.kind == event_kind::run_end || e.kind == event_kind::run_revised
-                   ? ipc::board_state::ended
-                   : ipc::board_state::live;
-  if (e.diagnosis) info.diagnosis = e.diagnosis->text;
-  if (e.first_bad) info.first_bad = {e.first_bad->index, e.first_bad->name};
-  if (e.kind == event_kind::resync) return;
-  (void)board_->update_pair(info);
-  if (e.kind == event_kind::layer && e.layer) {
-    const layer_result& l = *e.layer;
-    ipc::board_layer bl{l.index,        l.name,    l.metrics.mse,    l.metrics.cos,
-                        l.metrics.rmse, l.suspect, !l.error.empty(), false};
-    (void)board_->update_layer(p->name, bl);
+  update_board_pair(*p, false);
+  auto r = state_.runs.find(p->run);
+  if (e.kind == event_kind::layer && e.layer && r != state_.runs.end() && r->second->id == e.run) {
+    update_board_layer(*p, *e.layer);
   }
 }
 

@@ -65,7 +65,10 @@ class ipc_server final : public ipc_service, public event_sink {
 
   void reloaded(const daemon_options& options) override;
   void publish(const daemon_event& e) override;
+  /* Keeps the status board's slot of r's pair in step with the model. */
+  void run_changed(const run_info& r) override;
   ipc_health health() const override;
+  std::string socket_name() const override { return socket_path(); }
 
   daemon_state& state() noexcept { return state_; }
   event_loop& loop() noexcept { return loop_; }
@@ -132,6 +135,8 @@ class ipc_server final : public ipc_service, public event_sink {
   void close_client(std::uint64_t id);
   void on_tick();
   void update_board(const daemon_event& e);
+  void update_board_pair(const pair_info& p, bool all_layers);
+  void update_board_layer(const pair_info& p, const layer_result& l);
   void init_board();
   bool allowed(uid_t uid) const;
   std::vector<std::string> snapshot_lines(const subscription& s) const;

@@ -14,6 +14,8 @@
 
 namespace sigdump::daemon {
 
+struct run_info;  // daemon_state.h
+
 enum class event_kind : std::uint8_t { run_start, layer, run_end, run_reset, resync, run_revised };
 
 /* "run_start", "layer", "run_end", "run_reset", "resync", "run_revised" */
@@ -68,6 +70,10 @@ class event_sink {
  public:
   virtual ~event_sink() = default;
   virtual void publish(const daemon_event& e) = 0;
+  /* A run's state changed without an event saying so yet (it ended while
+     layers are still due before its run_end, or an ended one goes on or
+     was reset). */
+  virtual void run_changed(const run_info& /*r*/) {}
 };
 
 }  // namespace sigdump::daemon

@@ -1,5 +1,7 @@
 #include "state/daemon_state.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <unordered_map>
 
@@ -55,6 +57,17 @@ const pair_info* daemon_state::find_pair(std::string_view name) const {
   return nullptr;
 }
 
+bool daemon_state::exists_now(const watched_path& w) const {
+  if (files.contains(w.path)) return true;
+  struct stat st {};
+  return ::stat(w.path.c_str(), &st) == 0;
+}
+
+const compare_options& daemon_state::compare_for(std::string_view name) const {
+  const pair_info* p = name.empty() ? nullptr : find_pair(name);
+  return p != nullptr && p->compare ? *p->compare : compare;
+}
+
 std::optional<std::vector<three_way_row>> daemon_state::three_way(const pair_info& p) const {
   // quant: fixed vs float (sample fixed, benchmark float);
   // conv: float vs framework (sample float). They share the float file.
@@ -108,6 +121,10 @@ void daemon_state::publish(daemon_event& e) {
   e.tick = ++tick_;
   e.clock = clock();
   for (event_sink* s : std::vector<event_sink*>(sinks_)) s->publish(e);
+}
+
+void daemon_state::run_changed(const run_info& r) {
+  for (event_sink* s : std::vector<event_sink*>(sinks_)) s->run_changed(r);
 }
 
 }  // namespace sigdump::daemon

@@ -30,9 +30,8 @@ struct watched_path {
   enum class kind : std::uint8_t {
     dir,
     file
-  } what = kind::dir;   // "dir" if it is (or will be) a folder
-  bool exists = false;  // present right now
-  std::string origin;   // "command line", "config", or the DebugConfig.txt that added it
+  } what = kind::dir;  // "dir" if it is (or will be) a folder
+  std::string origin;  // "command line", "config", or the DebugConfig.txt that added it
 };
 /* "dir" or "file" */
 const char* watched_kind_name(watched_path::kind k) noexcept;
@@ -157,6 +156,8 @@ struct pair_info {
   std::uint64_t run = 0;       // the sample's current (or last) run; 0: none yet
   std::string sample_file;     // dump file the sample side resolved to last; empty: none yet
   std::string benchmark_file;  // dump file the benchmark side resolved to last; empty: none yet
+  // The pair's own thresholds or name map over the daemon's; null: the daemon's.
+  std::shared_ptr<const compare_options> compare;
 
   /* The resolved file of a side, else the configured path. */
   const std::string& sample_key() const noexcept {
@@ -165,6 +166,17 @@ struct pair_info {
   const std::string& benchmark_key() const noexcept {
     return benchmark_file.empty() ? benchmark : benchmark_file;
   }
+};
+
+/* A configured trigger and its counters since the daemon started (a
+   reload keeps the counters of a trigger that keeps its name). */
+struct trigger_stats {
+  trigger_config config;
+  std::uint64_t runs = 0;      // commands started (or tried)
+  std::uint64_t failures = 0;  // could not start, exited non-zero, killed by a signal
+  std::uint64_t timeouts = 0;  // still running at timeout_ms: its process group killed
+  std::uint64_t skipped = 0;   // events while it still ran for the same run
+  std::uint32_t running = 0;   // commands running now
 };
 
 class daemon_state {
@@ -181,9 +193,10 @@ class daemon_state {
   std::string event_loop_name;                                 // "io_uring" or "epoll"
   archive* run_archive = nullptr;                              // run copies (archive.h); null: off
   std::uint64_t next_run = 1;                                  // number the next run gets
-  std::uint64_t layers_streamed = 0;   // layers compared partly while they were being written
-  std::uint64_t chunks_streamed = 0;   // chunks of those summed before the layer was complete
-  std::uint64_t chunks_discarded = 0;  // streamed chunks summed again (truncated since)
+  std::uint64_t layers_streamed = 0;    // layers compared partly while they were being written
+  std::uint64_t chunks_streamed = 0;    // chunks of those summed before the layer was complete
+  std::uint64_t chunks_discarded = 0;   // streamed chunks summed again (truncated since)
+  std::vector<trigger_stats> triggers;  // configured triggers (export/trigger_runner.h)
 
   std::int64_t started() const noexcept { return start_; }
   pid_t pid() const noexcept { return pid_; }
@@ -196,6 +209,12 @@ class daemon_state {
   /* Newest run of a path, or nullptr. */
   std::shared_ptr<run_info> latest_run_of(std::string_view path) const;
   const pair_info* find_pair(std::string_view name) const;
+  /* Whether a watched path is there now: a tracked dump file is; anything
+     else is looked up on disk at the time of asking (never a snapshot). */
+  bool exists_now(const watched_path& w) const;
+  /* The options comparing the layers of pair `name` (a run's pair): the
+     pair's own, else the daemon's. */
+  const compare_options& compare_for(std::string_view name) const;
   /* Three-way rows for a pair when another pair shares its sample or
      benchmark file (fixed->float->framework chain); nullopt otherwise. */
   std::optional<std::vector<three_way_row>> three_way(const pair_info& p) const;
@@ -205,6 +224,8 @@ class daemon_state {
   void remove_sink(event_sink* s);
   /* Assigns the next tick/clock to e and hands it to every sink. */
   void publish(daemon_event& e);
+  /* Tells every sink that r's state changed (event_sink::run_changed). */
+  void run_changed(const run_info& r);
 
  private:
   std::int64_t start_;

@@ -47,7 +47,7 @@ struct layer_result {
    The caller sets `index` (report position); `rule` is derived from the names.
    Daemon use, per layer as it lands: r = match_record(bench, rec, ordinal,
    opts, &rule); if r >= 0, push compare_layer(...) into report.layers with
-   its index, then summarize(report, sample). */
+   its index, then diagnose_report(report). */
 layer_result compare_layer(const dump_file& sample, std::uint32_t sample_record,
                            const dump_file& bench, std::uint32_t bench_record,
                            const compare_options& options);
@@ -86,10 +86,14 @@ struct compare_report {
 
 /* Fills first_bad, diagnosis, advice and the rest of coverage (compared,
    not_comparable, benchmark_ends_at; pending as what is left of
-   sample_layers) from report.layers (the daemon calls it again as layers
-   arrive). */
+   sample_layers) from report.layers: diagnose_report(), then the advice. */
 void summarize(compare_report& report, const dump_file& sample,
                const std::vector<quant_param>* quant_params = nullptr);
+
+/* summarize() without the advice: first_bad, diagnosis and the coverage
+   counts (count_coverage). The daemon, which publishes no advice, calls it
+   as layers arrive. Linear in the layer count. */
+void diagnose_report(compare_report& report);
 
 /* Fills report.coverage's compared, not_comparable, sample_only,
    benchmark_ends_at and pending (what is left of sample_layers) from

@@ -4,13 +4,19 @@
     >>> c.status()["pairs"]
     >>> for ev in c.subscribe(pair="net"):   # resumes across daemon restarts
     ...     print(ev["event"], ev.get("layer", {}).get("name"))
+    >>> sigdump.Client(host="ssh://me@buildsrv").status()   # another machine's daemon
 """
 
 import json
 import os
+import re
+import shlex
+import signal
 import socket as _socket
 import stat
 import struct
+import subprocess
+import sys
 import time
 
 from ._errors import DaemonError, UntrustedSocket
@@ -59,18 +65,86 @@ def check_trusted(sock, path):
             % (path, folder))
 
 
-class _Connection:
-    """One JSON object per line each way; replies matched by id, events kept."""
+_HOST_RE = re.compile(r"^ssh://(?:([^@/]+)@)?(\[[^\]/]+\]|[^:/\[\]]+)(?::([0-9]{1,5}))?(/.*)?$")
 
-    def __init__(self, path, timeout):
-        self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-        try:
+
+def parse_host(url):
+    """The parts of ``ssh://[user@]host[:port][/path/to/socket]`` as a dict
+    (user, host, port, socket; None when absent), the rule of
+    ``sigdump --host``. ValueError naming the URL otherwise."""
+    m = _HOST_RE.match(url or "")
+    bad = m is None or m.group(2).startswith("-") or re.search(r"[\s\x00-\x1f]", url)
+    if not bad and m.group(3) is not None:
+        bad = not 1 <= int(m.group(3)) <= 65535
+    if bad:
+        raise ValueError("bad remote host %r; the form is ssh://[user@]host[:port][/path/to/socket]"
+                         % url)
+    user, host, port, path = m.groups()
+    return {"user": user, "host": host.strip("[]"), "port": port,
+            "socket": path if path and path != "/" else None}
+
+
+def ssh_command(url, socket=None):
+    """The command ``sigdump --host URL`` runs: $SIGDUMP_SSH (split at
+    spaces; default ssh), -T, -o BatchMode=yes unless stdin and stderr are
+    terminals, -p PORT, -l USER, then ``-- HOST sigdump dial-stdio
+    [--socket S]`` with the program from $SIGDUMP_REMOTE_BIN (default:
+    sigdump from the remote PATH). ``socket`` (or the URL's path) is the
+    daemon's socket on that machine."""
+    h = parse_host(url)
+    if socket is not None and h["socket"] is not None and socket != h["socket"]:
+        raise ValueError("the remote socket is given twice, as %s in the host URL and as %s"
+                         % (h["socket"], socket))
+    socket = socket if socket is not None else h["socket"]
+    argv = os.environ.get("SIGDUMP_SSH", "").split() or ["ssh"]
+    argv.append("-T")
+    if not (sys.stdin is not None and sys.stdin.isatty() and sys.stderr is not None
+            and sys.stderr.isatty()):
+        argv += ["-o", "BatchMode=yes"]
+    if h["port"]:
+        argv += ["-p", h["port"]]
+    if h["user"]:
+        argv += ["-l", h["user"]]
+    remote = [os.environ.get("SIGDUMP_REMOTE_BIN") or "sigdump", "dial-stdio"]
+    if socket:
+        remote += ["--socket", socket]
+    return argv + ["--", h["host"], " ".join(shlex.quote(w) for w in remote)]
+
+
+def _ignore_interrupts():
+    # Ctrl-C reaches us, not ssh: we end the connection ourselves.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+
+
+class _Connection:
+    """One JSON object per line each way; replies matched by id, events kept.
+    With ``host`` the connection is the stdin/stdout of ssh running
+    ``sigdump dial-stdio`` there (ssh_command); the peer checks are then
+    made by dial-stdio on that machine."""
+
+    def __init__(self, path, timeout, host=None):
+        self.proc = None
+        if host:
+            self.sock, theirs = _socket.socketpair()
+            try:
+                self.proc = subprocess.Popen(ssh_command(host, path), stdin=theirs,
+                                             stdout=theirs, preexec_fn=_ignore_interrupts)
+            except BaseException:
+                self.sock.close()
+                raise
+            finally:
+                theirs.close()
             self.sock.settimeout(timeout)
-            self.sock.connect(path)
-            check_trusted(self.sock, path)
-        except BaseException:
-            self.sock.close()
-            raise
+        else:
+            self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            try:
+                self.sock.settimeout(timeout)
+                self.sock.connect(path)
+                check_trusted(self.sock, path)
+            except BaseException:
+                self.sock.close()
+                raise
         self.buf = b""
         self.next_id = 1
         self.events = []
@@ -80,6 +154,19 @@ class _Connection:
             self.sock.close()
         except OSError:
             pass
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
+
+    def closed_message(self):
+        if self.proc is None:
+            return "sigdumpd closed the connection"
+        try:
+            code = self.proc.wait(2)
+        except subprocess.TimeoutExpired:
+            return "sigdumpd closed the connection"
+        how = ("was killed by signal %d" % -code) if code < 0 else ("exited with status %d" % code)
+        return "sigdumpd closed the connection (ssh %s; its message, if any, is above)" % how
 
     def send(self, method, params=None):
         msg = {"id": self.next_id, "method": method}
@@ -93,9 +180,12 @@ class _Connection:
         while b"\n" not in self.buf:
             if len(self.buf) > MAX_LINE:
                 raise DaemonError("line_too_long", "sigdumpd sent a line over 1 MiB")
-            chunk = self.sock.recv(65536)
+            try:
+                chunk = self.sock.recv(65536)
+            except ConnectionResetError:  # ssh exited with our request unread
+                chunk = b""
             if not chunk:
-                raise ConnectionError("sigdumpd closed the connection")
+                raise ConnectionError(self.closed_message())
             self.buf += chunk
         line, self.buf = self.buf.split(b"\n", 1)
         return json.loads(line)
@@ -135,13 +225,24 @@ class Client:
     each read (None: forever). The daemon is checked before anything is sent
     (check_trusted). Raises FileNotFoundError / ConnectionRefusedError when
     no daemon listens there. Usable as a context manager.
+
+    ``host``: ``ssh://[user@]host[:port][/socket]`` (default:
+    $SIGDUMP_HOST) talks to the daemon of that machine through ssh, as
+    ``sigdump --host`` does (ssh_command); ``socket`` then names the socket
+    there (default: that machine's default). No daemon there raises
+    ConnectionError with ssh's exit status (ssh's message is on stderr).
     """
 
-    def __init__(self, socket=None, timeout=None, client="sigdump-python"):
-        self.socket = os.fspath(socket) if socket is not None else default_socket()
+    def __init__(self, socket=None, timeout=None, client="sigdump-python", host=None):
+        self.host = host if host is not None else (os.environ.get("SIGDUMP_HOST") or None)
+        if self.host:
+            parse_host(self.host)  # a bad URL fails here, not in ssh
+            self.socket = os.fspath(socket) if socket is not None else None
+        else:
+            self.socket = os.fspath(socket) if socket is not None else default_socket()
         self.timeout = timeout
         self.client = client
-        self._conn = _Connection(self.socket, timeout)
+        self._conn = _Connection(self.socket, timeout, self.host)
         self.hello = self._conn.call("hello", {"client": client, "protocol": PROTOCOL})
 
     def close(self):
@@ -195,7 +296,7 @@ class Client:
         return Subscription(self.socket, self.timeout, self.client,
                             _params(pair=pair, path=path, run=run,
                                     suspect_only=True if suspect_only else None),
-                            since, reconnect, reconnect_timeout)
+                            since, reconnect, reconnect_timeout, self.host)
 
 
 def _tick(clock):
@@ -229,8 +330,10 @@ class Subscription:
     was too slow) are returned as they come.
     """
 
-    def __init__(self, socket, timeout, client, params, since, reconnect, reconnect_timeout):
+    def __init__(self, socket, timeout, client, params, since, reconnect, reconnect_timeout,
+                 host=None):
         self.socket = socket
+        self.host = host
         self.timeout = timeout
         self.client = client
         self.params = params
@@ -249,7 +352,7 @@ class Subscription:
         self._open()
 
     def _open(self):
-        conn = _Connection(self.socket, self.timeout)
+        conn = _Connection(self.socket, self.timeout, self.host)
         try:
             self.hello = conn.call("hello", {"client": self.client, "protocol": PROTOCOL})
             params = dict(self.params)

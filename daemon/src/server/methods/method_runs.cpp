@@ -27,7 +27,7 @@ method_result method_runs(method_context& ctx) {
     if (!r) continue;
     if (*pair && r->pair != **pair) continue;
     if (*path && r->path != norm) continue;
-    write_run(w, *r, ctx.state.run_archive);
+    write_run(w, *r, ctx.state);
     ++n;
   }
   w.end_array();

@@ -14,7 +14,34 @@
 namespace sigdump::daemon {
 namespace {
 
-constexpr std::string_view sections[] = {"daemon", "watched", "files", "pairs", "archive"};
+constexpr std::string_view sections[] = {"daemon", "watched", "files",
+                                         "pairs",  "archive", "triggers"};
+
+// "triggers": each configured trigger and its counters (docs/protocol.md).
+void write_triggers(json_writer& w, const daemon_state& st) {
+  w.key("triggers").begin_array();
+  for (const auto& t : st.triggers) {
+    w.begin_object();
+    w.field("name", t.config.name);
+    w.field("on", trigger_on_name(t.config.on));
+    if (t.config.pair.empty()) {
+      w.field_null("pair");
+    } else {
+      w.field("pair", t.config.pair);
+    }
+    w.key("command").begin_array();
+    for (const auto& a : t.config.command) w.value(a);
+    w.end_array();
+    w.field("timeout_ms", static_cast<std::uint64_t>(t.config.timeout.count()));
+    w.field("runs", t.runs);
+    w.field("failures", t.failures);
+    w.field("timeouts", t.timeouts);
+    w.field("skipped", t.skipped);
+    w.field("running", static_cast<std::uint64_t>(t.running));
+    w.end_object();
+  }
+  w.end_array();
+}
 
 }  // namespace
 
@@ -24,9 +51,10 @@ method_result method_status(method_context& ctx) {
   auto only = ctx.params.get_string("only");
   if (!only) return std::unexpected(only.error());
   if (*only && std::find(std::begin(sections), std::end(sections), **only) == std::end(sections)) {
-    return std::unexpected(ipc::fail(
-        ipc::error_code::invalid_params,
-        "only: expected one of daemon, watched, files, pairs, archive, got '" + **only + "'"));
+    return std::unexpected(
+        ipc::fail(ipc::error_code::invalid_params,
+                  "only: expected one of daemon, watched, files, pairs, archive, triggers, got '" +
+                      **only + "'"));
   }
   auto want = [&](std::string_view section) { return !*only || **only == section; };
   json_writer w;
@@ -58,7 +86,7 @@ method_result method_status(method_context& ctx) {
       w.begin_object();
       w.field("path", wp.path);
       w.field("kind", watched_kind_name(wp.what));
-      w.field("exists", wp.exists);
+      w.field("exists", st.exists_now(wp));
       w.end_object();
     }
     w.end_array();
@@ -165,6 +193,7 @@ method_result method_status(method_context& ctx) {
     }
     w.end_object();
   }
+  if (want("triggers")) write_triggers(w, st);
   w.end_object();
   return w.take();
 }

@@ -47,13 +47,12 @@ method_result method_tensor(method_context& ctx) {
   if (!range) return std::unexpected(range.error());
   auto channels = ctx.params.get_bool("channels");
   if (!channels) return std::unexpected(channels.error());
-  auto target = resolve_target(ctx.state, ctx.params);
+  auto target = resolve_tensor_target(ctx.state, ctx.params, **name);
   if (!target) return std::unexpected(target.error());
 
   const dump_file& df = *target->file->file;
   const auto& records = df.records();
-  auto matches = df.index().find(records, **name);
-  if (matches.empty()) matches = df.index().find_sanitized(records, **name);
+  auto matches = find_tensor(df, **name);
   const std::string where = (target->run ? target->run->id + " (" + df.path() + ")" : df.path());
   if (matches.empty()) {
     std::string msg = "no tensor named '" + **name + "' in " + where;
@@ -92,6 +91,11 @@ method_result method_tensor(method_context& ctx) {
     w.field_null("run");
   }
   w.field("path", df.path());
+  if (target->run && !target->run->pair.empty()) {
+    w.field("pair", target->run->pair);
+  } else {
+    w.field_null("pair");
+  }
   w.field("source", target->source);
   w.key("record");
   write_record(w, rec);

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sigdump/error.h"
 #include "sigdump/ipc/protocol.h"  // max_line_bytes
@@ -60,6 +61,14 @@ class client {
   /* Takes ownership of an already connected stream socket (tests use a
      socketpair). The descriptor is made non-blocking and close-on-exec. */
   static client adopt(int fd, std::string peer_name = "socket");
+  /* Runs argv (argv[0] looked up in PATH) with one end of a socket pair as
+     its stdin and stdout and talks through the other end: a transport such
+     as `ssh HOST sigdump dial-stdio`. The child's stderr is ours; it ignores
+     SIGINT and SIGQUIT, so Ctrl-C reaches us and we end the connection. When
+     the child closes the connection, the error names how it exited. The
+     client closes its end on destruction, then ends (SIGTERM) and reaps the
+     child. errc::io when it cannot be started. */
+  static result<client> spawn(const std::vector<std::string>& argv, std::string peer_name);
 
   client(client&& other) noexcept;
   client& operator=(client&& other) noexcept;

@@ -1,0 +1,183 @@
+// The event loop's stall while sigdumpd compares a big pair (issue 14):
+// everything in the daemon's core runs on one loop thread, so a long piece
+// of work there delays every request, a `hello` included, and every look
+// at a file.
+//
+// BM_LoopStall/LAYERS: the real sigdumpd with a pair of LAYERS layers laid
+// out as the simulator writes a network (per layer its "//in 0" record, a
+// constant weight and its "//out 0" record), each record one write(2): the
+// sample whole, then the benchmark. A client sends `hello` after `hello`
+// meanwhile and times each round trip. Reported:
+//   idle_ms            the mean hello round trip of the same daemon before
+//                      anything is written (the baseline)
+//   max_ms, p99_ms     the worst and the 99th percentile hello round trip
+//                      while the pair is written and compared
+//   max_over_idle, p99_over_idle   the same as ratios to idle_ms
+//   total_ms           from the first byte written to the sample's run_revised
+//                      with every layer (its run_end went out when its
+//                      writer closed it, before the benchmark was written)
+//   total_us_per_layer total_ms / LAYERS (flat when the cost is linear)
+// The run_revised must carry LAYERS compared layers, or the benchmark fails.
+#include <benchmark/benchmark.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "bench_daemon.h"
+#include "sigdump/dump_writer.h"
+
+namespace {
+
+using namespace sigdump;
+using clock_type = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr std::int64_t layer_elements = 64;
+
+tensor_spec spec_named(const std::string& name, std::int64_t elements, std::int64_t op) {
+  tensor_spec s;
+  s.name = name;
+  s.shape = {1, elements};
+  s.op_index = op;
+  return s;
+}
+
+std::vector<float> values_of(int layer, bool sample) {
+  std::vector<float> v(static_cast<std::size_t>(layer_elements));
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    v[i] = static_cast<float>(std::sin(0.1 * static_cast<double>(i + 1) + layer));
+    if (sample && i % 7 == 0) v[i] *= 1.01f;
+  }
+  return v;
+}
+
+// Writes one side of the pair, one write(2) per record, as the simulator does.
+bool write_side(const std::string& path, bool sample, int layers) {
+  auto w = dump_writer::create(path);
+  if (!w) return false;
+  for (int i = 0; i < layers; ++i) {
+    tensor_spec in =
+        spec_named(i == 0 ? "input" : "layer" + std::to_string(i - 1) + "/conv", layer_elements, i);
+    in.kind = record_kind::in;
+    tensor_spec weights = spec_named("layer" + std::to_string(i) + "/weights", 16, i);
+    weights.kind = record_kind::in;
+    weights.port = 1;
+    weights.constant = true;
+    const tensor_spec out = spec_named("layer" + std::to_string(i) + "/conv", layer_elements, i);
+    if (!w->append_bytes(dump_writer::render({}, in, values_of(i - 1, sample))) ||
+        !w->append_bytes(dump_writer::render({}, weights, std::vector<float>(16, 0.5f))) ||
+        !w->append_bytes(dump_writer::render({}, out, values_of(i, sample)))) {
+      return false;
+    }
+  }
+  return static_cast<bool>(w->close());
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
+}
+
+// hello after hello on a connection of its own until `stop`; the round
+// trips in milliseconds, or empty when one went unanswered for 60 s.
+std::vector<double> hello_loop(ipc::client& c, const std::atomic<bool>& stop, std::size_t at_most) {
+  std::vector<double> ms;
+  while (!stop && ms.size() < at_most) {
+    const auto t0 = clock_type::now();
+    if (!c.call("hello", {}, 60s)) return {};
+    ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
+  }
+  return ms;
+}
+
+void BM_LoopStall(benchmark::State& st) {
+  const int layers = static_cast<int>(st.range(0));
+  for (auto _ : st) {
+    const std::string dir = bench::make_temp_dir();
+    const std::string sample = dir + "/sample.bin", bench_path = dir + "/bench.bin";
+    {
+      const pid_t pid = bench::spawn_sigdumpd(
+          dir, {"--pair", "p:" + sample + "=" + bench_path, "--quiet-ms", "600000"});
+      bench::daemon_reaper reap{pid};
+      auto sub = bench::connect_when_up(dir + "/sock");
+      auto probe = bench::connect_when_up(dir + "/sock");
+      if (!sub || !probe || !sub->call("subscribe", R"({"pair":"p"})")) {
+        st.SkipWithError("sigdumpd did not answer");
+        break;
+      }
+      // The baseline: the same daemon, idle.
+      const std::atomic<bool> never{false};
+      const std::vector<double> idle = hello_loop(*probe, never, 2000);
+      std::atomic<bool> stop{false};
+      std::vector<double> busy;
+      std::thread prober([&] { busy = hello_loop(*probe, stop, SIZE_MAX); });
+      const auto t0 = clock_type::now();
+      const bool written =
+          write_side(sample, true, layers) && write_side(bench_path, false, layers);
+      // The sample's run_end went out when its writer closed it, before the
+      // benchmark was there; the run_revised that follows the benchmark's end
+      // has every layer.
+      const std::string done = "\"compared\":" + std::to_string(layers) + ',';
+      std::string end;
+      while (written && end.empty() && clock_type::now() - t0 < 600s) {
+        auto m = sub->next_event(10s);
+        if (!m) break;
+        if (*m && ((*m)->event == "run_end" || (*m)->event == "run_revised") &&
+            (*m)->line.find(sample) != std::string::npos &&
+            (*m)->line.find(done) != std::string::npos) {
+          end = (*m)->line;
+        }
+      }
+      const double total_ms =
+          std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
+      stop = true;
+      prober.join();
+      if (!written || end.empty() || idle.empty() || busy.empty()) {
+        st.SkipWithError("the pair was not compared, or a hello went unanswered");
+        break;
+      }
+      simdjson::dom::parser parser;
+      simdjson::dom::element doc;
+      std::int64_t compared = -1;
+      if (parser.parse(end).get(doc) || doc["coverage"]["compared"].get_int64().get(compared) ||
+          compared != layers) {
+        st.SkipWithError(("no run_revised with every layer compared: " + end).c_str());
+        break;
+      }
+      double idle_mean = 0;
+      for (double v : idle) idle_mean += v;
+      idle_mean /= static_cast<double>(idle.size());
+      const double mx = *std::max_element(busy.begin(), busy.end());
+      const double p99 = percentile(busy, 0.99);
+      st.counters["idle_ms"] = idle_mean;
+      st.counters["max_ms"] = mx;
+      st.counters["p99_ms"] = p99;
+      st.counters["max_over_idle"] = mx / idle_mean;
+      st.counters["p99_over_idle"] = p99 / idle_mean;
+      st.counters["hellos"] = static_cast<double>(busy.size());
+      st.counters["total_ms"] = total_ms;
+      st.counters["total_us_per_layer"] = total_ms * 1000.0 / layers;
+    }
+    std::filesystem::remove_all(dir);
+  }
+}
+BENCHMARK(BM_LoopStall)
+    ->Arg(500)
+    ->Arg(1000)
+    ->Arg(2000)
+    ->Arg(4000)
+    ->Arg(8000)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
