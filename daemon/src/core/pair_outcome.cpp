@@ -53,10 +53,12 @@ void pair_scheduler::maybe_finish(run_info& r, run_work& w) {
 void pair_scheduler::finish_end(run_info& r, run_work& w) {
   w.end_reason.clear();
   w.end_published = true;
+  refresh_summary(r, w, true);
   daemon_event e;
   e.kind = event_kind::run_end;
   end_event(r, w, e);
-  // Logged after end_event counted the coverage: a restart shows this outcome.
+  // Logged after end_event: a restart shows this outcome (coverage with the
+  // benchmark-only count, the advice).
   if (store_ != nullptr) store_->run_ended(r);
   // Every run gets its run_end, a reset one too (before its run_reset).
   state_.publish(e);
@@ -71,6 +73,7 @@ void pair_scheduler::end_event(run_info& r, run_work& w, daemon_event& e) {
   e.reason = r.end_reason;
   e.layers = r.report.layers.size();
   e.suspect = r.suspect_count();
+  advise_at_end(r);
   e.first_bad = r.report.first_bad;
   e.diagnosis = r.report.diagnosis;
   e.advice = r.report.advice;
@@ -200,16 +203,18 @@ void pair_scheduler::refresh_summary(run_info& r, run_work& w, bool now) {
     }
     return;
   }
-  // libdump's summarize, the offline one: first bad layer, diagnosis and
-  // the ranked advice (it walks back through the sample's //in records).
-  if (r.file && r.file->file) {
-    summarize(r.report, *r.file->file);
-  } else {
-    diagnose_report(r.report);
-  }
+  diagnose_report(r.report);
   w.summary_stale = false;
   w.summary_at_ns = steady_now_ns();
   w.summary_cost_ns = w.summary_at_ns - t;
+}
+
+// The advice, which the layers as they arrive do not compute: once per
+// run_end or run_revised, with summarize() as `sigdump compare` calls it,
+// so the live outcome is the offline one. A run whose file is gone keeps
+// the advice it had (read back from its log).
+void pair_scheduler::advise_at_end(run_info& r) {
+  if (r.file && r.file->file) summarize(r.report, *r.file->file);
 }
 
 void pair_scheduler::settle_summary(run_info& r) {

@@ -165,6 +165,7 @@ class pair_scheduler {
   void look_again(const std::vector<std::string>& paths);
   void refresh_summary(run_info& r, run_work& w, bool now);
   void settle_summary(run_info& r);
+  void advise_at_end(run_info& r);
   void dispatch(run_info& r, run_work& w, std::uint64_t seq, std::shared_ptr<tracked_file> sample,
                 std::shared_ptr<tracked_file> bench, std::uint32_t sample_record,
                 std::uint32_t bench_record, match_rule rule);
