@@ -146,6 +146,19 @@ TEST_P(RunLife, BackToBackRewritesGiveEachRunOneStartAndOneEnd) {
   for (int round = 0; round < 10; ++round)
     write_dump(sample_, layers, 1.0f + 0.01f * static_cast<float>(round));
   ASSERT_TRUE(settled()) << d->proc().stderr_text();
+  // A run is `ended` in `runs` before its run_end is out (that waits for
+  // comparisons in flight and the benchmark-only count on a worker).
+  wait_until(
+      [&] {
+        std::size_t s = 0, e = 0;
+        for (const auto& ev : d->events()) {
+          if (ev.path != sample_) continue;
+          s += ev.event == "run_start";
+          e += ev.event == "run_end";
+        }
+        return s > 0 && s == e;
+      },
+      std::chrono::seconds(60));
   auto evs = d->events();
   std::map<std::string, int> starts, ends;
   std::map<std::string, std::string> end_reason;

@@ -32,16 +32,24 @@ class Wait : public PairRunTest {
     }
     return n;
   }
-  // `sigdump wait` left running; returns once it is connected.
+  // `sigdump wait` left running; returns once it is connected. The daemon
+  // counts the waits still running and this status call; one that ended, or
+  // an earlier status call, may be counted a little longer, so the count is
+  // first let fall to that (it cannot then start too high).
   std::unique_ptr<child> start_wait(const std::vector<std::string>& more) {
-    const std::int64_t before = clients();
+    std::int64_t running = 0;
+    for (child* w : waits_) running += w->alive() ? 1 : 0;
+    const std::int64_t before = running + 1;
+    EXPECT_TRUE(wait_until([&] { return clients() == before; }, 60s)) << clients();
     std::vector<std::string> argv{
         bin_path("sigdump"), "wait", "--socket", socket(), "--pair", "net"};
     argv.insert(argv.end(), more.begin(), more.end());
     auto w = std::make_unique<child>(argv);
-    EXPECT_TRUE(wait_until([&] { return clients() > before; })) << w->stderr_text();
+    EXPECT_TRUE(wait_until([&] { return clients() > before; }, 60s)) << w->stderr_text();
+    waits_.push_back(w.get());
     return w;
   }
+  std::vector<child*> waits_;  // started by start_wait (owned by the tests)
   run_result wait_now(const std::vector<std::string>& more) {
     std::vector<std::string> argv{
         bin_path("sigdump"), "wait", "--socket", socket(), "--pair", "net"};
