@@ -57,8 +57,7 @@ examples:
 
 constexpr int exit_timeout = 3;
 
-// The pair's current run if it is still live ("" otherwise): its events
-// replayed by the subscription count, those of ended runs do not.
+// The pair's current run if it is still live ("" otherwise).
 std::optional<std::string> live_run_of(const std::string& sock, const std::string& pair) {
   auto c = live::connect(sock);
   if (!c) return std::nullopt;
@@ -137,15 +136,37 @@ int run_wait(const std::vector<std::string>& args) {
   params.begin_object();
   params.field("pair", *pair);
   params.end_object();
-  // Fresh state first: the current run's layers so far are replayed.
+  // Fresh state first: each tracked run's events so far are replayed, with
+  // a replayed run_end for a run that already ended. A run whose replay has
+  // no run_end was live when the daemon took the subscription, so its
+  // replayed first bad layer counts; that is known once something other
+  // than the run's own replay follows, or, when nothing follows, once
+  // status says the run is still live (if it ended since, its run_end
+  // arrives live and settles it).
   auto sub = live::subscribe(*c, params.str());
   if (!sub) return exit_error;  // an unknown pair is not_found
-  const auto live_run = live_run_of(sock, *pair);
-  if (!live_run) return exit_error;
+
+  const auto print = [&](const std::string& event_line, const std::string& line) {
+    if (a->has("json")) {
+      std::fwrite(event_line.data(), 1, event_line.size(), stdout);
+      std::fputc('\n', stdout);
+    } else {
+      std::printf("%s\n", line.c_str());
+    }
+    std::fflush(stdout);
+  };
+  struct replayed_first_bad {
+    std::string run, event_line, line;
+  };
+  std::optional<replayed_first_bad> held;
+  const auto settle_held = [&] {
+    print(held->event_line, held->line);
+    return exit_findings;
+  };
 
   simdjson::dom::parser parser;
   while (true) {
-    auto wait_for = std::chrono::milliseconds(500);
+    auto wait_for = std::chrono::milliseconds(held ? 200 : 500);
     if (deadline) {
       const auto now = std::chrono::steady_clock::now();
       if (now >= *deadline) {
@@ -159,26 +180,41 @@ int run_wait(const std::vector<std::string>& args) {
     }
     auto ev = c->next_event(wait_for);
     if (!ev) return fail(ev.error().describe());
-    if (!*ev || (*ev)->id != sub->id) continue;
+    if (!*ev) {
+      if (held) {
+        const auto live_run = live_run_of(sock, *pair);
+        if (!live_run) return exit_error;
+        if (*live_run == held->run) return settle_held();
+      }
+      continue;
+    }
+    if ((*ev)->id != sub->id) continue;
     const auto& m = **ev;
     simdjson::dom::element doc;
     if (parser.parse(m.line).get(doc)) continue;
-    // Replayed events count only for the run still being written.
-    if (live::boolean(doc, "replay").value_or(false) && live::str(doc, "run") != *live_run) {
+    const bool replayed = live::boolean(doc, "replay").value_or(false);
+    const std::string run = live::str(doc, "run");
+    if (held) {
+      if (replayed && run == held->run) {
+        if (m.event != "run_end") continue;  // more of the held run's replay
+        held.reset();                        // it had ended: does not count
+        continue;
+      }
+      return settle_held();  // its replay had no run_end: it was live
+    }
+    if (replayed) {
+      // An ended run's replayed run_end does not count; a replayed first
+      // bad layer is held until its run is known to have been live.
+      if (for_first_bad && m.event == "layer") {
+        if (auto fb = live::member(doc, "first_bad")) {
+          held = replayed_first_bad{run, m.line, first_bad_line(doc, *fb)};
+        }
+      }
       continue;
     }
-    const auto print = [&](const std::string& line) {
-      if (a->has("json")) {
-        std::fwrite(m.line.data(), 1, m.line.size(), stdout);
-        std::fputc('\n', stdout);
-      } else {
-        std::printf("%s\n", line.c_str());
-      }
-      std::fflush(stdout);
-    };
     if (for_first_bad && (m.event == "layer" || m.event == "run_end")) {
       if (auto fb = live::member(doc, "first_bad")) {
-        print(first_bad_line(doc, *fb));
+        print(m.line, first_bad_line(doc, *fb));
         return exit_findings;
       }
     }
@@ -186,7 +222,7 @@ int run_wait(const std::vector<std::string>& args) {
     // A run cut short by new content is followed by the run that holds it.
     const std::string reason = live::str(doc, "reason");
     if (reason == "truncated" || reason == "rewritten" || reason == "replaced") continue;
-    print(run_end_line(doc));
+    print(m.line, run_end_line(doc));
     return live::str(doc, "verdict") == "pass" || for_first_bad ? exit_ok : exit_findings;
   }
 }

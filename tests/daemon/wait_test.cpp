@@ -127,6 +127,20 @@ TEST_P(Wait, CurrentRunCountsAnEndedOneDoesNot) {
   auto now = wait_now({"--for", "first-bad", "--timeout", "30"});
   EXPECT_EQ(now.exit_code, 1) << now.err;
   EXPECT_TRUE(now.out.starts_with("first bad layer 1 l1 in net r")) << now.out;
+  // With --json, the replayed layer event that names it.
+  auto now_json = wait_now({"--for", "first-bad", "--json", "--timeout", "30"});
+  EXPECT_EQ(now_json.exit_code, 1) << now_json.err;
+  {
+    simdjson::dom::parser p;
+    simdjson::dom::element ev;
+    std::string_view kind;
+    std::int64_t index = -1;
+    ASSERT_FALSE(p.parse(now_json.out).get(ev)) << now_json.out;
+    EXPECT_FALSE(ev["event"].get_string().get(kind));
+    EXPECT_EQ(kind, "layer") << now_json.out;
+    EXPECT_FALSE(ev["first_bad"]["index"].get_int64().get(index));
+    EXPECT_EQ(index, 1) << now_json.out;
+  }
   auto not_yet = wait_now({"--for", "run-end", "--timeout", "0.3"});
   EXPECT_EQ(not_yet.exit_code, 3) << not_yet.out << not_yet.err;
   EXPECT_NE(not_yet.err.find("no run end in pair net within 0.3 s"), std::string::npos)
