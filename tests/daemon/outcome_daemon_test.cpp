@@ -176,6 +176,55 @@ TEST_P(RunOutcome, EndedRunsKeepCoverageAndVerdictAcrossARestart) {
   }
 }
 
+// A restart continues the runs of unchanged files: their results are what
+// the run log's end line kept, so no run_revised goes out (every restart
+// used to revise them, the outcome announced having been forgotten). A
+// benchmark that grew while the daemon was down does revise the run.
+TEST_P(RunOutcome, ARestartRevisesOnlyResultsThatChanged) {
+  auto write = [](const std::string& path, int layers, float scale) {
+    auto w = dump_writer::create(path);
+    ASSERT_TRUE(w);
+    for (int i = 0; i < layers; ++i) {
+      ASSERT_TRUE(w->write(spec_of("net/l" + std::to_string(i), 64, i), ramp(64, scale)));
+    }
+    ASSERT_TRUE(w->close());
+  };
+  auto stop = [](test_daemon& d) {
+    ASSERT_TRUE(d.proc().signal(SIGTERM));
+    ASSERT_EQ(d.proc().wait(), 0) << d.proc().stderr_text();
+  };
+  const std::string other = dumps_ + "/other.bin";
+  {
+    auto d = start();
+    write(bench_, 2, 1.0f);
+    ASSERT_TRUE(ended(*d, bench_)) << d->proc().stderr_text();
+    write(sample_, 5, 1.001f);
+    ASSERT_TRUE(ended(*d, sample_)) << d->proc().stderr_text();
+    stop(*d);
+  }
+  for (int restart = 0; restart < 2; ++restart) {
+    auto d = start();
+    // A run that starts after the continued ones were set up: whatever
+    // they had to announce is out before its run_end.
+    write(other, 1, 1.0f);
+    ASSERT_TRUE(ended(*d, other)) << d->proc().stderr_text();
+    for (const auto& e : d->events()) {
+      EXPECT_NE(e.event, "run_revised")
+          << "restart " << restart << ": " << read_file(d->events_path());
+    }
+    stop(*d);
+    fs::remove(other);
+  }
+  // The benchmark is complete now: the continued run's results change.
+  write(bench_, 5, 1.0f);
+  auto d = start();
+  auto revised = d->wait_event(
+      [&](const logged_event& e) { return e.event == "run_revised" && e.path == sample_; });
+  ASSERT_EQ(revised.event, "run_revised") << read_file(d->events_path());
+  EXPECT_EQ(logged(d->events_path(), "run_revised", sample_, {"verdict", "previous_verdict"}),
+            (outcome{{"verdict", "\"pass\""}, {"previous_verdict", "\"incomplete\""}}));
+}
+
 // A fixed-point sample with a record of scale 0: run_end and runs warn
 // about it, naming the file, record and offset, as `sigdump compare` does.
 TEST_P(RunOutcome, RunEndWarnsAboutAZeroScale) {

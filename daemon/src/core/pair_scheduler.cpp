@@ -57,6 +57,9 @@ void pair_scheduler::run_pruned(std::uint64_t run) { work_.erase(run); }
 void pair_scheduler::run_continued(run_info& r, const tracked_file& tf) {
   run_work& w = work_[r.number] = run_work{};
   w.end_published = true;
+  // What its last run_end or run_revised announced, as its log's end line
+  // kept it: only results that differ from it are revised.
+  note_announced(r, w);
   std::size_t first = 0;
   if (!r.report.layers.empty()) {
     w.next_index = r.report.layers.back().index + 1;

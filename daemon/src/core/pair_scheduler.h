@@ -178,6 +178,11 @@ class pair_scheduler {
   void finish_end(run_info& r, run_work& w);
   void maybe_revise(run_info& r, run_work& w);
   void end_event(run_info& r, run_work& w, daemon_event& e);
+  /* What run_end and run_revised tell of r's results, to see whether they
+     changed: compared, not comparable, sample-only, pending, suspect. */
+  static std::array<std::uint64_t, 5> outcome_of(const run_info& r);
+  /* Notes r's results as the ones announced (w.announced, its verdict). */
+  static void note_announced(const run_info& r, run_work& w);
   bool benchmark_live(const run_info& r);
 
   event_loop& loop_;
