@@ -89,9 +89,10 @@ void pair_scheduler::run_ended(run_info& r, run_state how, const std::string& re
     run_work& rw = w->second;
     rw.end_reason = reason;
     rw.end_state = how;
-    // Its records are gone (reset, deleted, stopped): layers still waiting
-    // for their benchmark will never be compared.
-    if (how != run_state::ended || reason == "deleted" || reason == "stopped") {
+    // Its records are gone (reset, deleted, stopped) or its pair is:
+    // layers still waiting for their benchmark will never be compared.
+    if (how != run_state::ended || reason == "deleted" || reason == "stopped" ||
+        reason == "unpaired") {
       for (auto& e : rw.queue) {
         if (e.what == queued_record::status::waiting) e.what = queued_record::status::skipped;
       }
