@@ -34,18 +34,11 @@ outcome keys_of(simdjson::dom::element o, std::initializer_list<const char*> key
 // The first events-log line of this kind for this path, as an outcome.
 outcome logged(const std::string& events_log, const std::string& kind, const std::string& path,
                std::initializer_list<const char*> keys) {
-  const std::string text = read_file(events_log);
+  const std::string line = first_event_line(events_log, kind, "path", path);
   simdjson::dom::parser p;
-  std::size_t pos = 0;
-  for (auto nl = text.find('\n'); nl != std::string::npos; nl = text.find('\n', pos)) {
-    const std::string line = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    simdjson::dom::element doc;
-    std::string_view ev, pa;
-    if (p.parse(line).get(doc) || doc["event"].get(ev) || doc["path"].get(pa)) continue;
-    if (ev == kind && pa == path) return keys_of(doc, keys);
-  }
-  return {};
+  simdjson::dom::element doc;
+  if (line.empty() || p.parse(line).get(doc)) return {};
+  return keys_of(doc, keys);
 }
 
 // The run of `runs` whose path is `path`, as an outcome (empty if none).

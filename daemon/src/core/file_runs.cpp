@@ -165,6 +165,7 @@ void publish_run_event(daemon_state& state, event_kind kind, const run_info& r,
   e.path = r.path;
   e.pair = r.pair;
   e.reason = reason;
+  if (kind == event_kind::run_start) e.benchmark_run = r.benchmark_run;
   state.publish(e);
 }
 
@@ -616,6 +617,7 @@ std::shared_ptr<run_info> file_runs::start_run(tracked_file& tf, const std::stri
     const std::string bench = sides_.resolve(pair->benchmark);
     if (!bench.empty()) pair->benchmark_file = bench;
     r->report.benchmark_path = bench.empty() ? pair->benchmark : bench;
+    r->benchmark_run = state_.current_run_id(bench);
     pair->run = r->number;
   }
   // The first run of a file's runs is its primary one (tf.run).

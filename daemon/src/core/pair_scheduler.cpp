@@ -57,6 +57,7 @@ void pair_scheduler::run_pruned(std::uint64_t run) { work_.erase(run); }
 void pair_scheduler::run_continued(run_info& r, const tracked_file& tf) {
   run_work& w = work_[r.number] = run_work{};
   w.end_published = true;
+  w.bench_pinned = !r.report.layers.empty();
   // What its last run_end or run_revised announced, as its log's end line
   // kept it: only results that differ from it are revised.
   note_announced(r, w);
@@ -197,6 +198,10 @@ void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
   j->bench_record = bench_record;
   j->rule = rule;
   w.queue[static_cast<std::size_t>(seq - w.front_seq)].what = queued_record::status::running;
+  if (!w.bench_pinned) {
+    w.bench_pinned = true;
+    r.benchmark_run = "r" + std::to_string(bench->run);
+  }
   // The streamed chunks of this record count only if both sides are still
   // the bytes they were summed from.
   std::shared_ptr<streamed_layer> streamed;
