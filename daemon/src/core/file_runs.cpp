@@ -28,19 +28,6 @@ std::int64_t mtime_of(const struct stat& st) {
          static_cast<std::int64_t>(st.st_mtim.tv_nsec);
 }
 
-// Publishes run_start or run_reset (with the run it replaces) for r.
-void publish_run_event(daemon_state& state, event_kind kind, const run_info& r,
-                       const std::string& reason, const std::string& previous = {}) {
-  daemon_event e;
-  e.kind = kind;
-  e.run = r.id;
-  e.previous = previous;
-  e.path = r.path;
-  e.pair = r.pair;
-  e.reason = reason;
-  state.publish(e);
-}
-
 // The parser reads header bytes straight from the mapping: a writer that
 // truncates between our fstat and that read would raise SIGBUS. Run it
 // under the guard; if the guard trips, the half-updated dump_file is thrown
@@ -166,6 +153,20 @@ std::int64_t steady_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// Publishes run_start or run_reset (with the run it replaces) for r.
+void publish_run_event(daemon_state& state, event_kind kind, const run_info& r,
+                       const std::string& reason, const std::string& previous) {
+  daemon_event e;
+  e.kind = kind;
+  e.run = r.id;
+  e.previous = previous;
+  e.path = r.path;
+  e.pair = r.pair;
+  e.reason = reason;
+  if (kind == event_kind::run_start) e.benchmark_run = r.benchmark_run;
+  state.publish(e);
 }
 
 std::vector<std::shared_ptr<run_info>> runs_of(const daemon_state& state, const tracked_file& tf) {
@@ -477,27 +478,6 @@ void file_runs::stop() {
   }
 }
 
-void file_runs::pairs_changed() {
-  for (const auto& [path, tf] : state_.files) {
-    if (!tf || !tf->file || !tf->failed.empty()) continue;
-    const auto had = runs_of(state_, *tf);
-    std::string end_reason = "quiet";
-    for (const auto& r : had) {
-      if (r->state != run_state::live && !r->end_reason.empty()) end_reason = r->end_reason;
-    }
-    const run_state file_state = tf->state;
-    for (pair_info* p : sides_.pairs_of_sample(path)) {
-      if (std::any_of(had.begin(), had.end(), [&](const auto& r) { return r->pair == p->name; }))
-        continue;
-      auto r = start_run(*tf, "started", p);
-      tf->state = file_state;
-      publish_run_event(state_, event_kind::run_start, *r, "started");
-      pairs_.records_added(*r, *tf, 0);
-      if (file_state != run_state::live) end_run(*r, run_state::ended, end_reason);
-    }
-  }
-}
-
 void file_runs::track_new(const std::string& path, const struct stat& st, bool created) {
   auto f = guarded_open(path);
   if (!f) {
@@ -637,6 +617,7 @@ std::shared_ptr<run_info> file_runs::start_run(tracked_file& tf, const std::stri
     const std::string bench = sides_.resolve(pair->benchmark);
     if (!bench.empty()) pair->benchmark_file = bench;
     r->report.benchmark_path = bench.empty() ? pair->benchmark : bench;
+    r->benchmark_run = state_.current_run_id(bench);
     pair->run = r->number;
   }
   // The first run of a file's runs is its primary one (tf.run).

@@ -46,7 +46,9 @@ class file_runs {
   void poll();
   /* The pairs changed (a reload): a tracked file that is the sample of a
      pair it has no run for starts one (reason "started") and is compared
-     as it is on disk; when the file is finished, so is the run. */
+     as it is on disk; when the file is finished, so is the run. A run of a
+     pair that is gone is no longer the file's (a live one ends,
+     "unpaired"); a file left without a run starts one without a pair. */
   void pairs_changed();
   /* No more looks; ends every live run ("stopped"). */
   void stop();
@@ -76,6 +78,8 @@ class file_runs {
   void start_over(tracked_file& tf, const std::string& reason);
   void grew(tracked_file& tf, std::size_t first_new);
   void end_file(tracked_file& tf, const std::string& reason);
+  void drop_removed_pairs(tracked_file& tf);
+  void start_after_reload(tracked_file& tf, pair_info* pair, const std::string& end_reason);
 
   void track_new(const std::string& path, const struct stat& st, bool created);
   void file_gone(const std::string& path, const std::string& reason = "deleted");
@@ -105,6 +109,9 @@ class file_runs {
   bool stopped_ = false;
 };
 
+/* Publishes run_start or run_reset (with the run it replaces) for r. */
+void publish_run_event(daemon_state& state, event_kind kind, const run_info& r,
+                       const std::string& reason, const std::string& previous = {});
 /* The current runs of tf, its primary run (tf.run) first. */
 std::vector<std::shared_ptr<run_info>> runs_of(const daemon_state& state, const tracked_file& tf);
 /* tf's fingerprint now (from its last look); nullopt if it cannot be read. */

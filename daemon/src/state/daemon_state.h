@@ -133,6 +133,8 @@ struct run_info {
   std::uint64_t bytes = 0;    // bytes of the file at the last look
   compare_report report;      // with a pair: layers (sorted by index), first_bad,
                               // diagnosis, thresholds, sample/benchmark paths
+  std::string benchmark_run;  // with a pair: the benchmark run its layers are compared with ("r4");
+                              // empty: none yet
   bool persisted = false;     // every line of it so far is in its state log (none waits in memory)
   file_fingerprint content;   // its file when it ended (state ended); unknown otherwise
   std::shared_ptr<tracked_file> file;  // the live file while this is its current run; null after
@@ -212,6 +214,9 @@ class daemon_state {
   /* Newest run of a path, or nullptr. */
   std::shared_ptr<run_info> latest_run_of(std::string_view path) const;
   const pair_info* find_pair(std::string_view name) const;
+  /* The id of the current run of the tracked dump file at path ("r4"); empty
+     when it is not tracked or has no run. */
+  std::string current_run_id(const std::string& path) const;
   /* Whether a watched path is there now: a tracked dump file is; anything
      else is looked up on disk at the time of asking (never a snapshot). */
   bool exists_now(const watched_path& w) const;

@@ -138,6 +138,7 @@ method_result method_status(method_context& ctx) {
       const run_info* run = r != st.runs.end() ? r->second.get() : nullptr;
       if (run != nullptr) {
         w.field("run", run->id);
+        write_string_or_null(w, "benchmark_run", run->benchmark_run);
         w.field("state", run_state_name(run->state));
         w.field("layers", static_cast<std::uint64_t>(run->report.layers.size()));
         w.field("suspect", run->suspect_count());
@@ -150,6 +151,7 @@ method_result method_status(method_context& ctx) {
         write_outcome(w, run->report.coverage, run->suspect_count());
       } else {
         w.field_null("run");
+        w.field_null("benchmark_run");
         w.field_null("state");
         w.field("layers", 0);
         w.field("suspect", 0);
