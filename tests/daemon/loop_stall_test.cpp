@@ -229,6 +229,19 @@ TEST_P(LoopStall, AGrowthOfThousandsOfRecordsIsParsedInSlices) {
   EXPECT_EQ(starts, 1);
   EXPECT_EQ(ends, 1);
   EXPECT_EQ(revised, 0);
+
+  // Restarted, the daemon finds the sample as its run ended, which goes on:
+  // the run's fingerprint counts every record, so that file is read whole.
+  ASSERT_TRUE(d.proc().signal(SIGTERM));
+  ASSERT_EQ(d.proc().wait(60s), 0) << d.proc().stderr_text();
+  test_daemon again(dir, {"--pair", "p:" + sample + "=" + bench, "--quiet-ms", "600000"},
+                    GetParam());
+  ASSERT_TRUE(again.wait_ready()) << again.proc().stderr_text();
+  EXPECT_NE(again.proc().stderr_text().find(started.run + " goes on"), std::string::npos)
+      << again.proc().stderr_text();
+  for (const auto& e : again.events()) {
+    EXPECT_FALSE(e.event == "run_start" && e.path == sample) << "a new run " << e.run;
+  }
 }
 
 // A float32 record of `bytes` whose payload is a hole (reads as zeros).

@@ -549,7 +549,7 @@ void file_runs::track_new(const std::string& path, const struct stat& st, bool c
   // A run of this path from before goes on only if the whole file is as it
   // ended (unchanged_run): such a file is read to its end at once.
   if (f && f->more() && std::any_of(state_.runs.begin(), state_.runs.end(), [&](const auto& kv) {
-        return kv.second->path == path && kv.second->content.known();
+        return kv.second && kv.second->path == path && kv.second->content.known();
       })) {
     f = read_to_end(std::move(*f));
   }
