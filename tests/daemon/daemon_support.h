@@ -213,4 +213,23 @@ inline std::vector<std::string> offline_layers(const std::string& sample,
   return out;
 }
 
+// `sigdump status --json` of the daemon on DIR/sock, parsed; false when it
+// printed no JSON.
+inline bool status_of(const temp_dir& dir, simdjson::dom::parser& parser,
+                      simdjson::dom::element& doc) {
+  auto st = run({bin_path("sigdump"), "status", "--json", "--socket", dir.file("sock")});
+  EXPECT_EQ(st.exit_code, 0) << st.err;
+  return !parser.parse(st.out).get(doc);
+}
+
+// The daemon section's counter `key` from `sigdump status --json`; -1 when
+// there is none.
+inline std::int64_t status_counter(const temp_dir& dir, const char* key) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::int64_t v = -1;
+  if (!status_of(dir, parser, doc) || doc["daemon"][key].get_int64().get(v)) return -1;
+  return v;
+}
+
 }  // namespace sigdump::testing

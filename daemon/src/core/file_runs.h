@@ -11,12 +11,14 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "core/pair_scheduler.h"
 #include "core/pair_sides.h"
 #include "core/watcher.h"
+#include "platform/event_loop.h"
 #include "state/daemon_state.h"
 #include "state/state_store.h"
 
@@ -27,9 +29,12 @@ class archive;  // archive.h
 class file_runs {
  public:
   /* store may be null (no persistence). */
-  file_runs(daemon_state& state, state_store* store, watcher& files, pair_sides& sides,
-            pair_scheduler& pairs)
-      : state_(state), store_(store), files_(files), sides_(sides), pairs_(pairs) {}
+  file_runs(event_loop& loop, daemon_state& state, state_store* store, watcher& files,
+            pair_sides& sides, pair_scheduler& pairs)
+      : loop_(loop), state_(state), store_(store), files_(files), sides_(sides), pairs_(pairs) {}
+  ~file_runs();
+  file_runs(const file_runs&) = delete;
+  file_runs& operator=(const file_runs&) = delete;
 
   /* How long a live file may sit still before its runs end ("quiet"), and
      how many runs are kept (the oldest ended ones go first). */
@@ -80,6 +85,7 @@ class file_runs {
   void end_file(tracked_file& tf, const std::string& reason);
   void drop_removed_pairs(tracked_file& tf);
   void start_after_reload(tracked_file& tf, pair_info* pair, const std::string& end_reason);
+  void look_later(const tracked_file& tf);
 
   void track_new(const std::string& path, const struct stat& st, bool created);
   void file_gone(const std::string& path, const std::string& reason = "deleted");
@@ -98,6 +104,7 @@ class file_runs {
   void end_run(run_info& r, run_state how, const std::string& reason);
   void prune_runs();
 
+  event_loop& loop_;
   daemon_state& state_;
   state_store* store_;
   watcher& files_;
@@ -107,6 +114,8 @@ class file_runs {
   std::chrono::milliseconds quiet_{3000};
   std::uint32_t keep_runs_ = 200;
   bool stopped_ = false;
+  std::set<std::string> looks_posted_;  // paths a posted look goes on with (look_later)
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted looks check it
 };
 
 /* Publishes run_start or run_reset (with the run it replaces) for r. */

@@ -201,6 +201,7 @@ class daemon_state {
   std::uint64_t chunks_streamed = 0;    // chunks of those summed before the layer was complete
   std::uint64_t chunks_discarded = 0;   // streamed chunks summed again (truncated since)
   std::uint64_t chunks_summed = 0;      // chunks summed so far while their layer was written
+  std::uint64_t parse_slices = 0;       // looks that left the rest of a growth to a later look
   std::vector<trigger_stats> triggers;  // configured triggers (export/trigger_runner.h)
 
   std::int64_t started() const noexcept { return start_; }

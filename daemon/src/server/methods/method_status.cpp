@@ -87,6 +87,7 @@ method_result method_status(method_context& ctx) {
     w.field("chunks_streamed", st.chunks_streamed);
     w.field("chunks_discarded", st.chunks_discarded);
     w.field("chunks_summed", st.chunks_summed);
+    w.field("parse_slices", st.parse_slices);
     w.end_object();
   }
 
