@@ -199,6 +199,8 @@ class daemon_state {
   std::uint64_t chunks_streamed = 0;    // chunks of those summed before the layer was complete
   std::uint64_t chunks_discarded = 0;   // streamed chunks summed again (truncated since)
   std::uint64_t chunks_summed = 0;      // chunks summed so far while their layer was written
+  std::uint64_t stat_ticks = 0;         // stat timer periods so far
+  std::uint64_t stat_looks = 0;         // files the stat timer looked at so far
   std::vector<trigger_stats> triggers;  // configured triggers (export/trigger_runner.h)
 
   std::int64_t started() const noexcept { return start_; }

@@ -87,6 +87,8 @@ method_result method_status(method_context& ctx) {
     w.field("chunks_streamed", st.chunks_streamed);
     w.field("chunks_discarded", st.chunks_discarded);
     w.field("chunks_summed", st.chunks_summed);
+    w.field("stat_ticks", st.stat_ticks);
+    w.field("stat_looks", st.stat_looks);
     w.end_object();
   }
 
