@@ -2,11 +2,9 @@
 // loops: a restart continues the runs of files that did not change, states
 // and counts survive a restart or a crash, and back-to-back rewrites give
 // each run exactly one run_start and one run_end.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <simdjson.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -196,17 +194,16 @@ TEST_P(RunLife, BackToBackRewritesGiveEachRunOneStartAndOneEnd) {
   }
 }
 
-// The stat timer and the daemon's status counters.
+// The stat timer's counters in `status`.
 struct stat_counts {
   std::uint64_t ticks = 0, looks = 0;
 };
 stat_counts stat_counters(const std::string& socket) {
-  stat_counts out;
-  raw_client c(socket);
-  simdjson::dom::parser p;
+  simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (!c.connected() || p.parse(c.call("status").result).get(doc)) return out;
-  if (doc["daemon"]["stat_ticks"].get_uint64().get(out.ticks) ||
+  stat_counts out;
+  if (!daemon_status(socket, parser, doc) ||
+      doc["daemon"]["stat_ticks"].get_uint64().get(out.ticks) ||
       doc["daemon"]["stat_looks"].get_uint64().get(out.looks)) {
     return {};
   }

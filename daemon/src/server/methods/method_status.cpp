@@ -89,6 +89,7 @@ method_result method_status(method_context& ctx) {
     w.field("chunks_summed", st.chunks_summed);
     w.field("stat_ticks", st.stat_ticks);
     w.field("stat_looks", st.stat_looks);
+    w.field("metrics_write_failures", st.metrics_write_failures);
     w.end_object();
   }
 
