@@ -36,16 +36,16 @@ using namespace sigdump;
 using clock_type = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// A finished dump of three small layers.
+// A finished dump of 13 layers of 4 KiB, about the miniature simulator's.
 bool write_dump(const std::string& path, int seed) {
   auto w = dump_writer::create(path);
   if (!w) return false;
-  for (int l = 0; l < 3; ++l) {
+  for (int l = 0; l < 13; ++l) {
     tensor_spec s;
     s.name = "layer" + std::to_string(l) + "/conv";
-    s.shape = {1, 64};
+    s.shape = {1, 1024};
     s.op_index = l;
-    std::vector<float> v(64);
+    std::vector<float> v(1024);
     for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((seed + l + i) % 17);
     if (!w->write(s, v)) return false;
   }

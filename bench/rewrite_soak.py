@@ -317,6 +317,12 @@ def main():
               (a.runs, modes["truncate"], modes["rename"], modes["inplace"], modes["cut"],
                len(seen), len(log), len(subs), sum(s.resumes for s in subs), gapped, rss_100,
                rss_end, fds_before, fds_after, time.time() - start))
+        if failures:
+            # The events log, to look at what went wrong.
+            kept = os.path.join(tempfile.gettempdir(), "rewrite-soak-events.ndjson")
+            with open(kept, "w") as f:
+                f.writelines(json.dumps(e) + "\n" for e in log)
+            print("events log kept in", kept)
     for f in failures[:20]:
         print("FAIL:", f)
     if failures:
