@@ -100,6 +100,7 @@ class file_runs {
   void prune_runs();
   static bool watched_each_tick(const tracked_file& tf);
   std::vector<std::string> finished_share();
+  void note_each_tick(const std::string& path);
 
   daemon_state& state_;
   state_store* store_;
