@@ -214,6 +214,11 @@ void file_runs::configure(std::chrono::milliseconds quiet, std::uint32_t keep_ru
 }
 
 void file_runs::look(const std::string& path, const watcher::cue& why) {
+  look_now(path, why);
+  note_each_tick(path);
+}
+
+void file_runs::look_now(const std::string& path, const watcher::cue& why) {
   if (stopped_) return;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
@@ -496,24 +501,6 @@ void file_runs::look_later(const tracked_file& tf) {
     looks_posted_.erase(path);
     look(path);
   });
-}
-
-void file_runs::poll() {
-  if (stopped_) return;
-  // Run log lines a full state folder refused: written once it takes them.
-  if (store_ != nullptr) store_->retry(state_.runs);
-  std::vector<std::string> paths;
-  for (const auto& [p, f] : state_.files) paths.push_back(p);
-  for (const auto& p : paths) look(p);
-  const auto now = steady_now_ms();
-  for (const auto& p : paths) {
-    auto it = state_.files.find(p);
-    if (it == state_.files.end()) continue;
-    tracked_file& tf = *it->second;
-    if (tf.state != run_state::live || tf.run == 0) continue;
-    if (now - tf.last_change_ms < quiet_.count()) continue;
-    end_file(tf, "quiet");
-  }
 }
 
 void file_runs::stop() {

@@ -46,9 +46,12 @@ class file_runs {
      a tracked one, or notices it was replaced, truncated, rewritten in
      place, closed or deleted. */
   void look(const std::string& path, const watcher::cue& why = {});
-  /* Looks at every tracked file (writes through mmap raise no inotify
-     event) and ends the runs of those quiet for too long. */
+  /* The stat timer: looks at every live file (writes through mmap raise
+     no inotify event) and at a share of the finished ones (each once every
+     finished_period calls), and ends the runs of those quiet for too long.
+     Its cost does not grow with the finished files. */
   void poll();
+  static constexpr std::size_t finished_period = 25;
   /* The pairs changed (a reload): a tracked file that is the sample of a
      pair it has no run for starts one (reason "started") and is compared
      as it is on disk; when the file is finished, so is the run. A run of a
@@ -67,6 +70,7 @@ class file_runs {
   };
   enum class in_place : std::uint8_t { no, not_yet, yes };
 
+  void look_now(const std::string& path, const watcher::cue& why);
   void look_at_new(const std::string& path, const struct stat& st, const watcher::cue& why);
   void look_at_tracked(tracked_file& tf, const struct stat& st, bool closed,
                        bool written_after_close);
@@ -103,6 +107,9 @@ class file_runs {
   void continue_run(tracked_file& tf, run_info& r, pair_info* pair);
   void end_run(run_info& r, run_state how, const std::string& reason);
   void prune_runs();
+  static bool watched_each_tick(const tracked_file& tf);
+  std::vector<std::string> finished_share();
+  void note_each_tick(const std::string& path);
 
   event_loop& loop_;
   daemon_state& state_;
@@ -116,6 +123,8 @@ class file_runs {
   bool stopped_ = false;
   std::set<std::string> looks_posted_;  // paths a posted look goes on with (look_later)
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted looks check it
+  std::string finished_cursor_;      // the finished file the stat timer looked at last
+  std::set<std::string> each_tick_;  // files watched_each_tick() at their last look
 };
 
 /* Publishes run_start or run_reset (with the run it replaces) for r. */

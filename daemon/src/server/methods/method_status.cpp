@@ -88,6 +88,9 @@ method_result method_status(method_context& ctx) {
     w.field("chunks_discarded", st.chunks_discarded);
     w.field("chunks_summed", st.chunks_summed);
     w.field("parse_slices", st.parse_slices);
+    w.field("stat_ticks", st.stat_ticks);
+    w.field("stat_looks", st.stat_looks);
+    w.field("metrics_write_failures", st.metrics_write_failures);
     w.end_object();
   }
 
