@@ -37,8 +37,9 @@ constexpr option_spec options[] = {
     {.name = "--pair",
      .key = "pairs",
      .kind = arg_kind::pair,
-     .metavar = "[NAME:]SAMPLE=BENCHMARK",
-     .help = "compare SAMPLE against BENCHMARK as layers arrive;\n"
+     .metavar = "NAME:SAMPLE=BENCHMARK",
+     .help = "compare SAMPLE against BENCHMARK as layers arrive,\n"
+             "as the pair NAME (required: clients select by it);\n"
              "each side is a dump file or a folder holding one\n"
              "(watched automatically); a file may be the sample\n"
              "of several pairs",
