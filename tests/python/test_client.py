@@ -168,6 +168,35 @@ def test_subscription_resumes_on_the_same_daemon(daemon):
     assert not any(e.get("replay") for e in events)
 
 
+def test_subscription_since_now(daemon):
+    # since="now": no state, no history; only the next run, every layer once
+    # even when the link breaks (the reconnect resumes from the subscribe's
+    # clock, not from a later "now").
+    fixed, flt = daemon.files
+    simulate("float", flt)
+    simulate("fixed", fixed)
+    with sigdump.Client(daemon.sock, timeout=10) as c:
+        wait_for(lambda: pair_done(c), "the first run to end")
+        old_run = c.runs(pair="net")[0]["run"]
+    sub = sigdump.Client(daemon.sock, timeout=30).subscribe(pair="net", since="now")
+    assert not sub.fresh_instance and sub.clock.startswith("c:")
+    simulate("fixed", fixed, "--pace-ms", "20")
+    events = []
+    for ev in sub:
+        events.append(ev)
+        if sum(e["event"] == "layer" for e in events) == 3:
+            sub._conn.buf = b""
+            sub._conn.events.clear()
+            sub._conn.sock.close()
+        if ev["event"] == "run_end":
+            break
+    sub.close()
+    assert sub.reconnects == 1
+    assert events[0]["event"] in ("run_start", "run_reset") and not events[0].get("replay")
+    assert all(e.get("run") != old_run for e in events if e["event"] == "layer")
+    assert [e["layer"]["index"] for e in events if e["event"] == "layer"] == list(range(13))
+
+
 def test_untrusted_socket_is_refused(tmp_path):
     # A socket in a folder others may write to: nothing is sent.
     folder = tmp_path / "shared"
