@@ -250,7 +250,7 @@ std::string_view completion_kind(const option_spec& o) noexcept {
   switch (o.kind) {
     case arg_kind::flag: return "none";
     case arg_kind::path: return o.metavar == "DIR" ? "dir" : "file";
-    case arg_kind::pair: return "file";
+    case arg_kind::pair: return "pair";  // NAME:SAMPLE=BENCHMARK: files after the name
     case arg_kind::trigger: return "file";
     case arg_kind::count:
     case arg_kind::number: return "value";
