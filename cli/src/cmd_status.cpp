@@ -18,11 +18,10 @@ clock; the folders and files it watches; for each sample/benchmark pair the
 current run, layers compared so far, suspect layers, the first bad layer,
 the diagnosis and the input warnings, and the pair's own thresholds and name
 map where the configuration gives it some (the protocol's `status` method,
-docs/protocol.md). When the
-daemon archives runs, one line says where, how much of the byte budget the
-copies use, how many there are (and are still being copied or failed), and
-the last archiving error, and one line per trigger with its counters
-(docs/configuration.md, "Triggers"):
+docs/protocol.md). When the daemon archives runs, one line says where, how
+much of the byte budget the copies use, how many there are (and are still
+being copied or failed), and the last archiving error, and one line per
+trigger with its counters (docs/configuration.md, "Triggers"):
 
   archive: /data/archive 1.2 GiB of 10 GiB, 5 copies (1 copying)
 
