@@ -5,11 +5,12 @@
 #
 # The options and what their values complete to, as `sigdumpd
 # --list-options` prints them from the daemon's option table: file, dir,
-# value (a number: nothing to offer) or none (a switch).
+# pair (NAME:SAMPLE=BENCHMARK: file names once the name is typed), value (a
+# number: nothing to offer) or none (a switch).
 # tests/scripts/sigdumpd_completion_test.sh fails when the two differ.
 _sigdumpd_options=(
   "--watch file"
-  "--pair file"
+  "--pair pair"
   "--config file"
   "--state-dir dir"
   "--socket file"
@@ -49,18 +50,24 @@ _sigdumpd() {
   done
 
   # The option whose value is being typed: "--opt VALUE", "--opt=VALUE" in
-  # one word, or "--opt" "=" "VALUE" when '=' breaks words.
+  # one word, or in pieces where ':' and '=' break words (COMP_WORDBREAKS):
+  # "--opt" "=" "VALUE", "--pair" "NAME" ":" "SAMPLE" "=" "BENCH". The
+  # pieces are glued back up to the option.
   local opt="" value=$cur
   if [[ $cur == --*=* ]]; then
     opt=${cur%%=*}
     value=${cur#*=}
-  elif [[ $prev == = ]] && ((COMP_CWORD > 1)); then
-    opt=${COMP_WORDS[COMP_CWORD - 2]}
-  elif [[ $cur == = ]]; then
-    opt=$prev
-    value=""
   elif [[ $cur != -* ]]; then
-    opt=$prev
+    local i=$COMP_CWORD
+    while ((i > 1)); do
+      local w=${COMP_WORDS[i - 1]}
+      [[ $w == -* ]] && break
+      [[ $w == [:=] || $value == [:=]* ]] || break
+      value=$w$value
+      i=$((i - 1))
+    done
+    opt=${COMP_WORDS[i - 1]}
+    [[ $value == =* && $opt == -* ]] && value=${value#=}
   fi
 
   local kind=""
@@ -73,6 +80,20 @@ _sigdumpd() {
     dir)
       compopt -o filenames 2>/dev/null
       mapfile -t COMPREPLY < <(compgen -d -- "$value")
+      ;;
+    pair)
+      # NAME first (nothing to offer), then file names after its ':' and
+      # after the '='. Only the current word is replaced: keep what it holds
+      # up to its last ':' or '='.
+      if [[ $value == *:* ]]; then
+        local head="" tail=$cur
+        if [[ $cur == *[:=]* ]]; then
+          head=${cur%"${cur##*[:=]}"}
+          tail=${cur##*[:=]}
+        fi
+        compopt -o filenames 2>/dev/null
+        mapfile -t COMPREPLY < <(compgen -f -P "$head" -- "$tail")
+      fi
       ;;
     value) ;;  # a number: nothing sensible to offer
     *)

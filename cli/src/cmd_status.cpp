@@ -15,12 +15,13 @@ constexpr const char* status_help =
 
 Asks the running sigdumpd what it is doing: its version, pid, event loop and
 clock; the folders and files it watches; for each sample/benchmark pair the
-current run, layers compared so far, suspect layers, the first bad layer and
-the diagnosis (the protocol's `status` method, docs/protocol.md). When the
-daemon archives runs, one line says where, how much of the byte budget the
-copies use, how many there are (and are still being copied or failed), and
-the last archiving error, and one line per trigger with its counters
-(docs/configuration.md, "Triggers"):
+current run, layers compared so far, suspect layers, the first bad layer,
+the diagnosis and the input warnings, and the pair's own thresholds and name
+map where the configuration gives it some (the protocol's `status` method,
+docs/protocol.md). When the daemon archives runs, one line says where, how
+much of the byte budget the copies use, how many there are (and are still
+being copied or failed), and the last archiving error, and one line per
+trigger with its counters (docs/configuration.md, "Triggers"):
 
   archive: /data/archive 1.2 GiB of 10 GiB, 5 copies (1 copying)
 
@@ -48,6 +49,21 @@ void print_first_bad(simdjson::dom::element pair) {
   const std::string reason = live::str(*fb, "reason");
   if (!reason.empty()) std::printf(" (%s)", reason.c_str());
   std::printf("\n");
+}
+
+// "    own thresholds: cos_min 0.995, name map of 3 names": what of the
+// pair's comparison is its own, not the daemon's (nothing when all is).
+void print_own(simdjson::dom::element pair) {
+  auto own = live::member(pair, "own");
+  if (!own) return;
+  std::string parts;
+  const auto add = [&](const std::string& part) { parts += (parts.empty() ? "" : ", ") + part; };
+  if (auto v = live::num(*own, "cos_min")) add("cos_min " + live::general(v));
+  if (auto v = live::num(*own, "rmse_max")) add("rmse_max " + live::general(v));
+  if (auto n = live::integer(*own, "name_map")) {
+    add("name map of " + std::to_string(*n) + (*n == 1 ? " name" : " names"));
+  }
+  if (!parts.empty()) std::printf("    own thresholds: %s\n", parts.c_str());
 }
 
 int print_text(simdjson::dom::element doc) {
@@ -103,10 +119,15 @@ int print_text(simdjson::dom::element doc) {
                   static_cast<long long>(live::integer(e, "suspect").value_or(0)));
       std::printf("    sample: %s\n    benchmark: %s\n", live::str(e, "sample").c_str(),
                   live::str(e, "benchmark").c_str());
+      print_own(e);
       print_first_bad(e);
       if (auto dg = live::member(e, "diagnosis")) {
         const std::string text = live::str(*dg, "text");
         if (!text.empty()) std::printf("    diagnosis: %s\n", text.c_str());
+      }
+      simdjson::dom::array warnings;
+      if (auto w = live::member(e, "warnings"); w && !w->get_array().get(warnings)) {
+        for (auto x : warnings) std::printf("    warning: %s\n", live::str(x, "text").c_str());
       }
       simdjson::dom::array three;
       if (auto t = live::member(e, "three_way");

@@ -278,12 +278,10 @@ struct session {
   bool fresh = false;
 };
 
-// Connects and subscribes with `since` (none: empty). A daemon that is not
-// there is `retry` (when asked for), anything else an error message.
-struct subscribe_failure {
-  std::string message;
-  bool retry = false;
-};
+// Connects and subscribes with `since` (none: empty). A failure marked
+// `transport` (a daemon that is not there, a lost connection) may be
+// retried; anything else is final.
+using subscribe_failure = live::request_failure;
 std::expected<session, subscribe_failure> open_session(const std::string& sock,
                                                        const std::string& params_json,
                                                        std::uint64_t* newest = nullptr) {
@@ -296,19 +294,13 @@ std::expected<session, subscribe_failure> open_session(const std::string& sock,
         why, live::is_remote(sock) || why.find(ipc::no_daemon_message(sock)) != std::string::npos});
   }
   if (newest != nullptr) *newest = newest_run(*c);
-  auto id = c->send("subscribe", params_json);
-  if (!id) return std::unexpected(subscribe_failure{id.error().describe(), true});
-  auto reply = c->wait_reply(*id, std::chrono::seconds(30));
-  if (!reply) return std::unexpected(subscribe_failure{reply.error().describe(), true});
-  if (reply->is_error) {
-    return std::unexpected(
-        subscribe_failure{"sigdumpd: " + reply->error_code +
-                          (reply->error_message.empty() ? "" : ": " + reply->error_message)});
-  }
-  session s{std::move(*c), std::to_string(*id), {}, false};
+  // A lost connection is retried; the daemon's error reply is final.
+  auto sub = live::try_subscribe(*c, params_json);
+  if (!sub) return std::unexpected(std::move(sub.error()));
+  session s{std::move(*c), std::move(sub->id), {}, false};
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (!parser.parse(reply->result).get(doc)) {
+  if (!parser.parse(sub->result).get(doc)) {
     s.clock = live::str(doc, "clock");
     s.fresh = live::boolean(doc, "fresh_instance").value_or(false);
   }
@@ -334,7 +326,7 @@ std::expected<session, subscribe_failure> reconnect(const std::string& sock,
   auto wait = std::chrono::milliseconds(100);
   for (;;) {
     auto s = open_session(sock, params_json);
-    if (s || !s.error().retry) return s;
+    if (s || !s.error().transport) return s;
     const auto until = std::chrono::steady_clock::now() + wait;
     while (!g_stop && std::chrono::steady_clock::now() < until) {
       ::usleep(20'000);

@@ -167,7 +167,7 @@ std::string render_text(const std::string& board, const ipc::board_snapshot& s, 
   out += line;
   out += archive_text(archive_json);
   if (s.pairs.empty()) {
-    out += "no pairs yet (configure --pair SAMPLE=BENCHMARK or pairs in the configuration)\n";
+    out += "no pairs yet (configure --pair NAME:SAMPLE=BENCHMARK or pairs in the configuration)\n";
     return out;
   }
   std::snprintf(line, sizeof line, "%-20s %-6s %-8s %7s %7s %10s %10s  %s\n", "PAIR", "STATE",

@@ -123,35 +123,44 @@ std::optional<ipc::client> connect(const std::string& socket_path) {
 
 namespace {
 
-// The result of a reply, or nullopt after printing the error.
-std::optional<std::string> result_of(const result<ipc::message>& r) {
-  if (!r) {
-    fail(r.error().describe());
-    return std::nullopt;
-  }
+// The result of a reply, or why there is none.
+std::expected<std::string, request_failure> result_of(const result<ipc::message>& r) {
+  if (!r) return std::unexpected(request_failure{r.error().describe(), true});
   if (r->is_error) {
-    fail("sigdumpd: " + r->error_code + (r->error_message.empty() ? "" : ": " + r->error_message));
-    return std::nullopt;
+    return std::unexpected(request_failure{
+        "sigdumpd: " + r->error_code + (r->error_message.empty() ? "" : ": " + r->error_message)});
   }
   return r->result;
+}
+
+// The value, or nullopt after printing the failure.
+template <class T>
+std::optional<T> printed(std::expected<T, request_failure> r) {
+  if (!r) {
+    fail(r.error().message);
+    return std::nullopt;
+  }
+  return std::move(*r);
 }
 
 }  // namespace
 
 std::optional<std::string> call(ipc::client& c, std::string_view method,
                                 std::string_view params_json, std::chrono::milliseconds timeout) {
-  return result_of(c.call(method, params_json, timeout));
+  return printed(result_of(c.call(method, params_json, timeout)));
+}
+
+std::expected<subscribed, request_failure> try_subscribe(ipc::client& c,
+                                                         std::string_view params_json) {
+  auto id = c.send("subscribe", params_json);
+  if (!id) return std::unexpected(request_failure{id.error().describe(), true});
+  auto result = result_of(c.wait_reply(*id, std::chrono::seconds(30)));
+  if (!result) return std::unexpected(std::move(result.error()));
+  return subscribed{std::to_string(*id), std::move(*result)};
 }
 
 std::optional<subscribed> subscribe(ipc::client& c, std::string_view params_json) {
-  auto id = c.send("subscribe", params_json);
-  if (!id) {
-    fail(id.error().describe());
-    return std::nullopt;
-  }
-  auto result = result_of(c.wait_reply(*id, std::chrono::seconds(30)));
-  if (!result) return std::nullopt;
-  return subscribed{std::to_string(*id), std::move(*result)};
+  return printed(try_subscribe(c, params_json));
 }
 
 std::optional<std::uint64_t> parse_count(std::string_view command, std::string_view option,

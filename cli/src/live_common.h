@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include <cstdint>
+#include <expected>
 #include <map>
 #include <optional>
 #include <string>
@@ -63,12 +64,23 @@ std::optional<std::string> call(ipc::client& c, std::string_view method,
                                 std::string_view params_json,
                                 std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+/* Why a request got no result: the connection failed (`transport`: the
+   daemon may come back, a retry may succeed) or the daemon replied with an
+   error ("sigdumpd: CODE: MESSAGE", final). */
+struct request_failure {
+  std::string message;
+  bool transport = false;
+};
+
 /* Sends `subscribe` with params_json (docs/protocol.md): the id its events
-   carry and the reply's result; prints the error and returns nullopt. */
+   carry and the reply's result, or why not. */
 struct subscribed {
   std::string id;
   std::string result;
 };
+std::expected<subscribed, request_failure> try_subscribe(ipc::client& c,
+                                                         std::string_view params_json);
+/* try_subscribe(), or prints the failure and returns nullopt. */
 std::optional<subscribed> subscribe(ipc::client& c, std::string_view params_json);
 
 /* Parses a positive integer option value; prints a usage error on failure. */

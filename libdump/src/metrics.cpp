@@ -1,5 +1,11 @@
 // The per-layer metrics: the vendor's MSE / COS / RMSE plus max_abs, SQNR,
 // relative L2 and NaN/Inf counts, over mapped payloads without copying them.
+//
+// Over 600 lines on purpose: the element readers (source, the layout odometer and
+// transposes, dequantizing widening) exist only to feed chunk_sums, and
+// staying in this translation unit's anonymous namespace lets the compiler
+// inline them into the chunk loops and keeps them out of every other file.
+// The kernels they feed are apart (metric_kernels.cpp, per instruction set).
 #include "sigdump/metrics.h"
 
 #include <algorithm>

@@ -57,6 +57,17 @@ outcome listed(const std::string& socket, const std::string& path,
   return {};
 }
 
+// The first pair of `status`, as an outcome (empty if none).
+outcome pair_status(const std::string& socket, std::initializer_list<const char*> keys) {
+  raw_client c(socket);
+  auto m = c.call("status", R"({"only":"pairs"})");
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  simdjson::dom::element pair;
+  if (p.parse(m.result).get(doc) || doc["pairs"].at(0).get(pair)) return {};
+  return keys_of(pair, keys);
+}
+
 class RunOutcome : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override { fs::create_directories(dumps_); }
@@ -218,8 +229,9 @@ TEST_P(RunOutcome, ARestartRevisesOnlyResultsThatChanged) {
             (outcome{{"verdict", "\"pass\""}, {"previous_verdict", "\"incomplete\""}}));
 }
 
-// A fixed-point sample with a record of scale 0: run_end and runs warn
-// about it, naming the file, record and offset, as `sigdump compare` does.
+// A fixed-point sample with a record of scale 0: run_end, runs and status
+// warn about it, naming the file, record and offset, as `sigdump compare`
+// does, and runs and status still do after a restart.
 TEST_P(RunOutcome, RunEndWarnsAboutAZeroScale) {
   auto d = start();
   auto write = [](const std::string& path, bool is_float) {
@@ -250,6 +262,19 @@ TEST_P(RunOutcome, RunEndWarnsAboutAZeroScale) {
       << want.at("warnings");
   EXPECT_EQ(logged(d->events_path(), "run_end", sample_, {"warnings"}), want);
   EXPECT_EQ(listed(dir_.file("sock"), sample_, {"warnings"}), want);
+  EXPECT_EQ(pair_status(dir_.file("sock"), {"warnings"}), want);
+
+  // The run's end line keeps them: after a restart with the files
+  // unchanged (the run goes on: the pair's run in status), then with the
+  // sample gone (the run is only read back from its log), they are there.
+  for (int restart = 0; restart < 2; ++restart) {
+    ASSERT_TRUE(d->proc().signal(SIGTERM));
+    ASSERT_EQ(d->proc().wait(), 0) << d->proc().stderr_text();
+    if (restart == 1) fs::remove(sample_);
+    d = start();
+    EXPECT_EQ(listed(dir_.file("sock"), sample_, {"warnings"}), want) << "restart " << restart;
+    if (restart == 0) EXPECT_EQ(pair_status(dir_.file("sock"), {"warnings"}), want);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Loops, RunOutcome, ::testing::Values("io_uring", "epoll"));

@@ -34,6 +34,21 @@ void simulate_into(const temp_dir& dir, const std::string& name) {
   }
 }
 
+// The "own" member of pair `pair` in `status`, minified ("" when absent).
+std::string own_of(raw_client& c, const std::string& pair) {
+  auto r = c.call("status", R"({"only":"pairs"})");
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  simdjson::dom::array pairs;
+  if (p.parse(r.result).get(doc) || doc["pairs"].get_array().get(pairs)) return {};
+  for (simdjson::dom::element e : pairs) {
+    std::string_view name;
+    simdjson::dom::element own;
+    if (!e["name"].get(name) && name == pair && !e["own"].get(own)) return simdjson::minify(own);
+  }
+  return {};
+}
+
 std::string pair_json(const temp_dir& dir, const std::string& name, const std::string& own) {
   return R"({"name":")" + name + R"(","sample":")" + dir.file(name + "/fixed.bin") +
          R"(","benchmark":")" + dir.file(name + "/float.bin") + "\"" + own + "}";
@@ -60,6 +75,16 @@ TEST_P(PairThresholds, APairWithItsOwnThresholdsGetsItsOwnVerdict) {
       << verdict_of(c, "strict") << d.proc().stderr_text();
   ASSERT_TRUE(wait_until([&] { return verdict_of(c, "lenient") == "pass"; }, 60s))
       << verdict_of(c, "lenient") << d.proc().stderr_text();
+  // status shows what is the pair's own, and only that.
+  EXPECT_EQ(own_of(c, "lenient"), R"({"cos_min":-1,"rmse_max":1000000000.0,"name_map":null})");
+  EXPECT_EQ(own_of(c, "strict"), "null");
+  auto text = run({bin_path("sigdump"), "status", "--socket", dir.file("sock")});
+  EXPECT_NE(text.out.find("    own thresholds: cos_min -1, rmse_max 1e+09\n"), std::string::npos)
+      << text.out;
+  const auto strict = text.out.find("  strict ");
+  EXPECT_EQ(text.out.substr(strict, text.out.find("  lenient ") - strict).find("own thresholds"),
+            std::string::npos)
+      << text.out;
 
   // A reload applies the pair's new values to the next run: without its own
   // values the lenient pair is judged by the global ones.
@@ -70,6 +95,7 @@ TEST_P(PairThresholds, APairWithItsOwnThresholdsGetsItsOwnVerdict) {
   simulate_into(dir, "lenient");
   ASSERT_TRUE(wait_until([&] { return verdict_of(c, "lenient") == "fail"; }, 60s))
       << verdict_of(c, "lenient") << d.proc().stderr_text();
+  EXPECT_EQ(own_of(c, "lenient"), "null");
 }
 
 // A pair's name map matches sample layers to benchmark layers of another
@@ -97,6 +123,35 @@ TEST_P(PairThresholds, APairsNameMapMatchesRenamedLayers) {
   raw_client c(dir.file("sock"));
   EXPECT_TRUE(wait_until([&] { return verdict_of(c, "mapped") == "pass"; }, 60s))
       << verdict_of(c, "mapped") << d.proc().stderr_text();
+  EXPECT_EQ(own_of(c, "mapped"), R"({"cos_min":null,"rmse_max":null,"name_map":3})");
+}
+
+// A reload whose pair lost its name is refused: the error is logged with
+// the fix, and the pair configured before is still the one served.
+TEST_P(PairThresholds, AReloadWithANamelessPairKeepsThePreviousPairs) {
+  temp_dir dir;
+  const std::string cfg = dir.file("sigdumpd.json");
+  write_file(cfg, R"({"pairs":[)" + pair_json(dir, "kept", "") + "]}");
+  test_daemon d(dir, {"--config", cfg}, GetParam());
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  raw_client c(dir.file("sock"));
+  const auto pair_names = [&] { return c.call("status", R"({"only":"pairs"})").result; };
+  ASSERT_NE(pair_names().find(R"("name":"kept")"), std::string::npos) << pair_names();
+
+  write_file(cfg, R"({"pairs":[{"sample":"kept/fixed.bin","benchmark":"kept/float.bin"}]})");
+  ASSERT_TRUE(d.proc().signal(SIGHUP));
+  const std::string refused = R"(pairs[0]: needs a name: {"name": "NAME", "sample": )"
+                              R"("kept/fixed.bin", "benchmark": "kept/float.bin"})";
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const std::string err = d.proc().stderr_text();
+        return err.find(refused) != std::string::npos &&
+               err.find("keeping the previous configuration") != std::string::npos;
+      },
+      30s))
+      << d.proc().stderr_text();
+  EXPECT_NE(pair_names().find(R"("name":"kept")"), std::string::npos) << pair_names();
+  EXPECT_TRUE(d.proc().alive());
 }
 
 INSTANTIATE_TEST_SUITE_P(Loops, PairThresholds, ::testing::Values("io_uring", "epoll"));

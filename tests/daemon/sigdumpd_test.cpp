@@ -86,7 +86,7 @@ TEST_P(Sigdumpd, RewritingTheFileStartsANewRun) {
   std::string fixed = dir_.file("w") + "/fixed.bin";
   std::string flt = simulate("float", dir_.file("w") + "/float.bin");
   simulate("fixed", fixed);
-  test_daemon d(dir_, {"--watch", dir_.file("w"), "--pair", fixed + "=" + flt}, loop());
+  test_daemon d(dir_, {"--watch", dir_.file("w"), "--pair", "fx:" + fixed + "=" + flt}, loop());
   ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
   auto first =
       d.wait_event([&](const logged_event& e) { return e.event == "run_end" && e.path == fixed; });
@@ -284,7 +284,7 @@ TEST_P(Sigdumpd, TruncationInsideMappedRecordsNeverCrashes) {
                            ramp(static_cast<std::size_t>(n), 1.0f)));
     }
   }
-  test_daemon d(dir_, {"--watch", dir_.file("w"), "--pair", sample + "=" + bench}, loop());
+  test_daemon d(dir_, {"--watch", dir_.file("w"), "--pair", "p:" + sample + "=" + bench}, loop());
   ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
   for (int round = 0; round < 6; ++round) {
     {
@@ -331,7 +331,7 @@ TEST_P(Sigdumpd, RestartMidRunKeepsRunsAndNumbering) {
   ASSERT_TRUE(w->write(spec_of("t1", 64, 1), ramp(64, 1.01f)));
   std::string first_run;
   {
-    test_daemon d(dir_, {"--watch", dir_.file("w"), "--pair", sample + "=" + bench}, loop());
+    test_daemon d(dir_, {"--watch", dir_.file("w"), "--pair", "p:" + sample + "=" + bench}, loop());
     ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
     auto l =
         d.wait_event([&](const logged_event& e) { return e.event == "layer" && e.index == 1; });
@@ -343,7 +343,7 @@ TEST_P(Sigdumpd, RestartMidRunKeepsRunsAndNumbering) {
   }
   ASSERT_TRUE(fs::exists(dir_.file("state") + "/runs/" + first_run + ".ndjson"));
   ASSERT_TRUE(w->write(spec_of("t2", 64, 2), ramp(64, 1.01f)));
-  test_daemon d2(dir_, {"--watch", dir_.file("w"), "--pair", sample + "=" + bench}, loop());
+  test_daemon d2(dir_, {"--watch", dir_.file("w"), "--pair", "p:" + sample + "=" + bench}, loop());
   ASSERT_TRUE(d2.wait_ready()) << d2.proc().stderr_text();
   EXPECT_NE(d2.proc().stderr_text().find("runs from"), std::string::npos);
   auto start = d2.wait_event(
@@ -413,11 +413,18 @@ TEST(SigdumpdStartup, PairValuesAreCheckedAndLoggedAbsolute) {
       same.err.find("the sample and the benchmark are the same file in 'p:/d/x.bin=/d/x.bin'"),
       std::string::npos)
       << same.err;
+  auto nameless = start("/d/a.bin=/d/b.bin");
+  EXPECT_EQ(nameless.exit_code, 2);
+  EXPECT_NE(nameless.err.find("--pair '/d/a.bin=/d/b.bin' needs a name: --pair "
+                              "NAME:/d/a.bin=/d/b.bin"),
+            std::string::npos)
+      << nameless.err;
   auto two = start("p:/d/a=1.bin=/d/b.bin");
   EXPECT_EQ(two.exit_code, 2);
   EXPECT_NE(two.err.find("more than one '=' in 'p:/d/a=1.bin=/d/b.bin'"), std::string::npos)
       << two.err;
-  write_file(dir.file("config.json"), R"({"pairs":[{"sample":"s.bin","benchmark":"s.bin"}]})");
+  write_file(dir.file("config.json"),
+             R"({"pairs":[{"name":"p","sample":"s.bin","benchmark":"s.bin"}]})");
   auto file = run({bin_path("sigdumpd"), "--foreground", "--state-dir", dir.file("state"),
                    "--socket", dir.file("sock"), "--config", dir.file("config.json")},
                   {}, env, std::chrono::seconds(20));
@@ -459,7 +466,8 @@ TEST(SigdumpdStartup, BadConfigurationIsOneClearLine) {
       {R"({"watch":["/tmp"],"keep_run":3})", "keep_run: unknown key"},
       {R"({"watch":"/tmp"})", "watch: expected an array of paths, got a string"},
       {R"({"pairs":[{"sample":"a.bin"}]})", "pairs[0]: missing \"benchmark\""},
-      {R"({"pairs":[{"sample":"a","benchmark":"b","nmae":"x"}]})", "pairs[0].nmae: unknown key"},
+      {R"({"pairs":[{"name":"p","sample":"a","benchmark":"b","nmae":"x"}]})",
+       "pairs[0].nmae: unknown key"},
       {R"({"quiet_ms":-5})", "quiet_ms: expected a non-negative integer"},
       {R"({"keep_runs":0})", "keep_runs: expected an integer in [1, 1000000], got 0"},
       {R"({"watch":[)", "not valid JSON"},
@@ -509,25 +517,32 @@ TEST(SigdumpdStartup, BadConfigurationNamesLineAndColumn) {
       {"", "1:1: error: not valid JSON: empty file (expected a JSON object)"},
       // Type and value errors: the field path, and where its value (or, for
       // an unknown key, the key) is.
-      {"{\n  \"pairs\": [\n    {\"sample\": \"a.bin\", \"benchmark\": \"b.bin\"},\n"
+      {"{\n  \"pairs\": [\n    {\"name\": \"p\", \"sample\": \"a.bin\", \"benchmark\": "
+       "\"b.bin\"},\n"
        "    {\"sample\": 7, \"benchmark\": \"b.bin\"}\n  ]\n}",
        "4:16: error: pairs[1].sample: expected a string, got an integer"},
       {"{\"watch\": [\"/tmp\"],\n   \"keep_run\": 3}",
        "2:4: error: keep_run: unknown key (expected watch, pairs, state_dir, socket, events_log, "
        "quiet_ms, poll_ms, keep_runs, history_max_bytes, workers, cos_min, rmse_max, allow_uids, "
        "metrics, archive, triggers)"},
-      {"{\"pairs\": [{\"sample\": \"a\", \"benchmark\": \"b\"},\n  {\"sample\": \"a.bin\"}]}",
+      {"{\"pairs\": [{\"name\": \"p\", \"sample\": \"a\", \"benchmark\": \"b\"},\n  {\"sample\": "
+       "\"a.bin\"}]}",
        "2:3: error: pairs[1]: missing \"benchmark\""},
+      {"{\"pairs\": [\n  {\"sample\": \"a.bin\", \"benchmark\": \"b.bin\"}]}",
+       "2:3: error: pairs[0]: needs a name: {\"name\": \"NAME\", \"sample\": \"a.bin\", "
+       "\"benchmark\": \"b.bin\"}"},
       {"{\"keep_runs\":\n\n      0}",
        "3:7: error: keep_runs: expected an integer in [1, 1000000], got 0"},
       {"{\"allow_uids\": [1000, \"root\"]}",
        "1:23: error: allow_uids[1]: expected a non-negative integer, got a string"},
       {"[1, 2]", "1:1: error: (top level): expected an object, got an array"},
       // A pair's own thresholds: the ranges of the global ones.
-      {"{\"pairs\": [{\"sample\": \"a\", \"benchmark\": \"b\", \"cos_min\": 1.5}]}",
-       "1:57: error: pairs[0].cos_min: 1.5 is out of range: COS lies in [-1, 1]"},
-      {"{\"pairs\": [{\"sample\": \"a\", \"benchmark\": \"b\", \"rmse_max\": \"x\"}]}",
-       "1:58: error: pairs[0].rmse_max: expected a number, got a string"},
+      {"{\"pairs\": [{\"name\": \"p\", \"sample\": \"a\", \"benchmark\": \"b\", \"cos_min\": "
+       "1.5}]}",
+       "1:70: error: pairs[0].cos_min: 1.5 is out of range: COS lies in [-1, 1]"},
+      {"{\"pairs\": [{\"name\": \"p\", \"sample\": \"a\", \"benchmark\": \"b\", \"rmse_max\": "
+       "\"x\"}]}",
+       "1:71: error: pairs[0].rmse_max: expected a number, got a string"},
   };
   for (const auto& c : cases) {
     const std::string cfg = dir.file("sigdumpd.json");

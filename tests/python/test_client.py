@@ -142,17 +142,13 @@ def test_subscription_resumes_across_a_restart(daemon):
     assert events[-1]["event"] == "run_end" and events[-1]["run"] == starts[-1]["run"]
 
 
-def test_subscription_resumes_on_the_same_daemon(daemon):
-    # A connection lost while the daemon stays up: `since` replays exactly
-    # what came after the last event returned.
-    fixed, flt = daemon.files
-    simulate("float", flt)
-    sub = sigdump.Client(daemon.sock, timeout=30).subscribe(pair="net")
-    simulate("fixed", fixed, "--pace-ms", "20")
+def follow_breaking_the_link(sub, after_layers):
+    """The events of sub up to a run_end, its link broken once after
+    `after_layers` layer events; closes sub."""
     events = []
     for ev in sub:
         events.append(ev)
-        if sum(e["event"] == "layer" for e in events) == 5:
+        if sum(e["event"] == "layer" for e in events) == after_layers:
             # As if the link broke: what was received but not returned is lost.
             sub._conn.buf = b""
             sub._conn.events.clear()
@@ -163,9 +159,40 @@ def test_subscription_resumes_on_the_same_daemon(daemon):
         if ev["event"] == "run_end":
             break
     sub.close()
+    return events
+
+
+def test_subscription_resumes_on_the_same_daemon(daemon):
+    # A connection lost while the daemon stays up: `since` replays exactly
+    # what came after the last event returned.
+    fixed, flt = daemon.files
+    simulate("float", flt)
+    sub = sigdump.Client(daemon.sock, timeout=30).subscribe(pair="net")
+    simulate("fixed", fixed, "--pace-ms", "20")
+    events = follow_breaking_the_link(sub, 5)
     assert sub.reconnects == 1 and not sub.fresh_instance
     assert [e["layer"]["index"] for e in events if e["event"] == "layer"] == list(range(13))
     assert not any(e.get("replay") for e in events)
+
+
+def test_subscription_since_now(daemon):
+    # since="now": no state, no history; only the next run, every layer once
+    # even when the link breaks (the reconnect resumes from the subscribe's
+    # clock, not from a later "now").
+    fixed, flt = daemon.files
+    simulate("float", flt)
+    simulate("fixed", fixed)
+    with sigdump.Client(daemon.sock, timeout=10) as c:
+        wait_for(lambda: pair_done(c), "the first run to end")
+        old_run = c.runs(pair="net")[0]["run"]
+    sub = sigdump.Client(daemon.sock, timeout=30).subscribe(pair="net", since="now")
+    assert not sub.fresh_instance and sub.clock.startswith("c:")
+    simulate("fixed", fixed, "--pace-ms", "20")
+    events = follow_breaking_the_link(sub, 3)
+    assert sub.reconnects == 1
+    assert events[0]["event"] in ("run_start", "run_reset") and not events[0].get("replay")
+    assert all(e.get("run") != old_run for e in events if e["event"] == "layer")
+    assert [e["layer"]["index"] for e in events if e["event"] == "layer"] == list(range(13))
 
 
 def test_untrusted_socket_is_refused(tmp_path):

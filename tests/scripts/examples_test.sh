@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs docs/examples/subscribe.py against a real sigdumpd fed by real writers
-# (sigdump simulate), and checks that it prints the suspect layers and that
+# Runs docs/examples/subscribe.py (on the sigdump package's client) against a
+# real sigdumpd fed by real writers (sigdump simulate), and checks that it prints the suspect layers and that
 # its saved clock makes the next start resume exactly after what it saw.
 # usage: examples_test.sh BIN_DIR SOURCE_DIR
 set -u
@@ -15,6 +15,14 @@ fi
 for b in sigdump sigdumpd; do
   [ -x "$bin/$b" ] || { echo "FAIL: $bin/$b not built"; exit 1; }
 done
+# The example uses the sigdump package's client, from the build tree.
+if [ ! -d "$bin/../python/sigdump" ]; then
+  echo "SKIP: the Python module is not built in this configuration (see the sigdump: Python module line of cmake's output)"
+  exit 0
+fi
+export PYTHONPATH="$(cd "$bin/../python" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
+# The interpreter the module was built for (CTest passes it), else python3.
+python=${SIGDUMP_PYTHON:-python3}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sigdump-examples-XXXXXX")
 daemon_pid=
@@ -56,7 +64,7 @@ clock=$("$bin/sigdump" status --socket "$sock" --json |
 echo "$clock" >"$tmp/clock"
 
 echo "check: subscribe.py prints the suspect layers of a run as it is written"
-python3 "$example" --socket "$sock" --clock-file "$tmp/clock" --pair net --until-run-end \
+"$python" "$example" --socket "$sock" --clock-file "$tmp/clock" --pair net --until-run-end \
   --timeout 60 >"$tmp/first.out" 2>&1 &
 sub=$!
 "$bin/sigdump" simulate --mode float --out "$tmp/float.bin" >/dev/null || fail "simulate float"
@@ -76,7 +84,7 @@ echo "check: a second start resumes from the saved clock (only the new run)"
 # daemon looks, and then there is nothing to tell it apart from no write.
 rm -f "$tmp/fixed.bin"
 "$bin/sigdump" simulate --mode fixed --pace-ms 5 --out "$tmp/fixed.bin" >/dev/null || fail "simulate fixed again"
-python3 "$example" --socket "$sock" --clock-file "$tmp/clock" --pair net --until-run-end \
+"$python" "$example" --socket "$sock" --clock-file "$tmp/clock" --pair net --until-run-end \
   --timeout 60 >"$tmp/second.out" 2>&1 || fail "second subscribe.py exited $?"
 grep -q 'fresh_instance\|another daemon instance' "$tmp/second.out" && fail "second start was not a resume"
 grep -q "^SUSPECT run $first_run " "$tmp/second.out" && fail "second start repeated run $first_run"
@@ -85,7 +93,7 @@ grep -q '^SUSPECT run r[0-9]* layer 8 conv3_1/linear/bn_xx ' "$tmp/second.out" |
 [ "$(grep -c 'ended:' "$tmp/second.out")" = 1 ] || fail "second run: expected exactly one run end"
 
 echo "check: no daemon gives exit 2 and a message"
-python3 "$example" --socket "$tmp/nothing/sock" --clock-file "$tmp/clock2" >"$tmp/none.out" 2>&1
+"$python" "$example" --socket "$tmp/nothing/sock" --clock-file "$tmp/clock2" >"$tmp/none.out" 2>&1
 rc=$?
 [ "$rc" = 2 ] || fail "no daemon: exit $rc, expected 2"
 grep -q 'no sigdumpd listening' "$tmp/none.out" || fail "no daemon: message missing"

@@ -3,7 +3,7 @@
 # exactly the options of the daemon's option table, as `sigdumpd
 # --list-options` prints them, each with the same kind of value; and it
 # completes those values as promised (folders for a DIR, file names for a
-# FILE or PATH, nothing for a number).
+# FILE or PATH and after a pair's NAME:, nothing for a number).
 # $1: the build's bin folder, $2: source tree.
 set -euo pipefail
 
@@ -60,6 +60,19 @@ got=$(complete_words sigdumpd --config = d)
 [[ $got == $'dump.bin\ndumps' ]] || fail "'sigdumpd --config = d<TAB>' offered '$got'"
 got=$(complete_words sigdumpd --quiet-ms "")
 [[ -z $got ]] || fail "'sigdumpd --quiet-ms <TAB>' offered '$got', expected nothing"
+# --pair NAME:SAMPLE=BENCHMARK: nothing for the name, then file names after
+# the ':' and after the '=', whether bash broke the word at them or not.
+got=$(complete_words sigdumpd --pair "")
+[[ -z $got ]] || fail "'sigdumpd --pair <TAB>' offered '$got', expected nothing (the name comes first)"
+got=$(complete_words sigdumpd --pair net : d)
+[[ $got == $'dump.bin\ndumps' ]] || fail "'sigdumpd --pair net:d<TAB>' (broken at ':') offered '$got'"
+got=$(complete_words sigdumpd --pair net:d)
+[[ $got == $'net:dump.bin\nnet:dumps' ]] || fail "'sigdumpd --pair net:d<TAB>' offered '$got'"
+got=$(complete_words sigdumpd --pair net : dump.bin = d)
+[[ $got == $'dump.bin\ndumps' ]] || fail "'sigdumpd --pair net:dump.bin=d<TAB>' offered '$got'"
+got=$(complete_words sigdumpd --pair=net:dump.bin=d)
+[[ $got == $'--pair=net:dump.bin=dump.bin\n--pair=net:dump.bin=dumps' ]] ||
+  fail "'sigdumpd --pair=net:dump.bin=d<TAB>' offered '$got'"
 got=$(complete_words sigdumpd --debug "")
 grep -qx -- "--watch" <<<"$got" || fail "'sigdumpd --debug <TAB>' does not offer the options"
 

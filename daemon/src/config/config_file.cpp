@@ -12,6 +12,7 @@
 #include "config/daemon_options.h"
 #include "config/option_table.h"
 #include "config/paths.h"
+#include "sigdump/json_util.h"
 #include "sigdump/name_map.h"
 
 namespace sigdump::daemon {
@@ -117,8 +118,8 @@ struct config_reader {
     return v;
   }
 
-  // {"name": NAME, "sample": PATH, "benchmark": PATH}; name is optional,
-  // and so are the pair's own "cos_min", "rmse_max" (the ranges of the
+  // {"name": NAME, "sample": PATH, "benchmark": PATH}, all three required;
+  // optional are the pair's own "cos_min", "rmse_max" (the ranges of the
   // top-level keys) and "name_map" (a name map file, as --name-map).
   result<pair_config> pair(const std::string& at, simdjson::dom::element e) const {
     simdjson::dom::object obj;
@@ -126,6 +127,7 @@ struct config_reader {
       return expected(at, "an object {\"name\",\"sample\",\"benchmark\"}", e);
     }
     pair_config p;
+    std::string as_written[2];  // sample, benchmark: for the missing-name error
     for (auto [k, v] : obj) {
       std::string f = at + "." + std::string(k);
       if (k == "cos_min" || k == "rmse_max") {
@@ -140,8 +142,10 @@ struct config_reader {
         p.name = *s;
       } else if (k == "sample") {
         p.sample = resolve_against(base, *s);
+        as_written[0] = *s;
       } else if (k == "benchmark") {
         p.benchmark = resolve_against(base, *s);
+        as_written[1] = *s;
       } else if (k == "name_map") {
         auto map = load_name_map(resolve_against(base, *s));
         if (!map) return config_error(file, f, map.error().describe());
@@ -154,10 +158,16 @@ struct config_reader {
     }
     if (p.sample.empty()) return config_error(file, at, "missing \"sample\"");
     if (p.benchmark.empty()) return config_error(file, at, "missing \"benchmark\"");
+    if (p.name.empty()) {
+      std::string fix = "needs a name: {\"name\": \"NAME\", \"sample\": ";
+      json_append_string(fix, as_written[0]);
+      fix += ", \"benchmark\": ";
+      json_append_string(fix, as_written[1]);
+      return config_error(file, at, fix + "}");
+    }
     if (p.sample == p.benchmark) {
       return config_error(file, at, "the sample and the benchmark are the same file");
     }
-    if (p.name.empty()) p.name = p.sample + "=" + p.benchmark;
     return p;
   }
 

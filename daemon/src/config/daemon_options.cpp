@@ -35,15 +35,15 @@ bool parse_double(const std::string& s, double& out) {
   return end == s.c_str() + s.size();
 }
 
-// "NAME:SAMPLE=BENCHMARK" or "SAMPLE=BENCHMARK". A ':' after the '=' or
-// inside a path before the '=' that contains '/' is a path, not a name.
+// "NAME:SAMPLE=BENCHMARK". A ':' inside a path before the '=' that contains
+// '/' is a path, not a name; a pair without a name is refused with the fix
+// spelled out, since every client (subscribe, wait, query) selects by it.
 result<pair_config> parse_pair_arg(std::string_view opt, const std::string& arg,
                                    const std::string& base) {
   const std::string o(opt);
   auto eq = arg.find('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == arg.size()) {
-    return usage_error(o + ": expected SAMPLE=BENCHMARK or NAME:SAMPLE=BENCHMARK, got '" + arg +
-                       "'");
+    return usage_error(o + ": expected NAME:SAMPLE=BENCHMARK, got '" + arg + "'");
   }
   if (arg.find('=', eq + 1) != std::string::npos) {
     return usage_error(o + ": more than one '=' in '" + arg +
@@ -57,13 +57,16 @@ result<pair_config> parse_pair_arg(std::string_view opt, const std::string& arg,
     p.name = left.substr(0, colon);
     left = left.substr(colon + 1);
   }
+  if (p.name.empty()) {
+    const std::string paths = colon == 0 ? arg.substr(1) : arg;
+    return usage_error(o + " '" + arg + "' needs a name: " + o + " NAME:" + paths);
+  }
   if (left.empty()) return usage_error(o + ": empty sample path in '" + arg + "'");
   p.sample = resolve_against(base, left);
   p.benchmark = resolve_against(base, arg.substr(eq + 1));
   if (p.sample == p.benchmark) {
     return usage_error(o + ": the sample and the benchmark are the same file in '" + arg + "'");
   }
-  if (p.name.empty()) p.name = left + "=" + arg.substr(eq + 1);
   return p;
 }
 

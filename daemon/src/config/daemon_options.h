@@ -20,7 +20,7 @@ namespace sigdump::daemon {
 
 /* One pair as configured: each side is a file path or a watched path. */
 struct pair_config {
-  std::string name;       // "NAME:" of --pair, "name" in the config; default "SAMPLE=BENCHMARK"
+  std::string name;       // "NAME:" of --pair, "name" in the config; required
   std::string sample;     // absolute, normalized path
   std::string benchmark;  // absolute, normalized path
   // Configuration file only: this pair's own thresholds and name map, over

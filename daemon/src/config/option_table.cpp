@@ -37,8 +37,9 @@ constexpr option_spec options[] = {
     {.name = "--pair",
      .key = "pairs",
      .kind = arg_kind::pair,
-     .metavar = "[NAME:]SAMPLE=BENCHMARK",
-     .help = "compare SAMPLE against BENCHMARK as layers arrive;\n"
+     .metavar = "NAME:SAMPLE=BENCHMARK",
+     .help = "compare SAMPLE against BENCHMARK as layers arrive,\n"
+             "as the pair NAME (required: clients select by it);\n"
              "each side is a dump file or a folder holding one\n"
              "(watched automatically); a file may be the sample\n"
              "of several pairs",
@@ -249,7 +250,7 @@ std::string_view completion_kind(const option_spec& o) noexcept {
   switch (o.kind) {
     case arg_kind::flag: return "none";
     case arg_kind::path: return o.metavar == "DIR" ? "dir" : "file";
-    case arg_kind::pair: return "file";
+    case arg_kind::pair: return "pair";  // NAME:SAMPLE=BENCHMARK: files after the name
     case arg_kind::trigger: return "file";
     case arg_kind::count:
     case arg_kind::number: return "value";

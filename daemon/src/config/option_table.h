@@ -23,7 +23,7 @@ enum class arg_kind : std::uint8_t {
             // the file's folder in the file; "~/" is $HOME
   count,    // a non-negative integer in [min, max]
   number,   // a floating-point number
-  pair,     // [NAME:]SAMPLE=BENCHMARK on the command line,
+  pair,     // NAME:SAMPLE=BENCHMARK on the command line,
             // {"name","sample","benchmark"} in the file
   trigger,  // CMD on the command line (config/trigger_config.h),
             // {"name","on","pair","command","timeout_ms"} in the file

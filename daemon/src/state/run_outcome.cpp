@@ -80,6 +80,41 @@ void read_advice(simdjson::dom::object o, advice& a) {
   a.notes = strings(o, "notes");
 }
 
+// The input warnings (input_checks.h) with what rebuilds them exactly: the
+// message apart from the file, record and offset its text is made of.
+void write_warnings(json_writer& w, const std::vector<input_warning>& warnings) {
+  w.key("warnings").begin_array();
+  for (const input_warning& x : warnings) {
+    w.begin_object();
+    w.field("code", x.code);
+    w.field("file", x.where.file);
+    w.field("record", x.where.record);
+    w.field("name", x.where.record_name);
+    if (x.where.offset != no_offset) w.field("offset", x.where.offset);
+    w.field("message", x.where.message);
+    w.end_object();
+  }
+  w.end_array();
+}
+
+void read_warnings(simdjson::dom::array a, std::vector<input_warning>& out) {
+  out.clear();
+  for (auto e : a) {
+    simdjson::dom::object o;
+    if (e.get_object().get(o)) continue;
+    input_warning x;
+    x.code = str(o, "code");
+    x.where.code = errc::mismatch;
+    x.where.file = str(o, "file");
+    x.where.record = num(o, "record", no_record);
+    x.where.record_name = str(o, "name");
+    std::uint64_t offset = no_offset;
+    x.where.offset = o["offset"].get_uint64().get(offset) ? no_offset : offset;
+    x.where.message = str(o, "message");
+    out.push_back(std::move(x));
+  }
+}
+
 }  // namespace
 
 void read_diagnosis(simdjson::dom::object o, diagnosis& d) {
@@ -106,6 +141,7 @@ void write_run_outcome(json_writer& w, const run_info& r) {
   w.end_array();
   w.key("advice").raw(advice_json(r.report.advice));
   w.field("benchmark_run", r.benchmark_run);
+  write_warnings(w, r.report.warnings);
 }
 
 void recount_coverage_from(run_info& r, std::uint32_t first_record) {
@@ -136,6 +172,8 @@ void read_run_outcome(simdjson::dom::object o, run_info& r) {
   simdjson::dom::object a;
   if (!o["advice"].get_object().get(a)) read_advice(a, r.report.advice);
   if (const std::string b = str(o, "benchmark_run"); !b.empty()) r.benchmark_run = b;
+  simdjson::dom::array warnings;
+  if (!o["warnings"].get_array().get(warnings)) read_warnings(warnings, r.report.warnings);
 }
 
 }  // namespace sigdump::daemon

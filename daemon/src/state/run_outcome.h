@@ -1,6 +1,7 @@
 // What a run ended with beyond its layers: the coverage (so its verdict),
-// the full diagnosis and the ranked advice, as the run log's end line keeps
-// them, so `runs` and `status` say the same after a restart.
+// the full diagnosis, the ranked advice and the input warnings, as the run
+// log's end line keeps them, so `runs` and `status` say the same after a
+// restart.
 #pragma once
 
 #include <simdjson.h>
@@ -10,13 +11,13 @@
 
 namespace sigdump::daemon {
 
-/* Writes "coverage" (with the sample-only layers), "advice" and
-   "benchmark_run" into an open JSON object: the end line of a run log. */
+/* Writes "coverage" (with the sample-only layers), "advice", "warnings"
+   and "benchmark_run" into an open JSON object: the end line of a run log. */
 void write_run_outcome(json_writer& w, const run_info& r);
 
 /* Reads what write_run_outcome wrote back into r.report (coverage, then
-   recounted from the layers; advice) and r.benchmark_run; a line without them (a log written
-   before they were kept) leaves r as it is. */
+   recounted from the layers; advice; warnings) and r.benchmark_run; a line
+   without them (a log written before they were kept) leaves r as it is. */
 void read_run_outcome(simdjson::dom::object o, run_info& r);
 
 /* A run continued after a restart counts its records from `first_record`

@@ -312,7 +312,9 @@ class Subscription:
     """An iterator of sigdumpd events (dicts: ``event``, ``clock``, ...).
 
     It remembers the clock of the last event it returned (``clock``; pass it
-    as ``since`` to resume later, even in another process). When the
+    as ``since`` to resume later, even in another process). ``since="now"``
+    skips the daemon's state and history: only events published after the
+    subscribe follow (``clock`` is then the daemon's clock at that moment). When the
     connection breaks (the daemon restarts, is overloaded) and ``reconnect``
     is true, it connects again, retrying for up to ``reconnect_timeout``
     seconds, and subscribes with ``since`` = that clock:
@@ -363,8 +365,9 @@ class Subscription:
             conn.close()
             raise
         self.fresh_instance = result["fresh_instance"]
-        if not self.clock or self.fresh_instance:
-            # Events of the state that follows carry this clock.
+        if not self.clock or self.fresh_instance or self.clock == "now":
+            # Events of the state that follows carry this clock; after
+            # "now", a reconnect resumes from here (not from a later "now").
             self.clock = result["clock"]
         self._instance, self._last_tick = _tick(result["clock"])
         if not self.fresh_instance:

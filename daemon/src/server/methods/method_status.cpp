@@ -9,6 +9,7 @@
 #include "server/ipc_server.h"
 #include "server/methods/methods.h"
 #include "sigdump/json_util.h"
+#include "sigdump/report/report_json.h"
 #include "sigdump/version.h"
 #include "state/state_store.h"
 
@@ -42,6 +43,41 @@ void write_triggers(json_writer& w, const daemon_state& st) {
     w.end_object();
   }
   w.end_array();
+}
+
+// "own": what of pair p's comparison differs from the daemon's (its own
+// cos_min, rmse_max, name map from the configuration); null when nothing.
+void write_own(json_writer& w, const pair_info& p, const compare_options& daemon) {
+  w.key("own");
+  if (!p.compare) {
+    w.null();
+    return;
+  }
+  const thresholds& own = p.compare->thresholds;
+  const bool cos = own.cos_min != daemon.thresholds.cos_min;
+  const bool rmse = own.rmse_max != daemon.thresholds.rmse_max;
+  const bool map = p.compare->name_map != daemon.name_map;
+  if (!cos && !rmse && !map) {
+    w.null();
+    return;
+  }
+  w.begin_object();
+  if (cos) {
+    w.field("cos_min", own.cos_min);
+  } else {
+    w.field_null("cos_min");
+  }
+  if (rmse) {
+    w.field("rmse_max", own.rmse_max);
+  } else {
+    w.field_null("rmse_max");
+  }
+  if (map) {
+    w.field("name_map", static_cast<std::uint64_t>(p.compare->name_map.size()));
+  } else {
+    w.field_null("name_map");
+  }
+  w.end_object();
 }
 
 }  // namespace
@@ -138,6 +174,7 @@ method_result method_status(method_context& ctx) {
       w.field("name", p.name);
       w.field("sample", p.sample);
       w.field("benchmark", p.benchmark);
+      write_own(w, p, st.compare);
       auto r = st.runs.find(p.run);
       const run_info* run = r != st.runs.end() ? r->second.get() : nullptr;
       if (run != nullptr) {
@@ -152,6 +189,7 @@ method_result method_status(method_context& ctx) {
         write_diagnosis(w, run->report.diagnosis);
         w.key("advice");
         write_advice(w, run->report.advice);
+        w.key("warnings").raw(warnings_json(run->report.warnings));
         write_outcome(w, run->report.coverage, run->suspect_count());
       } else {
         w.field_null("run");
@@ -164,6 +202,7 @@ method_result method_status(method_context& ctx) {
         write_diagnosis(w, diagnosis{});
         w.key("advice");
         write_advice(w, advice{});
+        w.key("warnings").begin_array().end_array();
         write_outcome(w, std::nullopt, 0);
       }
       w.key("three_way");
