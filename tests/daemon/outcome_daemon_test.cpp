@@ -273,7 +273,9 @@ TEST_P(RunOutcome, RunEndWarnsAboutAZeroScale) {
     if (restart == 1) fs::remove(sample_);
     d = start();
     EXPECT_EQ(listed(dir_.file("sock"), sample_, {"warnings"}), want) << "restart " << restart;
-    if (restart == 0) EXPECT_EQ(pair_status(dir_.file("sock"), {"warnings"}), want);
+    if (restart == 0) {
+      EXPECT_EQ(pair_status(dir_.file("sock"), {"warnings"}), want);
+    }
   }
 }
 
