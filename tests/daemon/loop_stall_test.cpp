@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <map>
@@ -156,12 +157,22 @@ TEST_P(LoopStall, RewritesDuringABigComparisonAreSeparateRunsAndHelloIsAnswered)
   EXPECT_GT(answered, 0);
   ASSERT_TRUE(settled) << "the last run did not end with its " << layers << " layers";
 
+  // A reset run's run_end waits for its layers still being compared: it
+  // may come after the next run's.
   std::map<std::string, int> starts, ends;
-  for (const auto& e : d.events()) {
-    if (e.path != sample) continue;
-    if (e.event == "run_start") ++starts[e.run];
-    if (e.event == "run_end") ++ends[e.run];
-  }
+  wait_until(
+      [&] {
+        starts.clear();
+        ends.clear();
+        for (const auto& e : d.events()) {
+          if (e.path != sample) continue;
+          if (e.event == "run_start") ++starts[e.run];
+          if (e.event == "run_end") ++ends[e.run];
+        }
+        return std::all_of(starts.begin(), starts.end(),
+                           [&](const auto& s) { return ends[s.first] > 0; });
+      },
+      60s);
   EXPECT_EQ(starts.size(), 3u) << "the writer's three runs are three runs";
   for (const auto& [run, n] : starts) {
     EXPECT_EQ(n, 1) << run;
