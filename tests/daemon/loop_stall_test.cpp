@@ -68,7 +68,12 @@ TEST_P(LoopStall, RewritesDuringABigComparisonAreSeparateRunsAndHelloIsAnswered)
   std::filesystem::create_directories(dir.file("w"));
   const std::string sample = dir.file("w") + "/sample.bin", bench = dir.file("w") + "/bench.bin";
   write_network(bench, 1.0f);
-  test_daemon d(dir, {"--pair", "p:" + sample + "=" + bench}, GetParam());
+  // A writer starved for seconds by a loaded machine is not quiet yet (a
+  // close the daemon cannot trust still ends a run when quiet). A client
+  // queue that holds every event of the test: a starved reader drops
+  // nothing (ipc_backpressure_test checks what is dropped otherwise).
+  test_daemon d(dir, {"--pair", "p:" + sample + "=" + bench, "--quiet-ms", "10000"}, GetParam(),
+                "state", {"SIGDUMP_IPC_TEST_LIMITS=100000:536870912:200000:1073741824::::"});
   ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
 
   // hello after hello on a connection of its own, until told to stop.
