@@ -41,6 +41,38 @@ void publish_run_event(daemon_state& state, event_kind kind, const run_info& r,
   state.publish(e);
 }
 
+// The parser reads header bytes straight from the mapping: a writer that
+// truncates between our fstat and that read would raise SIGBUS. Run it
+// under the guard; if the guard trips, the half-updated dump_file is thrown
+// away and the file is opened again from scratch (a few bytes of the
+// interrupted record may leak: no unwinding happens).
+struct refresh_call {
+  dump_file* file;
+  result<dump_file::refresh_status>* out;
+};
+void run_refresh(void* p) {
+  auto* c = static_cast<refresh_call*>(p);
+  *c->out = c->file->refresh();
+}
+struct open_call {
+  const std::string* path;
+  std::optional<result<dump_file>>* out;
+};
+void run_open(void* p) {
+  auto* c = static_cast<open_call*>(p);
+  *c->out = dump_file::open(*c->path);
+}
+
+result<dump_file> guarded_open(const std::string& path) {
+  std::optional<result<dump_file>> out;
+  open_call c{&path, &out};
+  if (!guarded_read(&run_open, &c) || !out) {
+    return make_error(errc::io, path, no_record, no_offset,
+                      "the file shrank while its headers were read");
+  }
+  return std::move(*out);
+}
+
 // Why a tracked file's content would have started over, should reading it
 // show that it did: another file has its path, it is now shorter than its
 // complete records, or else it was written again.
@@ -318,11 +350,13 @@ file_runs::in_place file_runs::rewritten_in_place(tracked_file& tf, const std::s
 file_runs::reread file_runs::read_again(tracked_file& tf, std::string& reason, bool rewritten,
                                         std::uint64_t size) {
   if (rewritten) return reopen_rewritten(tf, reason);
-  // libdump reads mapped bytes only under its SIGBUS guard, around the
-  // copies and the parse of what is mapped, never around our own frames:
-  // a file that shrank mid-read comes back as errc::truncated.
-  const result<dump_file::refresh_status> status = tf.file->refresh();
-  if (!status && status.error().code == errc::truncated) return reopen_after_shrink(tf, reason);
+  result<dump_file::refresh_status> status = dump_file::refresh_status::unchanged;
+  refresh_call call{tf.file.get(), &status};
+  // libdump guards its own reads now: a file that shrank mid-read comes
+  // back as errc::truncated (this outer guard stays as a second net).
+  if (!guarded_read(&run_refresh, &call) || (!status && status.error().code == errc::truncated)) {
+    return reopen_after_shrink(tf, reason);
+  }
   if (!status) return reopen_after_parse_error(tf, reason, status.error(), size);
   return *status == dump_file::refresh_status::reset ? reread::reset : reread::same;
 }
@@ -346,7 +380,7 @@ file_runs::reread file_runs::reopen_after_shrink(tracked_file& tf, std::string& 
 file_runs::reread file_runs::reopen_after_parse_error(tracked_file& tf, const std::string& reason,
                                                       const error& parse_error,
                                                       std::uint64_t size) {
-  auto fresh = dump_file::open(tf.path);
+  auto fresh = guarded_open(tf.path);
   if (fresh && (tf.failed.empty() || reason != "rewritten")) {
     *tf.file = std::move(*fresh);
     return reread::reset;
@@ -363,7 +397,7 @@ file_runs::reread file_runs::reopen_after_parse_error(tracked_file& tf, const st
 // and it is no longer tracked until a later look finds it readable.
 bool file_runs::open_again_or_drop(tracked_file& tf, const std::string& reason) {
   const std::string path = tf.path;
-  auto fresh = dump_file::open(path);
+  auto fresh = guarded_open(path);
   if (!fresh) {
     log(log_level::notice, path + ": " + fresh.error().message + "; looking again later");
     file_gone(path, reason);
@@ -479,7 +513,7 @@ void file_runs::pairs_changed() {
 }
 
 void file_runs::track_new(const std::string& path, const struct stat& st, bool created) {
-  auto f = dump_file::open(path);
+  auto f = guarded_open(path);
   if (!f) {
     files_.open_failed(path, st, f.error());
     return;
