@@ -61,8 +61,9 @@ options:
   -h, --help             show this help
 
 RUN (e.g. r7) is a run sigdumpd recorded for a pair: its sample records are
-compared with the pair's benchmark as it was then (the benchmark run current
-when RUN started, else the first one after it). Each is read from its dump
+compared with the benchmark run the daemon compared them with ("benchmark_run"
+in 'sigdump runs --json'; for a run recorded without one, the benchmark run
+current when RUN started, else the first one after it). Each is read from its dump
 file while the file still holds that run, else from the daemon's archived
 copy (--archive-dir); a first line says which file each side was read from.
 
@@ -166,7 +167,7 @@ std::string parse_args(const std::vector<std::string>& args, report_args& out) {
 
 // One run of the daemon's `runs` list: where its records are read from now.
 struct listed_run {
-  std::string id, path, pair, benchmark, source, copy;
+  std::string id, path, pair, benchmark, benchmark_run, source, copy;
   std::uint64_t number = 0;
 };
 
@@ -181,6 +182,7 @@ std::vector<listed_run> parse_runs(simdjson::dom::array list) {
     if (!r["path"].get(v)) l.path = std::string(v);
     if (!r["pair"].get(v)) l.pair = std::string(v);
     if (!r["benchmark"].get(v)) l.benchmark = std::string(v);
+    if (!r["benchmark_run"].get(v)) l.benchmark_run = std::string(v);
     if (!r["source"].get(v)) l.source = std::string(v);
     if (!r["archive"]["path"].get(v)) l.copy = std::string(v);
     out.push_back(std::move(l));
@@ -201,10 +203,28 @@ std::string readable(const listed_run& r, std::string& said) {
   return {};
 }
 
+// The benchmark run RUN was compared with: the one the daemon recorded;
+// for a run logged before it recorded one, the benchmark run current when
+// RUN started, else the first one after it. Null when none is listed.
+const listed_run* benchmark_of(const std::vector<listed_run>& runs, const listed_run& run) {
+  if (!run.benchmark_run.empty()) {
+    for (const auto& r : runs) {
+      if (r.id == run.benchmark_run) return &r;
+    }
+  }
+  // Listed newest first: the last older one seen is the newest before RUN.
+  const listed_run* bench = nullptr;
+  for (const auto& r : runs) {
+    if (r.path != run.benchmark) continue;
+    if (r.number < run.number) return &r;
+    bench = &r;  // after RUN: the oldest such wins unless an older one follows
+  }
+  return bench;
+}
+
 // The RUN form: the run's sample records (its file, or the archived copy
-// once the file holds a later run) compared with its pair's benchmark as
-// it was then: the benchmark run current when RUN started, else the first
-// one after it, again from its file or its copy.
+// once the file holds a later run) compared with the benchmark run it was
+// compared with (benchmark_of), again from its file or its copy.
 std::optional<std::string> resolve_run(report_args& a) {
   const std::string run = a.positional[0];  // a copy: positional is replaced below
   const std::string socket = a.socket.empty() ? ipc::default_socket_path() : a.socket;
@@ -232,16 +252,7 @@ std::optional<std::string> resolve_run(report_args& a) {
            " holds a later run and no archived copy of it is kept (archiving is off, or the "
            "copy was evicted); its metrics remain in 'sigdump runs'";
   }
-  // Listed newest first: the last older one seen is the newest before RUN.
-  const listed_run* bench = nullptr;
-  for (const auto& r : runs) {
-    if (r.path != it->benchmark) continue;
-    if (r.number < it->number) {
-      bench = &r;
-      break;
-    }
-    bench = &r;  // after RUN: the oldest such wins unless an older one follows
-  }
+  const listed_run* bench = benchmark_of(runs, *it);
   std::string benchmark = it->benchmark;
   bench_said = benchmark;
   if (bench != nullptr) {

@@ -205,6 +205,8 @@ def main():
             if ev.get("coverage"):
                 print("  coverage: %s" % ev["coverage"]["text"], flush=True)
                 print("  verdict: %s" % ev["verdict"], flush=True)
+            if ev.get("benchmark_run"):
+                print("  compared with benchmark run %s" % ev["benchmark_run"], flush=True)
         elif kind == "run_reset":
             print("run %s replaced by %s (%s)" % (ev.get("previous"), ev["run"], ev.get("reason")),
                   flush=True)

@@ -74,6 +74,7 @@ result<std::size_t> guarded_feed(dump_parser& parser, const mapping& map,
     auto head = guarded_feed_bytes(parser, map, bytes.first(first_bytes), out);
     if (!head) return head;
     fed = *head;
+    if (parser.more()) return fed;  // the rest on the next feed
   }
   const bool headers_only = parser.variant() == dump_variant::binary &&
                             bytes.size() - parser.resume_offset() > headers_only_above;
@@ -150,15 +151,17 @@ result<dump_file::refresh_status> dump_file::refresh() {
       }
     }
   }
-  if (size == map_->size()) return refresh_status::unchanged;
-
-  auto map = mapping::open(path_);
-  if (!map) return std::unexpected(map.error());
-  if ((*map)->identity() != map_->identity() || (*map)->size() < parser_->resume_offset()) {
-    return start_over();  // replaced between stat and open
+  if (size != map_->size()) {
+    auto map = mapping::open(path_);
+    if (!map) return std::unexpected(map.error());
+    if ((*map)->identity() != map_->identity() || (*map)->size() < parser_->resume_offset()) {
+      return start_over();  // replaced between stat and open
+    }
+    // Readers holding views keep the old mapping alive through shared_ptr.
+    map_ = std::move(*map);
+  } else if (!parser_->more()) {
+    return refresh_status::unchanged;
   }
-  // Readers holding views keep the old mapping alive through shared_ptr.
-  map_ = std::move(*map);
   const std::size_t before = records_.size();
   auto fed = guarded_feed(*parser_, *map_, records_);
   index_.add(records_, before);

@@ -279,6 +279,7 @@ result<std::size_t> dump_parser::feed(std::span<const std::byte> bytes, std::vec
   }
   pending_.reset();
   tail_.reset();
+  more_ = false;
   std::size_t appended = 0;
 
   auto fail = [&](errc code, std::int64_t rec, std::uint64_t off, std::string msg,
@@ -345,6 +346,10 @@ result<std::size_t> dump_parser::feed(std::span<const std::byte> bytes, std::vec
   }
 
   while (true) {
+    if (options_.records_per_feed != 0 && appended >= options_.records_per_feed) {
+      more_ = offset_ < s.size();
+      return appended;
+    }
     // The gap: blank lines and trailers up to the next header line.
     std::size_t pos = offset_;
     while (true) {

@@ -24,6 +24,21 @@ struct logged_event {
   std::int64_t index = -1;  // layer.index
 };
 
+/* The complete lines of an NDJSON file (none if it cannot be read). */
+inline std::vector<std::string> ndjson_lines(const std::string& path) {
+  std::vector<std::string> out;
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (...) {
+    return out;
+  }
+  for (std::size_t pos = 0, nl; (nl = text.find('\n', pos)) != std::string::npos; pos = nl + 1) {
+    out.push_back(text.substr(pos, nl - pos));
+  }
+  return out;
+}
+
 /* Parses every complete line of an --events-log file. */
 inline std::vector<logged_event> read_events(const std::string& path) {
   std::vector<logged_event> out;
@@ -64,6 +79,20 @@ inline std::vector<logged_event> read_events(const std::string& path) {
     out.push_back(std::move(e));
   }
   return out;
+}
+
+/* The first line of an --events-log file whose "event" is `event` and
+   whose string member `by` is `value`; empty if none. */
+inline std::string first_event_line(const std::string& events_log, const std::string& event,
+                                    const char* by, const std::string& value) {
+  simdjson::dom::parser p;
+  for (const std::string& line : ndjson_lines(events_log)) {
+    simdjson::dom::element doc;
+    std::string_view ev, v;
+    if (p.parse(line).get(doc) || doc["event"].get(ev) || doc[by].get(v)) continue;
+    if (ev == event && v == value) return line;
+  }
+  return {};
 }
 
 /* A sigdumpd child with its own state folder, socket and events log. */
@@ -182,6 +211,25 @@ inline std::vector<std::string> offline_layers(const std::string& sample,
     out.push_back(o + '}');
   }
   return out;
+}
+
+// `sigdump status --json` of the daemon on DIR/sock, parsed; false when it
+// printed no JSON.
+inline bool status_of(const temp_dir& dir, simdjson::dom::parser& parser,
+                      simdjson::dom::element& doc) {
+  auto st = run({bin_path("sigdump"), "status", "--json", "--socket", dir.file("sock")});
+  EXPECT_EQ(st.exit_code, 0) << st.err;
+  return !parser.parse(st.out).get(doc);
+}
+
+// The daemon section's counter `key` from `sigdump status --json`; -1 when
+// there is none.
+inline std::int64_t status_counter(const temp_dir& dir, const char* key) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::int64_t v = -1;
+  if (!status_of(dir, parser, doc) || doc["daemon"][key].get_int64().get(v)) return -1;
+  return v;
 }
 
 }  // namespace sigdump::testing

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "sigdump/ipc/unique_fd.h"
+#include "test_support.h"
 
 namespace sigdump::daemon {
 namespace {
@@ -100,13 +101,26 @@ TEST_P(EventLoop, TimersFireInOrderRepeatAndCancel) {
   int repeats = 0;
   timer_id cancelled = loop_->add_timer(5ms, false, [&] { order.push_back(99); });
   loop_->cancel_timer(cancelled);
-  loop_->add_timer(30ms, false, [&] { order.push_back(2); });
+  // Once both one-shots fired and the repeating timer was cancelled at its
+  // fourth run, the loop runs 30 ms more (six of its periods: the window for
+  // a cancelled timer to fire wrongly, not a wait for the loop), then stops.
+  // A loaded machine may delay every timer; nothing here depends on when.
+  bool stopping = false;
+  auto stop_when_done = [&] {
+    if (stopping || order.size() < 2 || repeats < 4) return;
+    stopping = true;
+    loop_->add_timer(30ms, false, [&] { loop_->stop(); });
+  };
+  loop_->add_timer(30ms, false, [&] {
+    order.push_back(2);
+    stop_when_done();
+  });
   loop_->add_timer(10ms, false, [&] { order.push_back(1); });
   timer_id rep = 0;
   rep = loop_->add_timer(5ms, true, [&] {
     if (++repeats == 4) loop_->cancel_timer(rep);
+    stop_when_done();
   });
-  loop_->add_timer(60ms, false, [&] { loop_->stop(); });
   run_with_guard();
   EXPECT_EQ(order, (std::vector<int>{1, 2}));
   EXPECT_EQ(repeats, 4);
@@ -133,8 +147,12 @@ TEST_P(EventLoop, PostFromOtherThreadsRunsOnLoopInOrder) {
 }
 
 TEST_P(EventLoop, StopFromOtherThread) {
+  // Stopped from another thread once the loop runs (it ran a posted call)
+  // and waits for its descriptors.
+  std::atomic<bool> running{false};
+  loop_->post([&] { running = true; });
   std::thread stopper([&] {
-    std::this_thread::sleep_for(20ms);
+    EXPECT_TRUE(testing::wait_until([&] { return running.load(); }));
     loop_->stop();
   });
   run_with_guard();

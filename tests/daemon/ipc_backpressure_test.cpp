@@ -97,16 +97,16 @@ TEST(IpcBackpressure, ThousandsOfUnreadRequestsAreAnsweredInOrder) {
     out += R"({"id":)" + std::to_string(i) + R"(,"method":"hello"})" + "\n";
   }
   std::size_t sent = 0;
-  // Send without reading until the daemon stops reading us.
-  for (int stuck = 0; sent < out.size() && stuck < 50;) {
+  // Send without reading until the daemon stops reading us: the socket
+  // stays full (not writable) for a whole second.
+  while (sent < out.size()) {
     ssize_t k = ::send(flood.fd(), out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
     if (k > 0) {
       sent += static_cast<std::size_t>(k);
-      stuck = 0;
-    } else {
-      ++stuck;
-      std::this_thread::sleep_for(10ms);
+      continue;
     }
+    pollfd p{flood.fd(), POLLOUT, 0};
+    if (::poll(&p, 1, 1000) == 0) break;
   }
   EXPECT_LT(sent, out.size());  // the daemon pushed back instead of buffering it all
   // Meanwhile another client is served.

@@ -172,6 +172,50 @@ class raw_client {
   int next_id_ = 1;
 };
 
+/* The `status` result of the daemon on `socket`, parsed into `doc`
+   (which must outlive the parser's use); whether it answered. */
+inline bool daemon_status(const std::string& socket, simdjson::dom::parser& parser,
+                          simdjson::dom::element& doc) {
+  raw_client c(socket);
+  return c.connected() && !parser.parse(c.call("status").result).get(doc);
+}
+
+/* A counter of `status`'s "daemon" member (stat_ticks, stat_looks,
+   metrics_write_failures, ...); nullopt when the daemon did not answer. */
+inline std::optional<std::uint64_t> daemon_counter(const std::string& socket,
+                                                   const std::string& name) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::uint64_t n = 0;
+  if (!daemon_status(socket, parser, doc) || doc["daemon"][name].get_uint64().get(n)) {
+    return std::nullopt;
+  }
+  return n;
+}
+
+/* A tracked file as `status` lists it: its complete records and its size
+   at the daemon's last look; nullopt when the file is not tracked. */
+struct tracked_status {
+  std::uint64_t records = 0, bytes = 0;
+};
+inline std::optional<tracked_status> tracked_file_status(const std::string& socket,
+                                                         const std::string& path) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  simdjson::dom::array files;
+  if (!daemon_status(socket, parser, doc) || doc["files"].get_array().get(files)) {
+    return std::nullopt;
+  }
+  for (simdjson::dom::element f : files) {
+    std::string_view p;
+    tracked_status t;
+    if (f["path"].get_string().get(p) || p != path) continue;
+    if (f["records"].get_uint64().get(t.records) || f["bytes"].get_uint64().get(t.bytes)) break;
+    return t;
+  }
+  return std::nullopt;
+}
+
 /* sigdumpd on dir/sock with a pair p: dir/dumps/sample.bin = dir/dumps/bench.bin. */
 class ipc_daemon {
  public:

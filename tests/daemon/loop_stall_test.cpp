@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,11 +36,10 @@ std::vector<float> values_of(int layer, float gain) {
   return v;
 }
 
-// A network laid out as the simulator writes it (per layer its "//in 0"
-// record, a constant weight, then its output), one write(2) per record.
-void write_network(const std::string& path, float gain) {
-  auto w = dump_writer::create(path);
-  ASSERT_TRUE(w);
+// The records of a network laid out as the simulator writes it (per layer
+// its "//in 0" record, a constant weight, then its output), rendered.
+std::vector<std::string> network_records(float gain) {
+  std::vector<std::string> out;
   for (int i = 0; i < layers; ++i) {
     tensor_spec in = spec_of(i == 0 ? "input" : "layer" + std::to_string(i - 1) + "/conv", 16, i);
     in.kind = record_kind::in;
@@ -47,11 +47,19 @@ void write_network(const std::string& path, float gain) {
     weights.kind = record_kind::in;
     weights.port = 1;
     weights.constant = true;
-    ASSERT_TRUE(w->append_bytes(dump_writer::render({}, in, values_of(i - 1, gain))));
-    ASSERT_TRUE(w->append_bytes(dump_writer::render({}, weights, std::vector<float>(4, 0.5f))));
-    ASSERT_TRUE(w->append_bytes(dump_writer::render(
-        {}, spec_of("layer" + std::to_string(i) + "/conv", 16, i), values_of(i, gain))));
+    out.push_back(dump_writer::render({}, in, values_of(i - 1, gain)));
+    out.push_back(dump_writer::render({}, weights, std::vector<float>(4, 0.5f)));
+    out.push_back(dump_writer::render({}, spec_of("layer" + std::to_string(i) + "/conv", 16, i),
+                                      values_of(i, gain)));
   }
+  return out;
+}
+
+// That network written as the simulator does, one write(2) per record.
+void write_network(const std::string& path, float gain) {
+  auto w = dump_writer::create(path);
+  ASSERT_TRUE(w);
+  for (const auto& r : network_records(gain)) ASSERT_TRUE(w->append_bytes(r));
   ASSERT_TRUE(w->close());
 }
 
@@ -192,6 +200,78 @@ TEST_P(LoopStall, RewritesDuringABigComparisonAreSeparateRunsAndHelloIsAnswered)
     ASSERT_EQ(e.index, static_cast<std::int64_t>(i));
     ASSERT_EQ(e.layer, offline[i]) << "layer " << i;
     ++i;
+  }
+}
+
+// A growth of thousands of records that one look sees (the writer far ahead
+// of the daemon: here the daemon is stopped while the whole network is
+// appended and the file closed) is parsed a slice at a time, each look
+// leaving the rest to a posted one (status parse_slices), and nothing else
+// changes: one run, ended by the close once its last record is read, with
+// the offline report's layers, all before its run_end. The benchmark, there
+// before the daemon started, is read in slices too.
+TEST_P(LoopStall, AGrowthOfThousandsOfRecordsIsParsedInSlices) {
+  temp_dir dir;
+  std::filesystem::create_directories(dir.file("w"));
+  const std::string sample = dir.file("w") + "/sample.bin", bench = dir.file("w") + "/bench.bin";
+  write_network(bench, 1.0f);
+  std::string records;
+  for (const auto& r : network_records(1.02f)) records += r;
+  test_daemon d(dir, {"--pair", "p:" + sample + "=" + bench, "--quiet-ms", "600000"}, GetParam());
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  auto w = dump_writer::create(sample);
+  ASSERT_TRUE(w);
+  const auto started = d.wait_event(
+      [&](const logged_event& e) { return e.event == "run_start" && e.path == sample; }, 60s);
+  ASSERT_FALSE(started.run.empty()) << "the sample's run did not start";
+  ASSERT_EQ(::kill(d.proc().pid(), SIGSTOP), 0);
+  const bool appended = w->append_bytes(records) && w->close();
+  ASSERT_EQ(::kill(d.proc().pid(), SIGCONT), 0);
+  ASSERT_TRUE(appended);
+  const auto ended = d.wait_event(
+      [&](const logged_event& e) { return e.event == "run_end" && e.run == started.run; }, 180s);
+  ASSERT_EQ(ended.run, started.run) << "the sample's run did not end";
+  // A look parses at most 512 records (file_runs.cpp): each file's 24,000,
+  // seen in one look, leave more than 40 rests to posted looks.
+  std::int64_t slices = -1;
+  EXPECT_TRUE(
+      wait_until([&] { return (slices = status_counter(dir, "parse_slices")) >= 2 * 40; }, 60s))
+      << "parse_slices " << slices << ": a growth was parsed in one block";
+
+  const auto offline = offline_layers(sample, bench);
+  ASSERT_EQ(offline.size(), static_cast<std::size_t>(layers));
+  std::size_t i = 0;
+  int starts = 0, ends = 0, revised = 0;
+  for (const auto& e : d.events()) {
+    if (e.path != sample) continue;
+    if (e.event == "run_start") ++starts;
+    if (e.event == "run_revised") ++revised;
+    if (e.event == "run_end") {
+      ++ends;
+      EXPECT_EQ(i, offline.size()) << "run_end before every layer";
+    }
+    if (e.event != "layer") continue;
+    ASSERT_EQ(e.run, started.run);
+    ASSERT_EQ(e.index, static_cast<std::int64_t>(i));
+    ASSERT_EQ(e.layer, offline[i]) << "layer " << i;
+    ++i;
+  }
+  EXPECT_EQ(i, offline.size());
+  EXPECT_EQ(starts, 1);
+  EXPECT_EQ(ends, 1);
+  EXPECT_EQ(revised, 0);
+
+  // Restarted, the daemon finds the sample as its run ended, which goes on:
+  // the run's fingerprint counts every record, so that file is read whole.
+  ASSERT_TRUE(d.proc().signal(SIGTERM));
+  ASSERT_EQ(d.proc().wait(60s), 0) << d.proc().stderr_text();
+  test_daemon again(dir, {"--pair", "p:" + sample + "=" + bench, "--quiet-ms", "600000"},
+                    GetParam());
+  ASSERT_TRUE(again.wait_ready()) << again.proc().stderr_text();
+  EXPECT_NE(again.proc().stderr_text().find(started.run + " goes on"), std::string::npos)
+      << again.proc().stderr_text();
+  for (const auto& e : again.events()) {
+    EXPECT_FALSE(e.event == "run_start" && e.path == sample) << "a new run " << e.run;
   }
 }
 

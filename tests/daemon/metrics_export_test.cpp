@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "daemon_support.h"
+#include "ipc_test_client.h"
 
 namespace sigdump::testing {
 namespace {
@@ -431,7 +432,9 @@ TEST(MetricsExportDaemon, MissingFolderIsOneErrorLineNotADeadDaemon) {
     return d.proc().stderr_text().find("cannot write the metrics file") != std::string::npos;
   })) << d.proc().stderr_text();
   // Many intervals fail meanwhile (checked below through the counter).
-  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(wait_until([&] {
+    return daemon_counter(dir.file("sock"), "metrics_write_failures").value_or(0) >= 5;
+  })) << d.proc().stderr_text();
   ASSERT_TRUE(d.proc().alive());
   fs::create_directories(where);
   const std::string prom = where + "/sigdumpd.prom";
@@ -501,7 +504,11 @@ TEST(MetricsExportDaemon, FileSizeLimitIsAnErrorNotADeath) {
   ASSERT_TRUE(wait_until([&] {
     return d.stderr_text().find("File too large") != std::string::npos || !d.alive();
   })) << d.stderr_text();
-  std::this_thread::sleep_for(200ms);  // several more intervals fail
+  // Several more intervals fail.
+  ASSERT_TRUE(wait_until([&] {
+    return daemon_counter(dir.file("sock"), "metrics_write_failures").value_or(0) >= 5 ||
+           !d.alive();
+  })) << d.stderr_text();
   ASSERT_TRUE(d.alive()) << d.stderr_text();
   EXPECT_EQ(count_of(d.stderr_text(), "cannot write the metrics file"), 1u) << d.stderr_text();
   EXPECT_FALSE(fs::exists(dir.file("prom") + "/sigdumpd.prom"));

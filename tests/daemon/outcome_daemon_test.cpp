@@ -34,18 +34,11 @@ outcome keys_of(simdjson::dom::element o, std::initializer_list<const char*> key
 // The first events-log line of this kind for this path, as an outcome.
 outcome logged(const std::string& events_log, const std::string& kind, const std::string& path,
                std::initializer_list<const char*> keys) {
-  const std::string text = read_file(events_log);
+  const std::string line = first_event_line(events_log, kind, "path", path);
   simdjson::dom::parser p;
-  std::size_t pos = 0;
-  for (auto nl = text.find('\n'); nl != std::string::npos; nl = text.find('\n', pos)) {
-    const std::string line = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    simdjson::dom::element doc;
-    std::string_view ev, pa;
-    if (p.parse(line).get(doc) || doc["event"].get(ev) || doc["path"].get(pa)) continue;
-    if (ev == kind && pa == path) return keys_of(doc, keys);
-  }
-  return {};
+  simdjson::dom::element doc;
+  if (line.empty() || p.parse(line).get(doc)) return {};
+  return keys_of(doc, keys);
 }
 
 // The run of `runs` whose path is `path`, as an outcome (empty if none).
@@ -174,6 +167,55 @@ TEST_P(RunOutcome, EndedRunsKeepCoverageAndVerdictAcrossARestart) {
     ASSERT_TRUE(d->proc().signal(SIGTERM));
     ASSERT_EQ(d->proc().wait(), 0) << d->proc().stderr_text();
   }
+}
+
+// A restart continues the runs of unchanged files: their results are what
+// the run log's end line kept, so no run_revised goes out (every restart
+// used to revise them, the outcome announced having been forgotten). A
+// benchmark that grew while the daemon was down does revise the run.
+TEST_P(RunOutcome, ARestartRevisesOnlyResultsThatChanged) {
+  auto write = [](const std::string& path, int layers, float scale) {
+    auto w = dump_writer::create(path);
+    ASSERT_TRUE(w);
+    for (int i = 0; i < layers; ++i) {
+      ASSERT_TRUE(w->write(spec_of("net/l" + std::to_string(i), 64, i), ramp(64, scale)));
+    }
+    ASSERT_TRUE(w->close());
+  };
+  auto stop = [](test_daemon& d) {
+    ASSERT_TRUE(d.proc().signal(SIGTERM));
+    ASSERT_EQ(d.proc().wait(), 0) << d.proc().stderr_text();
+  };
+  const std::string other = dumps_ + "/other.bin";
+  {
+    auto d = start();
+    write(bench_, 2, 1.0f);
+    ASSERT_TRUE(ended(*d, bench_)) << d->proc().stderr_text();
+    write(sample_, 5, 1.001f);
+    ASSERT_TRUE(ended(*d, sample_)) << d->proc().stderr_text();
+    stop(*d);
+  }
+  for (int restart = 0; restart < 2; ++restart) {
+    auto d = start();
+    // A run that starts after the continued ones were set up: whatever
+    // they had to announce is out before its run_end.
+    write(other, 1, 1.0f);
+    ASSERT_TRUE(ended(*d, other)) << d->proc().stderr_text();
+    for (const auto& e : d->events()) {
+      EXPECT_NE(e.event, "run_revised")
+          << "restart " << restart << ": " << read_file(d->events_path());
+    }
+    stop(*d);
+    fs::remove(other);
+  }
+  // The benchmark is complete now: the continued run's results change.
+  write(bench_, 5, 1.0f);
+  auto d = start();
+  auto revised = d->wait_event(
+      [&](const logged_event& e) { return e.event == "run_revised" && e.path == sample_; });
+  ASSERT_EQ(revised.event, "run_revised") << read_file(d->events_path());
+  EXPECT_EQ(logged(d->events_path(), "run_revised", sample_, {"verdict", "previous_verdict"}),
+            (outcome{{"verdict", "\"pass\""}, {"previous_verdict", "\"incomplete\""}}));
 }
 
 // A fixed-point sample with a record of scale 0: run_end and runs warn

@@ -100,11 +100,13 @@ class RemoteSsh : public ::testing::TestWithParam<std::string> {
     fs::create_directories(dir_.file("w"));
     fixed_ = dir_.file("w") + "/fixed.bin";
     float_ = dir_.file("w") + "/float.bin";
-    daemon_ =
-        std::make_unique<test_daemon>(dir_,
-                                      std::vector<std::string>{"--watch", dir_.file("w"), "--pair",
-                                                               "net:" + fixed_ + "=" + float_},
-                                      GetParam() == "epoll" ? "epoll" : "");
+    // Runs end when their writer closes the file: a paced writer slowed
+    // down by a loaded machine must not end one early by quiet time.
+    daemon_ = std::make_unique<test_daemon>(
+        dir_,
+        std::vector<std::string>{"--watch", dir_.file("w"), "--pair",
+                                 "net:" + fixed_ + "=" + float_, "--quiet-ms", "600000"},
+        GetParam() == "epoll" ? "epoll" : "");
     ASSERT_TRUE(daemon_->wait_ready()) << daemon_->proc().stderr_text();
   }
 

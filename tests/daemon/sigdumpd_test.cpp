@@ -14,6 +14,7 @@
 #include <set>
 
 #include "daemon_support.h"
+#include "ipc_test_client.h"
 #include "sigdump/ipc/unique_fd.h"
 
 namespace sigdump::testing {
@@ -177,6 +178,9 @@ TEST_P(Sigdumpd, FolderCreatedAfterStartIsPickedUp) {
   test_daemon d(dir_, {"--watch", later}, loop());
   ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
   fs::create_directories(dir_.file("later"));
+  // The test's input, not a wait for the daemon: the folders appear in two
+  // steps a moment apart (a simulator making its output path); the daemon
+  // must pick the dump up whatever the gap.
   std::this_thread::sleep_for(20ms);
   fs::create_directories(later);
   std::string target = later + "/sigma_outtensor_dump.bin";
@@ -291,7 +295,8 @@ TEST_P(Sigdumpd, TruncationInsideMappedRecordsNeverCrashes) {
                              ramp(static_cast<std::size_t>(n), 1.001f)));
       }
     }
-    // Cut inside the second record's payload while the daemon reads it.
+    // Cut inside the second record's payload while the daemon reads it: the
+    // test's input, a different moment each round, not a wait for the daemon.
     std::this_thread::sleep_for(std::chrono::milliseconds(round * 7));
     ASSERT_EQ(::truncate(sample.c_str(), static_cast<off_t>(n * 4 + n * 2)), 0);
   }
@@ -300,7 +305,12 @@ TEST_P(Sigdumpd, TruncationInsideMappedRecordsNeverCrashes) {
     return (e.event == "run_reset" || e.event == "run_start") && e.path == sample;
   });
   EXPECT_FALSE(last.event.empty());
-  std::this_thread::sleep_for(200ms);
+  // Alive once it has looked at the file as the last cut left it.
+  const auto cut = static_cast<std::uint64_t>(n * 4 + n * 2);
+  EXPECT_TRUE(wait_until([&] {
+    auto t = tracked_file_status(dir_.file("sock"), sample);
+    return (t && t->bytes == cut) || !d.proc().alive();
+  })) << d.proc().stderr_text();
   EXPECT_TRUE(d.proc().alive()) << d.proc().stderr_text();
   EXPECT_EQ(d.proc().stderr_text().find("SIGBUS"), std::string::npos);
 }

@@ -12,7 +12,9 @@
 #include <map>
 #include <thread>
 
+#include "core/file_runs.h"
 #include "daemon_support.h"
+#include "ipc_test_client.h"
 
 namespace sigdump::testing {
 namespace {
@@ -103,8 +105,11 @@ std::vector<float> values_of(std::size_t layer, bool sample) {
 
 // Writes the two dumps step by step: 's' writes the next sample record,
 // 'b' the next benchmark record; a side's file is created at its first
-// step and closed after its last record. Pauses let the daemon look.
-void write_steps(const std::string& sample, const std::string& bench, const std::string& steps) {
+// step and closed after its last record. After each step it waits until
+// the daemon on `socket` has seen that record, so the daemon sees the steps
+// in this order.
+void write_steps(const std::string& socket, const std::string& sample, const std::string& bench,
+                 const std::string& steps) {
   std::unique_ptr<dump_writer> s, b;
   std::size_t si = 0, bi = 0;
   for (char c : steps) {
@@ -127,7 +132,12 @@ void write_steps(const std::string& sample, const std::string& bench, const std:
     if (i == names.size()) {
       ASSERT_TRUE(w->close());
     }
-    std::this_thread::sleep_for(40ms);
+    const std::string& path = is_sample ? sample : bench;
+    ASSERT_TRUE(wait_until([&] {
+      auto t = tracked_file_status(socket, path);
+      return t && t->records >= i;
+    })) << path
+        << " record " << i;
   }
 }
 
@@ -163,7 +173,7 @@ TEST_P(TrackerPairs, LateBenchmarkLayersEqualOfflineCompare) {
     SCOPED_TRACE(c.name);
     const std::string s = dir_.file("w") + "/" + c.name + "_s.bin";
     const std::string b = dir_.file("w") + "/" + c.name + "_b.bin";
-    write_steps(s, b, c.steps);
+    write_steps(dir_.file("sock"), s, b, c.steps);
     auto offline = offline_layers(s, b);
     ASSERT_EQ(offline.size(), 6u);  // the sample-only layer is not in the report
     auto start = d.wait_event([&](const logged_event& e) {
@@ -326,7 +336,13 @@ TEST_P(TrackerPairs, ByteIdenticalRewriteStartsANewRun) {
   EXPECT_EQ(read_file(fixed), bytes);
   std::error_code ec;
   (void)fs::file_size(fixed, ec);
-  std::this_thread::sleep_for(300ms);  // several timer looks
+  // The stat timer looks at each finished file at least twice meanwhile.
+  const auto ticks = daemon_counter(dir_.file("sock"), "stat_ticks");
+  ASSERT_TRUE(ticks);
+  ASSERT_TRUE(wait_until([&] {
+    return daemon_counter(dir_.file("sock"), "stat_ticks").value_or(0) >=
+           *ticks + 2 * daemon::file_runs::finished_period + 1;
+  }));
   auto resets = [&] {
     std::size_t n = 0;
     for (const auto& e : d.events()) n += e.event == "run_reset" && e.path == fixed ? 1 : 0;
@@ -338,7 +354,9 @@ TEST_P(TrackerPairs, ByteIdenticalRewriteStartsANewRun) {
     // The daemon is stopped while the writer truncates and writes the same
     // bytes again: it only sees the finished file.
     ASSERT_TRUE(d.proc().signal(SIGSTOP));
-    std::this_thread::sleep_for(20ms);  // mtime granularity
+    // The test's input, not a wait for the daemon (it is stopped): the
+    // rewrite gets an mtime the coarse file system clock tells apart.
+    std::this_thread::sleep_for(20ms);
     int fd = ::open(fixed.c_str(), O_WRONLY | O_CLOEXEC | (close_it ? O_TRUNC : 0));
     ASSERT_GE(fd, 0);
     ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));

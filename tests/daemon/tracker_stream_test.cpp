@@ -79,22 +79,6 @@ std::vector<logged_event> layers_of(const std::vector<logged_event>& evs, const 
   return out;
 }
 
-// `sigdump status --json`, parsed; false when it printed no JSON.
-bool status_of(const temp_dir& dir, simdjson::dom::parser& parser, simdjson::dom::element& doc) {
-  auto st = run({bin_path("sigdump"), "status", "--json", "--socket", dir.file("sock")});
-  EXPECT_EQ(st.exit_code, 0) << st.err;
-  return !parser.parse(st.out).get(doc);
-}
-
-// The daemon section's counter `key` from `sigdump status --json`.
-std::int64_t status_counter(const temp_dir& dir, const char* key) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  std::int64_t v = -1;
-  if (!status_of(dir, parser, doc) || doc["daemon"][key].get_int64().get(v)) return -1;
-  return v;
-}
-
 // Waits until the workers have summed `n` chunks of layers being written.
 bool chunks_summed(const temp_dir& dir, std::int64_t n) {
   return wait_until([&] { return status_counter(dir, "chunks_summed") >= n; }, 60s);

@@ -133,6 +133,59 @@ TEST_P(DaemonViews, ReloadedPairComparesTheFilesOnDisk) {
   EXPECT_EQ(listed.out.find("no runs yet"), std::string::npos) << listed.out;
 }
 
+// A pair removed by SIGHUP kept its slot on the status board: `top` showed
+// it for good. Its slot is freed, status and Prometheus drop it, and its
+// file's runs are no longer the pair's: the file gets a run of its own.
+TEST_P(DaemonViews, ReloadRemovingAPairFreesItsSlotAndItsRuns) {
+  const std::string other = dumps_ + "/other_outtensor_dump.bin";
+  write_dump(bench_, 5, 1.0f);
+  write_dump(sample_, 5, 1.01f);
+  write_dump(other, 5, 1.5f);
+  const std::string cfg = dir_.file("sigdumpd.json");
+  const std::string prom = dir_.file("prom");
+  fs::create_directories(prom);
+  const std::string first =
+      R"({"name":"first","sample":")" + sample_ + R"(","benchmark":")" + bench_ + R"("})";
+  const std::string second =
+      R"({"name":"second","sample":")" + other + R"(","benchmark":")" + bench_ + R"("})";
+  auto config = [&](const std::string& pairs) {
+    write_file(cfg, R"({"watch":[")" + dumps_ + R"("],"metrics":{"textfile_dir":")" + prom +
+                        R"(","interval_ms":50},"pairs":[)" + pairs + "]}");
+  };
+  config(first + "," + second);
+  test_daemon d(dir_, {"--config", cfg}, loop());
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  ASSERT_EQ(run_end_of(d, other).event, "run_end") << d.proc().stderr_text();
+  auto top = sigdump("top", {"--once", "--json"});
+  ASSERT_NE(top.out.find("\"name\":\"second\""), std::string::npos) << top.out << top.err;
+  config(first);
+  ASSERT_TRUE(d.proc().signal(SIGHUP));
+  // The file's run of the removed pair ends, and one without a pair starts.
+  auto own = d.wait_event([&](const logged_event& e) {
+    return e.event == "run_start" && e.path == other && e.pair.empty();
+  });
+  ASSERT_EQ(own.event, "run_start") << read_file(d.events_path());
+  EXPECT_TRUE(wait_until([&] {
+    top = sigdump("top", {"--once", "--json"});
+    return top.exit_code == 0 && top.out.find("\"name\":\"second\"") == std::string::npos;
+  })) << top.out
+      << top.err;
+  EXPECT_NE(top.out.find("\"name\":\"first\""), std::string::npos) << top.out;
+  const std::string status = sigdump("status", {"--json"}).out;
+  EXPECT_EQ(status.find("\"second\""), std::string::npos) << status;
+  std::string metrics;
+  EXPECT_TRUE(wait_until([&] {
+    metrics = fs::exists(prom + "/sigdumpd.prom") ? read_file(prom + "/sigdumpd.prom") : "";
+    return metrics.find("pair=\"first\"") != std::string::npos &&
+           metrics.find("pair=\"second\"") == std::string::npos;
+  })) << metrics;
+  // No run is the removed pair's current one any more.
+  for (const auto& [id, r] : list_runs(dir_.file("sock"))) EXPECT_NE(r.state, "live") << id;
+  const std::string runs = sigdump("runs", {"--json", "--path", other}).out;
+  EXPECT_EQ(first_of(runs, "runs", "run"), own.run) << runs;
+  EXPECT_NE(sigdump("runs", {"--pair", "second"}).exit_code, 0);
+}
+
 // Without --pair, `query NAME` landed on the benchmark (the newest run):
 // "metrics: none". It reads the sample side and says so.
 TEST_P(DaemonViews, QueryWithoutPairReadsTheSampleSide) {

@@ -165,6 +165,62 @@ TEST(DumpFile, GrowsAsTheWriterAppends) {
   EXPECT_EQ(*st, dump_file::refresh_status::unchanged);
 }
 
+// With records_per_feed, open() and each refresh() parse at most that many
+// records of what is in the file, and more() says what is left; read to
+// the end that way, the records are those of an unlimited open.
+TEST(DumpFile, ParsesAtMostRecordsPerFeedAndGoesOnWhereItStopped) {
+  temp_dir dir;
+  for (auto variant : {dump_variant::binary, dump_variant::text}) {
+    writer_options o;
+    o.variant = variant;
+    const std::string path = dir.file(variant == dump_variant::text ? "s.txt" : "s.bin");
+    auto recs = sample_records();  // 4 records
+    write_file(path, render_dump(o, recs));
+    parse_options limited;
+    limited.records_per_feed = 3;
+    auto f = dump_file::open(path, limited);
+    ASSERT_TRUE(f) << f.error().describe();
+    EXPECT_EQ(f->records().size(), 3u);
+    EXPECT_TRUE(f->more());
+    EXPECT_FALSE(f->pending());
+    auto st = f->refresh();
+    ASSERT_TRUE(st) << st.error().describe();
+    EXPECT_EQ(*st, dump_file::refresh_status::grew);
+    EXPECT_EQ(f->records().size(), 4u);
+    EXPECT_FALSE(f->more());
+    // Appended: 4 more, read 3 and 1.
+    std::string more;
+    for (const auto& r : recs) more += dump_writer::render(o, r.spec, r.values);
+    {
+      std::FILE* out = std::fopen(path.c_str(), "ab");
+      ASSERT_NE(out, nullptr);
+      ASSERT_EQ(std::fwrite(more.data(), 1, more.size(), out), more.size());
+      std::fclose(out);
+    }
+    st = f->refresh();
+    ASSERT_TRUE(st);
+    EXPECT_EQ(*st, dump_file::refresh_status::grew);
+    EXPECT_EQ(f->records().size(), 7u);
+    EXPECT_TRUE(f->more());
+    st = f->refresh();
+    ASSERT_TRUE(st);
+    EXPECT_EQ(*st, dump_file::refresh_status::grew);
+    EXPECT_FALSE(f->more());
+    st = f->refresh();
+    ASSERT_TRUE(st);
+    EXPECT_EQ(*st, dump_file::refresh_status::unchanged);
+    auto whole = dump_file::open(path);
+    ASSERT_TRUE(whole);
+    ASSERT_EQ(f->records().size(), whole->records().size());
+    for (std::size_t i = 0; i < whole->records().size(); ++i) {
+      EXPECT_EQ(f->records()[i].name, whole->records()[i].name) << i;
+      EXPECT_EQ(f->records()[i].header_offset, whole->records()[i].header_offset) << i;
+      EXPECT_EQ(f->records()[i].end_offset, whole->records()[i].end_offset) << i;
+    }
+    EXPECT_EQ(f->index().find(f->records(), "split#1").size(), 2u);
+  }
+}
+
 TEST(DumpFile, ResetsOnTruncateReplaceAndNewFirstLine) {
   temp_dir dir;
   std::string path = dir.file("run.bin");

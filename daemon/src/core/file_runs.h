@@ -11,12 +11,14 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "core/pair_scheduler.h"
 #include "core/pair_sides.h"
 #include "core/watcher.h"
+#include "platform/event_loop.h"
 #include "state/daemon_state.h"
 #include "state/state_store.h"
 
@@ -27,9 +29,12 @@ class archive;  // archive.h
 class file_runs {
  public:
   /* store may be null (no persistence). */
-  file_runs(daemon_state& state, state_store* store, watcher& files, pair_sides& sides,
-            pair_scheduler& pairs)
-      : state_(state), store_(store), files_(files), sides_(sides), pairs_(pairs) {}
+  file_runs(event_loop& loop, daemon_state& state, state_store* store, watcher& files,
+            pair_sides& sides, pair_scheduler& pairs)
+      : loop_(loop), state_(state), store_(store), files_(files), sides_(sides), pairs_(pairs) {}
+  ~file_runs();
+  file_runs(const file_runs&) = delete;
+  file_runs& operator=(const file_runs&) = delete;
 
   /* How long a live file may sit still before its runs end ("quiet"), and
      how many runs are kept (the oldest ended ones go first). */
@@ -41,12 +46,17 @@ class file_runs {
      a tracked one, or notices it was replaced, truncated, rewritten in
      place, closed or deleted. */
   void look(const std::string& path, const watcher::cue& why = {});
-  /* Looks at every tracked file (writes through mmap raise no inotify
-     event) and ends the runs of those quiet for too long. */
+  /* The stat timer: looks at every live file (writes through mmap raise
+     no inotify event) and at a share of the finished ones (each once every
+     finished_period calls), and ends the runs of those quiet for too long.
+     Its cost does not grow with the finished files. */
   void poll();
+  static constexpr std::size_t finished_period = 25;
   /* The pairs changed (a reload): a tracked file that is the sample of a
      pair it has no run for starts one (reason "started") and is compared
-     as it is on disk; when the file is finished, so is the run. */
+     as it is on disk; when the file is finished, so is the run. A run of a
+     pair that is gone is no longer the file's (a live one ends,
+     "unpaired"); a file left without a run starts one without a pair. */
   void pairs_changed();
   /* No more looks; ends every live run ("stopped"). */
   void stop();
@@ -60,6 +70,7 @@ class file_runs {
   };
   enum class in_place : std::uint8_t { no, not_yet, yes };
 
+  void look_now(const std::string& path, const watcher::cue& why);
   void look_at_new(const std::string& path, const struct stat& st, const watcher::cue& why);
   void look_at_tracked(tracked_file& tf, const struct stat& st, bool closed,
                        bool written_after_close);
@@ -76,6 +87,9 @@ class file_runs {
   void start_over(tracked_file& tf, const std::string& reason);
   void grew(tracked_file& tf, std::size_t first_new);
   void end_file(tracked_file& tf, const std::string& reason);
+  void drop_removed_pairs(tracked_file& tf);
+  void start_after_reload(tracked_file& tf, pair_info* pair, const std::string& end_reason);
+  void look_later(const tracked_file& tf);
 
   void track_new(const std::string& path, const struct stat& st, bool created);
   void file_gone(const std::string& path, const std::string& reason = "deleted");
@@ -93,7 +107,11 @@ class file_runs {
   void continue_run(tracked_file& tf, run_info& r, pair_info* pair);
   void end_run(run_info& r, run_state how, const std::string& reason);
   void prune_runs();
+  static bool watched_each_tick(const tracked_file& tf);
+  std::vector<std::string> finished_share();
+  void note_each_tick(const std::string& path);
 
+  event_loop& loop_;
   daemon_state& state_;
   state_store* store_;
   watcher& files_;
@@ -103,8 +121,15 @@ class file_runs {
   std::chrono::milliseconds quiet_{3000};
   std::uint32_t keep_runs_ = 200;
   bool stopped_ = false;
+  std::set<std::string> looks_posted_;  // paths a posted look goes on with (look_later)
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted looks check it
+  std::string finished_cursor_;      // the finished file the stat timer looked at last
+  std::set<std::string> each_tick_;  // files watched_each_tick() at their last look
 };
 
+/* Publishes run_start or run_reset (with the run it replaces) for r. */
+void publish_run_event(daemon_state& state, event_kind kind, const run_info& r,
+                       const std::string& reason, const std::string& previous = {});
 /* The current runs of tf, its primary run (tf.run) first. */
 std::vector<std::shared_ptr<run_info>> runs_of(const daemon_state& state, const tracked_file& tf);
 /* tf's fingerprint now (from its last look); nullopt if it cannot be read. */

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/pair_scheduler.h"
+#include "platform/log.h"
 #include "sigdump/compare.h"
 
 namespace sigdump::daemon {
@@ -83,6 +84,7 @@ void pair_scheduler::try_match(pair_info& p) {
   }
   auto b = bench_path.empty() ? state_.files.end() : state_.files.find(bench_path);
   if (b == state_.files.end() || b->second == s->second) return;
+  if (rebenched(r, w, *s->second, state_.current_run_id(bench_path))) return;
   const dump_file& sample = *s->second->file;
   const dump_file& bench = *b->second->file;
   const auto& brecs = bench.records();
@@ -204,6 +206,43 @@ std::uint64_t pair_scheduler::vouched_upto(run_work& w) const {
     m.nth_waiting.erase(seq);
   }
   return last == 0 ? 0 : last - 1;
+}
+
+// A run is compared against one benchmark run. When the benchmark file
+// holds another run than the one r's layers were compared with, while r
+// still has records waiting for their benchmark layer, r is compared again
+// from its first record against the new run (its layers are published
+// again, and an ended run is revised); a run with nothing left to compare
+// keeps its benchmark run. Whether r started over (try_match has done so).
+bool pair_scheduler::rebenched(run_info& r, run_work& w, const tracked_file& sample,
+                               const std::string& bench_run) {
+  if (bench_run == r.benchmark_run || bench_run.empty()) return false;
+  if (!w.bench_pinned || r.benchmark_run.empty()) {
+    r.benchmark_run = bench_run;  // nothing compared yet: this one it is
+    return false;
+  }
+  const bool waiting = std::any_of(w.queue.begin(), w.queue.end(), [](const queued_record& e) {
+    return e.what == queued_record::status::waiting;
+  });
+  if (!waiting) return false;
+  log(log_level::info, r.id + " is compared again, with benchmark run " + bench_run + " (its " +
+                           r.benchmark_run + " was replaced)");
+  // Results in flight are of the old queue (their seq is below front_seq).
+  w.front_seq += w.queue.size();
+  w.queue.clear();
+  w.next_index = 0;
+  w.stream.reset();
+  w.match = match_state{};
+  w.benchmark_only.reset();
+  w.benchmark_only_of = nullptr;
+  w.bench_pinned = false;
+  if (w.end_published) w.late_layers = true;
+  r.report.layers.clear();
+  r.report.coverage = coverage{};
+  r.benchmark_run = bench_run;
+  if (store_ != nullptr) store_->run_rebenched(r);
+  records_added(r, sample, 0);
+  return true;
 }
 
 void pair_scheduler::settle(run_info& r, run_work& w, const std::shared_ptr<tracked_file>& sample,

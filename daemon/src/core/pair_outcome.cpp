@@ -71,6 +71,7 @@ void pair_scheduler::end_event(run_info& r, run_work& w, daemon_event& e) {
   e.path = r.path;
   e.pair = r.pair;
   e.reason = r.end_reason;
+  e.benchmark_run = r.benchmark_run;
   e.layers = r.report.layers.size();
   e.suspect = r.suspect_count();
   advise_at_end(r);
@@ -94,8 +95,18 @@ void pair_scheduler::end_event(run_info& r, run_work& w, daemon_event& e) {
   }
   e.warnings = r.report.warnings;
   e.coverage = c;
-  w.announced = {c.compared, c.not_comparable, c.sample_only, c.pending, e.suspect};
-  w.announced_verdict = verdict_name(judge(c, e.suspect));
+  note_announced(r, w);
+}
+
+std::array<std::uint64_t, 5> pair_scheduler::outcome_of(const run_info& r) {
+  const coverage& c = r.report.coverage;
+  return {c.compared, c.not_comparable, c.sample_only, c.pending, r.suspect_count()};
+}
+
+void pair_scheduler::note_announced(const run_info& r, run_work& w) {
+  w.announced = outcome_of(r);
+  w.announced_bench = r.benchmark_run;
+  w.announced_verdict = verdict_name(judge(r.report.coverage, r.suspect_count()));
 }
 
 // Results that changed after run_end (a benchmark that came late, or ended
@@ -105,11 +116,7 @@ void pair_scheduler::maybe_revise(run_info& r, run_work& w) {
   if (!w.end_published || r.pair.empty() || r.state != run_state::ended || w.in_flight > 0) return;
   if (!w.queue.empty() && benchmark_live(r)) return;
   refresh_summary(r, w, true);
-  const coverage& c = r.report.coverage;
-  if (w.announced == std::array<std::uint64_t, 5>{c.compared, c.not_comparable, c.sample_only,
-                                                  c.pending, r.suspect_count()}) {
-    return;
-  }
+  if (w.announced == outcome_of(r) && w.announced_bench == r.benchmark_run) return;
   if (!benchmark_only_ready(r, w)) return;
   daemon_event e;
   e.kind = event_kind::run_revised;

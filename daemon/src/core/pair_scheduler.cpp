@@ -57,6 +57,10 @@ void pair_scheduler::run_pruned(std::uint64_t run) { work_.erase(run); }
 void pair_scheduler::run_continued(run_info& r, const tracked_file& tf) {
   run_work& w = work_[r.number] = run_work{};
   w.end_published = true;
+  w.bench_pinned = !r.report.layers.empty();
+  // What its last run_end or run_revised announced, as its log's end line
+  // kept it: only results that differ from it are revised.
+  note_announced(r, w);
   std::size_t first = 0;
   if (!r.report.layers.empty()) {
     w.next_index = r.report.layers.back().index + 1;
@@ -86,9 +90,10 @@ void pair_scheduler::run_ended(run_info& r, run_state how, const std::string& re
     run_work& rw = w->second;
     rw.end_reason = reason;
     rw.end_state = how;
-    // Its records are gone (reset, deleted, stopped): layers still waiting
-    // for their benchmark will never be compared.
-    if (how != run_state::ended || reason == "deleted" || reason == "stopped") {
+    // Its records are gone (reset, deleted, stopped) or its pair is:
+    // layers still waiting for their benchmark will never be compared.
+    if (how != run_state::ended || reason == "deleted" || reason == "stopped" ||
+        reason == "unpaired") {
       for (auto& e : rw.queue) {
         if (e.what == queued_record::status::waiting) e.what = queued_record::status::skipped;
       }
@@ -193,6 +198,10 @@ void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
   j->bench_record = bench_record;
   j->rule = rule;
   w.queue[static_cast<std::size_t>(seq - w.front_seq)].what = queued_record::status::running;
+  if (!w.bench_pinned) {
+    w.bench_pinned = true;
+    r.benchmark_run = "r" + std::to_string(bench->run);
+  }
   // The streamed chunks of this record count only if both sides are still
   // the bytes they were summed from.
   std::shared_ptr<streamed_layer> streamed;

@@ -127,6 +127,10 @@ class pair_scheduler {
     // comparable, sample-only, pending, suspect; and the verdict.
     std::array<std::uint64_t, 5> announced{};
     std::string announced_verdict;
+    std::string announced_bench;  // and the benchmark run it named
+    // A layer was handed out against r.benchmark_run: another benchmark run
+    // is not mixed in (rebench).
+    bool bench_pinned = false;
     // The sample's cut record, when big and already matched: its chunks are
     // summed as its bytes land, and its comparison reuses them. Matched
     // against the benchmark file stream_bench_path in its run
@@ -153,6 +157,8 @@ class pair_scheduler {
   struct job;
 
   void try_match(pair_info& p);
+  bool rebenched(run_info& r, run_work& w, const tracked_file& sample,
+                 const std::string& bench_run);
   std::uint64_t vouched_upto(run_work& w) const;
   void settle(run_info& r, run_work& w, const std::shared_ptr<tracked_file>& sample,
               const std::shared_ptr<tracked_file>& bench, std::uint64_t seq);
@@ -178,6 +184,11 @@ class pair_scheduler {
   void finish_end(run_info& r, run_work& w);
   void maybe_revise(run_info& r, run_work& w);
   void end_event(run_info& r, run_work& w, daemon_event& e);
+  /* What run_end and run_revised tell of r's results, to see whether they
+     changed: compared, not comparable, sample-only, pending, suspect. */
+  static std::array<std::uint64_t, 5> outcome_of(const run_info& r);
+  /* Notes r's results as the ones announced (w.announced, its verdict). */
+  static void note_announced(const run_info& r, run_work& w);
   bool benchmark_live(const run_info& r);
 
   event_loop& loop_;

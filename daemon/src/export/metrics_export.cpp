@@ -520,6 +520,7 @@ void metrics_exporter::write_now(bool up) {
   in.now = static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec / 1'000'000) / 1000.0;
   if (health_) in.ipc = health_();
   in.write_failures = writer_->failures.load(std::memory_order_relaxed);
+  state_.metrics_write_failures = in.write_failures;
   in.previous_runs = config_.previous_runs;
   in.runs_finished = finished_;
   std::string text = render_metrics(state_, in);

@@ -172,6 +172,7 @@ void write_run(json_writer& w, const run_info& r, const daemon_state& state) {
     w.field("pair", r.pair);
     w.field("benchmark", r.report.benchmark_path);
   }
+  write_string_or_null(w, "benchmark_run", r.benchmark_run);
   w.field("state", run_state_name(r.state));
   w.field("start_reason", r.start_reason);
   if (r.end_reason.empty()) {

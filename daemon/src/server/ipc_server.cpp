@@ -702,7 +702,9 @@ void ipc_server::update_board_pair(const pair_info& p, bool all_layers) {
     if (r->report.first_bad)
       info.first_bad = {r->report.first_bad->index, r->report.first_bad->name};
   }
-  if (!board_->update_pair(info) || r == nullptr || !all_layers) return;
+  if (!board_->update_pair(info)) return;
+  board_pairs_.insert(p.name);
+  if (r == nullptr || !all_layers) return;
   for (const auto& l : r->report.layers) update_board_layer(p, l);
 }
 
@@ -723,7 +725,16 @@ void ipc_server::update_board(const daemon_event& e) {
   if (!board_) return;
   board_->set_clock(e.tick);
   if (e.kind == event_kind::resync) {
-    // A reload may have added pairs, or given one a run.
+    // A reload may have added pairs, or given one a run, or removed pairs:
+    // their slots are freed.
+    for (auto it = board_pairs_.begin(); it != board_pairs_.end();) {
+      if (state_.find_pair(*it) != nullptr) {
+        ++it;
+        continue;
+      }
+      board_->remove_pair(*it);
+      it = board_pairs_.erase(it);
+    }
     for (const auto& p : state_.pairs) update_board_pair(p, true);
     return;
   }

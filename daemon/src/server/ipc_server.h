@@ -159,6 +159,7 @@ class ipc_server final : public ipc_service, public event_sink {
   bool flush_posted_ = false;
   std::optional<ipc::board_writer> board_;
   std::string board_name_;
+  std::set<std::string> board_pairs_;  // pairs that have a slot on the board
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::uint64_t dropped_total_ = 0;      // sum of the "dropped" of every gap sent
   std::uint64_t overloaded_total_ = 0;   // clients disconnected as overloaded

@@ -42,15 +42,17 @@ void write_outcome(json_writer& w, const std::optional<struct coverage>& c, std:
   w.field("verdict", verdict_name(judge(*c, suspect)));
 }
 
-namespace {
-void write_pair(json_writer& w, const std::string& pair) {
-  w.key("pair");
-  if (pair.empty()) {
+void write_string_or_null(json_writer& w, const char* key, const std::string& value) {
+  w.key(key);
+  if (value.empty()) {
     w.null();
   } else {
-    w.value(pair);
+    w.value(value);
   }
 }
+
+namespace {
+void write_pair(json_writer& w, const std::string& pair) { write_string_or_null(w, "pair", pair); }
 }  // namespace
 
 void write_event_fields(json_writer& w, const daemon_event& e) {
@@ -60,6 +62,7 @@ void write_event_fields(json_writer& w, const daemon_event& e) {
       w.field("path", e.path);
       write_pair(w, e.pair);
       w.field("reason", e.reason);
+      write_string_or_null(w, "benchmark_run", e.benchmark_run);
       break;
     case event_kind::layer:
       w.field("run", e.run);
@@ -82,6 +85,7 @@ void write_event_fields(json_writer& w, const daemon_event& e) {
       w.field("path", e.path);
       write_pair(w, e.pair);
       w.field("reason", e.reason);
+      write_string_or_null(w, "benchmark_run", e.benchmark_run);
       w.field("layers", e.layers);
       w.field("suspect", e.suspect);
       w.key("first_bad");

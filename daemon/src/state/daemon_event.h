@@ -41,6 +41,8 @@ struct daemon_event {
   std::optional<struct advice> advice;        // run_end/run_revised: of the run
   std::vector<input_warning> warnings;        // run_end/run_revised: with a pair
   std::string previous_verdict;               // run_revised: the verdict it replaces
+  std::string benchmark_run;  // run_start/run_end/run_revised: the benchmark run the sample run
+                              // is compared with ("r4"); empty: none (rendered as null)
   bool suspect_layer() const noexcept { return layer && (layer->suspect || !layer->error.empty()); }
 };
 
@@ -59,6 +61,10 @@ std::string event_json(const daemon_event& e);
 void write_first_bad(json_writer& w, const std::optional<first_bad_layer>& fb);
 void write_diagnosis(json_writer& w, const struct diagnosis& d);
 void write_advice(json_writer& w, const struct advice& a);
+
+/* "key": "value", or null when value is empty (a run's pair, its benchmark
+   run). */
+void write_string_or_null(json_writer& w, const char* key, const std::string& value);
 
 /* "coverage": {...} and "verdict": "..." (judge(c, suspect)), or both null
    without a coverage (a run with no pair). */

@@ -50,6 +50,12 @@ std::shared_ptr<run_info> daemon_state::latest_run_of(std::string_view path) con
   return nullptr;
 }
 
+std::string daemon_state::current_run_id(const std::string& path) const {
+  auto f = files.find(path);
+  if (f == files.end() || !f->second || f->second->run == 0) return {};
+  return "r" + std::to_string(f->second->run);
+}
+
 const pair_info* daemon_state::find_pair(std::string_view name) const {
   for (const auto& p : pairs) {
     if (p.name == name) return &p;

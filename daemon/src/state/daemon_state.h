@@ -135,6 +135,8 @@ struct run_info {
   std::uint64_t bytes = 0;    // bytes of the file at the last look
   compare_report report;      // with a pair: layers (sorted by index), first_bad,
                               // diagnosis, thresholds, sample/benchmark paths
+  std::string benchmark_run;  // with a pair: the benchmark run its layers are compared with ("r4");
+                              // empty: none yet
   bool persisted = false;     // every line of it so far is in its state log (none waits in memory)
   file_fingerprint content;   // its file when it ended (state ended); unknown otherwise
   std::shared_ptr<tracked_file> file;  // the live file while this is its current run; null after
@@ -197,10 +199,15 @@ class daemon_state {
   archive* run_archive = nullptr;                              // run copies (archive.h); null: off
   const state_store* store = nullptr;                          // run logs; null: not persisted
   std::uint64_t next_run = 1;                                  // number the next run gets
-  std::uint64_t layers_streamed = 0;    // layers compared partly while they were being written
-  std::uint64_t chunks_streamed = 0;    // chunks of those summed before the layer was complete
-  std::uint64_t chunks_discarded = 0;   // streamed chunks summed again (truncated since)
-  std::uint64_t chunks_summed = 0;      // chunks summed so far while their layer was written
+  std::uint64_t layers_streamed = 0;   // layers compared partly while they were being written
+  std::uint64_t chunks_streamed = 0;   // chunks of those summed before the layer was complete
+  std::uint64_t chunks_discarded = 0;  // streamed chunks summed again (truncated since)
+  std::uint64_t chunks_summed = 0;     // chunks summed so far while their layer was written
+  std::uint64_t parse_slices = 0;      // looks that left the rest of a growth to a later look
+  std::uint64_t stat_ticks = 0;        // stat timer periods so far
+  std::uint64_t stat_looks = 0;        // files the stat timer looked at so far
+  // Failed Prometheus textfile writes, as of the last one.
+  std::uint64_t metrics_write_failures = 0;
   std::vector<trigger_stats> triggers;  // configured triggers (export/trigger_runner.h)
 
   std::int64_t started() const noexcept { return start_; }
@@ -214,6 +221,9 @@ class daemon_state {
   /* Newest run of a path, or nullptr. */
   std::shared_ptr<run_info> latest_run_of(std::string_view path) const;
   const pair_info* find_pair(std::string_view name) const;
+  /* The id of the current run of the tracked dump file at path ("r4"); empty
+     when it is not tracked or has no run. */
+  std::string current_run_id(const std::string& path) const;
   /* Whether a watched path is there now: a tracked dump file is; anything
      else is looked up on disk at the time of asking (never a snapshot). */
   bool exists_now(const watched_path& w) const;

@@ -105,6 +105,7 @@ void write_run_outcome(json_writer& w, const run_info& r) {
   }
   w.end_array();
   w.key("advice").raw(advice_json(r.report.advice));
+  w.field("benchmark_run", r.benchmark_run);
 }
 
 void recount_coverage_from(run_info& r, std::uint32_t first_record) {
@@ -134,6 +135,7 @@ void read_run_outcome(simdjson::dom::object o, run_info& r) {
   }
   simdjson::dom::object a;
   if (!o["advice"].get_object().get(a)) read_advice(a, r.report.advice);
+  if (const std::string b = str(o, "benchmark_run"); !b.empty()) r.benchmark_run = b;
 }
 
 }  // namespace sigdump::daemon

@@ -10,12 +10,12 @@
 
 namespace sigdump::daemon {
 
-/* Writes "coverage" (with the sample-only layers) and "advice" into an open
-   JSON object: the end line of a run log. */
+/* Writes "coverage" (with the sample-only layers), "advice" and
+   "benchmark_run" into an open JSON object: the end line of a run log. */
 void write_run_outcome(json_writer& w, const run_info& r);
 
 /* Reads what write_run_outcome wrote back into r.report (coverage, then
-   recounted from the layers; advice); a line without them (a log written
+   recounted from the layers; advice) and r.benchmark_run; a line without them (a log written
    before they were kept) leaves r as it is. */
 void read_run_outcome(simdjson::dom::object o, run_info& r);
 

@@ -214,6 +214,7 @@ std::shared_ptr<run_info> load_log(const std::string& path, std::uint64_t number
       r->start_reason = get_str(o, "reason");
       r->report.sample_path = get_str(o, "sample");
       r->report.benchmark_path = get_str(o, "benchmark");
+      r->benchmark_run = get_str(o, "benchmark_run");
       r->report.thresholds.cos_min = get_double(o, "cos_min");
       r->report.thresholds.rmse_max = get_double(o, "rmse_max");
       r->records = get_uint(o, "records");
@@ -226,6 +227,11 @@ std::shared_ptr<run_info> load_log(const std::string& path, std::uint64_t number
       // line) still tells how far the run got.
       r->records = std::max(r->records, get_uint(o, "records"));
       r->bytes = std::max(r->bytes, get_uint(o, "bytes"));
+    } else if (t == "rebench") {
+      // Compared again from the first record: the layers so far are void.
+      r->report.layers.clear();
+      r->report.coverage = coverage{};
+      r->benchmark_run = get_str(o, "benchmark_run");
     } else if (t == "end") {
       have_end = true;
       r->ended = get_int(o, "ended");
@@ -483,6 +489,7 @@ void state_store::run_started(run_info& r) {
   w.field("reason", r.start_reason);
   w.field("sample", r.report.sample_path);
   w.field("benchmark", r.report.benchmark_path);
+  w.field("benchmark_run", r.benchmark_run);
   w.field("cos_min", r.report.thresholds.cos_min);
   w.field("rmse_max", r.report.thresholds.rmse_max);
   w.field("records", r.records);
@@ -499,6 +506,15 @@ void state_store::layer_added(run_info& r, const layer_result& l) {
   w.field("records", r.records);
   w.field("bytes", r.bytes);
   write_summary(w, r);
+  w.end_object();
+  append(r, w.take() + "\n");
+}
+
+void state_store::run_rebenched(run_info& r) {
+  json_writer w;
+  w.begin_object();
+  w.field("t", "rebench");
+  w.field("benchmark_run", r.benchmark_run);
   w.end_object();
   append(r, w.take() + "\n");
 }

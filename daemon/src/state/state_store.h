@@ -45,6 +45,9 @@ class state_store {
   void layer_added(run_info& r, const layer_result& l);
   /* Appends the end line, syncs and closes the log. */
   void run_ended(run_info& r);
+  /* r is compared again against another benchmark run (r.benchmark_run):
+     the layers logged so far are void. */
+  void run_rebenched(run_info& r);
   /* Writes the lines kept in memory, oldest run first, and marks the runs
      of `runs` whose lines are all on disk again as persisted. */
   void retry(const std::map<std::uint64_t, std::shared_ptr<run_info>>& runs);

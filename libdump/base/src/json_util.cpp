@@ -33,31 +33,25 @@ std::size_t append_utf8_or_replacement(std::string& out, std::string_view s, std
 
 void json_append_string(std::string& out, std::string_view s) {
   out += '"';
-  for (std::size_t i = 0; i < s.size();) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      i += append_utf8_or_replacement(out, s, i);
-      continue;
-    }
+  append_utf8_escaped(out, s, [](std::string& o, unsigned char c) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"': o += "\\\""; break;
+      case '\\': o += "\\\\"; break;
+      case '\n': o += "\\n"; break;
+      case '\r': o += "\\r"; break;
+      case '\t': o += "\\t"; break;
+      case '\b': o += "\\b"; break;
+      case '\f': o += "\\f"; break;
       default:
         if (c < 0x20) {
           char buf[8];
           std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
+          o += buf;
         } else {
-          out += static_cast<char>(c);
+          o += static_cast<char>(c);
         }
     }
-    ++i;
-  }
+  });
   out += '"';
 }
 

@@ -40,7 +40,9 @@ class dump_file {
   /* Looks at the file again (stat, remap if it grew, parse new bytes).
      errc::truncated means the file shrank while being read: records() stays
      consistent (complete records only) and a later refresh() or open()
-     starts over. */
+     starts over. With parse_options::records_per_feed, open() and each
+     refresh() parse at most that many records; more() says bytes already
+     in the file are left for the next refresh(). */
   result<refresh_status> refresh();
 
   const std::string& path() const noexcept { return path_; }
@@ -48,6 +50,7 @@ class dump_file {
   const record_index& index() const noexcept { return index_; }
   const dump_parser& parser() const noexcept { return *parser_; }
   const std::optional<pending_tail>& pending() const noexcept { return parser_->pending(); }
+  bool more() const noexcept { return parser_->more(); }
   bool is_float() const noexcept { return parser_->is_float().value_or(true); }
   dump_variant variant() const noexcept {
     return parser_->variant().value_or(dump_variant::binary);

@@ -20,6 +20,10 @@ struct parse_options {
   /* Force the variant; by default it is detected from the bytes. Needed only
      when a file is ambiguous (see docs/format.md). */
   std::optional<dump_variant> variant;
+  /* At most this many records per feed() (0: all). A feed that stops there
+     leaves the rest of its bytes to the next feed: more() says so. Lets a
+     caller that must stay responsive parse a big growth in slices. */
+  std::size_t records_per_feed = 0;
 };
 
 /* Where parsing stopped because the file ends inside a record. */
@@ -47,6 +51,10 @@ class dump_parser {
      file, record and offset; the parser then stays failed. A record cut by
      the end of `bytes` is not an error: see pending(). */
   result<std::size_t> feed(std::span<const std::byte> bytes, std::vector<record>& out);
+
+  /* The last feed stopped at options.records_per_feed with bytes left to
+     parse: pending() says nothing about them until a feed reaches them. */
+  bool more() const noexcept { return more_; }
 
   /* The cut record at the end of the last feed, if any. */
   const std::optional<pending_tail>& pending() const noexcept { return pending_; }
@@ -86,6 +94,7 @@ class dump_parser {
   };
   std::optional<tail_state> tail_;
   bool first_line_done_ = false;
+  bool more_ = false;
   // Scan progress through a cut text record, so a growing text dump is not
   // rescanned from the record's start on every feed.
   struct text_progress {

@@ -17,31 +17,25 @@ constexpr std::string_view replacement = "\xEF\xBF\xBD";
 }  // namespace
 
 void append_escaped(std::string& out, std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      i += append_utf8_or_replacement(out, s, i);
-      continue;
-    }
+  append_utf8_escaped(out, s, [](std::string& o, unsigned char c) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
+      case '&': o += "&amp;"; break;
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '"': o += "&quot;"; break;
+      case '\'': o += "&#39;"; break;
       case '\t':
       case '\n':
-      case '\r': out += static_cast<char>(c); break;
+      case '\r': o += static_cast<char>(c); break;
       default:
         // XML 1.0 forbids these even as character references.
         if (c < 0x20 || c == 0x7F) {
-          out += replacement;
+          o += replacement;
         } else {
-          out += static_cast<char>(c);
+          o += static_cast<char>(c);
         }
     }
-    ++i;
-  }
+  });
 }
 
 std::string escaped(std::string_view s) {

@@ -87,6 +87,10 @@ method_result method_status(method_context& ctx) {
     w.field("chunks_streamed", st.chunks_streamed);
     w.field("chunks_discarded", st.chunks_discarded);
     w.field("chunks_summed", st.chunks_summed);
+    w.field("parse_slices", st.parse_slices);
+    w.field("stat_ticks", st.stat_ticks);
+    w.field("stat_looks", st.stat_looks);
+    w.field("metrics_write_failures", st.metrics_write_failures);
     w.end_object();
   }
 
@@ -138,6 +142,7 @@ method_result method_status(method_context& ctx) {
       const run_info* run = r != st.runs.end() ? r->second.get() : nullptr;
       if (run != nullptr) {
         w.field("run", run->id);
+        write_string_or_null(w, "benchmark_run", run->benchmark_run);
         w.field("state", run_state_name(run->state));
         w.field("layers", static_cast<std::uint64_t>(run->report.layers.size()));
         w.field("suspect", run->suspect_count());
@@ -150,6 +155,7 @@ method_result method_status(method_context& ctx) {
         write_outcome(w, run->report.coverage, run->suspect_count());
       } else {
         w.field_null("run");
+        w.field_null("benchmark_run");
         w.field_null("state");
         w.field("layers", 0);
         w.field("suspect", 0);

@@ -20,6 +20,22 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept;
    valid UTF-8, else U+FFFD for that one byte; returns the bytes consumed. */
 std::size_t append_utf8_or_replacement(std::string& out, std::string_view s, std::size_t i);
 
+/* Appends s to out for a markup language: valid UTF-8 sequences as they
+   are (invalid bytes as U+FFFD), each ASCII byte through ascii(out, byte),
+   which writes it or its escape. JSON strings and SVG text share this walk. */
+template <class Ascii>
+void append_utf8_escaped(std::string& out, std::string_view s, Ascii ascii) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      i += append_utf8_or_replacement(out, s, i);
+    } else {
+      ascii(out, c);
+      ++i;
+    }
+  }
+}
+
 /* Appends s to out as a quoted JSON string (control characters, quotes,
    backslashes escaped; bytes >= 0x80 passed through, invalid UTF-8 replaced
    by U+FFFD so the result always parses). */
