@@ -238,6 +238,64 @@ TEST_P(RunLife, StatTimerLooksAtFinishedFilesOnlyNowAndThen) {
   EXPECT_GE(after.looks - before.looks, (ticks - 1) * ((files + 24) / 25) / 2);
 }
 
+// The writer truncates the file and writes it past what the daemon had read
+// before the daemon looks again (it is stopped here; a busy loop, or a
+// worker reading the file, keeps it from looking just as well). The last
+// record it read is a constant weight, the same bytes in both contents:
+// the records before it are not, and the new content is a new run.
+TEST_P(RunLife, RewriteThatOutgrewWhatWasReadIsANewRun) {
+  // Per layer its output, which differs from run to run, then a constant.
+  auto write_layers = [](dump_writer& w, int layers, float scale) {
+    for (int i = 0; i < layers; ++i) {
+      const std::string name = "net/l" + std::to_string(i);
+      ASSERT_TRUE(w.write(spec_of(name, 16, i), ramp(16, scale)));
+      ASSERT_TRUE(w.write(spec_of(name + "/weights", 4, i), ramp(4, 1.0f)));
+    }
+  };
+  {
+    auto b = dump_writer::create(bench_);
+    ASSERT_TRUE(b);
+    write_layers(*b, 40, 1.0f);
+    ASSERT_TRUE(b->close());
+  }
+  auto d = start();
+  auto first = dump_writer::create(sample_);
+  ASSERT_TRUE(first);
+  write_layers(*first, 20, 1.01f);  // left open: its run is live
+  ASSERT_TRUE(wait_until([&] {
+    for (const auto& [id, r] : list_runs(dir_.file("sock"))) {
+      if (r.state == "live" && r.records == 40) return true;
+    }
+    return false;
+  })) << read_file(d->events_path());
+  const auto started = d->wait_event(
+      [&](const logged_event& e) { return e.event == "run_start" && e.path == sample_; });
+
+  ASSERT_TRUE(d->proc().signal(SIGSTOP));
+  auto second = dump_writer::create(sample_);  // the same file, truncated
+  ASSERT_TRUE(second);
+  write_layers(*second, 30, 1.02f);
+  ASSERT_TRUE(d->proc().signal(SIGCONT));
+  ASSERT_TRUE(second->close());
+  ASSERT_TRUE(first->close());
+
+  const auto reset = d->wait_event([&](const logged_event& e) {
+    return e.event == "run_reset" && e.path == sample_ && e.previous == started.run;
+  });
+  ASSERT_EQ(reset.event, "run_reset") << read_file(d->events_path());
+  EXPECT_EQ(reset.reason, "rewritten");
+  const auto end = d->wait_event(
+      [&](const logged_event& e) { return e.event == "run_end" && e.run == reset.run; });
+  ASSERT_EQ(end.event, "run_end") << read_file(d->events_path());
+  // Its layers are the new content's, all of them, as offline.
+  const auto offline = offline_layers(sample_, bench_);
+  std::vector<std::string> live;
+  for (const auto& e : d->events()) {
+    if (e.event == "layer" && e.run == reset.run) live.push_back(e.layer);
+  }
+  EXPECT_EQ(live, offline);
+}
+
 INSTANTIATE_TEST_SUITE_P(Loops, RunLife, ::testing::Values("io_uring", "epoll"),
                          [](const auto& p) { return std::string(p.param); });
 

@@ -106,18 +106,16 @@ std::optional<std::uint64_t> record_hash(const mapping& map, const record& rec) 
   return c.out;
 }
 
-// The last bytes (at most 4 KiB) of tf's last complete record: what a
-// rewrite that outran our looks would have changed.
+// The last 4 KiB of tf's complete records (several records when they are
+// small: the last one alone may be a constant weight, the same bytes in
+// every run): what a rewrite that outran our looks would have changed.
 void note_tail(tracked_file& tf) {
   tf.tail_from = tf.tail_to = tf.tail_hash = 0;
   if (!tf.file || tf.file->records().empty()) return;
   const auto map = tf.file->current_mapping();
   if (!map) return;
-  const record& last = tf.file->records().back();
-  hash_call c{map->bytes(),
-              std::max(last.header_offset,
-                       last.end_offset - std::min<std::uint64_t>(last.end_offset, 4096)),
-              last.end_offset, 0};
+  const std::uint64_t end = tf.file->records().back().end_offset;
+  hash_call c{map->bytes(), end - std::min<std::uint64_t>(end, 4096), end, 0};
   if (c.to > c.bytes.size() || !guarded_read(&run_hash, &c)) return;
   tf.tail_from = c.from;
   tf.tail_to = c.to;
@@ -283,14 +281,21 @@ void file_runs::look_at_new(const std::string& path, const struct stat& st,
 // rewritten in place, then its bytes read again and its runs told.
 void file_runs::look_at_tracked(tracked_file& tf, const struct stat& st, bool closed,
                                 bool written_after_close) {
-  if (deferred_for_readers(tf, closed)) return;
+  if (deferred_for_readers(tf, st, closed)) return;
   closed = closed || tf.close_seen;
   tf.close_seen = false;
   const auto size = static_cast<std::uint64_t>(st.st_size);
   std::string reason = start_over_reason(tf, st);
-  if (still_malformed(tf, reason, size)) return;
+  // Seen shorter (or replaced) while a worker read it: it started over,
+  // even if it has grown past what was read since.
+  const bool seen_over = reason == "rewritten" && !tf.started_over.empty();
+  if (seen_over) reason = tf.started_over;
+  tf.started_over.clear();
+  if (!seen_over && still_malformed(tf, reason, size)) return;
   const std::int64_t mtime = mtime_of(st);
-  in_place rewrite = rewritten_in_place(tf, reason, size, mtime, closed, written_after_close);
+  in_place rewrite = seen_over
+                         ? in_place::yes
+                         : rewritten_in_place(tf, reason, size, mtime, closed, written_after_close);
   if (rewrite == in_place::not_yet) return;
   // Truncated and written past the old end between two looks: the last
   // record we read holds other bytes now.
@@ -330,11 +335,20 @@ void file_runs::look_at_tracked(tracked_file& tf, const struct stat& st, bool cl
 }
 
 // A worker reads this file: its records must not move. The scheduler looks
-// again when the lease is released.
-bool file_runs::deferred_for_readers(tracked_file& tf, bool closed) {
+// again when the lease is released. A big comparison holds leases for
+// seconds on end, longer than a writer takes to truncate the file and write
+// it past its old end: what this look sees is remembered for that one
+// (the file was shorter than what was read, or another file), and a file
+// that changes is not quiet.
+bool file_runs::deferred_for_readers(tracked_file& tf, const struct stat& st, bool closed) {
   if (tf.readers.load() > 0) {
     tf.refresh_wanted = true;
     tf.close_seen = tf.close_seen || closed;
+    const std::string reason = start_over_reason(tf, st);
+    if (reason != "rewritten" && tf.started_over.empty()) tf.started_over = reason;
+    if (static_cast<std::uint64_t>(st.st_size) != tf.bytes || mtime_of(st) != tf.mtime_ns) {
+      tf.last_change_ms = steady_now_ms();
+    }
     return true;
   }
   tf.refresh_wanted = false;

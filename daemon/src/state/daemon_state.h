@@ -70,12 +70,14 @@ struct tracked_file {
   std::atomic<int> readers{0};        // leases held: refresh() waits until 0
   bool refresh_wanted = false;        // a refresh was deferred by a lease
   bool close_seen = false;            // IN_CLOSE_WRITE arrived during that deferral
+  std::string started_over;           // a deferred look saw the content start over (replaced,
+                                      // truncated): acted on by the next look, however long
   std::string failed;                 // non-empty: parse error; not refreshed until reset
   std::int64_t last_change_ms = 0;    // steady clock (ms) of the last growth
   std::int64_t mtime_ns = 0;          // st_mtim at the last look that accepted the content
   std::int64_t rewrite_mtime_ns = 0;  // a new st_mtim seen once at the same size, not yet acted on
-  std::uint64_t tail_from = 0;        // [tail_from, tail_to): the last bytes of the last complete
-  std::uint64_t tail_to = 0;          // record, whose hash (tail_hash) a look checks again: a
+  std::uint64_t tail_from = 0;        // [tail_from, tail_to): the last 4 KiB of the complete
+  std::uint64_t tail_to = 0;          // records, whose hash (tail_hash) a look checks again: a
   std::uint64_t tail_hash = 0;        // rewrite that outgrew the old content between two looks
 
   /* Whether run n is one of this file's current runs. */
