@@ -226,6 +226,41 @@ TEST(ChannelMetrics, SameNumbersForEveryThreadCount) {
   }
 }
 
+// A layer that is not compared (no elements) between two suspect layers:
+// each of those is finished from its own chunks, with its evidence.
+TEST(ChannelMetrics, EmptyLayerBetweenSuspectOnes) {
+  temp_dir t;
+  {
+    auto ws = dump_writer::create(t.file("s.bin"));
+    auto wb = dump_writer::create(t.file("b.bin"));
+    ASSERT_TRUE(ws && wb);
+    for (int k = 0; k < 3; ++k) {
+      tensor_spec s;
+      s.name = "layer" + std::to_string(k);
+      s.shape =
+          k == 1 ? std::vector<std::int64_t>{1, 0, W, C} : std::vector<std::int64_t>{1, H, W, C};
+      s.op_index = k;
+      const std::vector<float> none;
+      ASSERT_TRUE(ws->write(s, k == 1 ? none : sample_nhwc()).has_value());
+      ASSERT_TRUE(wb->write(s, k == 1 ? none : bench_nhwc()).has_value());
+    }
+    ASSERT_TRUE(ws->close() && wb->close());
+  }
+  for (unsigned threads : {1u, 2u}) {
+    compare_options o;
+    o.threads = threads;
+    const compare_report r = compare(t.file("s.bin"), t.file("b.bin"), o);
+    ASSERT_EQ(r.layers.size(), 3u);
+    const layer_result& empty = r.layers[1];
+    EXPECT_EQ(empty.error, "no elements to compare") << threads;
+    EXPECT_FALSE(empty.channels);
+    for (std::size_t k : {0u, 2u}) {
+      ASSERT_TRUE(r.layers[k].suspect && r.layers[k].channels) << k;
+      expect_outliers_found(*r.layers[k].channels);
+    }
+  }
+}
+
 TEST(ChannelMetrics, OnlySuspectLayersUnlessAsked) {
   temp_dir t;
   {
