@@ -11,6 +11,8 @@
 #include <limits>
 #include <thread>
 
+#include "channel_kernels.h"
+#include "metrics_kernel.h"
 #include "sigdump/compare.h"
 #include "sigdump/mapping.h"
 
@@ -40,6 +42,11 @@ struct channel_columns {
     }
     n.assign(channels, 0);
   }
+  detail::channel_row row(std::size_t c) noexcept {
+    return {ab.data() + c,      aa.data() + c,    bb.data() + c,    dd.data() + c,
+            abs_d.data() + c,   abs_b.data() + c, max_d.data() + c, peak.data() + c,
+            max_nan.data() + c, n.data() + c};
+  }
   channel_sums at(std::size_t c) const {
     return {ab[c],    aa[c],    bb[c],   dd[c], abs_d[c],
             abs_b[c], max_d[c], peak[c], n[c],  max_nan[c] != 0};
@@ -47,36 +54,6 @@ struct channel_columns {
 };
 
 constexpr double infinity = std::numeric_limits<double>::infinity();
-
-// Elements k of x and y belong to channels c + k (a row of channels).
-void add_row(channel_columns& s, std::size_t c, const double* __restrict x,
-             const double* __restrict y, std::size_t len) noexcept {
-  double* __restrict ab = s.ab.data() + c;
-  double* __restrict aa = s.aa.data() + c;
-  double* __restrict bb = s.bb.data() + c;
-  double* __restrict dd = s.dd.data() + c;
-  double* __restrict abs_d = s.abs_d.data() + c;
-  double* __restrict abs_b = s.abs_b.data() + c;
-  double* __restrict max_d = s.max_d.data() + c;
-  double* __restrict peak = s.peak.data() + c;
-  std::uint64_t* __restrict n = s.n.data() + c;
-  double* __restrict max_nan = s.max_nan.data() + c;
-  // The arrays never overlap (GCC drops __restrict on locals once inlined).
-#pragma GCC ivdep
-  for (std::size_t k = 0; k < len; ++k) {
-    const double a = x[k], b = y[k], d = a - b, ad = std::fabs(d), ay = std::fabs(b);
-    ab[k] += a * b;
-    aa[k] += a * a;
-    bb[k] += b * b;
-    dd[k] += d * d;
-    abs_d[k] += ad;
-    abs_b[k] += ay;
-    peak[k] = (ay > peak[k]) & (ay != infinity) ? ay : peak[k];  // finite peaks only
-    max_d[k] = ad > max_d[k] ? ad : max_d[k];
-    max_nan[k] = ad != ad ? 1.0 : max_nan[k];  // a NaN |a-b|
-    n[k] += 1;
-  }
-}
 
 // Elements k of x and y all belong to channel c, in order.
 void add_run(channel_columns& s, std::size_t c, const double* x, const double* y,
@@ -121,9 +98,10 @@ struct pass_state {
   const tensor_view* sample;
   const tensor_view* bench;
   layout_choice layout;
-  std::uint64_t stride;    // elements per step of the channel axis
-  std::uint64_t channels;  // size of the channel axis
-  bool per_channel;        // keep per-channel sums
+  const detail::channel_kernel_set* kernels;  // the active variant's
+  std::uint64_t stride;                       // elements per step of the channel axis
+  std::uint64_t channels;                     // size of the channel axis
+  bool per_channel;                           // keep per-channel sums
   channel_columns sums;
   std::vector<candidate> heap;  // min-heap of the best `keep` candidates
   std::size_t keep;
@@ -147,24 +125,14 @@ void keep_largest(pass_state& s, const double* a, const double* b) {
     const double ad = std::fabs(a[k] - b[k]);
     return static_cast<unsigned>(!(ad == 0) & !(full & (ad < floor)));
   };
-  constexpr std::uint64_t group = 8;
+  constexpr std::uint64_t group = detail::candidate_group;
   for (std::uint64_t g = 0; g < s.len; g += group) {
+    // Most groups hold no candidate: the kernel skips them, one test per
+    // group. The test is passes() with one comparison less (below an
+    // empty floor of -1: never).
+    g = s.kernels->next_candidate_group(a, b, g, s.len, full ? floor : -1.0);
+    if (g >= s.len) break;
     const std::uint64_t end = std::min(g + group, s.len);
-    // Most groups hold no candidate: one test for the group, no branch per
-    // element (whether an element is equal is not predictable). The test
-    // is passes() with one comparison less (below an empty floor of -1:
-    // never), in a loop of a fixed count that the compiler vectorizes.
-    const double at_least = full ? floor : -1.0;
-    std::uint64_t any = 0;
-    if (end - g == group) {
-      for (std::uint64_t k = g; k < g + group; ++k) {
-        const double ad = std::fabs(a[k] - b[k]);
-        any |= static_cast<std::uint64_t>((ad != 0) & !(ad < at_least));
-      }
-    } else {
-      for (std::uint64_t k = g; k < end; ++k) any |= passes(k);
-    }
-    if (any == 0) continue;
     for (std::uint64_t k = g; k < end; ++k) {
       if (!passes(k)) continue;
       const candidate cand{std::fabs(a[k] - b[k]), s.first + k, a[k], b[k]};
@@ -194,10 +162,13 @@ void run_block(void* p) {
     std::uint64_t pos = s->pos, c = s->channel;
     for (std::uint64_t k = 0; k < s->len;) {
       if (s->stride == 1) {
-        const std::uint64_t n = std::min(s->channels - c, s->len - k);
-        add_row(s->sums, c, &a[k], &b[k], n);
+        // The rest of a row, or as many whole rows as the block holds.
+        const std::uint64_t width = c ? s->channels - c : s->channels;
+        const std::uint64_t rows = c ? 1 : std::max<std::uint64_t>((s->len - k) / width, 1);
+        const std::uint64_t n = std::min(width * rows, s->len - k);
+        s->kernels->add_rows(s->sums.row(c), &a[k], &b[k], rows == 1 ? n : width, rows, width);
         k += n;
-        c += n;
+        c += rows == 1 ? n : width;
       } else {
         const std::uint64_t n = std::min(s->stride - pos, s->len - k);
         add_run(s->sums, c, &a[k], &b[k], n);
@@ -292,6 +263,7 @@ result<channel_evidence> compute_channel_evidence(const tensor_view& sample,
   s.sample = &sample;
   s.bench = &bench;
   s.layout = layout;
+  s.kernels = &detail::channel_kernels_for(detail::active_kernels().isa);
   s.stride = stride;
   s.channels = ev.channels;
   s.per_channel = ev.channels <= options.max_channels;
