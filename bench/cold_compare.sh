@@ -6,8 +6,10 @@
 # each block is left out of the medians: on the build machine (a VM) the
 # run after a switch of command pays for the host giving back memory the
 # guest had freed (up to 8x for the one-thread read, counted as user time).
-# Prints every run (wall s, user/sys s) and the medians; ratio = compare /
-# read.
+# Runs later in a block can pay that price too (seen as user time several
+# times the command's least): the medians are printed for all the runs
+# kept and again without those. Prints every run (wall s, user/sys s), the
+# medians and the spread (fastest-slowest); ratio = compare / read.
 #   bench/cold_compare.sh BIN_DIR SAMPLE BENCHMARK [BLOCKS [RUNS]] [-- COMPARE_OPTIONS...]
 set -u
 if [ $# -lt 3 ]; then
@@ -39,7 +41,7 @@ cold() {
 }
 
 echo "$(date -u +%FT%TZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), SIGDUMP_ISA=${SIGDUMP_ISA:-}"
-reads=() compares=()
+reads=() compares=() read_users=() compare_users=()
 for ((b = 0; b < blocks; b++)); do
   for what in read compare; do
     line="block $b $what:"
@@ -51,14 +53,44 @@ for ((b = 0; b < blocks; b++)); do
       fi
       line+=$(printf ' %.3f (%s/%s)' "$1" "$2" "$3")
       if ((i > 0)); then
-        if [ $what = read ]; then reads+=("$1"); else compares+=("$1"); fi
+        if [ $what = read ]; then
+          reads+=("$1") read_users+=("$2")
+        else
+          compares+=("$1") compare_users+=("$2")
+        fi
       fi
     done
     echo "$line"
   done
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-r=$(median "${reads[@]}") c=$(median "${compares[@]}")
-printf 'median (first run of each block left out): cold read %.3f s, cold compare %.3f s, ratio %.2f\n' \
-  "$r" "$c" "$(echo "scale=3; $c / $r" | bc)"
+spread() { printf '%s\n' "$@" | sort -g | sed -n '1p;$p' | xargs printf '%.3f-%.3f s' ; }
+# Runs of a command whose user time is more than twice its least: those
+# that still paid the host (user time, not wall, so load does not decide).
+paid() { # WALLS... -- USERS...
+  local w=() u=() k
+  while [ "$1" != -- ]; do w+=("$1"); shift; done
+  shift
+  u=("$@")
+  local least; least=$(printf '%s\n' "${u[@]}" | sort -g | head -1)
+  for k in "${!w[@]}"; do
+    if [ "$(echo "${u[$k]} <= 2 * $least + 0.02" | bc)" = 1 ]; then echo "${w[$k]}"; fi
+  done
+}
+report() { # LABEL READS... -- COMPARES...
+  local label=$1 rs=() cs=()
+  shift
+  while [ "$1" != -- ]; do rs+=("$1"); shift; done
+  shift
+  cs=("$@")
+  local r c; r=$(median "${rs[@]}") c=$(median "${cs[@]}")
+  printf '%s: cold read %.3f s (%d runs, %s), cold compare %.3f s (%d runs, %s), ratio %.2f\n' \
+    "$label" "$r" ${#rs[@]} "$(spread "${rs[@]}")" "$c" ${#cs[@]} "$(spread "${cs[@]}")" \
+    "$(echo "scale=3; $c / $r" | bc)"
+}
+report "median, all runs but each block's first" "${reads[@]}" -- "${compares[@]}"
+mapfile -t clean_reads < <(paid "${reads[@]}" -- "${read_users[@]}")
+mapfile -t clean_compares < <(paid "${compares[@]}" -- "${compare_users[@]}")
+report "median, runs whose user time is at most twice the command's least" \
+  "${clean_reads[@]}" -- "${clean_compares[@]}"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -37,6 +37,7 @@
 #include "sigdump/compare.h"
 #include "sigdump/dump_writer.h"
 #include "sigdump/ipc/client.h"
+#include "sigdump/isa.h"
 #include "sigdump/report/report_json.h"
 
 namespace {
@@ -276,6 +277,8 @@ void report_latency(benchmark::State& st, std::vector<double> lat_us, const late
   st.counters["target_us"] = s.target_us(bytes);
   st.counters["p99_over_target"] = pct(0.99) / s.target_us(bytes);
   st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations()) * bytes);
+  // The kernel variant (SIGDUMP_ISA, which the daemon inherits, or the best).
+  if (auto v = active_isa()) st.SetLabel(isa_name(*v));
 }
 
 // The timed part shared by both latency benchmarks: append one layer per

@@ -11,6 +11,8 @@
 #include <limits>
 #include <thread>
 
+#include "channel_kernels.h"
+#include "metrics_kernel.h"
 #include "sigdump/compare.h"
 #include "sigdump/mapping.h"
 
@@ -25,6 +27,55 @@ struct channel_sums {
   std::uint64_t n = 0;
   bool max_nan = false;
 };
+
+// The per-channel sums as one array per sum, so that a row of channels
+// (channel axis last) is summed by one loop the compiler vectorizes across
+// channels: each channel still adds its elements in index order, so the
+// sums are the same to the bit as adding one element at a time.
+struct channel_columns {
+  std::vector<double> ab, aa, bb, dd, abs_d, abs_b, max_d, peak, max_nan;  // max_nan: 1 or 0
+  std::vector<std::uint64_t> n;
+
+  void resize(std::size_t channels) {
+    for (auto* v : {&ab, &aa, &bb, &dd, &abs_d, &abs_b, &max_d, &peak, &max_nan}) {
+      v->assign(channels, 0.0);
+    }
+    n.assign(channels, 0);
+  }
+  detail::channel_row row(std::size_t c) noexcept {
+    return {ab.data() + c,      aa.data() + c,    bb.data() + c,    dd.data() + c,
+            abs_d.data() + c,   abs_b.data() + c, max_d.data() + c, peak.data() + c,
+            max_nan.data() + c, n.data() + c};
+  }
+  channel_sums at(std::size_t c) const {
+    return {ab[c],    aa[c],    bb[c],   dd[c], abs_d[c],
+            abs_b[c], max_d[c], peak[c], n[c],  max_nan[c] != 0};
+  }
+};
+
+constexpr double infinity = std::numeric_limits<double>::infinity();
+
+// Elements k of x and y all belong to channel c, in order.
+void add_run(channel_columns& s, std::size_t c, const double* x, const double* y,
+             std::size_t len) noexcept {
+  channel_sums t = s.at(c);
+  for (std::size_t k = 0; k < len; ++k) {
+    const double a = x[k], b = y[k], d = a - b, ad = std::fabs(d), ay = std::fabs(b);
+    t.ab += a * b;
+    t.aa += a * a;
+    t.bb += b * b;
+    t.dd += d * d;
+    t.abs_d += ad;
+    t.abs_b += ay;
+    if (ay > t.peak && ay < infinity) t.peak = ay;
+    if (ad > t.max_d) t.max_d = ad;
+    if (ad != ad) t.max_nan = true;
+  }
+  s.ab[c] = t.ab, s.aa[c] = t.aa, s.bb[c] = t.bb, s.dd[c] = t.dd;
+  s.abs_d[c] = t.abs_d, s.abs_b[c] = t.abs_b, s.peak[c] = t.peak, s.max_d[c] = t.max_d;
+  if (t.max_nan) s.max_nan[c] = 1.0;
+  s.n[c] += len;
+}
 
 struct candidate {
   double abs_diff;
@@ -47,10 +98,11 @@ struct pass_state {
   const tensor_view* sample;
   const tensor_view* bench;
   layout_choice layout;
-  std::uint64_t stride;    // elements per step of the channel axis
-  std::uint64_t channels;  // size of the channel axis
-  bool per_channel;        // keep per-channel sums
-  std::vector<channel_sums> sums;
+  const detail::channel_kernel_set* kernels;  // the active variant's
+  std::uint64_t stride;                       // elements per step of the channel axis
+  std::uint64_t channels;                     // size of the channel axis
+  bool per_channel;                           // keep per-channel sums
+  channel_columns sums;
   std::vector<candidate> heap;  // min-heap of the best `keep` candidates
   std::size_t keep;
   std::vector<double> a, b;
@@ -61,62 +113,90 @@ struct pass_state {
 // The heap's top is the candidate that ranks lowest.
 bool heap_order(const candidate& x, const candidate& y) noexcept { return ranks_above(x, y); }
 
+// The elements of the block that rank among the `keep` largest
+// differences so far, in index order.
+void keep_largest(pass_state& s, const double* a, const double* b) {
+  if (s.keep == 0) return;
+  auto floor_of = [](const candidate& c) { return std::isnan(c.abs_diff) ? infinity : c.abs_diff; };
+  bool full = s.heap.size() == s.keep;
+  double floor = full ? floor_of(s.heap.front()) : 0.0;
+  // Equal elements are no evidence; below the kept floor, nothing to do.
+  auto passes = [&](std::uint64_t k) {
+    const double ad = std::fabs(a[k] - b[k]);
+    return static_cast<unsigned>(!(ad == 0) & !(full & (ad < floor)));
+  };
+  constexpr std::uint64_t group = detail::candidate_group;
+  for (std::uint64_t g = 0; g < s.len; g += group) {
+    // Most groups hold no candidate: the kernel skips them, one test per
+    // group. The test is passes() with one comparison less (below an
+    // empty floor of -1: never).
+    g = s.kernels->next_candidate_group(a, b, g, s.len, full ? floor : -1.0);
+    if (g >= s.len) break;
+    const std::uint64_t end = std::min(g + group, s.len);
+    for (std::uint64_t k = g; k < end; ++k) {
+      if (!passes(k)) continue;
+      const candidate cand{std::fabs(a[k] - b[k]), s.first + k, a[k], b[k]};
+      if (s.heap.size() < s.keep) {
+        s.heap.push_back(cand);  // capacity reserved: no allocation
+        std::push_heap(s.heap.begin(), s.heap.end(), heap_order);
+      } else if (ranks_above(cand, s.heap.front())) {
+        std::pop_heap(s.heap.begin(), s.heap.end(), heap_order);
+        s.heap.back() = cand;
+        std::push_heap(s.heap.begin(), s.heap.end(), heap_order);
+      }
+      // The lowest kept |a-b| (NaN ranks above all: then nothing is below it).
+      full = s.heap.size() == s.keep;
+      if (full) floor = floor_of(s.heap.front());
+    }
+  }
+}
+
+// Plain floats in order are widened by the active variant's kernel (a
+// float widens to the same double whichever instruction does it); false:
+// not plain floats, the caller reads them.
+bool widen_plain(const tensor_view& v, std::uint64_t first, std::span<double> out) noexcept {
+  if (v.text || v.text_ints || v.dequantize || v.storage != dtype::f32 || !v.contiguous()) {
+    return false;
+  }
+  detail::active_kernels().widen(detail::widen_spec{}, v.data + first * sizeof(float), out.size(),
+                                 out.data());
+  return true;
+}
+
 void run_block(void* p) {
   auto* s = static_cast<pass_state*>(p);
   const std::span<double> a(s->a.data(), s->len), b(s->b.data(), s->len);
-  s->sample->read(s->first, a);
-  read_values(*s->bench, s->layout, s->first, b);
-  std::uint64_t pos = s->pos, c = s->channel;
-  double floor =
-      s->heap.size() == s->keep && !s->heap.empty()
-          ? (std::isnan(s->heap.front().abs_diff) ? std::numeric_limits<double>::infinity()
-                                                  : s->heap.front().abs_diff)
-          : 0.0;
-  for (std::uint64_t k = 0; k < s->len; ++k) {
-    const double x = a[k], y = b[k];
-    const double d = x - y;
-    const double ad = std::fabs(d);
-    if (s->per_channel) {
-      channel_sums& cs = s->sums[c];
-      cs.ab += x * y;
-      cs.aa += x * x;
-      cs.bb += y * y;
-      cs.dd += d * d;
-      cs.abs_d += ad;
-      const double ay = std::fabs(y);
-      cs.abs_b += ay;
-      if (ay > cs.peak && std::isfinite(ay)) cs.peak = ay;
-      if (ad > cs.max_d) {
-        cs.max_d = ad;
-      } else if (ad != ad) {  // NaN
-        cs.max_nan = true;
-      }
-      ++cs.n;
-    }
-    // Equal elements are no evidence; below the kept floor, nothing to do.
-    if (s->keep > 0 && !(ad == 0) && !(s->heap.size() == s->keep && ad < floor)) {
-      const candidate cand{ad, s->first + k, x, y};
-      if (s->heap.size() < s->keep) {
-        s->heap.push_back(cand);  // capacity reserved: no allocation
-        std::push_heap(s->heap.begin(), s->heap.end(), heap_order);
-      } else if (ranks_above(cand, s->heap.front())) {
-        std::pop_heap(s->heap.begin(), s->heap.end(), heap_order);
-        s->heap.back() = cand;
-        std::push_heap(s->heap.begin(), s->heap.end(), heap_order);
-      }
-      // The lowest kept |a-b| (NaN ranks above all: then nothing is below it).
-      if (s->heap.size() == s->keep) {
-        floor = std::isnan(s->heap.front().abs_diff) ? std::numeric_limits<double>::infinity()
-                                                     : s->heap.front().abs_diff;
-      }
-    }
-    if (++pos == s->stride) {
-      pos = 0;
-      if (++c == s->channels) c = 0;
-    }
+  if (!widen_plain(*s->sample, s->first, a)) s->sample->read(s->first, a);
+  const bool in_order = s->layout == layout_choice::same || s->bench->shape.size() != 4;
+  if (!in_order || !widen_plain(*s->bench, s->first, b)) {
+    read_values(*s->bench, s->layout, s->first, b);
   }
-  s->pos = pos;
-  s->channel = c;
+  if (s->per_channel) {
+    // Runs of elements in one step of the channel axis: a row of channels
+    // when the axis is the last one, else a run of one channel.
+    std::uint64_t pos = s->pos, c = s->channel;
+    for (std::uint64_t k = 0; k < s->len;) {
+      if (s->stride == 1) {
+        // The rest of a row, or as many whole rows as the block holds.
+        const std::uint64_t width = c ? s->channels - c : s->channels;
+        const std::uint64_t rows = c ? 1 : std::max<std::uint64_t>((s->len - k) / width, 1);
+        const std::uint64_t n = std::min(width * rows, s->len - k);
+        s->kernels->add_rows(s->sums.row(c), &a[k], &b[k], rows == 1 ? n : width, rows, width);
+        k += n;
+        c += rows == 1 ? n : width;
+      } else {
+        const std::uint64_t n = std::min(s->stride - pos, s->len - k);
+        add_run(s->sums, c, &a[k], &b[k], n);
+        k += n;
+        pos += n;
+        if (pos == s->stride) pos = 0, ++c;
+      }
+      if (c == s->channels) c = 0;
+    }
+    s->pos = pos;
+    s->channel = c;
+  }
+  keep_largest(*s, a.data(), b.data());
 }
 
 channel_stat finish(const channel_sums& s, std::uint32_t channel) {
@@ -198,6 +278,7 @@ result<channel_evidence> compute_channel_evidence(const tensor_view& sample,
   s.sample = &sample;
   s.bench = &bench;
   s.layout = layout;
+  s.kernels = &detail::channel_kernels_for(detail::active_kernels().isa);
   s.stride = stride;
   s.channels = ev.channels;
   s.per_channel = ev.channels <= options.max_channels;
@@ -216,9 +297,9 @@ result<channel_evidence> compute_channel_evidence(const tensor_view& sample,
   }
 
   if (s.per_channel) {
-    ev.per_channel.reserve(s.sums.size());
-    for (std::size_t c = 0; c < s.sums.size(); ++c) {
-      ev.per_channel.push_back(finish(s.sums[c], static_cast<std::uint32_t>(c)));
+    ev.per_channel.reserve(s.sums.n.size());
+    for (std::size_t c = 0; c < s.sums.n.size(); ++c) {
+      ev.per_channel.push_back(finish(s.sums.at(c), static_cast<std::uint32_t>(c)));
     }
     std::vector<channel_stat> ranked = ev.per_channel;
     const std::size_t w = std::min<std::size_t>(options.worst_channels, ranked.size());

@@ -11,6 +11,7 @@
 #include "layout_decision.h"
 #include "metrics_kernel.h"
 #include "read_ahead.h"
+#include "sigdump/channel_metrics.h"
 #include "sigdump/plan.h"
 
 namespace sigdump {
@@ -174,7 +175,40 @@ struct dumps_job {
   std::atomic<std::uint64_t>* done;
   std::uint64_t total;
   detail::read_ahead* ahead;
+  std::vector<std::size_t>* first_item;                 // per job: its first work item
+  std::unique_ptr<std::atomic<std::uint64_t>[]>* left;  // per job: chunks not summed yet
 };
+
+// Job j's chunks are all summed: combines them in chunk order (the same
+// sums for any thread count), decides the layer, and for a suspect layer
+// with channel_evidence adds its per-channel evidence (one thread per
+// layer: the same numbers for any thread count). Run by the thread that
+// summed the last chunk, so that on a cold page cache the evidence of the
+// layers done overlaps the reading of the next ones (after all the chunks,
+// it took as long again as the comparison of the benchmark pair).
+void finish_job(const dumps_job& d, std::uint32_t j) {
+  prepared& p = (*d.jobs)[j];
+  const std::vector<work_item>& items = *d.items;
+  detail::metric_sums s;
+  const void* lost = nullptr;
+  for (std::size_t i = (*d.first_item)[j]; i < items.size() && items[i].job == j; ++i) {
+    if (lost == nullptr) lost = (*d.faulted)[i];
+    s.add((*d.sums)[i]);
+  }
+  if (lost != nullptr) {
+    p.result.error = detail::vanished_error(p.sample, p.bench, lost).describe();
+    return;
+  }
+  p.result.metrics = detail::finish_metrics(s, p.sample, p.bench, p.result.layout);
+  compare_options one = *d.options;
+  one.threads = 1;  // this thread's share: the others go on with the chunks
+  finish(p, one);
+  if (d.options->channel_evidence && p.result.suspect) {
+    if (auto ev = compute_channel_evidence(p.sample, p.bench, p.result.layout)) {
+      p.result.channels = std::move(*ev);  // else add_channel_evidence tries again
+    }
+  }
+}
 
 // The mapped bytes elements [first, first+len) of v lie in (none for text).
 detail::byte_range mapped_bytes(const tensor_view& v, std::uint64_t first, std::uint64_t len) {
@@ -241,6 +275,8 @@ void run_item(void* ctx, std::uint64_t i) {
     const std::uint64_t now = d->done->fetch_add(len * per, std::memory_order_relaxed) + len * per;
     d->options->progress(now, d->total);
   }
+  const std::uint32_t j = (*d->items)[i].job;
+  if ((*d->left)[j].fetch_sub(1, std::memory_order_acq_rel) == 1) finish_job(*d, j);
 }
 
 }  // namespace
@@ -265,12 +301,14 @@ result<compare_report> compare_dumps(const dump_file& sample, const dump_file& b
   std::vector<prepared> jobs;
   jobs.reserve(plan.pairs.size());
   std::vector<work_item> items;
+  std::vector<std::size_t> first_item;
   std::uint64_t total = 0;
   for (const auto& pair : plan.pairs) {
     jobs.push_back(prepare(sample, pair.sample_record, bench, pair.bench_record, true));
     prepared& p = jobs.back();
     p.result.index = static_cast<std::uint32_t>(jobs.size() - 1);
     p.result.rule = pair.rule;
+    first_item.push_back(items.size());
     if (!p.ready) continue;
     total += p.bytes;
     const std::uint64_t chunks = detail::chunk_count(p.sample.elements);
@@ -281,29 +319,18 @@ result<compare_report> compare_dumps(const dump_file& sample, const dump_file& b
 
   std::vector<detail::metric_sums> sums(items.size());
   std::unique_ptr<const void*[]> faulted(new const void*[items.size() + 1]());
+  std::unique_ptr<std::atomic<std::uint64_t>[]> left(new std::atomic<std::uint64_t>[jobs.size()]);
+  for (std::uint32_t j = 0; j < jobs.size(); ++j) {
+    left[j] = jobs[j].ready ? detail::chunk_count(jobs[j].sample.elements) : 0;
+  }
   std::atomic<std::uint64_t> done{0};
   detail::read_ahead ahead(item_bytes(jobs, items), read_ahead_window);
-  dumps_job ctx{&jobs, &items, &sums, &faulted, &options, &done, total, &ahead};
+  dumps_job ctx{&jobs, &items, &sums, &faulted, &options, &done, total, &ahead, &first_item, &left};
   detail::parallel_for(items.size(), options.threads, &run_item, &ctx);
 
-  // Combine each job's chunks in chunk order: the same sums for any thread count.
-  std::size_t i = 0;
-  for (std::uint32_t j = 0; j < jobs.size(); ++j) {
-    prepared& p = jobs[j];
-    if (!p.ready) continue;
-    detail::metric_sums s;
-    const void* lost = nullptr;
-    for (; i < items.size() && items[i].job == j; ++i) {
-      if (lost == nullptr) lost = faulted[i];
-      s.add(sums[i]);
-    }
-    if (lost != nullptr) {
-      p.result.error = detail::vanished_error(p.sample, p.bench, lost).describe();
-      continue;
-    }
-    p.result.metrics = detail::finish_metrics(s, p.sample, p.bench, p.result.layout);
-    finish(p, options);
-    report.bytes_compared += p.bytes;
+  for (const prepared& p : jobs) {
+    // (A ready job has elements, so chunks: finish_job has run for it.)
+    if (p.ready && p.result.error.empty()) report.bytes_compared += p.bytes;
   }
   report.layers.reserve(jobs.size());
   for (prepared& p : jobs) report.layers.push_back(std::move(p.result));

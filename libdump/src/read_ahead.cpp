@@ -33,6 +33,30 @@ bool probably_cached(const byte_range& r) noexcept {
   return ::mincore(reinterpret_cast<void*>(last), 1, &in) == 0 && (in & 1) != 0;
 }
 
+// Asks for the pages of each file's bytes to be read and kept in 2 MiB
+// folios (MADV_HUGEPAGE on the span of its ranges: one call per file, so
+// its mapping splits in three at most). Without it, two files read at
+// once by several threads confuse each file's read-ahead, whose folios
+// then fall back to small ones: on the build machine 0.2 of the 1.07 GB
+// came in 2 MiB folios, and the kernel's CPU time was 0.17-0.21 s against
+// 0.04 s with the advice. The parse is done by now: with the advice, each
+// header page read would have brought in the 2 MiB around it.
+void prefer_large_folios(const std::vector<std::array<byte_range, 2>>& items) noexcept {
+  for (std::size_t f = 0; f < 2; ++f) {
+    std::uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (const auto& it : items) {
+      const byte_range& r = it[f];
+      if (r.data == nullptr || r.size == 0) continue;
+      lo = std::min(lo, reinterpret_cast<std::uintptr_t>(r.data));
+      hi = std::max(hi, reinterpret_cast<std::uintptr_t>(r.data) + r.size);
+    }
+    if (hi <= lo) continue;
+    lo &= ~(page_size() - 1);
+    hi = (hi + page_size() - 1) & ~(page_size() - 1);
+    (void)::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);  // advice only
+  }
+}
+
 }  // namespace
 
 read_ahead::read_ahead(std::vector<std::array<byte_range, 2>> items, std::uint64_t window)
@@ -48,6 +72,7 @@ read_ahead::read_ahead(std::vector<std::array<byte_range, 2>> items, std::uint64
   // the requests go through a ring, so that no comparing thread waits for
   // one to be queued; where io_uring is refused (seccomp,
   // io_uring_disabled) they are madvise() calls from the comparing threads.
+  if (total > window_) prefer_large_folios(items_);
   ring_ok_ = total > window_ && ::io_uring_queue_init(ring_entries, &ring_, 0) == 0;
   if (ring_ok_) {
     // A few kernel workers keep the disk busy; one per request in flight

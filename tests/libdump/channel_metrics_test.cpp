@@ -226,6 +226,41 @@ TEST(ChannelMetrics, SameNumbersForEveryThreadCount) {
   }
 }
 
+// A layer that is not compared (no elements) between two suspect layers:
+// each of those is finished from its own chunks, with its evidence.
+TEST(ChannelMetrics, EmptyLayerBetweenSuspectOnes) {
+  temp_dir t;
+  {
+    auto ws = dump_writer::create(t.file("s.bin"));
+    auto wb = dump_writer::create(t.file("b.bin"));
+    ASSERT_TRUE(ws && wb);
+    for (int k = 0; k < 3; ++k) {
+      tensor_spec s;
+      s.name = "layer" + std::to_string(k);
+      s.shape =
+          k == 1 ? std::vector<std::int64_t>{1, 0, W, C} : std::vector<std::int64_t>{1, H, W, C};
+      s.op_index = k;
+      const std::vector<float> none;
+      ASSERT_TRUE(ws->write(s, k == 1 ? none : sample_nhwc()).has_value());
+      ASSERT_TRUE(wb->write(s, k == 1 ? none : bench_nhwc()).has_value());
+    }
+    ASSERT_TRUE(ws->close() && wb->close());
+  }
+  for (unsigned threads : {1u, 2u}) {
+    compare_options o;
+    o.threads = threads;
+    const compare_report r = compare(t.file("s.bin"), t.file("b.bin"), o);
+    ASSERT_EQ(r.layers.size(), 3u);
+    const layer_result& empty = r.layers[1];
+    EXPECT_EQ(empty.error, "no elements to compare") << threads;
+    EXPECT_FALSE(empty.channels);
+    for (std::size_t k : {0u, 2u}) {
+      ASSERT_TRUE(r.layers[k].suspect && r.layers[k].channels) << k;
+      expect_outliers_found(*r.layers[k].channels);
+    }
+  }
+}
+
 TEST(ChannelMetrics, OnlySuspectLayersUnlessAsked) {
   temp_dir t;
   {
@@ -310,6 +345,105 @@ TEST(ChannelMetrics, WideChannelsAreOutliers) {
   ASSERT_TRUE(ev.has_value());
   EXPECT_EQ(ev->outliers, (std::vector<std::uint32_t>{1, 5}));
   EXPECT_NEAR(ev->per_channel[5].peak, 150.0, 1.0);
+}
+
+// The per-channel sums of a reference pass, one element at a time in index
+// order, as compute_channel_evidence documents them.
+std::vector<channel_stat> reference_channels(const std::vector<float>& a,
+                                             const std::vector<float>& b, std::uint64_t channels,
+                                             std::uint64_t stride) {
+  struct sums {
+    double ab = 0, aa = 0, bb = 0, dd = 0, abs_d = 0, abs_b = 0, max_d = 0, peak = 0;
+    std::uint64_t n = 0;
+    bool nan = false;
+  };
+  std::vector<sums> s(channels);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    sums& c = s[(i / stride) % channels];
+    const double x = a[i], y = b[i], d = x - y, ad = std::fabs(d), ay = std::fabs(y);
+    c.ab += x * y, c.aa += x * x, c.bb += y * y, c.dd += d * d, c.abs_d += ad, c.abs_b += ay;
+    if (ay > c.peak && std::isfinite(ay)) c.peak = ay;
+    if (ad > c.max_d) c.max_d = ad;
+    if (std::isnan(ad)) c.nan = true;
+    ++c.n;
+  }
+  std::vector<channel_stat> out;
+  for (const sums& c : s) {
+    channel_stat m;
+    m.n = c.n;
+    m.mse = c.dd / static_cast<double>(c.n);
+    m.cos = (c.aa == 0 || c.bb == 0) ? 0.0 : c.ab / (std::sqrt(c.aa) * std::sqrt(c.bb));
+    m.rmse = c.abs_b == 0 ? (c.abs_d == 0 ? 0.0 : INFINITY) : c.abs_d / c.abs_b;
+    m.max_abs = c.nan ? NAN : c.max_d;
+    m.peak = c.peak;
+    out.push_back(m);
+  }
+  return out;
+}
+
+void expect_same_bits(const channel_stat& x, const channel_stat& y, std::size_t c) {
+  EXPECT_EQ(x.n, y.n) << "channel " << c;
+  for (auto f : {&channel_stat::mse, &channel_stat::cos, &channel_stat::rmse,
+                 &channel_stat::max_abs, &channel_stat::peak}) {
+    EXPECT_EQ(std::memcmp(&(x.*f), &(y.*f), sizeof(double)), 0)
+        << "channel " << c << ": " << x.*f << " vs " << y.*f;
+  }
+}
+
+// Many channels (rows of channels cross the pass's 16 Ki-element blocks),
+// NaN, infinities, -0, equal and unequal elements: every channel's numbers
+// equal the reference to the bit, with the channel axis last (NHWC) and
+// with the benchmark read NHWC -> NCHW (axis 1: runs of one channel).
+TEST(ChannelMetrics, SumsEqualAnElementAtATimePassToTheBit) {
+  constexpr std::int64_t h = 13, w = 11, c = 131;
+  const auto n = static_cast<std::size_t>(h * w * c);
+  std::vector<float> a(n), b(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    b[i] = static_cast<float>(std::sin(static_cast<double>(i) * 0.731) * 3.0);
+    a[i] = i % 3 == 0 ? b[i] : b[i] + static_cast<float>(std::cos(static_cast<double>(i))) * 0.01f;
+  }
+  a[5] = NAN, b[200] = NAN, a[777] = INFINITY, b[778] = -INFINITY, a[901] = -0.0f;
+  b[1000] = INFINITY, a[1000] = INFINITY, a[17000] = 40.0f;
+  for (std::size_t i = 3 * static_cast<std::size_t>(c); i < n; i += static_cast<std::size_t>(c)) {
+    a[i] = b[i] = 0.0f;  // channel 0 all zero past its third row
+  }
+  temp_dir t;
+  write_one(t.file("s.bin"), {1, h, w, c}, a);
+  write_one(t.file("b.bin"), {1, h, w, c}, b);
+  // The same values as the sample's NCHW [1,c,h,w] against an NHWC benchmark.
+  std::vector<float> b_nhwc(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t ch = i / static_cast<std::size_t>(h * w),
+                      hw = i % static_cast<std::size_t>(h * w);
+    b_nhwc[hw * static_cast<std::size_t>(c) + ch] = b[i];
+  }
+  write_one(t.file("nchw.bin"), {1, c, h, w}, a);
+  write_one(t.file("nhwc.bin"), {1, h, w, c}, b_nhwc);
+  const struct {
+    std::string sample, bench;
+    layout_choice layout;
+    std::uint64_t stride;
+  } cases[] = {{"s.bin", "b.bin", layout_choice::same, 1},
+               {"nchw.bin", "nhwc.bin", layout_choice::benchmark_nhwc_to_nchw,
+                static_cast<std::uint64_t>(h * w)}};
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.sample);
+    const dump_file fs = open_dump(t.file(k.sample)), fb = open_dump(t.file(k.bench));
+    auto ev = compute_channel_evidence(*fs.view(0), *fb.view(0), k.layout);
+    ASSERT_TRUE(ev.has_value()) << ev.error().describe();
+    const auto want = reference_channels(a, b, static_cast<std::uint64_t>(c), k.stride);
+    ASSERT_EQ(ev->per_channel.size(), want.size());
+    for (std::size_t ch = 0; ch < want.size(); ++ch)
+      expect_same_bits(ev->per_channel[ch], want[ch], ch);
+    ASSERT_EQ(ev->top.size(), 8u);
+    EXPECT_TRUE(std::isnan(ev->top[0].abs_diff));  // NaN first, lowest index first
+    EXPECT_EQ(ev->top[0].index, 5u);
+    EXPECT_EQ(ev->top[1].index, 200u);
+    EXPECT_EQ(ev->top[2].index, 1000u);  // inf - inf
+    EXPECT_EQ(ev->top[3].index, 777u);   // then the infinities, by index
+    EXPECT_EQ(ev->top[4].index, 778u);
+    EXPECT_EQ(ev->top[5].index, 17000u);
+  }
 }
 
 TEST(ChannelMetrics, LastAxisAndTooManyChannels) {

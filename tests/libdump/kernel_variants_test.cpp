@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "sigdump/channel_metrics.h"
 #include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/dump_writer.h"
@@ -426,6 +427,60 @@ TEST(KernelVariants, ChunkSumsAgree) {
           return s.value_or(partial_sums{});
         },
         [](const partial_sums& x, const partial_sums& y) { return differences(x, y); });
+  }
+}
+
+// Per-channel evidence (the row-of-channels sums and the search for the
+// largest differences have a kernel per variant): 67 channels (whole
+// vectors and a rest) in rows that cross the pass's blocks, NaN, infinities,
+// equal elements; both layouts, and a dequantized sample (not widened by
+// the kernel). Every number the same bits.
+TEST(KernelVariants, ChannelEvidenceIsTheSameBits) {
+  const std::vector<std::int64_t> shape{1, 9, 37, 67};
+  const std::size_t n = 9 * 37 * 67;
+  std::vector<float> a = mixed_values(n, 7), b = mixed_values(n, 8);
+  for (std::size_t i = 0; i < n; i += 3) a[i] = b[i];  // equal elements: no evidence
+  a[70] = fnan, b[9000] = fnan, a[300] = finf, b[301] = -finf, a[17000] = b[17000] = finf;
+  a[20001] = 1e30f;
+  const std::vector<std::int16_t> q = integers<std::int16_t>(n, 9);
+  auto bits = [](const channel_evidence& e) {
+    std::vector<double> out;
+    for (const auto& c : e.per_channel) {
+      out.insert(out.end(), {static_cast<double>(c.n), c.mse, c.cos, c.rmse, c.max_abs, c.peak,
+                             static_cast<double>(c.all_zero)});
+    }
+    for (const auto& c : e.worst) out.push_back(c.channel);
+    for (const auto& t : e.top) {
+      out.insert(out.end(), {static_cast<double>(t.index), t.sample, t.benchmark, t.abs_diff});
+    }
+    for (auto c : e.outliers) out.push_back(c);
+    return out;
+  };
+  const struct {
+    tensor_view sample, bench;
+    layout_choice layout;
+  } cases[] = {{view_of(a, dtype::f32, shape), view_of(b, dtype::f32, shape), layout_choice::same},
+               {quantized(q, dtype::s16, 1e-4, 3, shape), view_of(b, dtype::f32, shape),
+                layout_choice::same},
+               {view_of(a, dtype::f32, {1, 67, 9, 37}), view_of(b, dtype::f32, shape),
+                layout_choice::benchmark_nhwc_to_nchw}};
+  channel_options o;
+  o.top_elements = 40;
+  for (const auto& k : cases) {
+    expect_every_variant_agrees<std::vector<double>>(
+        "channel evidence",
+        [&] {
+          auto e = compute_channel_evidence(k.sample, k.bench, k.layout, o);
+          EXPECT_TRUE(e.has_value());
+          return e ? bits(*e) : std::vector<double>{};
+        },
+        [](const std::vector<double>& x, const std::vector<double>& y) {
+          if (x.size() != y.size()) return std::string(" the counts differ");
+          for (std::size_t i = 0; i < x.size(); ++i) {
+            if (!same(x[i], y[i])) return " number " + std::to_string(i) + " differs";
+          }
+          return std::string();
+        });
   }
 }
 
