@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -294,6 +295,60 @@ TEST_P(RunLife, RewriteThatOutgrewWhatWasReadIsANewRun) {
     if (e.event == "layer" && e.run == reset.run) live.push_back(e.layer);
   }
   EXPECT_EQ(live, offline);
+}
+
+// A run whose run_end went out goes on when its file is appended to (the
+// soak's writer closed after a layer, and the daemon took that close for
+// the run's end): when it then ended again (closed here, replaced next) it
+// got a second run_end. It ends once; its new outcome is a run_revised.
+TEST_P(RunLife, RunAppendedToAfterItsRunEndEndsOnce) {
+  constexpr int layers = 8;
+  write_dump(bench_, layers, 1.0f);
+  // The sample's first layer (the first bytes of the whole dump), then the rest.
+  const std::string whole_path = dir_.file("whole.bin"), head_path = dir_.file("head.bin");
+  write_dump(whole_path, layers, 1.01f);
+  write_dump(head_path, 1, 1.01f);
+  const std::string whole = read_file(whole_path);
+  const std::string head = read_file(head_path);
+  ASSERT_EQ(whole.compare(0, head.size(), head), 0);
+  auto d = start();
+  write_file(sample_, head);
+  const auto first_end = d->wait_event(
+      [&](const logged_event& e) { return e.event == "run_end" && e.path == sample_; },
+      std::chrono::seconds(60));
+  ASSERT_EQ(first_end.reason, "closed") << read_file(d->events_path());
+  const std::string run = first_end.run;
+
+  {
+    std::ofstream out(sample_, std::ios::binary | std::ios::app);
+    out << whole.substr(head.size());
+    ASSERT_TRUE(out.flush());
+  }
+  const auto revised =
+      d->wait_event([&](const logged_event& e) { return e.event == "run_revised" && e.run == run; },
+                    std::chrono::seconds(60));
+  EXPECT_EQ(revised.event, "run_revised") << read_file(d->events_path());
+
+  // Replaced: the next run, to its end.
+  write_dump(dir_.file("next.bin"), layers, 1.02f);
+  fs::rename(dir_.file("next.bin"), sample_);
+  const auto reset = d->wait_event(
+      [&](const logged_event& e) { return e.event == "run_reset" && e.previous == run; },
+      std::chrono::seconds(60));
+  ASSERT_EQ(reset.event, "run_reset") << read_file(d->events_path());
+  const auto next_end = d->wait_event(
+      [&](const logged_event& e) { return e.event == "run_end" && e.run == reset.run; },
+      std::chrono::seconds(60));
+  ASSERT_EQ(next_end.event, "run_end") << read_file(d->events_path());
+
+  std::size_t ends = 0, layer_events = 0;
+  for (const auto& e : d->events()) {
+    ends += e.event == "run_end" && e.run == run;
+    layer_events += e.event == "layer" && e.run == run;
+  }
+  EXPECT_EQ(ends, 1u) << read_file(d->events_path());
+  EXPECT_EQ(layer_events, static_cast<std::size_t>(layers));
+  EXPECT_EQ(list_runs(dir_.file("sock"))[run].layers, static_cast<std::uint64_t>(layers));
 }
 
 INSTANTIATE_TEST_SUITE_P(Loops, RunLife, ::testing::Values("io_uring", "epoll"),

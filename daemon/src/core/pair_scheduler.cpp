@@ -88,8 +88,13 @@ void pair_scheduler::run_ended(run_info& r, run_state how, const std::string& re
   auto w = work_.find(r.number);
   if (w != work_.end()) {
     run_work& rw = w->second;
-    rw.end_reason = reason;
-    rw.end_state = how;
+    // A run ends once: one whose run_end went out and that went on (its
+    // file was appended to after a close or a quiet spell) ends without
+    // another; what changed since goes out as run_revised (maybe_finish).
+    if (!rw.end_published) {
+      rw.end_reason = reason;
+      rw.end_state = how;
+    }
     // Its records are gone (reset, deleted, stopped) or its pair is:
     // layers still waiting for their benchmark will never be compared.
     if (how != run_state::ended || reason == "deleted" || reason == "stopped" ||
