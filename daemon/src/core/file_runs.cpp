@@ -28,29 +28,6 @@ std::int64_t mtime_of(const struct stat& st) {
          static_cast<std::int64_t>(st.st_mtim.tv_nsec);
 }
 
-// The parser reads header bytes straight from the mapping: a writer that
-// truncates between our fstat and that read would raise SIGBUS. Run it
-// under the guard; if the guard trips, the half-updated dump_file is thrown
-// away and the file is opened again from scratch (a few bytes of the
-// interrupted record may leak: no unwinding happens).
-struct refresh_call {
-  dump_file* file;
-  result<dump_file::refresh_status>* out;
-};
-void run_refresh(void* p) {
-  auto* c = static_cast<refresh_call*>(p);
-  *c->out = c->file->refresh();
-}
-struct open_call {
-  const std::string* path;
-  parse_options options;
-  std::optional<result<dump_file>>* out;
-};
-void run_open(void* p) {
-  auto* c = static_cast<open_call*>(p);
-  *c->out = dump_file::open(*c->path, c->options);
-}
-
 // Records a look parses at most: a growth of thousands of records (the
 // writer far ahead of the daemon) is parsed and queued for matching a
 // slice at a time, the rest by a posted look (file_runs::look_later), so
@@ -58,15 +35,14 @@ void run_open(void* p) {
 // millisecond of the loop's time on the 2-core build machine.
 constexpr std::size_t records_per_look = 512;
 
-result<dump_file> guarded_open(const std::string& path) {
-  std::optional<result<dump_file>> out;
-  open_call c{&path, {}, &out};
-  c.options.records_per_feed = records_per_look;
-  if (!guarded_read(&run_open, &c) || !out) {
-    return make_error(errc::io, path, no_record, no_offset,
-                      "the file shrank while its headers were read");
-  }
-  return std::move(*out);
+// Opens path for a look: at most records_per_look records parsed. libdump
+// reads mapped bytes only under its SIGBUS guard and reports a file that
+// shrank mid-read as errc::truncated; no guard here may wrap the call (a
+// jump out of it would skip our destructors).
+result<dump_file> open_for_look(const std::string& path) {
+  parse_options options;
+  options.records_per_feed = records_per_look;
+  return dump_file::open(path, options);
 }
 
 // Why a tracked file's content would have started over, should reading it
@@ -83,6 +59,8 @@ std::string start_over_reason(const tracked_file& tf, const struct stat& st) {
 
 // The hash of one record's bytes; of its first and last 64 KiB when it is
 // bigger (a content check, not a proof: identity, size and mtime come first).
+// The only mapped bytes this file reads itself, each hash under its own
+// guarded_read: a leaf that allocates nothing and owns nothing to destroy.
 struct hash_call {
   std::span<const std::byte> bytes;
   std::uint64_t from = 0, to = 0;
@@ -135,12 +113,7 @@ bool tail_changed(const tracked_file& tf) {
 // f with the records it left for later parsed too.
 result<dump_file> read_to_end(dump_file f) {
   while (f.more()) {
-    result<dump_file::refresh_status> status = dump_file::refresh_status::unchanged;
-    refresh_call call{&f, &status};
-    if (!guarded_read(&run_refresh, &call)) {
-      return make_error(errc::io, f.path(), no_record, no_offset,
-                        "the file shrank while its headers were read");
-    }
+    const auto status = f.refresh();
     if (!status) return std::unexpected(status.error());
   }
   return f;
@@ -387,13 +360,10 @@ file_runs::in_place file_runs::rewritten_in_place(tracked_file& tf, const std::s
 file_runs::reread file_runs::read_again(tracked_file& tf, std::string& reason, bool rewritten,
                                         std::uint64_t size) {
   if (rewritten) return reopen_rewritten(tf, reason);
-  result<dump_file::refresh_status> status = dump_file::refresh_status::unchanged;
-  refresh_call call{tf.file.get(), &status};
-  // libdump guards its own reads now: a file that shrank mid-read comes
-  // back as errc::truncated (this outer guard stays as a second net).
-  if (!guarded_read(&run_refresh, &call) || (!status && status.error().code == errc::truncated)) {
-    return reopen_after_shrink(tf, reason);
-  }
+  // A file that shrank mid-read comes back as errc::truncated (libdump's
+  // guard caught the vanished page), never as a signal.
+  const result<dump_file::refresh_status> status = tf.file->refresh();
+  if (!status && status.error().code == errc::truncated) return reopen_after_shrink(tf, reason);
   if (!status) return reopen_after_parse_error(tf, reason, status.error(), size);
   return *status == dump_file::refresh_status::reset ? reread::reset : reread::same;
 }
@@ -418,7 +388,7 @@ file_runs::reread file_runs::reopen_after_parse_error(tracked_file& tf, const st
                                                       const error& parse_error,
                                                       std::uint64_t size) {
   // Read to its end: a fresh read that stopped before the error would pass.
-  auto fresh = guarded_open(tf.path);
+  auto fresh = open_for_look(tf.path);
   if (fresh) fresh = read_to_end(std::move(*fresh));
   if (fresh && (tf.failed.empty() || reason != "rewritten")) {
     *tf.file = std::move(*fresh);
@@ -436,7 +406,7 @@ file_runs::reread file_runs::reopen_after_parse_error(tracked_file& tf, const st
 // and it is no longer tracked until a later look finds it readable.
 bool file_runs::open_again_or_drop(tracked_file& tf, const std::string& reason) {
   const std::string path = tf.path;
-  auto fresh = guarded_open(path);
+  auto fresh = open_for_look(path);
   if (!fresh) {
     log(log_level::notice, path + ": " + fresh.error().message + "; looking again later");
     file_gone(path, reason);
@@ -526,7 +496,7 @@ void file_runs::stop() {
 }
 
 void file_runs::track_new(const std::string& path, const struct stat& st, bool created) {
-  auto f = guarded_open(path);
+  auto f = open_for_look(path);
   // A run of this path from before goes on only if the whole file is as it
   // ended (unchanged_run): such a file is read to its end at once.
   if (f && f->more() && std::any_of(state_.runs.begin(), state_.runs.end(), [&](const auto& kv) {
