@@ -83,6 +83,15 @@ class RunOutcome : public ::testing::TestWithParam<std::string> {
               return e.event == "run_end" && e.path == path;
             }).event == "run_end";
   }
+  // A dump of `layers` 64-float layers net/l0.. of ramp(64, scale), closed.
+  static void write(const std::string& path, int layers, float scale) {
+    auto w = dump_writer::create(path);
+    ASSERT_TRUE(w);
+    for (int i = 0; i < layers; ++i) {
+      ASSERT_TRUE(w->write(spec_of("net/l" + std::to_string(i), 64, i), ramp(64, scale)));
+    }
+    ASSERT_TRUE(w->close());
+  }
 
   temp_dir dir_;
   std::string dumps_ = dir_.file("dumps");
@@ -146,14 +155,6 @@ TEST_P(RunOutcome, LiveDiagnosisAndAdviceAreTheOfflineOnes) {
 // after a restart too: same coverage, verdict, diagnosis and advice (the
 // verdict used to come back "nothing_compared", the coverage all zero).
 TEST_P(RunOutcome, EndedRunsKeepCoverageAndVerdictAcrossARestart) {
-  auto write = [](const std::string& path, int layers, float scale) {
-    auto w = dump_writer::create(path);
-    ASSERT_TRUE(w);
-    for (int i = 0; i < layers; ++i) {
-      ASSERT_TRUE(w->write(spec_of("net/l" + std::to_string(i), 64, i), ramp(64, scale)));
-    }
-    ASSERT_TRUE(w->close());
-  };
   const auto keys = {"coverage", "verdict", "suspect", "first_bad", "diagnosis", "advice"};
   outcome before;
   {
@@ -185,14 +186,6 @@ TEST_P(RunOutcome, EndedRunsKeepCoverageAndVerdictAcrossARestart) {
 // used to revise them, the outcome announced having been forgotten). A
 // benchmark that grew while the daemon was down does revise the run.
 TEST_P(RunOutcome, ARestartRevisesOnlyResultsThatChanged) {
-  auto write = [](const std::string& path, int layers, float scale) {
-    auto w = dump_writer::create(path);
-    ASSERT_TRUE(w);
-    for (int i = 0; i < layers; ++i) {
-      ASSERT_TRUE(w->write(spec_of("net/l" + std::to_string(i), 64, i), ramp(64, scale)));
-    }
-    ASSERT_TRUE(w->close());
-  };
   auto stop = [](test_daemon& d) {
     ASSERT_TRUE(d.proc().signal(SIGTERM));
     ASSERT_EQ(d.proc().wait(), 0) << d.proc().stderr_text();
