@@ -14,36 +14,49 @@ import tempfile
 import time
 
 
-def main():
-    bin_dir, runs, extra = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-    with tempfile.TemporaryDirectory(prefix="sigdump-soak-") as base:
-        dumps = os.path.join(base, "d")
-        os.mkdir(dumps)
-        bench = os.path.join(dumps, "float_outtensor_dump.bin")
-        sample = os.path.join(dumps, "fixed_outtensor_dump.bin")
-        sources = []
+class soak_pair:
+    """A real sigdumpd in BASE watching one pair p: the miniature simulator's
+    float dump as the benchmark, the sample not written yet; `sources` are
+    the fixed and float dumps' bytes. Shared with rewrite_soak.py."""
+
+    def __init__(self, base, bin_dir, extra):
+        self.dumps = os.path.join(base, "d")
+        os.mkdir(self.dumps)
+        self.bench = os.path.join(self.dumps, "float_outtensor_dump.bin")
+        self.sample = os.path.join(self.dumps, "fixed_outtensor_dump.bin")
+        self.sources = []
         for mode in ("fixed", "float"):
             out = os.path.join(base, mode + ".bin")
             subprocess.run([os.path.join(bin_dir, "sigdump"), "simulate", "--out", out, "--mode", mode],
                            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            sources.append(open(out, "rb").read())
-        with open(bench, "wb") as f:
-            f.write(sources[1])
-        events = os.path.join(base, "events.ndjson")
-        sock = os.path.join(base, "sock")
+            with open(out, "rb") as f:
+                self.sources.append(f.read())
+        with open(self.bench, "wb") as f:
+            f.write(self.sources[1])
+        self.events = os.path.join(base, "events.ndjson")
+        self.sock = os.path.join(base, "sock")
         env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(base, "nc"), XDG_RUNTIME_DIR=base)
-        daemon = subprocess.Popen(
+        self.daemon = subprocess.Popen(
             [os.path.join(bin_dir, "sigdumpd"), "--foreground", "--state-dir", os.path.join(base, "st"),
-             "--socket", sock, "--events-log", events, "--watch", dumps,
-             "--pair", "p:%s=%s" % (sample, bench), "--quiet-ms", "400"] + extra,
+             "--socket", self.sock, "--events-log", self.events, "--watch", self.dumps,
+             "--pair", "p:%s=%s" % (self.sample, self.bench), "--quiet-ms", "400"] + extra,
             env=env, stderr=subprocess.DEVNULL)
 
-        def rss_kib():
-            with open("/proc/%d/status" % daemon.pid) as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1])
-            return -1
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def main():
+    bin_dir, runs, extra = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+    with tempfile.TemporaryDirectory(prefix="sigdump-soak-") as base:
+        pair = soak_pair(base, bin_dir, extra)
+        sample, sources, events, sock, daemon = (pair.sample, pair.sources, pair.events, pair.sock,
+                                                 pair.daemon)
 
         def ends():
             try:
@@ -65,7 +78,7 @@ def main():
                 if ends() < i:
                     sys.exit("no run_end for run %d within 20 s" % i)
                 if i % 100 == 0:
-                    print("%5d runs  VmRSS %6d KiB  %6.1f s" % (i, rss_kib(), time.time() - start),
+                    print("%5d runs  VmRSS %6d KiB  %6.1f s" % (i, rss_kib(daemon.pid), time.time() - start),
                           flush=True)
         finally:
             daemon.terminate()

@@ -39,6 +39,8 @@ import tempfile
 import threading
 import time
 
+from memory_soak import rss_kib, soak_pair
+
 
 def clock_n(clock):
     """The event counter of a clock ("c:INSTANCE:PID:N")."""
@@ -55,14 +57,6 @@ def read_log(path):
     except FileNotFoundError:
         pass
     return out
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return -1
 
 
 def fd_count(pid):
@@ -187,26 +181,9 @@ def main():
     rng = random.Random(a.seed)
     failures = []
     with tempfile.TemporaryDirectory(prefix="sigdump-rewrite-soak-") as base:
-        dumps = os.path.join(base, "d")
-        os.mkdir(dumps)
-        bench = os.path.join(dumps, "float_outtensor_dump.bin")
-        sample = os.path.join(dumps, "fixed_outtensor_dump.bin")
-        sources = []
-        for mode in ("fixed", "float"):
-            out = os.path.join(base, mode + ".bin")
-            subprocess.run([os.path.join(a.bin_dir, "sigdump"), "simulate", "--out", out, "--mode",
-                            mode], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            sources.append(open(out, "rb").read())
-        with open(bench, "wb") as f:
-            f.write(sources[1])
-        events = os.path.join(base, "events.ndjson")
-        sock = os.path.join(base, "sock")
-        env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(base, "nc"), XDG_RUNTIME_DIR=base)
-        daemon = subprocess.Popen(
-            [os.path.join(a.bin_dir, "sigdumpd"), "--foreground", "--state-dir",
-             os.path.join(base, "st"), "--socket", sock, "--events-log", events, "--watch", dumps,
-             "--pair", "p:%s=%s" % (sample, bench), "--quiet-ms", "400"] + extra,
-            env=env, stderr=subprocess.DEVNULL)
+        pair = soak_pair(base, a.bin_dir, extra)
+        dumps, bench, sample, sources = pair.dumps, pair.bench, pair.sample, pair.sources
+        events, sock, daemon = pair.events, pair.sock, pair.daemon
 
         def count(kind):
             try:
