@@ -323,12 +323,24 @@ std::vector<std::string> pair_scheduler::release(file_lease& a, file_lease& b) {
   return paths;
 }
 
-// Files whose refresh waited for the leases just released.
+// Files whose refresh waited for the leases just released: looked at in a
+// posted call (one per file at a time), not in the callback that released
+// them, which has published results already.
 void pair_scheduler::look_again(const std::vector<std::string>& paths) {
   for (const auto& p : paths) {
     auto f = state_.files.find(p);
-    if (f != state_.files.end() && f->second->refresh_wanted && f->second->readers.load() == 0)
-      look_(p);
+    if (f == state_.files.end() || !f->second->refresh_wanted || f->second->readers.load() > 0)
+      continue;
+    if (!again_posted_.insert(p).second) continue;
+    loop_.post([this, alive = alive_, p] {
+      if (!*alive) return;
+      again_posted_.erase(p);
+      auto again = state_.files.find(p);
+      if (again != state_.files.end() && again->second->refresh_wanted &&
+          again->second->readers.load() == 0) {
+        look_(p);
+      }
+    });
   }
 }
 

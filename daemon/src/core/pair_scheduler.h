@@ -204,6 +204,7 @@ class pair_scheduler {
   std::map<std::uint64_t, run_work> work_;  // live comparisons by run number
   std::size_t in_flight_ = 0;
   timer_id follow_timer_ = 0;            // one-shot: looks again at follow_paths_
+  std::set<std::string> again_posted_;   // files a posted look_again call will look at
   std::set<std::string> follow_paths_;   // paired dumps being written: looked at in 1 ms
   timer_id summary_timer_ = 0;           // one-shot: recomputes summary_due_'s summaries
   std::set<std::uint64_t> summary_due_;  // runs whose summary was put off
