@@ -5,9 +5,9 @@ with `since`, and every run's persisted results checked against
 `sigdump compare --json` on its archived files.
 
 A real daemon (with --archive-dir) watches a folder holding the pair p: two
-float dumps of LAYERS layers (default 60; 64 to 448 values each), the sample
-in two variants and the benchmark in two, so a sample compared with the
-wrong benchmark run shows in the numbers. The sample is written RUNS times,
+float dumps of LAYERS layers (default 60; 64 to 448 values each), with new
+numbers at every write of either, so a layer compared with the bytes of
+another write or another benchmark run shows. The sample is written RUNS times,
 each time in chunks with short random pauses, by one of three rewrites
 chosen at random: truncate and write (O_TRUNC), write a new file and rename
 it over the old one, or write over the old bytes in place and cut the rest.
@@ -165,17 +165,19 @@ class Subscriber(threading.Thread):
         s.close()  # drops the link, replies and events still unread
 
 
-def layer_dump(layers, variant, benchmark):
+def layer_dump(layers, write, benchmark):
     """A float dump of LAYERS layers ("blockNN/conv:0", [1, 64 to 448]). All
-    share the same base values; a sample variant adds noise that grows with
-    the layer (variant 1 more than 0), a benchmark variant shifts every
-    layer a little (variant 1 more than 0), so each of the four
-    sample/benchmark combinations has its own numbers."""
-    base, noise = random.Random(1), random.Random(100 + variant + 10 * benchmark)
+    share the same base values; the sample adds noise that grows with the
+    layer, the benchmark shifts every layer a little, both drawn anew for
+    each WRITE (with an amplitude that alternates), so every write has its
+    own numbers: a layer compared with bytes of another write, or with
+    another benchmark run, shows."""
+    base, noise = random.Random(1), random.Random(2 * write + benchmark)
     out = [b"isFloat: 1\n"]
     for i in range(layers):
         n = 64 * (1 + i % 7)
-        amp = (0.002 + 0.01 * variant) * (1 + i % 9) if not benchmark else 0.001 + 0.002 * variant
+        odd = write % 2
+        amp = (0.002 + 0.01 * odd) * (1 + i % 9) if not benchmark else 0.001 + 0.002 * odd
         values = array.array("f", (base.uniform(-1, 1) + amp * noise.uniform(-1, 1)
                                    for _ in range(n)))
         out.append(("//out 0 s: 1.000000 z: 0 type: float name: block%02d/conv:0 bConstant:0 "
@@ -210,11 +212,11 @@ def write_run(path, data, mode, rng, cut, base, tmp_name="next.bin"):
 
 class BenchWriter(threading.Thread):
     """The benchmark's writer: rewrites it at random moments with the
-    sample's rewrites, the two variants in turn; its last write is whole."""
+    sample's rewrites, new numbers each time; its last write is whole."""
 
-    def __init__(self, path, variants, seed, base, every, modes):
+    def __init__(self, path, layers, seed, base, every, modes):
         super().__init__(daemon=True)
-        self.path, self.variants, self.base, self.every = path, variants, base, every
+        self.path, self.layers, self.base, self.every = path, layers, base, every
         self.modes = modes
         self.rng = random.Random(seed)
         self.writes = self.cuts = 0
@@ -232,7 +234,7 @@ class BenchWriter(threading.Thread):
     def write(self, cut):
         self.writes += 1
         self.cuts += cut
-        write_run(self.path, self.variants[self.writes % 2],
+        write_run(self.path, layer_dump(self.layers, self.writes, True),
                   self.rng.choice(self.modes), self.rng, cut, self.base,
                   "next-benchmark.bin")
 
@@ -330,10 +332,9 @@ def check_persisted(bin_dir, sock, sample, failures):
 
 
 def soak(a, extra, base, rng, failures):
-    sources = [layer_dump(a.layers, v, False) for v in (0, 1)]
-    bench_sources = [layer_dump(a.layers, v, True) for v in (0, 1)]
     extra = ["--archive-dir", os.path.join(base, "archive"), "--archive-max-bytes", "0"] + extra
-    pair = soak_pair(base, a.bin_dir, extra, [sources[0], bench_sources[0]])
+    pair = soak_pair(base, a.bin_dir, extra,
+                     [layer_dump(a.layers, 1, False), layer_dump(a.layers, 0, True)])
     bench, sample = pair.bench, pair.sample
     events, sock, daemon = pair.events, pair.sock, pair.daemon
 
@@ -357,14 +358,14 @@ def soak(a, extra, base, rng, failures):
     wait_for(lambda: os.path.exists(sock), 20, "no socket")
     # The first run, finished, before anyone subscribes: the descriptor baseline.
     with open(sample, "wb") as f:
-        f.write(sources[0])
+        f.write(pair.sources[0])
     wait_for(lambda: count("run_end") >= 1, 20, "no run_end of the first run")
     fds_before = fd_count(daemon.pid)
     subs = [Subscriber(sock, a.seed * 100 + i) for i in range(a.subscribers)]
     for s in subs:
         s.start()
     wait_for(lambda: all(s.first is not None for s in subs), 20, "a subscriber not answered")
-    writer = BenchWriter(bench, bench_sources, a.seed * 100 + 99, base, a.bench_every, a.modes)
+    writer = BenchWriter(bench, a.layers, a.seed * 100 + 99, base, a.bench_every, a.modes)
     writer.start()
     start = time.time()
     rss_100 = None
@@ -375,7 +376,7 @@ def soak(a, extra, base, rng, failures):
             cut = rng.random() < 1 / 3 and i < a.runs
             modes[mode] += 1
             modes["cut"] += cut
-            write_run(sample, sources[i % 2], mode, rng, cut, base)
+            write_run(sample, layer_dump(a.layers, i, False), mode, rng, cut, base)
             if not cut and rng.random() < 0.5:
                 wait_for(lambda: count("run_end") >= count("run_start"), 30,
                          "no run_end for run %d" % i)
