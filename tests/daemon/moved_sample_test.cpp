@@ -68,6 +68,47 @@ TEST_P(MovedSample, LayersReadAfterTheSampleStartedOverStayOutOfItsOldRun) {
   stop(*d);
 }
 
+// The benchmark's side: it ended, then is truncated and written again with
+// other values while the daemon is stopped, and the sample arrives at the
+// same moment. The comparisons the sample sets off read the benchmark's
+// next content; the run must be compared with the benchmark run whose
+// bytes it read (it used to name the old run and keep the new run's
+// numbers, which sigdump report RUN and the archive then contradict).
+TEST_P(MovedSample, LayersReadAfterTheBenchmarkStartedOverAreComparedWithItsNewRun) {
+  constexpr int layers = 8;
+  auto d = start();
+  write_dump(bench_, layers, 1.0f);
+  const std::string old_copy = dir_.file("old-bench.bin");
+  write_dump(old_copy, layers, 1.0f);
+  const std::string old_bench = d->wait_event([&](const logged_event& e) {
+                                   return e.event == "run_end" && e.path == bench_;
+                                 }).run;
+  ASSERT_FALSE(old_bench.empty()) << d->proc().stderr_text();
+
+  ASSERT_EQ(::kill(d->proc().pid(), SIGSTOP), 0);
+  write_dump(sample_, layers, 1.01f);
+  write_dump(bench_, layers, 1.5f);  // O_TRUNC, same records, other values
+  ASSERT_EQ(::kill(d->proc().pid(), SIGCONT), 0);
+
+  const std::string run = d->wait_event([&](const logged_event& e) {
+                             return e.event == "run_end" && e.path == sample_;
+                           }).run;
+  ASSERT_FALSE(run.empty()) << read_file(d->events_path());
+  ASSERT_TRUE(settled()) << d->proc().stderr_text();
+  // The benchmark run it names now (a run_revised may follow the run_end).
+  std::string named;
+  for (const auto& e : d->events()) {
+    if ((e.event == "run_end" || e.event == "run_revised") && e.run == run) {
+      named = first_event_line(d->events_path(), e.event, "run", run);
+    }
+  }
+  std::vector<std::string> live;
+  for (const auto& [i, layer] : last_layers(d->events(), run)) live.push_back(layer);
+  const bool names_old = named.find("\"benchmark_run\":\"" + old_bench + "\"") != std::string::npos;
+  EXPECT_EQ(live, offline_layers(sample_, names_old ? old_copy : bench_)) << named;
+  stop(*d);
+}
+
 INSTANTIATE_TEST_SUITE_P(Loops, MovedSample, ::testing::Values("io_uring", "epoll"),
                          [](const auto& p) { return std::string(p.param); });
 

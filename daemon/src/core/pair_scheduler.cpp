@@ -29,8 +29,9 @@ struct pair_scheduler::job {
   std::uint32_t bench_record = 0;
   match_rule rule = match_rule::exact;
   file_lease sample, bench;
-  tail_mark sample_tail;      // the sample's tail when the job was handed out
-  bool sample_moved = false;  // and it no longer held it after the comparison
+  tail_mark sample_tail, bench_tail;  // each side's tail when the job was handed out
+  bool sample_moved = false;          // and a side no longer held it after the comparison
+  bool bench_moved = false;
   layer_result result;
   std::uint64_t chunks_streamed = 0;   // chunks summed before the record was complete
   std::uint64_t chunks_discarded = 0;  // and summed again: a truncation had unmapped them
@@ -224,6 +225,7 @@ void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
   if (w.stream && w.stream->sample_record() <= sample_record) w.stream.reset();
   const std::uint64_t elements = sample->file->records()[sample_record].elements;
   j->sample_tail = tail_of(*sample);
+  j->bench_tail = tail_of(*bench);
   j->sample = file_lease(std::move(sample));
   j->bench = file_lease(std::move(bench));
   ++w.in_flight;
@@ -263,6 +265,7 @@ void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
     // Read after the sample started over (truncated and written again,
     // rewritten): the bytes compared may be the next run's.
     j->sample_moved = !tail_holds(*j->sample.get(), j->sample_tail);
+    j->bench_moved = !tail_holds(*j->bench.get(), j->bench_tail);
     loop->post([this, j, alive] {
       if (*alive) on_result(j);
     });
@@ -290,7 +293,12 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
     w.sample_moved = w.sample_moved || j->sample_moved;
     if (j->seq >= w.front_seq && j->seq - w.front_seq < w.queue.size()) {
       queued_record& e = w.queue[static_cast<std::size_t>(j->seq - w.front_seq)];
-      if (e.what == queued_record::status::running) {
+      if (e.what == queued_record::status::running && !w.sample_moved && j->bench_moved) {
+        // Read from the benchmark's next run under the old one's name: it
+        // waits again, and once a look starts that run the sample run is
+        // compared again against it (rebenched).
+        e.what = queued_record::status::waiting;
+      } else if (e.what == queued_record::status::running) {
         e.result = std::move(j->result);
         e.what = w.sample_moved ? queued_record::status::skipped : queued_record::status::done;
       }
