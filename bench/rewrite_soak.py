@@ -478,7 +478,10 @@ def soak(a, extra, base, rng, failures):
         kept = os.path.join(tempfile.gettempdir(), "rewrite-soak-events.ndjson")
         with open(kept, "w") as f:
             f.writelines(json.dumps(e) + "\n" for e in log)
-        print("events log kept in", kept)
+        every = os.path.join(tempfile.gettempdir(), "rewrite-soak-failures.txt")
+        with open(every, "w") as f:
+            f.writelines(x + "\n" for x in failures)
+        print("events log kept in", kept, "and every failure in", every)
 
 
 def main():
