@@ -407,7 +407,13 @@ def soak(a, extra, base, rng, failures):
     # What the daemon persisted, read back by a new one from its state folder.
     daemon = subprocess.Popen(pair.argv, env=pair.env, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: os.path.exists(sock), 20, "no socket after the restart")
+        def answers():
+            try:
+                return "result" in call(sock, "hello")
+            except OSError:  # not listening yet
+                return False
+
+        wait_for(answers, 20, "no answer on the socket after the restart")
         wait_for(lambda: not any(r["state"] == "live" for r in call(sock, "runs")["result"]
                                  ["runs"]), 60, "runs live after the restart")
         checked = check_persisted(a.bin_dir, sock, sample, failures)
