@@ -31,9 +31,12 @@ std::int64_t mtime_of(const struct stat& st) {
 // Records a look parses at most: a growth of thousands of records (the
 // writer far ahead of the daemon) is parsed and queued for matching a
 // slice at a time, the rest by a posted look (file_runs::look_later), so
-// the loop serves requests and other files in between. About half a
-// millisecond of the loop's time on the 2-core build machine.
-constexpr std::size_t records_per_look = 512;
+// the loop serves requests and other files in between. A look of 256
+// records, with the matching and publishing it sets off (which share the
+// callback's time budget, loop_slice), took at most 3-4.5 ms of the loop
+// thread's CPU time at 8,000-10,000 layers (bench/loop_stall_bench.cpp;
+// 512 records took 4-6 ms).
+constexpr std::size_t records_per_look = 256;
 
 // Opens path for a look: at most records_per_look records parsed. libdump
 // reads mapped bytes only under its SIGBUS guard and reports a file that

@@ -98,10 +98,12 @@ void pair_scheduler::run_ended(run_info& r, run_state how, const std::string& re
       rw.end_reason = reason;
       rw.end_state = how;
     }
-    // Its records are gone (reset, deleted, stopped) or its pair is:
-    // layers still waiting for their benchmark will never be compared.
+    // Its records are gone (reset, deleted, stopped, or its file is no
+    // longer read: dropped until it parses again) or its pair is: layers
+    // still waiting for their benchmark will never be compared (matching
+    // follows only the file's current run).
     if (how != run_state::ended || reason == "deleted" || reason == "stopped" ||
-        reason == "unpaired") {
+        reason == "unpaired" || !file_holds(r)) {
       for (auto& e : rw.queue) {
         if (e.what == queued_record::status::waiting) e.what = queued_record::status::skipped;
       }
@@ -144,13 +146,33 @@ void pair_scheduler::benchmark_grew(const std::string& path) {
 }
 
 void pair_scheduler::benchmark_changed(const std::string& path) {
+  std::vector<std::uint64_t> waking;
   for (auto& p : state_.pairs) {
     if (p.benchmark_file != path && sides_.resolve(p.benchmark) != path) continue;
     try_match(p);
-    auto rit = state_.runs.find(p.run);
-    auto wit = work_.find(p.run);
-    if (rit != state_.runs.end() && wit != work_.end()) maybe_finish(*rit->second, wit->second);
+    waking.push_back(p.run);
+    // Earlier runs of the pair whose run_end waits (on this benchmark's
+    // end, say) while the pair's next run has started.
+    for (const auto& [n, w] : work_) {
+      if (n == p.run || w.end_reason.empty()) continue;
+      auto rit = state_.runs.find(n);
+      if (rit != state_.runs.end() && rit->second && rit->second->pair == p.name) {
+        waking.push_back(n);
+      }
+    }
   }
+  for (std::uint64_t n : waking) {
+    auto rit = state_.runs.find(n);
+    auto wit = work_.find(n);
+    if (rit != state_.runs.end() && rit->second && wit != work_.end()) {
+      maybe_finish(*rit->second, wit->second);
+    }
+  }
+}
+
+bool pair_scheduler::file_holds(const run_info& r) const {
+  auto f = state_.files.find(r.path);
+  return r.file && f != state_.files.end() && f->second == r.file && r.file->holds_run(r.number);
 }
 
 void pair_scheduler::match_all() {
@@ -506,11 +528,10 @@ void pair_scheduler::continue_later(run_info& r, bool& flag, bool publish) {
     }
     w.match.continued = false;
     for (auto& p : state_.pairs) {
-      if (p.name == rr.pair && p.run == run) {
-        try_match(p);
-        return;
-      }
+      if (p.name == rr.pair && p.run == run) try_match(p);
     }
+    // try_match returns early (without publishing) when the run's file no
+    // longer holds it: its end must not wait for a match that never comes.
     maybe_finish(rr, w);
   });
 }
