@@ -108,9 +108,7 @@ bool tail_changed(const tracked_file& tf) {
   if (tf.tail_to == 0 || !tf.file) return false;
   const auto map = tf.file->current_mapping();
   if (!map || tf.tail_to > map->size()) return false;
-  hash_call c{map->bytes(), tf.tail_from, tf.tail_to, 0};
-  if (!guarded_read(&run_hash, &c)) return true;
-  return c.out != tf.tail_hash;
+  return !tail_holds(*tf.file, tail_mark{tf.tail_from, tf.tail_to, tf.tail_hash});
 }
 
 // f with the records it left for later parsed too.
@@ -123,6 +121,16 @@ result<dump_file> read_to_end(dump_file f) {
 }
 
 }  // namespace
+
+tail_mark tail_of(const tracked_file& tf) { return {tf.tail_from, tf.tail_to, tf.tail_hash}; }
+
+bool tail_holds(const dump_file& f, const tail_mark& t) {
+  if (t.to == 0) return true;
+  const auto map = f.current_mapping();
+  if (!map || t.to > map->size()) return false;
+  hash_call c{map->bytes(), t.from, t.to, 0};
+  return guarded_read(&run_hash, &c) && c.out == t.hash;
+}
 
 std::optional<file_fingerprint> fingerprint_of(const tracked_file& tf) {
   if (!tf.file) return std::nullopt;

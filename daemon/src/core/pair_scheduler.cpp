@@ -29,6 +29,9 @@ struct pair_scheduler::job {
   std::uint32_t bench_record = 0;
   match_rule rule = match_rule::exact;
   file_lease sample, bench;
+  tail_mark sample_tail, bench_tail;  // each side's tail when the job was handed out
+  bool sample_moved = false;          // and a side no longer held it after the comparison
+  bool bench_moved = false;
   layer_result result;
   std::uint64_t chunks_streamed = 0;   // chunks summed before the record was complete
   std::uint64_t chunks_discarded = 0;  // and summed again: a truncation had unmapped them
@@ -243,6 +246,8 @@ void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
   }
   if (w.stream && w.stream->sample_record() <= sample_record) w.stream.reset();
   const std::uint64_t elements = sample->file->records()[sample_record].elements;
+  j->sample_tail = tail_of(*sample);
+  j->bench_tail = tail_of(*bench);
   j->sample = file_lease(std::move(sample));
   j->bench = file_lease(std::move(bench));
   ++w.in_flight;
@@ -279,6 +284,10 @@ void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
                                std::string("comparison failed: ") + e.what());
     }
     j->result.rule = j->rule;
+    // Read after the sample started over (truncated and written again,
+    // rewritten): the bytes compared may be the next run's.
+    j->sample_moved = !tail_holds(*j->sample.get(), j->sample_tail);
+    j->bench_moved = !tail_holds(*j->bench.get(), j->bench_tail);
     loop->post([this, j, alive] {
       if (*alive) on_result(j);
     });
@@ -300,11 +309,20 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
     run_info& r = *rit->second;
     run_work& w = wit->second;
     if (w.in_flight > 0) --w.in_flight;
+    // Once its sample started over, the run's records are no longer in the
+    // file: what was read from then on is not published (the look that
+    // follows resets the run), so no layer holds another run's bytes.
+    w.sample_moved = w.sample_moved || j->sample_moved;
     if (j->seq >= w.front_seq && j->seq - w.front_seq < w.queue.size()) {
       queued_record& e = w.queue[static_cast<std::size_t>(j->seq - w.front_seq)];
-      if (e.what == queued_record::status::running) {
+      if (e.what == queued_record::status::running && !w.sample_moved && j->bench_moved) {
+        // Read from the benchmark's next run under the old one's name: it
+        // waits again, and once a look starts that run the sample run is
+        // compared again against it (rebenched).
+        e.what = queued_record::status::waiting;
+      } else if (e.what == queued_record::status::running) {
         e.result = std::move(j->result);
-        e.what = queued_record::status::done;
+        e.what = w.sample_moved ? queued_record::status::skipped : queued_record::status::done;
       }
     }
     // Publish in report order: a fast small layer waits for a slower

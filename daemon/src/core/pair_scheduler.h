@@ -132,6 +132,9 @@ class pair_scheduler {
     // A layer was handed out against r.benchmark_run: another benchmark run
     // is not mixed in (rebench).
     bool bench_pinned = false;
+    // A comparison found the sample no longer holding the run's bytes:
+    // later results of the run are not published either.
+    bool sample_moved = false;
     // The sample's cut record, when big and already matched: its chunks are
     // summed as its bytes land, and its comparison reuses them. Matched
     // against the benchmark file stream_bench_path in its run

@@ -226,6 +226,7 @@ std::vector<std::string> ipc_server::snapshot_lines(const subscription& s) const
     e.run = r.id;
     e.path = r.path;
     e.pair = r.pair;
+    e.benchmark_run = r.benchmark_run;  // replayed run_start and run_end name it as live ones
     e.kind = event_kind::run_start;
     e.reason = "replay";
     out.push_back(ipc::event_line(s.id, event_object(e, true)));
