@@ -407,6 +407,14 @@ void pair_scheduler::stream_pending(tracked_file& tf) {
     auto wit = work_.find(r.number);
     if (wit == work_.end()) continue;
     run_work& w = wit->second;
+    // The streamed record is complete: its sums wait for its dispatch,
+    // which a matching slice may have posted for later (dispatch lets go
+    // of them), also when the run ended with it; the next record streams
+    // after that.
+    if (w.stream && w.stream->sample_record() < tf.file->records().size() &&
+        tf.file->records()[w.stream->sample_record()].header_offset == w.stream->header_offset()) {
+      continue;
+    }
     if (r.pair.empty() || r.state != run_state::live) {
       w.stream.reset();
       continue;
