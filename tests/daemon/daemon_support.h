@@ -3,9 +3,11 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <simdjson.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -24,19 +26,23 @@ struct logged_event {
   std::int64_t index = -1;  // layer.index
 };
 
-/* The complete lines of an NDJSON file (none if it cannot be read). */
-inline std::vector<std::string> ndjson_lines(const std::string& path) {
+/* The complete lines of NDJSON text (a last line without its newline is
+   left out: still being written). */
+inline std::vector<std::string> ndjson_lines_of(const std::string& text) {
   std::vector<std::string> out;
-  std::string text;
-  try {
-    text = read_file(path);
-  } catch (...) {
-    return out;
-  }
   for (std::size_t pos = 0, nl; (nl = text.find('\n', pos)) != std::string::npos; pos = nl + 1) {
     out.push_back(text.substr(pos, nl - pos));
   }
   return out;
+}
+
+/* The complete lines of an NDJSON file (none if it cannot be read). */
+inline std::vector<std::string> ndjson_lines(const std::string& path) {
+  try {
+    return ndjson_lines_of(read_file(path));
+  } catch (...) {
+    return {};
+  }
 }
 
 /* Parses every complete line of an --events-log file. */
@@ -148,6 +154,24 @@ class test_daemon {
   std::string events_;
   std::unique_ptr<child> proc_;
 };
+
+/* Stops pid with SIGSTOP and waits until every thread of it is stopped
+   (kill returns before a thread in a system call has stopped): from then
+   on it reads nothing until SIGCONT. False if it is gone. */
+inline bool stop_wholly(pid_t pid) {
+  if (::kill(pid, SIGSTOP) != 0) return false;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  return wait_until([&] {
+    std::error_code ec;
+    for (const auto& t : std::filesystem::directory_iterator(tasks, ec)) {
+      const std::string stat = read_file(t.path().string() + "/stat");
+      const auto paren = stat.rfind(')');
+      if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
+      if (stat[paren + 2] != 'T' && stat[paren + 2] != 't') return false;
+    }
+    return !ec;
+  });
+}
 
 /* Runs `loop` until pred holds (checked every `every`) or 20 s pass;
    whether it held. */

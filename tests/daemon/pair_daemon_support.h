@@ -71,8 +71,11 @@ class PairDaemonTest : public ::testing::TestWithParam<std::string> {
   std::vector<std::string> args() const {
     return {"--watch", dumps_, "--archive-dir", arch_, "--pair", "p:" + sample_ + "=" + bench_};
   }
-  std::unique_ptr<test_daemon> start() {
-    auto d = std::make_unique<test_daemon>(dir_, args(), loop());
+  /* With `more` options after the fixture's (a later one wins). */
+  std::unique_ptr<test_daemon> start(const std::vector<std::string>& more = {}) {
+    auto all = args();
+    all.insert(all.end(), more.begin(), more.end());
+    auto d = std::make_unique<test_daemon>(dir_, all, loop());
     EXPECT_TRUE(d->wait_ready()) << d->proc().stderr_text();
     return d;
   }

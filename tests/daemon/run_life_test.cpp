@@ -1,18 +1,22 @@
 // A dump file's life as runs, against a real sigdumpd under both event
 // loops: a restart continues the runs of files that did not change, states
-// and counts survive a restart or a crash, and back-to-back rewrites give
-// each run exactly one run_start and one run_end.
+// and counts survive a restart or a crash, back-to-back rewrites give each
+// run exactly one run_start and one run_end, and a run ends on the close of
+// its own writer.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <simdjson.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "pair_daemon_support.h"
+#include "platform/open_writers.h"
 
 namespace sigdump::testing {
 namespace {
@@ -137,6 +141,46 @@ TEST_P(RunLife, RunCutByACrashKeepsItsRecordCount) {
   EXPECT_EQ(runs[cut].layers, 5u);
 }
 
+// A run as the events log tells it, checked on the way: one run_start, its
+// layers, then one run_end.
+struct told_run {
+  std::string end_reason;
+  std::size_t layers = 0;
+  int ends = 0;
+};
+
+// The runs of `path` in evs, in the order they started; each is checked to
+// have one run_start, then its layers, then one run_end.
+std::vector<std::pair<std::string, told_run>> told_runs(const std::vector<logged_event>& evs,
+                                                        const std::string& path) {
+  std::vector<std::pair<std::string, told_run>> out;
+  std::map<std::string, std::size_t> at;
+  for (const auto& e : evs) {
+    if (e.path != path) continue;
+    if (e.event == "run_start") {
+      EXPECT_FALSE(at.contains(e.run)) << "second run_start of " << e.run;
+      at[e.run] = out.size();
+      out.push_back({e.run, {}});
+      continue;
+    }
+    if (e.event != "run_end" && e.event != "layer") continue;
+    auto it = at.find(e.run);
+    if (it == at.end()) {
+      ADD_FAILURE() << e.event << " before run_start of " << e.run;
+      continue;
+    }
+    told_run& r = out[it->second].second;
+    if (e.event == "run_end") {
+      EXPECT_EQ(r.ends++, 0) << "second run_end of " << e.run;
+      r.end_reason = e.reason;
+    } else {
+      EXPECT_EQ(r.ends, 0) << "layer after run_end of " << e.run;
+      ++r.layers;
+    }
+  }
+  return out;
+}
+
 // The simulator truncating and writing again at once, several times: each
 // run has one run_start and then one run_end, and every run that was not
 // cut short ends with all its layers.
@@ -160,39 +204,145 @@ TEST_P(RunLife, BackToBackRewritesGiveEachRunOneStartAndOneEnd) {
         return s > 0 && s == e;
       },
       std::chrono::seconds(60));
-  auto evs = d->events();
-  std::map<std::string, int> starts, ends;
-  std::map<std::string, std::string> end_reason;
-  std::map<std::string, std::size_t> layer_count;
-  std::string last_start;
-  for (const auto& e : evs) {
-    if (e.path != sample_) continue;
-    if (e.event == "run_start") {
-      EXPECT_EQ(starts[e.run]++, 0) << "second run_start of " << e.run;
-      last_start = e.run;
-    } else if (e.event == "run_end") {
-      EXPECT_EQ(starts[e.run], 1) << "run_end before run_start of " << e.run;
-      EXPECT_EQ(ends[e.run]++, 0) << "second run_end of " << e.run;
-      end_reason[e.run] = e.reason;
-    } else if (e.event == "layer") {
-      EXPECT_EQ(ends[e.run], 0) << "layer after run_end of " << e.run;
-      ++layer_count[e.run];
+  const auto evs = d->events();
+  const auto runs = told_runs(evs, sample_);
+  ASSERT_FALSE(runs.empty());
+  for (const auto& [run, r] : runs) {
+    EXPECT_EQ(r.ends, 1) << run << " has no run_end\n" << read_file(d->events_path());
+    if (r.end_reason == "closed" || r.end_reason == "quiet") {
+      EXPECT_EQ(r.layers, static_cast<std::size_t>(layers)) << run << " ended " << r.end_reason;
     }
   }
-  ASSERT_FALSE(starts.empty());
-  for (const auto& [run, n] : starts) {
-    EXPECT_EQ(ends[run], 1) << run << " has no run_end\n" << read_file(d->events_path());
-    const std::string& why = end_reason[run];
-    if (why == "closed" || why == "quiet") {
-      EXPECT_EQ(layer_count[run], static_cast<std::size_t>(layers)) << run << " ended " << why;
-    }
-  }
-  EXPECT_EQ(layer_count[last_start], static_cast<std::size_t>(layers));
+  EXPECT_EQ(runs.back().second.layers, static_cast<std::size_t>(layers));
   if (HasFailure()) {
     for (const auto& e : evs) {
       if (e.event != "layer") std::cerr << e.event << " " << e.run << " " << e.reason << "\n";
     }
   }
+}
+
+// The simulator runs again while the writer of its previous run has not
+// closed the dump yet (a process still exiting): the next writer truncates
+// it and writes its first layers, then the earlier writer closes. That close
+// is of the earlier content: the new run used to end there, at its first
+// layers (`subscribe --until-run-end` stopped with them; the rest came as
+// run_revised). A run ends on the close of its own writer, with all its
+// layers; also when the earlier writer closes first. The daemon is stopped
+// while the writers take turns, so it cannot look in between.
+TEST_P(RunLife, RunEndsOnTheCloseOfItsOwnWriter) {
+  constexpr int layers = 12, first = 3;
+  write_dump(bench_, layers, 1.0f);
+  // Runs end by closes here, however long a writer pauses.
+  auto d = start({"--quiet-ms", "600000"});
+  const std::string since =
+      raw_client(dir_.file("sock")).call("subscribe", R"({"pair":"p"})").clock;
+  ASSERT_FALSE(since.empty());
+  auto write_layers = [](dump_writer& w, int from, int to, float scale) {
+    for (int i = from; i < to; ++i) {
+      ASSERT_TRUE(w.write(spec_of("net/l" + std::to_string(i), 256, i), ramp(256, scale)));
+    }
+  };
+  // The sample's live run once it holds n records, all compared (no
+  // comparison holds the file, so no look waits for one); empty if none.
+  auto live_run = [&](std::uint64_t n) {
+    std::string id;
+    wait_until([&] {
+      id.clear();
+      for (const auto& [run, r] : list_runs(dir_.file("sock"))) {
+        if (r.state == "live" && r.records == n) id = run;
+      }
+      if (id.empty()) return false;
+      for (const auto& e : d->events()) {
+        if (e.event == "layer" && e.run == id && e.index == static_cast<std::int64_t>(n) - 1)
+          return true;
+      }
+      return false;
+    });
+    return id;
+  };
+  // One turn, with the daemon stopped: the next writer truncates the dump
+  // and writes its first layers; the earlier one closes before or after
+  // that. Then a dump of its own in the folder: once its run started, the
+  // daemon has read every event before it. The new run is live.
+  auto turn = [&](dump_writer& earlier, bool close_first, float scale, int n) {
+    std::optional<dump_writer> next;
+    EXPECT_TRUE(stop_wholly(d->proc().pid()));
+    if (close_first) {
+      EXPECT_TRUE(earlier.close());
+    }
+    auto w = dump_writer::create(sample_);
+    EXPECT_TRUE(w);
+    if (!w) return next;
+    write_layers(*w, 0, first, scale);
+    if (!close_first) {
+      EXPECT_TRUE(earlier.close());
+    }
+    const std::string mark = dumps_ + "/mark" + std::to_string(n) + "_outtensor_dump.bin";
+    write_dump(mark, 1, 1.0f);
+    EXPECT_TRUE(d->proc().signal(SIGCONT));
+    const auto marked = d->wait_event(
+        [&](const logged_event& e) { return e.event == "run_start" && e.path == mark; });
+    EXPECT_EQ(marked.event, "run_start") << d->proc().stderr_text();
+    next = std::move(*w);
+    return next;
+  };
+
+  auto w0 = dump_writer::create(sample_);
+  ASSERT_TRUE(w0);
+  struct stat st {};
+  ASSERT_EQ(::stat(sample_.c_str(), &st), 0);
+  if (daemon::writers_of(sample_, st.st_dev, st.st_ino) == daemon::open_writers::unknown) {
+    GTEST_SKIP() << "no file leases in " << dumps_ << ": the kernel cannot say who writes";
+  }
+  write_layers(*w0, 0, 6, 1.01f);
+  ASSERT_FALSE(live_run(6).empty()) << read_file(d->events_path());
+
+  // The earlier writer closes, then the next one truncates and writes.
+  auto w1 = turn(*w0, true, 1.02f, 1);
+  ASSERT_TRUE(w1);
+  ASSERT_FALSE(live_run(first).empty()) << read_file(d->events_path());
+  write_layers(*w1, first, layers, 1.02f);  // all its layers, still open
+  ASSERT_FALSE(live_run(layers).empty()) << read_file(d->events_path());
+
+  // The next writer truncates and writes before the earlier one closes.
+  auto w2 = turn(*w1, false, 1.03f, 2);
+  ASSERT_TRUE(w2);
+  const std::string last = live_run(first);
+  ASSERT_FALSE(last.empty()) << "the run ended on the earlier writer's close\n"
+                             << read_file(d->events_path());
+  write_layers(*w2, first, layers, 1.03f);
+  ASSERT_TRUE(w2->close());
+  const auto end =
+      d->wait_event([&](const logged_event& e) { return e.event == "run_end" && e.run == last; });
+  ASSERT_EQ(end.event, "run_end") << read_file(d->events_path());
+  EXPECT_EQ(end.reason, "closed");
+
+  const auto runs = told_runs(d->events(), sample_);
+  ASSERT_EQ(runs.size(), 3u) << read_file(d->events_path());
+  for (const auto& [run, r] : runs) {
+    EXPECT_EQ(r.ends, 1) << run;
+    EXPECT_EQ(r.end_reason, run == last ? "closed" : "truncated") << run;
+  }
+  EXPECT_EQ(runs.back().first, last);
+  EXPECT_EQ(runs.back().second.layers, static_cast<std::size_t>(layers));
+
+  // Followed live from before the first turn, the stream ends with that
+  // run's end, all its layers before it.
+  const auto sub = sigdump("subscribe", {"--pair", "p", "--since", since, "--until-run-end",
+                                         "--json", "--no-reconnect"});
+  EXPECT_TRUE(sub.exit_code == 0 || sub.exit_code == 1) << sub.err;
+  std::size_t shown = 0;
+  std::string last_line;
+  for (const std::string& line : ndjson_lines_of(sub.out)) {
+    if (line.find("\"event\":\"layer\"") != std::string::npos &&
+        line.find("\"run\":\"" + last + "\"") != std::string::npos) {
+      ++shown;
+    }
+    last_line = line;
+  }
+  EXPECT_EQ(shown, static_cast<std::size_t>(layers)) << sub.out;
+  EXPECT_NE(last_line.find("\"event\":\"run_end\""), std::string::npos) << last_line;
+  EXPECT_NE(last_line.find("\"run\":\"" + last + "\""), std::string::npos) << last_line;
 }
 
 // The stat timer's counters in `status`.

@@ -16,6 +16,7 @@
 
 #include "export/archive.h"
 #include "platform/log.h"
+#include "platform/open_writers.h"
 
 namespace sigdump::daemon {
 
@@ -310,12 +311,23 @@ void file_runs::look_at_tracked(tracked_file& tf, const struct stat& st, bool cl
   // A close seen with content that started over belongs to the old
   // content (its writer closed, another wrote at once): the new run ends
   // on its own close, or when quiet. So does a file closed with no record
-  // yet (truncated by one open, written by the next).
+  // yet (truncated by one open, written by the next), and one another
+  // process still has open for writing (the next writer truncated and wrote
+  // before the earlier one closed), asked once what it holds was read.
   if (closed && how != reread::reset && tf.state == run_state::live &&
-      !tf.file->records().empty()) {
+      !tf.file->records().empty() && !still_written(tf)) {
     end_file(tf, "closed");
   }
   pairs_.stream_pending(tf);
+}
+
+// Whether a process still has tf open for writing, so that a close is not
+// the end of what it holds (when the kernel cannot say: not still written).
+bool file_runs::still_written(const tracked_file& tf) const {
+  const auto map = tf.file->current_mapping();
+  if (!map) return false;
+  const file_identity id = map->identity();
+  return writers_of(tf.path, id.dev, id.ino) == open_writers::some;
 }
 
 // A worker reads this file: its records must not move. The scheduler looks

@@ -75,6 +75,7 @@ class file_runs {
   void look_at_tracked(tracked_file& tf, const struct stat& st, bool closed,
                        bool written_after_close);
   bool deferred_for_readers(tracked_file& tf, const struct stat& st, bool closed);
+  bool still_written(const tracked_file& tf) const;
   bool still_malformed(tracked_file& tf, const std::string& reason, std::uint64_t size);
   in_place rewritten_in_place(tracked_file& tf, const std::string& reason, std::uint64_t size,
                               std::int64_t mtime, bool closed, bool written_after_close);
