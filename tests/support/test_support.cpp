@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -109,10 +111,18 @@ run_result run(const std::vector<std::string>& argv, const std::string& stdin_te
 child::child(const std::vector<std::string>& argv, const std::vector<std::string>& env,
              const std::string& log_prefix) {
   static int counter = 0;
-  std::string base = log_prefix.empty()
-                         ? std::string("/tmp/sigdump-child-") + std::to_string(::getpid()) + "-" +
-                               std::to_string(counter++)
-                         : log_prefix;
+  // The pid alone is not unique: test processes in other pid namespaces
+  // (sandboxes sharing /tmp) have the same pids, and their children wrote
+  // into our logs. A random part makes the name this process's own.
+  static const std::string self = [] {
+    std::random_device rd;
+    char tag[17];
+    std::snprintf(tag, sizeof tag, "%08x%08x", rd(), rd());
+    return std::to_string(::getpid()) + "-" + tag;
+  }();
+  std::string base = log_prefix.empty() ? std::string("/tmp/sigdump-child-") + self + "-" +
+                                              std::to_string(counter++)
+                                        : log_prefix;
   out_path_ = base + ".out";
   err_path_ = base + ".err";
   int out_fd = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
