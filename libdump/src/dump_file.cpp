@@ -39,7 +39,7 @@ result<std::size_t> guarded_feed_bytes(dump_parser& parser, const mapping& map,
   result<std::size_t> fed = std::size_t{0};
   feed_call c{&parser, bytes, &out, &fed};
   const void* fault = nullptr;
-  if (guarded_read(&run_feed, &c, &fault)) return fed;
+  if (guarded_read({bytes}, &run_feed, &c, &fault)) return fed;
   std::uint64_t at = map.offset_of(fault);
   if (at == no_offset) at = parser.resume_offset();
   return make_error(errc::truncated, map.path(), parser.records_parsed(), at, shrank_message);

@@ -80,7 +80,7 @@ void run_hash(void* p) {
 std::optional<std::uint64_t> record_hash(const mapping& map, const record& rec) {
   hash_call c{map.bytes(), rec.header_offset, rec.end_offset, 0};
   if (c.to < c.from || c.to > c.bytes.size()) return std::nullopt;
-  if (!guarded_read(&run_hash, &c)) return std::nullopt;
+  if (!guarded_read({c.bytes}, &run_hash, &c)) return std::nullopt;
   return c.out;
 }
 
@@ -94,7 +94,7 @@ void note_tail(tracked_file& tf) {
   if (!map) return;
   const std::uint64_t end = tf.file->records().back().end_offset;
   hash_call c{map->bytes(), end - std::min<std::uint64_t>(end, 4096), end, 0};
-  if (c.to > c.bytes.size() || !guarded_read(&run_hash, &c)) return;
+  if (c.to > c.bytes.size() || !guarded_read({c.bytes}, &run_hash, &c)) return;
   tf.tail_from = c.from;
   tf.tail_to = c.to;
   tf.tail_hash = c.out;
@@ -106,7 +106,7 @@ bool tail_changed(const tracked_file& tf) {
   const auto map = tf.file->current_mapping();
   if (!map || tf.tail_to > map->size()) return false;
   hash_call c{map->bytes(), tf.tail_from, tf.tail_to, 0};
-  if (!guarded_read(&run_hash, &c)) return true;
+  if (!guarded_read({c.bytes}, &run_hash, &c)) return true;
   return c.out != tf.tail_hash;
 }
 
