@@ -1,10 +1,12 @@
 #include "sigdump/mapping.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -112,8 +114,11 @@ struct guard_frame {
 // The calling thread's innermost guard. Trivially initialised so the
 // signal handler can read it without running a TLS constructor.
 thread_local guard_frame* tls_guard = nullptr;
-// Where the last caught fault happened, read back by guarded_read.
+// Where the last caught fault happened, and the signal mask there was then,
+// read back by guarded_read.
 thread_local const void* tls_fault_address = nullptr;
+thread_local sigset_t tls_fault_mask;
+thread_local bool tls_fault_mask_known = false;
 
 struct sigaction previous_bus_action;
 
@@ -144,6 +149,10 @@ void on_sigbus(int sig, siginfo_t* info, void* uctx) {
   if (guard_frame* g = catching_guard(info)) {
     tls_guard = g->outer;
     tls_fault_address = info->si_addr;
+    // The mask before the signal: what the jump must leave (a handler
+    // interposed before ours, ThreadSanitizer's, runs with signals blocked).
+    tls_fault_mask_known = uctx != nullptr;
+    if (uctx != nullptr) tls_fault_mask = static_cast<const ucontext_t*>(uctx)->uc_sigmask;
     siglongjmp(g->env, 1);
   }
   // Not ours: behave as the previous disposition would.
@@ -292,16 +301,17 @@ bool guarded_read(guard_range range, void (*fn)(void*), void* ctx,
   guard_frame frame;
   frame.range = range;
   frame.outer = tls_guard;
-  // Save the signal mask (one sigprocmask per guard): our own handler
-  // blocks nothing, but an interposed one (ThreadSanitizer's) runs with
-  // signals blocked, and a jump out of it must not leave SIGBUS blocked.
-  if (sigsetjmp(frame.env, 1) == 0) {
+  // No mask saved (that is a system call per guard, and a parse takes one
+  // guard per header): after a jump, the mask the fault found (this one,
+  // from the handler's context) is set again.
+  if (sigsetjmp(frame.env, 0) == 0) {
     tls_guard = &frame;
     fn(ctx);
     tls_guard = frame.outer;
     return true;
   }
   tls_guard = frame.outer;
+  if (tls_fault_mask_known) ::pthread_sigmask(SIG_SETMASK, &tls_fault_mask, nullptr);
   if (fault_address != nullptr) *fault_address = tls_fault_address;
   return false;
 }
