@@ -97,7 +97,8 @@ std::string growing_dump(dump_variant variant, int records) {
 
 TEST(CopiedFeed, ParsesAsTheWholeFeedWhereverTheFileEnds) {
   for (dump_variant v : {dump_variant::binary, dump_variant::text}) {
-    const std::string bytes = growing_dump(v, 40);
+    // Text records are parsed whole at each cut: fewer of them.
+    const std::string bytes = growing_dump(v, v == dump_variant::text ? 12 : 40);
     ASSERT_GT(bytes.size(), 4u * 4096);
     for (std::uint64_t total = 0; total <= bytes.size(); total += total < 200 ? 1 : 89) {
       const std::string prefix = bytes.substr(0, static_cast<std::size_t>(total));
