@@ -3,7 +3,7 @@
 // of work there delays every request, a `hello` included, and every look
 // at a file.
 //
-// BM_LoopStall/LAYERS: the real sigdumpd with a pair of LAYERS layers laid
+// BM_LoopStall/layers:LAYERS/unmatched:0: the real sigdumpd with a pair of LAYERS layers laid
 // out as the simulator writes a network (per layer its "//in 0" record, a
 // constant weight and its "//out 0" record), each record one write(2): the
 // sample whole, then the benchmark. A client sends `hello` after `hello`
@@ -17,7 +17,16 @@
 //                      with every layer (its run_end went out when its
 //                      writer closed it, before the benchmark was written)
 //   total_us_per_layer total_ms / LAYERS (flat when the cost is linear)
+//   longest_cpu_ms     the daemon's longest loop callback in thread CPU
+//                      time (status loop_longest_cpu_us): what a request
+//                      waits for at worst on a machine with a CPU to spare,
+//                      whatever the load of this one
+//   longest_wall_ms    the same callback's wall time (scheduling included)
+//   over_5ms           callbacks that took more than 5 ms of CPU time
 // The run_revised must carry LAYERS compared layers, or the benchmark fails.
+// BM_LoopStall/layers:N/unmatched:1: the same with no benchmark name matching
+// a sample name (N unmatched names, settled when the benchmark ends); its
+// run_revised must say sample_only N.
 #include <benchmark/benchmark.h>
 #include <simdjson.h>
 
@@ -57,19 +66,21 @@ std::vector<float> values_of(int layer, bool sample) {
   return v;
 }
 
-// Writes one side of the pair, one write(2) per record, as the simulator does.
-bool write_side(const std::string& path, bool sample, int layers) {
+// Writes one side of the pair, one write(2) per record, as the simulator
+// does; with `prefix`, every name starts with it (no sample name matches).
+bool write_side(const std::string& path, bool sample, int layers, const std::string& prefix = {}) {
   auto w = dump_writer::create(path);
   if (!w) return false;
   for (int i = 0; i < layers; ++i) {
-    tensor_spec in =
-        spec_named(i == 0 ? "input" : "layer" + std::to_string(i - 1) + "/conv", layer_elements, i);
+    const std::string layer = prefix + "layer";
+    tensor_spec in = spec_named(i == 0 ? prefix + "input" : layer + std::to_string(i - 1) + "/conv",
+                                layer_elements, i);
     in.kind = record_kind::in;
-    tensor_spec weights = spec_named("layer" + std::to_string(i) + "/weights", 16, i);
+    tensor_spec weights = spec_named(layer + std::to_string(i) + "/weights", 16, i);
     weights.kind = record_kind::in;
     weights.port = 1;
     weights.constant = true;
-    const tensor_spec out = spec_named("layer" + std::to_string(i) + "/conv", layer_elements, i);
+    const tensor_spec out = spec_named(layer + std::to_string(i) + "/conv", layer_elements, i);
     if (!w->append_bytes(dump_writer::render({}, in, values_of(i - 1, sample))) ||
         !w->append_bytes(dump_writer::render({}, weights, std::vector<float>(16, 0.5f))) ||
         !w->append_bytes(dump_writer::render({}, out, values_of(i, sample)))) {
@@ -99,6 +110,9 @@ std::vector<double> hello_loop(ipc::client& c, const std::atomic<bool>& stop, st
 
 void BM_LoopStall(benchmark::State& st) {
   const int layers = static_cast<int>(st.range(0));
+  // 1: the benchmark's names are all different (every sample layer is
+  // settled unmatched once the benchmark ends).
+  const bool unmatched = st.range(1) != 0;
   for (auto _ : st) {
     const std::string dir = bench::make_temp_dir();
     const std::string sample = dir + "/sample.bin", bench_path = dir + "/bench.bin";
@@ -119,12 +133,13 @@ void BM_LoopStall(benchmark::State& st) {
       std::vector<double> busy;
       std::thread prober([&] { busy = hello_loop(*probe, stop, SIZE_MAX); });
       const auto t0 = clock_type::now();
-      const bool written =
-          write_side(sample, true, layers) && write_side(bench_path, false, layers);
+      const bool written = write_side(sample, true, layers) &&
+                           write_side(bench_path, false, layers, unmatched ? "other/" : "");
       // The sample's run_end went out when its writer closed it, before the
       // benchmark was there; the run_revised that follows the benchmark's end
       // has every layer.
-      const std::string done = "\"compared\":" + std::to_string(layers) + ',';
+      const std::string done =
+          (unmatched ? "\"sample_only\":" : "\"compared\":") + std::to_string(layers) + ',';
       std::string end;
       while (written && end.empty() && clock_type::now() - t0 < 600s) {
         auto m = sub->next_event(10s);
@@ -145,10 +160,22 @@ void BM_LoopStall(benchmark::State& st) {
       }
       simdjson::dom::parser parser;
       simdjson::dom::element doc;
-      std::int64_t compared = -1;
-      if (parser.parse(end).get(doc) || doc["coverage"]["compared"].get_int64().get(compared) ||
-          compared != layers) {
-        st.SkipWithError(("no run_revised with every layer compared: " + end).c_str());
+      // A daemon from before status had the loop's figures (a baseline
+      // binary) reports none of them.
+      std::uint64_t cpu_us = 0, wall_us = 0, over = 0;
+      auto status = probe->call("status", {}, 30s);
+      if (!status || status->is_error || parser.parse(status->result).get(doc)) {
+        st.SkipWithError("no status reply");
+        break;
+      }
+      const bool loop_figures = !doc["daemon"]["loop_longest_cpu_us"].get_uint64().get(cpu_us) &&
+                                !doc["daemon"]["loop_longest_wall_us"].get_uint64().get(wall_us) &&
+                                !doc["daemon"]["loop_over_5ms"].get_uint64().get(over);
+      std::int64_t settled = -1;
+      if (parser.parse(end).get(doc) ||
+          doc["coverage"][unmatched ? "sample_only" : "compared"].get_int64().get(settled) ||
+          settled != layers) {
+        st.SkipWithError(("no run_revised with every layer settled: " + end).c_str());
         break;
       }
       double idle_mean = 0;
@@ -162,6 +189,11 @@ void BM_LoopStall(benchmark::State& st) {
       st.counters["max_over_idle"] = mx / idle_mean;
       st.counters["p99_over_idle"] = p99 / idle_mean;
       st.counters["hellos"] = static_cast<double>(busy.size());
+      if (loop_figures) {
+        st.counters["longest_cpu_ms"] = static_cast<double>(cpu_us) / 1000.0;
+        st.counters["longest_wall_ms"] = static_cast<double>(wall_us) / 1000.0;
+        st.counters["over_5ms"] = static_cast<double>(over);
+      }
       st.counters["total_ms"] = total_ms;
       st.counters["total_us_per_layer"] = total_ms * 1000.0 / layers;
     }
@@ -169,11 +201,14 @@ void BM_LoopStall(benchmark::State& st) {
   }
 }
 BENCHMARK(BM_LoopStall)
-    ->Arg(500)
-    ->Arg(1000)
-    ->Arg(2000)
-    ->Arg(4000)
-    ->Arg(8000)
+    ->ArgNames({"layers", "unmatched"})
+    ->Args({500, 0})
+    ->Args({1000, 0})
+    ->Args({2000, 0})
+    ->Args({4000, 0})
+    ->Args({8000, 0})
+    ->Args({10000, 0})
+    ->Args({10000, 1})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

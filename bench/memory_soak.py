@@ -17,15 +17,17 @@ import time
 class soak_pair:
     """A real sigdumpd in BASE watching one pair p: the miniature simulator's
     float dump as the benchmark, the sample not written yet; `sources` are
-    the fixed and float dumps' bytes. Shared with rewrite_soak.py."""
+    the fixed and float dumps' bytes (or the given SOURCES: a sample's and
+    the benchmark's). `argv` and `env` start the same daemon again. Shared
+    with rewrite_soak.py."""
 
-    def __init__(self, base, bin_dir, extra):
+    def __init__(self, base, bin_dir, extra, sources=None):
         self.dumps = os.path.join(base, "d")
         os.mkdir(self.dumps)
         self.bench = os.path.join(self.dumps, "float_outtensor_dump.bin")
         self.sample = os.path.join(self.dumps, "fixed_outtensor_dump.bin")
-        self.sources = []
-        for mode in ("fixed", "float"):
+        self.sources = list(sources or [])
+        for mode in () if sources else ("fixed", "float"):
             out = os.path.join(base, mode + ".bin")
             subprocess.run([os.path.join(bin_dir, "sigdump"), "simulate", "--out", out, "--mode", mode],
                            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -35,12 +37,12 @@ class soak_pair:
             f.write(self.sources[1])
         self.events = os.path.join(base, "events.ndjson")
         self.sock = os.path.join(base, "sock")
-        env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(base, "nc"), XDG_RUNTIME_DIR=base)
-        self.daemon = subprocess.Popen(
-            [os.path.join(bin_dir, "sigdumpd"), "--foreground", "--state-dir", os.path.join(base, "st"),
-             "--socket", self.sock, "--events-log", self.events, "--watch", self.dumps,
-             "--pair", "p:%s=%s" % (self.sample, self.bench), "--quiet-ms", "400"] + extra,
-            env=env, stderr=subprocess.DEVNULL)
+        self.env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(base, "nc"), XDG_RUNTIME_DIR=base)
+        self.argv = [os.path.join(bin_dir, "sigdumpd"), "--foreground", "--state-dir",
+                     os.path.join(base, "st"), "--socket", self.sock, "--events-log", self.events,
+                     "--watch", self.dumps, "--pair", "p:%s=%s" % (self.sample, self.bench),
+                     "--quiet-ms", "400"] + extra
+        self.daemon = subprocess.Popen(self.argv, env=self.env, stderr=subprocess.DEVNULL)
 
 
 def rss_kib(pid):

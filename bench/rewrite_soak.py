@@ -1,37 +1,56 @@
 #!/usr/bin/env python3
-"""sigdumpd through RUNS runs of one pair whose sample is rewritten at random
-moments, with subscribers that disconnect and resume with `since`.
+"""sigdumpd through RUNS runs of one pair whose sample and benchmark are both
+rewritten at random moments, with subscribers that disconnect and resume
+with `since`, and every run's persisted results checked against
+`sigdump compare --json` on its archived files.
 
-A real daemon watches a folder holding the pair p (the miniature simulator's
-fixed-point sample and float benchmark, 13 layers). The sample is written
-RUNS times, each time in chunks with short random pauses, by one of three
-rewrites chosen at random: truncate and write (O_TRUNC), write a new file
-and rename it over the old one, or write over the old bytes in place and cut
-the rest. A third of the runs are cut off mid-write by the next rewrite; half
-of the others are followed at once by the next one, the rest once their
-run_end is in the events log. SUBSCRIBERS clients subscribe to p, and each
-now and then closes its socket and subscribes again with `since` = the clock
-of the last event it received.
+A real daemon (with --archive-dir) watches a folder holding the pair p: two
+float dumps of LAYERS layers (default 60; 64 to 448 values each), with new
+numbers at every write of either, so a layer compared with the bytes of
+another write or another benchmark run shows. The sample is written RUNS times,
+each time in chunks with short random pauses, by one of three rewrites
+chosen at random: truncate and write (O_TRUNC), write a new file and rename
+it over the old one, or write over the old bytes in place and cut the rest.
+A third of the runs are cut off mid-write by the next rewrite; half of the
+others are followed at once by the next one, the rest once their run_end is
+in the events log. Meanwhile a second writer rewrites the benchmark the same
+ways at random moments (on average every --bench-every seconds, a fifth cut
+mid-write; its last write is whole). SUBSCRIBERS clients subscribe to p, and
+each now and then closes its socket and subscribes again with `since` = the
+clock of the last event it received.
 
 Checked at the end (exit status 1 when a check fails):
-  - every run of the sample has exactly one run_start and one run_end, in
-    that order, in the events log;
+  - every run of the sample and of the benchmark has exactly one run_start
+    and one run_end, in that order, in the events log;
   - every subscriber received every event of p the log holds from its first
     subscribe on exactly once and in order, except those a `gap` event
     reported;
   - VmRSS (printed every 100 runs) after the last run is at most 1.5 times
     what it was after the first 100 (set --rss-factor);
   - the daemon holds no more descriptors (/proc/PID/fd) with every
-    subscriber gone than it did before the first one came.
+    subscriber gone than it did before the first one came;
+  - after a restart of the daemon (so what it says comes from its state
+    folder), for every sample run it keeps (--keep-runs) whose copy and
+    whose benchmark_run's copy are in the archive: `sigdump compare --json`
+    on the two copies gives the same layers (each layer's persisted object
+    as the `tensor` method returns it for that run: index, names, records,
+    n, mse, cos, rmse, max_abs, suspect, error, exactly) and, for a run that
+    ended, the same coverage, verdict and first bad layer as `runs` shows.
+    A run cut by the next rewrite (reason truncated, rewritten, replaced)
+    may have compared fewer layers than its copy holds: those it has must
+    be equal.
 
-usage: rewrite_soak.py BIN_DIR RUNS [--subscribers N] [--seed S]
-                       [--rss-factor F] [-- sigdumpd options...]
-example: python3 bench/rewrite_soak.py build/bin 1000 --subscribers 4
+usage: rewrite_soak.py BIN_DIR RUNS [--subscribers N] [--seed S] [--layers N]
+                       [--bench-every SECONDS] [--rss-factor F]
+                       [-- sigdumpd options...]
+example: python3 bench/rewrite_soak.py build/bin 1000 --subscribers 4 -- --keep-runs 2400
 """
 import argparse
+import array
 import json
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -146,13 +165,36 @@ class Subscriber(threading.Thread):
         s.close()  # drops the link, replies and events still unread
 
 
-def write_run(path, data, mode, rng, cut, base):
-    """One run of the sample: `data` written in chunks by `mode`; when `cut`,
+def layer_dump(layers, write, benchmark):
+    """A float dump of LAYERS layers ("blockNN/conv:0", [1, 64 to 448]). All
+    share the same base values; the sample adds noise that grows with the
+    layer, the benchmark shifts every layer a little, both drawn anew for
+    each WRITE (with an amplitude that alternates), so every write has its
+    own numbers: a layer compared with bytes of another write, or with
+    another benchmark run, shows."""
+    base, noise = random.Random(1), random.Random(2 * write + benchmark)
+    out = [b"isFloat: 1\n"]
+    for i in range(layers):
+        n = 64 * (1 + i % 7)
+        odd = write % 2
+        amp = (0.002 + 0.01 * odd) * (1 + i % 9) if not benchmark else 0.001 + 0.002 * odd
+        values = array.array("f", (base.uniform(-1, 1) + amp * noise.uniform(-1, 1)
+                                   for _ in range(n)))
+        out.append(("//out 0 s: 1.000000 z: 0 type: float name: block%02d/conv:0 bConstant:0 "
+                    "shape:[1, %d] dims:2\nop_out[%d] CONV_2D = {\n//buffer data size: %d\n" %
+                    (i, n, i, 4 * n)).encode())
+        out.append(values.tobytes())
+        out.append(b"\n};\n")
+    return b"".join(out)
+
+
+def write_run(path, data, mode, rng, cut, base, tmp_name="next.bin"):
+    """One run of a file: `data` written in chunks by `mode`; when `cut`,
     only part of it (the next rewrite comes in the middle)."""
     end = rng.randint(len(data) // 4, len(data) - 1) if cut else len(data)
     chunks = [data[i:i + 8192] for i in range(0, end, 8192)]
     if mode == "rename":
-        tmp = os.path.join(base, "next.bin")  # outside the watched folder
+        tmp = os.path.join(base, tmp_name)  # outside the watched folder
         with open(tmp, "wb") as f:
             for c in chunks:
                 f.write(c)
@@ -168,6 +210,286 @@ def write_run(path, data, mode, rng, cut, base):
             f.truncate()
 
 
+class BenchWriter(threading.Thread):
+    """The benchmark's writer: rewrites it at random moments with the
+    sample's rewrites, new numbers each time; its last write is whole."""
+
+    def __init__(self, path, layers, seed, base, every, modes):
+        super().__init__(daemon=True)
+        self.path, self.layers, self.base, self.every = path, layers, base, every
+        self.modes = modes
+        self.rng = random.Random(seed)
+        self.writes = self.cuts = 0
+        self.stop = threading.Event()
+        self.error = None
+
+    def run(self):
+        try:
+            while not self.stop.wait(self.rng.uniform(0, 2 * self.every)):
+                self.write(self.rng.random() < 0.2)
+            self.write(False)
+        except Exception as e:  # reported by the final check
+            self.error = repr(e)
+
+    def write(self, cut):
+        self.writes += 1
+        self.cuts += cut
+        write_run(self.path, layer_dump(self.layers, self.writes, True),
+                  self.rng.choice(self.modes), self.rng, cut, self.base,
+                  "next-benchmark.bin")
+
+
+def call_many(sock_path, requests):
+    """Sends every (method, params) on one connection; the replies in order."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock_path)
+    replies = {}
+    buf = b""
+    for first in range(0, len(requests), 256):  # a window the queue limits never see
+        batch = requests[first:first + 256]
+        s.sendall(b"".join((json.dumps({"id": first + i, "method": m, "params": p}) + "\n").encode()
+                           for i, (m, p) in enumerate(batch)))
+        while len(replies) < first + len(batch):
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                raise RuntimeError("the daemon closed the connection")
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                m = json.loads(line)
+                replies[m["id"]] = m
+    s.close()
+    return [replies[i] for i in range(len(requests))]
+
+
+# The keys of a layer object checked against `sigdump compare --json`.
+LAYER_KEYS = ("index", "name", "benchmark_name", "sample_record", "benchmark_record", "n", "mse",
+              "cos", "rmse", "max_abs", "suspect", "error")
+CUT_REASONS = ("truncated", "rewritten", "replaced")
+
+
+def check_persisted(bin_dir, sock, sample, failures):
+    """Every kept sample run against `sigdump compare --json` on its archived
+    copy and its benchmark run's; returns counts of what was checked."""
+    runs = call(sock, "runs")["result"]["runs"]
+    by_id = {r["run"]: r for r in runs}
+    n = {"checked": 0, "cut": 0, "layers": 0, "no copy": 0, "no benchmark run": 0}
+    for r in reversed(runs):
+        if r["path"] != sample:
+            continue
+        b = by_id.get(r["benchmark_run"])
+        if r["state"] == "live":
+            failures.append("%s: live after the restart" % r["run"])
+        if not b:
+            n["no benchmark run"] += 1
+            continue
+        if not r["archive"] or not b["archive"] or r["archive"]["failed"] or b["archive"]["failed"]:
+            n["no copy"] += 1
+            continue
+        out = subprocess.run([os.path.join(bin_dir, "sigdump"), "compare", "--json",
+                              r["archive"]["path"], b["archive"]["path"]],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if out.returncode not in (0, 1):
+            failures.append("%s: sigdump compare %s %s: %s" % (r["run"], r["archive"]["path"],
+                                                               b["archive"]["path"],
+                                                               out.stderr.decode().strip()))
+            continue
+        want = json.loads(out.stdout)
+        got = call_many(sock, [("tensor", {"run": r["run"], "name": l["name"]})
+                               for l in want["layers"]])
+        cut = r["end_reason"] in CUT_REASONS
+        n["checked"] += 1
+        n["cut"] += cut
+        what = "%s (%s, %s against %s)" % (r["run"], r["end_reason"], r["archive"]["path"],
+                                           b["run"])
+        have = 0
+        for l, g in zip(want["layers"], got):
+            m = g.get("result", {}).get("metrics")
+            if m is None and cut:
+                continue  # not compared before the next rewrite came
+            if m is None:
+                failures.append("%s: layer %d %s: not persisted (%s)" %
+                                (what, l["index"], l["name"], g.get("error", "no metrics")))
+                continue
+            have += 1
+            diff = [k for k in LAYER_KEYS if m.get(k) != l.get(k)]
+            if diff:
+                failures.append("%s: layer %d %s: %s" % (what, l["index"], l["name"], ", ".join(
+                    "%s %r persisted, %r by compare" % (k, m.get(k), l.get(k)) for k in diff)))
+        n["layers"] += have
+        if have != r["layers"] and not cut:
+            failures.append("%s: %d layers persisted, compare has %d" % (what, r["layers"], have))
+        if cut:
+            continue
+        for k in ("coverage", "verdict", "first_bad"):
+            a_, b_ = r.get(k), want.get(k)
+            if k == "first_bad" and a_ and b_:
+                a_, b_ = (a_["index"], a_["name"]), (b_["index"], b_["name"])
+            if a_ != b_:
+                failures.append("%s: %s %s persisted, %s by compare" %
+                                (what, k, json.dumps(a_), json.dumps(b_)))
+    return n
+
+
+def soak(a, extra, base, rng, failures):
+    extra = ["--archive-dir", os.path.join(base, "archive"), "--archive-max-bytes", "0"] + extra
+    pair = soak_pair(base, a.bin_dir, extra,
+                     [layer_dump(a.layers, 1, False), layer_dump(a.layers, 0, True)])
+    bench, sample = pair.bench, pair.sample
+    events, sock, daemon = pair.events, pair.sock, pair.daemon
+
+    def count(kind, path=sample):
+        try:
+            with open(events) as f:
+                return sum(1 for l in f if '"event":"%s"' % kind in l and path in l)
+        except FileNotFoundError:
+            return 0
+
+    def all_ended():
+        return all(count("run_end", p) >= count("run_start", p) for p in (sample, bench))
+
+    def wait_for(pred, seconds, what):
+        deadline = time.time() + seconds
+        while not pred():
+            if time.time() > deadline:
+                sys.exit("soak: %s within %d s" % (what, seconds))
+            time.sleep(0.01)
+
+    wait_for(lambda: os.path.exists(sock), 20, "no socket")
+    # The first run, finished, before anyone subscribes: the descriptor baseline.
+    with open(sample, "wb") as f:
+        f.write(pair.sources[0])
+    wait_for(lambda: count("run_end") >= 1, 20, "no run_end of the first run")
+    fds_before = fd_count(daemon.pid)
+    subs = [Subscriber(sock, a.seed * 100 + i) for i in range(a.subscribers)]
+    for s in subs:
+        s.start()
+    wait_for(lambda: all(s.first is not None for s in subs), 20, "a subscriber not answered")
+    writer = BenchWriter(bench, a.layers, a.seed * 100 + 99, base, a.bench_every, a.modes)
+    writer.start()
+    start = time.time()
+    rss_100 = None
+    modes = {"truncate": 0, "rename": 0, "inplace": 0, "cut": 0}
+    try:
+        for i in range(2, a.runs + 1):
+            mode = rng.choice(a.modes)
+            cut = rng.random() < 1 / 3 and i < a.runs
+            modes[mode] += 1
+            modes["cut"] += cut
+            write_run(sample, layer_dump(a.layers, i, False), mode, rng, cut, base)
+            if not cut and rng.random() < 0.5:
+                wait_for(lambda: count("run_end") >= count("run_start"), 30,
+                         "no run_end for run %d" % i)
+            if i % 100 == 0:
+                rss = rss_kib(daemon.pid)
+                rss_100 = rss_100 or rss
+                print("%5d runs  VmRSS %6d KiB  fds %4d  %6.1f s" %
+                      (i, rss, fd_count(daemon.pid), time.time() - start), flush=True)
+        writer.stop.set()
+        writer.join()
+        # Every run ends (the last one closed, or quiet).
+        wait_for(all_ended, 60, "runs still without run_end")
+        last = max(clock_n(e["clock"]) for e in read_log(events) if e.get("pair") == "p")
+        wait_for(lambda: all(s.error or (s.events and s.events[-1][0] >= last) for s in subs),
+                 60, "subscribers did not catch up")
+        rss_end = rss_kib(daemon.pid)
+        for s in subs:
+            s.stop = True
+        for s in subs:
+            s.join(5)
+        wait_for(lambda: call(sock, "status", {"only": "daemon"})["result"]["daemon"]["clients"]
+                 <= 1, 20, "subscribers still connected")
+        fds_after = fd_count(daemon.pid)
+        log = read_log(events)
+    finally:
+        daemon.terminate()
+        daemon.wait()
+    # What the daemon persisted, read back by a new one from its state folder.
+    daemon = subprocess.Popen(pair.argv, env=pair.env, stderr=subprocess.DEVNULL)
+    try:
+        def answers():
+            try:
+                return "result" in call(sock, "hello")
+            except OSError:  # not listening yet
+                return False
+
+        wait_for(answers, 20, "no answer on the socket after the restart")
+        wait_for(lambda: not any(r["state"] == "live" for r in call(sock, "runs")["result"]
+                                 ["runs"]), 60, "runs live after the restart")
+        checked = check_persisted(a.bin_dir, sock, sample, failures)
+    finally:
+        daemon.terminate()
+        daemon.wait()
+
+    # One run_start and one run_end per run, in that order.
+    seen = {}
+    for e in log:
+        if e.get("path") not in (sample, bench) or e["event"] not in ("run_start", "run_end"):
+            continue
+        st = seen.setdefault(e["run"], [0, 0])
+        if e["event"] == "run_start":
+            if st[0] or st[1]:
+                failures.append("%s: a second run_start" % e["run"])
+            st[0] += 1
+        else:
+            if not st[0] or st[1]:
+                failures.append("%s: run_end without run_start, or a second one" % e["run"])
+            st[1] += 1
+    for run, (s_, e_) in seen.items():
+        if (s_, e_) != (1, 1):
+            failures.append("%s: %d run_start, %d run_end" % (run, s_, e_))
+    # Subscribers: every event of p after their first subscribe, once, in order.
+    truth = [(clock_n(e["clock"]), e["event"], e.get("run")) for e in log
+             if e.get("pair") == "p" or e.get("event") == "resync"]
+    gapped = 0
+    for n, s in enumerate(subs):
+        if s.error:
+            failures.append("subscriber %d: %s" % (n, s.error))
+            continue
+        want = [t for t in truth if t[0] > s.first]
+        got = s.events
+        if len(set(c for c, _, _ in got)) != len(got):
+            failures.append("subscriber %d: an event received twice" % n)
+        received = set(got)  # once: 60 layers a run make tens of thousands of events
+        missing = [t for t in want if t not in received
+                   and not any(f <= t[0] <= to for f, to in s.gaps)]
+        gapped += sum(to - f + 1 for f, to in s.gaps)
+        if missing:
+            failures.append("subscriber %d: %d events missing without a gap, first %s" %
+                            (n, len(missing), missing[0]))
+        if [c for c, _, _ in got] != sorted(c for c, _, _ in got):
+            failures.append("subscriber %d: events out of order" % n)
+    if rss_100 and rss_end > a.rss_factor * rss_100:
+        failures.append("VmRSS grew from %d KiB at run 100 to %d KiB" % (rss_100, rss_end))
+    if writer.error:
+        failures.append("benchmark writer: " + writer.error)
+    if fds_after > fds_before:
+        failures.append("descriptors: %d before the subscribers, %d after" %
+                        (fds_before, fds_after))
+    print("runs %d (truncate %d, rename %d, in place %d; %d cut mid-write), benchmark "
+          "writes %d (%d cut), runs in the log %d (sample %d), events %d, subscribers %d "
+          "resumed %d times, %d events reported as gaps, VmRSS %s -> %d KiB, fds %d -> %d, "
+          "%.1f s" %
+          (a.runs, modes["truncate"], modes["rename"], modes["inplace"], modes["cut"],
+           writer.writes, writer.cuts, len(seen),
+           sum(1 for e in log if e["event"] == "run_start" and e.get("path") == sample),
+           len(log), len(subs), sum(s.resumes for s in subs), gapped, rss_100, rss_end,
+           fds_before, fds_after, time.time() - start))
+    print("persisted runs checked against sigdump compare --json on their copies: %d (%d cut "
+          "by the next rewrite), %d layers; not checked: %d without a benchmark run, %d "
+          "without both copies" % (checked["checked"], checked["cut"], checked["layers"],
+                                   checked["no benchmark run"], checked["no copy"]))
+    if failures:
+        # The events log, to look at what went wrong.
+        kept = os.path.join(tempfile.gettempdir(), "rewrite-soak-events.ndjson")
+        with open(kept, "w") as f:
+            f.writelines(json.dumps(e) + "\n" for e in log)
+        every = os.path.join(tempfile.gettempdir(), "rewrite-soak-failures.txt")
+        with open(every, "w") as f:
+            f.writelines(x + "\n" for x in failures)
+        print("events log kept in", kept, "and every failure in", every)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("bin_dir")
@@ -175,131 +497,27 @@ def main():
     ap.add_argument("--subscribers", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--rss-factor", type=float, default=1.5)
+    ap.add_argument("--layers", type=int, default=60)
+    ap.add_argument("--bench-every", type=float, default=2.0)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--modes", default="truncate,rename,inplace",
+                    help="the rewrites to choose from (default: all three)")
     argv = sys.argv[1:]
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     a = ap.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    a.modes = tuple(a.modes.split(","))
+    if not a.modes or any(m not in ("truncate", "rename", "inplace") for m in a.modes):
+        ap.error("--modes: a list of truncate, rename, inplace")
     rng = random.Random(a.seed)
     failures = []
-    with tempfile.TemporaryDirectory(prefix="sigdump-rewrite-soak-") as base:
-        pair = soak_pair(base, a.bin_dir, extra)
-        dumps, bench, sample, sources = pair.dumps, pair.bench, pair.sample, pair.sources
-        events, sock, daemon = pair.events, pair.sock, pair.daemon
-
-        def count(kind):
-            try:
-                with open(events) as f:
-                    return sum(1 for l in f if '"event":"%s"' % kind in l and sample in l)
-            except FileNotFoundError:
-                return 0
-
-        def wait_for(pred, seconds, what):
-            deadline = time.time() + seconds
-            while not pred():
-                if time.time() > deadline:
-                    sys.exit("soak: %s within %d s" % (what, seconds))
-                time.sleep(0.01)
-
-        wait_for(lambda: os.path.exists(sock), 20, "no socket")
-        # The first run, finished, before anyone subscribes: the descriptor baseline.
-        with open(sample, "wb") as f:
-            f.write(sources[0])
-        wait_for(lambda: count("run_end") >= 1, 20, "no run_end of the first run")
-        fds_before = fd_count(daemon.pid)
-        subs = [Subscriber(sock, a.seed * 100 + i) for i in range(a.subscribers)]
-        for s in subs:
-            s.start()
-        wait_for(lambda: all(s.first is not None for s in subs), 20, "a subscriber not answered")
-        start = time.time()
-        rss_100 = None
-        modes = {"truncate": 0, "rename": 0, "inplace": 0, "cut": 0}
-        try:
-            for i in range(2, a.runs + 1):
-                mode = rng.choice(("truncate", "rename", "inplace"))
-                cut = rng.random() < 1 / 3 and i < a.runs
-                modes[mode] += 1
-                modes["cut"] += cut
-                write_run(sample, sources[i % 2], mode, rng, cut, base)
-                if not cut and rng.random() < 0.5:
-                    wait_for(lambda: count("run_end") >= count("run_start"), 30,
-                             "no run_end for run %d" % i)
-                if i % 100 == 0:
-                    rss = rss_kib(daemon.pid)
-                    rss_100 = rss_100 or rss
-                    print("%5d runs  VmRSS %6d KiB  fds %4d  %6.1f s" %
-                          (i, rss, fd_count(daemon.pid), time.time() - start), flush=True)
-            # Every run ends (the last one closed, or quiet).
-            wait_for(lambda: count("run_end") >= count("run_start"), 60,
-                     "runs still without run_end")
-            last = max(clock_n(e["clock"]) for e in read_log(events) if e.get("pair") == "p")
-            wait_for(lambda: all(s.error or (s.events and s.events[-1][0] >= last) for s in subs),
-                     60, "subscribers did not catch up")
-            rss_end = rss_kib(daemon.pid)
-            for s in subs:
-                s.stop = True
-            for s in subs:
-                s.join(5)
-            wait_for(lambda: call(sock, "status", {"only": "daemon"})["result"]["daemon"]["clients"]
-                     <= 1, 20, "subscribers still connected")
-            fds_after = fd_count(daemon.pid)
-            log = read_log(events)
-        finally:
-            daemon.terminate()
-            daemon.wait()
-
-        # One run_start and one run_end per run, in that order.
-        seen = {}
-        for e in log:
-            if e.get("path") != sample or e["event"] not in ("run_start", "run_end"):
-                continue
-            st = seen.setdefault(e["run"], [0, 0])
-            if e["event"] == "run_start":
-                if st[0] or st[1]:
-                    failures.append("%s: a second run_start" % e["run"])
-                st[0] += 1
-            else:
-                if not st[0] or st[1]:
-                    failures.append("%s: run_end without run_start, or a second one" % e["run"])
-                st[1] += 1
-        for run, (s_, e_) in seen.items():
-            if (s_, e_) != (1, 1):
-                failures.append("%s: %d run_start, %d run_end" % (run, s_, e_))
-        # Subscribers: every event of p after their first subscribe, once, in order.
-        truth = [(clock_n(e["clock"]), e["event"], e.get("run")) for e in log
-                 if e.get("pair") == "p" or e.get("event") == "resync"]
-        gapped = 0
-        for n, s in enumerate(subs):
-            if s.error:
-                failures.append("subscriber %d: %s" % (n, s.error))
-                continue
-            want = [t for t in truth if t[0] > s.first]
-            got = s.events
-            if len(set(c for c, _, _ in got)) != len(got):
-                failures.append("subscriber %d: an event received twice" % n)
-            missing = [t for t in want if t not in set(got)
-                       and not any(f <= t[0] <= to for f, to in s.gaps)]
-            gapped += sum(to - f + 1 for f, to in s.gaps)
-            if missing:
-                failures.append("subscriber %d: %d events missing without a gap, first %s" %
-                                (n, len(missing), missing[0]))
-            if [c for c, _, _ in got] != sorted(c for c, _, _ in got):
-                failures.append("subscriber %d: events out of order" % n)
-        if rss_100 and rss_end > a.rss_factor * rss_100:
-            failures.append("VmRSS grew from %d KiB at run 100 to %d KiB" % (rss_100, rss_end))
-        if fds_after > fds_before:
-            failures.append("descriptors: %d before the subscribers, %d after" %
-                            (fds_before, fds_after))
-        print("runs %d (truncate %d, rename %d, in place %d; %d cut mid-write), sample runs in "
-              "the log %d, events %d, subscribers %d resumed %d times, %d events reported as gaps, "
-              "VmRSS %s -> %d KiB, fds %d -> %d, %.1f s" %
-              (a.runs, modes["truncate"], modes["rename"], modes["inplace"], modes["cut"],
-               len(seen), len(log), len(subs), sum(s.resumes for s in subs), gapped, rss_100,
-               rss_end, fds_before, fds_after, time.time() - start))
-        if failures:
-            # The events log, to look at what went wrong.
-            kept = os.path.join(tempfile.gettempdir(), "rewrite-soak-events.ndjson")
-            with open(kept, "w") as f:
-                f.writelines(json.dumps(e) + "\n" for e in log)
-            print("events log kept in", kept)
+    base = tempfile.mkdtemp(prefix="sigdump-rewrite-soak-")
+    try:
+        soak(a, extra, base, rng, failures)
+    finally:
+        if a.keep:
+            print("kept", base)
+        else:
+            shutil.rmtree(base)
     for f in failures[:20]:
         print("FAIL:", f)
     if failures:

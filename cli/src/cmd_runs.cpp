@@ -16,8 +16,9 @@ constexpr const char* runs_help =
 Lists the runs sigdumpd has seen, newest first: each time a watched dump file
 is created, replaced, truncated or rewritten a new run starts. Runs of
 earlier daemon instances, read back from its state folder, are included.
-Columns: run id, state (live, ended, reset), pair, layers compared, suspect
-layers, first bad layer, start time, file; "[copy: PATH]" after the file
+Columns: run id, state (live, ended, reset), pair, the benchmark run its
+layers are compared with (AGAINST), layers compared, suspect layers, start
+time, first bad layer, file; "[copy: PATH]" after the file
 when the daemon archived the run (a run whose file was overwritten is still
 queryable from its copy: sigdump query NAME --run RUN).
 
@@ -81,8 +82,8 @@ int run_runs(const std::vector<std::string>& args) {
     std::printf("no runs yet\n");
     return exit_ok;
   }
-  std::printf("%-8s %-6s %-16s %7s %7s  %-19s  %-30s %s\n", "RUN", "STATE", "PAIR", "LAYERS",
-              "SUSPECT", "STARTED", "FIRST BAD", "FILE");
+  std::printf("%-8s %-6s %-16s %-8s %7s %7s  %-19s  %-30s %s\n", "RUN", "STATE", "PAIR", "AGAINST",
+              "LAYERS", "SUSPECT", "STARTED", "FIRST BAD", "FILE");
   for (auto r : runs) {
     std::string first_bad = "-";
     if (auto fb = live::member(r, "first_bad")) {
@@ -95,8 +96,9 @@ int run_runs(const std::vector<std::string>& args) {
       copy = live::boolean(*arc, "failed").value_or(false) ? "  [copy failed: " : "  [copy: ";
       copy += live::str(*arc, "path") + "]";
     }
-    std::printf("%-8s %-6s %-16s %7lld %7lld  %-19s  %-30s %s%s\n",
+    std::printf("%-8s %-6s %-16s %-8s %7lld %7lld  %-19s  %-30s %s%s\n",
                 live::str(r, "run", "?").c_str(), state.c_str(), live::str(r, "pair", "-").c_str(),
+                live::str(r, "benchmark_run", "-").c_str(),
                 static_cast<long long>(live::integer(r, "layers").value_or(0)),
                 static_cast<long long>(live::integer(r, "suspect").value_or(0)),
                 local_time(live::integer(r, "started")).c_str(), first_bad.c_str(),

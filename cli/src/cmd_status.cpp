@@ -117,8 +117,10 @@ int print_text(simdjson::dom::element doc) {
                   live::str(e, "run", "-").c_str(),
                   static_cast<long long>(live::integer(e, "layers").value_or(0)),
                   static_cast<long long>(live::integer(e, "suspect").value_or(0)));
-      std::printf("    sample: %s\n    benchmark: %s\n", live::str(e, "sample").c_str(),
-                  live::str(e, "benchmark").c_str());
+      const std::string bench_run = live::str(e, "benchmark_run");
+      std::printf("    sample: %s\n    benchmark: %s%s%s\n", live::str(e, "sample").c_str(),
+                  live::str(e, "benchmark").c_str(), bench_run.empty() ? "" : "  run ",
+                  bench_run.c_str());
       print_own(e);
       print_first_bad(e);
       if (auto dg = live::member(e, "diagnosis")) {

@@ -146,10 +146,12 @@ class table_printer {
       const std::string how = kind == "run_end"
                                   ? "ended (" + live::str(ev, "reason", "?") + ")"
                                   : "revised (was " + live::str(ev, "previous_verdict", "?") + ")";
-      std::printf("%s-- run %s %s: %lld layers, %lld suspect%s\n", bold(),
+      const std::string bench_run = live::str(ev, "benchmark_run");
+      std::printf("%s-- run %s %s: %lld layers, %lld suspect%s%s%s\n", bold(),
                   live::str(ev, "run", "?").c_str(), how.c_str(),
                   static_cast<long long>(live::integer(ev, "layers").value_or(0)),
-                  static_cast<long long>(live::integer(ev, "suspect").value_or(0)), reset());
+                  static_cast<long long>(live::integer(ev, "suspect").value_or(0)),
+                  bench_run.empty() ? "" : ", against benchmark run ", bench_run.c_str(), reset());
       if (auto c = live::member(ev, "coverage")) {
         std::printf("   coverage: %s\n", live::str(*c, "text").c_str());
       }

@@ -2,8 +2,9 @@
 // which: against a real sigdumpd under both event loops, with the
 // benchmark rewritten while the sample is being written, every layer of
 // the sample run ends up compared with the new benchmark run (it used to
-// mix both), run_end, runs and status name that run, a restart keeps it,
-// and `sigdump report RUN` reads that run rather than guessing by time.
+// mix both), run_end, runs and status name that run (in JSON and in the
+// text a person reads), a restart keeps it, and `sigdump report RUN` reads
+// that run rather than guessing by time.
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -120,6 +121,25 @@ TEST_P(BenchmarkRun, ABenchmarkRewrittenMidRunIsTheOneEveryLayerIsComparedWith) 
   auto report = sigdump("report", {sample_run, "--out", dir_.file("r.html")});
   EXPECT_NE(report.out.find("benchmark " + bench_ + " (" + new_bench + ")"), std::string::npos)
       << report.out << report.err;
+  // The text outputs say it too, where a person looks for it: the AGAINST
+  // column of runs, the benchmark line of status, the end line of a run.
+  auto runs = sigdump("runs", {"--pair", "p"});
+  EXPECT_NE(runs.out.find(" AGAINST "), std::string::npos) << runs.out;
+  EXPECT_NE(runs.out.find(sample_run + " "), std::string::npos) << runs.out;
+  EXPECT_NE(runs.out.find(" p                " + new_bench + " "), std::string::npos) << runs.out;
+  auto status = sigdump("status");
+  EXPECT_NE(status.out.find("    benchmark: " + bench_ + "  run " + new_bench + "\n"),
+            std::string::npos)
+      << status.out;
+  // The fresh state: run_start, the layers, run_end (whose replay did not
+  // name the benchmark run).
+  auto sub = sigdump("subscribe",
+                     {"--pair", "p", "--no-reconnect", "--count", std::to_string(layers + 2)});
+  EXPECT_NE(sub.out.find("-- run " + sample_run + " ended (closed): " + std::to_string(layers) +
+                         " layers, " + std::to_string(layers) + " suspect, against benchmark run " +
+                         new_bench + "\n"),
+            std::string::npos)
+      << sub.out << sub.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Loops, BenchmarkRun, ::testing::Values("io_uring", "epoll"),

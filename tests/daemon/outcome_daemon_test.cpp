@@ -153,10 +153,13 @@ TEST_P(RunOutcome, LiveDiagnosisAndAdviceAreTheOfflineOnes) {
 
 // A run that ended incomplete (a benchmark cut after two layers) says so
 // after a restart too: same coverage, verdict, diagnosis and advice (the
-// verdict used to come back "nothing_compared", the coverage all zero).
+// verdict used to come back "nothing_compared", the coverage all zero), in
+// runs and in status (whose pair used to show no run at all once its
+// sample was gone).
 TEST_P(RunOutcome, EndedRunsKeepCoverageAndVerdictAcrossARestart) {
   const auto keys = {"coverage", "verdict", "suspect", "first_bad", "diagnosis", "advice"};
-  outcome before;
+  const auto pair_keys = {"run", "benchmark_run", "coverage", "verdict", "first_bad"};
+  outcome before, pair_before;
   {
     auto d = start();
     write(bench_, 2, 1.0f);
@@ -164,6 +167,7 @@ TEST_P(RunOutcome, EndedRunsKeepCoverageAndVerdictAcrossARestart) {
     write(sample_, 5, 1.001f);
     ASSERT_TRUE(ended(*d, sample_)) << d->proc().stderr_text();
     before = listed(dir_.file("sock"), sample_, keys);
+    pair_before = pair_status(dir_.file("sock"), pair_keys);
     ASSERT_TRUE(d->proc().signal(SIGTERM));
     ASSERT_EQ(d->proc().wait(), 0) << d->proc().stderr_text();
   }
@@ -176,9 +180,11 @@ TEST_P(RunOutcome, EndedRunsKeepCoverageAndVerdictAcrossARestart) {
     if (restart == 2) fs::remove(sample_);
     auto d = start();
     EXPECT_EQ(listed(dir_.file("sock"), sample_, keys), before) << "restart " << restart;
+    EXPECT_EQ(pair_status(dir_.file("sock"), pair_keys), pair_before) << "restart " << restart;
     ASSERT_TRUE(d->proc().signal(SIGTERM));
     ASSERT_EQ(d->proc().wait(), 0) << d->proc().stderr_text();
   }
+  ASSERT_NE(pair_before.at("run"), "null");
 }
 
 // A restart continues the runs of unchanged files: their results are what

@@ -351,6 +351,82 @@ TEST_P(RunLife, RunAppendedToAfterItsRunEndEndsOnce) {
   EXPECT_EQ(list_runs(dir_.file("sock"))[run].layers, static_cast<std::uint64_t>(layers));
 }
 
+// A run whose file stopped being readable (written over in place with
+// bytes that do not parse: the daemon drops the file until it parses) ends
+// at once, with the layers compared so far, though some of its records
+// still waited for a benchmark that is being written: they can no longer
+// be compared. It waited for the benchmark's end instead, and when the
+// file's next run had started by then, forever: no run_end at all.
+TEST_P(RunLife, RunWhoseFileIsDroppedEndsThoughRecordsWaitForTheBenchmark) {
+  // The benchmark stays live (open, never quiet) with 3 of the sample's 6 layers.
+  auto b = dump_writer::create(bench_);
+  ASSERT_TRUE(b);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(b->write(spec_of("net/l" + std::to_string(i), 256, i), ramp(256, 1.0f)));
+  }
+  auto argv = args();
+  argv.insert(argv.end(), {"--quiet-ms", "600000"});
+  test_daemon d(dir_, argv, loop());
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  auto s = dump_writer::create(sample_);
+  ASSERT_TRUE(s);
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(s->write(spec_of("net/l" + std::to_string(i), 256, i), ramp(256, 1.01f)));
+  }
+  const auto third = d.wait_event(
+      [&](const logged_event& e) {
+        return e.event == "layer" && e.path == sample_ && e.index == 2;
+      },
+      std::chrono::seconds(60));
+  ASSERT_EQ(third.event, "layer") << read_file(d.events_path());
+  const std::string run = third.run;
+
+  // Written over in place, same size, with lines that are no dump.
+  const auto size = fs::file_size(sample_);
+  {
+    std::string junk = "isFloat: 1\n";
+    while (junk.size() < size) junk += "//out not a header line\n";
+    junk.resize(size);
+    std::fstream over(sample_, std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(over.write(junk.data(), static_cast<std::streamsize>(junk.size())));
+  }
+  const auto end =
+      d.wait_event([&](const logged_event& e) { return e.event == "run_end" && e.run == run; },
+                   std::chrono::seconds(60));
+  ASSERT_EQ(end.event, "run_end") << read_file(d.events_path()) << d.proc().stderr_text();
+  // The 3 it never compared are pending: the run is incomplete, not a pass.
+  for (const auto& line : ndjson_lines(d.events_path())) {
+    if (line.find("\"event\":\"run_end\"") == std::string::npos ||
+        line.find("\"run\":\"" + run + "\"") == std::string::npos) {
+      continue;
+    }
+    EXPECT_NE(line.find("\"pending\":3"), std::string::npos) << line;
+    EXPECT_NE(line.find("\"verdict\":\"incomplete\""), std::string::npos) << line;
+  }
+
+  // The file parses again: its next run, to its end once both writers close.
+  ASSERT_TRUE(s->close());
+  write_dump(sample_, 3, 1.02f);
+  const auto next = d.wait_event(
+      [&](const logged_event& e) {
+        return e.event == "run_start" && e.path == sample_ && e.run != run;
+      },
+      std::chrono::seconds(60));
+  ASSERT_EQ(next.event, "run_start") << read_file(d.events_path());
+  ASSERT_TRUE(b->close());
+  const auto next_end =
+      d.wait_event([&](const logged_event& e) { return e.event == "run_end" && e.run == next.run; },
+                   std::chrono::seconds(60));
+  ASSERT_EQ(next_end.event, "run_end") << read_file(d.events_path());
+  std::size_t ends = 0, layers = 0;
+  for (const auto& e : d.events()) {
+    ends += e.event == "run_end" && e.run == run;
+    layers += e.event == "layer" && e.run == run;
+  }
+  EXPECT_EQ(ends, 1u) << read_file(d.events_path());
+  EXPECT_EQ(layers, 3u) << read_file(d.events_path());
+}
+
 INSTANTIATE_TEST_SUITE_P(Loops, RunLife, ::testing::Values("io_uring", "epoll"),
                          [](const auto& p) { return std::string(p.param); });
 

@@ -178,5 +178,28 @@ TEST(StateStore, IndexIsReplacedAtomically) {
   EXPECT_EQ(*next, 6u);
 }
 
+// write_index_later (a run start) writes on the sync thread what
+// write_index writes: a store opened afterwards numbers on from it.
+TEST(StateStore, IndexWrittenLaterIsTheSameIndex) {
+  temp_dir dir;
+  {
+    auto now = state_store::open(dir.file("now"));
+    ASSERT_TRUE(now);
+    ASSERT_TRUE(now->write_index(9));
+  }
+  const std::string expected = read_file(dir.file("now") + "/index.json");
+  ASSERT_FALSE(expected.empty());
+  auto s = state_store::open(dir.file("later"));
+  ASSERT_TRUE(s);
+  s->write_index_later(9);
+  const std::string path = dir.file("later") + "/index.json";
+  EXPECT_TRUE(sigdump::testing::wait_until([&] { return read_file(path) == expected; }))
+      << read_file(path);
+  std::map<std::uint64_t, std::shared_ptr<run_info>> runs;
+  auto next = s->load(runs);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, 9u);
+}
+
 }  // namespace
 }  // namespace sigdump::daemon

@@ -16,11 +16,11 @@ daemon=$!
 for _ in $(seq 200); do [ -S "$T/sock" ] && break; sleep 0.05; done
 [ -S "$T/sock" ] || { echo "FAIL: daemon did not listen"; cat "$T/daemon.log"; exit 1; }
 "$bin/sigdump" simulate --mode fixed --out "$T/fixed/sigma_outtensor_dump.bin"
-# Wait until the pair's run has all 13 layers.
+# Wait until the pair's run has all 13 layers (column 5: RUN STATE PAIR AGAINST LAYERS).
 run=
 for _ in $(seq 200); do
   line=$("$bin/sigdump" runs --socket "$T/sock" --pair demo | awk 'NR==2')
-  if [ "$(awk '{print $4}' <<<"$line")" = 13 ]; then run=$(awk '{print $1}' <<<"$line"); break; fi
+  if [ "$(awk '{print $5}' <<<"$line")" = 13 ]; then run=$(awk '{print $1}' <<<"$line"); break; fi
   sleep 0.05
 done
 [ -n "$run" ] || { echo "FAIL: the pair's run never reached 13 layers"; exit 1; }

@@ -31,9 +31,12 @@ std::int64_t mtime_of(const struct stat& st) {
 // Records a look parses at most: a growth of thousands of records (the
 // writer far ahead of the daemon) is parsed and queued for matching a
 // slice at a time, the rest by a posted look (file_runs::look_later), so
-// the loop serves requests and other files in between. About half a
-// millisecond of the loop's time on the 2-core build machine.
-constexpr std::size_t records_per_look = 512;
+// the loop serves requests and other files in between. A look of 256
+// records, with the matching and publishing it sets off (which share the
+// callback's time budget, loop_slice), took at most 3-4.5 ms of the loop
+// thread's CPU time at 8,000-10,000 layers (bench/loop_stall_bench.cpp;
+// 512 records took 4-6 ms).
+constexpr std::size_t records_per_look = 256;
 
 // Opens path for a look: at most records_per_look records parsed. libdump
 // reads mapped bytes only under its SIGBUS guard and reports a file that
@@ -105,9 +108,7 @@ bool tail_changed(const tracked_file& tf) {
   if (tf.tail_to == 0 || !tf.file) return false;
   const auto map = tf.file->current_mapping();
   if (!map || tf.tail_to > map->size()) return false;
-  hash_call c{map->bytes(), tf.tail_from, tf.tail_to, 0};
-  if (!guarded_read({c.bytes}, &run_hash, &c)) return true;
-  return c.out != tf.tail_hash;
+  return !tail_holds(*tf.file, tail_mark{tf.tail_from, tf.tail_to, tf.tail_hash});
 }
 
 // f with the records it left for later parsed too.
@@ -120,6 +121,16 @@ result<dump_file> read_to_end(dump_file f) {
 }
 
 }  // namespace
+
+tail_mark tail_of(const tracked_file& tf) { return {tf.tail_from, tf.tail_to, tf.tail_hash}; }
+
+bool tail_holds(const dump_file& f, const tail_mark& t) {
+  if (t.to == 0) return true;
+  const auto map = f.current_mapping();
+  if (!map || t.to > map->size()) return false;
+  hash_call c{map->bytes(), t.from, t.to, 0};
+  return guarded_read({c.bytes}, &run_hash, &c) && c.out == t.hash;
+}
 
 std::optional<file_fingerprint> fingerprint_of(const tracked_file& tf) {
   if (!tf.file) return std::nullopt;

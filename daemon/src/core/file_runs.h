@@ -132,6 +132,16 @@ void publish_run_event(daemon_state& state, event_kind kind, const run_info& r,
                        const std::string& reason, const std::string& previous = {});
 /* The current runs of tf, its primary run (tf.run) first. */
 std::vector<std::shared_ptr<run_info>> runs_of(const daemon_state& state, const tracked_file& tf);
+/* The last 4 KiB of a file's complete records and their hash, as its last
+   look noted them ([from, to); to == 0: none noted). */
+struct tail_mark {
+  std::uint64_t from = 0, to = 0, hash = 0;
+};
+tail_mark tail_of(const tracked_file& tf);
+/* Whether f still holds those bytes: false once they changed or were cut
+   off (the file started over since). Reads mapped bytes under the SIGBUS
+   guard; safe on a worker that holds a lease on f. */
+bool tail_holds(const dump_file& f, const tail_mark& t);
 /* tf's fingerprint now (from its last look); nullopt if it cannot be read. */
 std::optional<file_fingerprint> fingerprint_of(const tracked_file& tf);
 /* The steady clock in milliseconds, as tracked_file::last_change_ms counts. */

@@ -29,6 +29,9 @@ struct pair_scheduler::job {
   std::uint32_t bench_record = 0;
   match_rule rule = match_rule::exact;
   file_lease sample, bench;
+  tail_mark sample_tail, bench_tail;  // each side's tail when the job was handed out
+  bool sample_moved = false;          // and a side no longer held it after the comparison
+  bool bench_moved = false;
   layer_result result;
   std::uint64_t chunks_streamed = 0;   // chunks summed before the record was complete
   std::uint64_t chunks_discarded = 0;  // and summed again: a truncation had unmapped them
@@ -95,10 +98,12 @@ void pair_scheduler::run_ended(run_info& r, run_state how, const std::string& re
       rw.end_reason = reason;
       rw.end_state = how;
     }
-    // Its records are gone (reset, deleted, stopped) or its pair is:
-    // layers still waiting for their benchmark will never be compared.
+    // Its records are gone (reset, deleted, stopped, or its file is no
+    // longer read: dropped until it parses again) or its pair is: layers
+    // still waiting for their benchmark will never be compared (matching
+    // follows only the file's current run).
     if (how != run_state::ended || reason == "deleted" || reason == "stopped" ||
-        reason == "unpaired") {
+        reason == "unpaired" || !file_holds(r)) {
       for (auto& e : rw.queue) {
         if (e.what == queued_record::status::waiting) e.what = queued_record::status::skipped;
       }
@@ -141,13 +146,33 @@ void pair_scheduler::benchmark_grew(const std::string& path) {
 }
 
 void pair_scheduler::benchmark_changed(const std::string& path) {
+  std::vector<std::uint64_t> waking;
   for (auto& p : state_.pairs) {
     if (p.benchmark_file != path && sides_.resolve(p.benchmark) != path) continue;
     try_match(p);
-    auto rit = state_.runs.find(p.run);
-    auto wit = work_.find(p.run);
-    if (rit != state_.runs.end() && wit != work_.end()) maybe_finish(*rit->second, wit->second);
+    waking.push_back(p.run);
+    // Earlier runs of the pair whose run_end waits (on this benchmark's
+    // end, say) while the pair's next run has started.
+    for (const auto& [n, w] : work_) {
+      if (n == p.run || w.end_reason.empty()) continue;
+      auto rit = state_.runs.find(n);
+      if (rit != state_.runs.end() && rit->second && rit->second->pair == p.name) {
+        waking.push_back(n);
+      }
+    }
   }
+  for (std::uint64_t n : waking) {
+    auto rit = state_.runs.find(n);
+    auto wit = work_.find(n);
+    if (rit != state_.runs.end() && rit->second && wit != work_.end()) {
+      maybe_finish(*rit->second, wit->second);
+    }
+  }
+}
+
+bool pair_scheduler::file_holds(const run_info& r) const {
+  auto f = state_.files.find(r.path);
+  return r.file && f != state_.files.end() && f->second == r.file && r.file->holds_run(r.number);
 }
 
 void pair_scheduler::match_all() {
@@ -221,6 +246,8 @@ void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
   }
   if (w.stream && w.stream->sample_record() <= sample_record) w.stream.reset();
   const std::uint64_t elements = sample->file->records()[sample_record].elements;
+  j->sample_tail = tail_of(*sample);
+  j->bench_tail = tail_of(*bench);
   j->sample = file_lease(std::move(sample));
   j->bench = file_lease(std::move(bench));
   ++w.in_flight;
@@ -257,6 +284,10 @@ void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
                                std::string("comparison failed: ") + e.what());
     }
     j->result.rule = j->rule;
+    // Read after the sample started over (truncated and written again,
+    // rewritten): the bytes compared may be the next run's.
+    j->sample_moved = !tail_holds(*j->sample.get(), j->sample_tail);
+    j->bench_moved = !tail_holds(*j->bench.get(), j->bench_tail);
     loop->post([this, j, alive] {
       if (*alive) on_result(j);
     });
@@ -278,11 +309,20 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
     run_info& r = *rit->second;
     run_work& w = wit->second;
     if (w.in_flight > 0) --w.in_flight;
+    // Once its sample started over, the run's records are no longer in the
+    // file: what was read from then on is not published (the look that
+    // follows resets the run), so no layer holds another run's bytes.
+    w.sample_moved = w.sample_moved || j->sample_moved;
     if (j->seq >= w.front_seq && j->seq - w.front_seq < w.queue.size()) {
       queued_record& e = w.queue[static_cast<std::size_t>(j->seq - w.front_seq)];
-      if (e.what == queued_record::status::running) {
+      if (e.what == queued_record::status::running && !w.sample_moved && j->bench_moved) {
+        // Read from the benchmark's next run under the old one's name: it
+        // waits again, and once a look starts that run the sample run is
+        // compared again against it (rebenched).
+        e.what = queued_record::status::waiting;
+      } else if (e.what == queued_record::status::running) {
         e.result = std::move(j->result);
-        e.what = queued_record::status::done;
+        e.what = w.sample_moved ? queued_record::status::skipped : queued_record::status::done;
       }
     }
     // Publish in report order: a fast small layer waits for a slower
@@ -301,12 +341,24 @@ std::vector<std::string> pair_scheduler::release(file_lease& a, file_lease& b) {
   return paths;
 }
 
-// Files whose refresh waited for the leases just released.
+// Files whose refresh waited for the leases just released: looked at in a
+// posted call (one per file at a time), not in the callback that released
+// them, which has published results already.
 void pair_scheduler::look_again(const std::vector<std::string>& paths) {
   for (const auto& p : paths) {
     auto f = state_.files.find(p);
-    if (f != state_.files.end() && f->second->refresh_wanted && f->second->readers.load() == 0)
-      look_(p);
+    if (f == state_.files.end() || !f->second->refresh_wanted || f->second->readers.load() > 0)
+      continue;
+    if (!again_posted_.insert(p).second) continue;
+    loop_.post([this, alive = alive_, p] {
+      if (!*alive) return;
+      again_posted_.erase(p);
+      auto again = state_.files.find(p);
+      if (again != state_.files.end() && again->second->refresh_wanted &&
+          again->second->readers.load() == 0) {
+        look_(p);
+      }
+    });
   }
 }
 
@@ -488,11 +540,10 @@ void pair_scheduler::continue_later(run_info& r, bool& flag, bool publish) {
     }
     w.match.continued = false;
     for (auto& p : state_.pairs) {
-      if (p.name == rr.pair && p.run == run) {
-        try_match(p);
-        return;
-      }
+      if (p.name == rr.pair && p.run == run) try_match(p);
     }
+    // try_match returns early (without publishing) when the run's file no
+    // longer holds it: its end must not wait for a match that never comes.
     maybe_finish(rr, w);
   });
 }

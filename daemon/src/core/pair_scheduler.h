@@ -55,7 +55,7 @@ class pair_scheduler {
   /* r ended (its state, end_reason and ended are set): its run_end goes
      out once the layers being computed are published, and those waiting
      for a benchmark still being written (unless r was reset, deleted or
-     stopped: those are dropped). A run that ended settles, as a
+     stopped, or its file no longer holds it: those are dropped). A run that ended settles, as a
      benchmark, the samples waiting on it. */
   void run_ended(run_info& r, run_state how, const std::string& reason);
   /* New records [first_new, ...) of tf belong to run r: the compared ones
@@ -64,7 +64,8 @@ class pair_scheduler {
   /* The file at path grew: the pairs whose benchmark it is match again. */
   void benchmark_grew(const std::string& path);
   /* The file at path ended or is gone: the pairs whose benchmark it is
-     settle what waited on it. */
+     settle what waited on it, and earlier runs of those pairs whose
+     run_end waits go on to it. */
   void benchmark_changed(const std::string& path);
   /* Every pair matches again (a rescan). */
   void match_all();
@@ -131,6 +132,9 @@ class pair_scheduler {
     // A layer was handed out against r.benchmark_run: another benchmark run
     // is not mixed in (rebench).
     bool bench_pinned = false;
+    // A comparison found the sample no longer holding the run's bytes:
+    // later results of the run are not published either.
+    bool sample_moved = false;
     // The sample's cut record, when big and already matched: its chunks are
     // summed as its bytes land, and its comparison reuses them. Matched
     // against the benchmark file stream_bench_path in its run
@@ -190,6 +194,9 @@ class pair_scheduler {
   /* Notes r's results as the ones announced (w.announced, its verdict). */
   static void note_announced(const run_info& r, run_work& w);
   bool benchmark_live(const run_info& r);
+  /* Whether r's file is still tracked and still holds r (only then can its
+     waiting records be matched). */
+  bool file_holds(const run_info& r) const;
 
   event_loop& loop_;
   daemon_state& state_;
@@ -200,6 +207,7 @@ class pair_scheduler {
   std::map<std::uint64_t, run_work> work_;  // live comparisons by run number
   std::size_t in_flight_ = 0;
   timer_id follow_timer_ = 0;            // one-shot: looks again at follow_paths_
+  std::set<std::string> again_posted_;   // files a posted look_again call will look at
   std::set<std::string> follow_paths_;   // paired dumps being written: looked at in 1 ms
   timer_id summary_timer_ = 0;           // one-shot: recomputes summary_due_'s summaries
   std::set<std::uint64_t> summary_due_;  // runs whose summary was put off

@@ -32,15 +32,28 @@ void pair_sides::configure(const std::vector<pair_config>& pairs) {
       if (p.name_map) own->name_map = *p.name_map;
       info.compare = std::move(own);
     }
+    bool known = false;
     for (const auto& old : state_.pairs) {
       if (old.name != p.name || old.sample != p.sample) continue;
+      known = true;
       info.run = old.run;
       info.sample_file = old.sample_file;
       if (old.benchmark == p.benchmark) info.benchmark_file = old.benchmark_file;
     }
+    // New to this daemon (its start, or a reload): the pair's newest run
+    // read back from the state folder, so status shows its outcome even
+    // when its sample is gone (a run of the file on disk replaces it).
+    if (!known) info.run = newest_run_of(p.name);
     out.push_back(std::move(info));
   }
   state_.pairs = std::move(out);
+}
+
+std::uint64_t pair_sides::newest_run_of(const std::string& pair) const {
+  for (auto it = state_.runs.rbegin(); it != state_.runs.rend(); ++it) {
+    if (it->second->pair == pair) return it->first;
+  }
+  return 0;
 }
 
 std::string pair_sides::resolve(const std::string& side) {

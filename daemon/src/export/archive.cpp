@@ -1,210 +1,32 @@
-// The run archive: a copy of every run's dump as it grows (copier thread),
-// its index (archive.json), the byte budget and eviction, and the copies
-// read back for overwritten runs. Over 600 lines because the copy channels,
-// the eviction and the index all work on one entries map on the loop
-// thread; moving the index's persistence to its own file is the next split.
+// The run archive's life on the loop thread: opening and stopping it, the
+// hooks that follow a run (start, growth, end, a restart's continued runs,
+// live runs adopted by a reload) and schedule its copy jobs, their outcomes,
+// and the copies read back for overwritten runs. The copy jobs are in
+// archive_copier.cpp, archive.json in archive_index.cpp, the byte budget in
+// archive_eviction.cpp.
 #include "export/archive.h"
 
 #include <fcntl.h>
-#include <simdjson.h>
 #include <sys/file.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 
+#include "export/archive_copier.h"
 #include "platform/log.h"
 #include "platform/private_dir.h"
-#include "sigdump/atomic_file.h"
 #include "sigdump/dump_file.h"
-#include "sigdump/json_util.h"
 #include "sigdump/path_util.h"
 
 namespace sigdump::daemon {
 
 namespace {
 
-namespace fs = std::filesystem;
-
-// One copy_file_range/sendfile call at most: the copier looks at the cancel
-// flag and at the source's size between slices.
-constexpr std::uint64_t slice_bytes = 8u << 20;
-// A run's bytes after its last record copied at its end: a trailer and
-// blank lines are a few bytes; more than this is not a trailer.
-constexpr std::uint64_t max_tail_bytes = 64u << 10;
-
 std::unexpected<error> io_error(const std::string& file, const std::string& what) {
   return make_error(errc::io, file, no_record, no_offset, what + ": " + std::strerror(errno));
-}
-
-}  // namespace
-
-struct archive::channel {
-  ipc::unique_fd src, dst;
-  std::atomic<bool> cancel{false};
-  std::atomic<bool> abandon{false};      // dropped or stopped: do not even sync
-  std::atomic<std::uint64_t> copied{0};  // bytes of dst, kept by the copier
-  std::atomic<bool> synced{false};       // the last job's fdatasync succeeded
-  bool use_sendfile = false;             // copier thread only
-};
-
-struct archive::outcome {
-  std::uint64_t reached = 0;  // copy size afterwards
-  int error = 0;              // errno of a failed copy or sync (source or archive side)
-  bool shrank = false;        // the source was cut below what was verified
-  bool final = false;         // the job run at the run's end (rest, trailer, sync)
-  bool synced = false;        // final: fdatasync succeeded after the last byte
-};
-
-namespace {
-
-// Copier thread: copies source bytes [from, to) to the same offsets of the
-// copy, in the kernel. copy_file_range (a reflink or a server-side copy
-// where the filesystem can) refuses a copy between two filesystems (EXDEV);
-// sendfile then does the same in-kernel copy through the page cache.
-template <class Channel, class Outcome>
-Outcome copy_range(Channel& ch, std::uint64_t from, std::uint64_t to) {
-  Outcome o;
-  o.reached = from;
-  while (o.reached < to && !ch.cancel.load(std::memory_order_acquire)) {
-    const std::uint64_t start = o.reached;
-    const auto n = static_cast<std::size_t>(std::min(to - start, slice_bytes));
-    ssize_t r = 0;
-    if (!ch.use_sendfile) {
-      auto in = static_cast<loff_t>(start), out = static_cast<loff_t>(start);
-      r = ::copy_file_range(ch.src.get(), &in, ch.dst.get(), &out, n, 0);
-      if (r < 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)) {
-        log(log_level::debug, std::string("archive: copy_file_range: ") + std::strerror(errno) +
-                                  "; copying with sendfile");
-        ch.use_sendfile = true;
-        continue;
-      }
-    } else {
-      if (::lseek(ch.dst.get(), static_cast<off_t>(start), SEEK_SET) < 0) {
-        o.error = errno;
-        break;
-      }
-      auto in = static_cast<off_t>(start);
-      r = ::sendfile(ch.dst.get(), ch.src.get(), &in, n);
-    }
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      o.error = errno;
-      break;
-    }
-    if (r == 0) {  // end of the source below what was verified: it was cut
-      o.shrank = true;
-      break;
-    }
-    o.reached = start + static_cast<std::uint64_t>(r);
-    // A writer that truncated while this slice was copied may have put
-    // another run's bytes into it: keep only what came before the slice.
-    struct stat st {};
-    if (::fstat(ch.src.get(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) < o.reached) {
-      if (::ftruncate(ch.dst.get(), static_cast<off_t>(start)) == 0) o.reached = start;
-      o.shrank = true;
-    }
-    ch.copied.store(o.reached, std::memory_order_release);
-    if (o.shrank) break;
-  }
-  ch.copied.store(o.reached, std::memory_order_release);
-  return o;
-}
-
-bool only_chars(std::string_view s, std::string_view allowed) noexcept {
-  return s.find_first_not_of(allowed) == std::string_view::npos;
-}
-
-// Whether bytes after a run's last record are what the parser skips
-// between records: blank lines, "};" trailers and lone "//buffer data
-// size: N" lines, the last one possibly cut, but never anything that is or
-// could still become a record header ("//out ", "//in ").
-bool plausible_tail(std::string_view s) noexcept {
-  constexpr std::string_view size_prefix = "//buffer data size:";
-  constexpr std::string_view trailer_chars = " \t\r};";
-  auto size_line = [&](std::string_view line) {
-    return line.starts_with(size_prefix) &&
-           only_chars(line.substr(size_prefix.size()), " \t\r0123456789");
-  };
-  auto could_become = [](std::string_view cut, std::string_view literal) {
-    return cut.size() <= literal.size() ? literal.starts_with(cut) : cut.starts_with(literal);
-  };
-  std::size_t pos = 0;
-  while (pos < s.size()) {
-    const std::size_t nl = s.find('\n', pos);
-    if (nl == std::string_view::npos) {
-      std::string_view cut = s.substr(pos);
-      if (only_chars(cut, trailer_chars)) return true;
-      if (could_become(cut, "//out ") || could_become(cut, "//in ")) return false;
-      if (cut.size() <= size_prefix.size()) return size_prefix.starts_with(cut);
-      return size_line(cut);
-    }
-    std::string_view line = s.substr(pos, nl - pos);
-    if (!only_chars(line, trailer_chars) && !size_line(line)) return false;
-    pos = nl + 1;
-  }
-  return true;
-}
-
-// Copier thread, at a run's end: the bytes from o.reached to the source's
-// size seen through the descriptor, when they are only a trailer. The
-// checked bytes themselves are written, so a writer changing them meanwhile
-// cannot slip anything else in.
-template <class Channel, class Outcome>
-void copy_tail(Channel& ch, Outcome& o) {
-  struct stat st {};
-  if (::fstat(ch.src.get(), &st) != 0) return;
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  if (size <= o.reached || size - o.reached > max_tail_bytes) return;
-  std::string buf(static_cast<std::size_t>(size - o.reached), '\0');
-  std::size_t got = 0;
-  while (got < buf.size()) {
-    ssize_t r = ::pread(ch.src.get(), buf.data() + got, buf.size() - got,
-                        static_cast<off_t>(o.reached + got));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return;  // cut meanwhile: the tail is not copied
-    got += static_cast<std::size_t>(r);
-  }
-  if (!plausible_tail(buf)) return;
-  std::size_t put = 0;
-  while (put < buf.size()) {
-    ssize_t w = ::pwrite(ch.dst.get(), buf.data() + put, buf.size() - put,
-                         static_cast<off_t>(o.reached + put));
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) {
-      o.error = errno;
-      return;
-    }
-    put += static_cast<std::size_t>(w);
-  }
-  o.reached = size;
-  ch.copied.store(o.reached, std::memory_order_release);
-}
-
-// Copier thread, the last job of a run: the rest of what was verified, the
-// trailer (tail: the parser saw no cut record), then fdatasync, so an index
-// that says "synced" never points at a copy with pages still in memory.
-template <class Channel, class Outcome>
-Outcome finish_copy(Channel& ch, std::uint64_t from, std::uint64_t to, bool tail) {
-  Outcome o = copy_range<Channel, Outcome>(ch, from, to);
-  o.final = true;
-  if (o.error != 0) return o;
-  if (tail && !o.shrank && o.reached >= to && !ch.cancel.load(std::memory_order_acquire)) {
-    copy_tail(ch, o);
-    if (o.error != 0) return o;
-  }
-  if (ch.abandon.load(std::memory_order_acquire)) return o;
-  if (::fdatasync(ch.dst.get()) != 0) {
-    o.error = errno;
-    return o;
-  }
-  o.synced = true;
-  ch.synced.store(true, std::memory_order_release);
-  return o;
 }
 
 }  // namespace
@@ -272,125 +94,6 @@ void archive::stop() {
     e.io.reset();
   }
   write_index();
-}
-
-void archive::load_index() {
-  const std::string path = dir_ + "/archive.json";
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (auto err = parser.load(path).get(doc)) {
-    if (err != simdjson::IO_ERROR) {
-      log(log_level::warning, path + ": unreadable archive index (" + simdjson::error_message(err) +
-                                  "); starting a new one");
-    }
-    return;
-  }
-  simdjson::dom::array runs;
-  if (doc["runs"].get_array().get(runs)) return;
-  for (auto item : runs) {
-    std::uint64_t number = 0;
-    std::string_view file, source;
-    if (item["run"].get_uint64().get(number) || item["file"].get_string().get(file) ||
-        item["source"].get_string().get(source)) {
-      continue;
-    }
-    if (file.empty() || file.find('/') != std::string_view::npos || file[0] == '.') continue;
-    entry e;
-    e.file = std::string(file);
-    e.info.path = dir_ + "/" + e.file;
-    e.info.source = std::string(source);
-    bool failed = false;
-    if (!item["failed"].get_bool().get(failed)) e.info.failed = failed;
-    bool synced = false;
-    if (!item["synced"].get_bool().get(synced)) e.info.synced = synced;
-    e.done = true;  // its run is over: a restarted daemon starts new runs
-    struct stat st {};
-    if (::stat(e.info.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    // The copy may hold more than the index says (crash between updates):
-    // its records are verified again when it is opened.
-    e.info.bytes = static_cast<std::uint64_t>(st.st_size);
-    total_ += e.info.bytes;
-    simdjson::dom::array aliases;
-    if (!item["aliases"].get_array().get(aliases)) {
-      for (auto x : aliases) {
-        std::uint64_t a = 0;
-        if (x.get_uint64().get(a) || a == number) continue;
-        e.aliases.push_back(a);
-        alias_[a] = number;
-      }
-    }
-    entries_[number] = std::move(e);
-  }
-}
-
-void archive::write_index() {
-  json_writer w;
-  w.begin_object();
-  w.field("version", 1);
-  w.key("runs").begin_array();
-  for (const auto& [n, e] : entries_) {
-    w.begin_object();
-    w.field("run", n);
-    w.field("file", e.file);
-    w.field("source", e.info.source);
-    w.field("bytes", e.info.bytes);
-    w.field("failed", e.info.failed);
-    w.field("synced", e.info.synced);
-    w.key("aliases").begin_array();
-    for (auto a : e.aliases) w.value(a);
-    w.end_array();
-    w.end_object();
-  }
-  w.end_array();
-  w.end_object();
-  std::string body = w.take();
-  body += '\n';
-  const std::string path = dir_ + "/archive.json";
-  auto write = [path](const std::string& b) {
-    auto written = write_file_atomically(path, b, mode_t{0600});
-    return written ? std::string() : written.error().message;
-  };
-  if (stopped_) {
-    index_written(write(body));
-    return;
-  }
-  // Written (temp + fsync + rename) on a thread of its own, the newest
-  // body only: a burst of changes is one write, and a slow disk does not
-  // hold up the loop.
-  {
-    std::lock_guard lock(index_->m);
-    const bool queued = index_->pending.has_value();
-    index_->pending = std::move(body);
-    if (queued) return;
-    ++index_->writes;
-  }
-  indexer_.submit([this, write, pending = index_, loop = &loop_, alive = alive_] {
-    std::string b;
-    {
-      std::lock_guard lock(pending->m);
-      b = std::move(*pending->pending);
-      pending->pending.reset();
-    }
-    loop->post([this, alive, pending, err = write(b)] {
-      --pending->writes;
-      if (*alive) index_written(err);
-    });
-  });
-}
-
-void archive::index_written(const std::string& err) {
-  const std::string path = dir_ + "/archive.json";
-  if (!err.empty()) {
-    set_error(path + ": cannot write the archive index: " + err);
-    if (!index_error_logged_) {
-      log(log_level::err, path + ": cannot write the archive index: " + err +
-                              " (copies made meanwhile may not be found after a restart)");
-      index_error_logged_ = true;
-    }
-    return;
-  }
-  if (index_error_logged_) log(log_level::notice, path + ": archive index written again");
-  index_error_logged_ = false;
 }
 
 void archive::run_started(const run_info& r, const tracked_file& tf) {
@@ -566,11 +269,6 @@ void archive::adopt_live_runs() {
   }
 }
 
-void archive::set_budget(std::uint64_t max_bytes) {
-  max_bytes_ = max_bytes;
-  evict();
-}
-
 void archive::schedule(std::uint64_t number, entry& e) {
   if (stopped_ || e.done || e.info.busy || !e.io || e.target <= e.info.bytes) return;
   e.info.busy = true;
@@ -579,7 +277,7 @@ void archive::schedule(std::uint64_t number, entry& e) {
   event_loop* loop = &loop_;
   auto alive = alive_;
   copier_.submit([this, ch, from, to, number, loop, alive] {
-    outcome o = copy_range<channel, outcome>(*ch, from, to);
+    outcome o = copy_range(*ch, from, to);
     loop->post([this, o, number, alive] {
       if (*alive) on_outcome(number, o);
     });
@@ -601,7 +299,7 @@ void archive::schedule_final(std::uint64_t number, entry& e) {
   event_loop* loop = &loop_;
   auto alive = alive_;
   copier_.submit([this, ch, from, to, tail, number, loop, alive] {
-    outcome o = finish_copy<channel, outcome>(*ch, from, to, tail);
+    outcome o = finish_copy(*ch, from, to, tail);
     loop->post([this, o, number, alive] {
       if (*alive) on_outcome(number, o);
     });
@@ -645,38 +343,6 @@ void archive::on_outcome(std::uint64_t number, const outcome& o) {
     write_index();  // now it may say "synced"
   }
   evict();
-}
-
-void archive::drop(std::map<std::uint64_t, entry>::iterator it) {
-  entry& e = it->second;
-  if (e.io) {
-    e.io->cancel.store(true, std::memory_order_release);
-    e.io->abandon.store(true, std::memory_order_release);
-  }
-  ::unlink(e.info.path.c_str());
-  for (auto a : e.aliases) alias_.erase(a);
-  total_ -= std::min(total_, e.info.bytes);
-  entries_.erase(it);
-}
-
-void archive::evict() {
-  if (max_bytes_ == 0 || total_ <= max_bytes_) return;
-  bool changed = false;
-  for (auto it = entries_.begin(); total_ > max_bytes_ && it != entries_.end();) {
-    const entry& e = it->second;
-    if (e.info.live || e.info.busy) {
-      ++it;
-      continue;
-    }
-    log(log_level::info, "archive: evicting r" + std::to_string(it->first) + " (" +
-                             std::to_string(e.info.bytes) + " bytes) to stay within " +
-                             std::to_string(max_bytes_) + " bytes");
-    auto next = std::next(it);
-    drop(it);
-    it = next;
-    changed = true;
-  }
-  if (changed) write_index();
 }
 
 std::uint64_t archive::primary(std::uint64_t number) const {

@@ -28,6 +28,9 @@
 
 namespace sigdump::daemon {
 
+struct copy_channel;  // export/archive_copier.h
+struct copy_outcome;
+
 class archive {
  public:
   /* What the archive knows of one archived run (tests, diagnostics). */
@@ -110,8 +113,8 @@ class archive {
   usage summary() const;
 
  private:
-  struct channel;  // source + copy descriptors, shared with the copier
-  struct outcome;  // what one copy job reports back
+  using channel = copy_channel;  // source + copy descriptors, shared with the copier
+  using outcome = copy_outcome;  // what one copy job reports back
   struct entry {
     copy_info info;
     std::string file;                      // BASENAME part: rN-...

@@ -6,10 +6,12 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <fstream>
 #include <map>
@@ -36,6 +38,9 @@ std::unexpected<error> sys_error(const char* call) {
   return make_error(errc::io, {}, no_record, no_offset,
                     std::string(call) + " failed: " + std::strerror(errno));
 }
+
+// The start of the callback running on the loop thread (the epoch between).
+thread_local clock_type::time_point began_{};
 
 // Timers, posts and the watch table are the same for both kernels; the
 // subclasses only arm fds and wait for readiness.
@@ -137,7 +142,36 @@ class loop_base : public event_loop {
     if (it == watches_.end()) return;
     // Keep the callback alive even if it unwatches itself.
     auto cb = it->second.cb;
-    (*cb)(readable, writable, hangup);
+    timed([&] { (*cb)(readable, writable, hangup); });
+  }
+
+  callback_stats stats() const noexcept override { return stats_; }
+
+  // Runs fn, adding its thread CPU time and wall time to stats_.
+  template <typename F>
+  void timed(F&& fn) {
+    const auto wall0 = clock_type::now();
+    const std::uint64_t cpu0 = thread_cpu_ns();
+    began_ = wall0;
+    fn();
+    began_ = {};
+    const std::uint64_t cpu = thread_cpu_ns() - cpu0;
+    const auto wall = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - wall0).count());
+    ++stats_.callbacks;
+    stats_.longest_cpu_ns = std::max(stats_.longest_cpu_ns, cpu);
+    stats_.longest_wall_ns = std::max(stats_.longest_wall_ns, wall);
+    if (cpu > static_cast<std::uint64_t>(
+                  std::chrono::duration_cast<std::chrono::nanoseconds>(stall_budget).count())) {
+      ++stats_.over_budget;
+    }
+  }
+
+  static std::uint64_t thread_cpu_ns() noexcept {
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+           static_cast<std::uint64_t>(ts.tv_nsec);
   }
 
   void drain_wake() {
@@ -181,7 +215,7 @@ class loop_base : public event_loop {
       } else {
         timers_.erase(it);
       }
-      (*cb)();
+      timed([&] { (*cb)(); });
       if (stopping_.load()) return;
     }
   }
@@ -202,10 +236,12 @@ class loop_base : public event_loop {
     while (!ready_.empty()) {
       auto fn = std::move(ready_.front());
       ready_.pop_front();
-      fn();
+      timed(fn);
       if (clock_type::now() >= end) break;
     }
   }
+
+  callback_stats stats_;
 
   struct timer {
     std::chrono::milliseconds period;
@@ -421,6 +457,8 @@ bool io_uring_disabled_by_sysctl() {
 }
 
 }  // namespace
+
+std::chrono::steady_clock::time_point event_loop::callback_began() noexcept { return began_; }
 
 result<std::unique_ptr<event_loop>> make_event_loop(loop_kind kind) {
   if (kind == loop_kind::automatic) {

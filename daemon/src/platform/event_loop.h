@@ -56,6 +56,28 @@ class event_loop {
 
   /* "io_uring" or "epoll". */
   virtual const char* name() const noexcept = 0;
+
+  /* What the loop thread spent on its callbacks (fd callbacks, timers and
+     posted functions, each timed on its own) since run() was first called:
+     the longest one in thread CPU time and in wall time, and how many took
+     more CPU time than stall_budget. A request waits at most for the
+     callbacks ahead of it; on a machine with a CPU to spare, the CPU time
+     is the wall time. */
+  static constexpr std::chrono::milliseconds stall_budget{5};
+  struct callback_stats {
+    std::uint64_t callbacks = 0;
+    std::uint64_t longest_cpu_ns = 0;
+    std::uint64_t longest_wall_ns = 0;
+    std::uint64_t over_budget = 0;
+  };
+  /* Loop thread only. */
+  virtual callback_stats stats() const noexcept = 0;
+
+  /* When the callback running on this thread began (the epoch outside a
+     callback): work split into slices stops a slice early once the whole
+     callback has run for long, so several slices in one callback (a look
+     that matches, then publishes) do not add up. */
+  static std::chrono::steady_clock::time_point callback_began() noexcept;
 };
 
 /* Which implementation make_event_loop() may pick. */

@@ -391,12 +391,15 @@ worker_pool& state_store::syncer() {
 }
 
 void state_store::write_index_later(std::uint64_t next_run) {
+  // What write_index does, as a job that holds the folder's name rather
+  // than this store (which may be moved while the job waits).
+  auto write = [dir = dir_, next_run] { log_index_error(write_index_file(dir, next_run)); };
   if (syncer().size() == 0) {
-    log_index_error(write_index(next_run));
+    write();
     return;
   }
   // Jobs run in order: the last index written is the newest.
-  syncer_->submit([dir = dir_, next_run] { log_index_error(write_index_file(dir, next_run)); });
+  syncer_->submit(std::move(write));
 }
 
 std::uint64_t state_store::unsaved_bytes() const noexcept {

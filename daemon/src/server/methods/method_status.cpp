@@ -127,6 +127,11 @@ method_result method_status(method_context& ctx) {
     w.field("stat_ticks", st.stat_ticks);
     w.field("stat_looks", st.stat_looks);
     w.field("metrics_write_failures", st.metrics_write_failures);
+    const event_loop::callback_stats loop = ctx.server.loop().stats();
+    w.field("loop_callbacks", loop.callbacks);
+    w.field("loop_longest_cpu_us", loop.longest_cpu_ns / 1000);
+    w.field("loop_longest_wall_us", loop.longest_wall_ns / 1000);
+    w.field("loop_over_5ms", loop.over_budget);
     w.end_object();
   }
 

@@ -1,0 +1,174 @@
+// The archive's copier thread: a range of verified bytes copied in the
+// kernel, a run's trailer checked and copied at its end, and the fdatasync
+// that lets the index call a copy synced (archive_copier.h).
+#include "export/archive_copier.h"
+
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "platform/log.h"
+
+namespace sigdump::daemon {
+
+namespace {
+
+// One copy_file_range/sendfile call at most: the copier looks at the cancel
+// flag and at the source's size between slices.
+constexpr std::uint64_t slice_bytes = 8u << 20;
+// A run's bytes after its last record copied at its end: a trailer and
+// blank lines are a few bytes; more than this is not a trailer.
+constexpr std::uint64_t max_tail_bytes = 64u << 10;
+
+bool only_chars(std::string_view s, std::string_view allowed) noexcept {
+  return s.find_first_not_of(allowed) == std::string_view::npos;
+}
+
+// Whether bytes after a run's last record are what the parser skips
+// between records: blank lines, "};" trailers and lone "//buffer data
+// size: N" lines, the last one possibly cut, but never anything that is or
+// could still become a record header ("//out ", "//in ").
+bool plausible_tail(std::string_view s) noexcept {
+  constexpr std::string_view size_prefix = "//buffer data size:";
+  constexpr std::string_view trailer_chars = " \t\r};";
+  auto size_line = [&](std::string_view line) {
+    return line.starts_with(size_prefix) &&
+           only_chars(line.substr(size_prefix.size()), " \t\r0123456789");
+  };
+  auto could_become = [](std::string_view cut, std::string_view literal) {
+    return cut.size() <= literal.size() ? literal.starts_with(cut) : cut.starts_with(literal);
+  };
+  std::size_t pos = 0;
+  while (pos < s.size()) {
+    const std::size_t nl = s.find('\n', pos);
+    if (nl == std::string_view::npos) {
+      std::string_view cut = s.substr(pos);
+      if (only_chars(cut, trailer_chars)) return true;
+      if (could_become(cut, "//out ") || could_become(cut, "//in ")) return false;
+      if (cut.size() <= size_prefix.size()) return size_prefix.starts_with(cut);
+      return size_line(cut);
+    }
+    std::string_view line = s.substr(pos, nl - pos);
+    if (!only_chars(line, trailer_chars) && !size_line(line)) return false;
+    pos = nl + 1;
+  }
+  return true;
+}
+
+// Copier thread, at a run's end: the bytes from o.reached to the source's
+// size seen through the descriptor, when they are only a trailer. The
+// checked bytes themselves are written, so a writer changing them meanwhile
+// cannot slip anything else in.
+void copy_tail(copy_channel& ch, copy_outcome& o) {
+  struct stat st {};
+  if (::fstat(ch.src.get(), &st) != 0) return;
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size <= o.reached || size - o.reached > max_tail_bytes) return;
+  std::string buf(static_cast<std::size_t>(size - o.reached), '\0');
+  std::size_t got = 0;
+  while (got < buf.size()) {
+    ssize_t r = ::pread(ch.src.get(), buf.data() + got, buf.size() - got,
+                        static_cast<off_t>(o.reached + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return;  // cut meanwhile: the tail is not copied
+    got += static_cast<std::size_t>(r);
+  }
+  if (!plausible_tail(buf)) return;
+  std::size_t put = 0;
+  while (put < buf.size()) {
+    ssize_t w = ::pwrite(ch.dst.get(), buf.data() + put, buf.size() - put,
+                         static_cast<off_t>(o.reached + put));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) {
+      o.error = errno;
+      return;
+    }
+    put += static_cast<std::size_t>(w);
+  }
+  o.reached = size;
+  ch.copied.store(o.reached, std::memory_order_release);
+}
+
+}  // namespace
+
+// Copier thread: copies source bytes [from, to) to the same offsets of the
+// copy, in the kernel. copy_file_range (a reflink or a server-side copy
+// where the filesystem can) refuses a copy between two filesystems (EXDEV);
+// sendfile then does the same in-kernel copy through the page cache.
+copy_outcome copy_range(copy_channel& ch, std::uint64_t from, std::uint64_t to) {
+  copy_outcome o;
+  o.reached = from;
+  while (o.reached < to && !ch.cancel.load(std::memory_order_acquire)) {
+    const std::uint64_t start = o.reached;
+    const auto n = static_cast<std::size_t>(std::min(to - start, slice_bytes));
+    ssize_t r = 0;
+    if (!ch.use_sendfile) {
+      auto in = static_cast<loff_t>(start), out = static_cast<loff_t>(start);
+      r = ::copy_file_range(ch.src.get(), &in, ch.dst.get(), &out, n, 0);
+      if (r < 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)) {
+        log(log_level::debug, std::string("archive: copy_file_range: ") + std::strerror(errno) +
+                                  "; copying with sendfile");
+        ch.use_sendfile = true;
+        continue;
+      }
+    } else {
+      if (::lseek(ch.dst.get(), static_cast<off_t>(start), SEEK_SET) < 0) {
+        o.error = errno;
+        break;
+      }
+      auto in = static_cast<off_t>(start);
+      r = ::sendfile(ch.dst.get(), ch.src.get(), &in, n);
+    }
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      o.error = errno;
+      break;
+    }
+    if (r == 0) {  // end of the source below what was verified: it was cut
+      o.shrank = true;
+      break;
+    }
+    o.reached = start + static_cast<std::uint64_t>(r);
+    // A writer that truncated while this slice was copied may have put
+    // another run's bytes into it: keep only what came before the slice.
+    struct stat st {};
+    if (::fstat(ch.src.get(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) < o.reached) {
+      if (::ftruncate(ch.dst.get(), static_cast<off_t>(start)) == 0) o.reached = start;
+      o.shrank = true;
+    }
+    ch.copied.store(o.reached, std::memory_order_release);
+    if (o.shrank) break;
+  }
+  ch.copied.store(o.reached, std::memory_order_release);
+  return o;
+}
+
+// Copier thread, the last job of a run: the rest of what was verified, the
+// trailer (tail: the parser saw no cut record), then fdatasync, so an index
+// that says "synced" never points at a copy with pages still in memory.
+copy_outcome finish_copy(copy_channel& ch, std::uint64_t from, std::uint64_t to, bool tail) {
+  copy_outcome o = copy_range(ch, from, to);
+  o.final = true;
+  if (o.error != 0) return o;
+  if (tail && !o.shrank && o.reached >= to && !ch.cancel.load(std::memory_order_acquire)) {
+    copy_tail(ch, o);
+    if (o.error != 0) return o;
+  }
+  if (ch.abandon.load(std::memory_order_acquire)) return o;
+  if (::fdatasync(ch.dst.get()) != 0) {
+    o.error = errno;
+    return o;
+  }
+  o.synced = true;
+  ch.synced.store(true, std::memory_order_release);
+  return o;
+}
+
+}  // namespace sigdump::daemon

@@ -1,0 +1,116 @@
+// A sample run's layers hold that run's bytes only (issue 15, "Results
+// match the files"): against a real sigdumpd under both event loops, a
+// sample whose layers wait for a benchmark is truncated and written again
+// with other values while the daemon is not looking (stopped with
+// SIGSTOP), and the benchmark arrives at the same moment. The comparisons
+// the benchmark sets off read the file after it started over; none of
+// them may land in the old run (they used to: the old run persisted the
+// new run's numbers under its own id, and the soak in
+// bench/rewrite_soak.py found them against the archived copies).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "pair_daemon_support.h"
+
+namespace sigdump::testing {
+namespace {
+
+using MovedSample = PairDaemonTest;
+
+// Each index of run `run` as last published.
+std::map<std::int64_t, std::string> last_layers(const std::vector<logged_event>& evs,
+                                                const std::string& run) {
+  std::map<std::int64_t, std::string> out;
+  for (const auto& e : evs) {
+    if (e.event == "layer" && e.run == run) out[e.index] = e.layer;
+  }
+  return out;
+}
+
+TEST_P(MovedSample, LayersReadAfterTheSampleStartedOverStayOutOfItsOldRun) {
+  constexpr int layers = 8;
+  auto d = start();
+  // The old run: every layer waits for the benchmark.
+  write_dump(sample_, layers, 1.01f);
+  const std::string old_copy = dir_.file("old.bin");
+  write_dump(old_copy, layers, 1.01f);
+  const std::string old_run = d->wait_event([&](const logged_event& e) {
+                                 return e.event == "run_end" && e.path == sample_;
+                               }).run;
+  ASSERT_FALSE(old_run.empty()) << d->proc().stderr_text();
+
+  ASSERT_EQ(::kill(d->proc().pid(), SIGSTOP), 0);
+  write_dump(bench_, layers, 1.0f);
+  write_dump(sample_, layers, 1.5f);  // O_TRUNC, same records, other values
+  ASSERT_EQ(::kill(d->proc().pid(), SIGCONT), 0);
+
+  const std::string new_run =
+      d->wait_event([&](const logged_event& e) {
+         return e.event == "run_end" && e.path == sample_ && e.run != old_run;
+       }).run;
+  ASSERT_FALSE(new_run.empty()) << read_file(d->events_path());
+  ASSERT_TRUE(settled()) << d->proc().stderr_text();
+  // The new run: every layer, as `sigdump compare` on the files now.
+  std::vector<std::string> live;
+  for (const auto& [i, layer] : last_layers(d->events(), new_run)) live.push_back(layer);
+  EXPECT_EQ(live, offline_layers(sample_, bench_));
+  // The old run: what it has (its bytes were gone before the benchmark
+  // came) is the old content's comparison.
+  const auto offline_old = offline_layers(old_copy, bench_);
+  for (const auto& [i, layer] : last_layers(d->events(), old_run)) {
+    ASSERT_LT(i, static_cast<std::int64_t>(offline_old.size()));
+    EXPECT_EQ(layer, offline_old[static_cast<std::size_t>(i)]) << old_run << " layer " << i;
+  }
+  stop(*d);
+}
+
+// The benchmark's side: it ended, then is truncated and written again with
+// other values while the daemon is stopped, and the sample arrives at the
+// same moment. The comparisons the sample sets off read the benchmark's
+// next content; the run must be compared with the benchmark run whose
+// bytes it read (it used to name the old run and keep the new run's
+// numbers, which sigdump report RUN and the archive then contradict).
+TEST_P(MovedSample, LayersReadAfterTheBenchmarkStartedOverAreComparedWithItsNewRun) {
+  constexpr int layers = 8;
+  auto d = start();
+  write_dump(bench_, layers, 1.0f);
+  const std::string old_copy = dir_.file("old-bench.bin");
+  write_dump(old_copy, layers, 1.0f);
+  const std::string old_bench = d->wait_event([&](const logged_event& e) {
+                                   return e.event == "run_end" && e.path == bench_;
+                                 }).run;
+  ASSERT_FALSE(old_bench.empty()) << d->proc().stderr_text();
+
+  ASSERT_EQ(::kill(d->proc().pid(), SIGSTOP), 0);
+  write_dump(sample_, layers, 1.01f);
+  write_dump(bench_, layers, 1.5f);  // O_TRUNC, same records, other values
+  ASSERT_EQ(::kill(d->proc().pid(), SIGCONT), 0);
+
+  const std::string run = d->wait_event([&](const logged_event& e) {
+                             return e.event == "run_end" && e.path == sample_;
+                           }).run;
+  ASSERT_FALSE(run.empty()) << read_file(d->events_path());
+  ASSERT_TRUE(settled()) << d->proc().stderr_text();
+  // The benchmark run it names now (a run_revised may follow the run_end).
+  std::string named;
+  for (const auto& e : d->events()) {
+    if ((e.event == "run_end" || e.event == "run_revised") && e.run == run) {
+      named = first_event_line(d->events_path(), e.event, "run", run);
+    }
+  }
+  std::vector<std::string> live;
+  for (const auto& [i, layer] : last_layers(d->events(), run)) live.push_back(layer);
+  const bool names_old = named.find("\"benchmark_run\":\"" + old_bench + "\"") != std::string::npos;
+  EXPECT_EQ(live, offline_layers(sample_, names_old ? old_copy : bench_)) << named;
+  stop(*d);
+}
+
+INSTANTIATE_TEST_SUITE_P(Loops, MovedSample, ::testing::Values("io_uring", "epoll"),
+                         [](const auto& p) { return std::string(p.param); });
+
+}  // namespace
+}  // namespace sigdump::testing
