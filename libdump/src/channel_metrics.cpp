@@ -292,7 +292,7 @@ result<channel_evidence> compute_channel_evidence(const tensor_view& sample,
     s.first = first;
     s.len = std::min(block_elements, sample.elements - first);
     const void* fault = nullptr;
-    if (!guarded_read(&run_block, &s, &fault))
+    if (!guarded_read({sample.mapped(), bench.mapped()}, &run_block, &s, &fault))
       return std::unexpected(vanished_error(sample, bench, fault));
   }
 

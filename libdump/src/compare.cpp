@@ -262,13 +262,13 @@ void run_item(void* ctx, std::uint64_t i) {
   auto* d = static_cast<dumps_job*>(ctx);
   d->ahead->starting(i);
   guarded_item g{d, i};
+  const work_item& w = (*d->items)[i];
+  const prepared& job = (*d->jobs)[w.job];
   const void* fault = nullptr;
-  if (!guarded_read(&run_guarded_item, &g, &fault)) {
+  if (!guarded_read({job.sample.mapped(), job.bench.mapped()}, &run_guarded_item, &g, &fault)) {
     (*d->faulted)[i] = fault != nullptr ? fault : static_cast<const void*>(d);
   }
   if (d->options->progress) {
-    const work_item& w = (*d->items)[i];
-    const prepared& job = (*d->jobs)[w.job];
     const std::uint64_t first = w.chunk * detail::chunk_elements;
     const std::uint64_t len = std::min(detail::chunk_elements, job.sample.elements - first);
     const std::uint64_t per = job.bytes / job.sample.elements;

@@ -7,42 +7,29 @@
 #include <cstring>
 #include <string_view>
 
+#include "parse_util.h"
+
 namespace sigdump {
 
 namespace {
 
-// Every read of mapped bytes below runs under guarded_read: the writer may
-// truncate the file between our stat and the read, and a vanished page
-// raises SIGBUS. The guarded sections allocate nothing that outlives them
-// on a fault: their outputs live in the caller's frame (a jump out of the
-// signal handler runs no destructors).
+// Every read of mapped bytes below is a guarded_copy into memory we own:
+// the writer may truncate the file between our stat and the read, and a
+// vanished page raises SIGBUS. Only the copy runs under the guard; the
+// parse, its allocations and its errors run on the copy.
 
-constexpr const char* shrank_message = "file shrank while being read";
+using detail::shrank_message;
 
-struct feed_call {
-  dump_parser* parser;
-  std::span<const std::byte> bytes;
-  std::vector<record>* out;
-  result<std::size_t>* fed;
-};
-
-void run_feed(void* p) {
-  auto* c = static_cast<feed_call*>(p);
-  *c->fed = c->parser->feed(c->bytes, *c->out);
-}
-
-// parser.feed(map) that turns a vanished page into errc::truncated naming
-// the record being parsed and the offset of the lost byte. Records appended
-// before the fault are complete and stay in `out`.
-result<std::size_t> guarded_feed_bytes(dump_parser& parser, const mapping& map,
-                                       std::span<const std::byte> bytes, std::vector<record>& out) {
-  result<std::size_t> fed = std::size_t{0};
-  feed_call c{&parser, bytes, &out, &fed};
+// dump_parser::copy_fn over a mapping: a guarded copy of the mapped bytes.
+// The parse that uses it says errc::truncated for a vanished page, naming
+// the record being parsed and the lost byte's offset.
+bool copy_mapped(const void* ctx, std::uint64_t offset, std::span<std::byte> to,
+                 std::uint64_t* lost) {
+  const auto* map = static_cast<const mapping*>(ctx);
   const void* fault = nullptr;
-  if (guarded_read(&run_feed, &c, &fault)) return fed;
-  std::uint64_t at = map.offset_of(fault);
-  if (at == no_offset) at = parser.resume_offset();
-  return make_error(errc::truncated, map.path(), parser.records_parsed(), at, shrank_message);
+  if (guarded_copy(map->bytes().data() + offset, to.size(), to.data(), &fault)) return true;
+  if (const std::uint64_t at = map->offset_of(fault); at != no_offset) *lost = at;
+  return false;
 }
 
 // Parsing a binary dump reads its header lines only, but a fault on a
@@ -71,7 +58,7 @@ result<std::size_t> guarded_feed(dump_parser& parser, const mapping& map,
     // The first bytes in one read, and nothing around them: asked for,
     // they are in the page cache when parsed, so no fault reads around.
     ::madvise(whole, first_bytes, MADV_WILLNEED);
-    auto head = guarded_feed_bytes(parser, map, bytes.first(first_bytes), out);
+    auto head = parser.feed_copied(first_bytes, &copy_mapped, &map, out);
     if (!head) return head;
     fed = *head;
     if (parser.more()) return fed;  // the rest on the next feed
@@ -79,7 +66,7 @@ result<std::size_t> guarded_feed(dump_parser& parser, const mapping& map,
   const bool headers_only = parser.variant() == dump_variant::binary &&
                             bytes.size() - parser.resume_offset() > headers_only_above;
   if (headers_only) ::madvise(whole, bytes.size(), MADV_RANDOM);
-  auto rest = guarded_feed_bytes(parser, map, bytes, out);
+  auto rest = parser.feed_copied(bytes.size(), &copy_mapped, &map, out);
   if (headers_only) {
     ::madvise(whole, bytes.size(), MADV_NORMAL);
     if ((first_page & 1) == 0) ::madvise(whole, bytes.size(), MADV_PAGEOUT);

@@ -38,8 +38,7 @@ bool parse_int_token(std::string_view token, std::int32_t& out) noexcept {
 }
 
 std::string quote_bytes(std::string_view bytes, std::size_t limit) {
-  // Read the (possibly mapped) bytes before allocating: a page that vanishes
-  // under a SIGBUS guard then leaks nothing.
+  // At most sizeof copy bytes are quoted.
   char copy[64];
   std::size_t n = std::min({bytes.size(), limit, sizeof copy});
   std::memcpy(copy, bytes.data(), n);
@@ -64,7 +63,6 @@ std::string quote_bytes(std::string_view bytes, std::size_t limit) {
 
 namespace {
 
-using detail::assign_unleaking;
 using detail::field_error;
 using detail::fit_binary;
 using detail::in_prefix;
@@ -77,6 +75,7 @@ using detail::parse_line2;
 using detail::parse_line3;
 using detail::rstrip;
 using detail::size_prefix;
+using detail::window_text;
 using detail::zero_point_fits;
 
 bool is_header_start(std::string_view line) noexcept {
@@ -101,12 +100,12 @@ bool is_size_trailer(std::string_view line) noexcept {
 
 // Locates the end of the line starting at pos. Returns false when the line
 // has no '\n' yet; `too_long` when it cannot be a line we accept.
-bool find_eol(std::string_view s, std::size_t pos, std::size_t& eol, bool& too_long) noexcept {
+bool find_eol(const window_text& s, std::size_t pos, std::size_t& eol, bool& too_long) noexcept {
   too_long = false;
   std::size_t limit = std::min(s.size(), pos + max_line_bytes + 1);
-  const void* nl = std::memchr(s.data() + pos, '\n', limit - pos);
+  const void* nl = std::memchr(s.at(pos), '\n', limit - pos);
   if (nl != nullptr) {
-    eol = static_cast<std::size_t>(static_cast<const char*>(nl) - s.data());
+    eol = pos + static_cast<std::size_t>(static_cast<const char*>(nl) - s.at(pos));
     return true;
   }
   eol = s.size();
@@ -133,7 +132,7 @@ constexpr std::size_t quote_limit = 24;
 // Classifies the line starting at pos in the gap between records: blank and
 // trailer lines are skipped, a header line ends the gap, anything else is an
 // error. A line without '\n' is judged only if it cannot become valid.
-gap_kind classify_gap(std::string_view s, std::size_t pos, std::size_t& next) noexcept {
+gap_kind classify_gap(const window_text& s, std::size_t pos, std::size_t& next) noexcept {
   if (pos >= s.size()) return gap_kind::end;
   // A header is recognised by its prefix; the record parser judges the rest.
   if (is_header_start(s.substr(pos))) return gap_kind::header;
@@ -176,7 +175,7 @@ struct text_resume {
   std::uint64_t tokens = 0;  // values on the finished lines
 };
 
-text_scan scan_text(std::string_view s, std::size_t p, const text_resume* from = nullptr,
+text_scan scan_text(const window_text& s, std::size_t p, const text_resume* from = nullptr,
                     text_resume* progress = nullptr) noexcept {
   text_scan t;
   std::size_t q = 0;
@@ -231,8 +230,9 @@ text_scan scan_text(std::string_view s, std::size_t p, const text_resume* from =
 
 enum class binary_state { invalid, header, eof, short_payload };
 
-// What follows a binary payload of n bytes starting at p.
-binary_state check_binary(std::string_view s, std::size_t p, std::uint64_t n) noexcept {
+// What follows a binary payload of n bytes starting at p (short_payload
+// too when those bytes are past the ones held).
+binary_state check_binary(const window_text& s, std::size_t p, std::uint64_t n) noexcept {
   if (n > s.size() - p) return binary_state::short_payload;
   std::size_t pos = p + static_cast<std::size_t>(n);
   while (true) {
@@ -270,11 +270,66 @@ std::optional<error> dump_parser::tail_error() const {
 }
 
 result<std::size_t> dump_parser::feed(std::span<const std::byte> bytes, std::vector<record>& out) {
+  const window_text s({reinterpret_cast<const char*>(bytes.data()), bytes.size()}, 0);
+  return parse(s, bytes.size(), 0, out);
+}
+
+result<std::size_t> dump_parser::feed_copied(std::uint64_t total, copy_fn copy, const void* ctx,
+                                             std::vector<record>& out) {
+  std::size_t appended = 0;
+  auto vanished = [&](std::uint64_t at) -> result<std::size_t> {
+    pending_.reset();  // what a shorter window left: not the file's tail
+    tail_.reset();
+    more_ = false;
+    return make_error(errc::truncated, file_, next_index_, at, detail::shrank_message);
+  };
+  std::uint64_t start = no_offset, end = 0;
+  std::uint64_t lost = no_offset;  // the first byte a copy found gone
+  while (true) {
+    const bool again = offset_ == start;
+    // A payload skipped by its size may hold the lost byte: the next copy
+    // (of the gap after it) finds what is gone there.
+    if (lost != no_offset && offset_ > lost) lost = no_offset;
+    if (again && end == lost) return vanished(lost);  // nothing more before it
+    // A window is 512 bytes (a gap and a header), never past the end of the
+    // 4 KiB page it starts on: a binary record's header is read from the
+    // pages it lies on and no payload page past them is touched. From the
+    // same start again (the record did not fit), twice as long, to a page
+    // end. Never past a lost byte: the records before it are parsed, the
+    // one it is in is named.
+    const std::uint64_t len = end - start;
+    start = offset_;
+    const std::uint64_t page_end = start / 4096 * 4096 + 4096;
+    end = again ? (start + 2 * len + 4095) / 4096 * 4096 : std::min(page_end, start + 512);
+    end = std::min({total, lost, end});
+    window_.resize(static_cast<std::size_t>(end - start));
+    std::uint64_t at = start;
+    if (!copy(ctx, start, std::as_writable_bytes(std::span(window_)), &at)) {
+      if (at <= start || at >= end) return vanished(start);
+      lost = at;
+      start = no_offset;  // a shorter window from the same start
+      continue;
+    }
+    const window_text s(window_, static_cast<std::size_t>(start));
+    auto fed = parse(s, total, appended, out);
+    if (!fed) return fed;
+    appended += *fed;
+    if (end >= total || more_) return appended;
+  }
+}
+
+// Parses the bytes held by `s` (from offset_ on) of a file of `total`
+// bytes. Binary payloads are skipped by their declared size, checked
+// against `total`: they need not be held. Every other stop is where the
+// held bytes end: at `total`, the end of the file as fed; before it, the
+// caller hands over more bytes from offset_ on (feed_copied). `before`:
+// records this feed appended already (records_per_feed counts them).
+result<std::size_t> dump_parser::parse(const window_text& s, std::uint64_t total,
+                                       std::size_t before, std::vector<record>& out) {
   if (failed_) return std::unexpected(*failed_);
-  std::string_view s(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  if (s.size() < offset_) {
+  if (total < offset_) {
     return make_error(errc::usage, file_, no_record, offset_,
-                      "fed " + std::to_string(s.size()) + " bytes, fewer than the " +
+                      "fed " + std::to_string(total) + " bytes, fewer than the " +
                           std::to_string(offset_) + " already parsed");
   }
   pending_.reset();
@@ -289,18 +344,18 @@ result<std::size_t> dump_parser::feed(std::span<const std::byte> bytes, std::vec
   };
   auto set_pending = [&](std::uint64_t at, std::string name, std::uint64_t needed, errc code,
                          std::uint64_t err_offset, std::string msg, bool names_record = true) {
-    pending_ = pending_tail{at, next_index_, std::move(name), needed, s.size() - at, std::nullopt};
+    pending_ = pending_tail{at, next_index_, std::move(name), needed, total - at, std::nullopt};
     tail_ = tail_state{code, names_record ? std::int64_t{next_index_} : no_record, err_offset,
                        std::move(msg)};
     return appended;
   };
 
   if (!first_line_done_) {
-    if (s.empty()) return set_pending(0, {}, 0, errc::not_a_dump, no_offset, "empty file", false);
+    if (total == 0) return set_pending(0, {}, 0, errc::not_a_dump, no_offset, "empty file", false);
     std::size_t eol = 0;
     bool too_long = false;
     if (!find_eol(s, 0, eol, too_long)) {
-      std::string_view c = s;
+      std::string_view c = s.substr(0);
       if (!too_long && prefix_compatible(c, "isFloat:")) {
         return set_pending(0, {}, 0, errc::truncated, 0,
                            "file ends inside its first line " + detail::quote_bytes(c), false);
@@ -341,13 +396,13 @@ result<std::size_t> dump_parser::feed(std::span<const std::byte> bytes, std::vec
                   "found " +
                       detail::quote_bytes(s.substr(0, eol), quote_limit));
     }
-    assign_unleaking(first_line_, line);
+    first_line_.assign(line);
     first_line_done_ = true;
   }
 
   while (true) {
-    if (options_.records_per_feed != 0 && appended >= options_.records_per_feed) {
-      more_ = offset_ < s.size();
+    if (options_.records_per_feed != 0 && before + appended >= options_.records_per_feed) {
+      more_ = offset_ < total;
       return appended;
     }
     // The gap: blank lines and trailers up to the next header line.
@@ -385,8 +440,6 @@ result<std::size_t> dump_parser::feed(std::span<const std::byte> bytes, std::vec
     }
 
     const std::size_t h = pos;
-    // A member, not a local: if the file shrinks under a SIGBUS guard, the
-    // jump out of feed() runs no destructor, and a local would leak.
     record& r = scratch_;
     r = record{};
     r.index = next_index_;
@@ -499,10 +552,10 @@ result<std::size_t> dump_parser::feed(std::span<const std::byte> bytes, std::vec
       r.payload_bytes = n;
       r.end_offset = p + n;
       if (r.storage != dtype::unknown) fit_binary(r);
-      if (n > s.size() - p) {
+      if (n > total - p) {
         set_pending(h, r.name, (p - h) + n, errc::bad_size, h,
-                    "claims " + std::to_string(n) + " bytes but only " +
-                        std::to_string(s.size() - p) + " remain");
+                    "claims " + std::to_string(n) + " bytes but only " + std::to_string(total - p) +
+                        " remain");
         pending_->header = r;  // copies heap strings only: no mapped byte is read
         return appended;
       }

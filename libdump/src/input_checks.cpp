@@ -49,7 +49,7 @@ bool same_file(const dump_file& a, const dump_file& b, bool compare_content) {
   if (ba.size() != bb.size() || ba.empty()) return false;
   // Under the SIGBUS guard: a file truncated meanwhile is "not identical".
   equal_bytes e{ba.data(), bb.data(), ba.size()};
-  return guarded_read(&compare_bytes, &e) && e.equal;
+  return guarded_read({ba, bb}, &compare_bytes, &e) && e.equal;
 }
 
 void zero_scales(const dump_file& f, const compare_options& options,

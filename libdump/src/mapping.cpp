@@ -1,10 +1,12 @@
 #include "sigdump/mapping.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -102,25 +104,56 @@ std::uint64_t mapping::offset_of(const void* address) const noexcept {
 
 namespace {
 
-// The calling thread's active guard. Trivially initialised so the signal
-// handler can read it without running a TLS constructor.
-thread_local sigjmp_buf* tls_guard = nullptr;
-// Where the last caught fault happened, read back by guarded_read.
+// One armed guard: where to jump back to and the bytes its call reads.
+struct guard_frame {
+  sigjmp_buf env;
+  guard_range range;
+  guard_frame* outer;
+};
+
+// The calling thread's innermost guard. Trivially initialised so the
+// signal handler can read it without running a TLS constructor.
+thread_local guard_frame* tls_guard = nullptr;
+// Where the last caught fault happened, and the signal mask there was then,
+// read back by guarded_read.
 thread_local const void* tls_fault_address = nullptr;
+thread_local sigset_t tls_fault_mask;
+thread_local bool tls_fault_mask_known = false;
 
 struct sigaction previous_bus_action;
 
+bool holds(std::span<const std::byte> bytes, const void* address) noexcept {
+  const auto a = reinterpret_cast<std::uintptr_t>(address);
+  const auto b = reinterpret_cast<std::uintptr_t>(bytes.data());
+  return bytes.data() != nullptr && a >= b && a - b < bytes.size();
+}
+
+// The guard that must catch this SIGBUS, or null. Only a fault the kernel
+// raised for a load of a mapped page that has no file behind it any more
+// (BUS_ADRERR: past the end of a truncated file; BUS_OBJERR) inside the
+// bytes a running guarded call reads is a vanished page. A SIGBUS sent by
+// kill(2), tgkill(2) or sigqueue(3) (si_code <= 0), a hardware memory
+// error, or a fault on any other address is not, and must not be turned
+// into a read error.
+guard_frame* catching_guard(const siginfo_t* info) noexcept {
+  if (info == nullptr || (info->si_code != BUS_ADRERR && info->si_code != BUS_OBJERR)) {
+    return nullptr;
+  }
+  for (guard_frame* g = tls_guard; g != nullptr; g = g->outer) {
+    if (holds(g->range.first, info->si_addr) || holds(g->range.second, info->si_addr)) return g;
+  }
+  return nullptr;
+}
+
 void on_sigbus(int sig, siginfo_t* info, void* uctx) {
-  // Only a fault the kernel raised for an access (si_code > 0: BUS_ADRERR
-  // for a page past the end of a truncated file) is a vanished page; a
-  // SIGBUS sent by kill(2), tgkill(2) or sigqueue(3) (si_code <= 0) is not,
-  // and must not be turned into a read error.
-  const bool fault = info != nullptr && info->si_code > 0;
-  sigjmp_buf* env = fault ? tls_guard : nullptr;
-  if (env != nullptr) {
-    tls_guard = nullptr;
-    tls_fault_address = info != nullptr ? info->si_addr : nullptr;
-    siglongjmp(*env, 1);
+  if (guard_frame* g = catching_guard(info)) {
+    tls_guard = g->outer;
+    tls_fault_address = info->si_addr;
+    // The mask before the signal: what the jump must leave (a handler
+    // interposed before ours, ThreadSanitizer's, runs with signals blocked).
+    tls_fault_mask_known = uctx != nullptr;
+    if (uctx != nullptr) tls_fault_mask = static_cast<const ucontext_t*>(uctx)->uc_sigmask;
+    siglongjmp(g->env, 1);
   }
   // Not ours: behave as the previous disposition would.
   const struct sigaction& prev = previous_bus_action;
@@ -135,15 +168,15 @@ void on_sigbus(int sig, siginfo_t* info, void* uctx) {
     return;
   }
   // Default (or ignored, which cannot work for a fault): restore the default
-  // action and return; the faulting access runs again and kills the process
-  // with SIGBUS as if we had never been there.
+  // action and raise the signal again, which ends the process with SIGBUS as
+  // if we had never been there (SA_NODEFER: it is not blocked here; where it
+  // is, it ends the process once the handler returns, or the faulting load
+  // runs again and faults). Both calls are async-signal-safe.
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);
   ::sigaction(SIGBUS, &dfl, nullptr);
-  // A sent signal is not raised again by returning: end the process as the
-  // default action would have.
-  if (!fault) ::raise(sig);
+  ::raise(sig);
 }
 
 void install_handler_once() {
@@ -246,8 +279,6 @@ bool truncation_sentinel::intact() const noexcept {
          now == snapshot_;
 }
 
-bool guarded_read(void (*fn)(void*), void* ctx) noexcept { return guarded_read(fn, ctx, nullptr); }
-
 bool guarded_copy(const std::byte* from, std::size_t n, void* to,
                   const void** fault_address) noexcept {
   struct call {
@@ -256,6 +287,7 @@ bool guarded_copy(const std::byte* from, std::size_t n, void* to,
     void* to;
   } c{from, n, to};
   return guarded_read(
+      {{from, n}},
       [](void* p) {
         auto* k = static_cast<call*>(p);
         std::memcpy(k->to, k->from, k->n);
@@ -263,20 +295,23 @@ bool guarded_copy(const std::byte* from, std::size_t n, void* to,
       &c, fault_address);
 }
 
-bool guarded_read(void (*fn)(void*), void* ctx, const void** fault_address) noexcept {
+bool guarded_read(guard_range range, void (*fn)(void*), void* ctx,
+                  const void** fault_address) noexcept {
   install_handler_once();
-  sigjmp_buf env;
-  sigjmp_buf* outer = tls_guard;
-  // Save the signal mask (one sigprocmask per guard): our own handler
-  // blocks nothing, but an interposed one (ThreadSanitizer's) runs with
-  // signals blocked, and a jump out of it must not leave SIGBUS blocked.
-  if (sigsetjmp(env, 1) == 0) {
-    tls_guard = &env;
+  guard_frame frame;
+  frame.range = range;
+  frame.outer = tls_guard;
+  // No mask saved (that is a system call per guard, and a parse takes one
+  // guard per header): after a jump, the mask the fault found (this one,
+  // from the handler's context) is set again.
+  if (sigsetjmp(frame.env, 0) == 0) {
+    tls_guard = &frame;
     fn(ctx);
-    tls_guard = outer;
+    tls_guard = frame.outer;
     return true;
   }
-  tls_guard = outer;
+  tls_guard = frame.outer;
+  if (tls_fault_mask_known) ::pthread_sigmask(SIG_SETMASK, &tls_fault_mask, nullptr);
   if (fault_address != nullptr) *fault_address = tls_fault_address;
   return false;
 }

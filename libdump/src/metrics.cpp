@@ -282,6 +282,7 @@ side_counts count_nonfinite(const tensor_view& v) noexcept {
     side_counts c;
   } k{&v, {}};
   guarded_read(
+      {v.mapped()},
       [](void* p) {
         auto* x = static_cast<call*>(p);
         count_nonfinite_into(*x->v, x->c);

@@ -68,7 +68,8 @@ void run_metrics_chunk(void* ctx, std::uint64_t chunk) {
   auto* job = static_cast<metrics_job*>(ctx);
   guarded_chunk g{job, chunk};
   const void* fault = nullptr;
-  if (!guarded_read(&run_guarded_chunk, &g, &fault)) {
+  if (!guarded_read({job->sample->mapped(), job->bench->mapped()}, &run_guarded_chunk, &g,
+                    &fault)) {
     // Never null: a lost page has an address (and a null one would be the
     // sample's anyway).
     job->faulted[chunk] = fault != nullptr ? fault : static_cast<const void*>(job);
@@ -117,6 +118,7 @@ result<partial_sums> compute_chunk(const tensor_view& sample, const tensor_view&
   } c{&sample, &bench, chunk, {}};
   const void* fault = nullptr;
   if (!guarded_read(
+          {sample.mapped(), bench.mapped()},
           [](void* p) {
             auto* x = static_cast<call*>(p);
             x->out = detail::chunk_sums(*x->sample, *x->bench, layout_choice::same, x->chunk);

@@ -64,19 +64,34 @@ bool parse_int_token(std::string_view token, std::int32_t& out) noexcept;
 /* Printable rendering of up to `limit` bytes for error messages. */
 std::string quote_bytes(std::string_view bytes, std::size_t limit = 24);
 
+/* The message of errc::truncated when mapped bytes vanished as we read. */
+inline constexpr const char* shrank_message = "file shrank while being read";
+
 inline constexpr std::string_view out_prefix = "//out ";
 inline constexpr std::string_view in_prefix = "//in ";
 inline constexpr std::string_view size_prefix = "//buffer data size:";
 // A declared size above this cannot be real and would overflow offsets.
 inline constexpr std::uint64_t max_declared = std::uint64_t{1} << 60;
 
-// Copies mapped bytes into a string the caller owns. Growing first means
-// the copy lands in memory the string already owns: if the page vanishes
-// during the copy (a SIGBUS guard jumps out, no unwinding), nothing leaks.
-inline void assign_unleaking(std::string& to, std::string_view from) {
-  to.reserve(from.size());
-  to.assign(from);
-}
+/* File bytes [base, base + size) held in memory and indexed by file
+   offset: the parser reads a copy of part of a file as it would the whole
+   file. Offsets below base are not held (the parser only reads forward from
+   where it resumes, which is where a copy starts). */
+class window_text {
+ public:
+  window_text(std::string_view bytes, std::size_t base) noexcept : bytes_(bytes), base_(base) {}
+  /* One past the last offset held. */
+  std::size_t size() const noexcept { return base_ + bytes_.size(); }
+  char operator[](std::size_t offset) const noexcept { return bytes_[offset - base_]; }
+  const char* at(std::size_t offset) const noexcept { return bytes_.data() + (offset - base_); }
+  std::string_view substr(std::size_t offset, std::size_t n = std::string_view::npos) const {
+    return bytes_.substr(offset - base_, n);
+  }
+
+ private:
+  std::string_view bytes_;
+  std::size_t base_;
+};
 
 inline std::string_view rstrip(std::string_view s) noexcept {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {

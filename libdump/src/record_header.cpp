@@ -97,14 +97,14 @@ bool parse_line1(std::string_view line, record& r, field_error& err) {
   c.spaces();
   std::string_view type = c.word();
   if (type.empty()) return fail("empty 'type:'");
-  assign_unleaking(r.type_name, type);
+  r.type_name.assign(type);
   r.type = parse_vendor_dtype(type);
   c.spaces();
   if (!c.eat("name:")) return fail("expected 'name:' after the type");
   c.spaces();
   std::size_t bc = c.s.find(" bConstant:", c.pos);
   if (bc == std::string_view::npos) return fail("expected 'bConstant:' after the name");
-  assign_unleaking(r.name, rstrip(c.s.substr(c.pos, bc - c.pos)));
+  r.name.assign(rstrip(c.s.substr(c.pos, bc - c.pos)));
   c.pos = bc + 1 + std::string_view("bConstant:").size();
   c.spaces();
   if (c.eat("0")) {
@@ -170,7 +170,7 @@ bool parse_line2(std::string_view line, record& r, field_error& err) {
   rest.remove_suffix(1);
   rest = rstrip(rest);
   if (rest.ends_with("=")) rest.remove_suffix(1);
-  assign_unleaking(r.op_type, lstrip(rstrip(rest)));
+  r.op_type.assign(lstrip(rstrip(rest)));
   return true;
 }
 

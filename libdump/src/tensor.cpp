@@ -126,6 +126,7 @@ result<void> tensor_view::read_checked(std::uint64_t first, std::span<double> ou
   } c{this, first, out};
   const void* fault = nullptr;
   if (!guarded_read(
+          {mapped()},
           [](void* p) {
             auto* k = static_cast<call*>(p);
             k->v->read(k->first, k->out);
@@ -144,6 +145,7 @@ result<tensor_stats> compute_stats_checked(const tensor_view& v) {
   const void* fault = nullptr;
   // compute_stats allocates nothing, so one guard around all of it is safe.
   if (!guarded_read(
+          {v.mapped()},
           [](void* p) {
             auto* k = static_cast<call*>(p);
             k->out = compute_stats(*k->v);

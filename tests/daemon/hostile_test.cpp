@@ -267,6 +267,36 @@ TEST_P(HostilePeers, AHostileFolderIsSurvivedAndARealDumpStillFollowed) {
   EXPECT_TRUE(d.proc().alive());
 }
 
+// A SIGBUS someone sends (kill -BUS) is not a page that vanished under a
+// read: the daemon, idle after following a dump (so the SIGBUS guard's
+// handler is installed), must die of it as any process does, not go on.
+TEST_P(HostilePeers, ASentSigbusEndsTheDaemonAsItEndsAnyProcess) {
+  temp_dir dir;
+  fs::create_directories(dir.file("w"));
+  const std::string dump = dir.file("w") + "/sigma_outtensor_dump.bin";
+  test_daemon d(dir, {"--watch", dir.file("w")}, GetParam());
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  {
+    auto wr = dump_writer::create(dump);
+    ASSERT_TRUE(wr);
+    ASSERT_TRUE(wr->write(sigdump::testing::spec_of("t0", 4096), std::vector<float>(4096, 1.0f)));
+  }
+  const auto full = static_cast<std::uint64_t>(fs::file_size(dump));
+  ASSERT_TRUE(wait_until([&] {
+    auto t = sigdump::testing::tracked_file_status(dir.file("sock"), dump);
+    return (t && t->bytes == full) || !d.proc().alive();
+  })) << d.proc().stderr_text();
+  ASSERT_TRUE(d.proc().signal(SIGBUS));
+  EXPECT_TRUE(wait_until([&] { return !d.proc().alive(); }, std::chrono::seconds(30)))
+      << "the daemon went on after a SIGBUS sent to it";
+  // Under a sanitizer, whose SIGBUS handler the guard passes the signal on
+  // to, its report ends the process instead.
+  const std::string err = d.proc().stderr_text();
+  EXPECT_TRUE(d.proc().term_signal() == SIGBUS || err.find("DEADLYSIGNAL") != std::string::npos)
+      << "ended by signal " << d.proc().term_signal() << "\n"
+      << err;
+}
+
 INSTANTIATE_TEST_SUITE_P(Loops, HostilePeers, ::testing::Values("io_uring", "epoll"),
                          [](const auto& p) { return std::string(p.param); });
 

@@ -1,6 +1,7 @@
 // Fuzz target for the resumable parser. Invariants checked on every input:
-// feeding the bytes in one go and in data-derived chunks gives the same
-// records, the same error and the same pending tail; every record lies
+// feeding the bytes in one go, in data-derived chunks and from copies of
+// windows of them (feed_copied, as dump_file parses a mapping) gives the
+// same records, the same error and the same pending tail; every record lies
 // inside the input; every readable record's values can be read.
 #include <algorithm>
 #include <cstddef>
@@ -92,6 +93,21 @@ outcome parse_chunked(std::span<const std::byte> bytes, sigdump::parse_options o
   return o;
 }
 
+bool copy_input(const void* ctx, std::uint64_t offset, std::span<std::byte> to, std::uint64_t*) {
+  const auto* in = static_cast<const std::span<const std::byte>*>(ctx);
+  std::copy_n(in->begin() + static_cast<std::ptrdiff_t>(offset), to.size(), to.begin());
+  return true;
+}
+
+outcome parse_copied(std::span<const std::byte> bytes, sigdump::parse_options opt) {
+  outcome o;
+  sigdump::dump_parser p("fuzz.bin", opt);
+  auto r = p.feed_copied(bytes.size(), &copy_input, &bytes, o.records);
+  if (!r) o.err = r.error();
+  finish(p, o);
+  return o;
+}
+
 void compare(const outcome& a, const outcome& b) {
   check(a.records.size() == b.records.size(), "record count differs between whole and chunked");
   for (std::size_t i = 0; i < a.records.size(); ++i) {
@@ -149,6 +165,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     outcome whole = parse_whole(bytes, opt);
     outcome chunked = parse_chunked(bytes, opt);
     compare(whole, chunked);
+    compare(whole, parse_copied(bytes, opt));
     read_values(bytes, whole);
     // The prefix before any pending record parses to the same records.
     if (whole.pending && !whole.err) {

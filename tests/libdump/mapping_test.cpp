@@ -167,16 +167,16 @@ TEST(Mapping, ProbeAndGuardSurviveTruncation) {
   const std::uint64_t far = static_cast<std::uint64_t>(page) * 3 + 10;
   EXPECT_TRUE((*m)->probe(far, 1));
   touch_ctx ok{(*m)->bytes().data() + far};
-  EXPECT_TRUE(guarded_read(touch, &ok));
+  EXPECT_TRUE(guarded_read({(*m)->bytes()}, touch, &ok));
   EXPECT_EQ(ok.sum, 'x');
 
   ASSERT_EQ(::truncate(path.c_str(), page), 0);
   touch_ctx gone{(*m)->bytes().data() + far};
-  EXPECT_FALSE(guarded_read(touch, &gone));
+  EXPECT_FALSE(guarded_read({(*m)->bytes()}, touch, &gone));
   // The guard is reusable and nests.
-  EXPECT_FALSE(guarded_read(touch, &gone));
+  EXPECT_FALSE(guarded_read({(*m)->bytes()}, touch, &gone));
   touch_ctx still{(*m)->bytes().data() + 1};
-  EXPECT_TRUE(guarded_read(touch, &still));
+  EXPECT_TRUE(guarded_read({(*m)->bytes()}, touch, &still));
   bool probed = (*m)->probe(far, 1);
   if (probed) GTEST_SKIP() << "MADV_POPULATE_READ unsupported: probe is optimistic";
   EXPECT_TRUE((*m)->probe(0, 10));

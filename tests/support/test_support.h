@@ -3,6 +3,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <filesystem>
@@ -58,6 +59,10 @@ class child {
   bool signal(int sig);
   /* Waits for exit up to timeout; returns exit code, or -1 on timeout or signal. */
   int wait(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  /* The signal that ended it once wait() saw it end; 0 when it exited. */
+  int term_signal() const noexcept {
+    return reaped_ && WIFSIGNALED(status_) ? WTERMSIG(status_) : 0;
+  }
   std::string stdout_text() const;
   std::string stderr_text() const;
 

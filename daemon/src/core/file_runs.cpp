@@ -84,7 +84,7 @@ void run_hash(void* p) {
 std::optional<std::uint64_t> record_hash(const mapping& map, const record& rec) {
   hash_call c{map.bytes(), rec.header_offset, rec.end_offset, 0};
   if (c.to < c.from || c.to > c.bytes.size()) return std::nullopt;
-  if (!guarded_read(&run_hash, &c)) return std::nullopt;
+  if (!guarded_read({c.bytes}, &run_hash, &c)) return std::nullopt;
   return c.out;
 }
 
@@ -98,7 +98,7 @@ void note_tail(tracked_file& tf) {
   if (!map) return;
   const std::uint64_t end = tf.file->records().back().end_offset;
   hash_call c{map->bytes(), end - std::min<std::uint64_t>(end, 4096), end, 0};
-  if (c.to > c.bytes.size() || !guarded_read(&run_hash, &c)) return;
+  if (c.to > c.bytes.size() || !guarded_read({c.bytes}, &run_hash, &c)) return;
   tf.tail_from = c.from;
   tf.tail_to = c.to;
   tf.tail_hash = c.out;
@@ -130,7 +130,7 @@ bool tail_holds(const dump_file& f, const tail_mark& t) {
   const auto map = f.current_mapping();
   if (!map || t.to > map->size()) return false;
   hash_call c{map->bytes(), t.from, t.to, 0};
-  return guarded_read(&run_hash, &c) && c.out == t.hash;
+  return guarded_read({c.bytes}, &run_hash, &c) && c.out == t.hash;
 }
 
 std::optional<file_fingerprint> fingerprint_of(const tracked_file& tf) {

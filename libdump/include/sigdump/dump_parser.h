@@ -40,6 +40,10 @@ struct pending_tail {
   std::optional<sigdump::record> header;
 };
 
+namespace detail {
+class window_text;
+}
+
 class dump_parser {
  public:
   explicit dump_parser(std::string file_name, parse_options options = {});
@@ -51,6 +55,25 @@ class dump_parser {
      file, record and offset; the parser then stays failed. A record cut by
      the end of `bytes` is not an error: see pending(). */
   result<std::size_t> feed(std::span<const std::byte> bytes, std::vector<record>& out);
+
+  /* Copies the file's bytes [offset, offset + to.size()) into `to`; false
+     when they are gone (the file was cut), with the offset of the lost byte
+     in *lost. */
+  using copy_fn = bool (*)(const void* ctx, std::uint64_t offset, std::span<std::byte> to,
+                           std::uint64_t* lost);
+
+  /* feed() for a file of `total` bytes that must not be read in place (a
+     mapping a writer may cut): the parser parses private copies it makes
+     with `copy`, in windows of 512 bytes from the record it is at (never
+     past the end of that 4 KiB page), longer only while a record does not
+     fit. It copies gap and header lines and the value text of text
+     records; a binary payload is skipped by its declared size, and none of
+     it is copied past the page its header ends on. A copy that fails is
+     errc::truncated naming the record the lost byte is in and its offset;
+     the records before it stay in `out`, and a later feed resumes at the
+     cut record. */
+  result<std::size_t> feed_copied(std::uint64_t total, copy_fn copy, const void* ctx,
+                                  std::vector<record>& out);
 
   /* The last feed stopped at options.records_per_feed with bytes left to
      parse: pending() says nothing about them until a feed reaches them. */
@@ -75,6 +98,8 @@ class dump_parser {
   std::optional<error> tail_error() const;
 
  private:
+  result<std::size_t> parse(const detail::window_text& s, std::uint64_t total, std::size_t before,
+                            std::vector<record>& out);
   std::string file_;
   parse_options options_;
   std::optional<bool> is_float_;
@@ -84,7 +109,8 @@ class dump_parser {
   std::uint32_t next_index_ = 0;
   std::optional<pending_tail> pending_;
   std::optional<error> failed_;
-  record scratch_;  // the record being parsed (see feed)
+  record scratch_;      // the record being parsed
+  std::string window_;  // the bytes feed_copied parses: a copy of some of the file
   // What tail_error() reports for the current pending_ (a finished file).
   struct tail_state {
     errc code = errc::truncated;

@@ -100,15 +100,25 @@ class truncation_sentinel {
   std::vector<std::byte> snapshot_;  // last_page: the page's bytes before `end`
 };
 
-/* Runs fn() with a SIGBUS guard installed for this thread: if a mapped page
-   vanishes under fn (file truncated), returns false instead of crashing.
-   fn must not own resources that need unwinding (no allocation). The
-   last line of defence; probe() is the first. */
-bool guarded_read(void (*fn)(void*), void* ctx) noexcept;
+/* The mapped bytes a guarded call reads (one or two mappings: a sample and
+   its benchmark). A fault anywhere else is not the guard's to catch. */
+struct guard_range {
+  std::span<const std::byte> first;
+  std::span<const std::byte> second = {};
+};
 
-/* Same, and on a fault stores the faulting address in *fault_address (left
-   untouched on success). Guards nest: an inner guard catches first. */
-bool guarded_read(void (*fn)(void*), void* ctx, const void** fault_address) noexcept;
+/* Runs fn() with a SIGBUS guard installed for this thread: if a page of
+   `range` vanishes under fn (file truncated), returns false instead of
+   crashing, with the faulting address in *fault_address when given (left
+   untouched on success). Only a fault the kernel raised for a load inside
+   `range` (BUS_ADRERR/BUS_OBJERR) is caught; a SIGBUS sent by kill(2),
+   tgkill(2) or sigqueue(3), or a fault outside `range`, acts as it would
+   without the guard (the previous handler, or death by SIGBUS). The jump
+   runs no destructor: fn must not allocate or own anything that needs
+   unwinding. Guards nest: the innermost one whose range holds the fault
+   catches it. The last line of defence; probe() is the first. */
+bool guarded_read(guard_range range, void (*fn)(void*), void* ctx,
+                  const void** fault_address = nullptr) noexcept;
 
 /* Copies n mapped bytes at `from` into `to` under one guard; false (with the
    faulting address in *fault_address when given) when a page vanished. */

@@ -39,6 +39,12 @@ struct tensor_view {
 
   bool contiguous() const noexcept { return inner == inner_stride; }
 
+  /* The mapped bytes a read of this view may touch (its owner's mapping;
+     none for text values, which are owned): the range to guard it by. */
+  std::span<const std::byte> mapped() const noexcept {
+    return owner ? owner->bytes() : std::span<const std::byte>{};
+  }
+
   /* Real value of element i (slow path; bounds are the caller's). */
   double at(std::uint64_t i) const noexcept;
 

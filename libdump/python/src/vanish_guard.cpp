@@ -159,7 +159,7 @@ void install_fault_handler(bool patch_faults) {
     ::sigaction(SIGBUS, &sa, nullptr);
     // libdump installs its guard handler on first use, chaining to the one
     // in force then: use it now, so it chains to ours.
-    guarded_read(noop, nullptr);
+    guarded_read({}, noop, nullptr);
   });
   patching.store(patch_faults);
 }

@@ -74,6 +74,7 @@ result<void> write_values(const std::string& path, const std::string& title, con
     } blk{&v, layout, first, std::span<double>(vals, n)};
     const void* fault = nullptr;
     if (!guarded_read(
+            {v.mapped()},
             [](void* p) {
               auto* x = static_cast<block_read*>(p);
               read_values(*x->v, x->layout, x->first, x->out);

@@ -148,6 +148,7 @@ result<pair_histograms> compute_pair_histograms(const tensor_view& s, const tens
       std::span<double> sa(a.data(), len), sb(c.data(), len);
       chunk_read k{&s, &*reader, first, sa, sb};
       if (!guarded_read(
+              {s.mapped(), b.mapped()},
               [](void* p) {
                 auto* x = static_cast<chunk_read*>(p);
                 x->s->read(x->first, x->sa);

@@ -178,6 +178,7 @@ method_result method_tensor(method_context& ctx) {
       if (values) {
         stats_job sj{&*values, {}};
         if (!guarded_read(
+                {values->mapped()},
                 [](void* p) {
                   auto* j = static_cast<stats_job*>(p);
                   j->out = compute_stats(*j->view);
@@ -198,6 +199,7 @@ method_result method_tensor(method_context& ctx) {
         std::vector<double> data(static_cast<std::size_t>(hi - lo));
         values_job vj{&*values, static_cast<std::uint64_t>(lo), &data};
         if (!guarded_read(
+                {values->mapped()},
                 [](void* p) {
                   auto* j = static_cast<values_job*>(p);
                   j->view->read(j->first, std::span<double>(*j->out));
