@@ -188,7 +188,8 @@ TEST_P(DaemonViews, ReloadRemovingAPairFreesItsSlotAndItsRuns) {
       if (r.state == "live") live += id + " ";
     }
     return live.empty();
-  })) << "live: " << live << "\n"
+  })) << "live: "
+      << live << "\n"
       << read_file(d.events_path());
   const std::string runs = sigdump("runs", {"--json", "--path", other}).out;
   EXPECT_EQ(first_of(runs, "runs", "run"), own.run) << runs;
