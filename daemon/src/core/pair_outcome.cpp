@@ -4,6 +4,7 @@
 // files) is taken on a worker. Loop thread only.
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <exception>
 
 #include "core/pair_scheduler.h"
@@ -16,10 +17,10 @@ namespace sigdump::daemon {
 namespace {
 
 // A run's first_bad, diagnosis and coverage are recomputed with each new
-// layer while that takes under summary_cheap_ns; beyond, on a timer, at
-// most once per summary_gap_factor times what it took (the loop spends at
-// most about 5% of its time on them, each in a callback of its own), and
-// always before run_end and run_revised.
+// layer while that takes under summary_cheap_ns of CPU time; beyond, on a
+// timer, at most once per summary_gap_factor times what it took (the loop
+// spends at most about 5% of its time on them, each in a callback of its
+// own), and always before run_end and run_revised.
 constexpr std::int64_t summary_cheap_ns = 50'000;
 constexpr std::int64_t summary_gap_factor = 20;
 
@@ -27,6 +28,16 @@ std::int64_t steady_now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// The loop thread's CPU time: what a diagnosis costs, which waiting for a
+// CPU on a loaded machine does not inflate (a small run measured in wall
+// time could look costly and have its first_bad deferred past the layer
+// that made it).
+std::int64_t thread_cpu_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 }  // namespace
@@ -213,10 +224,11 @@ void pair_scheduler::refresh_summary(run_info& r, run_work& w, bool now) {
     }
     return;
   }
+  const std::int64_t cpu = thread_cpu_ns();
   diagnose_report(r.report);
   w.summary_stale = false;
   w.summary_at_ns = steady_now_ns();
-  w.summary_cost_ns = w.summary_at_ns - t;
+  w.summary_cost_ns = thread_cpu_ns() - cpu;
 }
 
 // The advice, which the layers as they arrive do not compute: once per
