@@ -281,6 +281,9 @@ bool truncation_sentinel::intact() const noexcept {
 
 bool guarded_copy(const std::byte* from, std::size_t n, void* to,
                   const void** fault_address) noexcept {
+  // Nothing to copy (an empty file's mapping has no address at all):
+  // memcpy must not see its null pointer.
+  if (n == 0) return true;
   struct call {
     const std::byte* from;
     std::size_t n;
