@@ -17,10 +17,14 @@ namespace sigdump::daemon {
 namespace {
 
 // A run's first_bad, diagnosis and coverage are recomputed with each new
-// layer while that takes under summary_cheap_ns of CPU time; beyond, on a
-// timer, at most once per summary_gap_factor times what it took (the loop
-// spends at most about 5% of its time on them, each in a callback of its
-// own), and always before run_end and run_revised.
+// layer while the run has under summary_min_layers layers or that takes
+// under summary_cheap_ns of CPU time; beyond, on a timer, at most once per
+// summary_gap_factor times what it took (the loop spends at most about 5%
+// of its time on them, each in a callback of its own), and always before
+// run_end and run_revised. A small run's layer events thus always carry
+// the first_bad as of that layer (`sigdump wait`, triggers), however slow
+// the machine or the build (sanitizers).
+constexpr std::size_t summary_min_layers = 1000;
 constexpr std::int64_t summary_cheap_ns = 50'000;
 constexpr std::int64_t summary_gap_factor = 20;
 
@@ -205,7 +209,8 @@ void pair_scheduler::refresh_summary(run_info& r, run_work& w, bool now) {
   const std::int64_t wait = w.summary_at_ns + summary_gap_factor * w.summary_cost_ns - t;
   // A costly one never runs inline with the work that made it stale: on
   // the timer, in a loop callback of its own.
-  if (!now && w.summary_cost_ns > summary_cheap_ns) {
+  if (!now && r.report.layers.size() >= summary_min_layers &&
+      w.summary_cost_ns > summary_cheap_ns) {
     summary_due_.insert(r.number);
     if (summary_timer_ == 0) {
       const auto in = std::chrono::milliseconds(std::max<std::int64_t>(1, wait / 1'000'000));
