@@ -138,15 +138,10 @@ class Subscriber(threading.Thread):
         buf = b""
         while not self.stop and budget > 0:
             try:
-                chunk = s.recv(65536)
+                messages, buf = recv_messages(s, buf, 65536)
             except socket.timeout:
                 continue
-            if not chunk:
-                raise RuntimeError("the daemon closed the connection")
-            buf += chunk
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                m = json.loads(line)
+            for line, m in messages:
                 if "error" in m:
                     raise RuntimeError("subscribe failed: " + line.decode())
                 if "event" not in m:
@@ -239,6 +234,16 @@ class BenchWriter(threading.Thread):
                   "next-benchmark.bin")
 
 
+def recv_messages(s, buf, size):
+    """One recv on s after buf: the (line, message) pairs it completed, and
+    the bytes left of a line still arriving."""
+    chunk = s.recv(size)
+    if not chunk:
+        raise RuntimeError("the daemon closed the connection")
+    *lines, rest = (buf + chunk).split(b"\n")
+    return [(line, json.loads(line)) for line in lines], rest
+
+
 def call_many(sock_path, requests):
     """Sends every (method, params) on one connection; the replies in order."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -250,13 +255,8 @@ def call_many(sock_path, requests):
         s.sendall(b"".join((json.dumps({"id": first + i, "method": m, "params": p}) + "\n").encode()
                            for i, (m, p) in enumerate(batch)))
         while len(replies) < first + len(batch):
-            chunk = s.recv(1 << 20)
-            if not chunk:
-                raise RuntimeError("the daemon closed the connection")
-            buf += chunk
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                m = json.loads(line)
+            messages, buf = recv_messages(s, buf, 1 << 20)
+            for _, m in messages:
                 replies[m["id"]] = m
     s.close()
     return [replies[i] for i in range(len(requests))]

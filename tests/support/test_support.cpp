@@ -194,4 +194,17 @@ std::vector<float> sine_values(std::size_t n, double step, double phase, float g
   return v;
 }
 
+bool kernel_grants_leases(const std::string& probe_path) {
+  const int made = ::open(probe_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (made < 0) return false;
+  ::close(made);
+  const int fd = ::open(probe_path.c_str(), O_RDONLY | O_CLOEXEC);
+  // A lease break would send SIGIO (fatal by default): SIGURG is ignored.
+  const bool granted =
+      fd >= 0 && ::fcntl(fd, F_SETSIG, SIGURG) == 0 && ::fcntl(fd, F_SETLEASE, F_RDLCK) == 0;
+  if (fd >= 0) ::close(fd);  // gives the lease back
+  ::unlink(probe_path.c_str());
+  return granted;
+}
+
 }  // namespace sigdump::testing

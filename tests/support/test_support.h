@@ -83,4 +83,11 @@ void write_file(const std::string& path, const std::string& bytes);
 /* n values gain * sin(i * step + phase): smooth, signed, never all zero. */
 std::vector<float> sine_values(std::size_t n, double step, double phase, float gain);
 
+/* Whether the kernel grants a read lease on a file at probe_path (created,
+   closed, leased and removed here): asked of the kernel directly, not
+   through the daemon's code, so a test skips for a missing kernel feature
+   (fs.leases-enable=0, a file system without leases) and never because
+   the code it tests failed. */
+bool kernel_grants_leases(const std::string& probe_path);
+
 }  // namespace sigdump::testing

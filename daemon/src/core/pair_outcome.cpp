@@ -4,10 +4,10 @@
 // files) is taken on a worker. Loop thread only.
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <exception>
 
 #include "core/pair_scheduler.h"
+#include "platform/event_loop.h"
 #include "sigdump/compare.h"
 #include "sigdump/input_checks.h"
 #include "sigdump/plan.h"
@@ -32,16 +32,6 @@ std::int64_t steady_now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-// The loop thread's CPU time: what a diagnosis costs, which waiting for a
-// CPU on a loaded machine does not inflate (a small run measured in wall
-// time could look costly and have its first_bad deferred past the layer
-// that made it).
-std::int64_t thread_cpu_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 }  // namespace
@@ -229,11 +219,13 @@ void pair_scheduler::refresh_summary(run_info& r, run_work& w, bool now) {
     }
     return;
   }
-  const std::int64_t cpu = thread_cpu_ns();
+  // CPU time: a preemption on a loaded machine must not make a cheap
+  // diagnosis look costly.
+  const std::uint64_t cpu = thread_cpu_ns();
   diagnose_report(r.report);
   w.summary_stale = false;
   w.summary_at_ns = steady_now_ns();
-  w.summary_cost_ns = thread_cpu_ns() - cpu;
+  w.summary_cost_ns = static_cast<std::int64_t>(thread_cpu_ns() - cpu);
 }
 
 // The advice, which the layers as they arrive do not compute: once per

@@ -167,13 +167,6 @@ class loop_base : public event_loop {
     }
   }
 
-  static std::uint64_t thread_cpu_ns() noexcept {
-    timespec ts{};
-    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
-           static_cast<std::uint64_t>(ts.tv_nsec);
-  }
-
   void drain_wake() {
     std::uint64_t v = 0;
     [[maybe_unused]] auto n = ::read(wake_.get(), &v, sizeof v);
@@ -459,6 +452,13 @@ bool io_uring_disabled_by_sysctl() {
 }  // namespace
 
 std::chrono::steady_clock::time_point event_loop::callback_began() noexcept { return began_; }
+
+std::uint64_t thread_cpu_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
 
 result<std::unique_ptr<event_loop>> make_event_loop(loop_kind kind) {
   if (kind == loop_kind::automatic) {

@@ -80,6 +80,11 @@ class event_loop {
   static std::chrono::steady_clock::time_point callback_began() noexcept;
 };
 
+/* The calling thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID):
+   what a piece of the loop's work costs, which waiting for a CPU on a
+   loaded machine does not inflate. */
+std::uint64_t thread_cpu_ns() noexcept;
+
 /* Which implementation make_event_loop() may pick. */
 enum class loop_kind : std::uint8_t { automatic, io_uring, epoll };
 
