@@ -12,6 +12,10 @@
 // nothing breaks) and with the default thresholds (some layers suspect),
 // each against the same comparison without it, right before it; counter
 // `time_ratio` = with / without.
+// Last, the evidence pass alone on one thread (compute_channel_evidence
+// over the f32 pair's suspect layers, per variant) right after a
+// one-thread read-and-sum of the same layers' bytes: counter `ratio` =
+// evidence speed / that read's (BM_EvidencePass/f32/VARIANT).
 // Environment: SIGDUMP_BENCH_THREADS (default: every core).
 #include <benchmark/benchmark.h>
 #include <unistd.h>
@@ -27,6 +31,7 @@
 #include <vector>
 
 #include "bench_pairs.h"
+#include "sigdump/channel_metrics.h"
 #include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/dump_writer.h"
@@ -232,6 +237,75 @@ void BM_ChannelEvidence(benchmark::State& state, pair_files* p, bool all_clean, 
   state.SetBytesProcessed(static_cast<std::int64_t>(input_bytes(*p) * runs));
 }
 
+// The suspect layers of a pair under the default thresholds, as views.
+struct evidence_input {
+  struct layer {
+    tensor_view sample, bench;
+    layout_choice layout;
+  };
+  std::vector<layer> layers;
+  std::uint64_t bytes = 0;
+  double read_seconds = 0;  // per run, set by BM_ReadSuspectLayers
+};
+
+bool find_suspect_layers(const pair_files& p, evidence_input& out) {
+  compare_options o;
+  o.threads = fx->threads;
+  auto r = compare_dumps(*p.sample, *p.bench, o);
+  if (!r) return false;
+  for (const layer_result& l : r->layers) {
+    if (!l.suspect) continue;
+    auto a = p.sample->view(l.sample_record);
+    auto b = p.bench->view(static_cast<std::uint32_t>(l.bench_record));
+    if (!a || !b || a->data == nullptr || b->data == nullptr) return false;
+    out.bytes += a->elements * dtype_size(a->storage) + b->elements * dtype_size(b->storage);
+    out.layers.push_back({std::move(*a), std::move(*b), l.layout});
+  }
+  return !out.layers.empty();
+}
+
+void BM_ReadSuspectLayers(benchmark::State& state, evidence_input* in) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::uint64_t runs = 0;
+  for (auto _ : state) {
+    std::uint64_t s = 0;
+    for (const auto& l : in->layers) {
+      for (const tensor_view* v : {&l.sample, &l.bench}) {
+        s += sum_words(v->data, v->elements * dtype_size(v->storage));
+      }
+    }
+    benchmark::DoNotOptimize(s);
+    ++runs;
+  }
+  in->read_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+                     static_cast<double>(runs);
+  state.SetBytesProcessed(static_cast<std::int64_t>(in->bytes * runs));
+  state.counters["layers"] = static_cast<double>(in->layers.size());
+}
+
+void BM_EvidencePass(benchmark::State& state, evidence_input* in, kernel_isa isa) {
+  if (!use_isa(isa)) {
+    state.SkipWithError("variant not supported here");
+    return;
+  }
+  state.SetLabel(isa_name(isa));
+  const auto t0 = std::chrono::steady_clock::now();
+  std::uint64_t runs = 0;
+  for (auto _ : state) {
+    for (const auto& l : in->layers) {
+      auto ev = compute_channel_evidence(l.sample, l.bench, l.layout);
+      if (!ev) state.SkipWithError("the evidence failed");
+      benchmark::DoNotOptimize(ev);
+    }
+    ++runs;
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+                      static_cast<double>(runs);
+  state.SetBytesProcessed(static_cast<std::int64_t>(in->bytes * runs));
+  state.counters["layers"] = static_cast<double>(in->layers.size());
+  state.counters["ratio"] = in->read_seconds > 0 ? in->read_seconds / secs : 0.0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -315,6 +389,27 @@ int main(int argc, char** argv) {
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
       }
+    }
+  }
+  evidence_input evidence;
+  for (auto& p : f.pairs) {
+    if (p.spec->kind != bench::pair_kind::f32) continue;
+    if (!find_suspect_layers(p, evidence)) {
+      std::fprintf(stderr, "compare_bench: %s pair: no suspect layer to give evidence of\n",
+                   p.spec->name);
+      cleanup();
+      return 1;
+    }
+    for (kernel_isa v : supported_isas()) {
+      const std::string run = std::string(p.spec->name) + "/" + isa_name(v);
+      benchmark::RegisterBenchmark(("BM_ReadSuspectLayers/" + run).c_str(), BM_ReadSuspectLayers,
+                                   &evidence)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+      benchmark::RegisterBenchmark(("BM_EvidencePass/" + run).c_str(), BM_EvidencePass, &evidence,
+                                   v)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
     }
   }
   std::fprintf(stderr, "compare_bench: %u threads; variants run here:%s\n", f.threads,

@@ -2,12 +2,17 @@
 // over the sample and the benchmark (read through the layer's layout),
 // summing the vendor's sums per channel in double and keeping the elements
 // with the largest difference. One thread per layer, so the numbers never
-// depend on how many threads a comparison used.
+// depend on how many threads a comparison used. Plain floats in the same
+// order on both sides are read where they lie and widened in registers;
+// other values are widened into a block first. The search for the largest
+// differences only looks at blocks whose sums met an element that may
+// enter it (docs/performance.md, "Per-channel evidence").
 #include "sigdump/channel_metrics.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <thread>
 
@@ -31,36 +36,47 @@ struct channel_sums {
 // The per-channel sums as one array per sum, so that a row of channels
 // (channel axis last) is summed by one loop the compiler vectorizes across
 // channels: each channel still adds its elements in index order, so the
-// sums are the same to the bit as adding one element at a time.
+// sums are the same to the bit as adding one element at a time. A channel
+// has a NaN |a-b| exactly when its sum of |a-b| is NaN (the terms are >= 0
+// or NaN): no flag is kept for it.
 struct channel_columns {
-  std::vector<double> ab, aa, bb, dd, abs_d, abs_b, max_d, peak, max_nan;  // max_nan: 1 or 0
+  std::vector<double> ab, aa, bb, dd, abs_d, abs_b, max_d, peak;
   std::vector<std::uint64_t> n;
 
   void resize(std::size_t channels) {
-    for (auto* v : {&ab, &aa, &bb, &dd, &abs_d, &abs_b, &max_d, &peak, &max_nan}) {
-      v->assign(channels, 0.0);
-    }
+    for (auto* v : {&ab, &aa, &bb, &dd, &abs_d, &abs_b, &max_d, &peak}) v->assign(channels, 0.0);
     n.assign(channels, 0);
   }
   detail::channel_row row(std::size_t c) noexcept {
-    return {ab.data() + c,      aa.data() + c,    bb.data() + c,    dd.data() + c,
-            abs_d.data() + c,   abs_b.data() + c, max_d.data() + c, peak.data() + c,
-            max_nan.data() + c, n.data() + c};
+    return {ab.data() + c,    aa.data() + c,    bb.data() + c,   dd.data() + c, abs_d.data() + c,
+            abs_b.data() + c, max_d.data() + c, peak.data() + c, n.data() + c};
   }
   channel_sums at(std::size_t c) const {
     return {ab[c],    aa[c],    bb[c],   dd[c], abs_d[c],
-            abs_b[c], max_d[c], peak[c], n[c],  max_nan[c] != 0};
+            abs_b[c], max_d[c], peak[c], n[c],  std::isnan(abs_d[c])};
   }
 };
 
 constexpr double infinity = std::numeric_limits<double>::infinity();
 
-// Elements k of x and y all belong to channel c, in order.
-void add_run(channel_columns& s, std::size_t c, const double* x, const double* y,
-             std::size_t len) noexcept {
+// One value of a block: plain floats are read in place, at any byte offset.
+template <class T>
+double value(const T* p, std::uint64_t k) noexcept {
+  T v;
+  std::memcpy(&v, p + k, sizeof v);
+  return v;
+}
+
+// Elements k of x and y all belong to channel c, in order. Returns whether
+// one has |x-y| not below at_least or NaN (a candidate of the search).
+template <class T>
+bool add_run(channel_columns& s, std::size_t c, const T* x, const T* y, std::size_t len,
+             double at_least) noexcept {
   channel_sums t = s.at(c);
+  bool hit = false;
   for (std::size_t k = 0; k < len; ++k) {
-    const double a = x[k], b = y[k], d = a - b, ad = std::fabs(d), ay = std::fabs(b);
+    const double a = value(x, k), b = value(y, k), d = a - b, ad = std::fabs(d);
+    const double ay = std::fabs(b);
     t.ab += a * b;
     t.aa += a * a;
     t.bb += b * b;
@@ -69,12 +85,12 @@ void add_run(channel_columns& s, std::size_t c, const double* x, const double* y
     t.abs_b += ay;
     if (ay > t.peak && ay < infinity) t.peak = ay;
     if (ad > t.max_d) t.max_d = ad;
-    if (ad != ad) t.max_nan = true;
+    hit |= !(ad < at_least);
   }
   s.ab[c] = t.ab, s.aa[c] = t.aa, s.bb[c] = t.bb, s.dd[c] = t.dd;
   s.abs_d[c] = t.abs_d, s.abs_b[c] = t.abs_b, s.peak[c] = t.peak, s.max_d[c] = t.max_d;
-  if (t.max_nan) s.max_nan[c] = 1.0;
   s.n[c] += len;
+  return hit;
 }
 
 struct candidate {
@@ -102,10 +118,11 @@ struct pass_state {
   std::uint64_t stride;                       // elements per step of the channel axis
   std::uint64_t channels;                     // size of the channel axis
   bool per_channel;                           // keep per-channel sums
+  bool in_place;  // both sides plain floats in the same order: read where they lie
   channel_columns sums;
   std::vector<candidate> heap;  // min-heap of the best `keep` candidates
   std::size_t keep;
-  std::vector<double> a, b;
+  std::vector<double> a, b;  // the block widened, unless in_place
   std::uint64_t first = 0, len = 0;
   std::uint64_t pos = 0, channel = 0;  // position of `first` within stride, and its channel
 };
@@ -113,29 +130,33 @@ struct pass_state {
 // The heap's top is the candidate that ranks lowest.
 bool heap_order(const candidate& x, const candidate& y) noexcept { return ranks_above(x, y); }
 
+// The least |a-b| an element needs to enter the heap (NaN always may):
+// the lowest kept |a-b| once the heap is full (NaN ranks above all: then
+// nothing is below it), before that anything not 0 (equal elements are
+// no evidence). Always > 0.
+double candidate_floor(const pass_state& s) noexcept {
+  if (s.heap.size() < s.keep) return std::numeric_limits<double>::denorm_min();
+  const double f = s.heap.front().abs_diff;
+  return std::isnan(f) ? infinity : f;
+}
+
 // The elements of the block that rank among the `keep` largest
-// differences so far, in index order.
-void keep_largest(pass_state& s, const double* a, const double* b) {
+// differences so far (found in index order; the heap keeps the same ones
+// in any order, ranks_above being a total order).
+template <class T>
+void keep_largest(pass_state& s, const T* a, const T* b) {
   if (s.keep == 0) return;
-  auto floor_of = [](const candidate& c) { return std::isnan(c.abs_diff) ? infinity : c.abs_diff; };
-  bool full = s.heap.size() == s.keep;
-  double floor = full ? floor_of(s.heap.front()) : 0.0;
-  // Equal elements are no evidence; below the kept floor, nothing to do.
-  auto passes = [&](std::uint64_t k) {
-    const double ad = std::fabs(a[k] - b[k]);
-    return static_cast<unsigned>(!(ad == 0) & !(full & (ad < floor)));
-  };
+  double floor = candidate_floor(s);
   constexpr std::uint64_t group = detail::candidate_group;
   for (std::uint64_t g = 0; g < s.len; g += group) {
-    // Most groups hold no candidate: the kernel skips them, one test per
-    // group. The test is passes() with one comparison less (below an
-    // empty floor of -1: never).
-    g = s.kernels->next_candidate_group(a, b, g, s.len, full ? floor : -1.0);
+    // Most groups hold no candidate: the kernel skips them, one test per group.
+    g = s.kernels->loops<T>().next_candidate_group(a, b, g, s.len, floor);
     if (g >= s.len) break;
     const std::uint64_t end = std::min(g + group, s.len);
     for (std::uint64_t k = g; k < end; ++k) {
-      if (!passes(k)) continue;
-      const candidate cand{std::fabs(a[k] - b[k]), s.first + k, a[k], b[k]};
+      const double x = value(a, k), y = value(b, k), ad = std::fabs(x - y);
+      if (ad < floor) continue;  // also an equal pair: the floor is > 0
+      const candidate cand{ad, s.first + k, x, y};
       if (s.heap.size() < s.keep) {
         s.heap.push_back(cand);  // capacity reserved: no allocation
         std::push_heap(s.heap.begin(), s.heap.end(), heap_order);
@@ -144,20 +165,58 @@ void keep_largest(pass_state& s, const double* a, const double* b) {
         s.heap.back() = cand;
         std::push_heap(s.heap.begin(), s.heap.end(), heap_order);
       }
-      // The lowest kept |a-b| (NaN ranks above all: then nothing is below it).
-      full = s.heap.size() == s.keep;
-      if (full) floor = floor_of(s.heap.front());
+      floor = candidate_floor(s);
     }
   }
 }
 
-// Plain floats in order are widened by the active variant's kernel (a
-// float widens to the same double whichever instruction does it); false:
-// not plain floats, the caller reads them.
-bool widen_plain(const tensor_view& v, std::uint64_t first, std::span<double> out) noexcept {
-  if (v.text || v.text_ints || v.dequantize || v.storage != dtype::f32 || !v.contiguous()) {
-    return false;
+// One block of the pass over values of type T: the per-channel sums, and
+// the search for the largest differences where the sums met an element
+// that may enter the heap (the heap's floor only rises within the block,
+// so the block-start floor the sums tested against lets no candidate by).
+template <class T>
+void pass_block(pass_state& s, const T* a, const T* b) {
+  const double floor = candidate_floor(s);
+  bool search = !s.per_channel;
+  if (s.per_channel) {
+    // Runs of elements in one step of the channel axis: a row of channels
+    // when the axis is the last one, else a run of one channel.
+    std::uint64_t pos = s.pos, c = s.channel;
+    for (std::uint64_t k = 0; k < s.len;) {
+      if (s.stride == 1) {
+        // The rest of a row, or as many whole rows as the block holds.
+        const std::uint64_t width = c ? s.channels - c : s.channels;
+        const std::uint64_t rows = c ? 1 : std::max<std::uint64_t>((s.len - k) / width, 1);
+        const std::uint64_t n = std::min(width * rows, s.len - k);
+        search |= s.kernels->loops<T>().add_rows(s.sums.row(c), a + k, b + k, rows == 1 ? n : width,
+                                                 rows, width, floor);
+        k += n;
+        c += rows == 1 ? n : width;
+      } else {
+        const std::uint64_t n = std::min(s.stride - pos, s.len - k);
+        search |= add_run(s.sums, c, a + k, b + k, n, floor);
+        k += n;
+        pos += n;
+        if (pos == s.stride) pos = 0, ++c;
+      }
+      if (c == s.channels) c = 0;
+    }
+    s.pos = pos;
+    s.channel = c;
   }
+  if (search) keep_largest(s, a, b);
+}
+
+// Plain floats in order: nothing to widen before the kernels.
+bool plain_floats(const tensor_view& v) noexcept {
+  return !v.text && !v.text_ints && !v.dequantize && v.storage == dtype::f32 && v.contiguous();
+}
+
+// Plain floats are widened by the active variant's kernel (a float widens
+// to the same double whichever instruction does it); false: not plain
+// floats, the caller reads them.
+bool widen_plain(const tensor_view& v, std::uint64_t first, std::span<double> out) noexcept {
+  if (!plain_floats(v)) return false;
   detail::active_kernels().widen(detail::widen_spec{}, v.data + first * sizeof(float), out.size(),
                                  out.data());
   return true;
@@ -165,38 +224,19 @@ bool widen_plain(const tensor_view& v, std::uint64_t first, std::span<double> ou
 
 void run_block(void* p) {
   auto* s = static_cast<pass_state*>(p);
+  if (s->in_place) {
+    const auto* a = reinterpret_cast<const float*>(s->sample->data) + s->first;
+    const auto* b = reinterpret_cast<const float*>(s->bench->data) + s->first;
+    pass_block(*s, a, b);
+    return;
+  }
   const std::span<double> a(s->a.data(), s->len), b(s->b.data(), s->len);
   if (!widen_plain(*s->sample, s->first, a)) s->sample->read(s->first, a);
   const bool in_order = s->layout == layout_choice::same || s->bench->shape.size() != 4;
   if (!in_order || !widen_plain(*s->bench, s->first, b)) {
     read_values(*s->bench, s->layout, s->first, b);
   }
-  if (s->per_channel) {
-    // Runs of elements in one step of the channel axis: a row of channels
-    // when the axis is the last one, else a run of one channel.
-    std::uint64_t pos = s->pos, c = s->channel;
-    for (std::uint64_t k = 0; k < s->len;) {
-      if (s->stride == 1) {
-        // The rest of a row, or as many whole rows as the block holds.
-        const std::uint64_t width = c ? s->channels - c : s->channels;
-        const std::uint64_t rows = c ? 1 : std::max<std::uint64_t>((s->len - k) / width, 1);
-        const std::uint64_t n = std::min(width * rows, s->len - k);
-        s->kernels->add_rows(s->sums.row(c), &a[k], &b[k], rows == 1 ? n : width, rows, width);
-        k += n;
-        c += rows == 1 ? n : width;
-      } else {
-        const std::uint64_t n = std::min(s->stride - pos, s->len - k);
-        add_run(s->sums, c, &a[k], &b[k], n);
-        k += n;
-        pos += n;
-        if (pos == s->stride) pos = 0, ++c;
-      }
-      if (c == s->channels) c = 0;
-    }
-    s->pos = pos;
-    s->channel = c;
-  }
-  keep_largest(*s, a.data(), b.data());
+  pass_block(*s, a.data(), b.data());
 }
 
 channel_stat finish(const channel_sums& s, std::uint32_t channel) {
@@ -282,12 +322,16 @@ result<channel_evidence> compute_channel_evidence(const tensor_view& sample,
   s.stride = stride;
   s.channels = ev.channels;
   s.per_channel = ev.channels <= options.max_channels;
+  s.in_place = plain_floats(sample) && plain_floats(bench) &&
+               (layout == layout_choice::same || bench.shape.size() != 4);
   if (s.per_channel) s.sums.resize(static_cast<std::size_t>(ev.channels));
   s.keep = static_cast<std::size_t>(std::min<std::uint64_t>(options.top_elements, sample.elements));
   s.heap.reserve(s.keep + 1);
-  const auto block = static_cast<std::size_t>(std::min(block_elements, sample.elements));
-  s.a.resize(block);
-  s.b.resize(block);
+  if (!s.in_place) {
+    const auto block = static_cast<std::size_t>(std::min(block_elements, sample.elements));
+    s.a.resize(block);
+    s.b.resize(block);
+  }
   for (std::uint64_t first = 0; first < sample.elements; first += block_elements) {
     s.first = first;
     s.len = std::min(block_elements, sample.elements - first);

@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -471,6 +474,80 @@ TEST(ChannelMetrics, LastAxisAndTooManyChannels) {
   EXPECT_TRUE(ev2->worst.empty());
   EXPECT_EQ(ev2->top.at(0).index, 37u);
   EXPECT_EQ(ev2->top.at(0).channel, 7u);
+}
+
+// The search for the largest differences skips the rows the sums found no
+// candidate in: spikes over four of the pass's blocks, in whole vectors
+// and in the channels past them, one NaN late, noise below them all. The
+// elements kept are the ones a full sort ranks first, read in place from
+// floats at an odd address or widened first (the same values as a text
+// payload), to the same bits.
+TEST(ChannelMetrics, TopElementsAreThoseOfAFullSortWhereverTheyLie) {
+  const std::vector<std::int64_t> shape{1, 40, 20, 67};
+  const std::size_t n = 40 * 20 * 67;  // 3.3 blocks of 16 Ki elements
+  std::vector<float> a(n), b(n);
+  std::uint32_t st = 99;
+  for (std::size_t i = 0; i < n; ++i) {
+    st = st * 1664525u + 1013904223u;
+    b[i] = static_cast<float>(st >> 8) * (1.0f / 16777216.0f) - 0.5f;
+    a[i] = i % 5 == 0 ? b[i] : b[i] + static_cast<float>(st % 1000) * 1e-6f;
+  }
+  // Spikes growing along the tensor (a later block holds a larger one than
+  // any before it), in channels 0-66, including 64-66 (past the vectors).
+  for (std::size_t k = 0; k < 48; ++k) {
+    const std::size_t i = (k * 1117 + 5) % n;
+    a[i] = b[i] + 0.01f * static_cast<float>(1 + (i * 7) % 97);
+  }
+  a[n - 70] = NAN;                               // a NaN in the last block ranks first
+  a[3 * 16384 + 66] = b[3 * 16384 + 66] + 5.0f;  // a channel past the vectors
+  struct ranked {
+    double diff;
+    std::uint64_t index;
+  };
+  std::vector<ranked> all;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double d = std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i]));
+    if (d != 0) all.push_back({d, i});
+  }
+  std::sort(all.begin(), all.end(), [](const ranked& x, const ranked& y) {
+    if (std::isnan(x.diff) != std::isnan(y.diff)) return std::isnan(x.diff);
+    if (x.diff != y.diff) return x.diff > y.diff;
+    return x.index < y.index;
+  });
+  // The floats one byte past an aligned address, and the same values as text.
+  std::vector<std::byte> bytes_a(n * 4 + 1), bytes_b(n * 4 + 1);
+  std::memcpy(bytes_a.data() + 1, a.data(), n * 4);
+  std::memcpy(bytes_b.data() + 1, b.data(), n * 4);
+  auto in_place = [&](const std::vector<std::byte>& bytes) {
+    tensor_view v;
+    v.data = bytes.data() + 1;
+    v.storage = dtype::f32;
+    v.elements = n;
+    v.shape = shape;
+    return v;
+  };
+  auto as_text = [&](const std::vector<float>& values) {
+    tensor_view v = in_place(bytes_a);
+    v.data = nullptr;
+    v.text = std::make_shared<const std::vector<float>>(values);
+    return v;
+  };
+  for (std::uint32_t keep : {8u, 40u}) {
+    channel_options o;
+    o.top_elements = keep;
+    auto read =
+        compute_channel_evidence(in_place(bytes_a), in_place(bytes_b), layout_choice::same, o);
+    auto widened = compute_channel_evidence(as_text(a), as_text(b), layout_choice::same, o);
+    ASSERT_TRUE(read && widened);
+    ASSERT_EQ(read->top.size(), keep);
+    for (std::size_t k = 0; k < keep; ++k) {
+      SCOPED_TRACE("keep " + std::to_string(keep) + ", element " + std::to_string(k));
+      EXPECT_EQ(read->top[k].index, all[k].index);
+      EXPECT_EQ(std::memcmp(&read->top[k].abs_diff, &all[k].diff, sizeof(double)), 0);
+      EXPECT_EQ(read->top[k].index, widened->top[k].index);
+    }
+    EXPECT_EQ(channels_json(*read), channels_json(*widened));
+  }
 }
 
 }  // namespace
