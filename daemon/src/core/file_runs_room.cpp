@@ -1,11 +1,14 @@
 // Room for a tracked file's records, made on a worker: a dump_file's
 // records (a vector) and name index (hash tables) double as they grow, and
-// a doubling copies and rehashes every record, 3-11 ms of the loop thread's
+// a doubling copies and rehashes every record: 3-4 ms of the loop thread's
 // CPU time at 16,000-32,000 records (bench/loop_stall_bench.cpp). Before a
 // look would need it, a worker makes a copy with twice the room while a
 // lease keeps the file as it is (looks wait, as for a comparison); the next
 // look takes the copy in place of the records, and the old records are let
 // go on a worker. Loop thread only, but for the jobs.
+#include <exception>
+#include <memory>
+
 #include "core/file_runs.h"
 #include "platform/worker_pool.h"
 
