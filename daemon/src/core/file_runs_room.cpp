@@ -58,12 +58,13 @@ void file_runs::make_room(tracked_file& tf) {
 void file_runs::take_room(tracked_file& tf) {
   if (!tf.room) return;
   std::shared_ptr<dump_file::storage> old = std::move(tf.room);
-  if (!tf.file->adopt(*old)) {
-    // The records changed meanwhile (read again from scratch): not a copy.
-  }
-  // The old records (or the stale copy) are freed on a worker.
-  if (pool_ != nullptr && pool_->size() > 0)
+  // Refused when the records changed meanwhile (read again from scratch):
+  // then it is no copy of them. Either way what `old` holds now (the old
+  // records, or the stale copy) is freed on a worker.
+  [[maybe_unused]] const bool taken = tf.file->adopt(*old);
+  if (pool_ != nullptr && pool_->size() > 0) {
     pool_->submit([old = std::move(old)]() mutable { old.reset(); });
+  }
 }
 
 }  // namespace sigdump::daemon
