@@ -27,6 +27,15 @@
 // BM_LoopStall/layers:N/unmatched:1: the same with no benchmark name matching
 // a sample name (N unmatched names, settled when the benchmark ends); its
 // run_revised must say sample_only N.
+// BM_LoopStall/.../tensor:1: the sample's first record (its "input") holds
+// 16 MiB (4 Mi floats), and a third client sends `tensor` for it, one query
+// after the other, while the pair is compared (the statistics over its 16
+// MiB are taken on the server's worker); tensor_queries counts the replies
+// with statistics, and there must be one.
+// A run start writes its run log (and, on the state store's syncer thread,
+// the state index with fsync); the state folder is DIR/state, on the
+// benchmark's temp folder ($TMPDIR): point TMPDIR at a slow disk to time
+// run starts there.
 #include <benchmark/benchmark.h>
 #include <simdjson.h>
 
@@ -48,6 +57,7 @@ using clock_type = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 constexpr std::int64_t layer_elements = 64;
+constexpr std::int64_t big_input_elements = std::int64_t{4} << 20;  // 16 MiB of f32
 
 tensor_spec spec_named(const std::string& name, std::int64_t elements, std::int64_t op) {
   tensor_spec s;
@@ -67,21 +77,26 @@ std::vector<float> values_of(int layer, bool sample) {
 }
 
 // Writes one side of the pair, one write(2) per record, as the simulator
-// does; with `prefix`, every name starts with it (no sample name matches).
-bool write_side(const std::string& path, bool sample, int layers, const std::string& prefix = {}) {
+// does; with `prefix`, every name starts with it (no sample name matches);
+// with `big_input`, the first record holds big_input_elements values.
+bool write_side(const std::string& path, bool sample, int layers, const std::string& prefix = {},
+                bool big_input = false) {
   auto w = dump_writer::create(path);
   if (!w) return false;
   for (int i = 0; i < layers; ++i) {
     const std::string layer = prefix + "layer";
+    const bool big = big_input && i == 0;
     tensor_spec in = spec_named(i == 0 ? prefix + "input" : layer + std::to_string(i - 1) + "/conv",
-                                layer_elements, i);
+                                big ? big_input_elements : layer_elements, i);
     in.kind = record_kind::in;
+    std::vector<float> in_values = values_of(i - 1, sample);
+    if (big) in_values.resize(static_cast<std::size_t>(big_input_elements), 0.25f);
     tensor_spec weights = spec_named(layer + std::to_string(i) + "/weights", 16, i);
     weights.kind = record_kind::in;
     weights.port = 1;
     weights.constant = true;
     const tensor_spec out = spec_named(layer + std::to_string(i) + "/conv", layer_elements, i);
-    if (!w->append_bytes(dump_writer::render({}, in, values_of(i - 1, sample))) ||
+    if (!w->append_bytes(dump_writer::render({}, in, in_values)) ||
         !w->append_bytes(dump_writer::render({}, weights, std::vector<float>(16, 0.5f))) ||
         !w->append_bytes(dump_writer::render({}, out, values_of(i, sample)))) {
       return false;
@@ -113,6 +128,8 @@ void BM_LoopStall(benchmark::State& st) {
   // 1: the benchmark's names are all different (every sample layer is
   // settled unmatched once the benchmark ends).
   const bool unmatched = st.range(1) != 0;
+  // 1: `tensor` queries of a 16 MiB record meanwhile.
+  const bool tensor = st.range(2) != 0;
   for (auto _ : st) {
     const std::string dir = bench::make_temp_dir();
     const std::string sample = dir + "/sample.bin", bench_path = dir + "/bench.bin";
@@ -122,7 +139,8 @@ void BM_LoopStall(benchmark::State& st) {
       bench::daemon_reaper reap{pid};
       auto sub = bench::connect_when_up(dir + "/sock");
       auto probe = bench::connect_when_up(dir + "/sock");
-      if (!sub || !probe || !sub->call("subscribe", R"({"pair":"p"})")) {
+      auto asker = bench::connect_when_up(dir + "/sock");
+      if (!sub || !probe || !asker || !sub->call("subscribe", R"({"pair":"p"})")) {
         st.SkipWithError("sigdumpd did not answer");
         break;
       }
@@ -132,9 +150,19 @@ void BM_LoopStall(benchmark::State& st) {
       std::atomic<bool> stop{false};
       std::vector<double> busy;
       std::thread prober([&] { busy = hello_loop(*probe, stop, SIZE_MAX); });
+      // `tensor` for the sample's 16 MiB input, query after query (an
+      // error while the record is not read yet).
+      std::size_t tensor_replies = 0;
+      std::thread tensor_asker([&] {
+        while (tensor && !stop) {
+          auto m = asker->call("tensor", R"({"pair":"p","name":"input"})", 60s);
+          if (!m) return;
+          if (!m->is_error && m->result.find("\"stats\":{") != std::string::npos) ++tensor_replies;
+        }
+      });
       const auto t0 = clock_type::now();
-      const bool written = write_side(sample, true, layers) &&
-                           write_side(bench_path, false, layers, unmatched ? "other/" : "");
+      const bool written = write_side(sample, true, layers, {}, tensor) &&
+                           write_side(bench_path, false, layers, unmatched ? "other/" : "", tensor);
       // The sample's run_end went out when its writer closed it, before the
       // benchmark was there; the run_revised that follows the benchmark's end
       // has every layer.
@@ -154,6 +182,11 @@ void BM_LoopStall(benchmark::State& st) {
           std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
       stop = true;
       prober.join();
+      tensor_asker.join();
+      if (tensor && tensor_replies == 0) {
+        st.SkipWithError("no `tensor` reply with statistics during the comparison");
+        break;
+      }
       if (!written || end.empty() || idle.empty() || busy.empty()) {
         st.SkipWithError("the pair was not compared, or a hello went unanswered");
         break;
@@ -194,6 +227,7 @@ void BM_LoopStall(benchmark::State& st) {
         st.counters["longest_wall_ms"] = static_cast<double>(wall_us) / 1000.0;
         st.counters["over_5ms"] = static_cast<double>(over);
       }
+      if (tensor) st.counters["tensor_queries"] = static_cast<double>(tensor_replies);
       st.counters["total_ms"] = total_ms;
       st.counters["total_us_per_layer"] = total_ms * 1000.0 / layers;
     }
@@ -201,14 +235,15 @@ void BM_LoopStall(benchmark::State& st) {
   }
 }
 BENCHMARK(BM_LoopStall)
-    ->ArgNames({"layers", "unmatched"})
-    ->Args({500, 0})
-    ->Args({1000, 0})
-    ->Args({2000, 0})
-    ->Args({4000, 0})
-    ->Args({8000, 0})
-    ->Args({10000, 0})
-    ->Args({10000, 1})
+    ->ArgNames({"layers", "unmatched", "tensor"})
+    ->Args({500, 0, 0})
+    ->Args({1000, 0, 0})
+    ->Args({2000, 0, 0})
+    ->Args({4000, 0, 0})
+    ->Args({8000, 0, 0})
+    ->Args({10000, 0, 0})
+    ->Args({10000, 1, 0})
+    ->Args({10000, 0, 1})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

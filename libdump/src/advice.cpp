@@ -46,9 +46,10 @@ std::string fmt(const char* f, double v) {
 class graph {
  public:
   explicit graph(const std::vector<record>& recs) : recs_(recs) {
-    for (const record& r : recs) {
+    for (std::uint32_t i = 0; i < recs.size(); ++i) {
+      const record& r = recs[i];
       if (r.kind == record_kind::in && r.port == 0 && r.op_index >= 0) {
-        first_input_.try_emplace(r.op_index, r.name);
+        first_input_.try_emplace(r.op_index, i);
       }
     }
   }
@@ -74,7 +75,7 @@ class graph {
     }
     if (auto it = first_input_.find(recs_[i].op_index);
         recs_[i].op_index >= 0 && it != first_input_.end()) {
-      return it->second;
+      return recs_[it->second].name;
     }
     return {};
   }
@@ -131,7 +132,8 @@ class graph {
 
  private:
   const std::vector<record>& recs_;
-  std::unordered_map<std::int64_t, std::string> first_input_;
+  // The //in 0 record of each op (by op_index): its name is read when asked.
+  std::unordered_map<std::int64_t, std::uint32_t> first_input_;
 };
 
 std::string metrics_text(const layer_result& l) {
@@ -220,6 +222,7 @@ void advise(compare_report& report, const dump_file& sample,
     }
   }
   std::unordered_map<std::uint32_t, const layer_result*> by_record;
+  by_record.reserve(report.layers.size());
   const layer_result* root = nullptr;
   for (const layer_result& l : report.layers) {
     if (l.error.empty()) by_record.try_emplace(l.sample_record, &l);

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
@@ -156,6 +157,29 @@ result<dump_file::refresh_status> dump_file::refresh() {
   return records_.size() > before ? refresh_status::grew : refresh_status::unchanged;
 }
 
+dump_file::storage dump_file::grown_copy(std::size_t capacity) const {
+  storage s;
+  s.records.reserve(std::max(capacity, records_.size()));
+  s.records.insert(s.records.end(), records_.begin(), records_.end());
+  s.index = index_;
+  s.index.reserve(s.records.capacity());
+  return s;
+}
+
+bool dump_file::adopt(storage& s) {
+  if (s.records.size() != records_.size() || s.index.size() != index_.size()) return false;
+  if (!records_.empty()) {
+    const record& a = records_.back();
+    const record& b = s.records.back();
+    if (a.header_offset != b.header_offset || a.end_offset != b.end_offset || a.name != b.name) {
+      return false;
+    }
+  }
+  records_.swap(s.records);
+  std::swap(index_, s.index);
+  return true;
+}
+
 result<tensor_view> dump_file::view(std::uint32_t i) const {
   if (i >= records_.size()) {
     return make_error(errc::not_found, path_, i, no_offset,
@@ -163,8 +187,11 @@ result<tensor_view> dump_file::view(std::uint32_t i) const {
   }
   const record& r = records_[i];
   // The file may have been truncated under the mapping since it was parsed:
-  // check the pages exist before handing out a view that reads them.
-  if (r.payload_bytes > 0 && !map_->probe(r.payload_offset, r.payload_bytes)) {
+  // check the pages exist before handing out a view that reads them. A file
+  // is cut from its end, so the payload's last byte there means all of it
+  // is (probing every page of a 16 MiB payload on a fresh mapping costs
+  // milliseconds; the SIGBUS guard stays the last line of defence).
+  if (r.payload_bytes > 0 && !map_->probe(r.payload_offset + r.payload_bytes - 1, 1)) {
     return make_error(errc::io, path_, i, r.payload_offset,
                       "payload is no longer in the file (truncated or replaced since it was read)",
                       r.name);

@@ -60,6 +60,11 @@ std::int64_t record_index::find_one(const std::vector<record>& records, std::str
   return -1;
 }
 
+void record_index::reserve(std::size_t records) {
+  exact_.reserve(records);
+  sanitized_.reserve(records);
+}
+
 void record_index::clear() {
   exact_.clear();
   sanitized_.clear();

@@ -37,6 +37,11 @@ void diagnose_report(compare_report& report) {
 void summarize(compare_report& report, const dump_file& sample,
                const std::vector<quant_param>* quant_params) {
   diagnose_report(report);
+  advise_report(report, sample, quant_params);
+}
+
+void advise_report(compare_report& report, const dump_file& sample,
+                   const std::vector<quant_param>* quant_params) {
   detail::advise(report, sample, quant_params);
 }
 

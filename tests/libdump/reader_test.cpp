@@ -221,6 +221,60 @@ TEST(DumpFile, ParsesAtMostRecordsPerFeedAndGoesOnWhereItStopped) {
   }
 }
 
+// A grown copy of the records and index (made on another thread in the
+// daemon) is taken only while records() still holds what was copied; taken,
+// refreshes that fit in its room move no record, and the records and index
+// are those of an unlimited open.
+TEST(DumpFile, AdoptsAGrownCopyOnlyOfTheRecordsItHolds) {
+  temp_dir dir;
+  const std::string path = dir.file("s.bin");
+  writer_options o;
+  auto recs = sample_records();  // 4 records
+  write_file(path, render_dump(o, recs));
+  parse_options limited;
+  limited.records_per_feed = 3;
+  auto f = dump_file::open(path, limited);
+  ASSERT_TRUE(f) << f.error().describe();
+  auto room = f->grown_copy(64);
+  EXPECT_GE(room.records.capacity(), 64u);
+  ASSERT_EQ(room.records.size(), 3u);
+  // records() grew since the copy: refused, nothing changed.
+  ASSERT_TRUE(f->refresh());
+  ASSERT_EQ(f->records().size(), 4u);
+  EXPECT_FALSE(f->adopt(room));
+  EXPECT_EQ(room.records.size(), 3u);
+  EXPECT_EQ(f->records().size(), 4u);
+  room = f->grown_copy(64);
+  const record* before = f->records().data();
+  ASSERT_TRUE(f->adopt(room));
+  EXPECT_NE(f->records().data(), before);
+  EXPECT_EQ(room.records.size(), 4u);  // the old ones
+  const record* taken = f->records().data();
+  std::string more;
+  for (const auto& r : recs) more += dump_writer::render(o, r.spec, r.values);
+  {
+    std::FILE* out = std::fopen(path.c_str(), "ab");
+    ASSERT_NE(out, nullptr);
+    ASSERT_EQ(std::fwrite(more.data(), 1, more.size(), out), more.size());
+    std::fclose(out);
+  }
+  while (f->records().size() < 8) {
+    auto st = f->refresh();
+    ASSERT_TRUE(st) << st.error().describe();
+    ASSERT_NE(*st, dump_file::refresh_status::unchanged);
+  }
+  EXPECT_EQ(f->records().data(), taken);
+  auto whole = dump_file::open(path);
+  ASSERT_TRUE(whole);
+  ASSERT_EQ(f->records().size(), whole->records().size());
+  for (std::size_t i = 0; i < whole->records().size(); ++i) {
+    EXPECT_EQ(f->records()[i].name, whole->records()[i].name) << i;
+    EXPECT_EQ(f->records()[i].header_offset, whole->records()[i].header_offset) << i;
+  }
+  EXPECT_EQ(f->index().find(f->records(), "split#1").size(), 2u);
+  EXPECT_EQ(f->index().size(), 8u);
+}
+
 TEST(DumpFile, ResetsOnTruncateReplaceAndNewFirstLine) {
   temp_dir dir;
   std::string path = dir.file("run.bin");

@@ -24,20 +24,17 @@ namespace {
 
 std::int64_t unix_now() { return static_cast<std::int64_t>(::time(nullptr)); }
 
+// Whether the loop callback this runs in began over half a millisecond ago.
+bool callback_spent() {
+  const auto began = event_loop::callback_began();
+  return began != std::chrono::steady_clock::time_point{} &&
+         std::chrono::steady_clock::now() - began > std::chrono::microseconds(500);
+}
+
 std::int64_t mtime_of(const struct stat& st) {
   return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
          static_cast<std::int64_t>(st.st_mtim.tv_nsec);
 }
-
-// Records a look parses at most: a growth of thousands of records (the
-// writer far ahead of the daemon) is parsed and queued for matching a
-// slice at a time, the rest by a posted look (file_runs::look_later), so
-// the loop serves requests and other files in between. A look of 256
-// records, with the matching and publishing it sets off (which share the
-// callback's time budget, loop_slice), took at most 3-4.5 ms of the loop
-// thread's CPU time at 8,000-10,000 layers (bench/loop_stall_bench.cpp;
-// 512 records took 4-6 ms).
-constexpr std::size_t records_per_look = 256;
 
 // Opens path for a look: at most records_per_look records parsed. libdump
 // reads mapped bytes only under its SIGBUS guard and reports a file that
@@ -45,7 +42,7 @@ constexpr std::size_t records_per_look = 256;
 // jump out of it would skip our destructors).
 result<dump_file> open_for_look(const std::string& path) {
   parse_options options;
-  options.records_per_feed = records_per_look;
+  options.records_per_feed = file_runs::records_per_look;
   return dump_file::open(path, options);
 }
 
@@ -219,6 +216,14 @@ void file_runs::look_now(const std::string& path, const watcher::cue& why) {
     look_at_new(path, st, now);
     return;
   }
+  // Only grown, once this loop callback has had its share of the loop's
+  // time (an inotify batch names a file again for each of its writes the
+  // other file's interleave, and each look reads up to records_per_look
+  // records): looked at in a callback of its own.
+  if (!now.closed && !now.created && !now.written_after_close && callback_spent()) {
+    post_look(path);
+    return;
+  }
   auto tf = it->second;  // kept while a reset or a drop replaces it in state.files
   look_at_tracked(*tf, st, now.closed, now.written_after_close);
 }
@@ -289,6 +294,7 @@ void file_runs::look_at_tracked(tracked_file& tf, const struct stat& st, bool cl
   const std::size_t before = tf.file->records().size();
   const reread how = read_again(tf, reason, rewrite == in_place::yes, size);
   if (how == reread::done) return;
+  make_room(tf);
   const std::uint64_t prev_bytes = tf.bytes;
   if (how == reread::reset || tf.file->records().size() != before) note_tail(tf);
   tf.bytes = size;
@@ -382,6 +388,7 @@ file_runs::in_place file_runs::rewritten_in_place(tracked_file& tf, const std::s
 // else what was appended (from scratch when that read failed).
 file_runs::reread file_runs::read_again(tracked_file& tf, std::string& reason, bool rewritten,
                                         std::uint64_t size) {
+  take_room(tf);
   if (rewritten) return reopen_rewritten(tf, reason);
   // A file that shrank mid-read comes back as errc::truncated (libdump's
   // guard caught the vanished page), never as a signal.
@@ -502,8 +509,13 @@ void file_runs::end_file(tracked_file& tf, const std::string& reason) {
 // the stat timer's looks go on with it too).
 void file_runs::look_later(const tracked_file& tf) {
   ++state_.parse_slices;
-  if (!looks_posted_.insert(tf.path).second) return;
-  loop_.post([this, alive = alive_, path = tf.path] {
+  post_look(tf.path);
+}
+
+// A look at path in a loop callback of its own (one posted at a time).
+void file_runs::post_look(const std::string& path) {
+  if (!looks_posted_.insert(path).second) return;
+  loop_.post([this, alive = alive_, path] {
     if (!*alive) return;
     looks_posted_.erase(path);
     look(path);

@@ -30,8 +30,14 @@ class file_runs {
  public:
   /* store may be null (no persistence). */
   file_runs(event_loop& loop, daemon_state& state, state_store* store, watcher& files,
-            pair_sides& sides, pair_scheduler& pairs)
-      : loop_(loop), state_(state), store_(store), files_(files), sides_(sides), pairs_(pairs) {}
+            pair_sides& sides, pair_scheduler& pairs, worker_pool* pool = nullptr)
+      : loop_(loop),
+        state_(state),
+        store_(store),
+        files_(files),
+        sides_(sides),
+        pairs_(pairs),
+        pool_(pool) {}
   ~file_runs();
   file_runs(const file_runs&) = delete;
   file_runs& operator=(const file_runs&) = delete;
@@ -60,6 +66,14 @@ class file_runs {
   void pairs_changed();
   /* No more looks; ends every live run ("stopped"). */
   void stop();
+
+  /* Records a look parses at most: a growth of thousands of records (the
+     writer far ahead of the daemon) is parsed and queued for matching a
+     slice at a time, the rest by a posted look (look_later), so the loop
+     serves requests and other files in between. A look of 256 records
+     costs a few tenths of a millisecond of the loop thread's CPU time
+     (bench/loop_stall_bench.cpp, docs/performance.md). */
+  static constexpr std::size_t records_per_look = 256;
 
  private:
   // How the bytes of a tracked file were read again on a look.
@@ -91,6 +105,10 @@ class file_runs {
   void drop_removed_pairs(tracked_file& tf);
   void start_after_reload(tracked_file& tf, pair_info* pair, const std::string& end_reason);
   void look_later(const tracked_file& tf);
+  void post_look(const std::string& path);
+  // file_runs_room.cpp: room for more records, made on a worker.
+  void make_room(tracked_file& tf);
+  void take_room(tracked_file& tf);
 
   void track_new(const std::string& path, const struct stat& st, bool created);
   void file_gone(const std::string& path, const std::string& reason = "deleted");
@@ -118,6 +136,7 @@ class file_runs {
   watcher& files_;
   pair_sides& sides_;
   pair_scheduler& pairs_;
+  worker_pool* pool_;
   archive* archive_ = nullptr;
   std::chrono::milliseconds quiet_{3000};
   std::uint32_t keep_runs_ = 200;

@@ -127,24 +127,27 @@ void pair_scheduler::try_match(pair_info& p) {
     }
   }
   m.bench_seen = brecs.size();
-  // Records queued since the last pass: indexed by name, to be looked up.
-  for (std::uint64_t seq = std::max(m.queued_upto, w.front_seq); seq < end; ++seq) {
-    const queued_record* e = at(seq);
+  // Records queued since the last pass: indexed by name, to be looked up,
+  // for a slice of the loop's time (10,000 sample records queued before
+  // the benchmark existed take milliseconds); the rest on the next pass.
+  const loop_slice slice;
+  std::uint64_t queued = std::max(m.queued_upto, w.front_seq);
+  for (; queued < end && !slice.over(); ++queued) {
+    const queued_record* e = at(queued);
     if (e == nullptr || e->record >= sample.records().size()) continue;
     const std::string& name = sample.records()[e->record].name;
     const std::uint64_t key = match_key(name);
-    m.by_key[key].push_back(seq);
+    m.by_key[key].push_back(queued);
     const auto& names = state_.compare_for(p.name).name_map;
     if (auto mapped = names.find(name); mapped != names.end()) {
       if (const std::uint64_t k2 = match_key(mapped->second); k2 != key)
-        m.by_key[k2].push_back(seq);
+        m.by_key[k2].push_back(queued);
     }
-    m.to_look.push_back(seq);
+    m.to_look.push_back(queued);
   }
-  m.queued_upto = end;
-  // Lookups, lowest first, for a slice of the loop's time; nothing is
-  // settled until every record is looked up against the same benchmark.
-  const loop_slice slice;
+  m.queued_upto = queued;
+  // Lookups, lowest first, in the same slice; nothing is settled until
+  // every record indexed is looked up against the same benchmark.
   std::sort(m.to_look.begin(), m.to_look.end(), std::greater<>());
   m.to_look.erase(std::unique(m.to_look.begin(), m.to_look.end()), m.to_look.end());
   while (!m.to_look.empty() && !slice.over()) {
@@ -184,7 +187,8 @@ void pair_scheduler::try_match(pair_info& p) {
       settle(r, w, s->second, b->second, seq);
     }
   }
-  if (!m.to_look.empty() || !m.to_settle.empty() || vouched_upto(w) > m.vouched_upto) {
+  if (m.queued_upto < end || !m.to_look.empty() || !m.to_settle.empty() ||
+      vouched_upto(w) > m.vouched_upto) {
     continue_later(r, m.continued, false);
   }
   publish_ready(r, w);

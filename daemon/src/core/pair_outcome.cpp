@@ -92,12 +92,13 @@ void pair_scheduler::end_event(run_info& r, run_work& w, daemon_event& e) {
     if (w.benchmark_only && w.benchmark_only_of == b &&
         w.benchmark_only_records == record_counts(*r.file, *b)) {
       c.benchmark_only = *w.benchmark_only;
+      r.report.warnings = w.input_warnings;
     } else {
       c.benchmark_only =
           plan_layers(*r.file->file, *b->file, state_.compare_for(r.pair)).benchmark_only;
+      // Record headers only (no payload byte is read on the loop).
+      r.report.warnings = check_inputs(*r.file->file, *b->file, state_.compare_for(r.pair), false);
     }
-    // Record headers only (no payload byte is read on the loop).
-    r.report.warnings = check_inputs(*r.file->file, *b->file, state_.compare_for(r.pair), false);
   }
   e.warnings = r.report.warnings;
   e.coverage = c;
@@ -163,6 +164,7 @@ bool pair_scheduler::benchmark_only_ready(run_info& r, run_work& w) {
     file_lease sample, bench;
     compare_options options;
     std::optional<std::uint64_t> count;
+    std::vector<input_warning> warnings;
   };
   auto j = std::make_shared<plan_job>();
   j->sample = file_lease(r.file);
@@ -170,6 +172,9 @@ bool pair_scheduler::benchmark_only_ready(run_info& r, run_work& w) {
   j->options = state_.compare_for(r.pair);
   pool_.submit([this, j, loop = &loop_, alive = alive_, run = r.number, b, counts] {
     try {
+      // The input checks of the same files (thousands of records' headers:
+      // milliseconds at 10,000 layers), off the loop with it.
+      j->warnings = check_inputs(*j->sample.get(), *j->bench.get(), j->options, false);
       j->count = plan_layers(*j->sample.get(), *j->bench.get(), j->options).benchmark_only;
     } catch (const std::exception&) {
       // Out of memory: end_event counts again.
@@ -183,6 +188,7 @@ bool pair_scheduler::benchmark_only_ready(run_info& r, run_work& w) {
         run_work& rw = wit->second;
         rw.planning = false;
         rw.benchmark_only = j->count;
+        rw.input_warnings = std::move(j->warnings);
         rw.benchmark_only_of = b;
         rw.benchmark_only_records = counts;
         maybe_finish(*rit->second, rw);
@@ -229,11 +235,12 @@ void pair_scheduler::refresh_summary(run_info& r, run_work& w, bool now) {
 }
 
 // The advice, which the layers as they arrive do not compute: once per
-// run_end or run_revised, with summarize() as `sigdump compare` calls it,
-// so the live outcome is the offline one. A run whose file is gone keeps
-// the advice it had (read back from its log).
+// run_end or run_revised, after the diagnosis is brought up to date (what
+// summarize() does for `sigdump compare`, without diagnosing twice), so the
+// live outcome is the offline one. A run whose file is gone keeps the
+// advice it had (read back from its log).
 void pair_scheduler::advise_at_end(run_info& r) {
-  if (r.file && r.file->file) summarize(r.report, *r.file->file);
+  if (r.file && r.file->file) advise_report(r.report, *r.file->file);
 }
 
 void pair_scheduler::settle_summary(run_info& r) {

@@ -22,6 +22,7 @@
 #include "core/pair_sides.h"
 #include "platform/event_loop.h"
 #include "platform/worker_pool.h"
+#include "sigdump/input_checks.h"
 #include "sigdump/streamed_layer.h"
 #include "state/daemon_state.h"
 #include "state/state_store.h"
@@ -154,6 +155,7 @@ class pair_scheduler {
     // worker for run_end and run_revised, and the benchmark file it was
     // counted for, with both files' record counts and the benchmark's run.
     std::optional<std::uint64_t> benchmark_only;
+    std::vector<input_warning> input_warnings;  // check_inputs of the same files, same worker
     const tracked_file* benchmark_only_of = nullptr;
     std::array<std::uint64_t, 3> benchmark_only_records{};
     bool planning = false;

@@ -19,7 +19,7 @@ tracker::tracker(event_loop& loop, daemon_state& state, state_store* store, work
       sides_(state),
       scheduler_(loop, state, store, pool, sides_,
                  [this](const std::string& path) { runs_.look(path); }),
-      runs_(loop, state, store, watcher_, sides_, scheduler_) {}
+      runs_(loop, state, store, watcher_, sides_, scheduler_, &pool) {}
 
 tracker::~tracker() = default;
 

@@ -90,6 +90,11 @@ struct compare_report {
 void summarize(compare_report& report, const dump_file& sample,
                const std::vector<quant_param>* quant_params = nullptr);
 
+/* The advice alone (what summarize() adds to diagnose_report()), for a
+   report whose diagnosis is up to date. */
+void advise_report(compare_report& report, const dump_file& sample,
+                   const std::vector<quant_param>* quant_params = nullptr);
+
 /* summarize() without the advice: first_bad, diagnosis and the coverage
    counts (count_coverage). Linear in the layer count. */
 void diagnose_report(compare_report& report);

@@ -31,6 +31,10 @@ class record_index {
   std::int64_t find_one(const std::vector<record>& records, std::string_view name, record_kind kind,
                         std::uint32_t port) const;
 
+  /* Room for `records` records in all, so that indexing them rehashes
+     nothing more. */
+  void reserve(std::size_t records);
+
   void clear();
   std::size_t size() const noexcept { return indexed_; }
 

@@ -105,9 +105,11 @@ method_result method_tensor(method_context& ctx) {
     return unavailable("record " + std::to_string(index) + " (" + rec.name +
                        ") cannot be read: " + (rec.ok() ? view.error().describe() : rec.problem));
   }
-  // The file may have shrunk since it was parsed: check the pages first,
-  // and keep the SIGBUS guard as the last line of defence.
-  if (view && view->owner && !view->owner->probe(rec.payload_offset, rec.payload_bytes)) {
+  // The file may have shrunk since it was parsed: check the pages first
+  // (the payload's last byte: a file is cut from its end), and keep the
+  // SIGBUS guard as the last line of defence.
+  if (view && view->owner && rec.payload_bytes > 0 &&
+      !view->owner->probe(rec.payload_offset + rec.payload_bytes - 1, 1)) {
     return unavailable(df.path() + " shrank under record " + std::to_string(index) + " (" +
                        rec.name + "); it is being rewritten");
   }
