@@ -109,6 +109,52 @@ TEST_P(MovedSample, LayersReadAfterTheBenchmarkStartedOverAreComparedWithItsNewR
   stop(*d);
 }
 
+// The layers of that old run that were never compared say why: their
+// bytes were gone (the file started over) before they were read. They used
+// to stay "waiting for a benchmark layer", which no benchmark could end.
+TEST_P(MovedSample, LayersWhoseBytesWereGoneAreLostNotWaiting) {
+  constexpr int layers = 8;
+  auto d = start();
+  write_dump(sample_, layers, 1.01f);
+  const std::string old_run = d->wait_event([&](const logged_event& e) {
+                                 return e.event == "run_end" && e.path == sample_;
+                               }).run;
+  ASSERT_FALSE(old_run.empty()) << d->proc().stderr_text();
+  ASSERT_EQ(::kill(d->proc().pid(), SIGSTOP), 0);
+  write_dump(bench_, layers, 1.0f);
+  write_dump(sample_, layers, 1.5f);  // O_TRUNC, same records, other values
+  ASSERT_EQ(::kill(d->proc().pid(), SIGCONT), 0);
+  ASSERT_TRUE(d->wait_event([&](const logged_event& e) {
+                 return e.event == "run_end" && e.path == sample_ && e.run != old_run;
+               }).run.size() > 0)
+      << read_file(d->events_path());
+  ASSERT_TRUE(settled()) << d->proc().stderr_text();
+
+  raw_client c(dir_.file("sock"));
+  ASSERT_TRUE(c.connected());
+  const auto m = c.call("runs");
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  ASSERT_FALSE(p.parse(m.result).get(doc)) << m.result;
+  bool found = false;
+  for (simdjson::dom::element r : doc["runs"].get_array()) {
+    if (std::string_view(r["run"].get_string().value()) != old_run) continue;
+    found = true;
+    const auto cov = r["coverage"];
+    const std::uint64_t compared = cov["compared"].get_uint64().value();
+    EXPECT_EQ(cov["lost"].get_uint64().value(), layers - compared) << m.result;
+    EXPECT_EQ(cov["pending"].get_uint64().value(), 0u) << m.result;
+    const std::string text(cov["text"].get_string().value());
+    EXPECT_NE(text.find("lost: the file was started over before they were read"), std::string::npos)
+        << text;
+    EXPECT_EQ(text.find("waiting"), std::string::npos) << text;
+    EXPECT_EQ(std::string_view(r["verdict"].get_string().value()),
+              compared == 0 ? "nothing_compared" : "incomplete");
+  }
+  EXPECT_TRUE(found) << m.result;
+  stop(*d);
+}
+
 INSTANTIATE_TEST_SUITE_P(Loops, MovedSample, ::testing::Values("io_uring", "epoll"),
                          [](const auto& p) { return std::string(p.param); });
 

@@ -104,8 +104,13 @@ void pair_scheduler::run_ended(run_info& r, run_state how, const std::string& re
     // follows only the file's current run).
     if (how != run_state::ended || reason == "deleted" || reason == "stopped" ||
         reason == "unpaired" || !file_holds(r)) {
+      // Those of a file that started over are lost (their bytes are gone);
+      // the others stay pending.
+      const bool gone = reason != "deleted" && reason != "stopped" && reason != "unpaired";
       for (auto& e : rw.queue) {
-        if (e.what == queued_record::status::waiting) e.what = queued_record::status::skipped;
+        if (e.what != queued_record::status::waiting) continue;
+        e.what = queued_record::status::skipped;
+        if (gone) ++r.report.coverage.lost;
       }
     }
     // run_end follows the layers still being computed, and those waiting
@@ -323,6 +328,8 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
       } else if (e.what == queued_record::status::running) {
         e.result = std::move(j->result);
         e.what = w.sample_moved ? queued_record::status::skipped : queued_record::status::done;
+        // Its bytes were gone before the worker read them.
+        if (w.sample_moved) ++r.report.coverage.lost;
       }
     }
     // Publish in report order: a fast small layer waits for a slower

@@ -75,6 +75,7 @@ void archive::stop() {
     e.io->abandon.store(true, std::memory_order_release);
   }
   copier_.shutdown();
+  syncer_.shutdown();   // after the copier, which hands it the syncs
   indexer_.shutdown();  // the index is written here, last
   // Outcomes still queued on the loop are not needed: the channels say how
   // far each copy got.
@@ -117,7 +118,10 @@ void archive::run_started(const run_info& r, const tracked_file& tf) {
     e.done = true;
     e.info.live = false;
     if (e.io) e.io->cancel.store(true, std::memory_order_release);
-    if (!e.info.busy) e.io.reset();
+    if (!e.info.busy) {
+      e.io.reset();
+      if (e.info.bytes < e.target) e.info.short_copy = true;
+    }
   }
   if (auto old = entries_.find(r.number); old != entries_.end()) drop(old);
   if (auto stale = alias_.find(r.number); stale != alias_.end()) {
@@ -298,10 +302,17 @@ void archive::schedule_final(std::uint64_t number, entry& e) {
   const bool tail = !e.done && e.tail_ok;
   event_loop* loop = &loop_;
   auto alive = alive_;
-  copier_.submit([this, ch, from, to, tail, number, loop, alive] {
-    outcome o = finish_copy(*ch, from, to, tail);
-    loop->post([this, o, number, alive] {
-      if (*alive) on_outcome(number, o);
+  worker_pool* syncer = &syncer_;
+  copier_.submit([this, ch, from, to, tail, number, loop, alive, syncer] {
+    outcome copied = finish_copy(*ch, from, to, tail);
+    // The sync waits on the disk; the copier goes on with other runs'
+    // copies meanwhile (a copy that lags is one a truncation cuts short).
+    syncer->submit([this, ch, copied, number, loop, alive] {
+      outcome o = copied;
+      sync_copy(*ch, o);
+      loop->post([this, o, number, alive] {
+        if (*alive) on_outcome(number, o);
+      });
     });
   });
 }
@@ -315,6 +326,9 @@ void archive::on_outcome(std::uint64_t number, const outcome& o) {
   e.info.busy = false;
   total_ = total_ - e.info.bytes + o.reached;
   e.info.bytes = o.reached;
+  e.info.verified = std::max(e.info.verified, e.target);
+  // Cut below what its run read: the records past it are gone from the file.
+  if (!o.error && (o.shrank || o.final) && e.info.bytes < e.target) e.info.short_copy = true;
   const std::string id = "r" + std::to_string(number);
   if (o.error != 0) {
     const bool full = o.error == ENOSPC || o.error == EDQUOT || o.error == EFBIG;

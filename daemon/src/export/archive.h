@@ -4,7 +4,9 @@
 // (copy_file_range, or sendfile across filesystems) on a copier thread of
 // the archive's own, and only up to what the parser verified (complete
 // records); when the run ends, also the trailer after its last record
-// (checked to be one), then the copy is fdatasync'ed. DIR/archive.json (temp + fsync + rename)
+// (checked to be one), then the copy is fdatasync'ed on a thread of its own, so
+// a sync never holds up the next copy: a copy that lags is one a truncation
+// can cut short (a short copy is marked so). DIR/archive.json (temp + fsync + rename)
 // lists the copies so they are found again after a restart; DIR/.lock keeps one daemon per folder.
 // Loop thread only, except where said.
 #pragma once
@@ -35,14 +37,18 @@ class archive {
  public:
   /* What the archive knows of one archived run (tests, diagnostics). */
   struct copy_info {
-    std::string path;         // DIR/rN-BASENAME
-    std::string source;       // the dump file it copies
-    std::uint64_t bytes = 0;  // bytes copied (a prefix of verified records)
-    bool live = false;        // its run is in progress: never evicted
-    bool busy = false;        // a copy is running on the copier thread
-    bool failed = false;      // a write error stopped it for good
-    bool synced = false;      // its run ended and the copy was fdatasync'ed after its last
-                              // byte; the index says "synced" only from then on
+    std::string path;            // DIR/rN-BASENAME
+    std::string source;          // the dump file it copies
+    std::uint64_t bytes = 0;     // bytes copied (a prefix of verified records)
+    bool live = false;           // its run is in progress: never evicted
+    bool busy = false;           // a copy is running on the copier thread
+    bool failed = false;         // a write error stopped it for good
+    bool synced = false;         // its run ended and the copy was fdatasync'ed after its last
+                                 // byte; the index says "synced" only from then on
+    std::uint64_t verified = 0;  // bytes of complete records the run read from its file
+    bool short_copy = false;     // the file started over (truncated, cut, written over)
+                                 // before the copier reached `verified`: the copy lacks
+                                 // records the run read, and may lack layers it compared
   };
 
   /* What the archive holds, for `status`. */
@@ -161,6 +167,7 @@ class archive {
   };
   std::shared_ptr<index_body> index_ = std::make_shared<index_body>();
   worker_pool indexer_{1};  // writes archive.json; joined before the members above go
+  worker_pool syncer_{1};   // fdatasyncs ended runs' copies; joined after the copier
   worker_pool copier_{1};   // last: joined first, while the members above still exist
 };
 

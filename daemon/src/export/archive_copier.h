@@ -32,8 +32,11 @@ struct copy_outcome {
 /* Copies source bytes [from, to) to the same offsets of the copy; stops at
    the cancel flag, an error, or a source cut below `to` (shrank). */
 copy_outcome copy_range(copy_channel& ch, std::uint64_t from, std::uint64_t to);
-/* The last job of a run: copy_range, then the trailer when `tail` (the
-   parser saw no cut record), then fdatasync unless abandoned. */
+/* The last copy of a run: copy_range, then the trailer when `tail` (the
+   parser saw no cut record); o.final is set. */
 copy_outcome finish_copy(copy_channel& ch, std::uint64_t from, std::uint64_t to, bool tail);
+/* After finish_copy succeeded (on the syncer thread, so the copier goes on
+   with other runs' copies): fdatasync unless abandoned. */
+void sync_copy(copy_channel& ch, copy_outcome& o);
 
 }  // namespace sigdump::daemon
