@@ -86,7 +86,7 @@ std::string coverage_text(const coverage& c) {
   }
   if (c.lost > 0) {
     out += ", " + std::to_string(c.lost) + " lost: the file was started over before " +
-           (c.lost == 1 ? "it was" : "they were") + " read";
+           (c.lost == 1 ? "it was" : "they were") + " compared";
   }
   if (c.pending > 0) {
     out += ", " + std::to_string(c.pending) + " waiting for a benchmark layer";

@@ -93,6 +93,7 @@ void archive::stop() {
     e.info.live = false;
     e.ending = false;
     e.io.reset();
+    now_final(n);
   }
   write_index();
 }
@@ -121,6 +122,7 @@ void archive::run_started(const run_info& r, const tracked_file& tf) {
     if (!e.info.busy) {
       e.io.reset();
       if (e.info.bytes < e.target) e.info.short_copy = true;
+      now_final(n);
     }
   }
   if (auto old = entries_.find(r.number); old != entries_.end()) drop(old);
@@ -293,6 +295,7 @@ void archive::schedule_final(std::uint64_t number, entry& e) {
   if (stopped_ || !e.io || e.info.failed) {
     e.io.reset();
     write_index();
+    now_final(number);
     return;
   }
   e.info.busy = true;
@@ -348,6 +351,7 @@ void archive::on_outcome(std::uint64_t number, const outcome& o) {
     e.ending = false;
     e.io.reset();
     write_index();
+    now_final(number);
   } else if (e.ending) {
     schedule_final(number, e);  // the run ended while this copy ran
   } else if (!e.done && e.target > e.info.bytes) {
@@ -355,6 +359,7 @@ void archive::on_outcome(std::uint64_t number, const outcome& o) {
   } else if (o.final && !e.info.live) {
     e.io.reset();
     write_index();  // now it may say "synced"
+    now_final(number);
   }
   evict();
 }
@@ -391,6 +396,27 @@ result<std::shared_ptr<tracked_file>> archive::open_copy(std::uint64_t number) {
   e.reader = tf;
   e.reader_size = size;
   return tf;
+}
+
+bool archive::copy_final(std::uint64_t number) const {
+  auto it = entries_.find(primary(number));
+  if (it == entries_.end()) return false;
+  const entry& e = it->second;
+  return !e.info.busy && !e.ending && !e.io;
+}
+
+// Posted: the one waiting on it may open the copy, which the caller of
+// this is still changing.
+void archive::now_final(std::uint64_t number) {
+  if (!on_final_) return;
+  std::vector<std::uint64_t> runs{number};
+  if (auto it = entries_.find(number); it != entries_.end()) {
+    runs.insert(runs.end(), it->second.aliases.begin(), it->second.aliases.end());
+  }
+  loop_.post([fn = on_final_, runs, alive = alive_] {
+    if (!*alive) return;
+    for (std::uint64_t n : runs) fn(n);
+  });
 }
 
 std::optional<archive::copy_info> archive::find(std::uint64_t number) const {

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -102,6 +103,13 @@ class archive {
      Idempotent; later calls of the hooks do nothing. */
   void stop();
 
+  /* Whether run `number`'s copy can no longer grow: listed, and nothing of
+     it is copying, syncing or still to come (its run ended, or the copier
+     stopped). */
+  bool copy_final(std::uint64_t number) const;
+  /* fn(run) is called (in a posted call on the loop) once a copy becomes
+     final, for its run and the runs sharing it. */
+  void on_final(std::function<void(std::uint64_t)> fn) { on_final_ = std::move(fn); }
   /* The archived copy of run `number` opened as a tracked file (its own
      dump_file, reused while the copy does not change), or an error saying
      why not (no copy, evicted, unreadable). */
@@ -145,6 +153,7 @@ class archive {
   void set_error(std::string text);
   void on_outcome(std::uint64_t number, const outcome& o);
   void drop(std::map<std::uint64_t, entry>::iterator it);
+  void now_final(std::uint64_t number);
   void evict();
   std::uint64_t primary(std::uint64_t number) const;
 
@@ -158,7 +167,8 @@ class archive {
   std::uint64_t total_ = 0;
   bool stopped_ = false;
   bool index_error_logged_ = false;
-  std::string last_error_;                                      // newest error, for status
+  std::string last_error_;  // newest error, for status
+  std::function<void(std::uint64_t)> on_final_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted outcomes check it
   struct index_body {
     std::mutex m;
