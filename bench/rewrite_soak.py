@@ -38,7 +38,13 @@ Checked at the end (exit status 1 when a check fails):
     ended, the same coverage, verdict and first bad layer as `runs` shows.
     A run cut by the next rewrite (reason truncated, rewritten, replaced)
     may have compared fewer layers than its copy holds: those it has must
-    be equal.
+    be equal. The daemon's two marks are accepted: a copy marked short
+    (`"short":true`, the file started over before the copier reached what
+    the run read) may lack the run's last layers, and a run may lack as
+    many layers as its coverage counts `lost` (never compared: the file
+    started over first and the copies could not stand in). Mismatching
+    runs are counted by kind: other numbers (read from another write), not
+    persisted, copy short but unmarked, coverage only.
 
 usage: rewrite_soak.py BIN_DIR RUNS [--subscribers N] [--seed S] [--layers N]
                        [--bench-every SECONDS] [--rss-factor F]
@@ -280,7 +286,7 @@ def check_persisted(bin_dir, sock, sample, failures):
     runs = call(sock, "runs")["result"]["runs"]
     by_id = {r["run"]: r for r in runs}
     n = {"checked": 0, "cut": 0, "layers": 0, "no copy": 0, "no benchmark run": 0,
-         "beyond a short copy": 0, "lost": 0, "kinds": {k: 0 for k in MISMATCH_KINDS}}
+         "beyond a short copy": 0, "lost": 0, "short runs": 0, "lost runs": 0, "kinds": {k: 0 for k in MISMATCH_KINDS}}
     for r in reversed(runs):
         if r["path"] != sample:
             continue
@@ -318,6 +324,8 @@ def check_persisted(bin_dir, sock, sample, failures):
         lost = (r.get("coverage") or {}).get("lost", 0)
         n["beyond a short copy"] += beyond
         n["lost"] += lost
+        n["short runs"] += beyond > 0
+        n["lost runs"] += lost > 0
         have = absent = 0
         for l, g in zip(want["layers"], got):
             m = g.get("result", {}).get("metrics")
@@ -511,9 +519,10 @@ def soak(a, extra, base, rng, failures):
           "by the next rewrite), %d layers; not checked: %d without a benchmark run, %d "
           "without both copies" % (checked["checked"], checked["cut"], checked["layers"],
                                    checked["no benchmark run"], checked["no copy"]))
-    print("marked by the daemon: %d layers beyond a short copy, %d layers lost (read after "
-          "their file started over); runs that differ: %s" %
-          (checked["beyond a short copy"], checked["lost"], ", ".join(
+    print("marked by the daemon: %d layers of %d runs beyond a short copy, %d layers of %d runs "
+          "lost (their file started over first); runs that differ: %s" %
+          (checked["beyond a short copy"], checked["short runs"], checked["lost"],
+           checked["lost runs"], ", ".join(
               "%d %s" % (v, k) for k, v in checked["kinds"].items())))
     if failures:
         # The events log, to look at what went wrong.
