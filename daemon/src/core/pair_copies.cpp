@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "core/file_runs.h"
 #include "core/pair_scheduler.h"
 #include "export/archive.h"
 
@@ -27,7 +28,7 @@ std::shared_ptr<tracked_file> open_copy(archive& a, std::uint64_t run) {
   if (run == 0) return nullptr;
   auto info = a.find(run);
   if (!info || info->failed) return nullptr;
-  auto tf = a.open_copy(run);
+  auto tf = a.open_copy(run, false);
   return tf ? *tf : nullptr;
 }
 
@@ -66,7 +67,14 @@ void pair_scheduler::compare_from_copy(run_info& r, run_work& w) {
       for (const queued_record& e : w.queue) {
         if (e.what == queued_record::status::copy) needed = std::max(needed, e.bench_record);
       }
-      if (needed >= bench->file->records().size()) return;
+      if (needed >= bench->file->records().size() || bench->bytes < w.copy_bench_tail.to) return;
+    }
+    // Copies of other bytes than the ones the run read (see run_work) do
+    // not stand in for them.
+    if (sample && bench &&
+        (!tail_holds(*sample->file, w.copy_sample_tail) ||
+         !tail_holds(*bench->file, w.copy_bench_tail))) {
+      sample.reset();
     }
   }
   const std::size_t sample_records = sample ? sample->file->records().size() : 0;

@@ -347,6 +347,8 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
         e.what = queued_record::status::copy;
         e.bench_record = j->bench_record;
         e.rule = j->rule;
+        if (j->sample_tail.to >= w.copy_sample_tail.to) w.copy_sample_tail = j->sample_tail;
+        if (j->bench_tail.to >= w.copy_bench_tail.to) w.copy_bench_tail = j->bench_tail;
         ++w.copy_waiting;
         compare_from_copy(r, w);
       } else if (e.what == queued_record::status::running && j->bench_moved) {

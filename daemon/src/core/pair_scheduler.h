@@ -28,6 +28,13 @@
 
 namespace sigdump::daemon {
 
+/* The last 4 KiB of a file's complete records and their hash, as its last
+   look noted them ([from, to); to == 0: none noted). tail_of() and
+   tail_holds() are in file_runs.h. */
+struct tail_mark {
+  std::uint64_t from = 0, to = 0, hash = 0;
+};
+
 class pair_scheduler {
  public:
   /* store may be null. look(path) looks at a file again: after a lease on
@@ -143,8 +150,12 @@ class pair_scheduler {
     // A comparison found the sample no longer holding the run's bytes:
     // later results of the run are not published either.
     bool sample_moved = false;
-    // Records in status copy: run_end waits for them.
+    // Records in status copy: run_end waits for them. The copies stand in
+    // for the files only if they hold each side's tail as the looks before
+    // those comparisons noted it (the newest marks): a copier that went on
+    // after a rewrite regrew the file copied the next run's bytes.
     std::uint32_t copy_waiting = 0;
+    tail_mark copy_sample_tail, copy_bench_tail;
     // The sample's cut record, when big and already matched: its chunks are
     // summed as its bytes land, and its comparison reuses them. Matched
     // against the benchmark file stream_bench_path in its run

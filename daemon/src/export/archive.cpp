@@ -179,6 +179,7 @@ void archive::grew(const run_info& r, const tracked_file& tf) {
   }
   if (e.done) return;
   e.target = std::max(e.target, tf.parsed);
+  if (e.io) e.io->target.store(e.target, std::memory_order_release);
   if (!e.io) {
     // Closed after it looked finished; the same inode went on growing.
     auto ch = std::make_shared<channel>();
@@ -191,6 +192,7 @@ void archive::grew(const run_info& r, const tracked_file& tf) {
       return;
     }
     ch->copied.store(e.info.bytes);
+    ch->target.store(e.target);
     e.io = std::move(ch);
   }
   schedule(r.number, e);
@@ -279,11 +281,12 @@ void archive::schedule(std::uint64_t number, entry& e) {
   if (stopped_ || e.done || e.info.busy || !e.io || e.target <= e.info.bytes) return;
   e.info.busy = true;
   auto ch = e.io;
-  const std::uint64_t from = e.info.bytes, to = e.target;
+  const std::uint64_t from = e.info.bytes;
+  ch->target.store(e.target, std::memory_order_release);
   event_loop* loop = &loop_;
   auto alive = alive_;
-  copier_.submit([this, ch, from, to, number, loop, alive] {
-    outcome o = copy_range(*ch, from, to);
+  copier_.submit([this, ch, from, number, loop, alive] {
+    outcome o = copy_to_target(*ch, from);
     loop->post([this, o, number, alive] {
       if (*alive) on_outcome(number, o);
     });
@@ -369,7 +372,7 @@ std::uint64_t archive::primary(std::uint64_t number) const {
   return a == alias_.end() ? number : a->second;
 }
 
-result<std::shared_ptr<tracked_file>> archive::open_copy(std::uint64_t number) {
+result<std::shared_ptr<tracked_file>> archive::open_copy(std::uint64_t number, bool keep) {
   auto it = entries_.find(primary(number));
   if (it == entries_.end()) {
     return make_error(
@@ -393,8 +396,10 @@ result<std::shared_ptr<tracked_file>> archive::open_copy(std::uint64_t number) {
   tf->state = run_state::ended;
   tf->bytes = size;
   tf->parsed = tf->file->parser().resume_offset();
-  e.reader = tf;
-  e.reader_size = size;
+  if (keep) {
+    e.reader = tf;
+    e.reader_size = size;
+  }
   return tf;
 }
 

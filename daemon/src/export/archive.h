@@ -112,8 +112,10 @@ class archive {
   void on_final(std::function<void(std::uint64_t)> fn) { on_final_ = std::move(fn); }
   /* The archived copy of run `number` opened as a tracked file (its own
      dump_file, reused while the copy does not change), or an error saying
-     why not (no copy, evicted, unreadable). */
-  result<std::shared_ptr<tracked_file>> open_copy(std::uint64_t number);
+     why not (no copy, evicted, unreadable). keep = false: not cached for
+     later calls (a one-off read: the scheduler's comparisons from copies,
+     which would otherwise keep one mapping per archived run). */
+  result<std::shared_ptr<tracked_file>> open_copy(std::uint64_t number, bool keep = true);
 
   const std::string& dir() const noexcept { return dir_; }
   std::uint64_t max_bytes() const noexcept { return max_bytes_; }

@@ -150,6 +150,20 @@ copy_outcome copy_range(copy_channel& ch, std::uint64_t from, std::uint64_t to) 
   return o;
 }
 
+// Copier thread: the copier lags behind the parser as little as it can (a
+// file truncated the moment its writer closed it keeps only what was copied
+// by then), so it follows the target the loop raises while it copies.
+copy_outcome copy_to_target(copy_channel& ch, std::uint64_t from) {
+  copy_outcome o;
+  o.reached = from;
+  for (;;) {
+    const std::uint64_t to = ch.target.load(std::memory_order_acquire);
+    if (to <= o.reached || ch.cancel.load(std::memory_order_acquire)) return o;
+    o = copy_range(ch, o.reached, to);
+    if (o.error != 0 || o.shrank) return o;
+  }
+}
+
 // Copier thread, the last job of a run: the rest of what was verified and
 // the trailer (tail: the parser saw no cut record).
 copy_outcome finish_copy(copy_channel& ch, std::uint64_t from, std::uint64_t to, bool tail) {
