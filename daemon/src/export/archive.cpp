@@ -93,9 +93,15 @@ void archive::stop() {
     e.info.live = false;
     e.ending = false;
     e.io.reset();
-    now_final(n);
   }
   write_index();
+  // Every copy is final now, told at once: this archive may be gone before
+  // a posted call would run (a reload that changes its folder).
+  if (on_final_) {
+    for (const auto& [n, e] : entries_) {
+      for (std::uint64_t run : sharing(n)) on_final_(run);
+    }
+  }
 }
 
 void archive::run_started(const run_info& r, const tracked_file& tf) {
@@ -412,13 +418,17 @@ bool archive::copy_final(std::uint64_t number) const {
 
 // Posted: the one waiting on it may open the copy, which the caller of
 // this is still changing.
-void archive::now_final(std::uint64_t number) {
-  if (!on_final_) return;
+std::vector<std::uint64_t> archive::sharing(std::uint64_t number) const {
   std::vector<std::uint64_t> runs{number};
   if (auto it = entries_.find(number); it != entries_.end()) {
     runs.insert(runs.end(), it->second.aliases.begin(), it->second.aliases.end());
   }
-  loop_.post([fn = on_final_, runs, alive = alive_] {
+  return runs;
+}
+
+void archive::now_final(std::uint64_t number) {
+  if (!on_final_) return;
+  loop_.post([fn = on_final_, runs = sharing(number), alive = alive_] {
     if (!*alive) return;
     for (std::uint64_t n : runs) fn(n);
   });

@@ -107,8 +107,8 @@ class archive {
      it is copying, syncing or still to come (its run ended, or the copier
      stopped). */
   bool copy_final(std::uint64_t number) const;
-  /* fn(run) is called (in a posted call on the loop) once a copy becomes
-     final, for its run and the runs sharing it. */
+  /* fn(run) is called (in a posted call on the loop; by stop() at once)
+     once a copy becomes final, for its run and the runs sharing it. */
   void on_final(std::function<void(std::uint64_t)> fn) { on_final_ = std::move(fn); }
   /* The archived copy of run `number` opened as a tracked file (its own
      dump_file, reused while the copy does not change), or an error saying
@@ -156,6 +156,8 @@ class archive {
   void on_outcome(std::uint64_t number, const outcome& o);
   void drop(std::map<std::uint64_t, entry>::iterator it);
   void now_final(std::uint64_t number);
+  /* The copy's run and the runs sharing it. */
+  std::vector<std::uint64_t> sharing(std::uint64_t number) const;
   void evict();
   std::uint64_t primary(std::uint64_t number) const;
 
