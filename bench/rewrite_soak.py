@@ -38,7 +38,13 @@ Checked at the end (exit status 1 when a check fails):
     ended, the same coverage, verdict and first bad layer as `runs` shows.
     A run cut by the next rewrite (reason truncated, rewritten, replaced)
     may have compared fewer layers than its copy holds: those it has must
-    be equal.
+    be equal. The daemon's two marks are accepted: a copy marked short
+    (`"short":true`, the file started over before the copier reached what
+    the run read) may lack the run's last layers, and a run may lack as
+    many layers as its coverage counts `lost` (never compared: the file
+    started over first and the copies could not stand in). Mismatching
+    runs are counted by kind: other numbers (read from another write), not
+    persisted, copy short but unmarked, coverage only.
 
 usage: rewrite_soak.py BIN_DIR RUNS [--subscribers N] [--seed S] [--layers N]
                        [--bench-every SECONDS] [--rss-factor F]
@@ -266,6 +272,12 @@ def call_many(sock_path, requests):
 LAYER_KEYS = ("index", "name", "benchmark_name", "sample_record", "benchmark_record", "n", "mse",
               "cos", "rmse", "max_abs", "suspect", "error")
 CUT_REASONS = ("truncated", "rewritten", "replaced")
+# What a mismatching run shows, counted once per kind (a run may show more):
+# layers with numbers other than compare's (read from another write), layers
+# compare has and the daemon did not persist nor mark lost, more layers
+# persisted than the copy holds without the copy marked short, or only the
+# coverage, verdict or first bad layer.
+MISMATCH_KINDS = ("other numbers", "not persisted", "copy short, unmarked", "coverage only")
 
 
 def check_persisted(bin_dir, sock, sample, failures):
@@ -273,7 +285,8 @@ def check_persisted(bin_dir, sock, sample, failures):
     copy and its benchmark run's; returns counts of what was checked."""
     runs = call(sock, "runs")["result"]["runs"]
     by_id = {r["run"]: r for r in runs}
-    n = {"checked": 0, "cut": 0, "layers": 0, "no copy": 0, "no benchmark run": 0}
+    n = {"checked": 0, "cut": 0, "layers": 0, "no copy": 0, "no benchmark run": 0,
+         "beyond a short copy": 0, "lost": 0, "short runs": 0, "lost runs": 0, "kinds": {k: 0 for k in MISMATCH_KINDS}}
     for r in reversed(runs):
         if r["path"] != sample:
             continue
@@ -302,33 +315,60 @@ def check_persisted(bin_dir, sock, sample, failures):
         n["cut"] += cut
         what = "%s (%s, %s against %s)" % (r["run"], r["end_reason"], r["archive"]["path"],
                                            b["run"])
-        have = 0
+        before = len(failures)
+        kinds = set()
+        # Marked by the daemon: layers it compared that the copy lacks (the
+        # file started over before the copier got there), and layers whose
+        # bytes were gone before a worker read them.
+        beyond = max(0, r["layers"] - len(want["layers"])) if short_copy(r, b) else 0
+        lost = (r.get("coverage") or {}).get("lost", 0)
+        n["beyond a short copy"] += beyond
+        n["lost"] += lost
+        n["short runs"] += beyond > 0
+        n["lost runs"] += lost > 0
+        have = absent = 0
         for l, g in zip(want["layers"], got):
             m = g.get("result", {}).get("metrics")
             if m is None and cut:
                 continue  # not compared before the next rewrite came
             if m is None:
-                failures.append("%s: layer %d %s: not persisted (%s)" %
-                                (what, l["index"], l["name"], g.get("error", "no metrics")))
+                absent += 1
+                if absent > lost:
+                    kinds.add("not persisted")
+                    failures.append("%s: layer %d %s: not persisted (%s)" %
+                                    (what, l["index"], l["name"], g.get("error", "no metrics")))
                 continue
             have += 1
             diff = [k for k in LAYER_KEYS if m.get(k) != l.get(k)]
             if diff:
+                kinds.add("other numbers")
                 failures.append("%s: layer %d %s: %s" % (what, l["index"], l["name"], ", ".join(
                     "%s %r persisted, %r by compare" % (k, m.get(k), l.get(k)) for k in diff)))
         n["layers"] += have
-        if have != r["layers"] and not cut:
+        if r["layers"] > len(want["layers"]) and not beyond:
+            kinds.add("copy short, unmarked")
+            failures.append("%s: %d layers persisted, the copy holds %d" %
+                            (what, r["layers"], len(want["layers"])))
+        elif have + beyond != r["layers"] and not cut:
             failures.append("%s: %d layers persisted, compare has %d" % (what, r["layers"], have))
-        if cut:
-            continue
-        for k in ("coverage", "verdict", "first_bad"):
-            a_, b_ = r.get(k), want.get(k)
-            if k == "first_bad" and a_ and b_:
-                a_, b_ = (a_["index"], a_["name"]), (b_["index"], b_["name"])
-            if a_ != b_:
-                failures.append("%s: %s %s persisted, %s by compare" %
-                                (what, k, json.dumps(a_), json.dumps(b_)))
+        if not cut and not beyond and not lost:
+            for k in ("coverage", "verdict", "first_bad"):
+                a_, b_ = r.get(k), want.get(k)
+                if k == "first_bad" and a_ and b_:
+                    a_, b_ = (a_["index"], a_["name"]), (b_["index"], b_["name"])
+                if a_ != b_:
+                    failures.append("%s: %s %s persisted, %s by compare" %
+                                    (what, k, json.dumps(a_), json.dumps(b_)))
+        if len(failures) > before:
+            for k in kinds or ("coverage only",):
+                n["kinds"][k] += 1
     return n
+
+
+def short_copy(r, b):
+    """Whether the daemon marked r's copy, or its benchmark run's, short:
+    the file started over before the copier reached what the run had read."""
+    return any((x["archive"] or {}).get("short") for x in (r, b))
 
 
 def soak(a, extra, base, rng, failures):
@@ -479,6 +519,11 @@ def soak(a, extra, base, rng, failures):
           "by the next rewrite), %d layers; not checked: %d without a benchmark run, %d "
           "without both copies" % (checked["checked"], checked["cut"], checked["layers"],
                                    checked["no benchmark run"], checked["no copy"]))
+    print("marked by the daemon: %d layers of %d runs beyond a short copy, %d layers of %d runs "
+          "lost (their file started over first); runs that differ: %s" %
+          (checked["beyond a short copy"], checked["short runs"], checked["lost"],
+           checked["lost runs"], ", ".join(
+              "%d %s" % (v, k) for k, v in checked["kinds"].items())))
     if failures:
         # The events log, to look at what went wrong.
         kept = os.path.join(tempfile.gettempdir(), "rewrite-soak-events.ndjson")

@@ -168,6 +168,7 @@ std::string parse_args(const std::vector<std::string>& args, report_args& out) {
 // One run of the daemon's `runs` list: where its records are read from now.
 struct listed_run {
   std::string id, path, pair, benchmark, benchmark_run, source, copy;
+  bool short_copy = false;  // the copy lacks records the run read (archive "short")
   std::uint64_t number = 0;
 };
 
@@ -185,6 +186,8 @@ std::vector<listed_run> parse_runs(simdjson::dom::array list) {
     if (!r["benchmark_run"].get(v)) l.benchmark_run = std::string(v);
     if (!r["source"].get(v)) l.source = std::string(v);
     if (!r["archive"]["path"].get(v)) l.copy = std::string(v);
+    bool cut = false;
+    if (!r["archive"]["short"].get(cut)) l.short_copy = cut;
     out.push_back(std::move(l));
   }
   return out;
@@ -198,6 +201,11 @@ std::string readable(const listed_run& r, std::string& said) {
   }
   if (r.source == "archive" && !r.copy.empty()) {
     said = "the archived copy " + r.copy + " (" + r.id + "; " + r.path + " holds a later run)";
+    if (r.short_copy) {
+      said +=
+          "; the copy is short: the file started over before it was copied whole, so the "
+          "run's last layers are not in it";
+    }
     return r.copy;
   }
   return {};

@@ -94,7 +94,10 @@ int run_runs(const std::vector<std::string>& args) {
     std::string copy;
     if (auto arc = live::member(r, "archive")) {
       copy = live::boolean(*arc, "failed").value_or(false) ? "  [copy failed: " : "  [copy: ";
-      copy += live::str(*arc, "path") + "]";
+      copy += live::str(*arc, "path");
+      if (live::boolean(*arc, "short").value_or(false))
+        copy += ", short: the file started over first";
+      copy += "]";
     }
     std::printf("%-8s %-6s %-16s %-8s %7lld %7lld  %-19s  %-30s %s%s\n",
                 live::str(r, "run", "?").c_str(), state.c_str(), live::str(r, "pair", "-").c_str(),

@@ -19,7 +19,7 @@ const char* verdict_name(verdict v) noexcept {
 verdict judge(const coverage& c, std::uint64_t suspect) noexcept {
   if (suspect > 0 || c.not_comparable > 0) return verdict::fail;
   if (c.compared == 0) return verdict::nothing_compared;
-  if (c.sample_only > 0 || c.pending > 0 || c.compared < c.sample_layers) {
+  if (c.sample_only > 0 || c.pending > 0 || c.lost > 0 || c.compared < c.sample_layers) {
     return verdict::incomplete;
   }
   return verdict::pass;
@@ -84,6 +84,10 @@ std::string coverage_text(const coverage& c) {
       out += ')';
     }
   }
+  if (c.lost > 0) {
+    out += ", " + std::to_string(c.lost) + " lost: the file was started over before " +
+           (c.lost == 1 ? "it was" : "they were") + " compared";
+  }
   if (c.pending > 0) {
     out += ", " + std::to_string(c.pending) + " waiting for a benchmark layer";
   }
@@ -100,7 +104,7 @@ void count_coverage(compare_report& report) {
   c.not_comparable = 0;
   for (const layer_result& l : report.layers) ++(l.error.empty() ? c.compared : c.not_comparable);
   c.sample_only = c.sample_only_layers.size();
-  const std::uint64_t settled = c.compared + c.not_comparable + c.sample_only;
+  const std::uint64_t settled = c.compared + c.not_comparable + c.sample_only + c.lost;
   // A report read back without its layer count: what it holds is all there is.
   if (c.sample_layers < settled) c.sample_layers = settled;
   c.pending = c.sample_layers - settled;

@@ -180,6 +180,55 @@ TEST_F(Archive, TruncatedRunKeepsItsCopyAndRestartFindsIt) {
   EXPECT_NE(second.error().message.find("in use by another sigdumpd"), std::string::npos);
 }
 
+// The file started over before the copier reached what its run had read:
+// the copy cannot hold those records any more, and says so (also after a
+// restart), so nobody takes it for the whole run (issue 15: the soak found
+// closed runs whose layers their copy did not hold).
+TEST_F(Archive, CopyCutBeforeItReachedWhatTheRunReadIsMarkedShort) {
+  const std::string src = dir_.file("sigma_outtensor_dump.bin");
+  write_dump(src, 4, 2000, 1.0f);
+  const std::uint64_t verified = size_of(src);
+  auto a = open_archive();
+  ASSERT_TRUE(a);
+  run_info r1;
+  auto tf = track(src, r1, 1);  // parsed whole: the run read every record
+  a->run_started(r1, *tf);
+  ASSERT_EQ(::truncate(src.c_str(), 0), 0);  // the simulator starts over at once
+  a->grew(r1, *tf);
+  r1.state = run_state::reset;
+  r1.end_reason = "truncated";
+  a->run_ended(r1);
+  ASSERT_TRUE(run_until([&] { return a->idle(); }));
+  auto c = a->find(1);
+  ASSERT_TRUE(c);
+  EXPECT_LT(c->bytes, verified);
+  EXPECT_EQ(c->verified, verified);
+  EXPECT_TRUE(c->short_copy);
+  a.reset();
+  auto b = open_archive();
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(b->find(1));
+  EXPECT_TRUE(b->find(1)->short_copy);
+  EXPECT_EQ(b->find(1)->verified, verified);
+}
+
+// A copy that reached everything its run read is not short.
+TEST_F(Archive, WholeCopyIsNotShort) {
+  const std::string src = dir_.file("sigma_outtensor_dump.bin");
+  write_dump(src, 4, 2000, 1.0f);
+  auto a = open_archive();
+  ASSERT_TRUE(a);
+  run_info r1;
+  auto tf = track(src, r1, 1);
+  ASSERT_TRUE(copy_run(*a, r1, *tf));
+  r1.state = run_state::ended;
+  r1.end_reason = "closed";
+  a->run_ended(r1);
+  ASSERT_TRUE(run_until([&] { return a->idle() && a->find(1)->synced; }));
+  EXPECT_FALSE(a->find(1)->short_copy);
+  EXPECT_EQ(a->find(1)->bytes, a->find(1)->verified);
+}
+
 TEST_F(Archive, RunsOfOneFileForSeveralPairsShareOneCopy) {
   const std::string src = dir_.file("sigma_outtensor_dump.bin");
   write_dump(src, 2, 1000, 1.0f);
@@ -630,7 +679,9 @@ TEST_F(ArchiveDaemon, OverwrittenRunIsQueriedFromItsCopyAlsoAfterRestart) {
   auto runs = c.call("runs", R"({"limit":2})");
   EXPECT_NE(runs.result.find("\"archive\":{\"path\":\"" + copy(1) +
                              "\",\"bytes\":" + std::to_string(first.size()) +
-                             ",\"copying\":false,\"failed\":false,\"synced\":true}"),
+                             ",\"copying\":false,\"failed\":false,\"synced\":true,"
+                             "\"verified_bytes\":" +
+                             std::to_string(first.size()) + ",\"short\":false}"),
             std::string::npos)
       << runs.raw;
   auto listed = sigdump::testing::run({bin_path("sigdump"), "runs", "--socket", dir_.file("sock")});

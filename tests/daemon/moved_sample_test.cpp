@@ -9,7 +9,10 @@
 // bench/rewrite_soak.py found them against the archived copies).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -106,6 +109,98 @@ TEST_P(MovedSample, LayersReadAfterTheBenchmarkStartedOverAreComparedWithItsNewR
   for (const auto& [i, layer] : last_layers(d->events(), run)) live.push_back(layer);
   const bool names_old = named.find("\"benchmark_run\":\"" + old_bench + "\"") != std::string::npos;
   EXPECT_EQ(live, offline_layers(sample_, names_old ? old_copy : bench_)) << named;
+  stop(*d);
+}
+
+// The coverage of run `run` as `runs` shows it (an empty object when it is
+// not listed).
+std::string coverage_of(const std::string& socket, const std::string& run, std::uint64_t& compared,
+                        std::uint64_t& lost, std::uint64_t& pending) {
+  raw_client c(socket);
+  const auto m = c.call("runs");
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  if (p.parse(m.result).get(doc)) return {};
+  for (simdjson::dom::element r : doc["runs"].get_array()) {
+    if (std::string_view(r["run"].get_string().value()) != run) continue;
+    const auto cov = r["coverage"];
+    compared = cov["compared"].get_uint64().value();
+    lost = cov["lost"].get_uint64().value();
+    pending = cov["pending"].get_uint64().value();
+    return std::string(cov["text"].get_string().value());
+  }
+  return {};
+}
+
+// The old run's layers wait for the benchmark; its file is then truncated
+// and written again with other values through a second link outside the
+// watched folder (no inotify event, so the daemon still takes the file for
+// the old run), and the benchmark arrives. The comparisons it sets off read
+// the new bytes, which the old run must not keep; its archived copy still
+// holds the old run, so each layer is compared from the copy (and its
+// benchmark run's copy): the run's results are `sigdump compare` on its
+// archived files. They used to stay "waiting for a benchmark layer".
+TEST_P(MovedSample, LayersReadAfterTheirFileStartedOverAreComparedFromTheCopy) {
+  constexpr int layers = 8;
+  auto d = start();
+  write_dump(sample_, layers, 1.01f);
+  const std::string old_copy = dir_.file("old.bin");
+  write_dump(old_copy, layers, 1.01f);
+  const std::string old_run = d->wait_event([&](const logged_event& e) {
+                                 return e.event == "run_end" && e.path == sample_;
+                               }).run;
+  ASSERT_FALSE(old_run.empty()) << d->proc().stderr_text();
+  ASSERT_TRUE(settled()) << d->proc().stderr_text();  // its copy is whole and synced
+  const std::string link = dir_.file("sample-link.bin");
+  ASSERT_EQ(::link(sample_.c_str(), link.c_str()), 0) << std::strerror(errno);
+  write_dump(link, layers, 1.5f);  // O_TRUNC, same records, other values
+  write_dump(bench_, layers, 1.0f);
+
+  // Settled: every layer compared from the copies, or lost when a look saw
+  // the file start over before that layer was handed out (a slow machine).
+  std::uint64_t compared = 0, lost = 0, pending = 0;
+  ASSERT_TRUE(wait_until([&] {
+    coverage_of(dir_.file("sock"), old_run, compared, lost, pending);
+    return compared + lost == layers && pending == 0 &&
+           last_layers(d->events(), old_run).size() == compared;
+  })) << read_file(d->events_path());
+  EXPECT_GT(compared, 0u) << read_file(d->events_path());
+  const auto offline_old = offline_layers(old_copy, bench_);
+  for (const auto& [i, layer] : last_layers(d->events(), old_run)) {
+    ASSERT_LT(i, static_cast<std::int64_t>(offline_old.size()));
+    EXPECT_EQ(layer, offline_old[static_cast<std::size_t>(i)]) << old_run << " layer " << i;
+  }
+  stop(*d);
+}
+
+// The old run's layers wait for the benchmark, and its file starts over
+// before the benchmark comes: they can never be compared, and say why
+// (they used to say "waiting for a benchmark layer", which no benchmark
+// could end).
+TEST_P(MovedSample, LayersWaitingWhenTheirFileStartedOverAreLost) {
+  constexpr int layers = 8;
+  auto d = start();
+  write_dump(sample_, layers, 1.01f);
+  const std::string old_run = d->wait_event([&](const logged_event& e) {
+                                 return e.event == "run_end" && e.path == sample_;
+                               }).run;
+  ASSERT_FALSE(old_run.empty()) << d->proc().stderr_text();
+  write_dump(sample_, layers, 1.5f);  // O_TRUNC: the old run is reset
+  ASSERT_FALSE(d->wait_event([&](const logged_event& e) {
+                  return e.event == "run_start" && e.path == sample_ && e.run != old_run;
+                }).run.empty())
+      << read_file(d->events_path());
+  write_dump(bench_, layers, 1.0f);
+  ASSERT_TRUE(settled()) << d->proc().stderr_text();
+
+  std::uint64_t compared = 9, lost = 0, pending = 9;
+  const std::string text = coverage_of(dir_.file("sock"), old_run, compared, lost, pending);
+  EXPECT_EQ(compared, 0u) << text;
+  EXPECT_EQ(lost, static_cast<std::uint64_t>(layers)) << text;
+  EXPECT_EQ(pending, 0u) << text;
+  EXPECT_EQ(text,
+            "0 of 8 sample layers compared, 8 lost: the file was started over before they "
+            "were compared");
   stop(*d);
 }
 

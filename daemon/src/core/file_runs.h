@@ -152,11 +152,7 @@ void publish_run_event(daemon_state& state, event_kind kind, const run_info& r,
                        const std::string& reason, const std::string& previous = {});
 /* The current runs of tf, its primary run (tf.run) first. */
 std::vector<std::shared_ptr<run_info>> runs_of(const daemon_state& state, const tracked_file& tf);
-/* The last 4 KiB of a file's complete records and their hash, as its last
-   look noted them ([from, to); to == 0: none noted). */
-struct tail_mark {
-  std::uint64_t from = 0, to = 0, hash = 0;
-};
+/* tf's tail_mark (pair_scheduler.h). */
 tail_mark tail_of(const tracked_file& tf);
 /* Whether f still holds those bytes: false once they changed or were cut
    off (the file started over since). Reads mapped bytes under the SIGBUS

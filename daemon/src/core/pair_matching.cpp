@@ -240,6 +240,8 @@ bool pair_scheduler::rebenched(run_info& r, run_work& w, const tracked_file& sam
   w.benchmark_only.reset();
   w.benchmark_only_of = nullptr;
   w.bench_pinned = false;
+  w.copy_waiting = 0;
+  w.copy_sample_tail = w.copy_bench_tail = {};
   if (w.end_published) w.late_layers = true;
   r.report.layers.clear();
   r.report.coverage = coverage{};

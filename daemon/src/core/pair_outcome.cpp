@@ -50,7 +50,7 @@ void pair_scheduler::maybe_finish(run_info& r, run_work& w) {
     maybe_revise(r, w);
     return;
   }
-  if (w.in_flight > 0) return;
+  if (w.in_flight > 0 || w.copy_waiting > 0) return;
   if (!w.queue.empty() && w.end_state == run_state::ended && benchmark_live(r)) return;
   if (w.end_state == run_state::ended && !benchmark_only_ready(r, w)) return;
   finish_end(r, w);

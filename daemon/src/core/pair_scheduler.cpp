@@ -32,6 +32,7 @@ struct pair_scheduler::job {
   tail_mark sample_tail, bench_tail;  // each side's tail when the job was handed out
   bool sample_moved = false;          // and a side no longer held it after the comparison
   bool bench_moved = false;
+  bool from_copy = false;  // read from archived copies (compare_from_copy)
   layer_result result;
   std::uint64_t chunks_streamed = 0;   // chunks summed before the record was complete
   std::uint64_t chunks_discarded = 0;  // and summed again: a truncation had unmapped them
@@ -73,8 +74,23 @@ void pair_scheduler::run_continued(run_info& r, const tracked_file& tf) {
   records_added(r, tf, first);
 }
 
+void pair_scheduler::drop_waiting(run_info& r, run_work& w, bool lost) {
+  for (auto& e : w.queue) {
+    if (e.what != queued_record::status::waiting) continue;
+    e.what = queued_record::status::skipped;
+    if (lost) ++r.report.coverage.lost;
+    w.summary_stale = true;  // pending or lost: the coverage counts change
+  }
+}
+
 void pair_scheduler::ended_run_reset(run_info& r) {
   auto w = work_.find(r.number);
+  if (w != work_.end() && w->second.end_reason.empty()) {
+    // Its run_end went out with layers waiting for a benchmark layer: the
+    // file started over, so they are lost.
+    drop_waiting(r, w->second, true);
+    publish_ready(r, w->second);
+  }
   if (w == work_.end() || w->second.end_reason.empty()) {
     settle_summary(r);
     if (store_ != nullptr) store_->run_ended(r);
@@ -104,9 +120,9 @@ void pair_scheduler::run_ended(run_info& r, run_state how, const std::string& re
     // follows only the file's current run).
     if (how != run_state::ended || reason == "deleted" || reason == "stopped" ||
         reason == "unpaired" || !file_holds(r)) {
-      for (auto& e : rw.queue) {
-        if (e.what == queued_record::status::waiting) e.what = queued_record::status::skipped;
-      }
+      // Those of a file that started over are lost (their bytes are gone);
+      // the others stay pending.
+      drop_waiting(r, rw, reason != "deleted" && reason != "stopped" && reason != "unpaired");
     }
     // run_end follows the layers still being computed, and those waiting
     // for a benchmark that is still being written.
@@ -220,8 +236,9 @@ layer_result failed_layer(const dump_file& sample, std::uint32_t sample_record,
 void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
                               std::shared_ptr<tracked_file> sample,
                               std::shared_ptr<tracked_file> bench, std::uint32_t sample_record,
-                              std::uint32_t bench_record, match_rule rule) {
+                              std::uint32_t bench_record, match_rule rule, bool from_copy) {
   auto j = std::make_shared<job>();
+  j->from_copy = from_copy;
   j->run = r.number;
   j->seq = seq;
   j->sample_record = sample_record;
@@ -315,14 +332,33 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
     w.sample_moved = w.sample_moved || j->sample_moved;
     if (j->seq >= w.front_seq && j->seq - w.front_seq < w.queue.size()) {
       queued_record& e = w.queue[static_cast<std::size_t>(j->seq - w.front_seq)];
-      if (e.what == queued_record::status::running && !w.sample_moved && j->bench_moved) {
+      if (e.what == queued_record::status::running && j->from_copy) {
+        // Copies do not start over; a failed read of one is lost.
+        e.result = std::move(j->result);
+        e.what = j->sample_moved || j->bench_moved ? queued_record::status::skipped
+                                                   : queued_record::status::done;
+        if (e.what == queued_record::status::skipped) {
+          ++r.report.coverage.lost;
+          w.summary_stale = true;
+        }
+      } else if (e.what == queued_record::status::running && w.sample_moved) {
+        // Read after its file started over: its bytes are gone from the
+        // file, but maybe not from the run's archived copy.
+        e.what = queued_record::status::copy;
+        e.bench_record = j->bench_record;
+        e.rule = j->rule;
+        if (j->sample_tail.to >= w.copy_sample_tail.to) w.copy_sample_tail = j->sample_tail;
+        if (j->bench_tail.to >= w.copy_bench_tail.to) w.copy_bench_tail = j->bench_tail;
+        ++w.copy_waiting;
+        compare_from_copy(r, w);
+      } else if (e.what == queued_record::status::running && j->bench_moved) {
         // Read from the benchmark's next run under the old one's name: it
         // waits again, and once a look starts that run the sample run is
         // compared again against it (rebenched).
         e.what = queued_record::status::waiting;
       } else if (e.what == queued_record::status::running) {
         e.result = std::move(j->result);
-        e.what = w.sample_moved ? queued_record::status::skipped : queued_record::status::done;
+        e.what = queued_record::status::done;
       }
     }
     // Publish in report order: a fast small layer waits for a slower
@@ -519,6 +555,7 @@ void pair_scheduler::stop() {
   for (auto& [n, w] : work_) {
     // Results in flight and layers still waiting are dropped.
     w.in_flight = 0;
+    w.copy_waiting = 0;
     w.front_seq += w.queue.size();
     w.queue.clear();
     auto r = state_.runs.find(n);

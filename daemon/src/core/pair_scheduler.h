@@ -29,6 +29,13 @@
 
 namespace sigdump::daemon {
 
+/* The last 4 KiB of a file's complete records and their hash, as its last
+   look noted them ([from, to); to == 0: none noted). tail_of() and
+   tail_holds() are in file_runs.h. */
+struct tail_mark {
+  std::uint64_t from = 0, to = 0, hash = 0;
+};
+
 class pair_scheduler {
  public:
   /* store may be null. look(path) looks at a file again: after a lease on
@@ -79,16 +86,24 @@ class pair_scheduler {
      dropped, and ends already requested are published. */
   void stop();
 
+  /* Run `run`'s archived copy can no longer grow: its layers that waited
+     for it are compared from it (pair_copies.cpp). */
+  void copy_final(std::uint64_t run);
+
   /* Jobs dispatched and not yet handed back. */
   std::size_t in_flight() const noexcept { return in_flight_; }
 
  private:
   struct queued_record {
-    enum class status : std::uint8_t { waiting, running, done, skipped };
+    // copy: read after its file started over; compared again from the run's
+    // archived copy once that can no longer grow
+    enum class status : std::uint8_t { waiting, running, done, skipped, copy };
     std::uint32_t record = 0;   // sample record
     std::uint32_t ordinal = 0;  // its occurrence_ordinal in the sample
     status what = status::waiting;
-    probe_result found;   // waiting: its lookup in the benchmark when last woken
+    probe_result found;              // waiting: its lookup in the benchmark when last woken
+    std::uint32_t bench_record = 0;  // copy: the benchmark record it was matched with
+    match_rule rule = match_rule::exact;
     layer_result result;  // done: computed, index not yet assigned
   };
   /* What try_match knows of a run's benchmark, so that a pass looks up
@@ -136,6 +151,12 @@ class pair_scheduler {
     // A comparison found the sample no longer holding the run's bytes:
     // later results of the run are not published either.
     bool sample_moved = false;
+    // Records in status copy: run_end waits for them. The copies stand in
+    // for the files only if they hold each side's tail as the looks before
+    // those comparisons noted it (the newest marks): a copier that went on
+    // after a rewrite regrew the file copied the next run's bytes.
+    std::uint32_t copy_waiting = 0;
+    tail_mark copy_sample_tail, copy_bench_tail;
     // The sample's cut record, when big and already matched: its chunks are
     // summed as its bytes land, and its comparison reuses them. Matched
     // against the benchmark file stream_bench_path in its run
@@ -180,7 +201,15 @@ class pair_scheduler {
   void advise_at_end(run_info& r);
   void dispatch(run_info& r, run_work& w, std::uint64_t seq, std::shared_ptr<tracked_file> sample,
                 std::shared_ptr<tracked_file> bench, std::uint32_t sample_record,
-                std::uint32_t bench_record, match_rule rule);
+                std::uint32_t bench_record, match_rule rule, bool from_copy = false);
+  /* The records of r in status copy: dispatched against r's archived copy
+     and its benchmark run's once r's copy is final; lost when a copy is
+     missing or lacks them. */
+  void compare_from_copy(run_info& r, run_work& w);
+  /* r's records still waiting for their benchmark layer will never get
+     one: settled without a result, counted lost when `lost` (their file
+     started over), else left pending. */
+  void drop_waiting(run_info& r, run_work& w, bool lost);
   void on_result(std::shared_ptr<job> j);
   bool open_stream(const run_info& r, const tracked_file& tf, run_work& w);
   void follow(const std::string& path);

@@ -33,6 +33,8 @@ void tracker::set_options(const daemon_options& options) {
   sides_.configure(options.pairs);
   apply_archive_config(archive_, options.archive, loop_, state_);
   runs_.set_archive(archive_.get());
+  // Layers whose bytes were gone from the file are compared from the copy.
+  if (archive_) archive_->on_final([this](std::uint64_t run) { scheduler_.copy_final(run); });
 }
 
 result<void> tracker::start(const daemon_options& options) {

@@ -75,6 +75,7 @@ void archive::stop() {
     e.io->abandon.store(true, std::memory_order_release);
   }
   copier_.shutdown();
+  syncer_.shutdown();   // after the copier, which hands it the syncs
   indexer_.shutdown();  // the index is written here, last
   // Outcomes still queued on the loop are not needed: the channels say how
   // far each copy got.
@@ -94,6 +95,13 @@ void archive::stop() {
     e.io.reset();
   }
   write_index();
+  // Every copy is final now, told at once: this archive may be gone before
+  // a posted call would run (a reload that changes its folder).
+  if (on_final_) {
+    for (const auto& [n, e] : entries_) {
+      for (std::uint64_t run : sharing(n)) on_final_(run);
+    }
+  }
 }
 
 void archive::run_started(const run_info& r, const tracked_file& tf) {
@@ -117,7 +125,11 @@ void archive::run_started(const run_info& r, const tracked_file& tf) {
     e.done = true;
     e.info.live = false;
     if (e.io) e.io->cancel.store(true, std::memory_order_release);
-    if (!e.info.busy) e.io.reset();
+    if (!e.info.busy) {
+      e.io.reset();
+      if (e.info.bytes < e.target) e.info.short_copy = true;
+      now_final(n);
+    }
   }
   if (auto old = entries_.find(r.number); old != entries_.end()) drop(old);
   if (auto stale = alias_.find(r.number); stale != alias_.end()) {
@@ -173,6 +185,7 @@ void archive::grew(const run_info& r, const tracked_file& tf) {
   }
   if (e.done) return;
   e.target = std::max(e.target, tf.parsed);
+  if (e.io) e.io->target.store(e.target, std::memory_order_release);
   if (!e.io) {
     // Closed after it looked finished; the same inode went on growing.
     auto ch = std::make_shared<channel>();
@@ -185,6 +198,7 @@ void archive::grew(const run_info& r, const tracked_file& tf) {
       return;
     }
     ch->copied.store(e.info.bytes);
+    ch->target.store(e.target);
     e.io = std::move(ch);
   }
   schedule(r.number, e);
@@ -273,11 +287,12 @@ void archive::schedule(std::uint64_t number, entry& e) {
   if (stopped_ || e.done || e.info.busy || !e.io || e.target <= e.info.bytes) return;
   e.info.busy = true;
   auto ch = e.io;
-  const std::uint64_t from = e.info.bytes, to = e.target;
+  const std::uint64_t from = e.info.bytes;
+  ch->target.store(e.target, std::memory_order_release);
   event_loop* loop = &loop_;
   auto alive = alive_;
-  copier_.submit([this, ch, from, to, number, loop, alive] {
-    outcome o = copy_range(*ch, from, to);
+  copier_.submit([this, ch, from, number, loop, alive] {
+    outcome o = copy_to_target(*ch, from);
     loop->post([this, o, number, alive] {
       if (*alive) on_outcome(number, o);
     });
@@ -289,6 +304,7 @@ void archive::schedule_final(std::uint64_t number, entry& e) {
   if (stopped_ || !e.io || e.info.failed) {
     e.io.reset();
     write_index();
+    now_final(number);
     return;
   }
   e.info.busy = true;
@@ -298,10 +314,17 @@ void archive::schedule_final(std::uint64_t number, entry& e) {
   const bool tail = !e.done && e.tail_ok;
   event_loop* loop = &loop_;
   auto alive = alive_;
-  copier_.submit([this, ch, from, to, tail, number, loop, alive] {
-    outcome o = finish_copy(*ch, from, to, tail);
-    loop->post([this, o, number, alive] {
-      if (*alive) on_outcome(number, o);
+  worker_pool* syncer = &syncer_;
+  copier_.submit([this, ch, from, to, tail, number, loop, alive, syncer] {
+    outcome copied = finish_copy(*ch, from, to, tail);
+    // The sync waits on the disk; the copier goes on with other runs'
+    // copies meanwhile (a copy that lags is one a truncation cuts short).
+    syncer->submit([this, ch, copied, number, loop, alive] {
+      outcome o = copied;
+      sync_copy(*ch, o);
+      loop->post([this, o, number, alive] {
+        if (*alive) on_outcome(number, o);
+      });
     });
   });
 }
@@ -315,6 +338,9 @@ void archive::on_outcome(std::uint64_t number, const outcome& o) {
   e.info.busy = false;
   total_ = total_ - e.info.bytes + o.reached;
   e.info.bytes = o.reached;
+  e.info.verified = std::max(e.info.verified, e.target);
+  // Cut below what its run read: the records past it are gone from the file.
+  if (!o.error && (o.shrank || o.final) && e.info.bytes < e.target) e.info.short_copy = true;
   const std::string id = "r" + std::to_string(number);
   if (o.error != 0) {
     const bool full = o.error == ENOSPC || o.error == EDQUOT || o.error == EFBIG;
@@ -334,6 +360,7 @@ void archive::on_outcome(std::uint64_t number, const outcome& o) {
     e.ending = false;
     e.io.reset();
     write_index();
+    now_final(number);
   } else if (e.ending) {
     schedule_final(number, e);  // the run ended while this copy ran
   } else if (!e.done && e.target > e.info.bytes) {
@@ -341,6 +368,7 @@ void archive::on_outcome(std::uint64_t number, const outcome& o) {
   } else if (o.final && !e.info.live) {
     e.io.reset();
     write_index();  // now it may say "synced"
+    now_final(number);
   }
   evict();
 }
@@ -350,7 +378,7 @@ std::uint64_t archive::primary(std::uint64_t number) const {
   return a == alias_.end() ? number : a->second;
 }
 
-result<std::shared_ptr<tracked_file>> archive::open_copy(std::uint64_t number) {
+result<std::shared_ptr<tracked_file>> archive::open_copy(std::uint64_t number, bool keep) {
   auto it = entries_.find(primary(number));
   if (it == entries_.end()) {
     return make_error(
@@ -374,9 +402,36 @@ result<std::shared_ptr<tracked_file>> archive::open_copy(std::uint64_t number) {
   tf->state = run_state::ended;
   tf->bytes = size;
   tf->parsed = tf->file->parser().resume_offset();
-  e.reader = tf;
-  e.reader_size = size;
+  if (keep) {
+    e.reader = tf;
+    e.reader_size = size;
+  }
   return tf;
+}
+
+bool archive::copy_final(std::uint64_t number) const {
+  auto it = entries_.find(primary(number));
+  if (it == entries_.end()) return false;
+  const entry& e = it->second;
+  return !e.info.busy && !e.ending && !e.io;
+}
+
+// Posted: the one waiting on it may open the copy, which the caller of
+// this is still changing.
+std::vector<std::uint64_t> archive::sharing(std::uint64_t number) const {
+  std::vector<std::uint64_t> runs{number};
+  if (auto it = entries_.find(number); it != entries_.end()) {
+    runs.insert(runs.end(), it->second.aliases.begin(), it->second.aliases.end());
+  }
+  return runs;
+}
+
+void archive::now_final(std::uint64_t number) {
+  if (!on_final_) return;
+  loop_.post([fn = on_final_, runs = sharing(number), alive = alive_] {
+    if (!*alive) return;
+    for (std::uint64_t n : runs) fn(n);
+  });
 }
 
 std::optional<archive::copy_info> archive::find(std::uint64_t number) const {

@@ -4,13 +4,16 @@
 // (copy_file_range, or sendfile across filesystems) on a copier thread of
 // the archive's own, and only up to what the parser verified (complete
 // records); when the run ends, also the trailer after its last record
-// (checked to be one), then the copy is fdatasync'ed. DIR/archive.json (temp + fsync + rename)
+// (checked to be one), then the copy is fdatasync'ed on a thread of its own, so
+// a sync never holds up the next copy: a copy that lags is one a truncation
+// can cut short (a short copy is marked so). DIR/archive.json (temp + fsync + rename)
 // lists the copies so they are found again after a restart; DIR/.lock keeps one daemon per folder.
 // Loop thread only, except where said.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,14 +38,18 @@ class archive {
  public:
   /* What the archive knows of one archived run (tests, diagnostics). */
   struct copy_info {
-    std::string path;         // DIR/rN-BASENAME
-    std::string source;       // the dump file it copies
-    std::uint64_t bytes = 0;  // bytes copied (a prefix of verified records)
-    bool live = false;        // its run is in progress: never evicted
-    bool busy = false;        // a copy is running on the copier thread
-    bool failed = false;      // a write error stopped it for good
-    bool synced = false;      // its run ended and the copy was fdatasync'ed after its last
-                              // byte; the index says "synced" only from then on
+    std::string path;            // DIR/rN-BASENAME
+    std::string source;          // the dump file it copies
+    std::uint64_t bytes = 0;     // bytes copied (a prefix of verified records)
+    bool live = false;           // its run is in progress: never evicted
+    bool busy = false;           // a copy is running on the copier thread
+    bool failed = false;         // a write error stopped it for good
+    bool synced = false;         // its run ended and the copy was fdatasync'ed after its last
+                                 // byte; the index says "synced" only from then on
+    std::uint64_t verified = 0;  // bytes of complete records the run read from its file
+    bool short_copy = false;     // the file started over (truncated, cut, written over)
+                                 // before the copier reached `verified`: the copy lacks
+                                 // records the run read, and may lack layers it compared
   };
 
   /* What the archive holds, for `status`. */
@@ -96,10 +103,19 @@ class archive {
      Idempotent; later calls of the hooks do nothing. */
   void stop();
 
+  /* Whether run `number`'s copy can no longer grow: listed, and nothing of
+     it is copying, syncing or still to come (its run ended, or the copier
+     stopped). */
+  bool copy_final(std::uint64_t number) const;
+  /* fn(run) is called (in a posted call on the loop; by stop() at once)
+     once a copy becomes final, for its run and the runs sharing it. */
+  void on_final(std::function<void(std::uint64_t)> fn) { on_final_ = std::move(fn); }
   /* The archived copy of run `number` opened as a tracked file (its own
      dump_file, reused while the copy does not change), or an error saying
-     why not (no copy, evicted, unreadable). */
-  result<std::shared_ptr<tracked_file>> open_copy(std::uint64_t number);
+     why not (no copy, evicted, unreadable). keep = false: not cached for
+     later calls (a one-off read: the scheduler's comparisons from copies,
+     which would otherwise keep one mapping per archived run). */
+  result<std::shared_ptr<tracked_file>> open_copy(std::uint64_t number, bool keep = true);
 
   const std::string& dir() const noexcept { return dir_; }
   std::uint64_t max_bytes() const noexcept { return max_bytes_; }
@@ -139,6 +155,9 @@ class archive {
   void set_error(std::string text);
   void on_outcome(std::uint64_t number, const outcome& o);
   void drop(std::map<std::uint64_t, entry>::iterator it);
+  void now_final(std::uint64_t number);
+  /* The copy's run and the runs sharing it. */
+  std::vector<std::uint64_t> sharing(std::uint64_t number) const;
   void evict();
   std::uint64_t primary(std::uint64_t number) const;
 
@@ -152,7 +171,8 @@ class archive {
   std::uint64_t total_ = 0;
   bool stopped_ = false;
   bool index_error_logged_ = false;
-  std::string last_error_;                                      // newest error, for status
+  std::string last_error_;  // newest error, for status
+  std::function<void(std::uint64_t)> on_final_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted outcomes check it
   struct index_body {
     std::mutex m;
@@ -161,6 +181,7 @@ class archive {
   };
   std::shared_ptr<index_body> index_ = std::make_shared<index_body>();
   worker_pool indexer_{1};  // writes archive.json; joined before the members above go
+  worker_pool syncer_{1};   // fdatasyncs ended runs' copies; joined after the copier
   worker_pool copier_{1};   // last: joined first, while the members above still exist
 };
 

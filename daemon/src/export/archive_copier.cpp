@@ -150,25 +150,42 @@ copy_outcome copy_range(copy_channel& ch, std::uint64_t from, std::uint64_t to) 
   return o;
 }
 
-// Copier thread, the last job of a run: the rest of what was verified, the
-// trailer (tail: the parser saw no cut record), then fdatasync, so an index
-// that says "synced" never points at a copy with pages still in memory.
+// Copier thread: the copier lags behind the parser as little as it can (a
+// file truncated the moment its writer closed it keeps only what was copied
+// by then), so it follows the target the loop raises while it copies.
+copy_outcome copy_to_target(copy_channel& ch, std::uint64_t from) {
+  copy_outcome o;
+  o.reached = from;
+  for (;;) {
+    const std::uint64_t to = ch.target.load(std::memory_order_acquire);
+    if (to <= o.reached || ch.cancel.load(std::memory_order_acquire)) return o;
+    o = copy_range(ch, o.reached, to);
+    if (o.error != 0 || o.shrank) return o;
+  }
+}
+
+// Copier thread, the last job of a run: the rest of what was verified and
+// the trailer (tail: the parser saw no cut record).
 copy_outcome finish_copy(copy_channel& ch, std::uint64_t from, std::uint64_t to, bool tail) {
   copy_outcome o = copy_range(ch, from, to);
   o.final = true;
   if (o.error != 0) return o;
   if (tail && !o.shrank && o.reached >= to && !ch.cancel.load(std::memory_order_acquire)) {
     copy_tail(ch, o);
-    if (o.error != 0) return o;
   }
-  if (ch.abandon.load(std::memory_order_acquire)) return o;
+  return o;
+}
+
+// Syncer thread, after finish_copy: fdatasync, so an index that says
+// "synced" never points at a copy with pages still in memory.
+void sync_copy(copy_channel& ch, copy_outcome& o) {
+  if (o.error != 0 || ch.abandon.load(std::memory_order_acquire)) return;
   if (::fdatasync(ch.dst.get()) != 0) {
     o.error = errno;
-    return o;
+    return;
   }
   o.synced = true;
   ch.synced.store(true, std::memory_order_release);
-  return o;
 }
 
 }  // namespace sigdump::daemon

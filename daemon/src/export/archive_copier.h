@@ -17,8 +17,11 @@ struct copy_channel {
   std::atomic<bool> cancel{false};
   std::atomic<bool> abandon{false};      // dropped or stopped: do not even sync
   std::atomic<std::uint64_t> copied{0};  // bytes of dst, kept by the copier
-  std::atomic<bool> synced{false};       // the last job's fdatasync succeeded
-  bool use_sendfile = false;             // copier thread only
+  // Verified bytes of the source, raised by the loop as the parser goes on:
+  // a running copy job goes on to it without a trip through the loop.
+  std::atomic<std::uint64_t> target{0};
+  std::atomic<bool> synced{false};  // the last job's fdatasync succeeded
+  bool use_sendfile = false;        // copier thread only
 };
 
 struct copy_outcome {
@@ -32,8 +35,14 @@ struct copy_outcome {
 /* Copies source bytes [from, to) to the same offsets of the copy; stops at
    the cancel flag, an error, or a source cut below `to` (shrank). */
 copy_outcome copy_range(copy_channel& ch, std::uint64_t from, std::uint64_t to);
-/* The last job of a run: copy_range, then the trailer when `tail` (the
-   parser saw no cut record), then fdatasync unless abandoned. */
+/* copy_range from `from` to ch.target, again while the loop raises the
+   target meanwhile. */
+copy_outcome copy_to_target(copy_channel& ch, std::uint64_t from);
+/* The last copy of a run: copy_range, then the trailer when `tail` (the
+   parser saw no cut record); o.final is set. */
 copy_outcome finish_copy(copy_channel& ch, std::uint64_t from, std::uint64_t to, bool tail);
+/* After finish_copy succeeded (on the syncer thread, so the copier goes on
+   with other runs' copies): fdatasync unless abandoned. */
+void sync_copy(copy_channel& ch, copy_outcome& o);
 
 }  // namespace sigdump::daemon

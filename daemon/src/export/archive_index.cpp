@@ -43,6 +43,10 @@ void archive::load_index() {
     if (!item["failed"].get_bool().get(failed)) e.info.failed = failed;
     bool synced = false;
     if (!item["synced"].get_bool().get(synced)) e.info.synced = synced;
+    bool short_copy = false;
+    if (!item["short"].get_bool().get(short_copy)) e.info.short_copy = short_copy;
+    std::uint64_t verified = 0;
+    if (!item["verified_bytes"].get_uint64().get(verified)) e.info.verified = verified;
     e.done = true;  // its run is over: a restarted daemon starts new runs
     struct stat st {};
     if (::stat(e.info.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
@@ -76,6 +80,8 @@ void archive::write_index() {
     w.field("bytes", e.info.bytes);
     w.field("failed", e.info.failed);
     w.field("synced", e.info.synced);
+    w.field("verified_bytes", e.info.verified);
+    w.field("short", e.info.short_copy);
     w.key("aliases").begin_array();
     for (auto a : e.aliases) w.value(a);
     w.end_array();

@@ -218,6 +218,8 @@ void write_run(json_writer& w, const run_info& r, const daemon_state& state) {
     w.field("copying", copy->live || copy->busy);
     w.field("failed", copy->failed);
     w.field("synced", copy->synced);
+    w.field("verified_bytes", copy->verified);
+    w.field("short", copy->short_copy);
     w.end_object();
   }
   w.end_object();

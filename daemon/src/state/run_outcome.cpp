@@ -149,6 +149,7 @@ void recount_coverage_from(run_info& r, std::uint32_t first_record) {
   std::erase_if(c.sample_only_layers,
                 [&](const sample_only_layer& s) { return s.record >= first_record; });
   c.sample_layers = r.report.layers.size() + c.sample_only_layers.size();
+  c.lost = 0;  // the records after first_record are compared again
   count_coverage(r.report);
 }
 
@@ -159,6 +160,7 @@ void read_run_outcome(simdjson::dom::object o, run_info& r) {
     cov = coverage{};
     cov.sample_layers = static_cast<std::uint64_t>(num(c, "sample_layers", 0));
     cov.benchmark_only = static_cast<std::uint64_t>(num(c, "benchmark_only", 0));
+    cov.lost = static_cast<std::uint64_t>(num(c, "lost", 0));
     simdjson::dom::array only;
     if (!o["sample_only_layers"].get_array().get(only)) {
       for (auto e : only) {

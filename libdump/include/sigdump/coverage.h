@@ -16,8 +16,8 @@ struct sample_only_layer {
 };
 
 /* What a comparison covered. The counts are of sample records that take
-   part (is_compared), so compared + not_comparable + sample_only + pending
-   == sample_layers. */
+   part (is_compared), so compared + not_comparable + sample_only + lost +
+   pending == sample_layers. */
 struct coverage {
   std::uint64_t sample_layers = 0;   // sample layers that take part
   std::uint64_t compared = 0;        // matched and compared (metrics set)
@@ -25,6 +25,10 @@ struct coverage {
   std::uint64_t sample_only = 0;     // no benchmark layer matched
   std::uint64_t benchmark_only = 0;  // benchmark layers no sample layer matched
   std::uint64_t pending = 0;         // live comparison: not settled yet (no benchmark so far)
+  /* Live comparison: layers never compared because their file started over
+     (truncated, written over, replaced) before they were read: their bytes
+     are gone. Set by whoever builds the report (the daemon); 0 offline. */
+  std::uint64_t lost = 0;
   /* The sample-only layers in sample order (sample_only of them). */
   std::vector<sample_only_layer> sample_only_layers;
   /* When every sample-only layer comes after the last matched one (a
@@ -39,7 +43,7 @@ struct coverage {
    nothing_compared: no sample layer was compared (none to compare, or none
    matched, or the benchmark never came);
    incomplete: some sample layers have no benchmark layer (or are still
-   pending), the compared ones pass;
+   pending, or were lost), the compared ones pass;
    pass: every sample layer was compared and none is suspect. */
 enum class verdict : std::uint8_t { pass, incomplete, nothing_compared, fail };
 

@@ -131,6 +131,7 @@ std::string coverage_json(const coverage& c) {
   w.field("sample_only", c.sample_only);
   w.field("benchmark_only", c.benchmark_only);
   w.field("pending", c.pending);
+  w.field("lost", c.lost);
   if (c.benchmark_ends_at >= 0) {
     w.key("benchmark_ends_at").begin_object();
     w.field("index", c.benchmark_ends_at);
