@@ -298,6 +298,15 @@ bool guarded_copy(const std::byte* from, std::size_t n, void* to,
       &c, fault_address);
 }
 
+bool copy_mapped(const void* ctx, std::uint64_t offset, std::span<std::byte> to,
+                 std::uint64_t* lost) noexcept {
+  const auto* map = static_cast<const mapping*>(ctx);
+  const void* fault = nullptr;
+  if (guarded_copy(map->bytes().data() + offset, to.size(), to.data(), &fault)) return true;
+  if (const std::uint64_t at = map->offset_of(fault); at != no_offset) *lost = at;
+  return false;
+}
+
 bool guarded_read(guard_range range, void (*fn)(void*), void* ctx,
                   const void** fault_address) noexcept {
   install_handler_once();
