@@ -6,21 +6,27 @@
 // them (beyond the first byte of the first payload, which variant detection
 // looks at), so their content does not matter. The resident_pages counter
 // (mincore after an open) shows the payload pages were never faulted in.
+// BM_CopiedOverPlain: what parsing from guarded copies (as open does) costs
+// against parsing the mapped bytes in place, in the same run.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "sigdump/dump_file.h"
+#include "sigdump/dump_parser.h"
 #include "sigdump/dump_writer.h"
+#include "sigdump/mapping.h"
 
 namespace {
 
@@ -189,6 +195,62 @@ void BM_OpenIndex_Ratio(benchmark::State& state) {
       std::chrono::duration<double>(big).count() / std::chrono::duration<double>(small).count();
 }
 BENCHMARK(BM_OpenIndex_Ratio)->Unit(benchmark::kMillisecond);
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+std::shared_ptr<const sigdump::mapping> map_file(const std::string& path) {
+  auto m = sigdump::mapping::open(path);
+  if (!m) throw std::runtime_error(m.error().describe());
+  return *m;
+}
+
+// What the guard costs the parse, in the same run: the parse dump_file runs
+// (feed_copied: guarded copies of windows of the mapping, the parse on the
+// copies) against the plain parse of the same mapped bytes in place (feed,
+// unguarded: what the parse cost before the guard; safe only here, where
+// nobody cuts the file). Both in each iteration, in alternating order, each
+// timed in this thread's CPU time: copied_over_plain is the ratio of the
+// sums. Warm page cache. fresh:0 parses one mapping again and again (its
+// pages stay mapped: the parse's own CPU time); fresh:1 a new mapping for
+// each parse (page faults included, as in an open).
+void BM_CopiedOverPlain(benchmark::State& state) {
+  const auto& fx = the_fixtures();
+  const dump_fixture& d = state.range(0) != 0 ? fx.big : fx.small;
+  const bool fresh = state.range(1) != 0;
+  std::shared_ptr<const sigdump::mapping> kept = map_file(d.path);
+  std::vector<sigdump::record> out;
+  double plain = 0, copied = 0;
+  bool copied_first = false;
+  for (auto _ : state) {
+    for (const bool use_copy : {copied_first, !copied_first}) {
+      std::shared_ptr<const sigdump::mapping> map = fresh ? map_file(d.path) : kept;
+      out.clear();
+      sigdump::dump_parser parser(d.path);
+      const double t0 = thread_cpu_seconds();
+      auto fed = use_copy ? parser.feed_copied(map->size(), &sigdump::copy_mapped, map.get(), out)
+                          : parser.feed(map->bytes(), out);
+      const double t1 = thread_cpu_seconds();
+      if (!fed || out.size() != record_count || parser.pending()) {
+        state.SkipWithError("the parse misread the dump");
+        return;
+      }
+      (use_copy ? copied : plain) += t1 - t0;
+    }
+    copied_first = !copied_first;
+  }
+  const auto n = static_cast<double>(state.iterations());
+  state.counters["plain_us"] = plain / n * 1e6;
+  state.counters["copied_us"] = copied / n * 1e6;
+  state.counters["copied_over_plain"] = copied / plain;
+}
+BENCHMARK(BM_CopiedOverPlain)
+    ->ArgNames({"big", "fresh"})
+    ->ArgsProduct({{1, 0}, {0, 1}})
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -14,24 +14,14 @@ namespace sigdump {
 
 namespace {
 
-// Every read of mapped bytes below is a guarded_copy into memory we own:
-// the writer may truncate the file between our stat and the read, and a
-// vanished page raises SIGBUS. Only the copy runs under the guard; the
-// parse, its allocations and its errors run on the copy.
+// Every read of mapped bytes below is a guarded_copy into memory we own
+// (the parse's through copy_mapped): the writer may truncate the file
+// between our stat and the read, and a vanished page raises SIGBUS. Only
+// the copy runs under the guard; the parse, its allocations and its errors
+// run on the copy, which says errc::truncated for a vanished page, naming
+// the record being parsed and the lost byte's offset.
 
 using detail::shrank_message;
-
-// dump_parser::copy_fn over a mapping: a guarded copy of the mapped bytes.
-// The parse that uses it says errc::truncated for a vanished page, naming
-// the record being parsed and the lost byte's offset.
-bool copy_mapped(const void* ctx, std::uint64_t offset, std::span<std::byte> to,
-                 std::uint64_t* lost) {
-  const auto* map = static_cast<const mapping*>(ctx);
-  const void* fault = nullptr;
-  if (guarded_copy(map->bytes().data() + offset, to.size(), to.data(), &fault)) return true;
-  if (const std::uint64_t at = map->offset_of(fault); at != no_offset) *lost = at;
-  return false;
-}
 
 // Parsing a binary dump reads its header lines only, but a fault on a
 // header's page makes the kernel read the megabytes around it as well

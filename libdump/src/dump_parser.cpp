@@ -13,54 +13,6 @@
 
 namespace sigdump {
 
-namespace detail {
-
-float parse_value_token(std::string_view token) noexcept {
-  if (!token.empty() && token.front() == '+') token.remove_prefix(1);
-  float v = 0;
-  auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), v);
-  if (ptr != token.data() + token.size() && ec == std::errc{}) {
-    return std::numeric_limits<float>::quiet_NaN();
-  }
-  if (ec == std::errc::result_out_of_range) {
-    // from_chars leaves v untouched on overflow/underflow; strtof saturates.
-    std::string tmp(token);
-    return std::strtof(tmp.c_str(), nullptr);
-  }
-  if (ec != std::errc{}) return std::numeric_limits<float>::quiet_NaN();
-  return v;
-}
-
-bool parse_int_token(std::string_view token, std::int32_t& out) noexcept {
-  if (!token.empty() && token.front() == '+') token.remove_prefix(1);
-  auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), out);
-  return ec == std::errc{} && ptr == token.data() + token.size() && !token.empty();
-}
-
-std::string quote_bytes(std::string_view bytes, std::size_t limit) {
-  // At most sizeof copy bytes are quoted.
-  char copy[64];
-  std::size_t n = std::min({bytes.size(), limit, sizeof copy});
-  std::memcpy(copy, bytes.data(), n);
-  std::string out = "'";
-  static const char hex[] = "0123456789abcdef";
-  for (std::size_t i = 0; i < n; ++i) {
-    auto c = static_cast<unsigned char>(copy[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  if (bytes.size() > n) out += "...";
-  out += '\'';
-  return out;
-}
-
-}  // namespace detail
-
 namespace {
 
 using detail::field_error;
@@ -274,50 +226,6 @@ result<std::size_t> dump_parser::feed(std::span<const std::byte> bytes, std::vec
   return parse(s, bytes.size(), 0, out);
 }
 
-result<std::size_t> dump_parser::feed_copied(std::uint64_t total, copy_fn copy, const void* ctx,
-                                             std::vector<record>& out) {
-  std::size_t appended = 0;
-  auto vanished = [&](std::uint64_t at) -> result<std::size_t> {
-    pending_.reset();  // what a shorter window left: not the file's tail
-    tail_.reset();
-    more_ = false;
-    return make_error(errc::truncated, file_, next_index_, at, detail::shrank_message);
-  };
-  std::uint64_t start = no_offset, end = 0;
-  std::uint64_t lost = no_offset;  // the first byte a copy found gone
-  while (true) {
-    const bool again = offset_ == start;
-    // A payload skipped by its size may hold the lost byte: the next copy
-    // (of the gap after it) finds what is gone there.
-    if (lost != no_offset && offset_ > lost) lost = no_offset;
-    if (again && end == lost) return vanished(lost);  // nothing more before it
-    // A window is 512 bytes (a gap and a header), never past the end of the
-    // 4 KiB page it starts on: a binary record's header is read from the
-    // pages it lies on and no payload page past them is touched. From the
-    // same start again (the record did not fit), twice as long, to a page
-    // end. Never past a lost byte: the records before it are parsed, the
-    // one it is in is named.
-    const std::uint64_t len = end - start;
-    start = offset_;
-    const std::uint64_t page_end = start / 4096 * 4096 + 4096;
-    end = again ? (start + 2 * len + 4095) / 4096 * 4096 : std::min(page_end, start + 512);
-    end = std::min({total, lost, end});
-    window_.resize(static_cast<std::size_t>(end - start));
-    std::uint64_t at = start;
-    if (!copy(ctx, start, std::as_writable_bytes(std::span(window_)), &at)) {
-      if (at <= start || at >= end) return vanished(start);
-      lost = at;
-      start = no_offset;  // a shorter window from the same start
-      continue;
-    }
-    const window_text s(window_, static_cast<std::size_t>(start));
-    auto fed = parse(s, total, appended, out);
-    if (!fed) return fed;
-    appended += *fed;
-    if (end >= total || more_) return appended;
-  }
-}
-
 // Parses the bytes held by `s` (from offset_ on) of a file of `total`
 // bytes. Binary payloads are skipped by their declared size, checked
 // against `total`: they need not be held. Every other stop is where the
@@ -335,6 +243,9 @@ result<std::size_t> dump_parser::parse(const window_text& s, std::uint64_t total
   pending_.reset();
   tail_.reset();
   more_ = false;
+  held_short_ = false;
+  // The held bytes end before the file does (feed_copied's window).
+  const bool held_short = s.size() < total;
   std::size_t appended = 0;
 
   auto fail = [&](errc code, std::int64_t rec, std::uint64_t off, std::string msg,
@@ -342,33 +253,55 @@ result<std::size_t> dump_parser::parse(const window_text& s, std::uint64_t total
     failed_ = error{code, file_, rec, std::move(name), off, std::move(msg)};
     return std::unexpected(*failed_);
   };
-  auto set_pending = [&](std::uint64_t at, std::string name, std::uint64_t needed, errc code,
-                         std::uint64_t err_offset, std::string msg, bool names_record = true) {
-    pending_ = pending_tail{at, next_index_, std::move(name), needed, total - at, std::nullopt};
+  // The file ends inside the record at `at`: a pending tail, and what
+  // tail_error() says if the file is complete (`message()`, formatted only
+  // then).
+  auto set_tail = [&](std::uint64_t at, const std::string& name, std::uint64_t needed, errc code,
+                      std::uint64_t err_offset, auto message, bool names_record = true) {
+    pending_ = pending_tail{at, next_index_, name, needed, total - at, std::nullopt};
     tail_ = tail_state{code, names_record ? std::int64_t{next_index_} : no_record, err_offset,
-                       std::move(msg)};
+                       message()};
     return appended;
   };
+  // The held bytes end inside the record at `at`. Where they end before the
+  // file does, the caller holds more and parses again: nothing to set.
+  auto set_pending = [&](std::uint64_t at, const std::string& name, std::uint64_t needed, errc code,
+                         std::uint64_t err_offset, auto message, bool names_record = true) {
+    if (held_short) {
+      held_short_ = true;
+      return appended;
+    }
+    return set_tail(at, name, needed, code, err_offset, message, names_record);
+  };
+  const std::string no_name;
 
   if (!first_line_done_) {
-    if (total == 0) return set_pending(0, {}, 0, errc::not_a_dump, no_offset, "empty file", false);
+    if (total == 0) {
+      return set_pending(
+          0, no_name, 0, errc::not_a_dump, no_offset, [] { return "empty file"; }, false);
+    }
     std::size_t eol = 0;
     bool too_long = false;
     if (!find_eol(s, 0, eol, too_long)) {
       std::string_view c = s.substr(0);
       if (!too_long && prefix_compatible(c, "isFloat:")) {
-        return set_pending(0, {}, 0, errc::truncated, 0,
-                           "file ends inside its first line " + detail::quote_bytes(c), false);
+        return set_pending(
+            0, no_name, 0, errc::truncated, 0,
+            [&] { return "file ends inside its first line " + detail::quote_bytes(c); }, false);
       }
       if (!too_long && (prefix_compatible(c, out_prefix) || prefix_compatible(c, in_prefix))) {
-        return set_pending(0, {}, 0, errc::truncated, 0, "file ends inside header line 1");
+        return set_pending(0, no_name, 0, errc::truncated, 0,
+                           [] { return "file ends inside header line 1"; });
       }
       if (!too_long && c.size() <= quote_limit) {
-        return set_pending(0, {}, 0, errc::not_a_dump, 0,
-                           "not a tensor dump: expected 'isFloat: 0|1' or a '//out ' header line "
-                           "first, found " +
-                               detail::quote_bytes(c, quote_limit),
-                           false);
+        return set_pending(
+            0, no_name, 0, errc::not_a_dump, 0,
+            [&] {
+              return "not a tensor dump: expected 'isFloat: 0|1' or a '//out ' header line "
+                     "first, found " +
+                     detail::quote_bytes(c, quote_limit);
+            },
+            false);
       }
       return fail(errc::not_a_dump, no_record, 0,
                   "not a tensor dump: expected 'isFloat: 0|1' or a '//out ' header line first, "
@@ -410,7 +343,10 @@ result<std::size_t> dump_parser::parse(const window_text& s, std::uint64_t total
     while (true) {
       std::size_t next = 0;
       gap_kind k = classify_gap(s, pos, next);
-      if (k == gap_kind::end || k == gap_kind::partial_trailer) return appended;
+      if (k == gap_kind::end || k == gap_kind::partial_trailer) {
+        held_short_ = held_short;
+        return appended;
+      }
       if (k == gap_kind::skip) {
         pos = next;
         offset_ = pos;
@@ -418,13 +354,14 @@ result<std::size_t> dump_parser::parse(const window_text& s, std::uint64_t total
       }
       if (k == gap_kind::header) break;
       if (k == gap_kind::partial) {
-        return set_pending(pos, {}, 0, errc::truncated, pos,
-                           "file ends inside the header of the record");
+        return set_pending(pos, no_name, 0, errc::truncated, pos,
+                           [] { return "file ends inside the header of the record"; });
       }
       if (k == gap_kind::partial_invalid) {
-        return set_pending(pos, {}, 0, errc::not_a_dump, pos,
-                           "expected a '//out ' or '//in ' header line, found " +
-                               detail::quote_bytes(s.substr(pos), quote_limit));
+        return set_pending(pos, no_name, 0, errc::not_a_dump, pos, [&] {
+          return "expected a '//out ' or '//in ' header line, found " +
+                 detail::quote_bytes(s.substr(pos), quote_limit);
+        });
       }
       if (k == gap_kind::too_long) {
         return fail(errc::not_a_dump, next_index_, pos,
@@ -440,24 +377,37 @@ result<std::size_t> dump_parser::parse(const window_text& s, std::uint64_t total
     }
 
     const std::size_t h = pos;
+    // The ends of the three lines first: if the held bytes end inside them
+    // before the file does, nothing is parsed yet (the caller holds more
+    // and parses again). Otherwise each line is judged in turn.
+    std::size_t eol[3] = {0, 0, 0};
+    int whole_lines = 0;
+    bool too_long = false;
+    while (whole_lines < 3 && find_eol(s, whole_lines == 0 ? h : eol[whole_lines - 1] + 1,
+                                       eol[whole_lines], too_long)) {
+      ++whole_lines;
+    }
+    if (whole_lines < 3 && held_short && !too_long) {
+      held_short_ = true;
+      return appended;
+    }
     record& r = scratch_;
     r = record{};
     r.index = next_index_;
     r.header_offset = h;
-    std::size_t eol[3] = {0, 0, 0};
     std::size_t line_start = h;
     field_error ferr;
     for (int ln = 0; ln < 3; ++ln) {
-      bool too_long = false;
-      if (!find_eol(s, line_start, eol[ln], too_long)) {
+      if (ln == whole_lines) {
         if (too_long) {
           return fail(errc::bad_header, next_index_, line_start,
                       "header line " + std::to_string(ln + 1) + " is longer than " +
                           std::to_string(max_line_bytes) + " bytes",
                       r.name);
         }
-        return set_pending(h, r.name, 0, errc::truncated, line_start,
-                           "file ends inside header line " + std::to_string(ln + 1));
+        return set_pending(h, r.name, 0, errc::truncated, line_start, [&] {
+          return "file ends inside header line " + std::to_string(ln + 1);
+        });
       }
       std::string_view line = s.substr(line_start, eol[ln] - line_start);
       bool ok = true;
@@ -539,9 +489,10 @@ result<std::size_t> dump_parser::parse(const window_text& s, std::uint64_t total
         decided = dump_variant::binary;
       }
       if (!decided) {
-        return set_pending(h, r.name, 0, errc::truncated, p,
-                           "cannot tell yet whether the dump is binary or text (pass the variant "
-                           "explicitly, e.g. --format binary)");
+        return set_pending(h, r.name, 0, errc::truncated, p, [] {
+          return "cannot tell yet whether the dump is binary or text (pass the variant "
+                 "explicitly, e.g. --format binary)";
+        });
       }
       variant_ = decided;
     }
@@ -551,11 +502,18 @@ result<std::size_t> dump_parser::parse(const window_text& s, std::uint64_t total
       r.payload_offset = p;
       r.payload_bytes = n;
       r.end_offset = p + n;
+      // The next record starts past the held bytes (a payload skipped): the
+      // copy's source may start fetching them while this one is stored.
+      if (hint_ != nullptr && r.end_offset > s.size() && n <= total - p) {
+        hint_(hint_ctx_, r.end_offset, {}, nullptr);
+      }
       if (r.storage != dtype::unknown) fit_binary(r);
       if (n > total - p) {
-        set_pending(h, r.name, (p - h) + n, errc::bad_size, h,
-                    "claims " + std::to_string(n) + " bytes but only " + std::to_string(total - p) +
-                        " remain");
+        // The file (not just the held bytes) ends inside the payload.
+        set_tail(h, r.name, (p - h) + n, errc::bad_size, h, [&] {
+          return "claims " + std::to_string(n) + " bytes but only " + std::to_string(total - p) +
+                 " remain";
+        });
         pending_->header = r;  // copies heap strings only: no mapped byte is read
         return appended;
       }
@@ -573,7 +531,7 @@ result<std::size_t> dump_parser::parse(const window_text& s, std::uint64_t total
       }
       if (ts.what == text_scan::state::unknown) {
         return set_pending(h, r.name, 0, errc::truncated, h,
-                           "values end without the closing '}' line");
+                           [] { return "values end without the closing '}' line"; });
       }
       r.payload_offset = ts.values_begin;
       r.payload_bytes = ts.values_end - ts.values_begin;

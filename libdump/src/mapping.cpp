@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -179,7 +180,11 @@ void on_sigbus(int sig, siginfo_t* info, void* uctx) {
   ::raise(sig);
 }
 
-void install_handler_once() {
+std::atomic<bool> handler_installed{false};
+
+void install_handler_once() noexcept {
+  // A guard per parsed header: the installed case is one load.
+  if (handler_installed.load(std::memory_order_acquire)) return;
   static std::once_flag once;
   std::call_once(once, [] {
     struct sigaction sa {};
@@ -187,7 +192,31 @@ void install_handler_once() {
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGBUS, &sa, &previous_bus_action);
+    handler_installed.store(true, std::memory_order_release);
   });
+}
+
+// Arms `frame` (its env already set by sigsetjmp) as this thread's innermost
+// guard for `range`. The signal fences keep the compiler from moving the
+// guarded loads across the stores the handler reads.
+void arm(guard_frame& frame) noexcept {
+  tls_guard = &frame;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+}
+
+void disarm(guard_frame& frame) noexcept {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  tls_guard = frame.outer;
+}
+
+// After the jump back to `frame`: the signal mask the fault found is set
+// again (no mask is saved by sigsetjmp: that is a system call per guard,
+// and a parse takes one guard per header), and the fault's address given.
+bool caught(guard_frame& frame, const void** fault_address) noexcept {
+  tls_guard = frame.outer;
+  if (tls_fault_mask_known) ::pthread_sigmask(SIG_SETMASK, &tls_fault_mask, nullptr);
+  if (fault_address != nullptr) *fault_address = tls_fault_address;
+  return false;
 }
 
 }  // namespace
@@ -284,18 +313,32 @@ bool guarded_copy(const std::byte* from, std::size_t n, void* to,
   // Nothing to copy (an empty file's mapping has no address at all):
   // memcpy must not see its null pointer.
   if (n == 0) return true;
-  struct call {
-    const std::byte* from;
-    std::size_t n;
-    void* to;
-  } c{from, n, to};
-  return guarded_read(
-      {{from, n}},
-      [](void* p) {
-        auto* k = static_cast<call*>(p);
-        std::memcpy(k->to, k->from, k->n);
-      },
-      &c, fault_address);
+  // guarded_read's steps without its indirect call: the parse copies a
+  // window per header through here.
+  install_handler_once();
+  guard_frame frame;
+  frame.range = {{from, n}};
+  frame.outer = tls_guard;
+  if (sigsetjmp(frame.env, 0) == 0) {
+    arm(frame);
+    std::memcpy(to, from, n);
+    disarm(frame);
+    return true;
+  }
+  return caught(frame, fault_address);
+}
+
+bool copy_mapped(const void* ctx, std::uint64_t offset, std::span<std::byte> to,
+                 std::uint64_t* lost) noexcept {
+  const auto* map = static_cast<const mapping*>(ctx);
+  if (to.empty()) {
+    if (offset < map->size()) __builtin_prefetch(map->bytes().data() + offset);
+    return true;
+  }
+  const void* fault = nullptr;
+  if (guarded_copy(map->bytes().data() + offset, to.size(), to.data(), &fault)) return true;
+  if (const std::uint64_t at = map->offset_of(fault); at != no_offset) *lost = at;
+  return false;
 }
 
 bool guarded_read(guard_range range, void (*fn)(void*), void* ctx,
@@ -304,19 +347,13 @@ bool guarded_read(guard_range range, void (*fn)(void*), void* ctx,
   guard_frame frame;
   frame.range = range;
   frame.outer = tls_guard;
-  // No mask saved (that is a system call per guard, and a parse takes one
-  // guard per header): after a jump, the mask the fault found (this one,
-  // from the handler's context) is set again.
   if (sigsetjmp(frame.env, 0) == 0) {
-    tls_guard = &frame;
+    arm(frame);
     fn(ctx);
-    tls_guard = frame.outer;
+    disarm(frame);
     return true;
   }
-  tls_guard = frame.outer;
-  if (tls_fault_mask_known) ::pthread_sigmask(SIG_SETMASK, &tls_fault_mask, nullptr);
-  if (fault_address != nullptr) *fault_address = tls_fault_address;
-  return false;
+  return caught(frame, fault_address);
 }
 
 }  // namespace sigdump

@@ -58,20 +58,25 @@ class dump_parser {
 
   /* Copies the file's bytes [offset, offset + to.size()) into `to`; false
      when they are gone (the file was cut), with the offset of the lost byte
-     in *lost. */
+     in *lost. Called with an empty `to` (and no `lost`), it is a hint that
+     the bytes at offset are wanted next: it may start fetching them (no
+     byte may be read: they may be gone); its result is ignored. */
   using copy_fn = bool (*)(const void* ctx, std::uint64_t offset, std::span<std::byte> to,
                            std::uint64_t* lost);
 
   /* feed() for a file of `total` bytes that must not be read in place (a
      mapping a writer may cut): the parser parses private copies it makes
-     with `copy`, in windows of 512 bytes from the record it is at (never
-     past the end of that 4 KiB page), longer only while a record does not
-     fit. It copies gap and header lines and the value text of text
-     records; a binary payload is skipped by its declared size, and none of
-     it is copied past the page its header ends on. A copy that fails is
-     errc::truncated naming the record the lost byte is in and its offset;
-     the records before it stay in `out`, and a later feed resumes at the
-     cut record. */
+     with `copy`. A window starts at the record the parser is at and holds
+     what its header needs (as long as the last record's header, and some),
+     never past the end of that 4 KiB page at first; small records (held
+     whole) get the rest of the page, text records spans of 64 KiB; a
+     record that does not fit gets more bytes appended (at least twice as
+     many). It copies gap and header lines and the value text of text
+     records, each byte once a window; a binary payload is skipped by its
+     declared size, and none of it is copied past the page its header ends
+     on. A copy that fails is errc::truncated naming the record the lost
+     byte is in and its offset; the records before it stay in `out`, and a
+     later feed resumes at the cut record. */
   result<std::size_t> feed_copied(std::uint64_t total, copy_fn copy, const void* ctx,
                                   std::vector<record>& out);
 
@@ -111,6 +116,17 @@ class dump_parser {
   std::optional<error> failed_;
   record scratch_;      // the record being parsed
   std::string window_;  // the bytes feed_copied parses: a copy of some of the file
+  // feed_copied's guess of what a record's gap and header lines take, from
+  // the last record parsed, and whether that record was held whole (small
+  // records: a window takes the rest of the page).
+  std::uint32_t head_bytes_ = 512;
+  bool dense_ = false;
+  // The last parse() stopped where the held bytes end, before the file does.
+  bool held_short_ = false;
+  // During feed_copied: its copy_fn, called with no bytes to copy where the
+  // next window will start once a payload is skipped (a hint to prefetch).
+  copy_fn hint_ = nullptr;
+  const void* hint_ctx_ = nullptr;
   // What tail_error() reports for the current pending_ (a finished file).
   struct tail_state {
     errc code = errc::truncated;

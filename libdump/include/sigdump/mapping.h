@@ -125,4 +125,12 @@ bool guarded_read(guard_range range, void (*fn)(void*), void* ctx,
 bool guarded_copy(const std::byte* from, std::size_t n, void* to,
                   const void** fault_address = nullptr) noexcept;
 
+/* A dump_parser::copy_fn over a mapping (`ctx`: the const mapping*): a
+   guarded_copy of the mapped bytes [offset, offset + to.size()); false when
+   a page vanished, with the offset of the lost byte in *lost. With an
+   empty `to`, a prefetch of the byte at offset (which never faults). What
+   dump_file parses a mapping with. */
+bool copy_mapped(const void* ctx, std::uint64_t offset, std::span<std::byte> to,
+                 std::uint64_t* lost) noexcept;
+
 }  // namespace sigdump
