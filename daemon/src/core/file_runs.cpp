@@ -14,6 +14,7 @@
 #include <optional>
 #include <span>
 
+#include "core/record_marks.h"
 #include "export/archive.h"
 #include "platform/log.h"
 #include "platform/open_writers.h"
@@ -287,8 +288,12 @@ void file_runs::look_at_tracked(tracked_file& tf, const struct stat& st, bool cl
   // (Also when it looked shorter: the reader may find it grown back.)
   if (rewrite == in_place::no && reason != "replaced" && tail_changed(tf)) rewrite = in_place::yes;
   const std::size_t before = tf.file->records().size();
-  const reread how = read_again(tf, reason, rewrite == in_place::yes, size);
+  reread how = read_again(tf, reason, rewrite == in_place::yes, size);
+  // Written again from its start (in place) since its first record was
+  // marked: what was just parsed may be the next write's.
+  if (how == reread::same && !mark_records(tf, before)) how = reopen_rewritten(tf, reason);
   if (how == reread::done) return;
+  if (how == reread::reset) mark_records(tf, 0);
   const std::uint64_t prev_bytes = tf.bytes;
   if (how == reread::reset || tf.file->records().size() != before) note_tail(tf);
   tf.bytes = size;
@@ -540,6 +545,7 @@ void file_runs::track_new(const std::string& path, const struct stat& st, bool c
   tf->last_change_ms = steady_now_ms();
   tf->mtime_ns = mtime_of(st);
   note_tail(*tf);
+  mark_records(*tf, 0);
   state_.files[path] = tf;
   const std::string reason = created ? "created" : "started";
   const auto fresh = start_runs(*tf, reason, true);

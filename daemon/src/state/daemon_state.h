@@ -79,6 +79,8 @@ struct tracked_file {
   std::uint64_t tail_from = 0;        // [tail_from, tail_to): the last 4 KiB of the complete
   std::uint64_t tail_to = 0;          // records, whose hash (tail_hash) a look checks again: a
   std::uint64_t tail_hash = 0;        // rewrite that outgrew the old content between two looks
+  std::vector<std::uint64_t> marks;   // each complete record's mark when a look parsed it
+                                      // (core/record_marks.h); 0: not noted
 
   /* Whether run n is one of this file's current runs. */
   bool holds_run(std::uint64_t n) const noexcept {
