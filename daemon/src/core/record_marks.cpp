@@ -49,8 +49,9 @@ bool mark_records(tracked_file& tf, std::size_t first) {
   if (first == 0) tf.marks.clear();
   if (!tf.file) return true;
   const std::size_t n = tf.file->records().size();
+  const std::size_t from = std::min({first, n, tf.marks.size()});  // none left unmarked
   tf.marks.resize(n);
-  for (std::size_t i = std::min(first, n); i < n; ++i) tf.marks[i] = record_mark(*tf.file, i);
+  for (std::size_t i = from; i < n; ++i) tf.marks[i] = record_mark(*tf.file, i);
   return tf.marks.empty() || tf.marks[0] == 0 || record_mark(*tf.file, 0) == tf.marks[0];
 }
 
