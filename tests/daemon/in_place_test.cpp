@@ -27,15 +27,20 @@ constexpr int layers = 8;
 
 class InPlace : public PairDaemonTest {
  protected:
-  // A dump of `layers` records, the first with values of first_scale, the
-  // others of scale: its bytes, and a copy at dir_/name.
-  std::string content(const std::string& name, float first_scale, float scale) {
+  // A dump of `layers` records of 256 values (record 1 of `second`), record
+  // i with values of scales[i] (the last scale for the rest): its bytes,
+  // and a copy at dir_/name.
+  std::string content(const std::string& name, const std::vector<float>& scales,
+                      std::int64_t second = 256) {
     const std::string path = dir_.file(name);
     auto w = dump_writer::create(path);
     EXPECT_TRUE(w);
     for (int i = 0; i < layers; ++i) {
-      EXPECT_TRUE(w->write(spec_of("net/l" + std::to_string(i), 256, i),
-                           ramp(256, i == 0 ? first_scale : scale)));
+      const std::int64_t n = i == 1 ? second : 256;
+      const float scale =
+          scales[std::min<std::size_t>(static_cast<std::size_t>(i), scales.size() - 1)];
+      EXPECT_TRUE(w->write(spec_of("net/l" + std::to_string(i), n, i),
+                           ramp(static_cast<std::size_t>(n), scale)));
     }
     EXPECT_TRUE(w->close());
     return read_file(path);
@@ -110,8 +115,8 @@ class InPlace : public PairDaemonTest {
 TEST_P(InPlace, AStartOverFromTheFirstRecordIsANewRunBeforeTheTailIsReached) {
   auto d = start();
   write_dump(bench_, layers, 1.0f);
-  const std::string old_bytes = content("old.bin", 1.01f, 1.01f);
-  const std::string new_bytes = content("new.bin", 1.5f, 1.5f);
+  const std::string old_bytes = content("old.bin", {1.01f});
+  const std::string new_bytes = content("new.bin", {1.5f});
   unique_fd fd(::open(sample_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
   ASSERT_TRUE(fd);
   put(fd, old_bytes, 0, old_bytes.size());
@@ -144,8 +149,8 @@ TEST_P(InPlace, AStartOverFromTheFirstRecordIsANewRunBeforeTheTailIsReached) {
 // tail changed: none of them may land in the old run.
 TEST_P(InPlace, LayersReadAfterTheSampleWasWrittenAgainInPlaceStayOutOfTheOldRun) {
   auto d = start();
-  const std::string old_bytes = content("old.bin", 1.01f, 1.01f);
-  const std::string new_bytes = content("new.bin", 1.01f, 1.5f);  // the same first record
+  const std::string old_bytes = content("old.bin", {1.01f});
+  const std::string new_bytes = content("new.bin", {1.01f, 1.5f});  // the same first record
   write_file(sample_, old_bytes);
   const std::string old_run = d->wait_event([&](const logged_event& e) {
                                  return e.event == "run_end" && e.path == sample_;
@@ -174,6 +179,40 @@ TEST_P(InPlace, LayersReadAfterTheSampleWasWrittenAgainInPlaceStayOutOfTheOldRun
   stop(*d);
 }
 
+// The same, with only record 1 written again, and big: the records after
+// it are compared before it, from the old bytes the writer left them, and
+// must not be published in the old run either (their indexes would skip
+// record 1's: they used to be, each under the index of the record before).
+TEST_P(InPlace, LayersComputedBeforeARecordFoundWrittenAgainStayOutOfTheOldRun) {
+  constexpr std::int64_t big = 1 << 23;  // compared long after the small ones
+  auto d = start({"--workers", "2"});    // by the other worker
+  const std::string old_bytes = content("old.bin", {1.01f}, big);
+  const std::string new_bytes = content("new.bin", {1.01f, 1.5f, 1.01f}, big);
+  write_file(sample_, old_bytes);
+  const std::string old_run = d->wait_event([&](const logged_event& e) {
+                                 return e.event == "run_end" && e.path == sample_;
+                               }).run;
+  ASSERT_FALSE(old_run.empty()) << d->proc().stderr_text();
+  content("bench.bin", {1.0f}, big);
+
+  unique_fd fd(::open(sample_.c_str(), O_WRONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd);
+  ASSERT_EQ(::kill(d->proc().pid(), SIGSTOP), 0);
+  write_file(bench_, read_file(dir_.file("bench.bin")));
+  put(fd, new_bytes, end_of(dir_.file("new.bin"), 0), end_of(dir_.file("new.bin"), 1));
+  ASSERT_EQ(::kill(d->proc().pid(), SIGCONT), 0);
+  const logged_event seen = d->wait_event([&](const logged_event& e) {
+    return (e.event == "layer" && e.run == old_run && e.index > 0) ||
+           (e.event == "run_start" && e.path == sample_ && e.run != old_run);
+  });
+  EXPECT_FALSE(seen.run.empty()) << read_file(d->events_path());
+
+  fd.reset();
+  ASSERT_TRUE(settled()) << d->proc().stderr_text();
+  expect_sample_runs(*d, dir_.file("old.bin"), dir_.file("new.bin"));
+  stop(*d);
+}
+
 // The benchmark's side: it ended, then while the daemon is stopped the
 // sample arrives and the benchmark's writer starts over in place (same
 // first record) and stops after three records. The sample run must hold
@@ -181,8 +220,8 @@ TEST_P(InPlace, LayersReadAfterTheSampleWasWrittenAgainInPlaceStayOutOfTheOldRun
 // and hold the next write's numbers for the records read after it).
 TEST_P(InPlace, LayersReadAfterTheBenchmarkWasWrittenAgainInPlaceMatchTheRunTheyName) {
   auto d = start();
-  const std::string old_bytes = content("old-bench.bin", 1.0f, 1.0f);
-  const std::string new_bytes = content("new-bench.bin", 1.0f, 1.5f);
+  const std::string old_bytes = content("old-bench.bin", {1.0f});
+  const std::string new_bytes = content("new-bench.bin", {1.0f, 1.5f});
   write_file(bench_, old_bytes);
   const std::string old_bench = d->wait_event([&](const logged_event& e) {
                                    return e.event == "run_end" && e.path == bench_;

@@ -323,6 +323,15 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
     // Once its sample started over, the run's records are no longer in the
     // file: what was read from then on is not published (the look that
     // follows resets the run), so no layer holds another run's bytes.
+    // Nor are the layers computed before but not yet published (a rewrite
+    // in place reaches the records one by one: a later record may have been
+    // read before the writer got to it), or their indexes would skip the
+    // dropped one.
+    if (j->sample_moved && !w.sample_moved) {
+      for (auto& q : w.queue) {
+        if (q.what == queued_record::status::done) q.what = queued_record::status::skipped;
+      }
+    }
     w.sample_moved = w.sample_moved || j->sample_moved;
     if (j->seq >= w.front_seq && j->seq - w.front_seq < w.queue.size()) {
       queued_record& e = w.queue[static_cast<std::size_t>(j->seq - w.front_seq)];
