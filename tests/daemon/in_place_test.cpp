@@ -5,13 +5,16 @@
 // the daemon compares: no layer of a run may hold numbers of bytes that run
 // did not have (they used to: the old run persisted the next write's
 // numbers, and bench/rewrite_soak.py found them against the archived
-// copies), and the rewrite is a new run as soon as its first record holds
-// other bytes, not only once the writer reaches the tail.
+// copies), and the rewrite is a new run once its first record holds other
+// bytes and the writer is done (or pauses), not only once it reaches the
+// tail: one run, not a run cut again when the writer gets there.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <map>
 #include <string>
 #include <vector>
@@ -55,6 +58,27 @@ class InPlace : public PairDaemonTest {
   static void put(const unique_fd& fd, const std::string& bytes, std::size_t from, std::size_t to) {
     ASSERT_EQ(::pwrite(fd.get(), bytes.data() + from, to - from, static_cast<off_t>(from)),
               static_cast<ssize_t>(to - from));
+  }
+  // The benchmark written, and the sample written whole with old.bin's
+  // bytes through fd, kept open; new.bin holds the next write's bytes, last
+  // the event of the old run's last layer.
+  struct live_sample {
+    std::string old_bytes, new_bytes;
+    unique_fd fd;
+    logged_event last;
+  };
+  live_sample live_old_run(test_daemon& d) {
+    write_dump(bench_, layers, 1.0f);
+    live_sample s{content("old.bin", {1.01f}),
+                  content("new.bin", {1.5f}),
+                  unique_fd(::open(sample_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644)),
+                  {}};
+    EXPECT_TRUE(s.fd);
+    if (s.fd) put(s.fd, s.old_bytes, 0, s.old_bytes.size());
+    s.last = d.wait_event([&](const logged_event& e) {
+      return e.event == "layer" && e.path == sample_ && e.index == layers - 1;
+    });
+    return s;
   }
   // The file's bytes as a writer that stopped at `to` left them: the new
   // content's bytes before it, the old content's after.
@@ -122,35 +146,96 @@ class InPlace : public PairDaemonTest {
 };
 
 // The old run is live (its writer still has the file open) when the writer
-// starts over in place and stops after two records: a new run starts then,
-// though the last 4 KiB of what was read still hold the old bytes (it used
-// to start only once the writer reached them).
+// starts over in place and pauses after two records (the file open): a new
+// run starts once that rewrite settled, though the last 4 KiB of what was
+// read still hold the old bytes (it used to start only once the writer
+// reached them).
 TEST_P(InPlace, AStartOverFromTheFirstRecordIsANewRunBeforeTheTailIsReached) {
   auto d = start();
-  write_dump(bench_, layers, 1.0f);
-  const std::string old_bytes = content("old.bin", {1.01f});
-  const std::string new_bytes = content("new.bin", {1.5f});
-  unique_fd fd(::open(sample_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
-  ASSERT_TRUE(fd);
-  put(fd, old_bytes, 0, old_bytes.size());
-  const logged_event last = d->wait_event([&](const logged_event& e) {
-    return e.event == "layer" && e.path == sample_ && e.index == layers - 1;
-  });
-  ASSERT_FALSE(last.run.empty()) << read_file(d->events_path());
+  live_sample w = live_old_run(*d);
+  const std::string &old_bytes = w.old_bytes, &new_bytes = w.new_bytes;
+  const unique_fd& fd = w.fd;
+  ASSERT_FALSE(w.last.run.empty()) << read_file(d->events_path());
 
   const std::size_t cut = end_of(dir_.file("new.bin"), 1);
   put(fd, new_bytes, 0, cut);  // records 0 and 1 written again; the file is as long
   const std::string next =
       d->wait_event([&](const logged_event& e) {
-         return e.event == "run_start" && e.path == sample_ && e.run != last.run;
+         return e.event == "run_start" && e.path == sample_ && e.run != w.last.run;
        }).run;
   EXPECT_FALSE(next.empty()) << read_file(d->events_path());
   const std::string mixed_copy = mixed("mixed.bin", old_bytes, new_bytes, cut);
 
   put(fd, new_bytes, cut, new_bytes.size());
-  fd.reset();
+  w.fd.reset();
   ASSERT_TRUE(settled()) << d->proc().stderr_text();
   expect_sample_runs(*d, dir_.file("old.bin"), mixed_copy);
+  stop(*d);
+}
+
+// The old run is live when its writer starts over in place and writes the
+// new content record by record, as fast as each write gets an mtime of its
+// own: one new run, and every layer it publishes is of the new bytes (it
+// used to start at the first record, holding the old bytes of the records
+// not yet reached, and be cut again when the writer reached its tail).
+TEST_P(InPlace, ARewriteInPlaceWrittenInSeveralWritesIsOneNewRun) {
+  auto d = start();
+  live_sample w = live_old_run(*d);
+  const std::string& new_bytes = w.new_bytes;
+  const unique_fd& fd = w.fd;
+  ASSERT_FALSE(w.last.run.empty()) << read_file(d->events_path());
+
+  // Each record in two writes; the next write waits for the file system's
+  // clock to move past the mtime the last one left (the writer is busy, not
+  // pausing: at most a clock tick between writes).
+  auto mtime_passed = [&] {
+    struct stat st {};
+    struct timespec now {};
+    if (::fstat(fd.get(), &st) != 0 || ::clock_gettime(CLOCK_REALTIME_COARSE, &now) != 0) {
+      return false;
+    }
+    return now.tv_sec > st.st_mtim.tv_sec ||
+           (now.tv_sec == st.st_mtim.tv_sec && now.tv_nsec > st.st_mtim.tv_nsec);
+  };
+  std::size_t from = 0;
+  for (std::size_t rec = 0; rec < static_cast<std::size_t>(layers); ++rec) {
+    const std::size_t end = rec + 1 < static_cast<std::size_t>(layers)
+                                ? end_of(dir_.file("new.bin"), rec)
+                                : new_bytes.size();
+    const std::size_t half = from + (end - from) / 2;
+    for (const auto& [a, b] : {std::pair{from, half}, std::pair{half, end}}) {
+      while (!mtime_passed()) {
+      }
+      put(fd, new_bytes, a, b);
+    }
+    from = end;
+  }
+  ASSERT_EQ(from, new_bytes.size());
+  w.fd.reset();
+  ASSERT_TRUE(settled()) << d->proc().stderr_text();
+  const auto want = offline_layers(sample_, bench_);
+  std::vector<std::string> runs;
+  std::vector<std::string> live;
+  EXPECT_TRUE(wait_until([&] {
+    const auto evs = d->events();
+    runs = runs_of(evs, sample_);
+    live.clear();
+    if (runs.size() == 2) {
+      for (const auto& [i, layer] : last_layers(evs, runs.back())) live.push_back(layer);
+    }
+    return live == want;
+  })) << read_file(d->events_path());
+  ASSERT_EQ(runs.size(), 2u) << read_file(d->events_path());
+  EXPECT_EQ(runs.front(), w.last.run);
+  EXPECT_EQ(live, want) << read_file(d->events_path());
+  // Every layer event of the new run carries the new numbers.
+  for (const auto& e : d->events()) {
+    if (e.event != "layer" || e.run != runs.back()) continue;
+    ASSERT_LT(e.index, static_cast<std::int64_t>(want.size()));
+    EXPECT_EQ(e.layer, want[static_cast<std::size_t>(e.index)]) << "layer " << e.index;
+  }
+  // Nothing of the new bytes in the old run.
+  expect_layers_of(d->events(), runs.front(), offline_layers(dir_.file("old.bin"), bench_));
   stop(*d);
 }
 

@@ -40,6 +40,12 @@ std::int64_t mtime_of(const struct stat& st) {
 // 512 records took 4-6 ms).
 constexpr std::size_t records_per_look = 256;
 
+// How long a file written again in place keeps its mtime before the
+// rewrite counts as settled (file_runs::hold_rewritten): a writer that
+// keeps writing changes it every clock tick; one pausing for longer is
+// taken as done. One stat-timer period by default.
+constexpr std::int64_t rewrite_settle_ms = 200;
+
 // Opens path for a look: at most records_per_look records parsed. libdump
 // reads mapped bytes only under its SIGBUS guard and reports a file that
 // shrank mid-read as errc::truncated; no guard here may wrap the call (a
@@ -93,7 +99,7 @@ std::optional<std::uint64_t> record_hash(const mapping& map, const record& rec) 
 // small: the last one alone may be a constant weight, the same bytes in
 // every run): what a rewrite that outran our looks would have changed.
 void note_tail(tracked_file& tf) {
-  tf.tail_from = tf.tail_to = tf.tail_hash = 0;
+  tf.tail_from = tf.tail_to = tf.tail_hash = tf.end_hash = 0;
   if (!tf.file || tf.file->records().empty()) return;
   const auto map = tf.file->current_mapping();
   if (!map) return;
@@ -103,6 +109,16 @@ void note_tail(tracked_file& tf) {
   tf.tail_from = c.from;
   tf.tail_to = c.to;
   tf.tail_hash = c.out;
+  c.from = end - std::min<std::uint64_t>(end, 64);
+  tf.end_hash = guarded_read({c.bytes}, &run_hash, &c) ? c.out : 0;
+}
+
+// Whether the last 64 bytes of those records changed since: a writer that
+// writes the file again from its start got past the old end.
+bool end_changed(const tracked_file& tf) {
+  if (tf.tail_to == 0 || tf.end_hash == 0 || !tf.file) return false;
+  return !tail_holds(*tf.file, tail_mark{tf.tail_to - std::min<std::uint64_t>(tf.tail_to, 64),
+                                         tf.tail_to, tf.end_hash});
 }
 
 // Whether those bytes changed since (or vanished: the file was cut).
@@ -279,9 +295,12 @@ void file_runs::look_at_tracked(tracked_file& tf, const struct stat& st, bool cl
   tf.started_over.clear();
   if (!seen_over && still_malformed(tf, reason, size)) return;
   const std::int64_t mtime = mtime_of(st);
-  in_place rewrite = seen_over
-                         ? in_place::yes
-                         : rewritten_in_place(tf, reason, size, mtime, closed, written_after_close);
+  in_place rewrite = in_place::yes;
+  if (!seen_over) {
+    rewrite = tf.written_over
+                  ? rewrite_settled(tf, reason, mtime, closed)
+                  : rewritten_in_place(tf, reason, size, mtime, closed, written_after_close);
+  }
   if (rewrite == in_place::not_yet) return;
   // Truncated and written past the old end between two looks: the last
   // record we read holds other bytes now.
@@ -290,8 +309,16 @@ void file_runs::look_at_tracked(tracked_file& tf, const struct stat& st, bool cl
   const std::size_t before = tf.file->records().size();
   reread how = read_again(tf, reason, rewrite == in_place::yes, size);
   // Written again from its start (in place) since its first record was
-  // marked: what was just parsed may be the next write's.
-  if (how == reread::same && !mark_records(tf, before)) how = reopen_rewritten(tf, reason);
+  // marked: what was just parsed may be the next write's. Nothing of it is
+  // published; the file starts over once the writer is done (or at once
+  // when it closed already).
+  if (how == reread::same && !mark_records(tf, before)) {
+    if (!closed) {
+      hold_rewritten(tf, mtime);
+      return;
+    }
+    how = reopen_rewritten(tf, reason);
+  }
   if (how == reread::done) return;
   if (how == reread::reset) mark_records(tf, 0);
   const std::uint64_t prev_bytes = tf.bytes;
@@ -300,6 +327,7 @@ void file_runs::look_at_tracked(tracked_file& tf, const struct stat& st, bool cl
   tf.parsed = tf.file->parser().resume_offset();
   tf.mtime_ns = mtime;
   tf.rewrite_mtime_ns = 0;
+  tf.written_over = false;
   if (how == reread::reset) {
     start_over(tf, reason);
   } else if (tf.file->records().size() > before) {
@@ -381,6 +409,36 @@ file_runs::in_place file_runs::rewritten_in_place(tracked_file& tf, const std::s
     return in_place::not_yet;
   }
   return in_place::yes;
+}
+
+// tf's first record holds other bytes than a look marked (seen by a look,
+// or by a worker after a comparison): the writer is writing it again from
+// offset 0, in place. Started over then and there, the new run would hold
+// the old bytes of the records the writer has not reached yet, and be cut
+// again once it does (two runs for one, more as the writer crosses the
+// noted tail). So its run publishes nothing more (the workers' checks drop
+// what they read, and the looks parse nothing until then) and it starts
+// over once the rewrite settled: the writer closed the file, wrote past the
+// old end (its last 64 bytes changed), or left its mtime as it was for
+// rewrite_settle_ms (two looks with the same mtime would not do: writes in
+// the same clock tick share one). The stat timer looks at it on each tick
+// meanwhile (watched_each_tick).
+void file_runs::hold_rewritten(tracked_file& tf, std::int64_t mtime) {
+  tf.written_over = true;
+  tf.rewrite_mtime_ns = mtime;
+  tf.last_change_ms = steady_now_ms();
+  tf.close_seen = false;
+}
+
+file_runs::in_place file_runs::rewrite_settled(tracked_file& tf, const std::string& reason,
+                                               std::int64_t mtime, bool closed) {
+  if (reason != "rewritten" || closed || end_changed(tf)) return in_place::yes;
+  if (mtime != tf.rewrite_mtime_ns) {
+    hold_rewritten(tf, mtime);
+    return in_place::not_yet;
+  }
+  return steady_now_ms() - tf.last_change_ms >= rewrite_settle_ms ? in_place::yes
+                                                                  : in_place::not_yet;
 }
 
 // Reads tf's bytes again: from scratch when it was rewritten in place,

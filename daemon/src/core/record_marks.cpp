@@ -73,7 +73,7 @@ void note_written_again(daemon_state& state, const dump_file* f) {
   auto it = state.files.find(f->path());
   if (it == state.files.end() || it->second->file.get() != f) return;
   tracked_file& tf = *it->second;
-  if (tf.started_over.empty()) tf.started_over = "rewritten";
+  tf.written_over = true;
   tf.refresh_wanted = true;
 }
 

@@ -42,8 +42,9 @@ record_check check_of(const tracked_file& tf, std::size_t rec);
 bool still_holds(const dump_file& f, const record_check& c) noexcept;
 
 /* A worker found the bytes of f changed under the run it read them for:
-   the next look at its tracked file (in state) starts it over
-   ("rewritten"), whatever its first and last bytes say. Loop thread. */
+   its tracked file (in state) is written over, and starts over
+   ("rewritten") once a look finds the rewrite settled, whatever its first
+   and last bytes say (file_runs::hold_rewritten). Loop thread. */
 void note_written_again(daemon_state& state, const dump_file* f);
 
 }  // namespace sigdump::daemon
