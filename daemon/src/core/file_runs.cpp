@@ -14,6 +14,7 @@
 #include <optional>
 #include <span>
 
+#include "core/record_marks.h"
 #include "export/archive.h"
 #include "platform/log.h"
 #include "platform/open_writers.h"
@@ -35,6 +36,12 @@ std::int64_t mtime_of(const struct stat& st) {
   return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
          static_cast<std::int64_t>(st.st_mtim.tv_nsec);
 }
+
+// How long a file written again in place keeps its mtime before the
+// rewrite counts as settled (file_runs::hold_rewritten): a writer that
+// keeps writing changes it every clock tick; one pausing for longer is
+// taken as done. One stat-timer period by default.
+constexpr std::int64_t rewrite_settle_ms = 200;
 
 // Opens path for a look: at most records_per_look records parsed. libdump
 // reads mapped bytes only under its SIGBUS guard and reports a file that
@@ -89,7 +96,7 @@ std::optional<std::uint64_t> record_hash(const mapping& map, const record& rec) 
 // small: the last one alone may be a constant weight, the same bytes in
 // every run): what a rewrite that outran our looks would have changed.
 void note_tail(tracked_file& tf) {
-  tf.tail_from = tf.tail_to = tf.tail_hash = 0;
+  tf.tail_from = tf.tail_to = tf.tail_hash = tf.end_hash = 0;
   if (!tf.file || tf.file->records().empty()) return;
   const auto map = tf.file->current_mapping();
   if (!map) return;
@@ -99,6 +106,16 @@ void note_tail(tracked_file& tf) {
   tf.tail_from = c.from;
   tf.tail_to = c.to;
   tf.tail_hash = c.out;
+  c.from = end - std::min<std::uint64_t>(end, 64);
+  tf.end_hash = guarded_read({c.bytes}, &run_hash, &c) ? c.out : 0;
+}
+
+// Whether the last 64 bytes of those records changed since: a writer that
+// writes the file again from its start got past the old end.
+bool end_changed(const tracked_file& tf) {
+  if (tf.tail_to == 0 || tf.end_hash == 0 || !tf.file) return false;
+  return !tail_holds(*tf.file, tail_mark{tf.tail_to - std::min<std::uint64_t>(tf.tail_to, 64),
+                                         tf.tail_to, tf.end_hash});
 }
 
 // Whether those bytes changed since (or vanished: the file was cut).
@@ -283,17 +300,32 @@ void file_runs::look_at_tracked(tracked_file& tf, const struct stat& st, bool cl
   tf.started_over.clear();
   if (!seen_over && still_malformed(tf, reason, size)) return;
   const std::int64_t mtime = mtime_of(st);
-  in_place rewrite = seen_over
-                         ? in_place::yes
-                         : rewritten_in_place(tf, reason, size, mtime, closed, written_after_close);
+  in_place rewrite = in_place::yes;
+  if (!seen_over) {
+    rewrite = tf.written_over
+                  ? rewrite_settled(tf, reason, mtime, closed)
+                  : rewritten_in_place(tf, reason, size, mtime, closed, written_after_close);
+  }
   if (rewrite == in_place::not_yet) return;
   // Truncated and written past the old end between two looks: the last
   // record we read holds other bytes now.
   // (Also when it looked shorter: the reader may find it grown back.)
   if (rewrite == in_place::no && reason != "replaced" && tail_changed(tf)) rewrite = in_place::yes;
   const std::size_t before = tf.file->records().size();
-  const reread how = read_again(tf, reason, rewrite == in_place::yes, size);
+  reread how = read_again(tf, reason, rewrite == in_place::yes, size);
+  // Written again from its start (in place) since its first record was
+  // marked: what was just parsed may be the next write's. Nothing of it is
+  // published; the file starts over once the writer is done (or at once
+  // when it closed already).
+  if (how == reread::same && !mark_records(tf, before)) {
+    if (!closed) {
+      hold_rewritten(tf, mtime);
+      return;
+    }
+    how = reopen_rewritten(tf, reason);
+  }
   if (how == reread::done) return;
+  if (how == reread::reset) mark_records(tf, 0);
   make_room(tf);
   const std::uint64_t prev_bytes = tf.bytes;
   if (how == reread::reset || tf.file->records().size() != before) note_tail(tf);
@@ -301,6 +333,7 @@ void file_runs::look_at_tracked(tracked_file& tf, const struct stat& st, bool cl
   tf.parsed = tf.file->parser().resume_offset();
   tf.mtime_ns = mtime;
   tf.rewrite_mtime_ns = 0;
+  tf.written_over = false;
   if (how == reread::reset) {
     start_over(tf, reason);
   } else if (tf.file->records().size() > before) {
@@ -382,6 +415,36 @@ file_runs::in_place file_runs::rewritten_in_place(tracked_file& tf, const std::s
     return in_place::not_yet;
   }
   return in_place::yes;
+}
+
+// tf's first record holds other bytes than a look marked (seen by a look,
+// or by a worker after a comparison): the writer is writing it again from
+// offset 0, in place. Started over then and there, the new run would hold
+// the old bytes of the records the writer has not reached yet, and be cut
+// again once it does (two runs for one, more as the writer crosses the
+// noted tail). So its run publishes nothing more (the workers' checks drop
+// what they read, and the looks parse nothing until then) and it starts
+// over once the rewrite settled: the writer closed the file, wrote past the
+// old end (its last 64 bytes changed), or left its mtime as it was for
+// rewrite_settle_ms (two looks with the same mtime would not do: writes in
+// the same clock tick share one). The stat timer looks at it on each tick
+// meanwhile (watched_each_tick).
+void file_runs::hold_rewritten(tracked_file& tf, std::int64_t mtime) {
+  tf.written_over = true;
+  tf.rewrite_mtime_ns = mtime;
+  tf.last_change_ms = steady_now_ms();
+  tf.close_seen = false;
+}
+
+file_runs::in_place file_runs::rewrite_settled(tracked_file& tf, const std::string& reason,
+                                               std::int64_t mtime, bool closed) {
+  if (reason != "rewritten" || closed || end_changed(tf)) return in_place::yes;
+  if (mtime != tf.rewrite_mtime_ns) {
+    hold_rewritten(tf, mtime);
+    return in_place::not_yet;
+  }
+  return steady_now_ms() - tf.last_change_ms >= rewrite_settle_ms ? in_place::yes
+                                                                  : in_place::not_yet;
 }
 
 // Reads tf's bytes again: from scratch when it was rewritten in place,
@@ -552,6 +615,7 @@ void file_runs::track_new(const std::string& path, const struct stat& st, bool c
   tf->last_change_ms = steady_now_ms();
   tf->mtime_ns = mtime_of(st);
   note_tail(*tf);
+  mark_records(*tf, 0);
   state_.files[path] = tf;
   const std::string reason = created ? "created" : "started";
   const auto fresh = start_runs(*tf, reason, true);

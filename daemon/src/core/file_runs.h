@@ -93,6 +93,9 @@ class file_runs {
   bool still_malformed(tracked_file& tf, const std::string& reason, std::uint64_t size);
   in_place rewritten_in_place(tracked_file& tf, const std::string& reason, std::uint64_t size,
                               std::int64_t mtime, bool closed, bool written_after_close);
+  void hold_rewritten(tracked_file& tf, std::int64_t mtime);
+  in_place rewrite_settled(tracked_file& tf, const std::string& reason, std::int64_t mtime,
+                           bool closed);
   reread read_again(tracked_file& tf, std::string& reason, bool rewritten, std::uint64_t size);
   reread reopen_rewritten(tracked_file& tf, const std::string& reason);
   reread reopen_after_shrink(tracked_file& tf, std::string& reason);

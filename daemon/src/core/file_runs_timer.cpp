@@ -24,7 +24,8 @@ void file_runs::poll() {
     auto it = state_.files.find(p);
     if (it == state_.files.end()) continue;
     tracked_file& tf = *it->second;
-    if (tf.state != run_state::live || tf.run == 0) continue;
+    // Written over in place: it starts over once that settles, not ends.
+    if (tf.state != run_state::live || tf.run == 0 || tf.written_over) continue;
     if (now - tf.last_change_ms < quiet_.count()) continue;
     end_file(tf, "quiet");
     each_tick_.erase(p);

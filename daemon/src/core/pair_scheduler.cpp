@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/file_runs.h"
+#include "core/record_marks.h"
 #include "state/run_outcome.h"
 
 namespace sigdump::daemon {
@@ -29,8 +30,9 @@ struct pair_scheduler::job {
   std::uint32_t bench_record = 0;
   match_rule rule = match_rule::exact;
   file_lease sample, bench;
-  tail_mark sample_tail, bench_tail;  // each side's tail when the job was handed out
-  bool sample_moved = false;          // and a side no longer held it after the comparison
+  tail_mark sample_tail, bench_tail;       // each side's tail when the job was handed out
+  record_check sample_check, bench_check;  // and the marks of the records it reads
+  bool sample_moved = false;               // and a side no longer held it after the comparison
   bool bench_moved = false;
   bool from_copy = false;  // read from archived copies (compare_from_copy)
   layer_result result;
@@ -265,6 +267,8 @@ void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
   const std::uint64_t elements = sample->file->records()[sample_record].elements;
   j->sample_tail = tail_of(*sample);
   j->bench_tail = tail_of(*bench);
+  j->sample_check = check_of(*sample, sample_record);
+  j->bench_check = check_of(*bench, bench_record);
   j->sample = file_lease(std::move(sample));
   j->bench = file_lease(std::move(bench));
   ++w.in_flight;
@@ -302,9 +306,13 @@ void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
     }
     j->result.rule = j->rule;
     // Read after the sample started over (truncated and written again,
-    // rewritten): the bytes compared may be the next run's.
-    j->sample_moved = !tail_holds(*j->sample.get(), j->sample_tail);
-    j->bench_moved = !tail_holds(*j->bench.get(), j->bench_tail);
+    // rewritten, or being written again in place: the record or the
+    // file's first record holds other bytes): the bytes compared may be
+    // the next run's.
+    j->sample_moved = !tail_holds(*j->sample.get(), j->sample_tail) ||
+                      !still_holds(*j->sample.get(), j->sample_check);
+    j->bench_moved = !tail_holds(*j->bench.get(), j->bench_tail) ||
+                     !still_holds(*j->bench.get(), j->bench_check);
     loop->post([this, j, alive] {
       if (*alive) on_result(j);
     });
@@ -318,6 +326,9 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
     state_.chunks_streamed += j->chunks_streamed;
   }
   state_.chunks_discarded += j->chunks_discarded;
+  // A file that no longer holds what was read starts over at its next look.
+  if (j->sample_moved) note_written_again(state_, j->sample.get());
+  if (j->bench_moved) note_written_again(state_, j->bench.get());
   // Release the leases first so deferred refreshes can run.
   const auto recheck = release(j->sample, j->bench);
   auto rit = state_.runs.find(j->run);
@@ -329,6 +340,15 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
     // Once its sample started over, the run's records are no longer in the
     // file: what was read from then on is not published (the look that
     // follows resets the run), so no layer holds another run's bytes.
+    // Nor are the layers computed before but not yet published (a rewrite
+    // in place reaches the records one by one: a later record may have been
+    // read before the writer got to it), or their indexes would skip the
+    // dropped one.
+    if (j->sample_moved && !w.sample_moved) {
+      for (auto& q : w.queue) {
+        if (q.what == queued_record::status::done) q.what = queued_record::status::skipped;
+      }
+    }
     w.sample_moved = w.sample_moved || j->sample_moved;
     if (j->seq >= w.front_seq && j->seq - w.front_seq < w.queue.size()) {
       queued_record& e = w.queue[static_cast<std::size_t>(j->seq - w.front_seq)];

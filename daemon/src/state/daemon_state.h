@@ -76,11 +76,16 @@ struct tracked_file {
   std::int64_t last_change_ms = 0;    // steady clock (ms) of the last growth
   std::int64_t mtime_ns = 0;          // st_mtim at the last look that accepted the content
   std::int64_t rewrite_mtime_ns = 0;  // a new st_mtim seen once at the same size, not yet acted on
+  bool written_over = false;          // its first record's mark changed: written again in place,
+                                      // started over once that settles (file_runs::hold_rewritten)
   std::uint64_t tail_from = 0;        // [tail_from, tail_to): the last 4 KiB of the complete
   std::uint64_t tail_to = 0;          // records, whose hash (tail_hash) a look checks again: a
   std::uint64_t tail_hash = 0;        // rewrite that outgrew the old content between two looks
   bool growing = false;               // a worker makes room for more records (file_runs_room.cpp)
   std::shared_ptr<dump_file::storage> room;  // what it made, taken by the next look
+  std::uint64_t end_hash = 0;         // the hash of the last 64 bytes before tail_to
+  std::vector<std::uint64_t> marks;   // each complete record's mark when a look parsed it
+                                      // (core/record_marks.h); 0: not noted
 
   /* Whether run n is one of this file's current runs. */
   bool holds_run(std::uint64_t n) const noexcept {
