@@ -1,6 +1,9 @@
 // Matching paired records as they are written, comparing them on the
 // workers (streaming big layers), and publishing the results in report
 // order. Loop thread only; the jobs run on the workers and post back.
+// Over 600 lines: a job's hand-out, its checks after the comparison (tails,
+// record marks) and its result's publishing read as one path; the copies
+// (pair_copies.cpp) and the outcome (pair_outcome.cpp) are already apart.
 #include "core/pair_scheduler.h"
 
 #include <algorithm>
