@@ -83,9 +83,9 @@ struct tracked_file {
   std::uint64_t tail_hash = 0;        // rewrite that outgrew the old content between two looks
   bool growing = false;               // a worker makes room for more records (file_runs_room.cpp)
   std::shared_ptr<dump_file::storage> room;  // what it made, taken by the next look
-  std::uint64_t end_hash = 0;         // the hash of the last 64 bytes before tail_to
-  std::vector<std::uint64_t> marks;   // each complete record's mark when a look parsed it
-                                      // (core/record_marks.h); 0: not noted
+  std::uint64_t end_hash = 0;                // the hash of the last 64 bytes before tail_to
+  std::vector<std::uint64_t> marks;          // each complete record's mark when a look parsed it
+                                             // (core/record_marks.h); 0: not noted
 
   /* Whether run n is one of this file's current runs. */
   bool holds_run(std::uint64_t n) const noexcept {
