@@ -98,6 +98,20 @@ TEST_P(MovedSample, LayersReadAfterTheBenchmarkStartedOverAreComparedWithItsNewR
                            }).run;
   ASSERT_FALSE(run.empty()) << read_file(d->events_path());
   ASSERT_TRUE(settled()) << d->proc().stderr_text();
+  // A benchmark written over is held until its rewrite settles, with no run
+  // live meanwhile: the run's layers wait for its new run. Its last word
+  // (run_end, or the run_revised that follows) leaves none waiting.
+  ASSERT_TRUE(wait_until([&] {
+    std::string last;
+    for (const std::string& line : ndjson_lines(d->events_path())) {
+      if (line.find("\"run\":\"" + run + "\"") == std::string::npos) continue;
+      if (line.find("\"event\":\"run_end\"") != std::string::npos ||
+          line.find("\"event\":\"run_revised\"") != std::string::npos) {
+        last = line;
+      }
+    }
+    return last.find("\"pending\":0") != std::string::npos;
+  })) << read_file(d->events_path());
   // The benchmark run it names now (a run_revised may follow the run_end).
   std::string named;
   for (const auto& e : d->events()) {
