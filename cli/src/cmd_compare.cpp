@@ -16,6 +16,7 @@
 
 #include "command.h"
 #include "compare_inputs.h"
+#include "option_words.h"
 #include "progress.h"
 #include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
@@ -122,13 +123,6 @@ bool takes_value(std::string_view a) {
          a == "--plot" || a == "--advice" || a == "--write-input-config" || a == "--junit";
 }
 
-std::optional<double> parse_double(std::string_view s) {
-  double v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || p != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
-  return v;
-}
-
 std::optional<dump_variant> parse_variant(std::string_view s) {
   if (s == "binary") return dump_variant::binary;
   if (s == "text") return dump_variant::text;
@@ -153,12 +147,7 @@ struct compare_args {
 // Returns an error message, or empty on success.
 std::string parse_args(const std::vector<std::string>& args, compare_args& out) {
   for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string a = args[i];
-    std::optional<std::string> inline_value;
-    if (a.starts_with("--") && a.find('=') != std::string::npos) {
-      inline_value = a.substr(a.find('=') + 1);
-      a = a.substr(0, a.find('='));
-    }
+    const auto [a, inline_value] = split_option(args[i]);
     if (a == "--export") {
       out.do_export = true;
       if (inline_value) {
@@ -180,14 +169,9 @@ std::string parse_args(const std::vector<std::string>& args, compare_args& out) 
       continue;
     }
     if (takes_value(a)) {
-      std::string v;
-      if (inline_value) {
-        v = *inline_value;
-      } else if (i + 1 < args.size()) {
-        v = args[++i];
-      } else {
-        return a + " needs a value";
-      }
+      const auto value = option_value({a, inline_value}, args, i);
+      if (!value) return a + " needs a value";
+      const std::string& v = *value;
       if (a == "--cos-min" || a == "--rmse-max") {
         auto d = parse_double(v);
         if (!d) return a + ": expected a number, got '" + v + "'";
@@ -195,12 +179,9 @@ std::string parse_args(const std::vector<std::string>& args, compare_args& out) 
         if (!err.empty()) return err;
         (a == "--cos-min" ? out.options.thresholds.cos_min : out.options.thresholds.rmse_max) = *d;
       } else if (a == "--threads") {
-        unsigned n = 0;
-        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-        if (ec != std::errc{} || p != v.data() + v.size() || n > 1024) {
-          return "--threads: expected a count from 0 to 1024, got '" + v + "'";
-        }
-        out.options.threads = n;
+        auto n = parse_count(v, 1024);
+        if (!n) return "--threads: expected a count from 0 to 1024, got '" + v + "'";
+        out.options.threads = *n;
       } else if (a == "--name-map") {
         out.name_map = v;
       } else if (a == "--quant-params") {

@@ -28,6 +28,7 @@
 
 #include "command.h"
 #include "compare_inputs.h"
+#include "option_words.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/ipc/client.h"
 #include "sigdump/json_util.h"
@@ -309,15 +310,11 @@ int run_demo(const std::vector<std::string>& args) {
   demo_settings s;
   s.color = ::isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string a = args[i];
-    std::optional<std::string> inline_value;
-    if (auto eq = a.find('='); a.starts_with("--") && eq != std::string::npos) {
-      inline_value = a.substr(eq + 1);
-      a.resize(eq);
-    }
+    const auto [a, inline_value] = split_option(args[i]);
     if (a == "--pace-ms") {
-      if (!inline_value && i + 1 >= args.size()) return fail("demo: --pace-ms needs a value");
-      const std::string v_text = inline_value ? *inline_value : args[++i];
+      const auto value = option_value({a, inline_value}, args, i);
+      if (!value) return fail("demo: --pace-ms needs a value");
+      const std::string& v_text = *value;
       char* end = nullptr;
       long v = std::strtol(v_text.c_str(), &end, 10);
       if (v_text.empty() || *end != '\0' || v < 0 || v > 10000) {

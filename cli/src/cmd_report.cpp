@@ -14,6 +14,7 @@
 
 #include "command.h"
 #include "compare_inputs.h"
+#include "option_words.h"
 #include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
 #include "sigdump/ipc/client.h"
@@ -75,20 +76,6 @@ examples:
   sigdump report fixed.bin float.bin --plot metrics.svg --cos-min 0.995
 )";
 
-std::optional<double> parse_double(std::string_view s) {
-  double v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || p != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
-  return v;
-}
-
-std::optional<unsigned> parse_count(std::string_view s, unsigned max) {
-  unsigned v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || p != s.data() + s.size() || v > max) return std::nullopt;
-  return v;
-}
-
 struct report_args {
   std::vector<std::string> positional;
   std::string out, plot, name_map, quant_params;
@@ -106,21 +93,11 @@ bool takes_value(std::string_view a) {
 // Returns an error message, or empty on success.
 std::string parse_args(const std::vector<std::string>& args, report_args& out) {
   for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string a = args[i];
-    std::optional<std::string> inline_value;
-    if (a.starts_with("--") && a.find('=') != std::string::npos) {
-      inline_value = a.substr(a.find('=') + 1);
-      a = a.substr(0, a.find('='));
-    }
+    const auto [a, inline_value] = split_option(args[i]);
     if (takes_value(a)) {
-      std::string v;
-      if (inline_value) {
-        v = *inline_value;
-      } else if (i + 1 < args.size()) {
-        v = args[++i];
-      } else {
-        return a + " needs a value";
-      }
+      const auto value = option_value({a, inline_value}, args, i);
+      if (!value) return a + " needs a value";
+      const std::string& v = *value;
       if (a == "-o" || a == "--out" || a == "--html") {
         out.out = v;
       } else if (a == "--socket") {
