@@ -45,6 +45,16 @@ class Sigdumpd : public ::testing::TestWithParam<std::string> {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return out;
   }
+  // A dump of one small layer at `target`, its writer closed.
+  static void write_one_layer(const std::string& target) {
+    auto w = dump_writer::create(target);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(w->write(spec_of("a", 16), ramp(16, 1.0f)));
+  }
+  static logged_event run_start_of(test_daemon& d, const std::string& target) {
+    return d.wait_event(
+        [&](const logged_event& e) { return e.event == "run_start" && e.path == target; });
+  }
   temp_dir dir_;
 };
 
@@ -113,15 +123,10 @@ TEST_P(Sigdumpd, RenameOntoThePathIsAReplacement) {
   fs::create_directories(dir_.file("w"));
   fs::create_directories(dir_.file("staging"));
   std::string target = dir_.file("w") + "/net_outtensor_dump.bin";
-  {
-    auto w = dump_writer::create(target);
-    ASSERT_TRUE(w);
-    ASSERT_TRUE(w->write(spec_of("a", 16), ramp(16, 1.0f)));
-  }
+  ASSERT_NO_FATAL_FAILURE(write_one_layer(target));
   test_daemon d(dir_, {"--watch", dir_.file("w")}, loop());
   ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
-  auto first = d.wait_event(
-      [&](const logged_event& e) { return e.event == "run_start" && e.path == target; });
+  auto first = run_start_of(d, target);
   ASSERT_EQ(first.event, "run_start");
   std::string staged = dir_.file("staging") + "/next.bin";
   {
@@ -162,11 +167,7 @@ TEST_P(Sigdumpd, DeletionMidRunEndsTheRun) {
     ASSERT_TRUE(w->append_bytes(std::string_view(next).substr(next.size() / 2)));
   }
   // Created again: a new run.
-  {
-    auto w = dump_writer::create(target);
-    ASSERT_TRUE(w);
-    ASSERT_TRUE(w->write(spec_of("a", 16), ramp(16, 1.0f)));
-  }
+  ASSERT_NO_FATAL_FAILURE(write_one_layer(target));
   auto again = d.wait_event([&](const logged_event& e) {
     return e.event == "run_start" && e.path == target && e.reason == "created";
   });
@@ -185,14 +186,8 @@ TEST_P(Sigdumpd, FolderCreatedAfterStartIsPickedUp) {
   std::this_thread::sleep_for(20ms);
   fs::create_directories(later);
   std::string target = later + "/sigma_outtensor_dump.bin";
-  {
-    auto w = dump_writer::create(target);
-    ASSERT_TRUE(w);
-    ASSERT_TRUE(w->write(spec_of("a", 16), ramp(16, 1.0f)));
-  }
-  auto start = d.wait_event(
-      [&](const logged_event& e) { return e.event == "run_start" && e.path == target; });
-  EXPECT_EQ(start.event, "run_start") << d.proc().stderr_text();
+  ASSERT_NO_FATAL_FAILURE(write_one_layer(target));
+  EXPECT_EQ(run_start_of(d, target).event, "run_start") << d.proc().stderr_text();
 }
 
 // A simulator creates its output folder and writes the dump into it at
@@ -211,9 +206,7 @@ TEST_P(Sigdumpd, FoldersCreatedWithTheirDumpAtOnceAreAllPickedUp) {
     const std::string out = dir_.file("sim" + std::to_string(i)) + "/deep/out";
     fs::create_directories(out);
     const std::string target = out + "/sigma_outtensor_dump.bin";
-    auto w = dump_writer::create(target);
-    ASSERT_TRUE(w);
-    ASSERT_TRUE(w->write(spec_of("a", 16), ramp(16, 1.0f)));
+    ASSERT_NO_FATAL_FAILURE(write_one_layer(target));
     targets.insert(target);
   }
   std::set<std::string> seen;
@@ -244,14 +237,8 @@ TEST_P(Sigdumpd, FolderInotifyMissedIsFoundByTheStatTimer) {
   } cleanup{parent};
   fs::create_directories(out);
   const std::string target = out + "/sigma_outtensor_dump.bin";
-  {
-    auto w = dump_writer::create(target);
-    ASSERT_TRUE(w);
-    ASSERT_TRUE(w->write(spec_of("a", 16), ramp(16, 1.0f)));
-  }
-  auto start = d.wait_event(
-      [&](const logged_event& e) { return e.event == "run_start" && e.path == target; });
-  EXPECT_EQ(start.event, "run_start") << d.proc().stderr_text();
+  ASSERT_NO_FATAL_FAILURE(write_one_layer(target));
+  EXPECT_EQ(run_start_of(d, target).event, "run_start") << d.proc().stderr_text();
 }
 
 TEST_P(Sigdumpd, DebugConfigPathAddsAFolder) {
@@ -262,14 +249,8 @@ TEST_P(Sigdumpd, DebugConfigPathAddsAFolder) {
   test_daemon d(dir_, {"--watch", dir_.file("w")}, loop());
   ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
   std::string target = dir_.file("sim-out") + "/sigma_outtensor_dump.bin";
-  {
-    auto w = dump_writer::create(target);
-    ASSERT_TRUE(w);
-    ASSERT_TRUE(w->write(spec_of("a", 16), ramp(16, 1.0f)));
-  }
-  auto start = d.wait_event(
-      [&](const logged_event& e) { return e.event == "run_start" && e.path == target; });
-  EXPECT_EQ(start.event, "run_start") << d.proc().stderr_text();
+  ASSERT_NO_FATAL_FAILURE(write_one_layer(target));
+  EXPECT_EQ(run_start_of(d, target).event, "run_start") << d.proc().stderr_text();
 }
 
 TEST_P(Sigdumpd, TruncationInsideMappedRecordsNeverCrashes) {
