@@ -224,9 +224,7 @@ int run_query(const std::vector<std::string>& args) {
   if (a->has("channels")) params.field("channels", true);
   params.end_object();
 
-  auto c = live::connect(live::socket_path_of(*a));
-  if (!c) return exit_error;
-  auto result = live::call(*c, "tensor", params.str());
+  auto result = live::ask(live::socket_path_of(*a), "tensor", params.str());
   if (!result) return exit_error;
   simdjson::dom::parser parser;
   simdjson::dom::element doc;

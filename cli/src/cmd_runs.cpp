@@ -63,9 +63,7 @@ int run_runs(const std::vector<std::string>& args) {
   }
   params.end_object();
 
-  auto c = live::connect(live::socket_path_of(*a));
-  if (!c) return exit_error;
-  auto result = live::call(*c, "runs", params.str());
+  auto result = live::ask(live::socket_path_of(*a), "runs", params.str());
   if (!result) return exit_error;
   if (a->has("json")) {
     std::cout << *result << '\n';

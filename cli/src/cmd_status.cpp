@@ -171,10 +171,7 @@ int print_text(simdjson::dom::element doc) {
 int run_status(const std::vector<std::string>& args) {
   auto a = live::parse_args("status", args, {{"json", false}});
   if (!a) return exit_error;
-  const std::string sock = live::socket_path_of(*a);
-  auto c = live::connect(sock);
-  if (!c) return exit_error;
-  auto result = live::call(*c, "status", {});
+  auto result = live::ask(live::socket_path_of(*a), "status", {});
   if (!result) return exit_error;
   if (a->has("json")) {
     std::cout << *result << '\n';

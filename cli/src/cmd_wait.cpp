@@ -59,9 +59,7 @@ constexpr int exit_timeout = 3;
 
 // The pair's current run if it is still live ("" otherwise).
 std::optional<std::string> live_run_of(const std::string& sock, const std::string& pair) {
-  auto c = live::connect(sock);
-  if (!c) return std::nullopt;
-  auto result = live::call(*c, "status", R"({"only":"pairs"})");
+  auto result = live::ask(sock, "status", R"({"only":"pairs"})");
   if (!result) return std::nullopt;
   simdjson::dom::parser parser;
   simdjson::dom::element doc;

@@ -150,6 +150,13 @@ std::optional<std::string> call(ipc::client& c, std::string_view method,
   return printed(result_of(c.call(method, params_json, timeout)));
 }
 
+std::optional<std::string> ask(const std::string& socket_path, std::string_view method,
+                               std::string_view params_json) {
+  auto c = connect(socket_path);
+  if (!c) return std::nullopt;
+  return call(*c, method, params_json);
+}
+
 std::expected<subscribed, request_failure> try_subscribe(ipc::client& c,
                                                          std::string_view params_json) {
   auto id = c.send("subscribe", params_json);

@@ -64,6 +64,11 @@ std::optional<std::string> call(ipc::client& c, std::string_view method,
                                 std::string_view params_json,
                                 std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+/* connect() then call(): one request on a connection of its own; nullopt
+   once the reason is printed. */
+std::optional<std::string> ask(const std::string& socket_path, std::string_view method,
+                               std::string_view params_json);
+
 /* Why a request got no result: the connection failed (`transport`: the
    daemon may come back, a retry may succeed) or the daemon replied with an
    error ("sigdumpd: CODE: MESSAGE", final). */
