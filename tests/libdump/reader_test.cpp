@@ -191,12 +191,7 @@ TEST(DumpFile, ParsesAtMostRecordsPerFeedAndGoesOnWhereItStopped) {
     // Appended: 4 more, read 3 and 1.
     std::string more;
     for (const auto& r : recs) more += dump_writer::render(o, r.spec, r.values);
-    {
-      std::FILE* out = std::fopen(path.c_str(), "ab");
-      ASSERT_NE(out, nullptr);
-      ASSERT_EQ(std::fwrite(more.data(), 1, more.size(), out), more.size());
-      std::fclose(out);
-    }
+    ASSERT_TRUE(append_file(path, more));
     st = f->refresh();
     ASSERT_TRUE(st);
     EXPECT_EQ(*st, dump_file::refresh_status::grew);
@@ -252,12 +247,7 @@ TEST(DumpFile, AdoptsAGrownCopyOnlyOfTheRecordsItHolds) {
   const record* taken = f->records().data();
   std::string more;
   for (const auto& r : recs) more += dump_writer::render(o, r.spec, r.values);
-  {
-    std::FILE* out = std::fopen(path.c_str(), "ab");
-    ASSERT_NE(out, nullptr);
-    ASSERT_EQ(std::fwrite(more.data(), 1, more.size(), out), more.size());
-    std::fclose(out);
-  }
+  ASSERT_TRUE(append_file(path, more));
   while (f->records().size() < 8) {
     auto st = f->refresh();
     ASSERT_TRUE(st) << st.error().describe();

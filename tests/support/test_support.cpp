@@ -48,6 +48,13 @@ void write_file(const std::string& path, const std::string& bytes) {
   out << bytes;
 }
 
+bool append_file(const std::string& path, std::string_view bytes) {
+  std::FILE* out = std::fopen(path.c_str(), "ab");
+  if (out == nullptr) return false;
+  const bool whole = std::fwrite(bytes.data(), 1, bytes.size(), out) == bytes.size();
+  return std::fclose(out) == 0 && whole;
+}
+
 namespace {
 
 std::vector<char*> c_argv(const std::vector<std::string>& v) {

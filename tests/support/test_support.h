@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sigdump::testing {
@@ -79,6 +80,8 @@ bool wait_until(const std::function<bool()>& pred,
 
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& bytes);
+/* Appends bytes to the file at path (as a writer does); false if it could not. */
+[[nodiscard]] bool append_file(const std::string& path, std::string_view bytes);
 
 /* n values gain * sin(i * step + phase): smooth, signed, never all zero. */
 std::vector<float> sine_values(std::size_t n, double step, double phase, float gain);
