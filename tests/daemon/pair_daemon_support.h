@@ -64,6 +64,26 @@ inline std::size_t count_events(const std::vector<logged_event>& evs, const std:
   return n;
 }
 
+// Each index of run `run` as last published.
+inline std::map<std::int64_t, std::string> last_layers(const std::vector<logged_event>& evs,
+                                                       const std::string& run) {
+  std::map<std::int64_t, std::string> out;
+  for (const auto& e : evs) {
+    if (e.event == "layer" && e.run == run) out[e.index] = e.layer;
+  }
+  return out;
+}
+
+// Every layer `run` published is the one `sigdump compare` gives (offline,
+// by index) on the bytes it had.
+inline void expect_layers_match(const std::vector<logged_event>& evs, const std::string& run,
+                                const std::vector<std::string>& offline) {
+  for (const auto& [i, layer] : last_layers(evs, run)) {
+    ASSERT_LT(i, static_cast<std::int64_t>(offline.size())) << run;
+    EXPECT_EQ(layer, offline[static_cast<std::size_t>(i)]) << run << " layer " << i;
+  }
+}
+
 class PairDaemonTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override { fs::create_directories(dumps_); }

@@ -1,0 +1,109 @@
+// A run's results are what `sigdump compare` gives on its archived copies
+// (issue 15), against a real sigdumpd under both event loops: the
+// benchmark-only count follows the benchmark run to its end (the count at
+// the sample's run_end saw the benchmark as it was then).
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <string>
+#include <vector>
+
+#include "pair_daemon_support.h"
+
+namespace sigdump::testing {
+namespace {
+
+using CopyTruth = PairDaemonTest;
+
+// Run `run` as `runs` lists it: its coverage's benchmark-only count and its
+// copy's path ("" when not listed or without a copy).
+struct run_copy {
+  std::uint64_t benchmark_only = ~std::uint64_t{0};
+  std::string copy, benchmark_run;
+};
+
+run_copy listed_copy(const std::string& socket, const std::string& run) {
+  run_copy out;
+  raw_client c(socket);
+  if (!c.connected()) return out;
+  const auto m = c.call("runs");
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  simdjson::dom::array runs;
+  if (p.parse(m.result).get(doc) || doc["runs"].get_array().get(runs)) return out;
+  for (simdjson::dom::element r : runs) {
+    std::string_view id, path, bench;
+    if (r["run"].get_string().get(id) || id != run) continue;
+    if (r["coverage"]["benchmark_only"].get_uint64().get(out.benchmark_only)) {
+      out.benchmark_only = ~std::uint64_t{0};
+    }
+    if (!r["archive"]["path"].get_string().get(path)) out.copy = std::string(path);
+    if (!r["benchmark_run"].get_string().get(bench)) out.benchmark_run = std::string(bench);
+  }
+  return out;
+}
+
+// `sigdump compare --json SAMPLE BENCH`'s benchmark-only count.
+std::uint64_t offline_benchmark_only(const std::string& sample, const std::string& bench) {
+  auto r = run({bin_path("sigdump"), "compare", "--json", sample, bench});
+  EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.err;
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  std::uint64_t n = ~std::uint64_t{0};
+  if (p.parse(r.out).get(doc) || doc["coverage"]["benchmark_only"].get_uint64().get(n)) {
+    ADD_FAILURE() << "no coverage in: " << r.out << r.err;
+  }
+  return n;
+}
+
+// The sample ends (closed) while its benchmark is still being written; the
+// benchmark then writes layers no sample layer matches, and ends. The
+// sample run's outcome must count them, as compare on the two archived
+// copies does: a run_revised says so (the count used to stay the one taken
+// at run_end, from the benchmark as it was then).
+TEST_P(CopyTruth, BenchmarkOnlyCountFollowsTheBenchmarkRunToItsEnd) {
+  constexpr int layers = 4;
+  auto d = start();
+  auto bw = dump_writer::create(bench_);
+  ASSERT_TRUE(bw);
+  for (int i = 0; i < layers; ++i) {
+    ASSERT_TRUE(bw->write(spec_of("net/l" + std::to_string(i), 256, i), ramp(256, 1.0f)));
+  }
+  write_dump(sample_, layers, 1.01f);
+  const std::string sample_run = d->wait_event([&](const logged_event& e) {
+                                    return e.event == "run_end" && e.path == sample_;
+                                  }).run;
+  ASSERT_FALSE(sample_run.empty()) << read_file(d->events_path());
+  EXPECT_EQ(listed_copy(dir_.file("sock"), sample_run).benchmark_only, 0u);
+  // Three benchmark layers without a sample layer, then the benchmark ends.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(
+        bw->write(spec_of("net/extra" + std::to_string(i), 64, layers + i), ramp(64, 1.0f)));
+  }
+  ASSERT_TRUE(bw->close());
+  ASSERT_TRUE(settled()) << d->proc().stderr_text();
+  run_copy got;
+  EXPECT_TRUE(wait_until([&] {
+    got = listed_copy(dir_.file("sock"), sample_run);
+    return got.benchmark_only == 3;
+  })) << got.benchmark_only
+      << "\n"
+      << read_file(d->events_path());
+  const run_copy bench_run = listed_copy(dir_.file("sock"), got.benchmark_run);
+  ASSERT_FALSE(got.copy.empty());
+  ASSERT_FALSE(bench_run.copy.empty());
+  EXPECT_EQ(got.benchmark_only, offline_benchmark_only(got.copy, bench_run.copy));
+  EXPECT_TRUE(wait_until([&] {
+    for (const auto& e : d->events()) {
+      if (e.event == "run_revised" && e.run == sample_run) return true;
+    }
+    return false;
+  })) << read_file(d->events_path());
+  stop(*d);
+}
+
+INSTANTIATE_TEST_SUITE_P(Loops, CopyTruth, ::testing::Values("io_uring", "epoll"),
+                         [](const auto& p) { return std::string(p.param); });
+
+}  // namespace
+}  // namespace sigdump::testing
