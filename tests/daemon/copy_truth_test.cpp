@@ -1,7 +1,9 @@
 // A run's results are what `sigdump compare` gives on its archived copies
 // (issue 15), against a real sigdumpd under both event loops: the
 // benchmark-only count follows the benchmark run to its end (the count at
-// the sample's run_end saw the benchmark as it was then).
+// the sample's run_end saw the benchmark as it was then), and a copier
+// that lags behind the comparisons still leaves the copy holding what they
+// read.
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -99,6 +101,47 @@ TEST_P(CopyTruth, BenchmarkOnlyCountFollowsTheBenchmarkRunToItsEnd) {
     }
     return false;
   })) << read_file(d->events_path());
+  stop(*d);
+}
+
+// The copier lags (held by the test hook SIGDUMP_ARCHIVE_TEST_HOLD) while
+// the run is read and compared, and the file is started over before it
+// gets there: the workers that compared the layers filled the copy with
+// what they read, so the copy holds every layer the run compared, and
+// `sigdump compare` on it gives the run's layers (the copy used to be cut
+// short, or to hold the next write's bytes, which the copier found in the
+// file when it got there).
+TEST_P(CopyTruth, ACopierThatLagsLeavesTheCopyHoldingWhatTheRunCompared) {
+  constexpr int layers = 8;
+  const std::string hold = dir_.file("hold");
+  write_file(hold, "");
+  auto a = args();
+  auto d = std::make_unique<test_daemon>(
+      dir_, a, loop(), "state", std::vector<std::string>{"SIGDUMP_ARCHIVE_TEST_HOLD=" + hold});
+  ASSERT_TRUE(d->wait_ready()) << d->proc().stderr_text();
+  write_dump(bench_, layers, 1.0f);
+  write_dump(sample_, layers, 1.01f);
+  const std::string run = d->wait_event([&](const logged_event& e) {
+                             return e.event == "run_end" && e.path == sample_;
+                           }).run;
+  ASSERT_FALSE(run.empty()) << read_file(d->events_path());
+  ASSERT_EQ(last_layers(d->events(), run).size(), static_cast<std::size_t>(layers));
+  // The next run, shorter, before the copier got to the first.
+  write_dump(sample_, layers / 2, 1.5f);
+  ASSERT_TRUE(d->wait_event([&](const logged_event& e) {
+                 return e.event == "run_end" && e.path == sample_ && e.run != run;
+               }).run.size() > 0)
+      << read_file(d->events_path());
+  fs::remove(hold);
+  ASSERT_TRUE(settled()) << d->proc().stderr_text();
+  const run_copy got = listed_copy(dir_.file("sock"), run);
+  const run_copy bench_run = listed_copy(dir_.file("sock"), got.benchmark_run);
+  ASSERT_FALSE(got.copy.empty());
+  ASSERT_FALSE(bench_run.copy.empty());
+  const auto offline = offline_layers(got.copy, bench_run.copy);
+  EXPECT_EQ(offline.size(), static_cast<std::size_t>(layers));
+  expect_layers_match(d->events(), run, offline);
+  EXPECT_EQ(sigdump("runs").out.find("short"), std::string::npos) << sigdump("runs").out;
   stop(*d);
 }
 

@@ -15,6 +15,7 @@
 #include "core/file_runs.h"
 #include "core/pair_scheduler.h"
 #include "export/archive.h"
+#include "export/archive_copier.h"
 #include "sigdump/plan.h"
 
 namespace sigdump::daemon {
@@ -54,6 +55,13 @@ void pair_scheduler::copy_final(std::uint64_t run) {
     }
     count_from_copies(r, w);
   }
+}
+
+void pair_scheduler::fill_for(const tracked_file& tf, std::uint32_t rec, copy_fill& fill) const {
+  archive* a = stopped_ ? nullptr : state_.run_archive;
+  if (a == nullptr || !tf.file || rec >= tf.file->records().size()) return;
+  fill.ch = a->growing_copy(tf);
+  fill.to = tf.file->records()[rec].end_offset;
 }
 
 void pair_scheduler::count_from_copies(run_info& r, run_work& w) {

@@ -32,6 +32,8 @@ namespace sigdump::daemon {
 /* The last 4 KiB of a file's complete records and their hash, as its last
    look noted them ([from, to); to == 0: none noted). tail_of() and
    tail_holds() are in file_runs.h. */
+struct copy_fill;  // export/archive_copier.h
+
 struct tail_mark {
   std::uint64_t from = 0, to = 0, hash = 0;
 };
@@ -218,6 +220,9 @@ class pair_scheduler {
      worker, and revises r's outcome (run_revised) when that differs from
      the count its run_end announced. */
   void count_from_copies(run_info& r, run_work& w);
+  /* Record `rec` of tf, about to be compared: the copy of tf's run that the
+     worker fills up to its end (copy_fill; no copy: fill.ch stays null). */
+  void fill_for(const tracked_file& tf, std::uint32_t rec, copy_fill& fill) const;
   /* r's records still waiting for their benchmark layer will never get
      one: settled without a result, counted lost when `lost` (their file
      started over), else left pending. */
