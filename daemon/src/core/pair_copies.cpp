@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <charconv>
 #include <exception>
+#include <utility>
 
 #include "core/file_runs.h"
 #include "core/pair_scheduler.h"
@@ -65,8 +66,9 @@ void pair_scheduler::fill_for(const tracked_file& tf, std::uint32_t rec, copy_fi
 }
 
 void pair_scheduler::count_from_copies(run_info& r, run_work& w) {
-  if (!w.end_published || r.state != run_state::ended || r.pair.empty() || w.copies_counting ||
-      w.copies_benchmark_only) {
+  if (!w.end_published || r.state == run_state::live || r.pair.empty()) return;
+  if (w.copies_counting) {
+    w.copies_again = true;  // a copy became final again (its run went on, then ended)
     return;
   }
   archive* a = stopped_ ? nullptr : state_.run_archive;
@@ -100,11 +102,13 @@ void pair_scheduler::count_from_copies(run_info& r, run_work& w) {
       if (rit == state_.runs.end() || !rit->second || wit == work_.end()) return;
       run_work& rw = wit->second;
       rw.copies_counting = false;
-      if (!j->count) return;
-      rw.copies_benchmark_only = j->count;
-      rit->second->report.coverage.benchmark_only = *j->count;
-      // A count other than the one announced goes out as run_revised.
-      maybe_finish(*rit->second, rw);
+      if (j->count) {
+        rw.copies_benchmark_only = j->count;
+        rit->second->report.coverage.benchmark_only = *j->count;
+        // A count other than the one announced goes out as run_revised.
+        maybe_finish(*rit->second, rw);
+      }
+      if (std::exchange(rw.copies_again, false)) count_from_copies(*rit->second, rw);
     });
   });
 }

@@ -127,7 +127,12 @@ void pair_scheduler::note_announced(const run_info& r, run_work& w) {
 // since): announced by run_revised once nothing is computing and the
 // benchmark is done, with the new coverage and verdict.
 void pair_scheduler::maybe_revise(run_info& r, run_work& w) {
-  if (!w.end_published || r.pair.empty() || r.state != run_state::ended || w.in_flight > 0) return;
+  // A reset run only once its archived copies counted its benchmark-only
+  // layers (its file holds another run: nothing else is counted from it).
+  if (!w.end_published || r.pair.empty() || w.in_flight > 0) return;
+  if (r.state != run_state::ended && (r.state == run_state::live || !w.copies_benchmark_only)) {
+    return;
+  }
   if (!w.queue.empty() && benchmark_live(r)) return;
   refresh_summary(r, w, true);
   if (w.announced == outcome_of(r) && w.announced_bench == r.benchmark_run) return;

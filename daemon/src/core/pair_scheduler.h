@@ -189,6 +189,7 @@ class pair_scheduler {
     // (pair_copies.cpp).
     std::optional<std::uint64_t> copies_benchmark_only;
     bool copies_counting = false;
+    bool copies_again = false;  // a copy became final again while it was counted
   };
   struct job;
 

@@ -6,9 +6,11 @@
 // records); when the run ends, also the trailer after its last record
 // (checked to be one), then the copy is fdatasync'ed on a thread of its own, so
 // a sync never holds up the next copy: a copy that lags is one a truncation
-// can cut short (a short copy is marked so). DIR/archive.json (temp + fsync + rename)
-// lists the copies so they are found again after a restart; DIR/.lock keeps one daemon per folder.
-// Loop thread only, except where said.
+// can cut short (a short copy is marked so). A metric worker that compared
+// a record the copier has not reached yet copies up to it itself
+// (copy_fill, archive_copier.h), so the copy holds what was compared. DIR/archive.json (temp +
+// fsync + rename) lists the copies so they are found again after a restart; DIR/.lock keeps one
+// daemon per folder. Loop thread only, except where said.
 #pragma once
 
 #include <atomic>
