@@ -15,7 +15,10 @@
 namespace sigdump::testing {
 namespace {
 
-using CopyTruth = PairDaemonTest;
+class CopyTruth : public PairDaemonTest {
+ protected:
+  void benchmark_only_follows(bool sample_started_over);
+};
 
 // Run `run` as `runs` lists it: its coverage's benchmark-only count and its
 // copy's path ("" when not listed or without a copy).
@@ -62,8 +65,10 @@ std::uint64_t offline_benchmark_only(const std::string& sample, const std::strin
 // benchmark then writes layers no sample layer matches, and ends. The
 // sample run's outcome must count them, as compare on the two archived
 // copies does: a run_revised says so (the count used to stay the one taken
-// at run_end, from the benchmark as it was then).
-TEST_P(CopyTruth, BenchmarkOnlyCountFollowsTheBenchmarkRunToItsEnd) {
+// at run_end, from the benchmark as it was then). With sample_started_over,
+// the sample is written again before that (its run is reset after its
+// run_end), which must not keep its count from being revised.
+void CopyTruth::benchmark_only_follows(bool sample_started_over) {
   constexpr int layers = 4;
   auto d = start();
   auto bw = dump_writer::create(bench_);
@@ -77,6 +82,13 @@ TEST_P(CopyTruth, BenchmarkOnlyCountFollowsTheBenchmarkRunToItsEnd) {
                                   }).run;
   ASSERT_FALSE(sample_run.empty()) << read_file(d->events_path());
   EXPECT_EQ(listed_copy(dir_.file("sock"), sample_run).benchmark_only, 0u);
+  if (sample_started_over) {
+    write_dump(sample_, layers, 1.5f);  // O_TRUNC
+    ASSERT_FALSE(d->wait_event([&](const logged_event& e) {
+                    return e.event == "run_end" && e.path == sample_ && e.run != sample_run;
+                  }).run.empty())
+        << read_file(d->events_path());
+  }
   // Three benchmark layers without a sample layer, then the benchmark ends.
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(
@@ -102,6 +114,14 @@ TEST_P(CopyTruth, BenchmarkOnlyCountFollowsTheBenchmarkRunToItsEnd) {
     return false;
   })) << read_file(d->events_path());
   stop(*d);
+}
+
+TEST_P(CopyTruth, BenchmarkOnlyCountFollowsTheBenchmarkRunToItsEnd) {
+  benchmark_only_follows(false);
+}
+
+TEST_P(CopyTruth, BenchmarkOnlyCountOfARunResetAfterItsEndFollowsTheBenchmarkRun) {
+  benchmark_only_follows(true);
 }
 
 // The copier lags (held by the test hook SIGDUMP_ARCHIVE_TEST_HOLD) while
