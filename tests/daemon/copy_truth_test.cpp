@@ -20,34 +20,6 @@ class CopyTruth : public PairDaemonTest {
   void benchmark_only_follows(bool sample_started_over);
 };
 
-// Run `run` as `runs` lists it: its coverage's benchmark-only count and its
-// copy's path ("" when not listed or without a copy).
-struct run_copy {
-  std::uint64_t benchmark_only = ~std::uint64_t{0};
-  std::string copy, benchmark_run;
-};
-
-run_copy listed_copy(const std::string& socket, const std::string& run) {
-  run_copy out;
-  raw_client c(socket);
-  if (!c.connected()) return out;
-  const auto m = c.call("runs");
-  simdjson::dom::parser p;
-  simdjson::dom::element doc;
-  simdjson::dom::array runs;
-  if (p.parse(m.result).get(doc) || doc["runs"].get_array().get(runs)) return out;
-  for (simdjson::dom::element r : runs) {
-    std::string_view id, path, bench;
-    if (r["run"].get_string().get(id) || id != run) continue;
-    if (r["coverage"]["benchmark_only"].get_uint64().get(out.benchmark_only)) {
-      out.benchmark_only = ~std::uint64_t{0};
-    }
-    if (!r["archive"]["path"].get_string().get(path)) out.copy = std::string(path);
-    if (!r["benchmark_run"].get_string().get(bench)) out.benchmark_run = std::string(bench);
-  }
-  return out;
-}
-
 // `sigdump compare --json SAMPLE BENCH`'s benchmark-only count.
 std::uint64_t offline_benchmark_only(const std::string& sample, const std::string& bench) {
   auto r = run({bin_path("sigdump"), "compare", "--json", sample, bench});
@@ -81,7 +53,7 @@ void CopyTruth::benchmark_only_follows(bool sample_started_over) {
                                     return e.event == "run_end" && e.path == sample_;
                                   }).run;
   ASSERT_FALSE(sample_run.empty()) << read_file(d->events_path());
-  EXPECT_EQ(listed_copy(dir_.file("sock"), sample_run).benchmark_only, 0u);
+  EXPECT_EQ(list_runs(dir_.file("sock"))[sample_run].benchmark_only, 0u);
   if (sample_started_over) {
     write_dump(sample_, layers, 1.5f);  // O_TRUNC
     ASSERT_FALSE(d->wait_event([&](const logged_event& e) {
@@ -96,14 +68,14 @@ void CopyTruth::benchmark_only_follows(bool sample_started_over) {
   }
   ASSERT_TRUE(bw->close());
   ASSERT_TRUE(settled()) << d->proc().stderr_text();
-  run_copy got;
+  listed_run got;
   EXPECT_TRUE(wait_until([&] {
-    got = listed_copy(dir_.file("sock"), sample_run);
+    got = list_runs(dir_.file("sock"))[sample_run];
     return got.benchmark_only == 3;
   })) << got.benchmark_only
       << "\n"
       << read_file(d->events_path());
-  const run_copy bench_run = listed_copy(dir_.file("sock"), got.benchmark_run);
+  const listed_run bench_run = list_runs(dir_.file("sock"))[got.benchmark_run];
   ASSERT_FALSE(got.copy.empty());
   ASSERT_FALSE(bench_run.copy.empty());
   EXPECT_EQ(got.benchmark_only, offline_benchmark_only(got.copy, bench_run.copy));
@@ -154,8 +126,8 @@ TEST_P(CopyTruth, ACopierThatLagsLeavesTheCopyHoldingWhatTheRunCompared) {
       << read_file(d->events_path());
   fs::remove(hold);
   ASSERT_TRUE(settled()) << d->proc().stderr_text();
-  const run_copy got = listed_copy(dir_.file("sock"), run);
-  const run_copy bench_run = listed_copy(dir_.file("sock"), got.benchmark_run);
+  const listed_run got = list_runs(dir_.file("sock"))[run];
+  const listed_run bench_run = list_runs(dir_.file("sock"))[got.benchmark_run];
   ASSERT_FALSE(got.copy.empty());
   ASSERT_FALSE(bench_run.copy.empty());
   const auto offline = offline_layers(got.copy, bench_run.copy);
