@@ -77,6 +77,13 @@ class Archive : public ::testing::Test {
     r.file = tf;
     return tf;
   }
+  // The start most tests share: a dump of 4 records at sigma_, the archive,
+  // and run r1 on the dump (parsed whole).
+  std::shared_ptr<tracked_file> start_run(std::unique_ptr<archive>& a, run_info& r1) {
+    write_dump(sigma_, 4, 2000, 1.0f);
+    a = open_archive();
+    return a ? track(sigma_, r1, 1) : nullptr;
+  }
   void refresh(tracked_file& tf) {
     ASSERT_TRUE(tf.file->refresh());
     tf.bytes = size_of(tf.path);
@@ -93,6 +100,7 @@ class Archive : public ::testing::Test {
   }
 
   temp_dir dir_;
+  const std::string sigma_ = dir_.file("sigma_outtensor_dump.bin");
   std::unique_ptr<event_loop> loop_;
   daemon_state state_{1, ::getpid()};
 };
@@ -143,13 +151,12 @@ TEST_F(Archive, CopiesOnlyVerifiedBytesAndEqualsTheSource) {
 }
 
 TEST_F(Archive, TruncatedRunKeepsItsCopyAndRestartFindsIt) {
-  const std::string src = dir_.file("sigma_outtensor_dump.bin");
-  write_dump(src, 4, 2000, 1.0f);
-  const std::string first = read_file(src);
-  auto a = open_archive();
-  ASSERT_TRUE(a);
+  const std::string& src = sigma_;
+  std::unique_ptr<archive> a;
   run_info r1;
-  auto tf = track(src, r1, 1);
+  auto tf = start_run(a, r1);
+  ASSERT_TRUE(a && tf);
+  const std::string first = read_file(src);
   ASSERT_TRUE(copy_run(*a, r1, *tf));
 
   // The simulator starts over in the same file (same inode).
@@ -185,13 +192,12 @@ TEST_F(Archive, TruncatedRunKeepsItsCopyAndRestartFindsIt) {
 // restart), so nobody takes it for the whole run (issue 15: the soak found
 // closed runs whose layers their copy did not hold).
 TEST_F(Archive, CopyCutBeforeItReachedWhatTheRunReadIsMarkedShort) {
-  const std::string src = dir_.file("sigma_outtensor_dump.bin");
-  write_dump(src, 4, 2000, 1.0f);
-  const std::uint64_t verified = size_of(src);
-  auto a = open_archive();
-  ASSERT_TRUE(a);
+  const std::string& src = sigma_;
+  std::unique_ptr<archive> a;
   run_info r1;
-  auto tf = track(src, r1, 1);  // parsed whole: the run read every record
+  auto tf = start_run(a, r1);  // parsed whole: the run read every record
+  ASSERT_TRUE(a && tf);
+  const std::uint64_t verified = size_of(src);
   a->run_started(r1, *tf);
   ASSERT_EQ(::truncate(src.c_str(), 0), 0);  // the simulator starts over at once
   a->grew(r1, *tf);
@@ -214,12 +220,10 @@ TEST_F(Archive, CopyCutBeforeItReachedWhatTheRunReadIsMarkedShort) {
 
 // A copy that reached everything its run read is not short.
 TEST_F(Archive, WholeCopyIsNotShort) {
-  const std::string src = dir_.file("sigma_outtensor_dump.bin");
-  write_dump(src, 4, 2000, 1.0f);
-  auto a = open_archive();
-  ASSERT_TRUE(a);
+  std::unique_ptr<archive> a;
   run_info r1;
-  auto tf = track(src, r1, 1);
+  auto tf = start_run(a, r1);
+  ASSERT_TRUE(a && tf);
   ASSERT_TRUE(copy_run(*a, r1, *tf));
   r1.state = run_state::ended;
   r1.end_reason = "closed";

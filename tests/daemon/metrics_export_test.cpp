@@ -127,7 +127,8 @@ TEST(MetricsExport, RendersRunsWithNaNAndEscapedLabels) {
   st.runs[1]->report.coverage.sample_only_layers = {{3, "a"}, {4, "b"}};
   st.runs[1]->report.coverage.benchmark_only = 1;
   count_coverage(st.runs[1]->report);
-  st.runs[2]->report.coverage.sample_layers = 6;
+  st.runs[2]->report.coverage.sample_layers = 7;
+  st.runs[2]->report.coverage.lost = 1;
   count_coverage(st.runs[2]->report);
   metrics_inputs in;
   in.now = 1764183100.5;
@@ -174,6 +175,8 @@ TEST(MetricsExport, RendersRunsWithNaNAndEscapedLabels) {
   EXPECT_EQ(s["sigdump_run_sample_only_layers" + r1], "2");
   EXPECT_EQ(s["sigdump_run_benchmark_only_layers" + r1], "1");
   EXPECT_EQ(s["sigdump_run_pending_layers" + r2], "2");
+  EXPECT_EQ(s["sigdump_run_lost_layers" + r2], "1");
+  EXPECT_EQ(s["sigdump_run_lost_layers" + r1], "0");
   EXPECT_EQ(s["sigdump_run_not_comparable_layers" + r2], "1");
   EXPECT_EQ(s["sigdump_run_verdict{" + lp + ",run=\"r1\",verdict=\"fail\"}"], "1");
   EXPECT_EQ(s["sigdump_run_verdict{" + lp + ",run=\"r1\",verdict=\"pass\"}"], "0");

@@ -24,16 +24,6 @@ namespace {
 
 using MovedSample = PairDaemonTest;
 
-// Each index of run `run` as last published.
-std::map<std::int64_t, std::string> last_layers(const std::vector<logged_event>& evs,
-                                                const std::string& run) {
-  std::map<std::int64_t, std::string> out;
-  for (const auto& e : evs) {
-    if (e.event == "layer" && e.run == run) out[e.index] = e.layer;
-  }
-  return out;
-}
-
 TEST_P(MovedSample, LayersReadAfterTheSampleStartedOverStayOutOfItsOldRun) {
   constexpr int layers = 8;
   auto d = start();
@@ -63,11 +53,7 @@ TEST_P(MovedSample, LayersReadAfterTheSampleStartedOverStayOutOfItsOldRun) {
   EXPECT_EQ(live, offline_layers(sample_, bench_));
   // The old run: what it has (its bytes were gone before the benchmark
   // came) is the old content's comparison.
-  const auto offline_old = offline_layers(old_copy, bench_);
-  for (const auto& [i, layer] : last_layers(d->events(), old_run)) {
-    ASSERT_LT(i, static_cast<std::int64_t>(offline_old.size()));
-    EXPECT_EQ(layer, offline_old[static_cast<std::size_t>(i)]) << old_run << " layer " << i;
-  }
+  expect_layers_match(d->events(), old_run, offline_layers(old_copy, bench_));
   stop(*d);
 }
 
@@ -179,11 +165,7 @@ TEST_P(MovedSample, LayersReadAfterTheirFileStartedOverAreComparedFromTheCopy) {
            last_layers(d->events(), old_run).size() == compared;
   })) << read_file(d->events_path());
   EXPECT_GT(compared, 0u) << read_file(d->events_path());
-  const auto offline_old = offline_layers(old_copy, bench_);
-  for (const auto& [i, layer] : last_layers(d->events(), old_run)) {
-    ASSERT_LT(i, static_cast<std::int64_t>(offline_old.size()));
-    EXPECT_EQ(layer, offline_old[static_cast<std::size_t>(i)]) << old_run << " layer " << i;
-  }
+  expect_layers_match(d->events(), old_run, offline_layers(old_copy, bench_));
   stop(*d);
 }
 

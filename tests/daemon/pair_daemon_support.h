@@ -24,6 +24,8 @@ namespace fs = std::filesystem;
 struct listed_run {
   std::string state, end_reason;
   std::uint64_t records = 0, layers = 0;
+  std::uint64_t benchmark_only = 0;  // its coverage's
+  std::string benchmark_run, copy;   // copy: its archived copy's path ("": none)
 };
 
 inline std::map<std::string, listed_run> list_runs(const std::string& socket) {
@@ -36,13 +38,16 @@ inline std::map<std::string, listed_run> list_runs(const std::string& socket) {
   simdjson::dom::array list;
   if (p.parse(m.result).get(doc) || doc["runs"].get_array().get(list)) return out;
   for (simdjson::dom::element r : list) {
-    std::string_view id, state, end;
+    std::string_view id, state, end, bench, copy;
     listed_run l;
     if (r["run"].get_string().get(id)) continue;
     if (!r["state"].get_string().get(state)) l.state = std::string(state);
     if (!r["end_reason"].get_string().get(end)) l.end_reason = std::string(end);
     if (r["records"].get_uint64().get(l.records)) l.records = 0;
     if (r["layers"].get_uint64().get(l.layers)) l.layers = 0;
+    if (r["coverage"]["benchmark_only"].get_uint64().get(l.benchmark_only)) l.benchmark_only = 0;
+    if (!r["benchmark_run"].get_string().get(bench)) l.benchmark_run = std::string(bench);
+    if (!r["archive"]["path"].get_string().get(copy)) l.copy = std::string(copy);
     out[std::string(id)] = l;
   }
   return out;
@@ -62,6 +67,26 @@ inline std::size_t count_events(const std::vector<logged_event>& evs, const std:
   std::size_t n = 0;
   for (const auto& e : evs) n += e.event == kind ? 1 : 0;
   return n;
+}
+
+// Each index of run `run` as last published.
+inline std::map<std::int64_t, std::string> last_layers(const std::vector<logged_event>& evs,
+                                                       const std::string& run) {
+  std::map<std::int64_t, std::string> out;
+  for (const auto& e : evs) {
+    if (e.event == "layer" && e.run == run) out[e.index] = e.layer;
+  }
+  return out;
+}
+
+// Every layer `run` published is the one `sigdump compare` gives (offline,
+// by index) on the bytes it had.
+inline void expect_layers_match(const std::vector<logged_event>& evs, const std::string& run,
+                                const std::vector<std::string>& offline) {
+  for (const auto& [i, layer] : last_layers(evs, run)) {
+    ASSERT_LT(i, static_cast<std::int64_t>(offline.size())) << run;
+    EXPECT_EQ(layer, offline[static_cast<std::size_t>(i)]) << run << " layer " << i;
+  }
 }
 
 class PairDaemonTest : public ::testing::TestWithParam<std::string> {

@@ -3,14 +3,21 @@
 // over, replaced) is compared again from the run's archived copy, against
 // the archived copy of the benchmark run it was matched in, once the
 // sample's copy can no longer grow. The copies are the run's evidence: what
-// `sigdump compare` on them gives. A record a copy lacks is lost. Loop
-// thread only.
+// `sigdump compare` on them gives. A record a copy lacks is lost. And once
+// an ended run's copy and its benchmark run's are final, its benchmark-only
+// count is taken from them, as `sigdump compare` on the copies counts it
+// (the count at run_end saw the benchmark as it was then). Loop thread
+// only.
 #include <algorithm>
 #include <charconv>
+#include <exception>
+#include <utility>
 
 #include "core/file_runs.h"
 #include "core/pair_scheduler.h"
 #include "export/archive.h"
+#include "export/archive_copier.h"
+#include "sigdump/plan.h"
 
 namespace sigdump::daemon {
 
@@ -39,14 +46,71 @@ void pair_scheduler::copy_final(std::uint64_t run) {
   // their benchmark run.
   const std::string id = "r" + std::to_string(run);
   for (auto& [n, w] : work_) {
-    if (w.copy_waiting == 0) continue;
     auto rit = state_.runs.find(n);
     if (rit == state_.runs.end() || !rit->second) continue;
     run_info& r = *rit->second;
     if (n != run && r.benchmark_run != id) continue;
-    compare_from_copy(r, w);
-    publish_ready(r, w);
+    if (w.copy_waiting > 0) {
+      compare_from_copy(r, w);
+      publish_ready(r, w);
+    }
+    count_from_copies(r, w);
   }
+}
+
+void pair_scheduler::fill_for(const tracked_file& tf, std::uint32_t rec, copy_fill& fill) const {
+  archive* a = stopped_ ? nullptr : state_.run_archive;
+  if (a == nullptr || !tf.file || rec >= tf.file->records().size()) return;
+  fill.ch = a->growing_copy(tf);
+  fill.to = tf.file->records()[rec].end_offset;
+}
+
+void pair_scheduler::count_from_copies(run_info& r, run_work& w) {
+  if (!w.end_published || r.state == run_state::live || r.pair.empty()) return;
+  if (w.copies_counting) {
+    w.copies_again = true;  // a copy became final again (its run went on, then ended)
+    return;
+  }
+  archive* a = stopped_ ? nullptr : state_.run_archive;
+  const std::uint64_t b = run_number(r.benchmark_run);
+  if (a == nullptr || b == 0 || !a->copy_final(r.number) || !a->copy_final(b)) return;
+  auto sample = open_copy(*a, r.number);
+  auto bench = sample ? open_copy(*a, b) : nullptr;
+  if (!bench) return;
+  w.copies_counting = true;
+  struct count_job {
+    file_lease sample, bench;
+    compare_options options;
+    std::optional<std::uint64_t> count;
+  };
+  auto j = std::make_shared<count_job>();
+  j->sample = file_lease(std::move(sample));
+  j->bench = file_lease(std::move(bench));
+  j->options = state_.compare_for(r.pair);
+  // plan_layers matches every record of both copies: off the loop.
+  pool_.submit([this, j, loop = &loop_, alive = alive_, run = r.number] {
+    try {
+      j->count = plan_layers(*j->sample.get(), *j->bench.get(), j->options).benchmark_only;
+    } catch (const std::exception&) {
+      // Out of memory: the count announced at run_end stays.
+    }
+    loop->post([this, j, alive, run] {
+      if (!*alive) return;
+      release(j->sample, j->bench);
+      auto rit = state_.runs.find(run);
+      auto wit = work_.find(run);
+      if (rit == state_.runs.end() || !rit->second || wit == work_.end()) return;
+      run_work& rw = wit->second;
+      rw.copies_counting = false;
+      if (j->count) {
+        rw.copies_benchmark_only = j->count;
+        rit->second->report.coverage.benchmark_only = *j->count;
+        // A count other than the one announced goes out as run_revised.
+        maybe_finish(*rit->second, rw);
+      }
+      if (std::exchange(rw.copies_again, false)) count_from_copies(*rit->second, rw);
+    });
+  });
 }
 
 void pair_scheduler::compare_from_copy(run_info& r, run_work& w) {

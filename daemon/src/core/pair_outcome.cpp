@@ -54,6 +54,8 @@ void pair_scheduler::maybe_finish(run_info& r, run_work& w) {
   if (!w.queue.empty() && w.end_state == run_state::ended && benchmark_live(r)) return;
   if (w.end_state == run_state::ended && !benchmark_only_ready(r, w)) return;
   finish_end(r, w);
+  // Both copies may be final already (the benchmark run ended before).
+  count_from_copies(r, w);
 }
 
 void pair_scheduler::finish_end(run_info& r, run_work& w) {
@@ -88,7 +90,11 @@ void pair_scheduler::end_event(run_info& r, run_work& w, daemon_event& e) {
   coverage& c = r.report.coverage;
   // Benchmark layers no sample layer matched: counted once both files are
   // at hand, on a worker (benchmark_only_ready) unless the run ends at once.
-  if (const tracked_file* b = counted_benchmark(r)) {
+  if (w.copies_benchmark_only) {
+    // Counted in the archived copies (count_from_copies): what `sigdump
+    // compare` on them gives, whatever the files hold now.
+    c.benchmark_only = *w.copies_benchmark_only;
+  } else if (const tracked_file* b = counted_benchmark(r)) {
     if (w.benchmark_only && w.benchmark_only_of == b &&
         w.benchmark_only_records == record_counts(*r.file, *b)) {
       c.benchmark_only = *w.benchmark_only;
@@ -105,9 +111,10 @@ void pair_scheduler::end_event(run_info& r, run_work& w, daemon_event& e) {
   note_announced(r, w);
 }
 
-std::array<std::uint64_t, 5> pair_scheduler::outcome_of(const run_info& r) {
+std::array<std::uint64_t, 6> pair_scheduler::outcome_of(const run_info& r) {
   const coverage& c = r.report.coverage;
-  return {c.compared, c.not_comparable, c.sample_only, c.pending, r.suspect_count()};
+  return {c.compared, c.not_comparable,  c.sample_only,
+          c.pending,  r.suspect_count(), c.benchmark_only};
 }
 
 void pair_scheduler::note_announced(const run_info& r, run_work& w) {
@@ -120,7 +127,12 @@ void pair_scheduler::note_announced(const run_info& r, run_work& w) {
 // since): announced by run_revised once nothing is computing and the
 // benchmark is done, with the new coverage and verdict.
 void pair_scheduler::maybe_revise(run_info& r, run_work& w) {
-  if (!w.end_published || r.pair.empty() || r.state != run_state::ended || w.in_flight > 0) return;
+  // A reset run only once its archived copies counted its benchmark-only
+  // layers (its file holds another run: nothing else is counted from it).
+  if (!w.end_published || r.pair.empty() || w.in_flight > 0) return;
+  if (r.state != run_state::ended && (r.state == run_state::live || !w.copies_benchmark_only)) {
+    return;
+  }
   if (!w.queue.empty() && benchmark_live(r)) return;
   refresh_summary(r, w, true);
   if (w.announced == outcome_of(r) && w.announced_bench == r.benchmark_run) return;
@@ -154,7 +166,7 @@ const tracked_file* pair_scheduler::counted_benchmark(const run_info& r) const {
 // record of both files: milliseconds the loop does not wait for.
 bool pair_scheduler::benchmark_only_ready(run_info& r, run_work& w) {
   const tracked_file* b = counted_benchmark(r);
-  if (b == nullptr) return true;
+  if (b == nullptr || w.copies_benchmark_only) return true;
   const auto counts = record_counts(*r.file, *b);
   // Counted (or tried: a failed count is taken again on the loop).
   if (w.benchmark_only_of == b && w.benchmark_only_records == counts) return true;

@@ -14,6 +14,7 @@
 
 #include "core/file_runs.h"
 #include "core/record_marks.h"
+#include "export/archive_copier.h"
 #include "state/run_outcome.h"
 
 namespace sigdump::daemon {
@@ -35,6 +36,7 @@ struct pair_scheduler::job {
   file_lease sample, bench;
   tail_mark sample_tail, bench_tail;       // each side's tail when the job was handed out
   record_check sample_check, bench_check;  // and the marks of the records it reads
+  copy_fill sample_fill, bench_fill;       // each side's copy, filled up to what was read
   bool sample_moved = false;               // and a side no longer held it after the comparison
   bool bench_moved = false;
   bool from_copy = false;  // read from archived copies (compare_from_copy)
@@ -272,6 +274,8 @@ void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
   j->bench_tail = tail_of(*bench);
   j->sample_check = check_of(*sample, sample_record);
   j->bench_check = check_of(*bench, bench_record);
+  if (!from_copy) fill_for(*sample, sample_record, j->sample_fill);
+  if (!from_copy) fill_for(*bench, bench_record, j->bench_fill);
   j->sample = file_lease(std::move(sample));
   j->bench = file_lease(std::move(bench));
   ++w.in_flight;
@@ -308,6 +312,10 @@ void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
                                std::string("comparison failed: ") + e.what());
     }
     j->result.rule = j->rule;
+    // The copier may lag: the copies get what was compared before the
+    // marks below vouch for it (and lose it again when they do not).
+    j->sample_fill.fill();
+    j->bench_fill.fill();
     // Read after the sample started over (truncated and written again,
     // rewritten, or being written again in place: the record or the
     // file's first record holds other bytes): the bytes compared may be
@@ -316,6 +324,8 @@ void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
                       !still_holds(*j->sample.get(), j->sample_check);
     j->bench_moved = !tail_holds(*j->bench.get(), j->bench_tail) ||
                      !still_holds(*j->bench.get(), j->bench_check);
+    if (j->sample_moved) j->sample_fill.undo();
+    if (j->bench_moved) j->bench_fill.undo();
     loop->post([this, j, alive] {
       if (*alive) on_result(j);
     });

@@ -32,6 +32,8 @@ namespace sigdump::daemon {
 /* The last 4 KiB of a file's complete records and their hash, as its last
    look noted them ([from, to); to == 0: none noted). tail_of() and
    tail_holds() are in file_runs.h. */
+struct copy_fill;  // export/archive_copier.h
+
 struct tail_mark {
   std::uint64_t from = 0, to = 0, hash = 0;
 };
@@ -141,8 +143,9 @@ class pair_scheduler {
     bool end_published = false;  // run_end went out; later layers reopen the log
     bool late_layers = false;    // layers were published after run_end
     // The outcome its last run_end / run_revised announced: compared, not
-    // comparable, sample-only, pending, suspect; and the verdict.
-    std::array<std::uint64_t, 5> announced{};
+    // comparable, sample-only, pending, suspect, benchmark-only; and the
+    // verdict.
+    std::array<std::uint64_t, 6> announced{};
     std::string announced_verdict;
     std::string announced_bench;  // and the benchmark run it named
     // A layer was handed out against r.benchmark_run: another benchmark run
@@ -180,6 +183,13 @@ class pair_scheduler {
     const tracked_file* benchmark_only_of = nullptr;
     std::array<std::uint64_t, 3> benchmark_only_records{};
     bool planning = false;
+    // The benchmark-only count of the run's archived copy against its
+    // benchmark run's, once both are final (what `sigdump compare` on the
+    // copies counts): it replaces the count taken from the files at run_end
+    // (pair_copies.cpp).
+    std::optional<std::uint64_t> copies_benchmark_only;
+    bool copies_counting = false;
+    bool copies_again = false;  // a copy became final again while it was counted
   };
   struct job;
 
@@ -206,6 +216,14 @@ class pair_scheduler {
      and its benchmark run's once r's copy is final; lost when a copy is
      missing or lacks them. */
   void compare_from_copy(run_info& r, run_work& w);
+  /* Once r ended and its copy and its benchmark run's are final: counts
+     the benchmark layers no sample layer matched in the copies, on a
+     worker, and revises r's outcome (run_revised) when that differs from
+     the count its run_end announced. */
+  void count_from_copies(run_info& r, run_work& w);
+  /* Record `rec` of tf, about to be compared: the copy of tf's run that the
+     worker fills up to its end (copy_fill; no copy: fill.ch stays null). */
+  void fill_for(const tracked_file& tf, std::uint32_t rec, copy_fill& fill) const;
   /* r's records still waiting for their benchmark layer will never get
      one: settled without a result, counted lost when `lost` (their file
      started over), else left pending. */
@@ -220,8 +238,9 @@ class pair_scheduler {
   void maybe_revise(run_info& r, run_work& w);
   void end_event(run_info& r, run_work& w, daemon_event& e);
   /* What run_end and run_revised tell of r's results, to see whether they
-     changed: compared, not comparable, sample-only, pending, suspect. */
-  static std::array<std::uint64_t, 5> outcome_of(const run_info& r);
+     changed: compared, not comparable, sample-only, pending, suspect,
+     benchmark-only. */
+  static std::array<std::uint64_t, 6> outcome_of(const run_info& r);
   /* Notes r's results as the ones announced (w.announced, its verdict). */
   static void note_announced(const run_info& r, run_work& w);
   bool benchmark_live(const run_info& r);

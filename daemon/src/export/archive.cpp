@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "export/archive_copier.h"
@@ -55,6 +56,13 @@ result<std::unique_ptr<archive>> archive::open(const archive_config& config, eve
   }
   std::unique_ptr<archive> a(new archive(dir, config.max_bytes, loop, state, std::move(lock)));
   a->load_index();
+  // A test hook (docs/protocol.md, "Test hooks"): said in the log, so a
+  // stray variable in a service's environment shows.
+  if (const char* h = std::getenv("SIGDUMP_ARCHIVE_TEST_HOLD"); h != nullptr && h[0] == '/') {
+    a->test_hold_ = h;
+    log(log_level::notice,
+        std::string("SIGDUMP_ARCHIVE_TEST_HOLD in effect: no copy starts while ") + h + " exists");
+  }
   state.run_archive = a.get();
   a->evict();
   return a;
@@ -81,9 +89,7 @@ void archive::stop() {
   // far each copy got.
   for (auto& [n, e] : entries_) {
     if (e.io) {
-      const std::uint64_t got = e.io->copied.load(std::memory_order_acquire);
-      if (got > e.info.bytes) total_ += got - e.info.bytes;
-      e.info.bytes = got;
+      take_copied(e);
       // A final job that synced before its outcome reached the loop.
       if (e.info.busy && !e.info.live && e.io->synced.load(std::memory_order_acquire)) {
         e.info.synced = true;
@@ -126,8 +132,9 @@ void archive::run_started(const run_info& r, const tracked_file& tf) {
     e.info.live = false;
     if (e.io) e.io->cancel.store(true, std::memory_order_release);
     if (!e.info.busy) {
+      if (e.io) take_copied(e);
       e.io.reset();
-      if (e.info.bytes < e.target) e.info.short_copy = true;
+      if (e.info.bytes < e.records_end) e.info.short_copy = true;
       now_final(n);
     }
   }
@@ -184,7 +191,7 @@ void archive::grew(const run_info& r, const tracked_file& tf) {
     }
   }
   if (e.done) return;
-  e.target = std::max(e.target, tf.parsed);
+  raise_target(e, tf);
   if (e.io) e.io->target.store(e.target, std::memory_order_release);
   if (!e.io) {
     // Closed after it looked finished; the same inode went on growing.
@@ -221,7 +228,7 @@ void archive::run_ended(const run_info& r) {
     const tracked_file* tf = r.file.get();
     const auto map = tf != nullptr && tf->file ? tf->file->current_mapping() : nullptr;
     if (map && tf->holds_run(r.number) && map->identity() == e.source_id) {
-      e.target = std::max(e.target, tf->parsed);
+      raise_target(e, *tf);
       e.tail_ok = !tf->file->pending().has_value();
     } else {
       e.tail_ok = true;  // only the bytes after the target can tell (copy_tail)
@@ -292,6 +299,7 @@ void archive::schedule(std::uint64_t number, entry& e) {
   event_loop* loop = &loop_;
   auto alive = alive_;
   copier_.submit([this, ch, from, number, loop, alive] {
+    test_hold(test_hold_, *ch);
     outcome o = copy_to_target(*ch, from);
     loop->post([this, o, number, alive] {
       if (*alive) on_outcome(number, o);
@@ -316,6 +324,7 @@ void archive::schedule_final(std::uint64_t number, entry& e) {
   auto alive = alive_;
   worker_pool* syncer = &syncer_;
   copier_.submit([this, ch, from, to, tail, number, loop, alive, syncer] {
+    test_hold(test_hold_, *ch);
     outcome copied = finish_copy(*ch, from, to, tail);
     // The sync waits on the disk; the copier goes on with other runs'
     // copies meanwhile (a copy that lags is one a truncation cuts short).
@@ -340,7 +349,7 @@ void archive::on_outcome(std::uint64_t number, const outcome& o) {
   e.info.bytes = o.reached;
   e.info.verified = std::max(e.info.verified, e.target);
   // Cut below what its run read: the records past it are gone from the file.
-  if (!o.error && (o.shrank || o.final) && e.info.bytes < e.target) e.info.short_copy = true;
+  if (!o.error && (o.shrank || o.final) && e.info.bytes < e.records_end) e.info.short_copy = true;
   const std::string id = "r" + std::to_string(number);
   if (o.error != 0) {
     const bool full = o.error == ENOSPC || o.error == EDQUOT || o.error == EFBIG;
@@ -371,6 +380,18 @@ void archive::on_outcome(std::uint64_t number, const outcome& o) {
     now_final(number);
   }
   evict();
+}
+
+void archive::take_copied(entry& e) {
+  const std::uint64_t got = e.io->copied.load(std::memory_order_acquire);
+  total_ = total_ - e.info.bytes + got;
+  e.info.bytes = got;
+}
+
+void archive::raise_target(entry& e, const tracked_file& tf) {
+  e.target = std::max(e.target, tf.parsed);
+  const auto& recs = tf.file->records();
+  if (!recs.empty()) e.records_end = std::max(e.records_end, recs.back().end_offset);
 }
 
 std::uint64_t archive::primary(std::uint64_t number) const {
@@ -407,6 +428,16 @@ result<std::shared_ptr<tracked_file>> archive::open_copy(std::uint64_t number, b
     e.reader_size = size;
   }
   return tf;
+}
+
+std::shared_ptr<copy_channel> archive::growing_copy(const tracked_file& tf) const {
+  if (stopped_ || !tf.file || tf.run == 0) return nullptr;
+  auto it = entries_.find(primary(tf.run));
+  if (it == entries_.end()) return nullptr;
+  const entry& e = it->second;
+  const auto map = tf.file->current_mapping();
+  if (e.done || e.info.failed || !e.io || !map || !(map->identity() == e.source_id)) return nullptr;
+  return e.io;
 }
 
 bool archive::copy_final(std::uint64_t number) const {

@@ -6,9 +6,11 @@
 // records); when the run ends, also the trailer after its last record
 // (checked to be one), then the copy is fdatasync'ed on a thread of its own, so
 // a sync never holds up the next copy: a copy that lags is one a truncation
-// can cut short (a short copy is marked so). DIR/archive.json (temp + fsync + rename)
-// lists the copies so they are found again after a restart; DIR/.lock keeps one daemon per folder.
-// Loop thread only, except where said.
+// can cut short (a short copy is marked so). A metric worker that compared
+// a record the copier has not reached yet copies up to it itself
+// (copy_fill, archive_copier.h), so the copy holds what was compared. DIR/archive.json (temp +
+// fsync + rename) lists the copies so they are found again after a restart; DIR/.lock keeps one
+// daemon per folder. Loop thread only, except where said.
 #pragma once
 
 #include <atomic>
@@ -103,6 +105,11 @@ class archive {
      Idempotent; later calls of the hooks do nothing. */
   void stop();
 
+  /* The copy of the run whose bytes tf holds now (tf.run, or the run whose
+     copy it shares) while it may still grow and copies tf's inode, else
+     null: a metric worker fills it up to the bytes it compared when the
+     copier lags (copy_fill, archive_copier.h). */
+  std::shared_ptr<copy_channel> growing_copy(const tracked_file& tf) const;
   /* Whether run `number`'s copy can no longer grow: listed, and nothing of
      it is copying, syncing or still to come (its run ended, or the copier
      stopped). */
@@ -136,6 +143,8 @@ class archive {
     std::string file;                      // BASENAME part: rN-...
     file_identity source_id;               // the source inode the run was parsed from
     std::uint64_t target = 0;              // verified bytes of the source (complete records)
+    std::uint64_t records_end = 0;         // end of the last record the run read: a copy
+                                           // short of it lacks a record (short_copy)
     bool done = false;                     // reset, failed or stopped: copy no more
     bool ending = false;                   // run ended: the next job is the last (rest, sync)
     bool tail_ok = false;                  // the parser saw no cut record at the run's end
@@ -155,6 +164,11 @@ class archive {
   void set_error(std::string text);
   void on_outcome(std::uint64_t number, const outcome& o);
   void drop(std::map<std::uint64_t, entry>::iterator it);
+  /* e's bytes as the channel has them (a metric worker may have filled
+     the copy since the copier's last outcome). */
+  void take_copied(entry& e);
+  /* The parser's word on tf: e's target and records_end go up to it. */
+  static void raise_target(entry& e, const tracked_file& tf);
   void now_final(std::uint64_t number);
   /* The copy's run and the runs sharing it. */
   std::vector<std::uint64_t> sharing(std::uint64_t number) const;
@@ -172,6 +186,7 @@ class archive {
   bool stopped_ = false;
   bool index_error_logged_ = false;
   std::string last_error_;  // newest error, for status
+  std::string test_hold_;   // $SIGDUMP_ARCHIVE_TEST_HOLD (test_hold)
   std::function<void(std::uint64_t)> on_final_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted outcomes check it
   struct index_body {

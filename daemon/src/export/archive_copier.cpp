@@ -81,6 +81,8 @@ void copy_tail(copy_channel& ch, copy_outcome& o) {
     got += static_cast<std::size_t>(r);
   }
   if (!plausible_tail(buf)) return;
+  const std::lock_guard lock(ch.m);
+  if (ch.copied.load(std::memory_order_acquire) != o.reached) return;
   std::size_t put = 0;
   while (put < buf.size()) {
     ssize_t w = ::pwrite(ch.dst.get(), buf.data() + put, buf.size() - put,
@@ -104,9 +106,14 @@ void copy_tail(copy_channel& ch, copy_outcome& o) {
 // sendfile then does the same in-kernel copy through the page cache.
 copy_outcome copy_range(copy_channel& ch, std::uint64_t from, std::uint64_t to) {
   copy_outcome o;
-  o.reached = from;
-  while (o.reached < to && !ch.cancel.load(std::memory_order_acquire)) {
-    const std::uint64_t start = o.reached;
+  o.reached = std::max(from, ch.copied.load(std::memory_order_acquire));
+  while (!ch.cancel.load(std::memory_order_acquire)) {
+    const std::lock_guard lock(ch.m);
+    // Where the copy ends: a metric worker may have copied ahead
+    // (fill_copy), or cut its bytes off again (unfill_copy).
+    const std::uint64_t start = ch.copied.load(std::memory_order_acquire);
+    o.reached = start;
+    if (start >= to) break;
     const auto n = static_cast<std::size_t>(std::min(to - start, slice_bytes));
     ssize_t r = 0;
     if (!ch.use_sendfile) {
@@ -146,8 +153,31 @@ copy_outcome copy_range(copy_channel& ch, std::uint64_t from, std::uint64_t to) 
     ch.copied.store(o.reached, std::memory_order_release);
     if (o.shrank) break;
   }
-  ch.copied.store(o.reached, std::memory_order_release);
   return o;
+}
+
+void test_hold(const std::string& path, const copy_channel& ch) {
+  while (!path.empty() && ::access(path.c_str(), F_OK) == 0 &&
+         !ch.cancel.load(std::memory_order_acquire)) {
+    ::usleep(1000);
+  }
+}
+
+std::uint64_t fill_copy(copy_channel& ch, std::uint64_t to) {
+  const std::uint64_t had = ch.copied.load(std::memory_order_acquire);
+  if (had >= to) return to;
+  const copy_outcome o = copy_range(ch, had, to);
+  return o.reached > had ? had : to;
+}
+
+void unfill_copy(copy_channel& ch, std::uint64_t from, std::uint64_t to) {
+  if (from >= to) return;
+  const std::lock_guard lock(ch.m);
+  const std::uint64_t now = ch.copied.load(std::memory_order_acquire);
+  if (now <= from || now > to) return;
+  if (::ftruncate(ch.dst.get(), static_cast<off_t>(from)) == 0) {
+    ch.copied.store(from, std::memory_order_release);
+  }
 }
 
 // Copier thread: the copier lags behind the parser as little as it can (a

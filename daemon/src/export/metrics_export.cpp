@@ -329,6 +329,10 @@ std::string render_metrics(const daemon_state& state, const metrics_inputs& in) 
   each("sigdump_run_pending_layers", "gauge",
        "Sample layers not settled: no benchmark layer so far (at the end: never had one).",
        [&](const run_row& r) -> std::optional<double> { return as_double(cov(r).pending); });
+  each("sigdump_run_lost_layers", "gauge",
+       "Sample layers never compared: their file started over first and the archived copies "
+       "did not hold them.",
+       [&](const run_row& r) -> std::optional<double> { return as_double(cov(r).lost); });
   x.family("sigdump_run_verdict", "gauge",
            "1 for the run's verdict so far (pass, incomplete, nothing_compared, fail), 0 for "
            "the others (docs/compare.md).");

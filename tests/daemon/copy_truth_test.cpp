@@ -1,0 +1,144 @@
+// A run's results are what `sigdump compare` gives on its archived copies
+// (issue 15), against a real sigdumpd under both event loops: the
+// benchmark-only count follows the benchmark run to its end (the count at
+// the sample's run_end saw the benchmark as it was then), and a copier
+// that lags behind the comparisons still leaves the copy holding what they
+// read.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <string>
+#include <vector>
+
+#include "pair_daemon_support.h"
+
+namespace sigdump::testing {
+namespace {
+
+class CopyTruth : public PairDaemonTest {
+ protected:
+  void benchmark_only_follows(bool sample_started_over);
+};
+
+// `sigdump compare --json SAMPLE BENCH`'s benchmark-only count.
+std::uint64_t offline_benchmark_only(const std::string& sample, const std::string& bench) {
+  auto r = run({bin_path("sigdump"), "compare", "--json", sample, bench});
+  EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.err;
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  std::uint64_t n = ~std::uint64_t{0};
+  if (p.parse(r.out).get(doc) || doc["coverage"]["benchmark_only"].get_uint64().get(n)) {
+    ADD_FAILURE() << "no coverage in: " << r.out << r.err;
+  }
+  return n;
+}
+
+// The sample ends (closed) while its benchmark is still being written; the
+// benchmark then writes layers no sample layer matches, and ends. The
+// sample run's outcome must count them, as compare on the two archived
+// copies does: a run_revised says so (the count used to stay the one taken
+// at run_end, from the benchmark as it was then). With sample_started_over,
+// the sample is written again before that (its run is reset after its
+// run_end), which must not keep its count from being revised.
+void CopyTruth::benchmark_only_follows(bool sample_started_over) {
+  constexpr int layers = 4;
+  auto d = start();
+  auto bw = dump_writer::create(bench_);
+  ASSERT_TRUE(bw);
+  for (int i = 0; i < layers; ++i) {
+    ASSERT_TRUE(bw->write(spec_of("net/l" + std::to_string(i), 256, i), ramp(256, 1.0f)));
+  }
+  write_dump(sample_, layers, 1.01f);
+  const std::string sample_run = d->wait_event([&](const logged_event& e) {
+                                    return e.event == "run_end" && e.path == sample_;
+                                  }).run;
+  ASSERT_FALSE(sample_run.empty()) << read_file(d->events_path());
+  EXPECT_EQ(list_runs(dir_.file("sock"))[sample_run].benchmark_only, 0u);
+  if (sample_started_over) {
+    write_dump(sample_, layers, 1.5f);  // O_TRUNC
+    ASSERT_FALSE(d->wait_event([&](const logged_event& e) {
+                    return e.event == "run_end" && e.path == sample_ && e.run != sample_run;
+                  }).run.empty())
+        << read_file(d->events_path());
+  }
+  // Three benchmark layers without a sample layer, then the benchmark ends.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(
+        bw->write(spec_of("net/extra" + std::to_string(i), 64, layers + i), ramp(64, 1.0f)));
+  }
+  ASSERT_TRUE(bw->close());
+  ASSERT_TRUE(settled()) << d->proc().stderr_text();
+  listed_run got;
+  EXPECT_TRUE(wait_until([&] {
+    got = list_runs(dir_.file("sock"))[sample_run];
+    return got.benchmark_only == 3;
+  })) << got.benchmark_only
+      << "\n"
+      << read_file(d->events_path());
+  const listed_run bench_run = list_runs(dir_.file("sock"))[got.benchmark_run];
+  ASSERT_FALSE(got.copy.empty());
+  ASSERT_FALSE(bench_run.copy.empty());
+  EXPECT_EQ(got.benchmark_only, offline_benchmark_only(got.copy, bench_run.copy));
+  EXPECT_TRUE(wait_until([&] {
+    for (const auto& e : d->events()) {
+      if (e.event == "run_revised" && e.run == sample_run) return true;
+    }
+    return false;
+  })) << read_file(d->events_path());
+  stop(*d);
+}
+
+TEST_P(CopyTruth, BenchmarkOnlyCountFollowsTheBenchmarkRunToItsEnd) {
+  benchmark_only_follows(false);
+}
+
+TEST_P(CopyTruth, BenchmarkOnlyCountOfARunResetAfterItsEndFollowsTheBenchmarkRun) {
+  benchmark_only_follows(true);
+}
+
+// The copier lags (held by the test hook SIGDUMP_ARCHIVE_TEST_HOLD) while
+// the run is read and compared, and the file is started over before it
+// gets there: the workers that compared the layers filled the copy with
+// what they read, so the copy holds every layer the run compared, and
+// `sigdump compare` on it gives the run's layers (the copy used to be cut
+// short, or to hold the next write's bytes, which the copier found in the
+// file when it got there).
+TEST_P(CopyTruth, ACopierThatLagsLeavesTheCopyHoldingWhatTheRunCompared) {
+  constexpr int layers = 8;
+  const std::string hold = dir_.file("hold");
+  write_file(hold, "");
+  auto a = args();
+  auto d = std::make_unique<test_daemon>(
+      dir_, a, loop(), "state", std::vector<std::string>{"SIGDUMP_ARCHIVE_TEST_HOLD=" + hold});
+  ASSERT_TRUE(d->wait_ready()) << d->proc().stderr_text();
+  write_dump(bench_, layers, 1.0f);
+  write_dump(sample_, layers, 1.01f);
+  const std::string run = d->wait_event([&](const logged_event& e) {
+                             return e.event == "run_end" && e.path == sample_;
+                           }).run;
+  ASSERT_FALSE(run.empty()) << read_file(d->events_path());
+  ASSERT_EQ(last_layers(d->events(), run).size(), static_cast<std::size_t>(layers));
+  // The next run, shorter, before the copier got to the first.
+  write_dump(sample_, layers / 2, 1.5f);
+  ASSERT_TRUE(d->wait_event([&](const logged_event& e) {
+                 return e.event == "run_end" && e.path == sample_ && e.run != run;
+               }).run.size() > 0)
+      << read_file(d->events_path());
+  fs::remove(hold);
+  ASSERT_TRUE(settled()) << d->proc().stderr_text();
+  const listed_run got = list_runs(dir_.file("sock"))[run];
+  const listed_run bench_run = list_runs(dir_.file("sock"))[got.benchmark_run];
+  ASSERT_FALSE(got.copy.empty());
+  ASSERT_FALSE(bench_run.copy.empty());
+  const auto offline = offline_layers(got.copy, bench_run.copy);
+  EXPECT_EQ(offline.size(), static_cast<std::size_t>(layers));
+  expect_layers_match(d->events(), run, offline);
+  EXPECT_EQ(sigdump("runs").out.find("short"), std::string::npos) << sigdump("runs").out;
+  stop(*d);
+}
+
+INSTANTIATE_TEST_SUITE_P(Loops, CopyTruth, ::testing::Values("io_uring", "epoll"),
+                         [](const auto& p) { return std::string(p.param); });
+
+}  // namespace
+}  // namespace sigdump::testing
