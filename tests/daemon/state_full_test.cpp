@@ -28,23 +28,7 @@ class StateFull : public PairDaemonTest {
     EXPECT_TRUE(d->wait_ready()) << d->proc().stderr_text();
     return d;
   }
-  // The persisted flag of every run `runs` lists, by run id.
-  std::map<std::string, bool> persisted() const {
-    std::map<std::string, bool> out;
-    raw_client c(dir_.file("sock"));
-    if (!c.connected()) return out;
-    simdjson::dom::parser p;
-    simdjson::dom::element doc;
-    simdjson::dom::array list;
-    if (p.parse(c.call("runs").result).get(doc) || doc["runs"].get_array().get(list)) return out;
-    for (simdjson::dom::element r : list) {
-      std::string_view id;
-      bool yes = false;
-      if (!r["run"].get_string().get(id) && !r["persisted"].get_bool().get(yes))
-        out[std::string(id)] = yes;
-    }
-    return out;
-  }
+  std::map<std::string, bool> persisted() const { return persisted_runs(dir_.file("sock")); }
   std::string prom_line(const std::string& name) const {
     std::string text;
     try {

@@ -26,11 +26,17 @@ struct run_log_writer::shared {
   std::string dir;
   std::string test_fail;
 
+  // A line, or what renders it on the writing thread.
+  struct piece {
+    std::string text;
+    std::function<std::string()> render;
+  };
+
   mutable std::mutex mutex;
-  std::map<std::uint64_t, std::string> backlog;      // lines not written yet, by run
-  std::map<std::uint64_t, std::uint64_t> unwritten;  // bytes queued and not in the log, by run
-  std::set<std::uint64_t> queued;                    // runs with a write job waiting on the thread
-  std::set<std::uint64_t> closing;                   // ended: sync and close once written
+  std::map<std::uint64_t, std::vector<piece>> backlog;  // lines not written yet, by run
+  std::map<std::uint64_t, std::uint64_t> unwritten;     // pieces queued and not in the log, by run
+  std::set<std::uint64_t> queued;   // runs with a write job waiting on the thread
+  std::set<std::uint64_t> closing;  // ended: sync and close once written
   bool retry_queued = false;
   bool stuck = false;  // a write was refused and lines wait (logged once)
   std::uint64_t failures = 0;
@@ -60,28 +66,35 @@ struct run_log_writer::shared {
   // to where it was (no torn line) and they wait again, in front of any
   // queued meanwhile. The writing thread.
   bool flush(std::uint64_t run) {
-    std::string lines;
+    std::vector<piece> taken;
     {
       std::lock_guard lock(mutex);
       queued.erase(run);
       auto b = backlog.find(run);
       if (b == backlog.end()) return true;
-      lines = std::move(b->second);
+      taken = std::move(b->second);
       backlog.erase(b);
     }
+    std::string lines;
+    for (piece& p : taken) lines += p.render ? p.render() : std::move(p.text);
     const int err = write_lines(run, lines);
     bool ended = false;
     {
       std::lock_guard lock(mutex);
       if (err != 0) {
-        backlog[run].insert(0, lines);
+        // Rendered, they wait as one piece, in front of any queued meanwhile.
+        auto& waiting = backlog[run];
+        waiting.insert(waiting.begin(), piece{std::move(lines), {}});
+        if (auto u = unwritten.find(run); u != unwritten.end() && u->second >= taken.size()) {
+          u->second -= taken.size() - 1;
+        }
         failed(log_path(run) + (open.contains(run) ? ": cannot append to the run log"
                                                    : ": cannot open the run log"),
                err);
         return false;
       }
       if (auto u = unwritten.find(run); u != unwritten.end()) {
-        u->second -= std::min<std::uint64_t>(u->second, lines.size());
+        u->second -= std::min<std::uint64_t>(u->second, taken.size());
         if (u->second == 0) unwritten.erase(u);
       }
       ended = !backlog.contains(run) && closing.erase(run) > 0;
@@ -189,18 +202,27 @@ void run_log_writer::detach() {
 }
 
 bool run_log_writer::append(std::uint64_t run, std::string line, bool ends) {
+  return add(run, std::move(line), {}, ends);
+}
+
+bool run_log_writer::append_rendered(std::uint64_t run, std::function<std::string()> render,
+                                     bool ends) {
+  return add(run, {}, std::move(render), ends);
+}
+
+bool run_log_writer::add(std::uint64_t run, std::string text, std::function<std::string()> render,
+                         bool ends) {
   bool submit = false;
   {
     std::lock_guard lock(s_->mutex);
-    s_->unwritten[run] += line.size();
-    s_->backlog[run] += line;
+    s_->unwritten[run] += 1;
+    s_->backlog[run].push_back({std::move(text), std::move(render)});
     if (ends) s_->closing.insert(run);
-    if (!s_->threaded) {
-      // Nobody to report to: written here, now.
-    } else {
+    if (s_->threaded) {
       submit = s_->queued.insert(run).second;
       if (!submit) return false;
     }
+    // Else nobody to report to: written here, now.
   }
   if (submit) {
     if (auto* t = thread()) {
@@ -286,7 +308,9 @@ std::uint64_t run_log_writer::unsaved_bytes() const {
   std::lock_guard lock(s_->mutex);
   std::uint64_t n = 0;
   if (s_->stuck) {
-    for (const auto& [run, b] : s_->backlog) n += b.size();
+    for (const auto& [run, lines] : s_->backlog) {
+      for (const auto& p : lines) n += p.text.size();
+    }
   }
   return n;
 }

@@ -42,6 +42,9 @@ class run_log_writer {
      log is synced and closed once the line is written. Returns whether
      every line of run is in its log now (false until reported, attached). */
   bool append(std::uint64_t run, std::string line, bool ends);
+  /* The same for the line render() returns, called where the line is
+     written (a big line is not rendered on the loop). */
+  bool append_rendered(std::uint64_t run, std::function<std::string()> render, bool ends);
   /* Whether every line of run queued so far is in its log. */
   bool all_written(std::uint64_t run) const;
   /* When lines wait after a refused write: writes them, oldest run first,
@@ -64,6 +67,7 @@ class run_log_writer {
   struct shared;
   worker_pool* thread();
   bool attached() const;
+  bool add(std::uint64_t run, std::string text, std::function<std::string()> render, bool ends);
   /* Runs job on the thread and waits for it (inline without one). */
   void now(const std::function<void()>& job);
 

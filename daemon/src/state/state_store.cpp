@@ -449,20 +449,41 @@ void state_store::run_rebenched(run_info& r) {
 }
 
 void state_store::run_ended(run_info& r) {
-  json_writer w;
-  w.begin_object();
-  w.field("t", "end");
-  w.field("ended", r.ended);
-  w.field("reason", r.end_reason);
-  w.field("state", run_state_name(r.state));
-  w.field("records", r.records);
-  w.field("bytes", r.bytes);
-  if (r.state == run_state::ended && r.content.known()) write_fingerprint(w, r.content);
-  write_summary(w, r);
-  if (!r.pair.empty()) write_run_outcome(w, r);
-  w.end_object();
+  // What the end line says, without the layers: a run with 10,000 layers
+  // no benchmark layer matched lists them all, which takes milliseconds to
+  // render, so the line is rendered on the store's thread.
+  auto end = std::make_shared<run_info>();
+  end->ended = r.ended;
+  end->end_reason = r.end_reason;
+  end->state = r.state;
+  end->records = r.records;
+  end->bytes = r.bytes;
+  end->content = r.content;
+  end->pair = r.pair;
+  end->benchmark_run = r.benchmark_run;
+  end->report.first_bad = r.report.first_bad;
+  end->report.diagnosis = r.report.diagnosis;
+  end->report.coverage = r.report.coverage;
+  end->report.advice = r.report.advice;
+  end->report.warnings = r.report.warnings;
+  auto render = [end] {
+    const run_info& e = *end;
+    json_writer w;
+    w.begin_object();
+    w.field("t", "end");
+    w.field("ended", e.ended);
+    w.field("reason", e.end_reason);
+    w.field("state", run_state_name(e.state));
+    w.field("records", e.records);
+    w.field("bytes", e.bytes);
+    if (e.state == run_state::ended && e.content.known()) write_fingerprint(w, e.content);
+    write_summary(w, e);
+    if (!e.pair.empty()) write_run_outcome(w, e);
+    w.end_object();
+    return w.take() + "\n";
+  };
   // Once written: synced and closed. Else that waits for retry().
-  append(r, w.take() + "\n", true);
+  r.persisted = writer_->append_rendered(r.number, std::move(render), true);
 }
 
 void state_store::sync_all() { writer_->sync_all(); }
