@@ -64,7 +64,12 @@ TEST_P(StateFull, RunsWaitInMemoryAndAreWrittenWhenSpaceReturns) {
     for (const auto& [id, yes] : flags) EXPECT_FALSE(yes) << id;
     raw_client c(dir_.file("sock"));
     ASSERT_TRUE(c.connected());
-    const std::string status = c.call("status").result;
+    // The writes are refused on the store's thread, which may come later.
+    std::string status;
+    EXPECT_TRUE(wait_until([&] {
+      status = c.call("status").result;
+      return status.find("No space left on device") != std::string::npos;
+    })) << status;
     EXPECT_NE(status.find("\"state_error\":\"" + dir_.file("state") + "/runs/"), std::string::npos)
         << status;
     EXPECT_NE(status.find("No space left on device"), std::string::npos) << status;
