@@ -36,8 +36,9 @@ inline std::string sigdumpd_path() {
 }
 
 // Starts the real sigdumpd on DIR/sock with DIR/state, no configuration
-// file, stderr to /dev/null, plus `extra` arguments.
-inline pid_t spawn_sigdumpd(const std::string& dir, const std::vector<std::string>& extra) {
+// file, stderr to /dev/null, plus `extra` arguments and `env` (NAME=VALUE).
+inline pid_t spawn_sigdumpd(const std::string& dir, const std::vector<std::string>& extra,
+                            const std::vector<std::string>& env = {}) {
   std::string exe = sigdumpd_path();
   std::vector<std::string> args{exe,        "--foreground", "--state-dir", dir + "/state",
                                 "--socket", dir + "/sock"};
@@ -50,6 +51,10 @@ inline pid_t spawn_sigdumpd(const std::string& dir, const std::vector<std::strin
     int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
     ::dup2(null_fd, 2);
     ::setenv("XDG_CONFIG_HOME", (dir + "/no-config").c_str(), 1);
+    for (const auto& kv : env) {
+      const auto eq = kv.find('=');
+      if (eq != std::string::npos) ::setenv(kv.substr(0, eq).c_str(), kv.c_str() + eq + 1, 1);
+    }
     ::execv(exe.c_str(), argv.data());
     ::_exit(127);
   }

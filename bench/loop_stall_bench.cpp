@@ -32,10 +32,14 @@
 // after the other, while the pair is compared (the statistics over its 16
 // MiB are taken on the server's worker); tensor_queries counts the replies
 // with statistics, and there must be one.
-// A run start writes its run log (and, on the state store's syncer thread,
-// the state index with fsync); the state folder is DIR/state, on the
-// benchmark's temp folder ($TMPDIR): point TMPDIR at a slow disk to time
-// run starts there.
+// The state folder is DIR/state, on the benchmark's temp folder ($TMPDIR).
+// BM_LoopStall/.../slow_disk_ms:MS: a slow state disk: sigdumpd runs with
+// libsigdump_slow_disk.so preloaded (bench/slow_disk.cpp), which makes every
+// open, write, fsync, fdatasync and rename under DIR/state take MS ms more
+// on whatever thread calls it (a run start opens its log and writes the
+// index, every layer appends a line, a run's end syncs its log). The loop's
+// longest callback stays short only while none of them runs on it;
+// slow_disk_ops counts the delayed calls that wrote (there must be some).
 #include <benchmark/benchmark.h>
 #include <simdjson.h>
 
@@ -44,6 +48,8 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 #include <vector>
 
@@ -130,12 +136,23 @@ void BM_LoopStall(benchmark::State& st) {
   const bool unmatched = st.range(1) != 0;
   // 1: `tensor` queries of a 16 MiB record meanwhile.
   const bool tensor = st.range(2) != 0;
+  // > 0: the state folder's writes take this many ms more.
+  const std::int64_t slow_ms = st.range(3);
   for (auto _ : st) {
     const std::string dir = bench::make_temp_dir();
     const std::string sample = dir + "/sample.bin", bench_path = dir + "/bench.bin";
     {
+      const std::string slow_log = dir + "/slow-disk.log";
+      std::vector<std::string> env;
+      if (slow_ms > 0) {
+        const std::string exe = bench::sigdumpd_path();
+        env = {"LD_PRELOAD=" + exe.substr(0, exe.rfind('/')) + "/libsigdump_slow_disk.so",
+               "SIGDUMP_SLOW_DISK_DIR=" + dir + "/state",
+               "SIGDUMP_SLOW_DISK_MS=" + std::to_string(slow_ms),
+               "SIGDUMP_SLOW_DISK_LOG=" + slow_log};
+      }
       const pid_t pid = bench::spawn_sigdumpd(
-          dir, {"--pair", "p:" + sample + "=" + bench_path, "--quiet-ms", "600000"});
+          dir, {"--pair", "p:" + sample + "=" + bench_path, "--quiet-ms", "600000"}, env);
       bench::daemon_reaper reap{pid};
       auto sub = bench::connect_when_up(dir + "/sock");
       auto probe = bench::connect_when_up(dir + "/sock");
@@ -228,6 +245,15 @@ void BM_LoopStall(benchmark::State& st) {
         st.counters["over_5ms"] = static_cast<double>(over);
       }
       if (tensor) st.counters["tensor_queries"] = static_cast<double>(tensor_replies);
+      if (slow_ms > 0) {
+        std::ifstream in(slow_log);
+        const auto ops = std::count(std::istreambuf_iterator<char>(in), {}, '\n');
+        if (ops == 0) {
+          st.SkipWithError("the slow disk was not in place (no delayed write noted)");
+          break;
+        }
+        st.counters["slow_disk_ops"] = static_cast<double>(ops);
+      }
       st.counters["total_ms"] = total_ms;
       st.counters["total_us_per_layer"] = total_ms * 1000.0 / layers;
     }
@@ -235,15 +261,16 @@ void BM_LoopStall(benchmark::State& st) {
   }
 }
 BENCHMARK(BM_LoopStall)
-    ->ArgNames({"layers", "unmatched", "tensor"})
-    ->Args({500, 0, 0})
-    ->Args({1000, 0, 0})
-    ->Args({2000, 0, 0})
-    ->Args({4000, 0, 0})
-    ->Args({8000, 0, 0})
-    ->Args({10000, 0, 0})
-    ->Args({10000, 1, 0})
-    ->Args({10000, 0, 1})
+    ->ArgNames({"layers", "unmatched", "tensor", "slow_disk_ms"})
+    ->Args({500, 0, 0, 0})
+    ->Args({1000, 0, 0, 0})
+    ->Args({2000, 0, 0, 0})
+    ->Args({4000, 0, 0, 0})
+    ->Args({8000, 0, 0, 0})
+    ->Args({10000, 0, 0, 0})
+    ->Args({10000, 1, 0, 0})
+    ->Args({10000, 0, 1, 0})
+    ->Args({10000, 0, 0, 20})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

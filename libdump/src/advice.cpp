@@ -205,7 +205,6 @@ void advise(compare_report& report, const dump_file& sample,
   a = {};
   const auto& recs = sample.records();
   const thresholds& t = report.thresholds;
-  const graph g(recs);
   std::int64_t first_conv = -1;
   for (const record& r : recs) {
     if (r.kind != record_kind::out || r.constant || !is_conv(r.op_type)) continue;
@@ -249,6 +248,9 @@ void advise(compare_report& report, const dump_file& sample,
     return;
   }
 
+  // Built only for a run with a root to advise on: the daemon asks at each
+  // run's end, and a graph of 30,000 records takes milliseconds.
+  const graph g(recs);
   const double margin = 1.0 - t.cos_min;
   std::set<std::string> chosen;
   bool skipped_first = false;

@@ -53,6 +53,26 @@ inline std::map<std::string, listed_run> list_runs(const std::string& socket) {
   return out;
 }
 
+// The persisted flag of every run `runs` lists, by run id: whether every
+// line of the run is in its state log (written off the loop, so a layer's
+// event may come first).
+inline std::map<std::string, bool> persisted_runs(const std::string& socket) {
+  std::map<std::string, bool> out;
+  raw_client c(socket);
+  if (!c.connected()) return out;
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  simdjson::dom::array list;
+  if (p.parse(c.call("runs").result).get(doc) || doc["runs"].get_array().get(list)) return out;
+  for (simdjson::dom::element r : list) {
+    std::string_view id;
+    bool yes = false;
+    if (!r["run"].get_string().get(id) && !r["persisted"].get_bool().get(yes))
+      out[std::string(id)] = yes;
+  }
+  return out;
+}
+
 inline std::size_t count_files(const std::string& dir) {
   std::size_t n = 0;
   std::error_code ec;

@@ -129,6 +129,12 @@ TEST_P(RunLife, RunCutByACrashKeepsItsRecordCount) {
         d.wait_event([&](const logged_event& e) { return e.event == "layer" && e.index == 4; });
     ASSERT_EQ(l.event, "layer");
     cut = l.run;
+    // The crash comes once its lines are on disk (they are written off the
+    // loop, after the layer's event).
+    EXPECT_TRUE(wait_until([&] {
+      auto flags = persisted_runs(dir_.file("sock"));
+      return flags.contains(cut) && flags[cut];
+    }));
     d.proc().signal(SIGKILL);
     d.proc().wait();
   }

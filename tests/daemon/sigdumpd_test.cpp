@@ -16,6 +16,7 @@
 
 #include "daemon_support.h"
 #include "ipc_test_client.h"
+#include "pair_daemon_support.h"
 #include "sigdump/ipc/unique_fd.h"
 
 namespace sigdump::testing {
@@ -354,6 +355,11 @@ TEST_P(Sigdumpd, RestartMidRunKeepsRunsAndNumbering) {
         d.wait_event([&](const logged_event& e) { return e.event == "layer" && e.index == 1; });
     ASSERT_EQ(l.event, "layer");
     first_run = l.run;
+    // Its log is written off the loop, after the layer's event.
+    EXPECT_TRUE(wait_until([&] {
+      auto flags = persisted_runs(dir_.file("sock"));
+      return flags.contains(first_run) && flags[first_run];
+    }));
     // A crash: no chance to write anything more.
     d.proc().signal(SIGKILL);
     d.proc().wait();

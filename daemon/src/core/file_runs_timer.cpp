@@ -13,7 +13,7 @@ namespace sigdump::daemon {
 void file_runs::poll() {
   if (stopped_) return;
   // Run log lines a full state folder refused: written once it takes them.
-  if (store_ != nullptr) store_->retry(state_.runs);
+  if (store_ != nullptr) store_->retry();
   ++state_.stat_ticks;
   std::vector<std::string> paths = finished_share();
   paths.insert(paths.end(), each_tick_.begin(), each_tick_.end());

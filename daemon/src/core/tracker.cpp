@@ -19,9 +19,15 @@ tracker::tracker(event_loop& loop, daemon_state& state, state_store* store, work
       sides_(state),
       scheduler_(loop, state, store, pool, sides_,
                  [this](const std::string& path) { runs_.look(path); }),
-      runs_(loop, state, store, watcher_, sides_, scheduler_, &pool) {}
+      runs_(loop, state, store, watcher_, sides_, scheduler_, &pool) {
+  // The run logs are written off the loop from here on; each run is marked
+  // persisted once its lines are in its log.
+  if (store_ != nullptr) store_->attach(loop, state.runs);
+}
 
-tracker::~tracker() = default;
+tracker::~tracker() {
+  if (store_ != nullptr) store_->detach();
+}
 
 void tracker::set_options(const daemon_options& options) {
   runs_.configure(options.quiet, options.keep_runs);

@@ -11,13 +11,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <future>
 #include <limits>
 #include <string_view>
 
 #include "platform/log.h"
 #include "platform/private_dir.h"
 #include "sigdump/atomic_file.h"
+#include "sigdump/ipc/unique_fd.h"
 #include "sigdump/json_util.h"
 #include "state/run_outcome.h"
 
@@ -308,7 +308,7 @@ result<state_store> state_store::open(const std::string& dir) {
   if (auto r = ensure_private_dir(dir + "/runs", "state folder's runs/"); !r) {
     return std::unexpected(r.error());
   }
-  state_store s(dir);
+  std::string test_fail;
   // A test hook (docs/protocol.md, "Test hooks"): said in the log, so a
   // stray variable in a service's environment shows.
   if (const char* f = std::getenv("SIGDUMP_STATE_TEST_FAIL"); f != nullptr && *f != '\0') {
@@ -316,17 +316,13 @@ result<state_store> state_store::open(const std::string& dir) {
       log(log_level::err,
           std::string("SIGDUMP_STATE_TEST_FAIL='") + f + "': not an absolute path; ignored");
     } else {
-      s.test_fail_ = f;
+      test_fail = f;
       log(log_level::notice, std::string("SIGDUMP_STATE_TEST_FAIL in effect: run log writes fail "
                                          "with ENOSPC while ") +
                                  f + " exists");
     }
   }
-  return s;
-}
-
-std::string state_store::log_path(std::uint64_t run) const {
-  return dir_ + "/runs/r" + std::to_string(run) + ".ndjson";
+  return state_store(dir, std::move(test_fail));
 }
 
 result<std::uint64_t> state_store::load(std::map<std::uint64_t, std::shared_ptr<run_info>>& runs) {
@@ -385,101 +381,31 @@ result<void> state_store::write_index(std::uint64_t next_run) {
   return write_index_file(dir_, next_run);
 }
 
-worker_pool& state_store::syncer() {
-  if (!syncer_) syncer_ = std::make_unique<worker_pool>(1);
-  return *syncer_;
+void state_store::attach(event_loop& loop,
+                         std::map<std::uint64_t, std::shared_ptr<run_info>>& runs) {
+  writer_->attach([&loop](std::function<void()> fn) { loop.post(std::move(fn)); },
+                  [w = writer_.get(), &runs](std::uint64_t run) {
+                    auto r = runs.find(run);
+                    if (r != runs.end() && r->second) r->second->persisted = w->all_written(run);
+                  });
 }
+
+void state_store::detach() { writer_->detach(); }
 
 void state_store::write_index_later(std::uint64_t next_run) {
   // What write_index does, as a job that holds the folder's name rather
-  // than this store (which may be moved while the job waits).
-  auto write = [dir = dir_, next_run] { log_index_error(write_index_file(dir, next_run)); };
-  if (syncer().size() == 0) {
-    write();
-    return;
-  }
-  // Jobs run in order: the last index written is the newest.
-  syncer_->submit(std::move(write));
+  // than this store (which may be moved while the job waits). Jobs run in
+  // order: the last index written is the newest, and it is written before
+  // the log of the run that took the number.
+  writer_->later([dir = dir_, next_run] { log_index_error(write_index_file(dir, next_run)); });
 }
 
-std::uint64_t state_store::unsaved_bytes() const noexcept {
-  std::uint64_t n = 0;
-  for (const auto& [run, b] : backlog_) n += b.size();
-  return n;
-}
-
-void state_store::failed(const std::string& what, int err) {
-  ++failures_;
-  last_error_ = what + ": " + std::strerror(err);
-  // Logged when lines start to wait, not for every line that joins them.
-  if (stuck_) return;
-  stuck_ = true;
-  log(log_level::err, last_error_ + "; run log lines are kept in memory and written once " +
-                          "the state folder takes them again");
-}
-
-// Writes run's waiting lines in one go; on failure the log is cut back to
-// where it was (no torn line) and they keep waiting.
-bool state_store::flush(std::uint64_t run) {
-  auto b = backlog_.find(run);
-  if (b == backlog_.end()) return true;
-  auto it = open_.find(run);
-  if (it == open_.end()) {
-    int fd =
-        ::open(log_path(run).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-      failed(log_path(run) + ": cannot open the run log", errno);
-      return false;
-    }
-    it = open_.emplace(run, ipc::unique_fd(fd)).first;
-  }
-  struct stat st {};
-  const bool sized = ::fstat(it->second.get(), &st) == 0;
-  struct stat flag {};
-  const bool refused = !test_fail_.empty() && ::stat(test_fail_.c_str(), &flag) == 0;
-  if (refused || !write_all(it->second.get(), b->second)) {
-    const int err = refused ? ENOSPC : errno;
-    if (sized) [[maybe_unused]]
-      auto cut = ::ftruncate(it->second.get(), st.st_size);
-    failed(log_path(run) + ": cannot append to the run log", err);
-    return false;
-  }
-  backlog_.erase(b);
-  if (closing_.erase(run) > 0) {
-    // An ended run's log: synced on the sync thread, off the loop.
-    auto fd = std::make_shared<ipc::unique_fd>(std::move(it->second));
-    open_.erase(it);
-    if (syncer().size() == 0) {
-      ::fdatasync(fd->get());
-    } else {
-      syncer_->submit([fd] { ::fdatasync(fd->get()); });
-    }
-  }
-  if (stuck_ && backlog_.empty()) {
-    stuck_ = false;
-    log(log_level::notice, "the state folder " + dir_ +
-                               " takes writes again: every run log line "
-                               "kept in memory is written");
-  }
-  return true;
-}
-
-void state_store::append(run_info& r, const std::string& line) {
+void state_store::append(run_info& r, std::string line, bool ends) {
   // Behind lines still waiting, in order: a log is never written out of order.
-  backlog_[r.number] += line;
-  r.persisted = flush(r.number);
+  r.persisted = writer_->append(r.number, std::move(line), ends);
 }
 
-void state_store::retry(const std::map<std::uint64_t, std::shared_ptr<run_info>>& runs) {
-  if (backlog_.empty()) return;
-  std::vector<std::uint64_t> waiting;
-  for (const auto& [run, b] : backlog_) waiting.push_back(run);
-  for (std::uint64_t run : waiting) {
-    if (!flush(run)) return;  // still full: the rest waits too
-    auto r = runs.find(run);
-    if (r != runs.end() && r->second) r->second->persisted = true;
-  }
-}
+void state_store::retry() { writer_->retry(); }
 
 void state_store::run_started(run_info& r) {
   json_writer w;
@@ -523,49 +449,45 @@ void state_store::run_rebenched(run_info& r) {
 }
 
 void state_store::run_ended(run_info& r) {
-  json_writer w;
-  w.begin_object();
-  w.field("t", "end");
-  w.field("ended", r.ended);
-  w.field("reason", r.end_reason);
-  w.field("state", run_state_name(r.state));
-  w.field("records", r.records);
-  w.field("bytes", r.bytes);
-  if (r.state == run_state::ended && r.content.known()) write_fingerprint(w, r.content);
-  write_summary(w, r);
-  if (!r.pair.empty()) write_run_outcome(w, r);
-  w.end_object();
-  closing_[r.number] = true;
-  append(r, w.take() + "\n");
-  // Written: synced and closed by flush(). Else that waits for retry().
+  // What the end line says, without the layers: a run with 10,000 layers
+  // no benchmark layer matched lists them all, which takes milliseconds to
+  // render, so the line is rendered on the store's thread.
+  auto end = std::make_shared<run_info>();
+  end->ended = r.ended;
+  end->end_reason = r.end_reason;
+  end->state = r.state;
+  end->records = r.records;
+  end->bytes = r.bytes;
+  end->content = r.content;
+  end->pair = r.pair;
+  end->benchmark_run = r.benchmark_run;
+  end->report.first_bad = r.report.first_bad;
+  end->report.diagnosis = r.report.diagnosis;
+  end->report.coverage = r.report.coverage;
+  end->report.advice = r.report.advice;
+  end->report.warnings = r.report.warnings;
+  auto render = [end] {
+    const run_info& e = *end;
+    json_writer w;
+    w.begin_object();
+    w.field("t", "end");
+    w.field("ended", e.ended);
+    w.field("reason", e.end_reason);
+    w.field("state", run_state_name(e.state));
+    w.field("records", e.records);
+    w.field("bytes", e.bytes);
+    if (e.state == run_state::ended && e.content.known()) write_fingerprint(w, e.content);
+    write_summary(w, e);
+    if (!e.pair.empty()) write_run_outcome(w, e);
+    w.end_object();
+    return w.take() + "\n";
+  };
+  // Once written: synced and closed. Else that waits for retry().
+  r.persisted = writer_->append_rendered(r.number, std::move(render), true);
 }
 
-void state_store::sync_all() {
-  if (syncer_ && syncer_->size() > 0) {
-    // FIFO on one thread: once this job runs, every earlier sync is done.
-    std::promise<void> drained;
-    auto done = drained.get_future();
-    syncer_->submit([&drained] { drained.set_value(); });
-    done.wait();
-  }
-  // flush() erases what it wrote: walk a copy of the run numbers.
-  std::vector<std::uint64_t> waiting;
-  for (const auto& [run, b] : backlog_) waiting.push_back(run);
-  for (std::uint64_t run : waiting) {
-    if (!flush(run)) break;
-  }
-  if (const auto n = unsaved_bytes(); n > 0) {
-    log(log_level::err, std::to_string(n) + " bytes of run logs could not be written to " + dir_ +
-                            " (" + last_error_ + ")");
-  }
-  for (auto& [n, fd] : open_) ::fdatasync(fd.get());
-}
+void state_store::sync_all() { writer_->sync_all(); }
 
-void state_store::remove(std::uint64_t run) {
-  backlog_.erase(run);
-  closing_.erase(run);
-  open_.erase(run);
-  ::unlink(log_path(run).c_str());
-}
+void state_store::remove(std::uint64_t run) { writer_->remove(run); }
 
 }  // namespace sigdump::daemon

@@ -4,8 +4,9 @@
 // written temp + fsync + rename. A line that cannot be written (a full
 // disk) is kept in memory, in order, and written by retry() once the disk
 // takes it again; until then the run is not `persisted`. Loop thread only;
-// the syncs (a run's new index, a finished log's fdatasync) run in order on
-// a thread of their own, so a slow disk does not hold up the loop.
+// once attach()ed, every disk operation (a log's open, its lines, its
+// fdatasync, a run's new index) runs in order on a thread of its own
+// (run_log_writer), so a slow disk does not hold up the loop.
 #pragma once
 
 #include <cstdint>
@@ -13,10 +14,10 @@
 #include <memory>
 #include <string>
 
-#include "platform/worker_pool.h"
+#include "platform/event_loop.h"
 #include "sigdump/error.h"
-#include "sigdump/ipc/unique_fd.h"
 #include "state/daemon_state.h"
+#include "state/run_log_writer.h"
 
 namespace sigdump::daemon {
 
@@ -33,6 +34,13 @@ class state_store {
      number: past both index.json and every log found. */
   result<std::uint64_t> load(std::map<std::uint64_t, std::shared_ptr<run_info>>& runs);
 
+  /* From here on the run logs are written on the store's thread, and a
+     run of `runs` is marked persisted on the loop once its lines are in its
+     log. Both must outlive the store, or detach() first. */
+  void attach(event_loop& loop, std::map<std::uint64_t, std::shared_ptr<run_info>>& runs);
+  /* No more reports to the loop (it is going away). */
+  void detach();
+
   /* Records the next run number (temp + fsync + rename). */
   result<void> write_index(std::uint64_t next_run);
   /* The same on the sync thread (a run start); a failure is logged. */
@@ -48,9 +56,9 @@ class state_store {
   /* r is compared again against another benchmark run (r.benchmark_run):
      the layers logged so far are void. */
   void run_rebenched(run_info& r);
-  /* Writes the lines kept in memory, oldest run first, and marks the runs
-     of `runs` whose lines are all on disk again as persisted. */
-  void retry(const std::map<std::uint64_t, std::shared_ptr<run_info>>& runs);
+  /* Writes the lines kept in memory, oldest run first (on the store's
+     thread; each run is marked persisted once its lines are written). */
+  void retry();
   /* Writes what it can of the lines kept in memory, syncs every open log
      (shutdown); logs what could not be written. */
   void sync_all();
@@ -60,31 +68,20 @@ class state_store {
   const std::string& dir() const noexcept { return dir_; }
   /* Bytes of run log lines kept in memory because they could not be
      written (0: everything is on disk). */
-  std::uint64_t unsaved_bytes() const noexcept;
+  std::uint64_t unsaved_bytes() const { return writer_->unsaved_bytes(); }
   /* Writes to the state folder that failed since the start. */
-  std::uint64_t write_failures() const noexcept { return failures_; }
+  std::uint64_t write_failures() const { return writer_->failures(); }
   /* The newest write error; empty when none happened. */
-  const std::string& last_error() const noexcept { return last_error_; }
+  std::string last_error() const { return writer_->last_error(); }
 
  private:
-  explicit state_store(std::string dir) : dir_(std::move(dir)) {}
-  /* The sync thread, started at its first job: after the daemon blocked
-     the signals that only its signalfd may take. */
-  worker_pool& syncer();
-  std::string log_path(std::uint64_t run) const;
-  void append(run_info& r, const std::string& line);
-  bool flush(std::uint64_t run);
-  void failed(const std::string& what, int err);
+  state_store(std::string dir, std::string test_fail)
+      : dir_(std::move(dir)),
+        writer_(std::make_unique<run_log_writer>(dir_, std::move(test_fail))) {}
+  void append(run_info& r, std::string line, bool ends = false);
 
   std::string dir_;
-  std::map<std::uint64_t, ipc::unique_fd> open_;  // logs of live runs
-  std::unique_ptr<worker_pool> syncer_;           // one thread: syncs in order; null until used
-  std::map<std::uint64_t, std::string> backlog_;  // lines not written yet, by run
-  std::map<std::uint64_t, bool> closing_;         // ended: sync and close once written
-  std::uint64_t failures_ = 0;
-  std::string last_error_;
-  bool stuck_ = false;     // lines are waiting (logged once until they are written)
-  std::string test_fail_;  // SIGDUMP_STATE_TEST_FAIL: writes fail while this file exists
+  std::unique_ptr<run_log_writer> writer_;  // the logs' lines, on its thread once attached
 };
 
 /* Serializes a layer_result with every member (round-trips exactly). */
