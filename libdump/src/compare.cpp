@@ -284,34 +284,45 @@ static_assert(fused_step % detail::sum_lanes == 0 && detail::chunk_elements % fu
 // chunk's sums as chunk_sums gives them, combined in chunk order. When
 // the sums of the first step already make the layer suspect, every step
 // goes on to the evidence pass right after the kernel (dropped if the
-// first chunk's sums do not make it suspect after all).
+// first chunk's sums do not make it suspect after all). Two guarded calls:
+// the first step, then (the pass allocated in between, only for a layer
+// that looks suspect) the rest.
 struct fused_layer {
-  const prepared* job;
-  detail::channel_pass* pass;  // null: no evidence wanted
-  const thresholds* limits;
-  detail::metric_sums* out;
-  bool evidence = false;  // the pass holds every step so far
+  const prepared* job = nullptr;
+  const thresholds* limits = nullptr;
+  detail::metric_sums* out = nullptr;
+  detail::channel_pass* pass = nullptr;  // set when the first step looked suspect
+  detail::lane_sums first_sums;          // the first chunk's sums after the first step
+  std::uint64_t first_step = 0;          // elements in the first step
+  bool evidence = false;                 // the pass is to hold every step so far
 };
 
-void run_guarded_layer(void* p) {
+void run_first_step(void* p) {
+  auto* f = static_cast<fused_layer*>(p);
+  f->first_step = std::min(fused_step, f->job->sample.elements);
+  detail::add_same_layout(f->job->sample, f->job->bench, 0, f->first_step, f->first_sums);
+  const detail::metric_sums s = detail::reduce_lanes(f->first_sums);
+  f->evidence = is_suspect(detail::sums_metrics(s, f->first_step), *f->limits);
+}
+
+void run_other_steps(void* p) {
   auto* f = static_cast<fused_layer*>(p);
   const tensor_view& a = f->job->sample;
   const tensor_view& b = f->job->bench;
+  if (f->evidence) f->pass->add(0, f->first_step);
   detail::metric_sums total;
   for (std::uint64_t first = 0; first < a.elements; first += detail::chunk_elements) {
     const std::uint64_t len = std::min(detail::chunk_elements, a.elements - first);
-    detail::lane_sums acc;
-    for (std::uint64_t off = 0; off < len; off += fused_step) {
+    detail::lane_sums acc = first == 0 ? f->first_sums : detail::lane_sums{};
+    for (std::uint64_t off = first == 0 ? f->first_step : 0; off < len; off += fused_step) {
       const std::uint64_t n = std::min(fused_step, len - off);
       detail::add_same_layout(a, b, first + off, n, acc);
-      if (first + off == 0 && f->pass != nullptr) {
-        f->evidence = is_suspect(detail::sums_metrics(detail::reduce_lanes(acc), n), *f->limits);
-      }
       if (f->evidence) f->pass->add(first + off, n);
     }
     const detail::metric_sums s = detail::reduce_lanes(acc);
-    if (first == 0)
+    if (first == 0) {
       f->evidence = f->evidence && is_suspect(detail::sums_metrics(s, len), *f->limits);
+    }
     total.add(s);
   }
   *f->out = total;
@@ -320,11 +331,18 @@ void run_guarded_layer(void* p) {
 // Runs item i, a whole layer, under the guard; returns where a read faulted.
 const void* run_layer(const dumps_job& d, std::uint64_t i) {
   prepared& job = (*d.jobs)[(*d.items)[i].job];
-  std::optional<detail::channel_pass> pass;  // allocated here, not under the guard
-  if (d.options->channel_evidence) pass.emplace(job.sample, job.bench, job.result.layout);
-  fused_layer f{&job, pass ? &*pass : nullptr, &d.options->thresholds, &(*d.sums)[i]};
+  fused_layer f;
+  f.job = &job;
+  f.limits = &d.options->thresholds;
+  f.out = &(*d.sums)[i];
   const void* fault = nullptr;
-  if (!guarded_read({job.sample.mapped(), job.bench.mapped()}, &run_guarded_layer, &f, &fault)) {
+  const guard_range range{job.sample.mapped(), job.bench.mapped()};
+  if (!guarded_read(range, &run_first_step, &f, &fault)) {
+    return fault != nullptr ? fault : static_cast<const void*>(&d);
+  }
+  std::optional<detail::channel_pass> pass;  // allocated here, not under the guard
+  if (f.evidence) f.pass = &pass.emplace(job.sample, job.bench, job.result.layout);
+  if (!guarded_read(range, &run_other_steps, &f, &fault)) {
     return fault != nullptr ? fault : static_cast<const void*>(&d);
   }
   if (f.evidence) job.early = pass->finish();
