@@ -314,8 +314,9 @@ void run_other_steps(void* p) {
   for (std::uint64_t first = 0; first < a.elements; first += detail::chunk_elements) {
     const std::uint64_t len = std::min(detail::chunk_elements, a.elements - first);
     detail::lane_sums acc = first == 0 ? f->first_sums : detail::lane_sums{};
-    for (std::uint64_t off = first == 0 ? f->first_step : 0; off < len; off += fused_step) {
-      const std::uint64_t n = std::min(fused_step, len - off);
+    // Without evidence, the rest of a chunk in one call.
+    for (std::uint64_t off = first == 0 ? f->first_step : 0, n = 0; off < len; off += n) {
+      n = f->evidence ? std::min(fused_step, len - off) : len - off;
       detail::add_same_layout(a, b, first + off, n, acc);
       if (f->evidence) f->pass->add(first + off, n);
     }
