@@ -10,8 +10,9 @@
 // Then, on the f32 pair, the cost of per-channel evidence
 // (compare_options::channel_evidence): with no suspect layer (thresholds
 // nothing breaks) and with the default thresholds (some layers suspect),
-// each against the same comparison without it, right before it; counter
-// `time_ratio` = with / without.
+// each against the same comparison without it, right before it; counters
+// `time_ratio` = with / without (wall), `cpu_ratio` the same in the
+// process's CPU time.
 // Last, the evidence pass alone on one thread (compute_channel_evidence
 // over the f32 pair's suspect layers, per variant) right after a
 // one-thread read-and-sum of the same layers' bytes: counter `ratio` =
@@ -26,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <vector>
@@ -208,9 +210,17 @@ bool variants_agree(const pair_files& p) {
   return true;
 }
 
+// CPU time of the whole process (every thread) so far.
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 // all_clean: thresholds nothing breaks; channels: per-channel evidence on.
 void BM_ChannelEvidence(benchmark::State& state, pair_files* p, bool all_clean, bool channels) {
   static double seconds_without[2] = {0, 0};  // [no suspect, default thresholds]
+  static double cpu_without[2] = {0, 0};      // the process's CPU seconds, the same
   compare_options o;
   o.threads = fx->threads;
   o.channel_evidence = channels;
@@ -220,6 +230,7 @@ void BM_ChannelEvidence(benchmark::State& state, pair_files* p, bool all_clean, 
   }
   std::size_t suspect = 0;
   const auto t0 = std::chrono::steady_clock::now();
+  const double cpu0 = process_cpu_seconds();
   std::uint64_t runs = 0;
   for (auto _ : state) {
     auto r = compare_dumps(*p->sample, *p->bench, o);
@@ -230,10 +241,14 @@ void BM_ChannelEvidence(benchmark::State& state, pair_files* p, bool all_clean, 
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
                       static_cast<double>(runs);
+  const double cpu = (process_cpu_seconds() - cpu0) / static_cast<double>(runs);
   double& without = seconds_without[all_clean ? 0 : 1];
-  if (!channels) without = secs;
+  double& cpu_before = cpu_without[all_clean ? 0 : 1];
+  if (!channels) without = secs, cpu_before = cpu;
   state.counters["suspect_layers"] = static_cast<double>(suspect);
   state.counters["time_ratio"] = channels && without > 0 ? secs / without : 1.0;
+  // Under load a process gets CPU time rather than cores: the steadier figure.
+  state.counters["cpu_ratio"] = channels && cpu_before > 0 ? cpu / cpu_before : 1.0;
   state.SetBytesProcessed(static_cast<std::int64_t>(input_bytes(*p) * runs));
 }
 

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "channel_kernels.h"
+#include "channel_pass.h"
 #include "metrics_kernel.h"
 #include "sigdump/compare.h"
 #include "sigdump/mapping.h"
@@ -25,7 +26,7 @@ namespace sigdump {
 
 namespace {
 
-constexpr std::uint64_t block_elements = 16384;
+constexpr std::uint64_t block_elements = detail::channel_pass::max_step;
 
 struct channel_sums {
   double ab = 0, aa = 0, bb = 0, dd = 0, abs_d = 0, abs_b = 0, max_d = 0, peak = 0;
@@ -125,6 +126,9 @@ struct pass_state {
   std::vector<double> a, b;  // the block widened, unless in_place
   std::uint64_t first = 0, len = 0;
   std::uint64_t pos = 0, channel = 0;  // position of `first` within stride, and its channel
+  channel_evidence ev;                 // the axis, its channels and the order of `at`
+  bool nchw = false;                   // `at` reordered from NCHW
+  std::uint32_t worst_channels = 0;
 };
 
 // The heap's top is the candidate that ranks lowest.
@@ -239,7 +243,7 @@ void run_block(void* p) {
   pass_block(*s, a.data(), b.data());
 }
 
-channel_stat finish(const channel_sums& s, std::uint32_t channel) {
+channel_stat finish_channel(const channel_sums& s, std::uint32_t channel) {
   constexpr double inf = std::numeric_limits<double>::infinity();
   channel_stat m;
   m.channel = channel;
@@ -282,20 +286,17 @@ std::vector<std::int64_t> coordinates(std::uint64_t index, const std::vector<std
 
 }  // namespace
 
-result<channel_evidence> compute_channel_evidence(const tensor_view& sample,
-                                                  const tensor_view& bench, layout_choice layout,
-                                                  const channel_options& options) {
-  if (sample.elements != bench.elements) {
-    error e;
-    e.code = errc::mismatch;
-    e.message = "element counts differ";
-    return std::unexpected(std::move(e));
-  }
-  channel_evidence ev;
+struct detail::channel_pass::state : pass_state {};
+
+detail::channel_pass::channel_pass(const tensor_view& sample, const tensor_view& bench,
+                                   layout_choice layout, const channel_options& options)
+    : s_(std::make_unique<state>()) {
+  pass_state& s = *s_;
+  channel_evidence& ev = s.ev;
   const auto& shape = sample.shape;
-  const bool nchw = shape.size() == 4 && layout == layout_choice::benchmark_nhwc_to_nchw;
+  s.nchw = shape.size() == 4 && layout == layout_choice::benchmark_nhwc_to_nchw;
   if (shape.size() >= 2) {
-    ev.axis = nchw ? 1 : static_cast<std::int32_t>(shape.size() - 1);
+    ev.axis = s.nchw ? 1 : static_cast<std::int32_t>(shape.size() - 1);
     ev.channels = static_cast<std::uint64_t>(std::max<std::int64_t>(shape[ev.axis], 1));
   }
   if (shape.size() == 4) {
@@ -314,7 +315,6 @@ result<channel_evidence> compute_channel_evidence(const tensor_view& sample,
     stride = std::max<std::uint64_t>(sample.elements, 1);
   }
 
-  pass_state s{};
   s.sample = &sample;
   s.bench = &bench;
   s.layout = layout;
@@ -332,21 +332,27 @@ result<channel_evidence> compute_channel_evidence(const tensor_view& sample,
     s.a.resize(block);
     s.b.resize(block);
   }
-  for (std::uint64_t first = 0; first < sample.elements; first += block_elements) {
-    s.first = first;
-    s.len = std::min(block_elements, sample.elements - first);
-    const void* fault = nullptr;
-    if (!guarded_read({sample.mapped(), bench.mapped()}, &run_block, &s, &fault))
-      return std::unexpected(vanished_error(sample, bench, fault));
-  }
+  s.worst_channels = options.worst_channels;
+}
 
+detail::channel_pass::~channel_pass() = default;
+
+void detail::channel_pass::add(std::uint64_t first, std::uint64_t len) noexcept {
+  s_->first = first;
+  s_->len = len;
+  run_block(static_cast<pass_state*>(s_.get()));
+}
+
+channel_evidence detail::channel_pass::finish() {
+  pass_state& s = *s_;
+  channel_evidence& ev = s.ev;
   if (s.per_channel) {
     ev.per_channel.reserve(s.sums.n.size());
     for (std::size_t c = 0; c < s.sums.n.size(); ++c) {
-      ev.per_channel.push_back(finish(s.sums.at(c), static_cast<std::uint32_t>(c)));
+      ev.per_channel.push_back(finish_channel(s.sums.at(c), static_cast<std::uint32_t>(c)));
     }
     std::vector<channel_stat> ranked = ev.per_channel;
-    const std::size_t w = std::min<std::size_t>(options.worst_channels, ranked.size());
+    const std::size_t w = std::min<std::size_t>(s.worst_channels, ranked.size());
     std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(w), ranked.end(),
                       worse);
     ranked.resize(w);
@@ -367,14 +373,44 @@ result<channel_evidence> compute_channel_evidence(const tensor_view& sample,
   for (const candidate& c : s.heap) {
     element_diff e;
     e.index = c.index;
-    e.at = coordinates(c.index, shape, nchw);
-    e.channel = static_cast<std::uint32_t>(ev.axis < 0 ? 0 : (c.index / stride) % ev.channels);
+    e.at = coordinates(c.index, s.sample->shape, s.nchw);
+    e.channel = static_cast<std::uint32_t>(ev.axis < 0 ? 0 : (c.index / s.stride) % ev.channels);
     e.sample = c.a;
     e.benchmark = c.b;
     e.abs_diff = c.abs_diff;
     ev.top.push_back(std::move(e));
   }
-  return ev;
+  return std::move(ev);
+}
+
+result<channel_evidence> compute_channel_evidence(const tensor_view& sample,
+                                                  const tensor_view& bench, layout_choice layout,
+                                                  const channel_options& options) {
+  if (sample.elements != bench.elements) {
+    error e;
+    e.code = errc::mismatch;
+    e.message = "element counts differ";
+    return std::unexpected(std::move(e));
+  }
+  detail::channel_pass pass(sample, bench, layout, options);
+  struct step {
+    detail::channel_pass* pass;
+    std::uint64_t first, len;
+  } st{&pass, 0, 0};
+  for (std::uint64_t first = 0; first < sample.elements; first += block_elements) {
+    st.first = first;
+    st.len = std::min(block_elements, sample.elements - first);
+    const void* fault = nullptr;
+    if (!guarded_read(
+            {sample.mapped(), bench.mapped()},
+            [](void* p) {
+              auto* x = static_cast<step*>(p);
+              x->pass->add(x->first, x->len);
+            },
+            &st, &fault))
+      return std::unexpected(vanished_error(sample, bench, fault));
+  }
+  return pass.finish();
 }
 
 std::string format_coordinates(const std::vector<std::int64_t>& at) {

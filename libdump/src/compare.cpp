@@ -7,7 +7,10 @@
 #include <array>
 #include <atomic>
 #include <memory>
+#include <optional>
+#include <thread>
 
+#include "channel_pass.h"
 #include "layout_decision.h"
 #include "metrics_kernel.h"
 #include "read_ahead.h"
@@ -27,6 +30,9 @@ struct prepared {
   tensor_view sample, bench;
   std::vector<layout_choice> retry;
   std::uint64_t bytes = 0;
+  // The per-channel evidence summed with the chunks (read `same`), when
+  // the layer looked suspect from its first elements.
+  std::optional<channel_evidence> early;
 };
 
 std::string record_label(const char* side, const record& r) {
@@ -163,8 +169,10 @@ namespace {
 
 struct work_item {
   std::uint32_t job;
-  std::uint64_t chunk;
+  std::uint64_t chunk;  // whole_layer: all of the job's chunks, in order
 };
+
+constexpr std::uint64_t whole_layer = ~std::uint64_t{0};
 
 struct dumps_job {
   std::vector<prepared>* jobs;
@@ -204,10 +212,13 @@ void finish_job(const dumps_job& d, std::uint32_t j) {
   one.threads = 1;  // this thread's share: the others go on with the chunks
   finish(p, one);
   if (d.options->channel_evidence && p.result.suspect) {
-    if (auto ev = compute_channel_evidence(p.sample, p.bench, p.result.layout)) {
+    if (p.early && p.result.layout == layout_choice::same) {
+      p.result.channels = std::move(*p.early);
+    } else if (auto ev = compute_channel_evidence(p.sample, p.bench, p.result.layout)) {
       p.result.channels = std::move(*ev);  // else add_channel_evidence tries again
     }
   }
+  p.early.reset();
 }
 
 // The mapped bytes elements [first, first+len) of v lie in (none for text).
@@ -233,6 +244,11 @@ std::vector<std::array<detail::byte_range, 2>> item_bytes(const std::vector<prep
   out.reserve(items.size());
   for (const work_item& w : items) {
     const prepared& p = jobs[w.job];
+    if (w.chunk == whole_layer) {
+      out.push_back({mapped_bytes(p.sample, 0, p.sample.elements),
+                     mapped_bytes(p.bench, 0, p.bench.elements)});
+      continue;
+    }
     const std::uint64_t first = w.chunk * detail::chunk_elements;
     const std::uint64_t len = std::min(detail::chunk_elements, p.sample.elements - first);
     detail::byte_range b;
@@ -258,6 +274,82 @@ void run_guarded_item(void* p) {
   (*g->ctx->sums)[g->item] = detail::chunk_sums(job.sample, job.bench, job.result.layout, w.chunk);
 }
 
+// Elements summed and added to the evidence a step at a time, so that the
+// evidence reads what the metric kernel just read from the L2 cache, not
+// from memory again.
+constexpr std::uint64_t fused_step = detail::channel_pass::max_step;
+static_assert(fused_step % detail::sum_lanes == 0 && detail::chunk_elements % fused_step == 0);
+
+// A whole layer on one thread: its chunks in order, step by step, each
+// chunk's sums as chunk_sums gives them, combined in chunk order. When
+// the sums of the first step already make the layer suspect, every step
+// goes on to the evidence pass right after the kernel (dropped if the
+// first chunk's sums do not make it suspect after all). Two guarded calls:
+// the first step, then (the pass allocated in between, only for a layer
+// that looks suspect) the rest.
+struct fused_layer {
+  const prepared* job = nullptr;
+  const thresholds* limits = nullptr;
+  detail::metric_sums* out = nullptr;
+  detail::channel_pass* pass = nullptr;  // set when the first step looked suspect
+  detail::lane_sums first_sums;          // the first chunk's sums after the first step
+  std::uint64_t first_step = 0;          // elements in the first step
+  bool evidence = false;                 // the pass is to hold every step so far
+};
+
+void run_first_step(void* p) {
+  auto* f = static_cast<fused_layer*>(p);
+  f->first_step = std::min(fused_step, f->job->sample.elements);
+  detail::add_same_layout(f->job->sample, f->job->bench, 0, f->first_step, f->first_sums);
+  const detail::metric_sums s = detail::reduce_lanes(f->first_sums);
+  f->evidence = is_suspect(detail::sums_metrics(s, f->first_step), *f->limits);
+}
+
+void run_other_steps(void* p) {
+  auto* f = static_cast<fused_layer*>(p);
+  const tensor_view& a = f->job->sample;
+  const tensor_view& b = f->job->bench;
+  if (f->evidence) f->pass->add(0, f->first_step);
+  detail::metric_sums total;
+  for (std::uint64_t first = 0; first < a.elements; first += detail::chunk_elements) {
+    const std::uint64_t len = std::min(detail::chunk_elements, a.elements - first);
+    detail::lane_sums acc = first == 0 ? f->first_sums : detail::lane_sums{};
+    // Without evidence, the rest of a chunk in one call.
+    for (std::uint64_t off = first == 0 ? f->first_step : 0, n = 0; off < len; off += n) {
+      n = f->evidence ? std::min(fused_step, len - off) : len - off;
+      detail::add_same_layout(a, b, first + off, n, acc);
+      if (f->evidence) f->pass->add(first + off, n);
+    }
+    const detail::metric_sums s = detail::reduce_lanes(acc);
+    if (first == 0) {
+      f->evidence = f->evidence && is_suspect(detail::sums_metrics(s, len), *f->limits);
+    }
+    total.add(s);
+  }
+  *f->out = total;
+}
+
+// Runs item i, a whole layer, under the guard; returns where a read faulted.
+const void* run_layer(const dumps_job& d, std::uint64_t i) {
+  prepared& job = (*d.jobs)[(*d.items)[i].job];
+  fused_layer f;
+  f.job = &job;
+  f.limits = &d.options->thresholds;
+  f.out = &(*d.sums)[i];
+  const void* fault = nullptr;
+  const guard_range range{job.sample.mapped(), job.bench.mapped()};
+  if (!guarded_read(range, &run_first_step, &f, &fault)) {
+    return fault != nullptr ? fault : static_cast<const void*>(&d);
+  }
+  std::optional<detail::channel_pass> pass;  // allocated here, not under the guard
+  if (f.evidence) f.pass = &pass.emplace(job.sample, job.bench, job.result.layout);
+  if (!guarded_read(range, &run_other_steps, &f, &fault)) {
+    return fault != nullptr ? fault : static_cast<const void*>(&d);
+  }
+  if (f.evidence) job.early = pass->finish();
+  return nullptr;
+}
+
 void run_item(void* ctx, std::uint64_t i) {
   auto* d = static_cast<dumps_job*>(ctx);
   d->ahead->starting(i);
@@ -265,12 +357,17 @@ void run_item(void* ctx, std::uint64_t i) {
   const work_item& w = (*d->items)[i];
   const prepared& job = (*d->jobs)[w.job];
   const void* fault = nullptr;
-  if (!guarded_read({job.sample.mapped(), job.bench.mapped()}, &run_guarded_item, &g, &fault)) {
+  if (w.chunk == whole_layer) {
+    (*d->faulted)[i] = run_layer(*d, i);
+  } else if (!guarded_read({job.sample.mapped(), job.bench.mapped()}, &run_guarded_item, &g,
+                           &fault)) {
     (*d->faulted)[i] = fault != nullptr ? fault : static_cast<const void*>(d);
   }
   if (d->options->progress) {
-    const std::uint64_t first = w.chunk * detail::chunk_elements;
-    const std::uint64_t len = std::min(detail::chunk_elements, job.sample.elements - first);
+    const bool whole = w.chunk == whole_layer;
+    const std::uint64_t first = whole ? 0 : w.chunk * detail::chunk_elements;
+    const std::uint64_t len =
+        whole ? job.sample.elements : std::min(detail::chunk_elements, job.sample.elements - first);
     const std::uint64_t per = job.bytes / job.sample.elements;
     const std::uint64_t now = d->done->fetch_add(len * per, std::memory_order_relaxed) + len * per;
     d->options->progress(now, d->total);
@@ -302,27 +399,41 @@ result<compare_report> compare_dumps(const dump_file& sample, const dump_file& b
   jobs.reserve(plan.pairs.size());
   std::vector<work_item> items;
   std::vector<std::size_t> first_item;
-  std::uint64_t total = 0;
+  std::uint64_t total = 0, all_chunks = 0;
   for (const auto& pair : plan.pairs) {
     jobs.push_back(prepare(sample, pair.sample_record, bench, pair.bench_record, true));
     prepared& p = jobs.back();
     p.result.index = static_cast<std::uint32_t>(jobs.size() - 1);
     p.result.rule = pair.rule;
-    first_item.push_back(items.size());
     if (!p.ready) continue;
     total += p.bytes;
+    all_chunks += detail::chunk_count(p.sample.elements);
+  }
+  // With per-channel evidence, a layer read `same` whose chunks are a small
+  // share of the work is one item (run_layer): its evidence is then summed
+  // with its chunks when it looks suspect, and the threads still share
+  // the work. Other layers are one item per chunk.
+  const std::uint64_t threads =
+      options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  std::unique_ptr<std::atomic<std::uint64_t>[]> left(new std::atomic<std::uint64_t>[jobs.size()]);
+  for (std::uint32_t j = 0; j < jobs.size(); ++j) {
+    const prepared& p = jobs[j];
+    first_item.push_back(items.size());
+    left[j] = 0;
+    if (!p.ready) continue;
     const std::uint64_t chunks = detail::chunk_count(p.sample.elements);
-    for (std::uint64_t c = 0; c < chunks; ++c) {
-      items.push_back({static_cast<std::uint32_t>(jobs.size() - 1), c});
+    if (options.channel_evidence && p.result.layout == layout_choice::same &&
+        (chunks == 1 || chunks * 4 * threads <= all_chunks)) {
+      items.push_back({j, whole_layer});
+      left[j] = 1;
+      continue;
     }
+    for (std::uint64_t c = 0; c < chunks; ++c) items.push_back({j, c});
+    left[j] = chunks;
   }
 
   std::vector<detail::metric_sums> sums(items.size());
   std::unique_ptr<const void*[]> faulted(new const void*[items.size() + 1]());
-  std::unique_ptr<std::atomic<std::uint64_t>[]> left(new std::atomic<std::uint64_t>[jobs.size()]);
-  for (std::uint32_t j = 0; j < jobs.size(); ++j) {
-    left[j] = jobs[j].ready ? detail::chunk_count(jobs[j].sample.elements) : 0;
-  }
   std::atomic<std::uint64_t> done{0};
   detail::read_ahead ahead(item_bytes(jobs, items), read_ahead_window);
   dumps_job ctx{&jobs, &items, &sums, &faulted, &options, &done, total, &ahead, &first_item, &left};

@@ -402,11 +402,16 @@ metric_sums chunk_sums(const tensor_view& sample, const tensor_view& bench, layo
   return reduce_lanes(acc);
 }
 
-layer_metrics finish_metrics(const metric_sums& s, const tensor_view& sample,
-                             const tensor_view& bench, layout_choice /*layout*/) {
+void add_same_layout(const tensor_view& sample, const tensor_view& bench, std::uint64_t first,
+                     std::uint64_t len, lane_sums& acc) noexcept {
+  sum_same_layout(active_kernels(), make_source(sample), first, make_source(bench), first, len,
+                  acc);
+}
+
+layer_metrics sums_metrics(const metric_sums& s, std::uint64_t elements) noexcept {
   constexpr double inf = std::numeric_limits<double>::infinity();
   layer_metrics m;
-  m.n = sample.elements;
+  m.n = elements;
   const auto n = static_cast<double>(m.n);
   m.mse = s.dd / n;
   m.cos = (s.aa == 0 || s.bb == 0) ? 0.0 : s.ab / (std::sqrt(s.aa) * std::sqrt(s.bb));
@@ -417,6 +422,12 @@ layer_metrics finish_metrics(const metric_sums& s, const tensor_view& sample,
   m.sqnr_db = s.dd == 0 ? inf : (s.bb == 0 ? -inf : 10.0 * std::log10(s.bb / s.dd));
   m.rel_l2 = s.bb == 0 ? (s.dd == 0 ? 0.0 : inf) : std::sqrt(s.dd) / std::sqrt(s.bb);
   m.all_zero = s.aa == 0 && s.bb == 0;
+  return m;
+}
+
+layer_metrics finish_metrics(const metric_sums& s, const tensor_view& sample,
+                             const tensor_view& bench, layout_choice /*layout*/) {
+  layer_metrics m = sums_metrics(s, sample.elements);
   // A non-finite element makes its side's sum of squares non-finite (finite
   // float32 or dequantized values cannot overflow a double square sum), so
   // only then is a counting pass needed.

@@ -72,6 +72,15 @@ inline std::uint64_t chunk_count(std::uint64_t elements) noexcept {
 metric_sums chunk_sums(const tensor_view& sample, const tensor_view& bench, layout_choice layout,
                        std::uint64_t chunk) noexcept;
 
+/* Adds elements [first, first + len) of sample vs bench, read in the same
+   layout, to acc (continuing it, as chunk_sums does: first must sit at a
+   multiple of sum_lanes into its chunk). Does not allocate. */
+void add_same_layout(const tensor_view& sample, const tensor_view& bench, std::uint64_t first,
+                     std::uint64_t len, lane_sums& acc) noexcept;
+
+/* The metrics of sums over `elements` elements, without the NaN/Inf counts. */
+layer_metrics sums_metrics(const metric_sums& s, std::uint64_t elements) noexcept;
+
 /* Turns combined sums into metrics; counts NaN/Inf on a side only when its
    sums say one is there (a second pass, rare). */
 layer_metrics finish_metrics(const metric_sums& s, const tensor_view& sample,

@@ -1,9 +1,11 @@
 // Per-channel evidence for one compared layer: the vendor's metrics per
 // channel, the worst channels and the elements that differ most, with
 // their coordinates. A per-tensor COS can hide a layer whose error sits in
-// a few outlier channels; this shows them. Computed in a second pass over
-// just the layers that need it (suspect layers, or one asked for), so a
-// comparison with no suspect layer pays nothing for it.
+// a few outlier channels; this shows them. Computed for just the layers
+// that need it (suspect layers, or one asked for): by compare_dumps
+// together with a layer's metrics when its first elements look suspect,
+// else in a second pass; a comparison with no suspect layer pays nothing
+// for it.
 #pragma once
 
 #include <cstdint>
