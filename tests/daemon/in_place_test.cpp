@@ -143,6 +143,56 @@ class InPlace : public PairDaemonTest {
     const auto between = offline_layers(mixed_copy, bench_);
     for (std::size_t k = 1; k + 1 < runs.size(); ++k) expect_layers_of(evs, runs[k], between);
   }
+  // The sample's run ended, then (the daemon stopped) the benchmark arrives
+  // and the writer writes only record 1 again in place, a big one (the
+  // run's bytes and the next write's differ only there): the records after it are
+  // compared while it is, from the old bytes the writer left them, and wait
+  // for it to be published; it then comes back read from the next write's
+  // bytes. Those records hold the run's bytes and keep their indexes:
+  // they used to be published each under the index of the record before
+  // (block14 as layer 7 in the rewrite soak), then to be dropped with it.
+  // Returns the old run.
+  std::string written_over_behind(test_daemon& d, const std::string& bench) {
+    constexpr std::int64_t big = 1 << 23;  // compared long after the small ones
+    const std::string old_bytes = content("old.bin", {1.01f}, big);
+    const std::string new_bytes = content("new.bin", {1.01f, 1.5f, 1.01f}, big);
+    write_file(sample_, old_bytes);
+    const std::string old_run = d.wait_event([&](const logged_event& e) {
+                                   return e.event == "run_end" && e.path == sample_;
+                                 }).run;
+    EXPECT_FALSE(old_run.empty()) << d.proc().stderr_text();
+    content("bench.bin", {1.0f}, big);
+
+    unique_fd fd(::open(sample_.c_str(), O_WRONLY | O_CLOEXEC));
+    EXPECT_TRUE(fd);
+    EXPECT_EQ(::kill(d.proc().pid(), SIGSTOP), 0);
+    write_file(bench, read_file(dir_.file("bench.bin")));
+    put(fd, new_bytes, end_of(dir_.file("new.bin"), 0), end_of(dir_.file("new.bin"), 1));
+    EXPECT_EQ(::kill(d.proc().pid(), SIGCONT), 0);
+    const logged_event seen = d.wait_event([&](const logged_event& e) {
+      return (e.event == "layer" && e.run == old_run && e.index > 0) ||
+             (e.event == "run_start" && e.path == sample_ && e.run != old_run);
+    });
+    EXPECT_FALSE(seen.run.empty()) << read_file(d.events_path());
+    return old_run;
+  }
+  // Whether each layer run `run` published is the one of `want` (old.bin
+  // against the benchmark) at its index, and every layer of it is
+  // published but the `lost` ones, as the run's coverage counts them.
+  bool old_run_whole(test_daemon& d, const std::string& run, const std::vector<std::string>& want,
+                     std::uint64_t lost) {
+    const auto got = last_layers(d.events(), run);
+    std::uint64_t compared = 0, now_lost = 0, pending = 0;
+    coverage_of(dir_.file("sock"), run, compared, now_lost, pending);
+    if (got.size() + lost != want.size() || now_lost != lost) return false;
+    for (const auto& [i, layer] : got) {
+      if (i >= static_cast<std::int64_t>(want.size()) ||
+          layer != want[static_cast<std::size_t>(i)]) {
+        return false;
+      }
+    }
+    return true;
+  }
 };
 
 // The old run is live (its writer still has the file open) when the writer
@@ -277,38 +327,39 @@ TEST_P(InPlace, LayersReadAfterTheSampleWasWrittenAgainInPlaceStayOutOfTheOldRun
   stop(*d);
 }
 
-// The same, with only record 1 written again, and big: the records after
-// it are compared before it, from the old bytes the writer left them, and
-// must not be published in the old run either (their indexes would skip
-// record 1's: they used to be, each under the index of the record before).
-TEST_P(InPlace, LayersComputedBeforeARecordFoundWrittenAgainStayOutOfTheOldRun) {
-  constexpr std::int64_t big = 1 << 23;  // compared long after the small ones
-  auto d = start({"--workers", "2"});    // by the other worker
-  const std::string old_bytes = content("old.bin", {1.01f}, big);
-  const std::string new_bytes = content("new.bin", {1.01f, 1.5f, 1.01f}, big);
-  write_file(sample_, old_bytes);
-  const std::string old_run = d->wait_event([&](const logged_event& e) {
-                                 return e.event == "run_end" && e.path == sample_;
-                               }).run;
-  ASSERT_FALSE(old_run.empty()) << d->proc().stderr_text();
-  content("bench.bin", {1.0f}, big);
-
-  unique_fd fd(::open(sample_.c_str(), O_WRONLY | O_CLOEXEC));
-  ASSERT_TRUE(fd);
-  ASSERT_EQ(::kill(d->proc().pid(), SIGSTOP), 0);
-  write_file(bench_, read_file(dir_.file("bench.bin")));
-  put(fd, new_bytes, end_of(dir_.file("new.bin"), 0), end_of(dir_.file("new.bin"), 1));
-  ASSERT_EQ(::kill(d->proc().pid(), SIGCONT), 0);
-  const logged_event seen = d->wait_event([&](const logged_event& e) {
-    return (e.event == "layer" && e.run == old_run && e.index > 0) ||
-           (e.event == "run_start" && e.path == sample_ && e.run != old_run);
-  });
-  EXPECT_FALSE(seen.run.empty()) << read_file(d->events_path());
-
-  fd.reset();
+// Record 1 is compared again from the run's archived copy: the old run
+// has every layer of its bytes, each under its own index.
+TEST_P(InPlace, LayersComputedBeforeARecordFoundWrittenAgainKeepTheirIndexes) {
+  auto d = start({"--workers", "2"});  // the small ones by the other worker
+  const std::string old_run = written_over_behind(*d, bench_);
   ASSERT_TRUE(settled()) << d->proc().stderr_text();
   expect_sample_runs(*d, dir_.file("old.bin"), dir_.file("new.bin"));
+  const auto want = offline_layers(dir_.file("old.bin"), dir_.file("bench.bin"));
+  EXPECT_TRUE(wait_until([&] { return old_run_whole(*d, old_run, want, 0); }))
+      << old_run << "\n"
+      << read_file(d->events_path());
   stop(*d);
+}
+
+// Without an archive, record 1 (or every record read after it came back)
+// is lost: the layers published keep the indexes the offline report of
+// the run's bytes gives them, with a hole where a lost one was, and the
+// coverage counts what is missing.
+TEST_P(InPlace, ALostRecordKeepsItsIndex) {
+  test_daemon d(
+      dir_, {"--watch", dumps_, "--pair", "p:" + sample_ + "=" + bench_, "--workers", "2"}, loop());
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  const std::string old_run = written_over_behind(d, bench_);
+  const auto want = offline_layers(dir_.file("old.bin"), dir_.file("bench.bin"));
+  std::uint64_t lost = 0;
+  EXPECT_TRUE(wait_until([&] {
+    std::uint64_t compared = 0, pending = 0;
+    coverage_of(dir_.file("sock"), old_run, compared, lost, pending);
+    return lost > 0 && old_run_whole(d, old_run, want, lost);
+  })) << old_run
+      << " lost " << lost << "\n"
+      << read_file(d.events_path());
+  stop(d);
 }
 
 // The benchmark's side: it ended, then while the daemon is stopped the
