@@ -289,6 +289,49 @@ TEST_P(InPlace, ARewriteInPlaceWrittenInSeveralWritesIsOneNewRun) {
   stop(*d);
 }
 
+// The old run ended (its writer closed the file) when a writer opens it
+// again without O_TRUNC, writes three records of new content over it,
+// pauses for two ticks of the stat timer (the daemon looks at the file on
+// each: less than the rewrite's settle time), and writes the rest: one new
+// run, with the new bytes. Two looks that saw the same mtime used to count
+// as the rewrite done: a run of the half-written mix started, and another
+// one when the writer reached the old tail (the rewrite soak: about one
+// in-place rewrite in 20 became two runs).
+TEST_P(InPlace, ARewriteInPlaceOfAnEndedRunThatPausesIsOneNewRun) {
+  auto d = start();
+  write_dump(bench_, layers, 1.0f);
+  const std::string old_bytes = content("old.bin", {1.01f});
+  const std::string new_bytes = content("new.bin", {1.5f});
+  write_file(sample_, old_bytes);
+  const std::string old_run = d->wait_event([&](const logged_event& e) {
+                                 return e.event == "run_end" && e.path == sample_;
+                               }).run;
+  ASSERT_FALSE(old_run.empty()) << d->proc().stderr_text();
+
+  unique_fd fd(::open(sample_.c_str(), O_WRONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd);
+  const std::size_t cut = end_of(dir_.file("new.bin"), 2);
+  put(fd, new_bytes, 0, cut);
+  const auto ticks = daemon_counter(dir_.file("sock"), "stat_ticks");
+  ASSERT_TRUE(ticks);
+  ASSERT_TRUE(wait_until(
+      [&] { return daemon_counter(dir_.file("sock"), "stat_ticks").value_or(0) >= *ticks + 2; }));
+  put(fd, new_bytes, cut, new_bytes.size());
+  fd.reset();
+  ASSERT_TRUE(settled()) << d->proc().stderr_text();
+  const auto want = offline_layers(sample_, bench_);
+  std::vector<std::string> runs, live;
+  EXPECT_TRUE(wait_until([&] {
+    const auto evs = d->events();
+    runs = runs_of(evs, sample_);
+    live.clear();
+    for (const auto& [i, layer] : last_layers(evs, runs.back())) live.push_back(layer);
+    return live == want;
+  })) << read_file(d->events_path());
+  EXPECT_EQ(runs, (std::vector<std::string>{old_run, runs.back()})) << read_file(d->events_path());
+  stop(*d);
+}
+
 // The old run ended and waits for its benchmark; while the daemon is
 // stopped the benchmark arrives and the writer starts over in place with
 // the same first record (the same input: the same bytes) and stops after
