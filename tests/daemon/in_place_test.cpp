@@ -14,7 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -367,6 +369,62 @@ TEST_P(InPlace, LayersReadAfterTheSampleWasWrittenAgainInPlaceStayOutOfTheOldRun
   fd.reset();
   ASSERT_TRUE(settled()) << d->proc().stderr_text();
   expect_sample_runs(*d, dir_.file("old.bin"), mixed_copy);
+  stop(*d);
+}
+
+// The benchmark's record 1 is written again in place while the sample
+// run's records are compared: record 1 waits for the benchmark's next run,
+// the records after it are computed and wait behind it; then the sample
+// starts over (truncated) before the benchmark's rewrite settles, so
+// record 1 is lost (unless the sample's truncation came first: then it is
+// compared from the copies). The layers after it keep their indexes (they
+// used to be published each under the index of the one before).
+TEST_P(InPlace, ALostRecordWaitingForItsBenchmarkKeepsItsIndex) {
+  auto d = start({"--workers", "2"});
+  const std::string old_bench = content("bench.bin", {1.0f});
+  const std::string new_bench = content("new-bench.bin", {1.0f, 1.5f, 1.0f});
+  write_file(bench_, old_bench);
+  ASSERT_FALSE(d->wait_event([&](const logged_event& e) {
+                  return e.event == "run_end" && e.path == bench_;
+                }).run.empty())
+      << d->proc().stderr_text();
+  content("old.bin", {1.01f});
+
+  unique_fd fd(::open(bench_.c_str(), O_WRONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd);
+  ASSERT_EQ(::kill(d->proc().pid(), SIGSTOP), 0);
+  write_file(sample_, read_file(dir_.file("old.bin")));
+  put(fd, new_bench, end_of(dir_.file("bench.bin"), 0), end_of(dir_.file("bench.bin"), 1));
+  ASSERT_EQ(::kill(d->proc().pid(), SIGCONT), 0);
+  // The benchmark's writer goes on writing record 1's first bytes (the same
+  // ones) until the sample started over: its rewrite does not settle, and
+  // record 1 keeps waiting for the benchmark's next run.
+  const std::size_t at = end_of(dir_.file("bench.bin"), 0) + 128;
+  auto touching = [&](const std::function<bool(const logged_event&)>& pred) {
+    return wait_until([&] {
+      put(fd, new_bench, at, at + 64);
+      const auto evs = d->events();
+      return std::any_of(evs.begin(), evs.end(), pred);
+    });
+  };
+  std::string run;
+  ASSERT_TRUE(touching([&](const logged_event& e) {
+    if (e.event == "layer" && e.path == sample_) run = e.run;
+    return !run.empty();
+  })) << read_file(d->events_path());
+  write_file(sample_, "");
+  ASSERT_TRUE(touching([&](const logged_event& e) { return e.event == "run_end" && e.run == run; }))
+      << read_file(d->events_path());
+  const auto want = offline_layers(dir_.file("old.bin"), dir_.file("bench.bin"));
+  std::uint64_t lost = 0;
+  EXPECT_TRUE(wait_until([&] {
+    std::uint64_t compared = 0, pending = 0;
+    coverage_of(dir_.file("sock"), run, compared, lost, pending);
+    return old_run_whole(*d, run, want, lost);
+  })) << run
+      << " lost " << lost << "\n"
+      << read_file(d->events_path());
+  fd.reset();
   stop(*d);
 }
 

@@ -354,12 +354,22 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
     // Once its sample started over, the run's records are no longer in the
     // file: what was read from then on is not published from the file (the
     // look that follows resets the run), so no layer holds another run's
-    // bytes. The layers computed before and not yet published (waiting for
-    // an earlier record, as this one) still are: each was checked after it
-    // was read (its tail and marks held), so it holds the run's bytes (a
-    // rewrite reaches the records one by one: a later record is read
-    // before the writer gets to it). Each keeps its report index, whatever
-    // becomes of the records before it (compared from the copy, or lost).
+    // bytes. Nor are the layers computed before but not yet published (a
+    // rewrite reaches the records one by one: a later record may have been
+    // read before the writer got to it, an earlier one after): all of them
+    // are compared again from the run's archived copy, the run's evidence,
+    // each under its own index (they used to be dropped, and the layers
+    // after them published under the indexes before theirs: block14 as
+    // layer 7 in the rewrite soak).
+    if (j->sample_moved && !w.sample_moved) {
+      for (auto& q : w.queue) {
+        if (q.what != queued_record::status::done) continue;
+        q.what = queued_record::status::copy;
+        q.bench_record = static_cast<std::uint32_t>(q.result.bench_record);
+        q.rule = q.result.rule;
+        ++w.copy_waiting;
+      }
+    }
     w.sample_moved = w.sample_moved || j->sample_moved;
     if (j->seq >= w.front_seq && j->seq - w.front_seq < w.queue.size()) {
       queued_record& e = w.queue[static_cast<std::size_t>(j->seq - w.front_seq)];
@@ -377,7 +387,6 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
         if (j->sample_tail.to >= w.copy_sample_tail.to) w.copy_sample_tail = j->sample_tail;
         if (j->bench_tail.to >= w.copy_bench_tail.to) w.copy_bench_tail = j->bench_tail;
         ++w.copy_waiting;
-        compare_from_copy(r, w);
       } else if (e.what == queued_record::status::running && j->bench_moved) {
         // Read from the benchmark's next run under the old one's name: it
         // waits again, and once a look starts that run the sample run is
@@ -388,6 +397,7 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
         e.what = queued_record::status::done;
       }
     }
+    compare_from_copy(r, w);
     // Publish in report order: a fast small layer waits for a slower
     // earlier one, and for earlier records still waiting for a match.
     publish_ready(r, w);
