@@ -101,7 +101,8 @@ def runs_per_write(kept, seed, runs, modes):
     first_layer = {}  # run -> (index, mse) of the first layer it published
     bench_runs = set()
     for e in events:
-        if e["event"] == "layer" and e["run"] in start and e["run"] not in first_layer:
+        if (e["event"] == "layer" and e["run"] in start and e["run"] not in first_layer and
+                e["layer"].get("mse") is not None):
             first_layer[e["run"]] = (e["layer"]["index"], e["layer"]["mse"])
         if e["event"] == "run_start" and e.get("path") != sample:
             bench_runs.add(e["run"])
