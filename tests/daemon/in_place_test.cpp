@@ -147,13 +147,13 @@ class InPlace : public PairDaemonTest {
   }
   // The sample's run ended, then (the daemon stopped) the benchmark arrives
   // and the writer writes only record 1 again in place, a big one (the
-  // run's bytes and the next write's differ only there): the records after it are
-  // compared while it is, from the old bytes the writer left them, and wait
-  // for it to be published; it then comes back read from the next write's
-  // bytes. Those records hold the run's bytes and keep their indexes:
-  // they used to be published each under the index of the record before
-  // (block14 as layer 7 in the rewrite soak), then to be dropped with it.
-  // Returns the old run.
+  // run's bytes and the next write's differ only there): the records after
+  // it are compared while it is, from the old bytes the writer left them,
+  // and wait for it to be published; it then comes back read from the next
+  // write's bytes. Those records are compared again from the run's copy
+  // with it and keep their indexes: they used to be published each under
+  // the index of the record before (block14 as layer 7 in the rewrite
+  // soak), then to be dropped without a word. Returns the old run.
   std::string written_over_behind(test_daemon& d, const std::string& bench) {
     constexpr std::int64_t big = 1 << 23;  // compared long after the small ones
     const std::string old_bytes = content("old.bin", {1.01f}, big);
@@ -442,10 +442,10 @@ TEST_P(InPlace, LayersComputedBeforeARecordFoundWrittenAgainKeepTheirIndexes) {
   stop(*d);
 }
 
-// Without an archive, record 1 (or every record read after it came back)
-// is lost: the layers published keep the indexes the offline report of
-// the run's bytes gives them, with a hole where a lost one was, and the
-// coverage counts what is missing.
+// Without an archive, record 1 and the records not yet published when it
+// came back are lost: the layers published keep the indexes the offline
+// report of the run's bytes gives them, and the coverage counts every
+// layer missing (they used to vanish uncounted).
 TEST_P(InPlace, ALostRecordKeepsItsIndex) {
   test_daemon d(
       dir_, {"--watch", dumps_, "--pair", "p:" + sample_ + "=" + bench_, "--workers", "2"}, loop());
