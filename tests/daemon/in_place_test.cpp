@@ -14,7 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -125,6 +127,56 @@ class InPlace : public PairDaemonTest {
     const auto between = offline_layers(mixed_copy, bench_);
     for (std::size_t k = 1; k + 1 < runs.size(); ++k) expect_layers_match(evs, runs[k], between);
   }
+  // The sample's run ended, then (the daemon stopped) the benchmark arrives
+  // and the writer writes only record 1 again in place, a big one (the
+  // run's bytes and the next write's differ only there): the records after
+  // it are compared while it is, from the old bytes the writer left them,
+  // and wait for it to be published; it then comes back read from the next
+  // write's bytes. Those records are compared again from the run's copy
+  // with it and keep their indexes: they used to be published each under
+  // the index of the record before (block14 as layer 7 in the rewrite
+  // soak), then to be dropped without a word. Returns the old run.
+  std::string written_over_behind(test_daemon& d, const std::string& bench) {
+    constexpr std::int64_t big = 1 << 23;  // compared long after the small ones
+    const std::string old_bytes = content("old.bin", {1.01f}, big);
+    const std::string new_bytes = content("new.bin", {1.01f, 1.5f, 1.01f}, big);
+    write_file(sample_, old_bytes);
+    const std::string old_run = d.wait_event([&](const logged_event& e) {
+                                   return e.event == "run_end" && e.path == sample_;
+                                 }).run;
+    EXPECT_FALSE(old_run.empty()) << d.proc().stderr_text();
+    content("bench.bin", {1.0f}, big);
+
+    unique_fd fd(::open(sample_.c_str(), O_WRONLY | O_CLOEXEC));
+    EXPECT_TRUE(fd);
+    EXPECT_EQ(::kill(d.proc().pid(), SIGSTOP), 0);
+    write_file(bench, read_file(dir_.file("bench.bin")));
+    put(fd, new_bytes, end_of(dir_.file("new.bin"), 0), end_of(dir_.file("new.bin"), 1));
+    EXPECT_EQ(::kill(d.proc().pid(), SIGCONT), 0);
+    const logged_event seen = d.wait_event([&](const logged_event& e) {
+      return (e.event == "layer" && e.run == old_run && e.index > 0) ||
+             (e.event == "run_start" && e.path == sample_ && e.run != old_run);
+    });
+    EXPECT_FALSE(seen.run.empty()) << read_file(d.events_path());
+    return old_run;
+  }
+  // Whether each layer run `run` published is the one of `want` (old.bin
+  // against the benchmark) at its index, and every layer of it is
+  // published but the `lost` ones, as the run's coverage counts them.
+  bool old_run_whole(test_daemon& d, const std::string& run, const std::vector<std::string>& want,
+                     std::uint64_t lost) {
+    const auto got = last_layers(d.events(), run);
+    std::uint64_t compared = 0, now_lost = 0, pending = 0;
+    coverage_of(dir_.file("sock"), run, compared, now_lost, pending);
+    if (got.size() + lost != want.size() || now_lost != lost) return false;
+    for (const auto& [i, layer] : got) {
+      if (i >= static_cast<std::int64_t>(want.size()) ||
+          layer != want[static_cast<std::size_t>(i)]) {
+        return false;
+      }
+    }
+    return true;
+  }
 };
 
 // The old run is live (its writer still has the file open) when the writer
@@ -221,6 +273,49 @@ TEST_P(InPlace, ARewriteInPlaceWrittenInSeveralWritesIsOneNewRun) {
   stop(*d);
 }
 
+// The old run ended (its writer closed the file) when a writer opens it
+// again without O_TRUNC, writes three records of new content over it,
+// pauses for two ticks of the stat timer (the daemon looks at the file on
+// each: less than the rewrite's settle time), and writes the rest: one new
+// run, with the new bytes. Two looks that saw the same mtime used to count
+// as the rewrite done: a run of the half-written mix started, and another
+// one when the writer reached the old tail (the rewrite soak: about one
+// in-place rewrite in 20 became two runs).
+TEST_P(InPlace, ARewriteInPlaceOfAnEndedRunThatPausesIsOneNewRun) {
+  auto d = start();
+  write_dump(bench_, layers, 1.0f);
+  const std::string old_bytes = content("old.bin", {1.01f});
+  const std::string new_bytes = content("new.bin", {1.5f});
+  write_file(sample_, old_bytes);
+  const std::string old_run = d->wait_event([&](const logged_event& e) {
+                                 return e.event == "run_end" && e.path == sample_;
+                               }).run;
+  ASSERT_FALSE(old_run.empty()) << d->proc().stderr_text();
+
+  unique_fd fd(::open(sample_.c_str(), O_WRONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd);
+  const std::size_t cut = end_of(dir_.file("new.bin"), 2);
+  put(fd, new_bytes, 0, cut);
+  const auto ticks = daemon_counter(dir_.file("sock"), "stat_ticks");
+  ASSERT_TRUE(ticks);
+  ASSERT_TRUE(wait_until(
+      [&] { return daemon_counter(dir_.file("sock"), "stat_ticks").value_or(0) >= *ticks + 2; }));
+  put(fd, new_bytes, cut, new_bytes.size());
+  fd.reset();
+  ASSERT_TRUE(settled()) << d->proc().stderr_text();
+  const auto want = offline_layers(sample_, bench_);
+  std::vector<std::string> runs, live;
+  EXPECT_TRUE(wait_until([&] {
+    const auto evs = d->events();
+    runs = runs_of(evs, sample_);
+    live.clear();
+    for (const auto& [i, layer] : last_layers(evs, runs.back())) live.push_back(layer);
+    return live == want;
+  })) << read_file(d->events_path());
+  EXPECT_EQ(runs, (std::vector<std::string>{old_run, runs.back()})) << read_file(d->events_path());
+  stop(*d);
+}
+
 // The old run ended and waits for its benchmark; while the daemon is
 // stopped the benchmark arrives and the writer starts over in place with
 // the same first record (the same input: the same bytes) and stops after
@@ -259,38 +354,95 @@ TEST_P(InPlace, LayersReadAfterTheSampleWasWrittenAgainInPlaceStayOutOfTheOldRun
   stop(*d);
 }
 
-// The same, with only record 1 written again, and big: the records after
-// it are compared before it, from the old bytes the writer left them, and
-// must not be published in the old run either (their indexes would skip
-// record 1's: they used to be, each under the index of the record before).
-TEST_P(InPlace, LayersComputedBeforeARecordFoundWrittenAgainStayOutOfTheOldRun) {
-  constexpr std::int64_t big = 1 << 23;  // compared long after the small ones
-  auto d = start({"--workers", "2"});    // by the other worker
-  const std::string old_bytes = content("old.bin", {1.01f}, big);
-  const std::string new_bytes = content("new.bin", {1.01f, 1.5f, 1.01f}, big);
-  write_file(sample_, old_bytes);
-  const std::string old_run = d->wait_event([&](const logged_event& e) {
-                                 return e.event == "run_end" && e.path == sample_;
-                               }).run;
-  ASSERT_FALSE(old_run.empty()) << d->proc().stderr_text();
-  content("bench.bin", {1.0f}, big);
+// The benchmark's record 1 is written again in place while the sample
+// run's records are compared: record 1 waits for the benchmark's next run,
+// the records after it are computed and wait behind it; then the sample
+// starts over (truncated) before the benchmark's rewrite settles, so
+// record 1 is lost (unless the sample's truncation came first: then it is
+// compared from the copies). The layers after it keep their indexes (they
+// used to be published each under the index of the one before).
+TEST_P(InPlace, ALostRecordWaitingForItsBenchmarkKeepsItsIndex) {
+  auto d = start({"--workers", "2"});
+  const std::string old_bench = content("bench.bin", {1.0f});
+  const std::string new_bench = content("new-bench.bin", {1.0f, 1.5f, 1.0f});
+  write_file(bench_, old_bench);
+  ASSERT_FALSE(d->wait_event([&](const logged_event& e) {
+                  return e.event == "run_end" && e.path == bench_;
+                }).run.empty())
+      << d->proc().stderr_text();
+  content("old.bin", {1.01f});
 
-  unique_fd fd(::open(sample_.c_str(), O_WRONLY | O_CLOEXEC));
+  unique_fd fd(::open(bench_.c_str(), O_WRONLY | O_CLOEXEC));
   ASSERT_TRUE(fd);
   ASSERT_EQ(::kill(d->proc().pid(), SIGSTOP), 0);
-  write_file(bench_, read_file(dir_.file("bench.bin")));
-  put(fd, new_bytes, end_of(dir_.file("new.bin"), 0), end_of(dir_.file("new.bin"), 1));
+  write_file(sample_, read_file(dir_.file("old.bin")));
+  put(fd, new_bench, end_of(dir_.file("bench.bin"), 0), end_of(dir_.file("bench.bin"), 1));
   ASSERT_EQ(::kill(d->proc().pid(), SIGCONT), 0);
-  const logged_event seen = d->wait_event([&](const logged_event& e) {
-    return (e.event == "layer" && e.run == old_run && e.index > 0) ||
-           (e.event == "run_start" && e.path == sample_ && e.run != old_run);
-  });
-  EXPECT_FALSE(seen.run.empty()) << read_file(d->events_path());
-
+  // The benchmark's writer goes on writing record 1's first bytes (the same
+  // ones) until the sample started over: its rewrite does not settle, and
+  // record 1 keeps waiting for the benchmark's next run.
+  const std::size_t at = end_of(dir_.file("bench.bin"), 0) + 128;
+  auto touching = [&](const std::function<bool(const logged_event&)>& pred) {
+    return wait_until([&] {
+      put(fd, new_bench, at, at + 64);
+      const auto evs = d->events();
+      return std::any_of(evs.begin(), evs.end(), pred);
+    });
+  };
+  std::string run;
+  ASSERT_TRUE(touching([&](const logged_event& e) {
+    if (e.event == "layer" && e.path == sample_) run = e.run;
+    return !run.empty();
+  })) << read_file(d->events_path());
+  write_file(sample_, "");
+  ASSERT_TRUE(touching([&](const logged_event& e) { return e.event == "run_end" && e.run == run; }))
+      << read_file(d->events_path());
+  const auto want = offline_layers(dir_.file("old.bin"), dir_.file("bench.bin"));
+  std::uint64_t lost = 0;
+  EXPECT_TRUE(wait_until([&] {
+    std::uint64_t compared = 0, pending = 0;
+    coverage_of(dir_.file("sock"), run, compared, lost, pending);
+    return old_run_whole(*d, run, want, lost);
+  })) << run
+      << " lost " << lost << "\n"
+      << read_file(d->events_path());
   fd.reset();
+  stop(*d);
+}
+
+// Record 1 is compared again from the run's archived copy: the old run
+// has every layer of its bytes, each under its own index.
+TEST_P(InPlace, LayersComputedBeforeARecordFoundWrittenAgainKeepTheirIndexes) {
+  auto d = start({"--workers", "2"});  // the small ones by the other worker
+  const std::string old_run = written_over_behind(*d, bench_);
   ASSERT_TRUE(settled()) << d->proc().stderr_text();
   expect_sample_runs(*d, dir_.file("old.bin"), dir_.file("new.bin"));
+  const auto want = offline_layers(dir_.file("old.bin"), dir_.file("bench.bin"));
+  EXPECT_TRUE(wait_until([&] { return old_run_whole(*d, old_run, want, 0); }))
+      << old_run << "\n"
+      << read_file(d->events_path());
   stop(*d);
+}
+
+// Without an archive, record 1 and the records not yet published when it
+// came back are lost: the layers published keep the indexes the offline
+// report of the run's bytes gives them, and the coverage counts every
+// layer missing (they used to vanish uncounted).
+TEST_P(InPlace, ALostRecordKeepsItsIndex) {
+  test_daemon d(
+      dir_, {"--watch", dumps_, "--pair", "p:" + sample_ + "=" + bench_, "--workers", "2"}, loop());
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  const std::string old_run = written_over_behind(d, bench_);
+  const auto want = offline_layers(dir_.file("old.bin"), dir_.file("bench.bin"));
+  std::uint64_t lost = 0;
+  EXPECT_TRUE(wait_until([&] {
+    std::uint64_t compared = 0, pending = 0;
+    coverage_of(dir_.file("sock"), old_run, compared, lost, pending);
+    return lost > 0 && old_run_whole(d, old_run, want, lost);
+  })) << old_run
+      << " lost " << lost << "\n"
+      << read_file(d.events_path());
+  stop(d);
 }
 
 // The benchmark's side: it ended, then while the daemon is stopped the

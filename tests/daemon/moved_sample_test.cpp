@@ -112,26 +112,6 @@ TEST_P(MovedSample, LayersReadAfterTheBenchmarkStartedOverAreComparedWithItsNewR
   stop(*d);
 }
 
-// The coverage of run `run` as `runs` shows it (an empty object when it is
-// not listed).
-std::string coverage_of(const std::string& socket, const std::string& run, std::uint64_t& compared,
-                        std::uint64_t& lost, std::uint64_t& pending) {
-  raw_client c(socket);
-  const auto m = c.call("runs");
-  simdjson::dom::parser p;
-  simdjson::dom::element doc;
-  if (p.parse(m.result).get(doc)) return {};
-  for (simdjson::dom::element r : doc["runs"].get_array()) {
-    if (std::string_view(r["run"].get_string().value()) != run) continue;
-    const auto cov = r["coverage"];
-    compared = cov["compared"].get_uint64().value();
-    lost = cov["lost"].get_uint64().value();
-    pending = cov["pending"].get_uint64().value();
-    return std::string(cov["text"].get_string().value());
-  }
-  return {};
-}
-
 // The old run's layers wait for the benchmark; its file is then truncated
 // and written again with other values through a second link outside the
 // watched folder (no inotify event, so the daemon still takes the file for

@@ -109,6 +109,27 @@ inline void expect_layers_match(const std::vector<logged_event>& evs, const std:
   }
 }
 
+// The coverage of run `run` as `runs` shows it (an empty object when it is
+// not listed).
+inline std::string coverage_of(const std::string& socket, const std::string& run,
+                               std::uint64_t& compared, std::uint64_t& lost,
+                               std::uint64_t& pending) {
+  raw_client c(socket);
+  const auto m = c.call("runs");
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  if (p.parse(m.result).get(doc)) return {};
+  for (simdjson::dom::element r : doc["runs"].get_array()) {
+    if (std::string_view(r["run"].get_string().value()) != run) continue;
+    const auto cov = r["coverage"];
+    compared = cov["compared"].get_uint64().value();
+    lost = cov["lost"].get_uint64().value();
+    pending = cov["pending"].get_uint64().value();
+    return std::string(cov["text"].get_string().value());
+  }
+  return {};
+}
+
 class PairDaemonTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override { fs::create_directories(dumps_); }

@@ -400,9 +400,12 @@ bool file_runs::still_malformed(tracked_file& tf, const std::string& reason, std
 
 // Same inode and size but a newer mtime once the run has ended: written
 // again in place, maybe byte for byte (nothing else would show it). Acted
-// on when the writer closes it, or when a second look sees the same mtime:
-// a stat between an append's mtime update and its size update must not
-// count. Reads do not change mtime; a touch does.
+// on when the writer closes it, else held until the rewrite settles as one
+// found by the first record's mark (hold_rewritten): a second look with the
+// same mtime does not show the writer done (writes in one clock tick share
+// one), and a run started then held a mix of both writes and was cut again
+// when the writer reached the old tail. Reads do not change mtime; a touch
+// does.
 file_runs::in_place file_runs::rewritten_in_place(tracked_file& tf, const std::string& reason,
                                                   std::uint64_t size, std::int64_t mtime,
                                                   bool closed, bool written_after_close) {
@@ -410,8 +413,8 @@ file_runs::in_place file_runs::rewritten_in_place(tracked_file& tf, const std::s
       (tf.state == run_state::live && !written_after_close)) {
     return in_place::no;
   }
-  if (!closed && tf.rewrite_mtime_ns != mtime) {
-    tf.rewrite_mtime_ns = mtime;
+  if (!closed) {
+    hold_rewritten(tf, mtime);
     return in_place::not_yet;
   }
   return in_place::yes;

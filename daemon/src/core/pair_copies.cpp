@@ -151,9 +151,7 @@ void pair_scheduler::compare_from_copy(run_info& r, run_work& w) {
       dispatch(r, w, w.front_seq + i, sample, bench, e.record, e.bench_record, e.rule, true);
     } else {
       // Gone from the file before it was read, and not in the copies.
-      e.what = queued_record::status::skipped;
-      ++r.report.coverage.lost;
-      w.summary_stale = true;
+      lose(r, w, e);
     }
   }
 }

@@ -84,10 +84,21 @@ void pair_scheduler::run_continued(run_info& r, const tracked_file& tf) {
 void pair_scheduler::drop_waiting(run_info& r, run_work& w, bool lost) {
   for (auto& e : w.queue) {
     if (e.what != queued_record::status::waiting) continue;
+    if (lost) {
+      lose(r, w, e);
+      // Only a record whose match was found has a place in the report.
+      if (e.found.record < 0) e.what = queued_record::status::skipped;
+      continue;
+    }
     e.what = queued_record::status::skipped;
-    if (lost) ++r.report.coverage.lost;
-    w.summary_stale = true;  // pending or lost: the coverage counts change
+    w.summary_stale = true;  // pending: the coverage counts change
   }
+}
+
+void pair_scheduler::lose(run_info& r, run_work& w, queued_record& e) {
+  e.what = queued_record::status::lost;
+  ++r.report.coverage.lost;
+  w.summary_stale = true;
 }
 
 void pair_scheduler::ended_run_reset(run_info& r) {
@@ -351,15 +362,22 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
     run_work& w = wit->second;
     if (w.in_flight > 0) --w.in_flight;
     // Once its sample started over, the run's records are no longer in the
-    // file: what was read from then on is not published (the look that
-    // follows resets the run), so no layer holds another run's bytes.
-    // Nor are the layers computed before but not yet published (a rewrite
-    // in place reaches the records one by one: a later record may have been
-    // read before the writer got to it), or their indexes would skip the
-    // dropped one.
+    // file: what was read from then on is not published from the file (the
+    // look that follows resets the run), so no layer holds another run's
+    // bytes. Nor are the layers computed before but not yet published (a
+    // rewrite reaches the records one by one: a later record may have been
+    // read before the writer got to it, an earlier one after): all of them
+    // are compared again from the run's archived copy, the run's evidence,
+    // each under its own index (they used to be dropped, and the layers
+    // after them published under the indexes before theirs: block14 as
+    // layer 7 in the rewrite soak).
     if (j->sample_moved && !w.sample_moved) {
       for (auto& q : w.queue) {
-        if (q.what == queued_record::status::done) q.what = queued_record::status::skipped;
+        if (q.what != queued_record::status::done) continue;
+        q.what = queued_record::status::copy;
+        q.bench_record = static_cast<std::uint32_t>(q.result.bench_record);
+        q.rule = q.result.rule;
+        ++w.copy_waiting;
       }
     }
     w.sample_moved = w.sample_moved || j->sample_moved;
@@ -368,12 +386,8 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
       if (e.what == queued_record::status::running && j->from_copy) {
         // Copies do not start over; a failed read of one is lost.
         e.result = std::move(j->result);
-        e.what = j->sample_moved || j->bench_moved ? queued_record::status::skipped
-                                                   : queued_record::status::done;
-        if (e.what == queued_record::status::skipped) {
-          ++r.report.coverage.lost;
-          w.summary_stale = true;
-        }
+        e.what = queued_record::status::done;
+        if (j->sample_moved || j->bench_moved) lose(r, w, e);
       } else if (e.what == queued_record::status::running && w.sample_moved) {
         // Read after its file started over: its bytes are gone from the
         // file, but maybe not from the run's archived copy.
@@ -383,7 +397,6 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
         if (j->sample_tail.to >= w.copy_sample_tail.to) w.copy_sample_tail = j->sample_tail;
         if (j->bench_tail.to >= w.copy_bench_tail.to) w.copy_bench_tail = j->bench_tail;
         ++w.copy_waiting;
-        compare_from_copy(r, w);
       } else if (e.what == queued_record::status::running && j->bench_moved) {
         // Read from the benchmark's next run under the old one's name: it
         // waits again, and once a look starts that run the sample run is
@@ -394,6 +407,7 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
         e.what = queued_record::status::done;
       }
     }
+    compare_from_copy(r, w);
     // Publish in report order: a fast small layer waits for a slower
     // earlier one, and for earlier records still waiting for a match.
     publish_ready(r, w);
@@ -549,6 +563,8 @@ void pair_scheduler::publish_ready(run_info& r, run_work& w) {
       l.index = w.next_index++;
       if (w.end_published) w.late_layers = true;
       publish_layer(r, std::move(l));
+    } else if (e.what == queued_record::status::lost) {
+      ++w.next_index;  // its place in the report stays empty
     } else if (e.what != queued_record::status::skipped) {
       break;
     }

@@ -98,8 +98,12 @@ class pair_scheduler {
  private:
   struct queued_record {
     // copy: read after its file started over; compared again from the run's
-    // archived copy once that can no longer grow
-    enum class status : std::uint8_t { waiting, running, done, skipped, copy };
+    // archived copy once that can no longer grow. lost: matched, but its
+    // bytes were gone before they were read and no copy stood in: no layer,
+    // yet it keeps its report index (the layers after it keep theirs, as
+    // the offline report of the run's bytes numbers them). skipped: no
+    // layer and no index (no match, or its run dropped it).
+    enum class status : std::uint8_t { waiting, running, done, skipped, copy, lost };
     std::uint32_t record = 0;   // sample record
     std::uint32_t ordinal = 0;  // its occurrence_ordinal in the sample
     status what = status::waiting;
@@ -228,6 +232,8 @@ class pair_scheduler {
      one: settled without a result, counted lost when `lost` (their file
      started over), else left pending. */
   void drop_waiting(run_info& r, run_work& w, bool lost);
+  /* e (matched, of r) is lost: counted in r's coverage; it keeps its index. */
+  static void lose(run_info& r, run_work& w, queued_record& e);
   void on_result(std::shared_ptr<job> j);
   bool open_stream(const run_info& r, const tracked_file& tf, run_work& w);
   void follow(const std::string& path);

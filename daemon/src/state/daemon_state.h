@@ -75,8 +75,9 @@ struct tracked_file {
   std::string failed;                 // non-empty: parse error; not refreshed until reset
   std::int64_t last_change_ms = 0;    // steady clock (ms) of the last growth
   std::int64_t mtime_ns = 0;          // st_mtim at the last look that accepted the content
-  std::int64_t rewrite_mtime_ns = 0;  // a new st_mtim seen once at the same size, not yet acted on
-  bool written_over = false;          // its first record's mark changed: written again in place,
+  std::int64_t rewrite_mtime_ns = 0;  // the st_mtim of a rewrite in place being held
+  bool written_over = false;          // written again in place (its first record's mark changed,
+                                      // or a newer mtime at the same size after its run ended):
                                       // started over once that settles (file_runs::hold_rewritten)
   std::uint64_t tail_from = 0;        // [tail_from, tail_to): the last 4 KiB of the complete
   std::uint64_t tail_to = 0;          // records, whose hash (tail_hash) a look checks again: a
