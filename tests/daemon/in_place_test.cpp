@@ -177,6 +177,57 @@ class InPlace : public PairDaemonTest {
     }
     return true;
   }
+  // The body of LayersReadAfterTheSampleWasWrittenAgainInPlaceStayOutOfTheOldRun
+  // and ACopyMadeAfterTheRewriteDoesNotStandInForTheRecordsWrittenOver (see
+  // their comments): with `hold_copier`, the archive's copier is held until
+  // the daemon has compared a layer of the old run after the rewrite began.
+  void rewrite_before_the_benchmark(bool hold_copier) {
+    const std::string hold = dir_.file("hold");
+    std::vector<std::string> env;
+    if (hold_copier) {
+      write_file(hold, "");
+      env.push_back("SIGDUMP_ARCHIVE_TEST_HOLD=" + hold);
+    }
+    auto d = start({}, env);
+    const std::string old_bytes = content("old.bin", {1.01f});
+    const std::string new_bytes = content("new.bin", {1.01f, 1.5f});  // the same first record
+    write_file(sample_, old_bytes);
+    const std::string old_run = d->wait_event([&](const logged_event& e) {
+                                   return e.event == "run_end" && e.path == sample_;
+                                 }).run;
+    ASSERT_FALSE(old_run.empty()) << d->proc().stderr_text();
+
+    const std::size_t cut = end_of(dir_.file("new.bin"), 2);
+    unique_fd fd(::open(sample_.c_str(), O_WRONLY | O_CLOEXEC));
+    ASSERT_TRUE(fd);
+    ASSERT_EQ(::kill(d->proc().pid(), SIGSTOP), 0);
+    write_dump(bench_, layers, 1.0f);
+    put(fd, new_bytes, 0, cut);
+    ASSERT_EQ(::kill(d->proc().pid(), SIGCONT), 0);
+    // The old run's layers are compared, or it is reset.
+    const logged_event seen = d->wait_event([&](const logged_event& e) {
+      return (e.event == "layer" && e.run == old_run) ||
+             (e.event == "run_start" && e.path == sample_ && e.run != old_run);
+    });
+    EXPECT_FALSE(seen.run.empty()) << read_file(d->events_path());
+    const std::string mixed_copy = mixed("mixed.bin", old_bytes, new_bytes, cut);
+    if (hold_copier) fs::remove(hold);
+
+    put(fd, new_bytes, cut, new_bytes.size());
+    fd.reset();
+    ASSERT_TRUE(settled()) << d->proc().stderr_text();
+    expect_sample_runs(*d, dir_.file("old.bin"), mixed_copy);
+    if (hold_copier) {
+      std::uint64_t compared = 0, lost = 0, pending = 0;
+      EXPECT_TRUE(wait_until([&] {
+        coverage_of(dir_.file("sock"), old_run, compared, lost, pending);
+        return lost == 2 && pending == 0;
+      })) << "compared "
+          << compared << " lost " << lost << " pending " << pending << "\n"
+          << read_file(d->events_path());
+    }
+    stop(*d);
+  }
 };
 
 // The old run is live (its writer still has the file open) when the writer
@@ -323,35 +374,17 @@ TEST_P(InPlace, ARewriteInPlaceOfAnEndedRunThatPausesIsOneNewRun) {
 // hold the next write's bytes, though neither the first record nor the
 // tail changed: none of them may land in the old run.
 TEST_P(InPlace, LayersReadAfterTheSampleWasWrittenAgainInPlaceStayOutOfTheOldRun) {
-  auto d = start();
-  const std::string old_bytes = content("old.bin", {1.01f});
-  const std::string new_bytes = content("new.bin", {1.01f, 1.5f});  // the same first record
-  write_file(sample_, old_bytes);
-  const std::string old_run = d->wait_event([&](const logged_event& e) {
-                                 return e.event == "run_end" && e.path == sample_;
-                               }).run;
-  ASSERT_FALSE(old_run.empty()) << d->proc().stderr_text();
+  rewrite_before_the_benchmark(false);
+}
 
-  const std::size_t cut = end_of(dir_.file("new.bin"), 2);
-  unique_fd fd(::open(sample_.c_str(), O_WRONLY | O_CLOEXEC));
-  ASSERT_TRUE(fd);
-  ASSERT_EQ(::kill(d->proc().pid(), SIGSTOP), 0);
-  write_dump(bench_, layers, 1.0f);
-  put(fd, new_bytes, 0, cut);
-  ASSERT_EQ(::kill(d->proc().pid(), SIGCONT), 0);
-  // The old run's layers are compared, or it is reset.
-  const logged_event seen = d->wait_event([&](const logged_event& e) {
-    return (e.event == "layer" && e.run == old_run) ||
-           (e.event == "run_start" && e.path == sample_ && e.run != old_run);
-  });
-  EXPECT_FALSE(seen.run.empty()) << read_file(d->events_path());
-  const std::string mixed_copy = mixed("mixed.bin", old_bytes, new_bytes, cut);
-
-  put(fd, new_bytes, cut, new_bytes.size());
-  fd.reset();
-  ASSERT_TRUE(settled()) << d->proc().stderr_text();
-  expect_sample_runs(*d, dir_.file("old.bin"), mixed_copy);
-  stop(*d);
+// The same, with the archive's copier held back (test hook) until the
+// rewrite's first records are in the file: the copy then holds the next
+// write's bytes where the run's records were written over, so it cannot
+// stand in for them (their marks differ): those two layers are lost, never
+// published with the next write's numbers (they were, 1 run in 10 under
+// load, when the copier lagged).
+TEST_P(InPlace, ACopyMadeAfterTheRewriteDoesNotStandInForTheRecordsWrittenOver) {
+  rewrite_before_the_benchmark(true);
 }
 
 // The benchmark's record 1 is written again in place while the sample

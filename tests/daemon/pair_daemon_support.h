@@ -137,11 +137,13 @@ class PairDaemonTest : public ::testing::TestWithParam<std::string> {
   std::vector<std::string> args() const {
     return {"--watch", dumps_, "--archive-dir", arch_, "--pair", "p:" + sample_ + "=" + bench_};
   }
-  /* With `more` options after the fixture's (a later one wins). */
-  std::unique_ptr<test_daemon> start(const std::vector<std::string>& more = {}) {
+  /* With `more` options after the fixture's (a later one wins), and `env`
+     (NAME=VALUE) in its environment. */
+  std::unique_ptr<test_daemon> start(const std::vector<std::string>& more = {},
+                                     const std::vector<std::string>& env = {}) {
     auto all = args();
     all.insert(all.end(), more.begin(), more.end());
-    auto d = std::make_unique<test_daemon>(dir_, all, loop());
+    auto d = std::make_unique<test_daemon>(dir_, all, loop(), "state", env);
     EXPECT_TRUE(d->wait_ready()) << d->proc().stderr_text();
     return d;
   }

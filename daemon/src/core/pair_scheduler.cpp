@@ -283,8 +283,15 @@ void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
   const std::uint64_t elements = sample->file->records()[sample_record].elements;
   j->sample_tail = tail_of(*sample);
   j->bench_tail = tail_of(*bench);
-  j->sample_check = check_of(*sample, sample_record);
-  j->bench_check = check_of(*bench, bench_record);
+  if (from_copy) {
+    // The copies' bytes must be the ones the run read (their marks).
+    const queued_record& q = w.queue[static_cast<std::size_t>(seq - w.front_seq)];
+    j->sample_check = q.sample_check;
+    j->bench_check = q.bench_check;
+  } else {
+    j->sample_check = check_of(*sample, sample_record);
+    j->bench_check = check_of(*bench, bench_record);
+  }
   if (!from_copy) fill_for(*sample, sample_record, j->sample_fill);
   if (!from_copy) fill_for(*bench, bench_record, j->bench_fill);
   j->sample = file_lease(std::move(sample));
@@ -394,6 +401,8 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
         e.what = queued_record::status::copy;
         e.bench_record = j->bench_record;
         e.rule = j->rule;
+        e.sample_check = j->sample_check;
+        e.bench_check = j->bench_check;
         if (j->sample_tail.to >= w.copy_sample_tail.to) w.copy_sample_tail = j->sample_tail;
         if (j->bench_tail.to >= w.copy_bench_tail.to) w.copy_bench_tail = j->bench_tail;
         ++w.copy_waiting;
@@ -405,6 +414,8 @@ void pair_scheduler::on_result(std::shared_ptr<job> j) {
       } else if (e.what == queued_record::status::running) {
         e.result = std::move(j->result);
         e.what = queued_record::status::done;
+        e.sample_check = j->sample_check;
+        e.bench_check = j->bench_check;
       }
     }
     compare_from_copy(r, w);

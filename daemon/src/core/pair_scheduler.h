@@ -20,6 +20,7 @@
 
 #include "core/pair_matching.h"
 #include "core/pair_sides.h"
+#include "core/record_marks.h"
 #include "platform/event_loop.h"
 #include "platform/worker_pool.h"
 #include "sigdump/input_checks.h"
@@ -111,6 +112,11 @@ class pair_scheduler {
     std::uint32_t bench_record = 0;  // copy: the benchmark record it was matched with
     match_rule rule = match_rule::exact;
     layer_result result;  // done: computed, index not yet assigned
+    // done, copy: the marks (record_marks.h) of the records it was computed
+    // from and of their files' first records, as the run noted them: a copy
+    // stands in for them only if it holds the same marks (a copier that
+    // lagged may have copied the next write's bytes).
+    record_check sample_check, bench_check;
   };
   /* What try_match knows of a run's benchmark, so that a pass looks up
      only the waiting records that a new benchmark record may concern, and
