@@ -109,44 +109,40 @@ int opened(int fd, const char* path, int flags) {
   return fd;
 }
 
+int open_by(open_fn real, const char* path, int flags, mode_t mode) {
+  const int fd = real(path, flags, mode);
+  return under_slow_dir(path) ? opened(fd, path, flags) : fd;
+}
+
 }  // namespace
+
+// The mode argument open(2) takes with O_CREAT or O_TMPFILE, into `mode`
+// (0 without them: the argument is not there to read).
+#define SLOW_DISK_MODE_ARG(flags, mode)          \
+  mode_t mode = 0;                               \
+  if (((flags) & (O_CREAT | O_TMPFILE)) != 0) {  \
+    va_list ap;                                  \
+    va_start(ap, flags);                         \
+    mode = static_cast<mode_t>(va_arg(ap, int)); \
+    va_end(ap);                                  \
+  }
 
 extern "C" {
 
 int open(const char* path, int flags, ...) {
-  mode_t mode = 0;
-  if ((flags & (O_CREAT | O_TMPFILE)) != 0) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = static_cast<mode_t>(va_arg(ap, int));
-    va_end(ap);
-  }
+  SLOW_DISK_MODE_ARG(flags, mode);
   static const auto real = next<open_fn>("open");
-  const int fd = real(path, flags, mode);
-  return under_slow_dir(path) ? opened(fd, path, flags) : fd;
+  return open_by(real, path, flags, mode);
 }
 
 int open64(const char* path, int flags, ...) {
-  mode_t mode = 0;
-  if ((flags & (O_CREAT | O_TMPFILE)) != 0) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = static_cast<mode_t>(va_arg(ap, int));
-    va_end(ap);
-  }
+  SLOW_DISK_MODE_ARG(flags, mode);
   static const auto real = next<open_fn>("open64");
-  const int fd = real(path, flags, mode);
-  return under_slow_dir(path) ? opened(fd, path, flags) : fd;
+  return open_by(real, path, flags, mode);
 }
 
 int openat(int dirfd, const char* path, int flags, ...) {
-  mode_t mode = 0;
-  if ((flags & (O_CREAT | O_TMPFILE)) != 0) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = static_cast<mode_t>(va_arg(ap, int));
-    va_end(ap);
-  }
+  SLOW_DISK_MODE_ARG(flags, mode);
   static const auto real = next<openat_fn>("openat");
   const int fd = real(dirfd, path, flags, mode);
   if (under_slow_dir(path)) return opened(fd, path, flags);
