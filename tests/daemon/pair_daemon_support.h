@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,8 +25,11 @@ namespace fs = std::filesystem;
 struct listed_run {
   std::string state, end_reason;
   std::uint64_t records = 0, layers = 0;
-  std::uint64_t benchmark_only = 0;  // its coverage's
-  std::string benchmark_run, copy;   // copy: its archived copy's path ("": none)
+  std::uint64_t benchmark_only = 0;                   // its coverage's
+  std::uint64_t compared = 0, lost = 0, pending = 0;  // its coverage's
+  std::string coverage_text;                          // its coverage's `text`
+  std::string benchmark_run, copy;                    // copy: its archived copy's path ("": none)
+  std::optional<bool> persisted;  // every line of it is in its state log (none: not said)
 };
 
 inline std::map<std::string, listed_run> list_runs(const std::string& socket) {
@@ -46,6 +50,12 @@ inline std::map<std::string, listed_run> list_runs(const std::string& socket) {
     if (r["records"].get_uint64().get(l.records)) l.records = 0;
     if (r["layers"].get_uint64().get(l.layers)) l.layers = 0;
     if (r["coverage"]["benchmark_only"].get_uint64().get(l.benchmark_only)) l.benchmark_only = 0;
+    if (r["coverage"]["compared"].get_uint64().get(l.compared)) l.compared = 0;
+    if (r["coverage"]["lost"].get_uint64().get(l.lost)) l.lost = 0;
+    if (r["coverage"]["pending"].get_uint64().get(l.pending)) l.pending = 0;
+    std::string_view text;
+    if (!r["coverage"]["text"].get_string().get(text)) l.coverage_text = std::string(text);
+    if (bool yes = false; !r["persisted"].get_bool().get(yes)) l.persisted = yes;
     if (!r["benchmark_run"].get_string().get(bench)) l.benchmark_run = std::string(bench);
     if (!r["archive"]["path"].get_string().get(copy)) l.copy = std::string(copy);
     out[std::string(id)] = l;
@@ -58,17 +68,8 @@ inline std::map<std::string, listed_run> list_runs(const std::string& socket) {
 // event may come first).
 inline std::map<std::string, bool> persisted_runs(const std::string& socket) {
   std::map<std::string, bool> out;
-  raw_client c(socket);
-  if (!c.connected()) return out;
-  simdjson::dom::parser p;
-  simdjson::dom::element doc;
-  simdjson::dom::array list;
-  if (p.parse(c.call("runs").result).get(doc) || doc["runs"].get_array().get(list)) return out;
-  for (simdjson::dom::element r : list) {
-    std::string_view id;
-    bool yes = false;
-    if (!r["run"].get_string().get(id) && !r["persisted"].get_bool().get(yes))
-      out[std::string(id)] = yes;
+  for (const auto& [id, r] : list_runs(socket)) {
+    if (r.persisted) out[id] = *r.persisted;
   }
   return out;
 }
@@ -109,25 +110,19 @@ inline void expect_layers_match(const std::vector<logged_event>& evs, const std:
   }
 }
 
-// The coverage of run `run` as `runs` shows it (an empty object when it is
-// not listed).
+// The coverage of run `run` as `runs` shows it: its text, and its counts
+// in compared, lost and pending (an empty text, counts untouched, when it
+// is not listed).
 inline std::string coverage_of(const std::string& socket, const std::string& run,
                                std::uint64_t& compared, std::uint64_t& lost,
                                std::uint64_t& pending) {
-  raw_client c(socket);
-  const auto m = c.call("runs");
-  simdjson::dom::parser p;
-  simdjson::dom::element doc;
-  if (p.parse(m.result).get(doc)) return {};
-  for (simdjson::dom::element r : doc["runs"].get_array()) {
-    if (std::string_view(r["run"].get_string().value()) != run) continue;
-    const auto cov = r["coverage"];
-    compared = cov["compared"].get_uint64().value();
-    lost = cov["lost"].get_uint64().value();
-    pending = cov["pending"].get_uint64().value();
-    return std::string(cov["text"].get_string().value());
-  }
-  return {};
+  const auto runs = list_runs(socket);
+  const auto it = runs.find(run);
+  if (it == runs.end()) return {};
+  compared = it->second.compared;
+  lost = it->second.lost;
+  pending = it->second.pending;
+  return it->second.coverage_text;
 }
 
 class PairDaemonTest : public ::testing::TestWithParam<std::string> {

@@ -291,9 +291,9 @@ void pair_scheduler::dispatch(run_info& r, run_work& w, std::uint64_t seq,
   } else {
     j->sample_check = check_of(*sample, sample_record);
     j->bench_check = check_of(*bench, bench_record);
+    fill_for(*sample, sample_record, j->sample_fill);
+    fill_for(*bench, bench_record, j->bench_fill);
   }
-  if (!from_copy) fill_for(*sample, sample_record, j->sample_fill);
-  if (!from_copy) fill_for(*bench, bench_record, j->bench_fill);
   j->sample = file_lease(std::move(sample));
   j->bench = file_lease(std::move(bench));
   ++w.in_flight;
