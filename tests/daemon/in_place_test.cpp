@@ -211,7 +211,19 @@ class InPlace : public PairDaemonTest {
     });
     EXPECT_FALSE(seen.run.empty()) << read_file(d->events_path());
     const std::string mixed_copy = mixed("mixed.bin", old_bytes, new_bytes, cut);
-    if (hold_copier) fs::remove(hold);
+    if (hold_copier) {
+      // The copy is made now, from the file as the writer left it part
+      // way: records 1 and 2 hold the next write's bytes, the rest the
+      // run's. The writer goes on only once it is whole, so the records
+      // after the cut have the old bytes in the copy when the daemon looks.
+      fs::remove(hold);
+      EXPECT_TRUE(wait_until([&] {
+        const auto runs = list_runs(dir_.file("sock"));
+        const auto r = runs.find(old_run);
+        return r != runs.end() && r->second.copy_synced;
+      })) << raw_client(dir_.file("sock")).call("runs").result << "\n"
+          << read_file(d->events_path());
+    }
 
     put(fd, new_bytes, cut, new_bytes.size());
     fd.reset();

@@ -29,6 +29,7 @@ struct listed_run {
   std::uint64_t compared = 0, lost = 0, pending = 0;  // its coverage's
   std::string coverage_text;                          // its coverage's `text`
   std::string benchmark_run, copy;                    // copy: its archived copy's path ("": none)
+  bool copy_synced = false;  // the copy is made and on disk (the copier is done with it)
   std::optional<bool> persisted;  // every line of it is in its state log (none: not said)
 };
 
@@ -58,6 +59,10 @@ inline std::map<std::string, listed_run> list_runs(const std::string& socket) {
     if (bool yes = false; !r["persisted"].get_bool().get(yes)) l.persisted = yes;
     if (!r["benchmark_run"].get_string().get(bench)) l.benchmark_run = std::string(bench);
     if (!r["archive"]["path"].get_string().get(copy)) l.copy = std::string(copy);
+    bool copying = false;
+    if (!r["archive"]["copying"].get_bool().get(copying) && !copying) {
+      if (r["archive"]["synced"].get_bool().get(l.copy_synced)) l.copy_synced = false;
+    }
     out[std::string(id)] = l;
   }
   return out;
