@@ -156,28 +156,7 @@ void on_sigbus(int sig, siginfo_t* info, void* uctx) {
     if (uctx != nullptr) tls_fault_mask = static_cast<const ucontext_t*>(uctx)->uc_sigmask;
     siglongjmp(g->env, 1);
   }
-  // Not ours: behave as the previous disposition would.
-  const struct sigaction& prev = previous_bus_action;
-  if (prev.sa_flags & SA_SIGINFO) {
-    if (prev.sa_sigaction != nullptr) {
-      prev.sa_sigaction(sig, info, uctx);
-      return;
-    }
-  } else if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN &&
-             prev.sa_handler != nullptr) {
-    prev.sa_handler(sig);
-    return;
-  }
-  // Default (or ignored, which cannot work for a fault): restore the default
-  // action and raise the signal again, which ends the process with SIGBUS as
-  // if we had never been there (SA_NODEFER: it is not blocked here; where it
-  // is, it ends the process once the handler returns, or the faulting load
-  // runs again and faults). Both calls are async-signal-safe.
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  sigemptyset(&dfl.sa_mask);
-  ::sigaction(SIGBUS, &dfl, nullptr);
-  ::raise(sig);
+  chain_sigbus(previous_bus_action, sig, info, uctx);  // not ours
 }
 
 std::atomic<bool> handler_installed{false};
@@ -354,6 +333,26 @@ bool guarded_read(guard_range range, void (*fn)(void*), void* ctx,
     return true;
   }
   return caught(frame, fault_address);
+}
+
+void chain_sigbus(const struct sigaction& previous, int sig, siginfo_t* info, void* uctx) noexcept {
+  if (previous.sa_flags & SA_SIGINFO) {
+    if (previous.sa_sigaction != nullptr) {
+      previous.sa_sigaction(sig, info, uctx);
+      return;
+    }
+  } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN &&
+             previous.sa_handler != nullptr) {
+    previous.sa_handler(sig);
+    return;
+  }
+  // SA_NODEFER keeps the signal unblocked here, so the recurring fault (or
+  // the raise) ends the process with SIGBUS as if we had never been there.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  ::sigaction(SIGBUS, &dfl, nullptr);
+  if (info == nullptr || info->si_code <= 0) ::raise(sig);
 }
 
 }  // namespace sigdump

@@ -3,6 +3,7 @@
 // were verified to exist (see guarded_read / probe).
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -21,6 +22,14 @@ struct file_identity {
   ino_t ino = 0;
   friend bool operator==(const file_identity&, const file_identity&) = default;
 };
+
+/* For a SIGBUS handler that found the signal is not its own: behaves as the
+   disposition it replaced (`previous`) would. A handler there is called; the
+   default action (or an ignored one, which cannot work for a fault) is put
+   back, and then a hardware fault (si_code > 0) recurs when the handler
+   returns and the access runs again, while a signal that was sent (kill,
+   raise) is raised again. Async-signal-safe. */
+void chain_sigbus(const struct sigaction& previous, int sig, siginfo_t* info, void* uctx) noexcept;
 
 class mapping {
  public:

@@ -43,27 +43,6 @@ struct sigaction previous_action;
 std::atomic<bool> patching{false};
 std::uintptr_t page_size = 4096;
 
-void chain(int sig, siginfo_t* info, void* uctx) {
-  const struct sigaction& prev = previous_action;
-  if (prev.sa_flags & SA_SIGINFO) {
-    if (prev.sa_sigaction != nullptr) {
-      prev.sa_sigaction(sig, info, uctx);
-      return;
-    }
-  } else if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN &&
-             prev.sa_handler != nullptr) {
-    prev.sa_handler(sig);
-    return;
-  }
-  // As libdump's guard does: the default action, by returning to the fault
-  // (or raising again a signal that was sent).
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  sigemptyset(&dfl.sa_mask);
-  ::sigaction(SIGBUS, &dfl, nullptr);
-  if (info == nullptr || info->si_code <= 0) ::raise(sig);
-}
-
 // Replaces the lost pages of the mapping holding `a` with zero pages.
 bool patch(std::uintptr_t a) noexcept {
   for (slot& s : slots) {
@@ -98,7 +77,7 @@ void on_sigbus(int sig, siginfo_t* info, void* uctx) {
     return;  // the access runs again and reads zeros
   }
   errno = saved_errno;
-  chain(sig, info, uctx);
+  chain_sigbus(previous_action, sig, info, uctx);
 }
 
 void noop(void*) {}
