@@ -221,7 +221,8 @@ class InPlace : public PairDaemonTest {
         const auto runs = list_runs(dir_.file("sock"));
         const auto r = runs.find(old_run);
         return r != runs.end() && r->second.copy_synced;
-      })) << raw_client(dir_.file("sock")).call("runs").result << "\n"
+      })) << raw_client(dir_.file("sock")).call("runs").result
+          << "\n"
           << read_file(d->events_path());
     }
 

@@ -29,7 +29,7 @@ struct listed_run {
   std::uint64_t compared = 0, lost = 0, pending = 0;  // its coverage's
   std::string coverage_text;                          // its coverage's `text`
   std::string benchmark_run, copy;                    // copy: its archived copy's path ("": none)
-  bool copy_synced = false;  // the copy is made and on disk (the copier is done with it)
+  bool copy_synced = false;       // the copy is made and on disk (the copier is done with it)
   std::optional<bool> persisted;  // every line of it is in its state log (none: not said)
 };
 
