@@ -346,6 +346,9 @@ def soak(a, extra, base, rng, failures):
         wait_for(lambda: call(sock, "status", {"only": "daemon"})["result"]["daemon"]["clients"]
                  <= 1, 20, "subscribers still connected")
         fds_after = fd_count(daemon.pid)
+        # Where the daemon's memory is, for a VmRSS that is not flat.
+        shutil.copyfile("/proc/%d/smaps" % daemon.pid,
+                        os.path.join(tempfile.gettempdir(), "rewrite-soak-smaps.txt"))
         log = read_log(events)
     finally:
         daemon.terminate()
