@@ -259,7 +259,8 @@ def unchecked(log, sample, checker, failures):
         failures.append("run checker: " + checker.error)
     for what, left in (("never listed by `runs`", [r for r in runs if r not in checker.seen]),
                        ("dropped before they were checked", sorted(checker.missed, key=run_n)),
-                       ("never settled", sorted(checker.seen - checker.done - checker.missed, key=run_n))):
+                       ("never settled",
+                        sorted(checker.seen - checker.done - checker.missed, key=run_n))):
         if left:
             failures.append("%d sample runs %s: %s" % (len(left), what, " ".join(left[:20])))
 
@@ -437,8 +438,8 @@ def soak(a, extra, base, rng, failures):
         print("%s: persisted runs checked against sigdump compare --json on their copies: %d "
               "(%d cut by the next rewrite), %d layers; not checked: %d without a benchmark "
               "run, %d without both copies; marked by the daemon: %d runs with a short copy (%d "
-              "layers compared beyond its end), %d layers of %d runs lost (their file started over first); runs "
-              "that differ: %s" %
+              "layers compared beyond its end), %d layers of %d runs lost (their file started "
+              "over first); runs that differ: %s" %
               (what, n["checked"], n["cut"], n["layers"], n["no benchmark run"], n["no copy"],
                n["short runs"], n["beyond a short copy"], n["lost"], n["lost runs"],
                ", ".join("%d %s" % (v, k) for k, v in n["kinds"].items())))
