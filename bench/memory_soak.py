@@ -45,10 +45,10 @@ class soak_pair:
         self.daemon = subprocess.Popen(self.argv, env=self.env, stderr=subprocess.DEVNULL)
 
 
-def rss_kib(pid):
+def rss_kib(pid, key="VmRSS:"):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(key):
                 return int(line.split()[1])
     return -1
 

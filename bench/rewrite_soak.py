@@ -19,37 +19,48 @@ mid-write; its last write is whole). SUBSCRIBERS clients subscribe to p, and
 each now and then closes its socket and subscribes again with `since` = the
 clock of the last event it received.
 
+Each sample run is checked soon after it ended, while the daemon still
+keeps it, so a small --keep-runs bounds the daemon's memory and yet every
+run is checked (bench/soak_check.py): once the run and its benchmark_run
+have ended, every line of theirs is persisted and both copies are final
+(the same `runs` entries at two polls in a row), `sigdump compare --json`
+on the two copies must give the same layers as the daemon persisted (each
+layer's object as the `tensor` method returns it for that run: index,
+names, records, n, mse, cos, rmse, max_abs, suspect, error, exactly) and,
+for a run that ended, the same coverage, verdict and first bad layer as
+`runs` shows. A run cut by the next rewrite (reason truncated, rewritten,
+replaced) may have compared fewer layers than its copy holds: those it has
+must be equal. The daemon's two marks are accepted and counted: a copy
+marked short (`"short":true`, the file started over before the copier
+reached what the run read) may lack the run's last layers (its coverage,
+of the records the run read, is then not compared), and a run may lack as
+many layers as its coverage counts `lost` (never compared: the file
+started over first and the copies could not stand in). Mismatching runs
+are counted by kind: other numbers (read from another write), not
+persisted, copy short but unmarked, coverage only. A sample run of the
+events log that was never checked (dropped past --keep-runs first) fails;
+so that none is, the next write waits while --max-unchecked runs (default
+20) wait for their check (a loaded machine), and the soak says how often.
+
 Checked at the end (exit status 1 when a check fails):
   - every run of the sample and of the benchmark has exactly one run_start
     and one run_end, in that order, in the events log;
   - every subscriber received every event of p the log holds from its first
     subscribe on exactly once and in order, except those a `gap` event
     reported;
-  - VmRSS (printed every 100 runs) after the last run is at most 1.5 times
-    what it was after the first 100 (set --rss-factor);
+  - VmRSS (read after every write, printed every 100 runs) is flat: the
+    median over the last fifth of the runs is at most --rss-tolerance MiB
+    (default 1) above the median over the second fifth (the first fifth is
+    the warm-up: the runs kept and the event history filling up);
   - the daemon holds no more descriptors (/proc/PID/fd) with every
     subscriber gone than it did before the first one came;
   - after a restart of the daemon (so what it says comes from its state
-    folder), for every sample run it keeps (--keep-runs) whose copy and
-    whose benchmark_run's copy are in the archive: `sigdump compare --json`
-    on the two copies gives the same layers (each layer's persisted object
-    as the `tensor` method returns it for that run: index, names, records,
-    n, mse, cos, rmse, max_abs, suspect, error, exactly) and, for a run that
-    ended, the same coverage, verdict and first bad layer as `runs` shows.
-    A run cut by the next rewrite (reason truncated, rewritten, replaced)
-    may have compared fewer layers than its copy holds: those it has must
-    be equal. The daemon's two marks are accepted: a copy marked short
-    (`"short":true`, the file started over before the copier reached what
-    the run read) may lack the run's last layers, and a run may lack as
-    many layers as its coverage counts `lost` (never compared: the file
-    started over first and the copies could not stand in). Mismatching
-    runs are counted by kind: other numbers (read from another write), not
-    persisted, copy short but unmarked, coverage only.
+    folder), every sample run it keeps passes the same check again.
 
 usage: rewrite_soak.py BIN_DIR RUNS [--subscribers N] [--seed S] [--layers N]
-                       [--bench-every SECONDS] [--rss-factor F]
+                       [--bench-every SECONDS] [--rss-tolerance MIB]
                        [-- sigdumpd options...]
-example: python3 bench/rewrite_soak.py build/bin 1000 --subscribers 4 -- --keep-runs 2400
+example: python3 bench/rewrite_soak.py build/bin 1000 -- --history-max-bytes 1048576 --keep-runs 50
 """
 import argparse
 import array
@@ -58,6 +69,7 @@ import os
 import random
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,6 +77,7 @@ import threading
 import time
 
 from memory_soak import rss_kib, soak_pair
+from soak_check import RunChecker, call, check_kept, recv_messages
 
 
 def clock_n(clock):
@@ -86,27 +99,6 @@ def read_log(path):
 
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def call(sock_path, method, params=None):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(sock_path)
-    req = {"id": 1, "method": method}
-    if params is not None:
-        req["params"] = params
-    s.sendall((json.dumps(req) + "\n").encode())
-    buf = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            raise RuntimeError("no reply to " + method)
-        buf += chunk
-        while b"\n" in buf:
-            line, buf = buf.split(b"\n", 1)
-            m = json.loads(line)
-            if m.get("id") == 1 and "event" not in m:
-                s.close()
-                return m
 
 
 class Subscriber(threading.Thread):
@@ -240,135 +232,37 @@ class BenchWriter(threading.Thread):
                   "next-benchmark.bin")
 
 
-def recv_messages(s, buf, size):
-    """One recv on s after buf: the (line, message) pairs it completed, and
-    the bytes left of a line still arriving."""
-    chunk = s.recv(size)
-    if not chunk:
-        raise RuntimeError("the daemon closed the connection")
-    *lines, rest = (buf + chunk).split(b"\n")
-    return [(line, json.loads(line)) for line in lines], rest
+def rss_growth(rss):
+    """How much the median VmRSS of the last fifth of the runs exceeds that
+    of the second fifth (the first is the warm-up: the runs kept and the
+    event history filling up), in KiB, and a line saying so."""
+    n = rss[-1][0] if rss else 0
+    early = [k for i, k in rss if n / 5 < i <= 2 * n / 5]
+    late = [k for i, k in rss if i > 4 * n / 5]
+    if not early or not late:
+        return 0, "VmRSS: too few runs to judge"
+    growth = statistics.median(late) - statistics.median(early)
+    return growth, ("VmRSS median (max) over runs %d-%d: %d (%d) KiB, over runs %d-%d: %d (%d) "
+                    "KiB: %+d KiB" % (n // 5 + 1, 2 * n // 5, statistics.median(early),
+                                      max(early), 4 * n // 5 + 1, n, statistics.median(late),
+                                      max(late), growth))
 
 
-def call_many(sock_path, requests):
-    """Sends every (method, params) on one connection; the replies in order."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(sock_path)
-    replies = {}
-    buf = b""
-    for first in range(0, len(requests), 256):  # a window the queue limits never see
-        batch = requests[first:first + 256]
-        s.sendall(b"".join((json.dumps({"id": first + i, "method": m, "params": p}) + "\n").encode()
-                           for i, (m, p) in enumerate(batch)))
-        while len(replies) < first + len(batch):
-            messages, buf = recv_messages(s, buf, 1 << 20)
-            for _, m in messages:
-                replies[m["id"]] = m
-    s.close()
-    return [replies[i] for i in range(len(requests))]
+def run_n(run):
+    return int(run[1:])
 
 
-# The keys of a layer object checked against `sigdump compare --json`.
-LAYER_KEYS = ("index", "name", "benchmark_name", "sample_record", "benchmark_record", "n", "mse",
-              "cos", "rmse", "max_abs", "suspect", "error")
-CUT_REASONS = ("truncated", "rewritten", "replaced")
-# What a mismatching run shows, counted once per kind (a run may show more):
-# layers with numbers other than compare's (read from another write), layers
-# compare has and the daemon did not persist nor mark lost, more layers
-# persisted than the copy holds without the copy marked short, or only the
-# coverage, verdict or first bad layer.
-MISMATCH_KINDS = ("other numbers", "not persisted", "copy short, unmarked", "coverage only")
-
-
-def check_persisted(bin_dir, sock, sample, failures):
-    """Every kept sample run against `sigdump compare --json` on its archived
-    copy and its benchmark run's; returns counts of what was checked."""
-    runs = call(sock, "runs")["result"]["runs"]
-    by_id = {r["run"]: r for r in runs}
-    n = {"checked": 0, "cut": 0, "layers": 0, "no copy": 0, "no benchmark run": 0,
-         "beyond a short copy": 0, "lost": 0, "short runs": 0, "lost runs": 0, "kinds": {k: 0 for k in MISMATCH_KINDS}}
-    for r in reversed(runs):
-        if r["path"] != sample:
-            continue
-        b = by_id.get(r["benchmark_run"])
-        if r["state"] == "live":
-            failures.append("%s: live after the restart" % r["run"])
-        if not b:
-            n["no benchmark run"] += 1
-            continue
-        if not r["archive"] or not b["archive"] or r["archive"]["failed"] or b["archive"]["failed"]:
-            n["no copy"] += 1
-            continue
-        out = subprocess.run([os.path.join(bin_dir, "sigdump"), "compare", "--json",
-                              r["archive"]["path"], b["archive"]["path"]],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if out.returncode not in (0, 1):
-            failures.append("%s: sigdump compare %s %s: %s" % (r["run"], r["archive"]["path"],
-                                                               b["archive"]["path"],
-                                                               out.stderr.decode().strip()))
-            continue
-        want = json.loads(out.stdout)
-        got = call_many(sock, [("tensor", {"run": r["run"], "name": l["name"]})
-                               for l in want["layers"]])
-        cut = r["end_reason"] in CUT_REASONS
-        n["checked"] += 1
-        n["cut"] += cut
-        what = "%s (%s, %s against %s)" % (r["run"], r["end_reason"], r["archive"]["path"],
-                                           b["run"])
-        before = len(failures)
-        kinds = set()
-        # Marked by the daemon: layers it compared that the copy lacks (the
-        # file started over before the copier got there), and layers whose
-        # bytes were gone before a worker read them.
-        beyond = max(0, r["layers"] - len(want["layers"])) if short_copy(r, b) else 0
-        lost = (r.get("coverage") or {}).get("lost", 0)
-        n["beyond a short copy"] += beyond
-        n["lost"] += lost
-        n["short runs"] += beyond > 0
-        n["lost runs"] += lost > 0
-        have = absent = 0
-        for l, g in zip(want["layers"], got):
-            m = g.get("result", {}).get("metrics")
-            if m is None and cut:
-                continue  # not compared before the next rewrite came
-            if m is None:
-                absent += 1
-                if absent > lost:
-                    kinds.add("not persisted")
-                    failures.append("%s: layer %d %s: not persisted (%s)" %
-                                    (what, l["index"], l["name"], g.get("error", "no metrics")))
-                continue
-            have += 1
-            diff = [k for k in LAYER_KEYS if m.get(k) != l.get(k)]
-            if diff:
-                kinds.add("other numbers")
-                failures.append("%s: layer %d %s: %s" % (what, l["index"], l["name"], ", ".join(
-                    "%s %r persisted, %r by compare" % (k, m.get(k), l.get(k)) for k in diff)))
-        n["layers"] += have
-        if r["layers"] > len(want["layers"]) and not beyond:
-            kinds.add("copy short, unmarked")
-            failures.append("%s: %d layers persisted, the copy holds %d" %
-                            (what, r["layers"], len(want["layers"])))
-        elif have + beyond != r["layers"] and not cut:
-            failures.append("%s: %d layers persisted, compare has %d" % (what, r["layers"], have))
-        if not cut and not beyond and not lost:
-            for k in ("coverage", "verdict", "first_bad"):
-                a_, b_ = r.get(k), want.get(k)
-                if k == "first_bad" and a_ and b_:
-                    a_, b_ = (a_["index"], a_["name"]), (b_["index"], b_["name"])
-                if a_ != b_:
-                    failures.append("%s: %s %s persisted, %s by compare" %
-                                    (what, k, json.dumps(a_), json.dumps(b_)))
-        if len(failures) > before:
-            for k in kinds or ("coverage only",):
-                n["kinds"][k] += 1
-    return n
-
-
-def short_copy(r, b):
-    """Whether the daemon marked r's copy, or its benchmark run's, short:
-    the file started over before the copier reached what the run had read."""
-    return any((x["archive"] or {}).get("short") for x in (r, b))
+def unchecked(log, sample, checker, failures):
+    """Every sample run of the events log was checked while the daemon kept it."""
+    runs = [e["run"] for e in log if e["event"] == "run_start" and e.get("path") == sample]
+    if checker.error:
+        failures.append("run checker: " + checker.error)
+    for what, left in (("never listed by `runs`", [r for r in runs if r not in checker.seen]),
+                       ("dropped before they were checked", sorted(checker.missed, key=run_n)),
+                       ("never settled",
+                        sorted(checker.seen - checker.done - checker.missed, key=run_n))):
+        if left:
+            failures.append("%d sample runs %s: %s" % (len(left), what, " ".join(left[:20])))
 
 
 def soak(a, extra, base, rng, failures):
@@ -401,6 +295,8 @@ def soak(a, extra, base, rng, failures):
         f.write(pair.sources[0])
     wait_for(lambda: count("run_end") >= 1, 20, "no run_end of the first run")
     fds_before = fd_count(daemon.pid)
+    checker = RunChecker(a.bin_dir, sock, sample, os.path.join(base, "archive"), failures)
+    checker.start()
     subs = [Subscriber(sock, a.seed * 100 + i) for i in range(a.subscribers)]
     for s in subs:
         s.start()
@@ -408,10 +304,19 @@ def soak(a, extra, base, rng, failures):
     writer = BenchWriter(bench, a.layers, a.seed * 100 + 99, base, a.bench_every, a.modes)
     writer.start()
     start = time.time()
-    rss_100 = None
+    rss = []  # (run, VmRSS KiB) after each write
     modes = {"truncate": 0, "rename": 0, "inplace": 0, "cut": 0}
+    held = [0, 0.0]  # writes held back for the checker, and the seconds they waited
     try:
         for i in range(2, a.runs + 1):
+            if checker.backlog >= a.max_unchecked:
+                # The checker lags (a loaded machine): the next write waits,
+                # so no run is dropped past --keep-runs before it is checked.
+                t = time.time()
+                wait_for(lambda: checker.backlog < a.max_unchecked or checker.error, 120,
+                         "the checker still %d runs behind" % checker.backlog)
+                held[0] += 1
+                held[1] += time.time() - t
             mode = rng.choice(a.modes)
             cut = rng.random() < 1 / 3 and i < a.runs
             modes[mode] += 1
@@ -420,19 +325,21 @@ def soak(a, extra, base, rng, failures):
             if not cut and rng.random() < 0.5:
                 wait_for(lambda: count("run_end") >= count("run_start"), 30,
                          "no run_end for run %d" % i)
+            rss.append((i, rss_kib(daemon.pid)))
             if i % 100 == 0:
-                rss = rss_kib(daemon.pid)
-                rss_100 = rss_100 or rss
-                print("%5d runs  VmRSS %6d KiB  fds %4d  %6.1f s" %
-                      (i, rss, fd_count(daemon.pid), time.time() - start), flush=True)
+                print("%5d runs  VmRSS %6d KiB (anon %6d)  fds %4d  runs checked %4d  %6.1f s%s" %
+                      (i, rss[-1][1], rss_kib(daemon.pid, "RssAnon:"), fd_count(daemon.pid),
+                       checker.n["checked"],
+                       time.time() - start, "  checker: " + checker.error if checker.error
+                       else ""), flush=True)
         writer.stop.set()
         writer.join()
         # Every run ends (the last one closed, or quiet).
         wait_for(all_ended, 60, "runs still without run_end")
+        checker.finish(60)
         last = max(clock_n(e["clock"]) for e in read_log(events) if e.get("pair") == "p")
         wait_for(lambda: all(s.error or (s.events and s.events[-1][0] >= last) for s in subs),
                  60, "subscribers did not catch up")
-        rss_end = rss_kib(daemon.pid)
         for s in subs:
             s.stop = True
         for s in subs:
@@ -440,6 +347,9 @@ def soak(a, extra, base, rng, failures):
         wait_for(lambda: call(sock, "status", {"only": "daemon"})["result"]["daemon"]["clients"]
                  <= 1, 20, "subscribers still connected")
         fds_after = fd_count(daemon.pid)
+        # Where the daemon's memory is, for a VmRSS that is not flat.
+        shutil.copyfile("/proc/%d/smaps" % daemon.pid,
+                        os.path.join(tempfile.gettempdir(), "rewrite-soak-smaps.txt"))
         log = read_log(events)
     finally:
         daemon.terminate()
@@ -456,7 +366,7 @@ def soak(a, extra, base, rng, failures):
         wait_for(answers, 20, "no answer on the socket after the restart")
         wait_for(lambda: not any(r["state"] == "live" for r in call(sock, "runs")["result"]
                                  ["runs"]), 60, "runs live after the restart")
-        checked = check_persisted(a.bin_dir, sock, sample, failures)
+        kept = check_kept(a.bin_dir, sock, sample, os.path.join(base, "archive"), failures)
     finally:
         daemon.terminate()
         daemon.wait()
@@ -499,8 +409,10 @@ def soak(a, extra, base, rng, failures):
                             (n, len(missing), missing[0]))
         if [c for c, _, _ in got] != sorted(c for c, _, _ in got):
             failures.append("subscriber %d: events out of order" % n)
-    if rss_100 and rss_end > a.rss_factor * rss_100:
-        failures.append("VmRSS grew from %d KiB at run 100 to %d KiB" % (rss_100, rss_end))
+    growth, rss_text = rss_growth(rss)
+    if growth > a.rss_tolerance * 1024:
+        failures.append("VmRSS not flat: " + rss_text)
+    unchecked(log, sample, checker, failures)
     if writer.error:
         failures.append("benchmark writer: " + writer.error)
     if fds_after > fds_before:
@@ -508,22 +420,31 @@ def soak(a, extra, base, rng, failures):
                         (fds_before, fds_after))
     print("runs %d (truncate %d, rename %d, in place %d; %d cut mid-write), benchmark "
           "writes %d (%d cut), runs in the log %d (sample %d), events %d, subscribers %d "
-          "resumed %d times, %d events reported as gaps, VmRSS %s -> %d KiB, fds %d -> %d, "
+          "resumed %d times, %d events reported as gaps, fds %d -> %d, "
           "%.1f s" %
           (a.runs, modes["truncate"], modes["rename"], modes["inplace"], modes["cut"],
            writer.writes, writer.cuts, len(seen),
            sum(1 for e in log if e["event"] == "run_start" and e.get("path") == sample),
-           len(log), len(subs), sum(s.resumes for s in subs), gapped, rss_100, rss_end,
+           len(log), len(subs), sum(s.resumes for s in subs), gapped,
            fds_before, fds_after, time.time() - start))
-    print("persisted runs checked against sigdump compare --json on their copies: %d (%d cut "
-          "by the next rewrite), %d layers; not checked: %d without a benchmark run, %d "
-          "without both copies" % (checked["checked"], checked["cut"], checked["layers"],
-                                   checked["no benchmark run"], checked["no copy"]))
-    print("marked by the daemon: %d layers of %d runs beyond a short copy, %d layers of %d runs "
-          "lost (their file started over first); runs that differ: %s" %
-          (checked["beyond a short copy"], checked["short runs"], checked["lost"],
-           checked["lost runs"], ", ".join(
-              "%d %s" % (v, k) for k, v in checked["kinds"].items())))
+    print(rss_text)
+    with open(os.path.join(tempfile.gettempdir(), "rewrite-soak-rss.txt"), "w") as f:
+        f.writelines("%d %d\n" % x for x in rss)  # VmRSS KiB after each write
+    print("sample runs checked against a benchmark run the daemon had dropped past "
+          "--keep-runs (its copy found in archive.json): %d" % len(checker.dropped_benchmark))
+    print("writes held back while the checker had %d runs or more to check: %d (%.1f s)" %
+          (a.max_unchecked, held[0], held[1]))
+    for what, n in (("soon after they ended", checker.n), ("after a restart", kept)):
+        print("%s: persisted runs checked against sigdump compare --json on their copies: %d "
+              "(%d cut by the next rewrite), %d layers; not checked: %d without a benchmark "
+              "run, %d without both copies; marked by the daemon: %d runs with a short copy (%d "
+              "layers compared beyond its end), %d layers of %d runs lost (their file started "
+              "over first); runs that differ: %s" %
+              (what, n["checked"], n["cut"], n["layers"], n["no benchmark run"], n["no copy"],
+               n["short runs"], n["beyond a short copy"], n["lost"], n["lost runs"],
+               ", ".join("%d %s" % (v, k) for k, v in n["kinds"].items())))
+        for x in n["not checked"][:10]:
+            print("  not checked:", x)
     if failures:
         # The events log, to look at what went wrong.
         kept = os.path.join(tempfile.gettempdir(), "rewrite-soak-events.ndjson")
@@ -541,8 +462,13 @@ def main():
     ap.add_argument("runs", type=int)
     ap.add_argument("--subscribers", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--rss-factor", type=float, default=1.5)
+    ap.add_argument("--rss-tolerance", type=float, default=1.0,
+                    help="MiB the median VmRSS of the last fifth of the runs may exceed that "
+                    "of the second fifth")
     ap.add_argument("--layers", type=int, default=60)
+    ap.add_argument("--max-unchecked", type=int, default=20,
+                    help="the next write waits while this many runs wait for their check "
+                    "(keep it well below the daemon's --keep-runs)")
     ap.add_argument("--bench-every", type=float, default=2.0)
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--modes", default="truncate,rename,inplace",

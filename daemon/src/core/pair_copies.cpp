@@ -41,6 +41,13 @@ std::shared_ptr<tracked_file> open_copy(archive& a, std::uint64_t run) {
 
 }  // namespace
 
+// The run is dropped past keep_runs: its comparison work goes, and the
+// archive's reader of its copy with it.
+void pair_scheduler::run_pruned(std::uint64_t run) {
+  work_.erase(run);
+  if (state_.run_archive != nullptr) state_.run_archive->run_pruned(run);
+}
+
 void pair_scheduler::copy_final(std::uint64_t run) {
   // The run's own records, and those of sample runs compared with it as
   // their benchmark run.

@@ -63,8 +63,6 @@ pair_scheduler::~pair_scheduler() {
 
 void pair_scheduler::run_started(std::uint64_t run) { work_[run] = run_work{}; }
 
-void pair_scheduler::run_pruned(std::uint64_t run) { work_.erase(run); }
-
 void pair_scheduler::run_continued(run_info& r, const tracked_file& tf) {
   run_work& w = work_[r.number] = run_work{};
   w.end_published = true;

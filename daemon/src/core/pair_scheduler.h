@@ -50,7 +50,8 @@ class pair_scheduler {
   pair_scheduler(const pair_scheduler&) = delete;
   pair_scheduler& operator=(const pair_scheduler&) = delete;
 
-  // A run's comparison work lives from run_started to run_pruned.
+  // A run's comparison work lives from run_started to run_pruned (which also
+  // lets go of the archive's reader of its copy).
   void run_started(std::uint64_t run);
   void run_pruned(std::uint64_t run);
   /* r, read back from the state folder, is again the run of its unchanged

@@ -430,6 +430,13 @@ result<std::shared_ptr<tracked_file>> archive::open_copy(std::uint64_t number, b
   return tf;
 }
 
+void archive::run_pruned(std::uint64_t number) {
+  auto it = entries_.find(primary(number));
+  if (it == entries_.end()) return;
+  it->second.reader.reset();
+  it->second.reader_size = 0;
+}
+
 std::shared_ptr<copy_channel> archive::growing_copy(const tracked_file& tf) const {
   if (stopped_ || !tf.file || tf.run == 0) return nullptr;
   auto it = entries_.find(primary(tf.run));

@@ -123,6 +123,11 @@ class archive {
      later calls (a one-off read: the scheduler's comparisons from copies,
      which would otherwise keep one mapping per archived run). */
   result<std::shared_ptr<tracked_file>> open_copy(std::uint64_t number, bool keep = true);
+  /* Run `number` was dropped past keep_runs: the reader open_copy kept for
+     its copy is let go (no request names the run any more), so the copies
+     held open, and their mappings, are bounded by keep_runs. The copy
+     itself stays until the budget evicts it. */
+  void run_pruned(std::uint64_t number);
 
   const std::string& dir() const noexcept { return dir_; }
   std::uint64_t max_bytes() const noexcept { return max_bytes_; }
