@@ -370,29 +370,75 @@ SIGDUMP_AVX2 SIGDUMP_INLINE void avx2_store(const avx2_half& h, lane_sums& s,
   _mm256_storeu_pd(s.abs_d + at, h.sad), _mm256_storeu_pd(s.abs_b + at, h.sab);
 }
 
+// Four stored values as four doubles (T: float, double or an integer).
+template <class T>
+SIGDUMP_AVX2 SIGDUMP_INLINE __m256d avx2_widen4(const std::byte* p) noexcept {
+  if constexpr (std::is_same_v<T, double>) {
+    return _mm256_loadu_pd(reinterpret_cast<const double*>(p));
+  } else if constexpr (std::is_same_v<T, float>) {
+    return _mm256_cvtps_pd(_mm_loadu_ps(reinterpret_cast<const float*>(p)));
+  } else if constexpr (std::is_same_v<T, std::int32_t>) {
+    return _mm256_cvtepi32_pd(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  } else if constexpr (sizeof(T) == 2) {
+    const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    if constexpr (std::is_signed_v<T>) return _mm256_cvtepi32_pd(_mm_cvtepi16_epi32(v));
+    return _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(v));
+  } else {
+    const __m128i v = _mm_cvtsi32_si128(load_one<int>(p));
+    if constexpr (std::is_signed_v<T>) return _mm256_cvtepi32_pd(_mm_cvtepi8_epi32(v));
+    return _mm256_cvtepi32_pd(_mm_cvtepu8_epi32(v));
+  }
+}
+
+// Four stored values as their four real values.
+template <class T>
+SIGDUMP_AVX2 SIGDUMP_INLINE __m256d avx2_real4(const std::byte* p, __m256d zero,
+                                               __m256d scale) noexcept {
+  if constexpr (std::is_floating_point_v<T>) {
+    return avx2_widen4<T>(p);
+  } else {
+    return _mm256_mul_pd(_mm256_sub_pd(avx2_widen4<T>(p), zero), scale);
+  }
+}
+
+// Lanes 0-3 of a block (elements 8m to 8m+3) and lanes 4-7 (8m+4 to 8m+7)
+// in two passes, the second finding the block in the L1 cache: one pass
+// holds six sums, the maximum and the mask, with room for temporaries.
+// Both halves at once needed thirteen registers of sixteen for the sums
+// alone: GCC kept half of them on the stack, and the store-to-load round
+// trip of a sum bounded the loop. n: a multiple of eight.
+template <class Ta, class Tb>
+SIGDUMP_AVX2 SIGDUMP_INLINE void avx2_blocks(const std::byte* a, const std::byte* b,
+                                             std::uint64_t n, avx2_half& lo, avx2_half& hi,
+                                             __m256d& mx, __m256d mask, const affine& fa,
+                                             const affine& fb) noexcept {
+  const __m256d za = _mm256_set1_pd(fa.zero), sa = _mm256_set1_pd(fa.scale);
+  const __m256d zb = _mm256_set1_pd(fb.zero), sb = _mm256_set1_pd(fb.scale);
+  constexpr std::uint64_t block = 1024;
+  for (std::uint64_t i = 0; i < n; i += block) {
+    const std::uint64_t end = std::min(n, i + block);
+    for (unsigned half = 0; half < 2; ++half) {
+      avx2_half& h = half ? hi : lo;
+      for (std::uint64_t k = i + 4 * half; k < end; k += lanes) {
+        avx2_step(avx2_real4<Ta>(a + k * sizeof(Ta), za, sa),
+                  avx2_real4<Tb>(b + k * sizeof(Tb), zb, sb), h, mx, mask);
+      }
+    }
+  }
+}
+
 template <class T>
 SIGDUMP_AVX2 void sum_avx2(const T* a, const T* b, std::uint64_t n, lane_sums& s) noexcept {
   const __m256d mask = _mm256_castsi256_pd(_mm256_set1_epi64x(abs_bits));
   avx2_half lo = avx2_load(s, 0), hi = avx2_load(s, 4);
   __m256d mx = _mm256_set1_pd(s.max_d);
-  std::uint64_t i = 0;
-  // Sixteen values a turn: the thirteenth accumulator goes to the stack
-  // (sixteen registers), and its trip through memory, once per turn,
-  // bounded the loop at eight.
-  for (; i + 2 * lanes <= n; i += 2 * lanes) {
-    avx2_step(load4(a + i), load4(b + i), lo, mx, mask);
-    avx2_step(load4(a + i + 4), load4(b + i + 4), hi, mx, mask);
-    avx2_step(load4(a + i + 8), load4(b + i + 8), lo, mx, mask);
-    avx2_step(load4(a + i + 12), load4(b + i + 12), hi, mx, mask);
-  }
-  for (; i + lanes <= n; i += lanes) {
-    avx2_step(load4(a + i), load4(b + i), lo, mx, mask);
-    avx2_step(load4(a + i + 4), load4(b + i + 4), hi, mx, mask);
-  }
-  if (i < n) {  // zero padding adds nothing to any sum
+  const std::uint64_t whole = n - n % lanes;
+  avx2_blocks<T, T>(reinterpret_cast<const std::byte*>(a), reinterpret_cast<const std::byte*>(b),
+                    whole, lo, hi, mx, mask, affine{0.0, 1.0}, affine{0.0, 1.0});
+  if (whole < n) {  // zero padding adds nothing to any sum
     T ta[lanes] = {}, tb[lanes] = {};
-    std::memcpy(ta, a + i, (n - i) * sizeof(T));
-    std::memcpy(tb, b + i, (n - i) * sizeof(T));
+    std::memcpy(ta, a + whole, (n - whole) * sizeof(T));
+    std::memcpy(tb, b + whole, (n - whole) * sizeof(T));
     avx2_step(load4(ta), load4(tb), lo, mx, mask);
     avx2_step(load4(ta + 4), load4(tb + 4), hi, mx, mask);
   }
@@ -411,24 +457,6 @@ SIGDUMP_AVX2 void sum_f32_avx2(const float* a, const float* b, std::uint64_t n,
 SIGDUMP_AVX2 void sum_f64_avx2(const double* a, const double* b, std::uint64_t n,
                                lane_sums& s) noexcept {
   sum_avx2(a, b, n, s);
-}
-
-// Four stored values as four doubles.
-template <class T>
-SIGDUMP_AVX2 SIGDUMP_INLINE __m256d avx2_widen4(const std::byte* p) noexcept {
-  if constexpr (std::is_same_v<T, float>) {
-    return _mm256_cvtps_pd(_mm_loadu_ps(reinterpret_cast<const float*>(p)));
-  } else if constexpr (std::is_same_v<T, std::int32_t>) {
-    return _mm256_cvtepi32_pd(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  } else if constexpr (sizeof(T) == 2) {
-    const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
-    if constexpr (std::is_signed_v<T>) return _mm256_cvtepi32_pd(_mm_cvtepi16_epi32(v));
-    return _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(v));
-  } else {
-    const __m128i v = _mm_cvtsi32_si128(load_one<int>(p));
-    if constexpr (std::is_signed_v<T>) return _mm256_cvtepi32_pd(_mm_cvtepi8_epi32(v));
-    return _mm256_cvtepi32_pd(_mm_cvtepu8_epi32(v));
-  }
 }
 
 template <class T>
@@ -462,49 +490,16 @@ SIGDUMP_AVX2 void widen_avx2(const widen_spec& w, const std::byte* p, std::uint6
   widen_unknown(n, out);
 }
 
-// Four stored values as their four real values.
-template <class T>
-SIGDUMP_AVX2 SIGDUMP_INLINE __m256d avx2_real4(const std::byte* p, __m256d zero,
-                                               __m256d scale) noexcept {
-  if constexpr (std::is_same_v<T, float>) {
-    return avx2_widen4<float>(p);
-  } else {
-    return _mm256_mul_pd(_mm256_sub_pd(avx2_widen4<T>(p), zero), scale);
-  }
-}
-
-// Eight stored values of each side into lanes 0-3 (lo) and 4-7 (hi).
-template <class Ta, class Tb>
-SIGDUMP_AVX2 SIGDUMP_INLINE void avx2_stored_eight(const std::byte* a, const std::byte* b,
-                                                   avx2_half& lo, avx2_half& hi, __m256d& mx,
-                                                   __m256d mask, __m256d za, __m256d sa, __m256d zb,
-                                                   __m256d sb) noexcept {
-  avx2_step(avx2_real4<Ta>(a, za, sa), avx2_real4<Tb>(b, zb, sb), lo, mx, mask);
-  avx2_step(avx2_real4<Ta>(a + 4 * sizeof(Ta), za, sa), avx2_real4<Tb>(b + 4 * sizeof(Tb), zb, sb),
-            hi, mx, mask);
-}
-
 template <class Ta, class Tb>
 struct avx2_stored {
   SIGDUMP_AVX2 static void run(const widen_spec& wa, const std::byte* a, const widen_spec& wb,
                                const std::byte* b, std::uint64_t n, lane_sums& s) noexcept {
     const __m256d mask = _mm256_castsi256_pd(_mm256_set1_epi64x(abs_bits));
     const affine fa = affine_of(wa), fb = affine_of(wb);
-    const __m256d za = _mm256_set1_pd(fa.zero), sa = _mm256_set1_pd(fa.scale);
-    const __m256d zb = _mm256_set1_pd(fb.zero), sb = _mm256_set1_pd(fb.scale);
     avx2_half lo = avx2_load(s, 0), hi = avx2_load(s, 4);
     __m256d mx = _mm256_set1_pd(s.max_d);
-    std::uint64_t i = 0;
-    for (; i + 2 * lanes <= n; i += 2 * lanes) {  // sixteen a turn: see sum_avx2
-      avx2_stored_eight<Ta, Tb>(a + i * sizeof(Ta), b + i * sizeof(Tb), lo, hi, mx, mask, za, sa,
-                                zb, sb);
-      avx2_stored_eight<Ta, Tb>(a + (i + lanes) * sizeof(Ta), b + (i + lanes) * sizeof(Tb), lo, hi,
-                                mx, mask, za, sa, zb, sb);
-    }
-    for (; i + lanes <= n; i += lanes) {
-      avx2_stored_eight<Ta, Tb>(a + i * sizeof(Ta), b + i * sizeof(Tb), lo, hi, mx, mask, za, sa,
-                                zb, sb);
-    }
+    const std::uint64_t i = n - n % lanes;
+    avx2_blocks<Ta, Tb>(a, b, i, lo, hi, mx, mask, fa, fb);
     if (i < n) {  // zero padding adds nothing to any sum
       double ta[lanes] = {}, tb[lanes] = {};
       widen_portable(wa, a + i * sizeof(Ta), n - i, ta);
