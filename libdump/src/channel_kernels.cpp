@@ -9,6 +9,7 @@
 // does not find from the generic code at every width.
 #include "channel_kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
