@@ -4,8 +4,9 @@
 // (one AVX-512 register, two AVX2 ones, four SSE2 ones, an array in the
 // portable code), each lane adding its elements in element order, and no
 // fused multiply-add that rounds differently (libdump is built with
-// -ffp-contract=off; the AVX2 kernels fuse only the products of two floats,
-// which a double holds exactly: see avx2_step). Only the speed differs.
+// -ffp-contract=off; the AVX2 and AVX-512 kernels fuse only the products
+// of two floats, which a double holds exactly: see avx2_step). Only the
+// speed differs.
 // Over 600 lines on purpose: every variant's kernels stand side by side so
 // that a change to the summation order is made to all of them at once (the
 // variants must agree to the bit).
@@ -556,12 +557,21 @@ struct avx512_sums {
   __m512d ab, aa, bb, dd, sad, sab, mx;
 };
 
+// floats: x and y are widened floats, whose products fuse with their adds
+// to the same bits (see avx2_step).
+template <bool floats>
 SIGDUMP_AVX512 SIGDUMP_INLINE void avx512_step(__m512d x, __m512d y, avx512_sums& r,
                                                __m512i mask) noexcept {
   const __m512d d = _mm512_sub_pd(x, y);
-  r.ab = _mm512_add_pd(r.ab, _mm512_mul_pd(x, y));
-  r.aa = _mm512_add_pd(r.aa, _mm512_mul_pd(x, x));
-  r.bb = _mm512_add_pd(r.bb, _mm512_mul_pd(y, y));
+  if constexpr (floats) {
+    r.ab = _mm512_fmadd_pd(x, y, r.ab);
+    r.aa = _mm512_fmadd_pd(x, x, r.aa);
+    r.bb = _mm512_fmadd_pd(y, y, r.bb);
+  } else {
+    r.ab = _mm512_add_pd(r.ab, _mm512_mul_pd(x, y));
+    r.aa = _mm512_add_pd(r.aa, _mm512_mul_pd(x, x));
+    r.bb = _mm512_add_pd(r.bb, _mm512_mul_pd(y, y));
+  }
   r.dd = _mm512_add_pd(r.dd, _mm512_mul_pd(d, d));
   const __m512d ad = abs8(d, mask);
   r.sad = _mm512_add_pd(r.sad, ad);
@@ -576,12 +586,13 @@ SIGDUMP_AVX512 void sum_avx512(const T* a, const T* b, std::uint64_t n, lane_sum
                 _mm512_loadu_pd(s.dd),  _mm512_loadu_pd(s.abs_d), _mm512_loadu_pd(s.abs_b),
                 _mm512_set1_pd(s.max_d)};
   std::uint64_t i = 0;
-  for (; i + lanes <= n; i += lanes) avx512_step(load8(a + i), load8(b + i), r, mask);
+  constexpr bool floats = std::is_same_v<T, float>;
+  for (; i + lanes <= n; i += lanes) avx512_step<floats>(load8(a + i), load8(b + i), r, mask);
   if (i < n) {  // zero padding adds nothing to any sum
     T ta[lanes] = {}, tb[lanes] = {};
     std::memcpy(ta, a + i, (n - i) * sizeof(T));
     std::memcpy(tb, b + i, (n - i) * sizeof(T));
-    avx512_step(load8(ta), load8(tb), r, mask);
+    avx512_step<floats>(load8(ta), load8(tb), r, mask);
   }
   _mm512_storeu_pd(s.ab, r.ab), _mm512_storeu_pd(s.aa, r.aa), _mm512_storeu_pd(s.bb, r.bb);
   _mm512_storeu_pd(s.dd, r.dd), _mm512_storeu_pd(s.abs_d, r.sad), _mm512_storeu_pd(s.abs_b, r.sab);
@@ -673,14 +684,14 @@ struct avx512_stored {
                   _mm512_set1_pd(s.max_d)};
     std::uint64_t i = 0;
     for (; i + lanes <= n; i += lanes) {
-      avx512_step(avx512_real8<Ta>(a + i * sizeof(Ta), za, sa),
-                  avx512_real8<Tb>(b + i * sizeof(Tb), zb, sb), r, mask);
+      avx512_step<false>(avx512_real8<Ta>(a + i * sizeof(Ta), za, sa),
+                         avx512_real8<Tb>(b + i * sizeof(Tb), zb, sb), r, mask);
     }
     if (i < n) {  // zero padding adds nothing to any sum
       double ta[lanes] = {}, tb[lanes] = {};
       widen_portable(wa, a + i * sizeof(Ta), n - i, ta);
       widen_portable(wb, b + i * sizeof(Tb), n - i, tb);
-      avx512_step(load8(ta), load8(tb), r, mask);
+      avx512_step<false>(load8(ta), load8(tb), r, mask);
     }
     _mm512_storeu_pd(s.ab, r.ab), _mm512_storeu_pd(s.aa, r.aa), _mm512_storeu_pd(s.bb, r.bb);
     _mm512_storeu_pd(s.dd, r.dd), _mm512_storeu_pd(s.abs_d, r.sad);
