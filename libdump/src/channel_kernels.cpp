@@ -9,6 +9,7 @@
 // does not find from the generic code at every width.
 #include "channel_kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -44,9 +45,10 @@ constexpr channel_kernel_set base_set{kernel_isa::scalar,
 #ifdef SIGDUMP_CH_X86
 
 #pragma GCC push_options
-#pragma GCC target("avx2")
+#pragma GCC target("avx2,fma")
 namespace avx2 {
 constexpr int W = 4;
+#define SIGDUMP_CH_FMA(a, b, c) _mm256_fmadd_pd(a, b, c)
 #define SIGDUMP_CH_WIDEN(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
 #define SIGDUMP_CH_MAX(a, b) _mm256_max_pd(a, b)
 #define SIGDUMP_CH_ANY(m) (_mm256_testz_si256(m, m) == 0)
@@ -58,6 +60,7 @@ constexpr int W = 4;
 #pragma GCC target("avx512f")
 namespace avx512 {
 constexpr int W = 8;
+#define SIGDUMP_CH_FMA(a, b, c) _mm512_fmadd_pd(a, b, c)
 #define SIGDUMP_CH_WIDEN(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
 #define SIGDUMP_CH_MAX(a, b) _mm512_max_pd(a, b)
 #define SIGDUMP_CH_ANY(m) (_mm512_test_epi64_mask(m, m) != 0)

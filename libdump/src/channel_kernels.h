@@ -2,10 +2,12 @@
 // one set per instruction-set variant like the metric kernels, picked by
 // the same SIGDUMP_ISA / use_isa() choice. Every variant adds in the same
 // order (vertical adds across channels, each channel in element order, no
-// fused multiply-add), so the evidence is the same to the bit; only the
-// vector width differs. Each loop reads doubles (values widened into a
-// block first) or plain floats in place (widened in registers: a float
-// widens to the same double whichever instruction does it).
+// fused multiply-add that rounds differently: the AVX2 and AVX-512 loops
+// fuse only products of two floats, exact in a double), so the evidence is
+// the same to the bit; only the vector width differs. Each loop reads
+// doubles (values widened into a block first) or plain floats in place
+// (widened in registers: a float widens to the same double whichever
+// instruction does it).
 #pragma once
 
 #include <cstddef>

@@ -216,16 +216,6 @@ bool plain_floats(const tensor_view& v) noexcept {
   return !v.text && !v.text_ints && !v.dequantize && v.storage == dtype::f32 && v.contiguous();
 }
 
-// Plain floats are widened by the active variant's kernel (a float widens
-// to the same double whichever instruction does it); false: not plain
-// floats, the caller reads them.
-bool widen_plain(const tensor_view& v, std::uint64_t first, std::span<double> out) noexcept {
-  if (!plain_floats(v)) return false;
-  detail::active_kernels().widen(detail::widen_spec{}, v.data + first * sizeof(float), out.size(),
-                                 out.data());
-  return true;
-}
-
 void run_block(void* p) {
   auto* s = static_cast<pass_state*>(p);
   if (s->in_place) {
@@ -235,11 +225,8 @@ void run_block(void* p) {
     return;
   }
   const std::span<double> a(s->a.data(), s->len), b(s->b.data(), s->len);
-  if (!widen_plain(*s->sample, s->first, a)) s->sample->read(s->first, a);
-  const bool in_order = s->layout == layout_choice::same || s->bench->shape.size() != 4;
-  if (!in_order || !widen_plain(*s->bench, s->first, b)) {
-    read_values(*s->bench, s->layout, s->first, b);
-  }
+  read_values(*s->sample, layout_choice::same, s->first, a);
+  read_values(*s->bench, s->layout, s->first, b);
   pass_block(*s, a.data(), b.data());
 }
 

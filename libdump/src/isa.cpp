@@ -22,7 +22,7 @@ constexpr kernel_isa fastest_first[] = {kernel_isa::avx512, kernel_isa::avx2, ke
 const char* feature_name(kernel_isa v) noexcept {
   switch (v) {
     case kernel_isa::avx512: return "AVX-512F";
-    case kernel_isa::avx2: return "AVX2";
+    case kernel_isa::avx2: return "AVX2 or FMA";
     case kernel_isa::sse2: return "SSE2 (x86-64)";
     case kernel_isa::scalar: break;
   }
@@ -35,7 +35,7 @@ bool cpu_runs(kernel_isa v) noexcept {
   switch (v) {
     // __builtin_cpu_supports also checks that the OS saves the wide registers.
     case kernel_isa::avx512: return __builtin_cpu_supports("avx512f");
-    case kernel_isa::avx2: return __builtin_cpu_supports("avx2");
+    case kernel_isa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case kernel_isa::sse2:
     case kernel_isa::scalar: return true;
   }

@@ -3,8 +3,10 @@
 // fixed summation order of metrics_kernel.h: eight double lanes per sum
 // (one AVX-512 register, two AVX2 ones, four SSE2 ones, an array in the
 // portable code), each lane adding its elements in element order, and no
-// fused multiply-add (libdump is built with -ffp-contract=off, and the
-// AVX2 and SSE2 targets have no FMA to fuse with). Only the speed differs.
+// fused multiply-add that rounds differently (libdump is built with
+// -ffp-contract=off; the AVX2 and AVX-512 kernels fuse only the products
+// of two floats, which a double holds exactly: see avx2_step). Only the
+// speed differs.
 // Over 600 lines on purpose: every variant's kernels stand side by side so
 // that a change to the summation order is made to all of them at once (the
 // variants must agree to the bit).
@@ -155,7 +157,7 @@ constexpr kernel_set portable_set{kernel_isa::scalar, &sum_f32_portable, &sum_f6
 #ifdef SIGDUMP_X86_KERNELS
 
 #define SIGDUMP_INLINE inline __attribute__((always_inline))
-#define SIGDUMP_AVX2 __attribute__((target("avx2")))
+#define SIGDUMP_AVX2 __attribute__((target("avx2,fma")))
 #define SIGDUMP_AVX512 __attribute__((target("avx512f")))
 
 constexpr long long abs_bits = 0x7fffffffffffffffLL;
@@ -345,13 +347,27 @@ SIGDUMP_AVX2 SIGDUMP_INLINE __m256d load4(const float* p) noexcept {
 }
 SIGDUMP_AVX2 SIGDUMP_INLINE __m256d load4(const double* p) noexcept { return _mm256_loadu_pd(p); }
 
+// floats: x and y are widened floats. A double holds the product of two
+// floats exactly (24-bit significands make at most 48 bits of its 53, and
+// no such product leaves its exponent range), so a fused multiply-add of
+// them rounds once where the add after the product rounds once: the same
+// bits, one instruction fewer (and on the multiplier's ports, not the
+// adder's, which bound the loop). The difference d is not exact: d*d is
+// multiplied, then added.
+template <bool floats>
 SIGDUMP_AVX2 SIGDUMP_INLINE void avx2_step(__m256d x, __m256d y, avx2_half& h, __m256d& mx,
                                            __m256d mask) noexcept {
-  h.ab = _mm256_add_pd(h.ab, _mm256_mul_pd(x, y));
   const __m256d d = _mm256_sub_pd(x, y);
-  h.aa = _mm256_add_pd(h.aa, _mm256_mul_pd(x, x));
+  if constexpr (floats) {
+    h.ab = _mm256_fmadd_pd(x, y, h.ab);
+    h.aa = _mm256_fmadd_pd(x, x, h.aa);
+    h.bb = _mm256_fmadd_pd(y, y, h.bb);
+  } else {
+    h.ab = _mm256_add_pd(h.ab, _mm256_mul_pd(x, y));
+    h.aa = _mm256_add_pd(h.aa, _mm256_mul_pd(x, x));
+    h.bb = _mm256_add_pd(h.bb, _mm256_mul_pd(y, y));
+  }
   h.sab = _mm256_add_pd(h.sab, _mm256_and_pd(y, mask));
-  h.bb = _mm256_add_pd(h.bb, _mm256_mul_pd(y, y));
   const __m256d ad = _mm256_and_pd(d, mask);
   h.sad = _mm256_add_pd(h.sad, ad);
   mx = _mm256_max_pd(ad, mx);  // NaN: keeps mx
@@ -370,31 +386,78 @@ SIGDUMP_AVX2 SIGDUMP_INLINE void avx2_store(const avx2_half& h, lane_sums& s,
   _mm256_storeu_pd(s.abs_d + at, h.sad), _mm256_storeu_pd(s.abs_b + at, h.sab);
 }
 
+// Four stored values as four doubles (T: float, double or an integer).
+template <class T>
+SIGDUMP_AVX2 SIGDUMP_INLINE __m256d avx2_widen4(const std::byte* p) noexcept {
+  if constexpr (std::is_same_v<T, double>) {
+    return _mm256_loadu_pd(reinterpret_cast<const double*>(p));
+  } else if constexpr (std::is_same_v<T, float>) {
+    return _mm256_cvtps_pd(_mm_loadu_ps(reinterpret_cast<const float*>(p)));
+  } else if constexpr (std::is_same_v<T, std::int32_t>) {
+    return _mm256_cvtepi32_pd(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  } else if constexpr (sizeof(T) == 2) {
+    const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    if constexpr (std::is_signed_v<T>) return _mm256_cvtepi32_pd(_mm_cvtepi16_epi32(v));
+    return _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(v));
+  } else {
+    const __m128i v = _mm_cvtsi32_si128(load_one<int>(p));
+    if constexpr (std::is_signed_v<T>) return _mm256_cvtepi32_pd(_mm_cvtepi8_epi32(v));
+    return _mm256_cvtepi32_pd(_mm_cvtepu8_epi32(v));
+  }
+}
+
+// Four stored values as their four real values.
+template <class T>
+SIGDUMP_AVX2 SIGDUMP_INLINE __m256d avx2_real4(const std::byte* p, __m256d zero,
+                                               __m256d scale) noexcept {
+  if constexpr (std::is_floating_point_v<T>) {
+    return avx2_widen4<T>(p);
+  } else {
+    return _mm256_mul_pd(_mm256_sub_pd(avx2_widen4<T>(p), zero), scale);
+  }
+}
+
+// Lanes 0-3 of a block (elements 8m to 8m+3) and lanes 4-7 (8m+4 to 8m+7)
+// in two passes, the second finding the block in the L1 cache: one pass
+// holds six sums, the maximum and the mask, with room for temporaries.
+// Both halves at once needed thirteen registers of sixteen for the sums
+// alone: GCC kept half of them on the stack, and the store-to-load round
+// trip of a sum bounded the loop. n: a multiple of eight.
+template <class Ta, class Tb>
+SIGDUMP_AVX2 SIGDUMP_INLINE void avx2_blocks(const std::byte* a, const std::byte* b,
+                                             std::uint64_t n, avx2_half& lo, avx2_half& hi,
+                                             __m256d& mx, __m256d mask, const affine& fa,
+                                             const affine& fb) noexcept {
+  const __m256d za = _mm256_set1_pd(fa.zero), sa = _mm256_set1_pd(fa.scale);
+  const __m256d zb = _mm256_set1_pd(fb.zero), sb = _mm256_set1_pd(fb.scale);
+  constexpr std::uint64_t block = 1024;
+  constexpr bool floats = std::is_same_v<Ta, float> && std::is_same_v<Tb, float>;
+  for (std::uint64_t i = 0; i < n; i += block) {
+    const std::uint64_t end = std::min(n, i + block);
+    for (unsigned half = 0; half < 2; ++half) {
+      avx2_half& h = half ? hi : lo;
+      for (std::uint64_t k = i + 4 * half; k < end; k += lanes) {
+        avx2_step<floats>(avx2_real4<Ta>(a + k * sizeof(Ta), za, sa),
+                          avx2_real4<Tb>(b + k * sizeof(Tb), zb, sb), h, mx, mask);
+      }
+    }
+  }
+}
+
 template <class T>
 SIGDUMP_AVX2 void sum_avx2(const T* a, const T* b, std::uint64_t n, lane_sums& s) noexcept {
   const __m256d mask = _mm256_castsi256_pd(_mm256_set1_epi64x(abs_bits));
   avx2_half lo = avx2_load(s, 0), hi = avx2_load(s, 4);
   __m256d mx = _mm256_set1_pd(s.max_d);
-  std::uint64_t i = 0;
-  // Sixteen values a turn: the thirteenth accumulator goes to the stack
-  // (sixteen registers), and its trip through memory, once per turn,
-  // bounded the loop at eight.
-  for (; i + 2 * lanes <= n; i += 2 * lanes) {
-    avx2_step(load4(a + i), load4(b + i), lo, mx, mask);
-    avx2_step(load4(a + i + 4), load4(b + i + 4), hi, mx, mask);
-    avx2_step(load4(a + i + 8), load4(b + i + 8), lo, mx, mask);
-    avx2_step(load4(a + i + 12), load4(b + i + 12), hi, mx, mask);
-  }
-  for (; i + lanes <= n; i += lanes) {
-    avx2_step(load4(a + i), load4(b + i), lo, mx, mask);
-    avx2_step(load4(a + i + 4), load4(b + i + 4), hi, mx, mask);
-  }
-  if (i < n) {  // zero padding adds nothing to any sum
+  const std::uint64_t whole = n - n % lanes;
+  avx2_blocks<T, T>(reinterpret_cast<const std::byte*>(a), reinterpret_cast<const std::byte*>(b),
+                    whole, lo, hi, mx, mask, affine{0.0, 1.0}, affine{0.0, 1.0});
+  if (whole < n) {  // zero padding adds nothing to any sum
     T ta[lanes] = {}, tb[lanes] = {};
-    std::memcpy(ta, a + i, (n - i) * sizeof(T));
-    std::memcpy(tb, b + i, (n - i) * sizeof(T));
-    avx2_step(load4(ta), load4(tb), lo, mx, mask);
-    avx2_step(load4(ta + 4), load4(tb + 4), hi, mx, mask);
+    std::memcpy(ta, a + whole, (n - whole) * sizeof(T));
+    std::memcpy(tb, b + whole, (n - whole) * sizeof(T));
+    avx2_step<std::is_same_v<T, float>>(load4(ta), load4(tb), lo, mx, mask);
+    avx2_step<std::is_same_v<T, float>>(load4(ta + 4), load4(tb + 4), hi, mx, mask);
   }
   avx2_store(lo, s, 0);
   avx2_store(hi, s, 4);
@@ -411,24 +474,6 @@ SIGDUMP_AVX2 void sum_f32_avx2(const float* a, const float* b, std::uint64_t n,
 SIGDUMP_AVX2 void sum_f64_avx2(const double* a, const double* b, std::uint64_t n,
                                lane_sums& s) noexcept {
   sum_avx2(a, b, n, s);
-}
-
-// Four stored values as four doubles.
-template <class T>
-SIGDUMP_AVX2 SIGDUMP_INLINE __m256d avx2_widen4(const std::byte* p) noexcept {
-  if constexpr (std::is_same_v<T, float>) {
-    return _mm256_cvtps_pd(_mm_loadu_ps(reinterpret_cast<const float*>(p)));
-  } else if constexpr (std::is_same_v<T, std::int32_t>) {
-    return _mm256_cvtepi32_pd(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  } else if constexpr (sizeof(T) == 2) {
-    const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
-    if constexpr (std::is_signed_v<T>) return _mm256_cvtepi32_pd(_mm_cvtepi16_epi32(v));
-    return _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(v));
-  } else {
-    const __m128i v = _mm_cvtsi32_si128(load_one<int>(p));
-    if constexpr (std::is_signed_v<T>) return _mm256_cvtepi32_pd(_mm_cvtepi8_epi32(v));
-    return _mm256_cvtepi32_pd(_mm_cvtepu8_epi32(v));
-  }
 }
 
 template <class T>
@@ -462,55 +507,22 @@ SIGDUMP_AVX2 void widen_avx2(const widen_spec& w, const std::byte* p, std::uint6
   widen_unknown(n, out);
 }
 
-// Four stored values as their four real values.
-template <class T>
-SIGDUMP_AVX2 SIGDUMP_INLINE __m256d avx2_real4(const std::byte* p, __m256d zero,
-                                               __m256d scale) noexcept {
-  if constexpr (std::is_same_v<T, float>) {
-    return avx2_widen4<float>(p);
-  } else {
-    return _mm256_mul_pd(_mm256_sub_pd(avx2_widen4<T>(p), zero), scale);
-  }
-}
-
-// Eight stored values of each side into lanes 0-3 (lo) and 4-7 (hi).
-template <class Ta, class Tb>
-SIGDUMP_AVX2 SIGDUMP_INLINE void avx2_stored_eight(const std::byte* a, const std::byte* b,
-                                                   avx2_half& lo, avx2_half& hi, __m256d& mx,
-                                                   __m256d mask, __m256d za, __m256d sa, __m256d zb,
-                                                   __m256d sb) noexcept {
-  avx2_step(avx2_real4<Ta>(a, za, sa), avx2_real4<Tb>(b, zb, sb), lo, mx, mask);
-  avx2_step(avx2_real4<Ta>(a + 4 * sizeof(Ta), za, sa), avx2_real4<Tb>(b + 4 * sizeof(Tb), zb, sb),
-            hi, mx, mask);
-}
-
 template <class Ta, class Tb>
 struct avx2_stored {
   SIGDUMP_AVX2 static void run(const widen_spec& wa, const std::byte* a, const widen_spec& wb,
                                const std::byte* b, std::uint64_t n, lane_sums& s) noexcept {
     const __m256d mask = _mm256_castsi256_pd(_mm256_set1_epi64x(abs_bits));
     const affine fa = affine_of(wa), fb = affine_of(wb);
-    const __m256d za = _mm256_set1_pd(fa.zero), sa = _mm256_set1_pd(fa.scale);
-    const __m256d zb = _mm256_set1_pd(fb.zero), sb = _mm256_set1_pd(fb.scale);
     avx2_half lo = avx2_load(s, 0), hi = avx2_load(s, 4);
     __m256d mx = _mm256_set1_pd(s.max_d);
-    std::uint64_t i = 0;
-    for (; i + 2 * lanes <= n; i += 2 * lanes) {  // sixteen a turn: see sum_avx2
-      avx2_stored_eight<Ta, Tb>(a + i * sizeof(Ta), b + i * sizeof(Tb), lo, hi, mx, mask, za, sa,
-                                zb, sb);
-      avx2_stored_eight<Ta, Tb>(a + (i + lanes) * sizeof(Ta), b + (i + lanes) * sizeof(Tb), lo, hi,
-                                mx, mask, za, sa, zb, sb);
-    }
-    for (; i + lanes <= n; i += lanes) {
-      avx2_stored_eight<Ta, Tb>(a + i * sizeof(Ta), b + i * sizeof(Tb), lo, hi, mx, mask, za, sa,
-                                zb, sb);
-    }
+    const std::uint64_t i = n - n % lanes;
+    avx2_blocks<Ta, Tb>(a, b, i, lo, hi, mx, mask, fa, fb);
     if (i < n) {  // zero padding adds nothing to any sum
       double ta[lanes] = {}, tb[lanes] = {};
       widen_portable(wa, a + i * sizeof(Ta), n - i, ta);
       widen_portable(wb, b + i * sizeof(Tb), n - i, tb);
-      avx2_step(load4(ta), load4(tb), lo, mx, mask);
-      avx2_step(load4(ta + 4), load4(tb + 4), hi, mx, mask);
+      avx2_step<false>(load4(ta), load4(tb), lo, mx, mask);
+      avx2_step<false>(load4(ta + 4), load4(tb + 4), hi, mx, mask);
     }
     avx2_store(lo, s, 0);
     avx2_store(hi, s, 4);
@@ -545,12 +557,21 @@ struct avx512_sums {
   __m512d ab, aa, bb, dd, sad, sab, mx;
 };
 
+// floats: x and y are widened floats, whose products fuse with their adds
+// to the same bits (see avx2_step).
+template <bool floats>
 SIGDUMP_AVX512 SIGDUMP_INLINE void avx512_step(__m512d x, __m512d y, avx512_sums& r,
                                                __m512i mask) noexcept {
   const __m512d d = _mm512_sub_pd(x, y);
-  r.ab = _mm512_add_pd(r.ab, _mm512_mul_pd(x, y));
-  r.aa = _mm512_add_pd(r.aa, _mm512_mul_pd(x, x));
-  r.bb = _mm512_add_pd(r.bb, _mm512_mul_pd(y, y));
+  if constexpr (floats) {
+    r.ab = _mm512_fmadd_pd(x, y, r.ab);
+    r.aa = _mm512_fmadd_pd(x, x, r.aa);
+    r.bb = _mm512_fmadd_pd(y, y, r.bb);
+  } else {
+    r.ab = _mm512_add_pd(r.ab, _mm512_mul_pd(x, y));
+    r.aa = _mm512_add_pd(r.aa, _mm512_mul_pd(x, x));
+    r.bb = _mm512_add_pd(r.bb, _mm512_mul_pd(y, y));
+  }
   r.dd = _mm512_add_pd(r.dd, _mm512_mul_pd(d, d));
   const __m512d ad = abs8(d, mask);
   r.sad = _mm512_add_pd(r.sad, ad);
@@ -565,12 +586,13 @@ SIGDUMP_AVX512 void sum_avx512(const T* a, const T* b, std::uint64_t n, lane_sum
                 _mm512_loadu_pd(s.dd),  _mm512_loadu_pd(s.abs_d), _mm512_loadu_pd(s.abs_b),
                 _mm512_set1_pd(s.max_d)};
   std::uint64_t i = 0;
-  for (; i + lanes <= n; i += lanes) avx512_step(load8(a + i), load8(b + i), r, mask);
+  constexpr bool floats = std::is_same_v<T, float>;
+  for (; i + lanes <= n; i += lanes) avx512_step<floats>(load8(a + i), load8(b + i), r, mask);
   if (i < n) {  // zero padding adds nothing to any sum
     T ta[lanes] = {}, tb[lanes] = {};
     std::memcpy(ta, a + i, (n - i) * sizeof(T));
     std::memcpy(tb, b + i, (n - i) * sizeof(T));
-    avx512_step(load8(ta), load8(tb), r, mask);
+    avx512_step<floats>(load8(ta), load8(tb), r, mask);
   }
   _mm512_storeu_pd(s.ab, r.ab), _mm512_storeu_pd(s.aa, r.aa), _mm512_storeu_pd(s.bb, r.bb);
   _mm512_storeu_pd(s.dd, r.dd), _mm512_storeu_pd(s.abs_d, r.sad), _mm512_storeu_pd(s.abs_b, r.sab);
@@ -662,14 +684,14 @@ struct avx512_stored {
                   _mm512_set1_pd(s.max_d)};
     std::uint64_t i = 0;
     for (; i + lanes <= n; i += lanes) {
-      avx512_step(avx512_real8<Ta>(a + i * sizeof(Ta), za, sa),
-                  avx512_real8<Tb>(b + i * sizeof(Tb), zb, sb), r, mask);
+      avx512_step<false>(avx512_real8<Ta>(a + i * sizeof(Ta), za, sa),
+                         avx512_real8<Tb>(b + i * sizeof(Tb), zb, sb), r, mask);
     }
     if (i < n) {  // zero padding adds nothing to any sum
       double ta[lanes] = {}, tb[lanes] = {};
       widen_portable(wa, a + i * sizeof(Ta), n - i, ta);
       widen_portable(wb, b + i * sizeof(Tb), n - i, tb);
-      avx512_step(load8(ta), load8(tb), r, mask);
+      avx512_step<false>(load8(ta), load8(tb), r, mask);
     }
     _mm512_storeu_pd(s.ab, r.ab), _mm512_storeu_pd(s.aa, r.aa), _mm512_storeu_pd(s.bb, r.bb);
     _mm512_storeu_pd(s.dd, r.dd), _mm512_storeu_pd(s.abs_d, r.sad);

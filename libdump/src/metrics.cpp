@@ -455,7 +455,12 @@ std::vector<std::int64_t> layout_shape(const std::vector<std::int64_t>& s, layou
 void read_values(const tensor_view& v, layout_choice layout, std::uint64_t first,
                  std::span<double> out) noexcept {
   if (layout != layout_choice::same && v.shape.size() != 4) layout = layout_choice::same;
-  detail::fill(detail::make_source(v), layout, v.shape, first, out.size(), out.data());
+  const detail::source s = detail::make_source(v);
+  if (layout == layout_choice::same) {
+    // The variant's widening kernel: the same values as fill's loop.
+    return detail::widen_values(detail::active_kernels(), s, first, out.size(), out.data());
+  }
+  detail::fill(s, layout, v.shape, first, out.size(), out.data());
 }
 
 }  // namespace sigdump

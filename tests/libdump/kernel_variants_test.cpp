@@ -430,6 +430,29 @@ TEST(KernelVariants, ChunkSumsAgree) {
   }
 }
 
+// Every number of a channel_evidence, in order.
+std::vector<double> evidence_bits(const channel_evidence& e) {
+  std::vector<double> out;
+  for (const auto& c : e.per_channel) {
+    out.insert(out.end(), {static_cast<double>(c.n), c.mse, c.cos, c.rmse, c.max_abs, c.peak,
+                           static_cast<double>(c.all_zero)});
+  }
+  for (const auto& c : e.worst) out.push_back(c.channel);
+  for (const auto& t : e.top) {
+    out.insert(out.end(), {static_cast<double>(t.index), t.sample, t.benchmark, t.abs_diff});
+  }
+  for (auto c : e.outliers) out.push_back(c);
+  return out;
+}
+
+std::string bits_differences(const std::vector<double>& x, const std::vector<double>& y) {
+  if (x.size() != y.size()) return " the counts differ";
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (!same(x[i], y[i])) return " number " + std::to_string(i) + " differs";
+  }
+  return std::string();
+}
+
 // Per-channel evidence (the row-of-channels sums and the search for the
 // largest differences have a kernel per variant): 67 channels (whole
 // vectors and a rest) in rows that cross the pass's blocks, NaN, infinities,
@@ -443,19 +466,6 @@ TEST(KernelVariants, ChannelEvidenceIsTheSameBits) {
   a[70] = fnan, b[9000] = fnan, a[300] = finf, b[301] = -finf, a[17000] = b[17000] = finf;
   a[20001] = 1e30f;
   const std::vector<std::int16_t> q = integers<std::int16_t>(n, 9);
-  auto bits = [](const channel_evidence& e) {
-    std::vector<double> out;
-    for (const auto& c : e.per_channel) {
-      out.insert(out.end(), {static_cast<double>(c.n), c.mse, c.cos, c.rmse, c.max_abs, c.peak,
-                             static_cast<double>(c.all_zero)});
-    }
-    for (const auto& c : e.worst) out.push_back(c.channel);
-    for (const auto& t : e.top) {
-      out.insert(out.end(), {static_cast<double>(t.index), t.sample, t.benchmark, t.abs_diff});
-    }
-    for (auto c : e.outliers) out.push_back(c);
-    return out;
-  };
   const struct {
     tensor_view sample, bench;
     layout_choice layout;
@@ -472,15 +482,39 @@ TEST(KernelVariants, ChannelEvidenceIsTheSameBits) {
         [&] {
           auto e = compute_channel_evidence(k.sample, k.bench, k.layout, o);
           EXPECT_TRUE(e.has_value());
-          return e ? bits(*e) : std::vector<double>{};
+          return e ? evidence_bits(*e) : std::vector<double>{};
         },
-        [](const std::vector<double>& x, const std::vector<double>& y) {
-          if (x.size() != y.size()) return std::string(" the counts differ");
-          for (std::size_t i = 0; i < x.size(); ++i) {
-            if (!same(x[i], y[i])) return " number " + std::to_string(i) + " differs";
-          }
-          return std::string();
-        });
+        &bits_differences);
+  }
+}
+
+// A dequantized layer's evidence (its values widened by the variant's
+// kernel a block at a time) is that of the same real values stored as
+// floats (read in place), to the bit, under every variant: scales of a
+// power of two make every real value a float.
+TEST(KernelVariants, DequantizedEvidenceIsThatOfTheSameFloats) {
+  const std::vector<std::int64_t> shape{1, 9, 40, 67};  // rows across the pass's blocks
+  const std::size_t n = 9 * 40 * 67;
+  const auto qa = integers<std::int8_t>(n, 21);
+  const auto qb = integers<std::uint16_t>(n, 22);
+  std::vector<float> fa(n), fb(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    fa[i] = static_cast<float>((qa[i] - 3) * 0.25);
+    fb[i] = static_cast<float>((qb[i] - 1000) * 0.0078125);
+  }
+  channel_options o;
+  o.top_elements = 40;
+  variant_scope keep;
+  for (kernel_isa v : supported_isas()) {
+    ASSERT_TRUE(use_isa(v));
+    const auto want = compute_channel_evidence(
+        view_of(fa, dtype::f32, shape), view_of(fb, dtype::f32, shape), layout_choice::same, o);
+    const auto got = compute_channel_evidence(quantized(qa, dtype::s8, 0.25, 3, shape),
+                                              quantized(qb, dtype::u16, 0.0078125, 1000, shape),
+                                              layout_choice::same, o);
+    ASSERT_TRUE(want.has_value() && got.has_value());
+    const std::string d = bits_differences(evidence_bits(*got), evidence_bits(*want));
+    EXPECT_TRUE(d.empty()) << isa_name(v) << ":" << d;
   }
 }
 

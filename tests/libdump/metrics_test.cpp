@@ -447,5 +447,35 @@ TEST(Metrics, SummationOrderIsFixedToTheBitInEveryVariant) {
   if (before) (void)use_isa(*before);
 }
 
+// Floats near the ends of float's range (products near 2^-230 and 2^+200,
+// subnormals among them) whose differences a double does not hold
+// exactly: the AVX2 kernels fuse the products of widened floats with their
+// adds (a double holds such a product exactly, so the same bits as
+// multiplying then adding, where a fused d*d would not be); every variant
+// must give the plain loop's sums.
+TEST(Metrics, FloatProductsAtTheEndsOfTheRangeSumToTheSameBits) {
+  const std::size_t n = 4099;
+  for (float scale : {0x1p-100f, 0x1p+100f}) {
+    SCOPED_TRACE(scale);
+    std::vector<float> a(n), b(n);
+    std::vector<double> da(n), db(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      a[i] = static_cast<float>(std::sin(static_cast<double>(i) * 0.0011) * 7.0) * scale;
+      b[i] = static_cast<float>(std::cos(static_cast<double>(i) * 0.0017) * 3e-11) * scale;
+      da[i] = a[i], db[i] = b[i];
+    }
+    const auto before = active_isa();
+    for (kernel_isa v : supported_isas()) {
+      SCOPED_TRACE(isa_name(v));
+      ASSERT_TRUE(use_isa(v));
+      auto f = compute_chunk(view_of(a), view_of(b), 0);
+      ASSERT_TRUE(f);
+      ASSERT_TRUE(std::isfinite(f->aa) && std::isfinite(f->dd) && f->bb > 0);
+      expect_bits(*f, chunk_in_the_fixed_order(da, db, 0));
+    }
+    if (before) (void)use_isa(*before);
+  }
+}
+
 }  // namespace
 }  // namespace sigdump
