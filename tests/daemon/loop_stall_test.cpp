@@ -15,7 +15,6 @@
 #include <map>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "daemon_support.h"
@@ -361,58 +360,6 @@ TEST(LoopStall, TensorStatisticsAndClosestNamesAreWorkedOutOffTheLoop) {
         EXPECT_NE(m.raw.find("did you mean: " + std::string(800, 'n') + "12"), std::string::npos)
             << m.raw.substr(0, 200);
       });
-}
-
-// The threads that compute and copy (metric workers, the server's worker,
-// the archive's and the state store's threads) are named and run nicer than
-// the loop, so a comparison never keeps the loop from a CPU when it wakes
-// (a request, a look at a file). Read from /proc as `top -H` shows them.
-TEST(LoopStall, BackgroundThreadsAreNamedAndNicerThanTheLoop) {
-  temp_dir dir;
-  std::filesystem::create_directories(dir.file("w"));
-  test_daemon d(dir, {"--watch", dir.file("w"), "--workers", "2", "--archive-dir", dir.file("a")},
-                "");
-  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
-  // A dump, so that a run log is written (the state store's thread starts
-  // at its first job).
-  {
-    auto w = dump_writer::create(dir.file("w") + "/x.bin");
-    ASSERT_TRUE(w);
-    ASSERT_TRUE(w->write(spec_of("conv", 4), ramp(4, 1.0f)));
-    ASSERT_TRUE(w->close());
-  }
-  // Each thread's name and nice value (fields 2 and 19 of its stat).
-  const std::string tasks = "/proc/" + std::to_string(d.proc().pid()) + "/task";
-  std::multimap<std::string, int> nice;
-  int loop_nice = 99;
-  const std::set<std::string> wanted{"metric-worker", "ipc-worker",   "archive-copier",
-                                     "archive-index", "archive-sync", "run-log-writer"};
-  ASSERT_TRUE(wait_until([&] {
-    nice.clear();
-    std::error_code ec;
-    for (const auto& t : std::filesystem::directory_iterator(tasks, ec)) {
-      const std::string stat = read_file(t.path().string() + "/stat");
-      const auto open = stat.find('('), close = stat.rfind(')');
-      if (open == std::string::npos || close == std::string::npos) continue;
-      std::istringstream rest(stat.substr(close + 2));
-      std::string field;
-      for (int i = 3; i < 19 && rest >> field; ++i) {
-      }
-      int n = 99;
-      if (!(rest >> n)) continue;
-      if (t.path().filename() == std::to_string(d.proc().pid())) loop_nice = n;
-      nice.emplace(stat.substr(open + 1, close - open - 1), n);
-    }
-    return std::all_of(wanted.begin(), wanted.end(),
-                       [&](const auto& w) { return nice.contains(w); }) &&
-           nice.count("metric-worker") == 2;
-  })) << ::testing::PrintToString(nice);
-  ASSERT_LT(loop_nice, 99);
-  for (const auto& [name, n] : nice) {
-    if (!wanted.contains(name)) continue;
-    EXPECT_EQ(n, std::min(loop_nice + 10, 19))
-        << name << " (the loop's nice is " << loop_nice << ")";
-  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Loops, LoopStall, ::testing::Values("io_uring", "epoll"),

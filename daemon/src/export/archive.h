@@ -196,11 +196,11 @@ class archive {
   };
   std::shared_ptr<index_body> index_ = std::make_shared<index_body>();
   // writes archive.json; joined before the members above go
-  worker_pool indexer_{1, "archive-index", worker_pool::background_nice};
+  worker_pool indexer_{1, "archive-index"};
   // fdatasyncs ended runs' copies; joined after the copier
-  worker_pool syncer_{1, "archive-sync", worker_pool::background_nice};
+  worker_pool syncer_{1, "archive-sync"};
   // last: joined first, while the members above still exist
-  worker_pool copier_{1, "archive-copier", worker_pool::background_nice};
+  worker_pool copier_{1, "archive-copier"};
 };
 
 /* Applies config to slot (SIGHUP too): opens the archive when a folder is

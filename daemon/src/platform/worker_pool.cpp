@@ -1,12 +1,7 @@
 #include "platform/worker_pool.h"
 
 #include <pthread.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <exception>
 #include <system_error>
 
@@ -14,24 +9,12 @@
 
 namespace sigdump::daemon {
 
-namespace {
-
-// The calling thread's nice value (Linux: per thread).
-int own_nice() {
-  errno = 0;
-  const int n = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
-  return errno == 0 ? n : 0;
-}
-
-}  // namespace
-
-worker_pool::worker_pool(unsigned threads, std::string name, int nicer) : name_(std::move(name)) {
+worker_pool::worker_pool(unsigned threads, std::string name) : name_(std::move(name)) {
   if (threads == 0) threads = 1;
-  const int nice = nicer > 0 ? std::min(own_nice() + nicer, 19) : 0;
   threads_.reserve(threads);
   for (unsigned i = 0; i < threads; ++i) {
     try {
-      threads_.emplace_back([this, nice] { work(nice); });
+      threads_.emplace_back([this] { work(); });
     } catch (const std::system_error& e) {
       start_error_ = e.what();
       log(log_level::warning, "cannot start a worker thread (" + start_error_ + "); running with " +
@@ -77,15 +60,9 @@ std::size_t worker_pool::failed_jobs() const {
   return failed_;
 }
 
-void worker_pool::work(int nice) {
-  // Before the first job, so everything the pool runs runs so. Neither can
-  // fail for the thread's own name (cut to 15 characters) and a nicer value.
-  const std::string name = name_.substr(0, 15);
-  ::pthread_setname_np(::pthread_self(), name.c_str());
-  if (nice > own_nice() && ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), nice) != 0) {
-    log(log_level::warning,
-        "cannot lower the priority of a " + name + " thread: " + std::strerror(errno));
-  }
+void worker_pool::work() {
+  // Its own name, cut to what the kernel keeps (a longer one is refused).
+  ::pthread_setname_np(::pthread_self(), name_.substr(0, 15).c_str());
   for (;;) {
     std::function<void()> job;
     {

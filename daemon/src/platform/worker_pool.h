@@ -1,8 +1,7 @@
 // A fixed set of threads running jobs off the loop thread (layer metrics,
 // compare requests, archive copies). Results go back to the loop with
 // event_loop::post(). The daemon's pools are named (top -H, gdb,
-// /proc/PID/task/TID/comm) and run at a lower priority than the loop, so
-// a request or a look at a file does not wait behind a comparison for a CPU.
+// /proc/PID/task/TID/comm).
 #pragma once
 
 #include <condition_variable>
@@ -18,19 +17,12 @@ namespace sigdump::daemon {
 
 class worker_pool {
  public:
-  /* How much nicer than the thread that makes the pool (the loop) the
-     daemon's background threads run: a nice-10 thread weighs about a tenth
-     of a nice-0 one, so the scheduler gives the loop a CPU as soon as it
-     wakes, while a pool alone on an idle machine runs at full speed. */
-  static constexpr int background_nice = 10;
-
   /* Starts up to `threads` workers (at least one asked for), named `name`
-     (15 characters at most) and `nicer` steps nicer than the calling thread
-     (up to nice 19; each thread sets its own: Linux niceness is per thread,
-     and threads they start inherit it). Threads the system refuses (a task
-     limit) are logged; size() says how many run, and a pool of size 0 must
-     not be used (start_error() says why). */
-  explicit worker_pool(unsigned threads, std::string name = "worker", int nicer = 0);
+     (cut to 15 characters; each thread names itself before its first job).
+     Threads the system refuses (a task limit) are logged; size() says how
+     many run, and a pool of size 0 must not be used (start_error() says
+     why). */
+  explicit worker_pool(unsigned threads, std::string name = "worker");
   /* shutdown(). */
   ~worker_pool();
   worker_pool(const worker_pool&) = delete;
@@ -51,7 +43,7 @@ class worker_pool {
   std::size_t failed_jobs() const;
 
  private:
-  void work(int nice);
+  void work();
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> jobs_;

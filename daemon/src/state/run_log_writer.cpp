@@ -163,7 +163,7 @@ worker_pool* run_log_writer::thread() {
   // Started at its first job: after the daemon blocked the signals that
   // only its signalfd may take.
   if (!thread_) {
-    thread_ = std::make_unique<worker_pool>(1, "run-log-writer", worker_pool::background_nice);
+    thread_ = std::make_unique<worker_pool>(1, "run-log-writer");
   }
   return thread_->size() > 0 ? thread_.get() : nullptr;
 }
