@@ -23,6 +23,11 @@
 //                      whatever the load of this one
 //   longest_wall_ms    the same callback's wall time (scheduling included)
 //   over_5ms           callbacks that took more than 5 ms of CPU time
+//   loop_waited_ms     how long the daemon's loop thread was runnable but
+//                      waited for a CPU (run_delay in its schedstat) while
+//                      the pair was written and compared: what the other
+//                      threads on the machine, the daemon's own included,
+//                      made it wait
 // The run_revised must carry LAYERS compared layers, or the benchmark fails.
 // BM_LoopStall/layers:N/unmatched:1: the same with no benchmark name matching
 // a sample name (N unmatched names, settled when the benchmark ends); its
@@ -111,6 +116,15 @@ bool write_side(const std::string& path, bool sample, int layers, const std::str
   return static_cast<bool>(w->close());
 }
 
+// The run_delay (ns) of thread `tid` of `pid`: its time runnable but not
+// running (0 without schedstats).
+std::uint64_t run_delay_ns(pid_t pid, pid_t tid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/schedstat");
+  std::uint64_t ran = 0, waited = 0;
+  in >> ran >> waited;
+  return waited;
+}
+
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -178,6 +192,7 @@ void BM_LoopStall(benchmark::State& st) {
         }
       });
       const auto t0 = clock_type::now();
+      const std::uint64_t waited0 = run_delay_ns(pid, pid);
       const bool written = write_side(sample, true, layers, {}, tensor) &&
                            write_side(bench_path, false, layers, unmatched ? "other/" : "", tensor);
       // The sample's run_end went out when its writer closed it, before the
@@ -197,6 +212,7 @@ void BM_LoopStall(benchmark::State& st) {
       }
       const double total_ms =
           std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
+      const double waited_ms = static_cast<double>(run_delay_ns(pid, pid) - waited0) / 1e6;
       stop = true;
       prober.join();
       tensor_asker.join();
@@ -254,6 +270,7 @@ void BM_LoopStall(benchmark::State& st) {
         }
         st.counters["slow_disk_ops"] = static_cast<double>(ops);
       }
+      st.counters["loop_waited_ms"] = waited_ms;
       st.counters["total_ms"] = total_ms;
       st.counters["total_us_per_layer"] = total_ms * 1000.0 / layers;
     }

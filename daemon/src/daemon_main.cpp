@@ -81,7 +81,7 @@ int run_daemon(daemon_options& options) {
 
   unsigned workers = options.workers;
   if (workers == 0) workers = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
-  worker_pool pool(workers);
+  worker_pool pool(workers, "metric-worker");
   if (pool.size() == 0) {
     return fail(error{errc::io,
                       {},

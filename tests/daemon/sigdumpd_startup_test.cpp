@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 
 #include "daemon_support.h"
 
@@ -192,6 +193,46 @@ TEST(SigdumpdStartup, BadConfigurationNamesLineAndColumn) {
     EXPECT_EQ(r.exit_code, 2) << c.json;
     EXPECT_EQ(r.err, cfg + ":" + c.line + "\n") << c.json;
   }
+}
+
+// The daemon's threads are named for what they do, as `top -H`, `ps -L`
+// and gdb show them (docs/configuration.md, "Threads"); the main thread
+// (the loop) keeps the program's name, as does a sanitizer's own thread.
+TEST(SigdumpdStartup, ThreadsAreNamed) {
+  temp_dir dir;
+  std::filesystem::create_directories(dir.file("w"));
+  test_daemon d(dir, {"--watch", dir.file("w"), "--workers", "2", "--archive-dir", dir.file("a")},
+                "");
+  ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
+  // A dump, so that a run log is written (the state store's thread starts
+  // at its first job).
+  {
+    auto w = dump_writer::create(dir.file("w") + "/x.bin");
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(w->write(spec_of("conv", 4), ramp(4, 1.0f)));
+    ASSERT_TRUE(w->close());
+  }
+  const std::string tasks = "/proc/" + std::to_string(d.proc().pid()) + "/task";
+  const std::multiset<std::string> wanted{"metric-worker",  "metric-worker",  "ipc-worker",
+                                          "run-log-writer", "archive-copier", "archive-index",
+                                          "archive-sync"};
+  std::multiset<std::string> names;
+  std::string main_name;
+  EXPECT_TRUE(wait_until([&] {
+    names.clear();
+    std::error_code ec;
+    for (const auto& t : std::filesystem::directory_iterator(tasks, ec)) {
+      std::string comm = read_file(t.path().string() + "/comm");
+      if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+      if (t.path().filename() == std::to_string(d.proc().pid())) {
+        main_name = comm;
+      } else if (comm != "sigdumpd") {
+        names.insert(comm);
+      }
+    }
+    return names == wanted && main_name == "sigdumpd";
+  })) << main_name
+      << ' ' << ::testing::PrintToString(names);
 }
 
 TEST(SigdumpdStartup, HelpAndVersion) {

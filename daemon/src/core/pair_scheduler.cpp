@@ -585,10 +585,12 @@ void pair_scheduler::publish_ready(run_info& r, run_work& w) {
 
 void pair_scheduler::publish_layer(run_info& r, layer_result l) {
   auto& layers = r.report.layers;
+  auto w = work_.find(r.number);
+  if (w != work_.end()) w->second.room.before_insert(layers, pool_, loop_);
   auto pos = std::upper_bound(layers.begin(), layers.end(), l.index,
                               [](std::uint32_t i, const layer_result& x) { return i < x.index; });
   layers.insert(pos, l);
-  if (auto w = work_.find(r.number); w != work_.end()) {
+  if (w != work_.end()) {
     w->second.summary_stale = true;
     refresh_summary(r, w->second, false);
   } else {

@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/layer_room.h"
 #include "core/pair_matching.h"
 #include "core/pair_sides.h"
 #include "core/record_marks.h"
@@ -153,6 +154,7 @@ class pair_scheduler {
     run_state end_state = run_state::ended;
     bool end_published = false;  // run_end went out; later layers reopen the log
     bool late_layers = false;    // layers were published after run_end
+    layer_room room;             // r.report.layers' next room, made on a worker
     // The outcome its last run_end / run_revised announced: compared, not
     // comparable, sample-only, pending, suspect, benchmark-only; and the
     // verdict.

@@ -200,9 +200,12 @@ class archive {
     int writes = 0;  // loop thread: writes queued whose outcome has not come back
   };
   std::shared_ptr<index_body> index_ = std::make_shared<index_body>();
-  worker_pool indexer_{1};  // writes archive.json; joined before the members above go
-  worker_pool syncer_{1};   // fdatasyncs ended runs' copies; joined after the copier
-  worker_pool copier_{1};   // last: joined first, while the members above still exist
+  // writes archive.json; joined before the members above go
+  worker_pool indexer_{1, "archive-index"};
+  // fdatasyncs ended runs' copies; joined after the copier
+  worker_pool syncer_{1, "archive-sync"};
+  // last: joined first, while the members above still exist
+  worker_pool copier_{1, "archive-copier"};
 };
 
 /* Applies config to slot (SIGHUP too): opens the archive when a folder is

@@ -1,5 +1,7 @@
 #include "platform/worker_pool.h"
 
+#include <pthread.h>
+
 #include <exception>
 #include <system_error>
 
@@ -7,7 +9,7 @@
 
 namespace sigdump::daemon {
 
-worker_pool::worker_pool(unsigned threads) {
+worker_pool::worker_pool(unsigned threads, std::string name) : name_(std::move(name)) {
   if (threads == 0) threads = 1;
   threads_.reserve(threads);
   for (unsigned i = 0; i < threads; ++i) {
@@ -59,6 +61,8 @@ std::size_t worker_pool::failed_jobs() const {
 }
 
 void worker_pool::work() {
+  // Its own name, cut to what the kernel keeps (a longer one is refused).
+  ::pthread_setname_np(::pthread_self(), name_.substr(0, 15).c_str());
   for (;;) {
     std::function<void()> job;
     {

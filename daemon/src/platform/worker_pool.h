@@ -1,6 +1,7 @@
 // A fixed set of threads running jobs off the loop thread (layer metrics,
 // compare requests, archive copies). Results go back to the loop with
-// event_loop::post().
+// event_loop::post(). The daemon's pools are named (top -H, gdb,
+// /proc/PID/task/TID/comm).
 #pragma once
 
 #include <condition_variable>
@@ -16,10 +17,12 @@ namespace sigdump::daemon {
 
 class worker_pool {
  public:
-  /* Starts up to `threads` workers (at least one asked for). Threads the
-     system refuses (a task limit) are logged; size() says how many run, and
-     a pool of size 0 must not be used (start_error() says why). */
-  explicit worker_pool(unsigned threads);
+  /* Starts up to `threads` workers (at least one asked for), named `name`
+     (cut to 15 characters; each thread names itself before its first job).
+     Threads the system refuses (a task limit) are logged; size() says how
+     many run, and a pool of size 0 must not be used (start_error() says
+     why). */
+  explicit worker_pool(unsigned threads, std::string name = "worker");
   /* shutdown(). */
   ~worker_pool();
   worker_pool(const worker_pool&) = delete;
@@ -46,6 +49,7 @@ class worker_pool {
   std::deque<std::function<void()>> jobs_;
   bool stopping_ = false;
   std::size_t failed_ = 0;
+  std::string name_;
   std::string start_error_;
   std::vector<std::thread> threads_;
 };

@@ -72,7 +72,7 @@ ipc_server::ipc_server(event_loop& loop, daemon_state& state, const daemon_optio
       listener_(std::move(listener)),
       limits_(limits),
       history_(limits.history, static_cast<std::size_t>(options.history_max_bytes)),
-      worker_(std::make_unique<worker_pool>(1)) {
+      worker_(std::make_unique<worker_pool>(1, "ipc-worker")) {
   // Events published before we started are not in our history: a clock
   // from then gets fresh_instance.
   history_.reset(state_.tick());

@@ -162,7 +162,9 @@ run_log_writer::~run_log_writer() {
 worker_pool* run_log_writer::thread() {
   // Started at its first job: after the daemon blocked the signals that
   // only its signalfd may take.
-  if (!thread_) thread_ = std::make_unique<worker_pool>(1);
+  if (!thread_) {
+    thread_ = std::make_unique<worker_pool>(1, "run-log-writer");
+  }
   return thread_->size() > 0 ? thread_.get() : nullptr;
 }
 
