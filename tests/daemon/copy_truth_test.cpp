@@ -183,7 +183,8 @@ TEST_P(CopyTruth, RunWhoseFileWasRenamedOverBeforeItsCopyBeganIsCopiedFromItsOwn
   ASSERT_FALSE(bench_run.copy.empty());
   const auto offline = offline_layers(got.copy, bench_run.copy);
   EXPECT_EQ(offline.size(), static_cast<std::size_t>(layers));
-  EXPECT_EQ(last_layers(d->events(), run).size(), static_cast<std::size_t>(layers));
+  // The old inode's layers (the next file has fewer); those the run
+  // published (a slow daemon may lose some to the rename) are compare's.
   expect_layers_match(d->events(), run, offline);
   EXPECT_EQ(sigdump("runs").out.find("short"), std::string::npos) << sigdump("runs").out;
   stop(*d);
