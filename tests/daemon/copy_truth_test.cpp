@@ -1,9 +1,10 @@
 // A run's results are what `sigdump compare` gives on its archived copies
 // (issue 15), against a real sigdumpd under both event loops: the
 // benchmark-only count follows the benchmark run to its end (the count at
-// the sample's run_end saw the benchmark as it was then), and a copier
-// that lags behind the comparisons still leaves the copy holding what they
-// read.
+// the sample's run_end saw the benchmark as it was then), a copier that
+// lags behind the comparisons still leaves the copy holding what they
+// read, and a run whose file was renamed over before its copy began is
+// copied from its own file.
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -134,6 +135,56 @@ TEST_P(CopyTruth, ACopierThatLagsLeavesTheCopyHoldingWhatTheRunCompared) {
   ASSERT_FALSE(bench_run.copy.empty());
   const auto offline = offline_layers(got.copy, bench_run.copy);
   EXPECT_EQ(offline.size(), static_cast<std::size_t>(layers));
+  expect_layers_match(d->events(), run, offline);
+  EXPECT_EQ(sigdump("runs").out.find("short"), std::string::npos) << sigdump("runs").out;
+  stop(*d);
+}
+
+// A writer renames file after file onto the sample's path: a run started by
+// one rename finds the next file there already when its copy begins (the
+// daemon is held, by the test hook SIGDUMP_ARCHIVE_TEST_OPEN_HOLD, between
+// reading the run's file and opening it for its copy, while the next file
+// is renamed over it). The run reads and compares its own inode, and its
+// copy holds that inode's bytes: `sigdump compare` on it gives the layers
+// the run published (such a run used to get no copy at all, said nowhere
+// but in a debug line).
+TEST_P(CopyTruth, RunWhoseFileWasRenamedOverBeforeItsCopyBeganIsCopiedFromItsOwnFile) {
+  constexpr int layers = 6;
+  const std::string hold = dir_.file("hold");
+  auto d = start({}, {"SIGDUMP_ARCHIVE_TEST_OPEN_HOLD=" + hold});
+  write_dump(bench_, layers, 1.0f);
+  ASSERT_TRUE(settled()) << d->proc().stderr_text();
+  write_file(hold, "");
+  const std::string tmp = dir_.file("next.tmp");  // unwatched, same filesystem
+  write_dump(tmp, layers, 1.01f);
+  fs::rename(tmp, sample_);
+  ASSERT_TRUE(wait_until([&] {
+    return d->proc().stderr_text().find("test hold before opening " + sample_) != std::string::npos;
+  })) << d->proc().stderr_text();
+  write_dump(tmp, layers / 2, 1.5f);  // the next run, other values, fewer layers
+  fs::rename(tmp, sample_);
+  fs::remove(hold);
+  const std::string run = d->wait_event([&](const logged_event& e) {
+                             return e.event == "run_end" && e.path == sample_;
+                           }).run;
+  ASSERT_FALSE(run.empty()) << read_file(d->events_path());
+  ASSERT_TRUE(d->wait_event([&](const logged_event& e) {
+                 return e.event == "run_end" && e.path == sample_ && e.run != run;
+               }).run.size() > 0)
+      << read_file(d->events_path());
+  ASSERT_TRUE(settled()) << sigdump("runs").out << d->proc().stderr_text();
+  EXPECT_NE(d->proc().stderr_text().find(run + ": " + sample_ + " was replaced before its copy"),
+            std::string::npos)
+      << d->proc().stderr_text();
+  const listed_run got = list_runs(dir_.file("sock"))[run];
+  EXPECT_EQ(got.end_reason, "replaced");
+  ASSERT_FALSE(got.copy.empty()) << sigdump("runs").out << d->proc().stderr_text();
+  const listed_run bench_run = list_runs(dir_.file("sock"))[got.benchmark_run];
+  ASSERT_FALSE(bench_run.copy.empty());
+  const auto offline = offline_layers(got.copy, bench_run.copy);
+  EXPECT_EQ(offline.size(), static_cast<std::size_t>(layers));
+  // The old inode's layers (the next file has fewer); those the run
+  // published (a slow daemon may lose some to the rename) are compare's.
   expect_layers_match(d->events(), run, offline);
   EXPECT_EQ(sigdump("runs").out.find("short"), std::string::npos) << sigdump("runs").out;
   stop(*d);

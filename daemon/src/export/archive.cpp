@@ -30,7 +30,36 @@ std::unexpected<error> io_error(const std::string& file, const std::string& what
   return make_error(errc::io, file, no_record, no_offset, what + ": " + std::strerror(errno));
 }
 
+// Opens the source of ch: the run's own file, inode `id`. By path while the
+// path still names it; else (renamed over, deleted) through tf's mapping
+// of it, which the tracker keeps while tf reads it. False when neither.
+bool open_source(copy_channel& ch, const tracked_file& tf, const file_identity& id) {
+  ch.src.reset(::open(tf.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  struct stat st {};
+  if (ch.src && ::fstat(ch.src.get(), &st) == 0 && file_identity{st.st_dev, st.st_ino} == id) {
+    return true;
+  }
+  ch.src.reset();
+  auto map = tf.file ? tf.file->current_mapping() : nullptr;
+  if (!map || !(map->identity() == id)) return false;
+  ch.map = std::move(map);
+  return true;
+}
+
 }  // namespace
+
+void archive::follow_mapping(entry& e, const tracked_file& tf) {
+  if (!e.io || !e.io->map || !tf.file) return;
+  // Read through the mapping: a larger one of the same inode first, so the
+  // copier never looks for the target past it.
+  auto map = tf.file->current_mapping();
+  const std::lock_guard lock(e.io->m);
+  if (map && map->identity() == e.source_id && map->size() > e.io->map->size()) {
+    e.io->map = std::move(map);
+  }
+}
+
+namespace {}  // namespace
 
 archive::archive(std::string dir, std::uint64_t max_bytes, event_loop& loop, daemon_state& state,
                  ipc::unique_fd lock)
@@ -62,6 +91,11 @@ result<std::unique_ptr<archive>> archive::open(const archive_config& config, eve
     a->test_hold_ = h;
     log(log_level::notice,
         std::string("SIGDUMP_ARCHIVE_TEST_HOLD in effect: no copy starts while ") + h + " exists");
+  }
+  if (const char* h = std::getenv("SIGDUMP_ARCHIVE_TEST_OPEN_HOLD"); h != nullptr && h[0] == '/') {
+    a->test_open_hold_ = h;
+    log(log_level::notice, std::string("SIGDUMP_ARCHIVE_TEST_OPEN_HOLD in effect: no run's file ") +
+                               "is opened for its copy while " + h + " exists");
   }
   state.run_archive = a.get();
   a->evict();
@@ -113,7 +147,10 @@ void archive::stop() {
 void archive::run_started(const run_info& r, const tracked_file& tf) {
   if (stopped_ || !tf.file) return;
   const auto map = tf.file->current_mapping();
-  if (!map) return;
+  if (!map) {
+    log(log_level::warning, "archive: " + r.id + ": " + tf.path + " is not mapped: not archived");
+    return;
+  }
   const file_identity id = map->identity();
   if (tf.run != 0 && tf.run != r.number) {
     auto p = entries_.find(tf.run);
@@ -146,13 +183,20 @@ void archive::run_started(const run_info& r, const tracked_file& tf) {
   }
 
   auto ch = std::make_shared<channel>();
-  ch->src.reset(::open(tf.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  struct stat st {};
-  if (!ch->src || ::fstat(ch->src.get(), &st) != 0 ||
-      !(file_identity{st.st_dev, st.st_ino} == id)) {
-    // Replaced again already: the tracker is about to start another run.
-    log(log_level::debug, "archive: " + r.id + ": " + tf.path + " changed before it was opened");
+  // The run's own inode, also when the path names another one already (a
+  // writer renaming file after file onto it): that run is read through the
+  // tracker's mapping, and so is its copy.
+  if (!test_open_hold_.empty() && ::access(test_open_hold_.c_str(), F_OK) == 0) {
+    log(log_level::notice, "archive: " + r.id + ": test hold before opening " + tf.path);
+    test_hold(test_open_hold_, *ch);  // on the loop thread: the daemon waits
+  }
+  if (!open_source(*ch, tf, id)) {
+    log(log_level::warning, "archive: " + r.id + ": " + tf.path + ": cannot open: not archived");
     return;
+  }
+  if (ch->map) {
+    log(log_level::info, "archive: " + r.id + ": " + tf.path +
+                             " was replaced before its copy began; copying the run's own file");
   }
   entry e;
   e.file = r.id + "-" + base_name(tf.path);
@@ -192,15 +236,13 @@ void archive::grew(const run_info& r, const tracked_file& tf) {
   }
   if (e.done) return;
   raise_target(e, tf);
+  follow_mapping(e, tf);
   if (e.io) e.io->target.store(e.target, std::memory_order_release);
   if (!e.io) {
     // Closed after it looked finished; the same inode went on growing.
     auto ch = std::make_shared<channel>();
-    ch->src.reset(::open(tf.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     ch->dst.reset(::open(e.info.path.c_str(), O_WRONLY | O_CLOEXEC));
-    struct stat st {};
-    if (!ch->src || !ch->dst || ::fstat(ch->src.get(), &st) != 0 ||
-        !(file_identity{st.st_dev, st.st_ino} == e.source_id)) {
+    if (!ch->dst || !open_source(*ch, tf, e.source_id)) {
       e.done = true;
       return;
     }
@@ -229,6 +271,7 @@ void archive::run_ended(const run_info& r) {
     const auto map = tf != nullptr && tf->file ? tf->file->current_mapping() : nullptr;
     if (map && tf->holds_run(r.number) && map->identity() == e.source_id) {
       raise_target(e, *tf);
+      follow_mapping(e, *tf);
       e.tail_ok = !tf->file->pending().has_value();
     } else {
       e.tail_ok = true;  // only the bytes after the target can tell (copy_tail)

@@ -174,6 +174,9 @@ class archive {
   void take_copied(entry& e);
   /* The parser's word on tf: e's target and records_end go up to it. */
   static void raise_target(entry& e, const tracked_file& tf);
+  /* e's copy is read through tf's mapping (its path names another inode):
+     the copier gets tf's larger mapping of the same inode. */
+  static void follow_mapping(entry& e, const tracked_file& tf);
   void now_final(std::uint64_t number);
   /* The copy's run and the runs sharing it. */
   std::vector<std::uint64_t> sharing(std::uint64_t number) const;
@@ -190,8 +193,9 @@ class archive {
   std::uint64_t total_ = 0;
   bool stopped_ = false;
   bool index_error_logged_ = false;
-  std::string last_error_;  // newest error, for status
-  std::string test_hold_;   // $SIGDUMP_ARCHIVE_TEST_HOLD (test_hold)
+  std::string last_error_;      // newest error, for status
+  std::string test_hold_;       // $SIGDUMP_ARCHIVE_TEST_HOLD (test_hold)
+  std::string test_open_hold_;  // $SIGDUMP_ARCHIVE_TEST_OPEN_HOLD (run_started)
   std::function<void(std::uint64_t)> on_final_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted outcomes check it
   struct index_body {

@@ -62,37 +62,81 @@ bool plausible_tail(std::string_view s) noexcept {
   return true;
 }
 
-// Copier thread, at a run's end: the bytes from o.reached to the source's
-// size seen through the descriptor, when they are only a trailer. The
-// checked bytes themselves are written, so a writer changing them meanwhile
-// cannot slip anything else in.
-void copy_tail(copy_channel& ch, copy_outcome& o) {
-  struct stat st {};
-  if (::fstat(ch.src.get(), &st) != 0) return;
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  if (size <= o.reached || size - o.reached > max_tail_bytes) return;
-  std::string buf(static_cast<std::size_t>(size - o.reached), '\0');
+// Writes n bytes at offset `at` of fd: 0, or the errno of the failed write.
+int write_all(int fd, const char* from, std::size_t n, std::uint64_t at) {
+  std::size_t put = 0;
+  while (put < n) {
+    ssize_t w = ::pwrite(fd, from + put, n - put, static_cast<off_t>(at + put));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return errno;
+    put += static_cast<std::size_t>(w);
+  }
+  return 0;
+}
+
+// Reads n bytes at `at` of the run's file (ch.src, or else `map`): false
+// when the file ends before them (cut meanwhile).
+bool read_source(const copy_channel& ch, const mapping* map, std::uint64_t at, char* to,
+                 std::size_t n) {
+  if (map != nullptr) {
+    return at <= map->size() && n <= map->size() - at &&
+           guarded_copy(map->bytes().data() + at, n, to);
+  }
   std::size_t got = 0;
-  while (got < buf.size()) {
-    ssize_t r = ::pread(ch.src.get(), buf.data() + got, buf.size() - got,
-                        static_cast<off_t>(o.reached + got));
+  while (got < n) {
+    ssize_t r = ::pread(ch.src.get(), to + got, n - got, static_cast<off_t>(at + got));
     if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return;  // cut meanwhile: the tail is not copied
+    if (r <= 0) return false;
     got += static_cast<std::size_t>(r);
   }
+  return true;
+}
+
+// One slice of a copy from the mapping of the run's file (copy_range, ch.m
+// held): up to n bytes at `at` copied to the same offset of the copy, under
+// the SIGBUS guard. The count, 0 when the mapping ends there or a page of
+// it vanished (the file was cut), or -1 with errno when the write failed.
+ssize_t copy_mapped_slice(copy_channel& ch, std::uint64_t at, std::size_t n) {
+  constexpr std::size_t buffer_bytes = 1u << 20;
+  const mapping& map = *ch.map;
+  if (at >= map.size()) return 0;
+  n = static_cast<std::size_t>(std::min<std::uint64_t>({n, map.size() - at, buffer_bytes}));
+  std::string buf(n, '\0');
+  if (!read_source(ch, &map, at, buf.data(), n)) return 0;
+  if (const int err = write_all(ch.dst.get(), buf.data(), n, at); err != 0) {
+    errno = err;
+    return -1;
+  }
+  return static_cast<ssize_t>(n);
+}
+
+// Copier thread, at a run's end: the bytes from o.reached to the source's
+// size seen through the descriptor (or its mapping), when they are only a
+// trailer. The checked bytes themselves are written, so a writer changing
+// them meanwhile cannot slip anything else in.
+void copy_tail(copy_channel& ch, copy_outcome& o) {
+  std::shared_ptr<const mapping> map;
+  {
+    const std::lock_guard lock(ch.m);
+    map = ch.map;
+  }
+  std::uint64_t size = 0;
+  if (map) {
+    size = map->size();
+  } else {
+    struct stat st {};
+    if (::fstat(ch.src.get(), &st) != 0) return;
+    size = static_cast<std::uint64_t>(st.st_size);
+  }
+  if (size <= o.reached || size - o.reached > max_tail_bytes) return;
+  std::string buf(static_cast<std::size_t>(size - o.reached), '\0');
+  if (!read_source(ch, map.get(), o.reached, buf.data(), buf.size())) return;
   if (!plausible_tail(buf)) return;
   const std::lock_guard lock(ch.m);
   if (ch.copied.load(std::memory_order_acquire) != o.reached) return;
-  std::size_t put = 0;
-  while (put < buf.size()) {
-    ssize_t w = ::pwrite(ch.dst.get(), buf.data() + put, buf.size() - put,
-                         static_cast<off_t>(o.reached + put));
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) {
-      o.error = errno;
-      return;
-    }
-    put += static_cast<std::size_t>(w);
+  if (const int err = write_all(ch.dst.get(), buf.data(), buf.size(), o.reached); err != 0) {
+    o.error = err;
+    return;
   }
   o.reached = size;
   ch.copied.store(o.reached, std::memory_order_release);
@@ -101,8 +145,8 @@ void copy_tail(copy_channel& ch, copy_outcome& o) {
 }  // namespace
 
 // Copier thread: copies source bytes [from, to) to the same offsets of the
-// copy, in the kernel. copy_file_range (a reflink or a server-side copy
-// where the filesystem can) refuses a copy between two filesystems (EXDEV);
+// copy, in the kernel (from a mapping, through a buffer). copy_file_range (a reflink or a
+// server-side copy where the filesystem can) refuses a copy between two filesystems (EXDEV);
 // sendfile then does the same in-kernel copy through the page cache.
 copy_outcome copy_range(copy_channel& ch, std::uint64_t from, std::uint64_t to) {
   copy_outcome o;
@@ -116,7 +160,9 @@ copy_outcome copy_range(copy_channel& ch, std::uint64_t from, std::uint64_t to) 
     if (start >= to) break;
     const auto n = static_cast<std::size_t>(std::min(to - start, slice_bytes));
     ssize_t r = 0;
-    if (!ch.use_sendfile) {
+    if (ch.map) {
+      r = copy_mapped_slice(ch, start, n);
+    } else if (!ch.use_sendfile) {
       auto in = static_cast<loff_t>(start), out = static_cast<loff_t>(start);
       r = ::copy_file_range(ch.src.get(), &in, ch.dst.get(), &out, n, 0);
       if (r < 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)) {
@@ -146,7 +192,10 @@ copy_outcome copy_range(copy_channel& ch, std::uint64_t from, std::uint64_t to) 
     // A writer that truncated while this slice was copied may have put
     // another run's bytes into it: keep only what came before the slice.
     struct stat st {};
-    if (::fstat(ch.src.get(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) < o.reached) {
+    const bool cut = ch.map ? !ch.map->probe(start, o.reached - start)
+                            : ::fstat(ch.src.get(), &st) == 0 &&
+                                  static_cast<std::uint64_t>(st.st_size) < o.reached;
+    if (cut) {
       if (::ftruncate(ch.dst.get(), static_cast<off_t>(start)) == 0) o.reached = start;
       o.shrank = true;
     }

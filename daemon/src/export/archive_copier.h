@@ -13,11 +13,19 @@
 #include <string>
 
 #include "sigdump/ipc/unique_fd.h"
+#include "sigdump/mapping.h"
 
 namespace sigdump::daemon {
 
 struct copy_channel {
+  // The run's own file: src, opened by path when it still named the inode
+  // the run reads; else (the path was renamed over before the run's copy
+  // began) the tracker's mapping of that inode, read under the SIGBUS
+  // guard. The mapping is replaced (under m) by a larger one of the same
+  // inode as the run grows, before the target is raised past it; it costs
+  // no descriptor.
   ipc::unique_fd src, dst;
+  std::shared_ptr<const mapping> map;
   // Held while bytes are written to dst and `copied` moves: by the copier,
   // one slice at a time, and by a metric worker filling the copy.
   std::mutex m;
