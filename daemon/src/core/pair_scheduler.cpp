@@ -81,8 +81,8 @@ void pair_scheduler::run_continued(run_info& r, const tracked_file& tf) {
   records_added(r, tf, first);
 }
 
-void pair_scheduler::drop_waiting(run_info& r, run_work& w, bool lost) {
-  const bool copies = !stopped_ && state_.run_archive != nullptr;
+void pair_scheduler::drop_waiting(run_info& r, run_work& w, bool lost, bool started_over) {
+  const bool copies = started_over && !stopped_ && state_.run_archive != nullptr;
   bool to_copy = false;
   for (auto& e : w.queue) {
     if (e.what != queued_record::status::waiting) continue;
@@ -122,7 +122,7 @@ void pair_scheduler::ended_run_reset(run_info& r) {
   if (w != work_.end() && w->second.end_reason.empty()) {
     // Its run_end went out with layers waiting for a benchmark layer: the
     // file started over, so they are lost.
-    drop_waiting(r, w->second, true);
+    drop_waiting(r, w->second, true, true);
     publish_ready(r, w->second);
   }
   if (w == work_.end() || w->second.end_reason.empty()) {
@@ -156,7 +156,9 @@ void pair_scheduler::run_ended(run_info& r, run_state how, const std::string& re
         reason == "unpaired" || !file_holds(r)) {
       // Those of a file that started over are lost (their bytes are gone);
       // the others stay pending.
-      drop_waiting(r, rw, reason != "deleted" && reason != "stopped" && reason != "unpaired");
+      // A file dropped (unreadable) ends its run at once: no copies then.
+      drop_waiting(r, rw, reason != "deleted" && reason != "stopped" && reason != "unpaired",
+                   how == run_state::reset);
     }
     // run_end follows the layers still being computed, and those waiting
     // for a benchmark that is still being written.

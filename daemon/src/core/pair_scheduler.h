@@ -246,10 +246,12 @@ class pair_scheduler {
      worker fills up to its end (copy_fill; no copy: fill.ch stays null). */
   void fill_for(const tracked_file& tf, std::uint32_t rec, copy_fill& fill) const;
   /* r's records still waiting for their benchmark layer will never get
-     one from r's file: when `lost` (their file started over) they are
-     matched and compared in the archived copies (lost when there are none,
-     or the copies lack them or hold other bytes), else left pending. */
-  void drop_waiting(run_info& r, run_work& w, bool lost);
+     one from r's file: counted lost when `lost`, else left pending. When
+     `started_over` (r was reset) they are matched and compared in the
+     archived copies instead (r's run_end waits for the benchmark run's
+     copy, as an ended run's waits for its benchmark), lost when there are
+     none, or the copies lack them or hold other bytes. */
+  void drop_waiting(run_info& r, run_work& w, bool lost, bool started_over = false);
   /* Record e of r has no benchmark layer (named `name`): a sample-only
      layer, listed in sample order. */
   void sample_only(run_info& r, run_work& w, queued_record& e, const std::string& name);
