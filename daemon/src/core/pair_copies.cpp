@@ -179,15 +179,18 @@ bool pair_scheduler::match_in_copies(run_info& r, run_work& w, queued_record& e,
     sample_only(r, w, e, rec.name);
     return false;
   }
+  // The benchmark record's marks as its run noted them: only while its
+  // file still holds that run can the copy be checked against them (a
+  // copier behind a rewrite in place copies the next write's bytes); else
+  // the layer is lost.
+  auto f = state_.files.find(r.report.benchmark_path);
+  if (f == state_.files.end() || !f->second || !f->second->holds_run(bench_run)) {
+    lose_unmatched(r, w, e);
+    return false;
+  }
   e.bench_record = static_cast<std::uint32_t>(pr.record);
   e.rule = pr.rule;
-  // The benchmark record's marks as its run noted them, while its file
-  // still holds that run (else the copy's are taken as they are).
-  e.bench_check = {};
-  auto f = state_.files.find(r.report.benchmark_path);
-  if (f != state_.files.end() && f->second && f->second->holds_run(bench_run)) {
-    e.bench_check = check_of(*f->second, e.bench_record);
-  }
+  e.bench_check = check_of(*f->second, e.bench_record);
   return true;
 }
 

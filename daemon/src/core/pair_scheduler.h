@@ -234,7 +234,8 @@ class pair_scheduler {
   /* e (of r, status copy) waited for its benchmark layer when its file
      started over: its benchmark record in the copies (the benchmark run's
      copy is final), as offline. False when it is not compared: lost (no
-     copies, or the sample's lacks it) or sample-only (no match). */
+     copies, the sample's lacks it, or the benchmark file holds another run
+     now, so its marks are gone) or sample-only (no match). */
   bool match_in_copies(run_info& r, run_work& w, queued_record& e, const tracked_file* sample,
                        const tracked_file* bench, std::uint64_t bench_run);
   /* Once r ended and its copy and its benchmark run's are final: counts
