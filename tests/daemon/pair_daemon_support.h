@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "daemon_support.h"
@@ -128,6 +129,66 @@ inline std::string coverage_of(const std::string& socket, const std::string& run
   lost = it->second.lost;
   pending = it->second.pending;
   return it->second.coverage_text;
+}
+
+// A run as the events log tells it, checked on the way: one run_start, its
+// layers, then one run_end.
+struct told_run {
+  std::string end_reason;
+  std::size_t layers = 0;
+  int ends = 0;
+};
+
+// The runs of `path` in evs, in the order they started; each is checked to
+// have one run_start, then its layers, then one run_end.
+inline std::vector<std::pair<std::string, told_run>> told_runs(const std::vector<logged_event>& evs,
+                                                               const std::string& path) {
+  std::vector<std::pair<std::string, told_run>> out;
+  std::map<std::string, std::size_t> at;
+  for (const auto& e : evs) {
+    if (e.path != path) continue;
+    if (e.event == "run_start") {
+      EXPECT_FALSE(at.contains(e.run)) << "second run_start of " << e.run;
+      at[e.run] = out.size();
+      out.push_back({e.run, {}});
+      continue;
+    }
+    if (e.event != "run_end" && e.event != "layer") continue;
+    auto it = at.find(e.run);
+    if (it == at.end()) {
+      ADD_FAILURE() << e.event << " before run_start of " << e.run;
+      continue;
+    }
+    told_run& r = out[it->second].second;
+    if (e.event == "run_end") {
+      EXPECT_EQ(r.ends++, 0) << "second run_end of " << e.run;
+      r.end_reason = e.reason;
+    } else {
+      EXPECT_EQ(r.ends, 0) << "layer after run_end of " << e.run;
+      ++r.layers;
+    }
+  }
+  return out;
+}
+
+// Each run_end's coverage in the events log at events_path, by run: the
+// sample layers the run held, and those still pending.
+inline std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> ended_coverage(
+    const std::string& events_path) {
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> held_pending;
+  for (const auto& line : ndjson_lines(events_path)) {
+    simdjson::dom::parser p;
+    simdjson::dom::element e;
+    std::string_view kind, run;
+    std::uint64_t held = 0, pending = 0;
+    if (p.parse(line).get(e) || e["event"].get_string().get(kind) || kind != "run_end" ||
+        e["run"].get_string().get(run) || e["coverage"]["sample_layers"].get_uint64().get(held) ||
+        e["coverage"]["pending"].get_uint64().get(pending)) {
+      continue;
+    }
+    held_pending[std::string(run)] = {held, pending};
+  }
+  return held_pending;
 }
 
 class PairDaemonTest : public ::testing::TestWithParam<std::string> {

@@ -5,7 +5,6 @@
 // its own writer.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <simdjson.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -147,46 +146,6 @@ TEST_P(RunLife, RunCutByACrashKeepsItsRecordCount) {
   EXPECT_EQ(runs[cut].layers, 5u);
 }
 
-// A run as the events log tells it, checked on the way: one run_start, its
-// layers, then one run_end.
-struct told_run {
-  std::string end_reason;
-  std::size_t layers = 0;
-  int ends = 0;
-};
-
-// The runs of `path` in evs, in the order they started; each is checked to
-// have one run_start, then its layers, then one run_end.
-std::vector<std::pair<std::string, told_run>> told_runs(const std::vector<logged_event>& evs,
-                                                        const std::string& path) {
-  std::vector<std::pair<std::string, told_run>> out;
-  std::map<std::string, std::size_t> at;
-  for (const auto& e : evs) {
-    if (e.path != path) continue;
-    if (e.event == "run_start") {
-      EXPECT_FALSE(at.contains(e.run)) << "second run_start of " << e.run;
-      at[e.run] = out.size();
-      out.push_back({e.run, {}});
-      continue;
-    }
-    if (e.event != "run_end" && e.event != "layer") continue;
-    auto it = at.find(e.run);
-    if (it == at.end()) {
-      ADD_FAILURE() << e.event << " before run_start of " << e.run;
-      continue;
-    }
-    told_run& r = out[it->second].second;
-    if (e.event == "run_end") {
-      EXPECT_EQ(r.ends++, 0) << "second run_end of " << e.run;
-      r.end_reason = e.reason;
-    } else {
-      EXPECT_EQ(r.ends, 0) << "layer after run_end of " << e.run;
-      ++r.layers;
-    }
-  }
-  return out;
-}
-
 // The simulator truncating and writing again at once, several times: each
 // run has one run_start and then one run_end, and every run that was not
 // cut short ends with all its layers.
@@ -217,19 +176,7 @@ TEST_P(RunLife, BackToBackRewritesGiveEachRunOneStartAndOneEnd) {
   // could not compare (a slow worker that reached a record after the next
   // writer had truncated the file finds other bytes: the layer stays
   // pending rather than take the next run's numbers).
-  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> held_pending;
-  for (const auto& line : ndjson_lines(d->events_path())) {
-    simdjson::dom::parser p;
-    simdjson::dom::element e;
-    std::string_view kind, run;
-    std::uint64_t held = 0, pending = 0;
-    if (p.parse(line).get(e) || e["event"].get_string().get(kind) || kind != "run_end" ||
-        e["run"].get_string().get(run) || e["coverage"]["sample_layers"].get_uint64().get(held) ||
-        e["coverage"]["pending"].get_uint64().get(pending)) {
-      continue;
-    }
-    held_pending[std::string(run)] = {held, pending};
-  }
+  auto held_pending = ended_coverage(d->events_path());
   for (const auto& [run, r] : runs) {
     EXPECT_EQ(r.ends, 1) << run << " has no run_end\n" << read_file(d->events_path());
     if (r.end_reason == "closed" || r.end_reason == "quiet") {

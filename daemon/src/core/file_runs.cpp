@@ -17,7 +17,6 @@
 #include "core/record_marks.h"
 #include "export/archive.h"
 #include "platform/log.h"
-#include "platform/open_writers.h"
 
 namespace sigdump::daemon {
 
@@ -30,11 +29,6 @@ bool callback_spent() {
   const auto began = event_loop::callback_began();
   return began != std::chrono::steady_clock::time_point{} &&
          std::chrono::steady_clock::now() - began > std::chrono::microseconds(500);
-}
-
-std::int64_t mtime_of(const struct stat& st) {
-  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
-         static_cast<std::int64_t>(st.st_mtim.tv_nsec);
 }
 
 // How long a file written again in place keeps its mtime before the
@@ -139,6 +133,11 @@ result<dump_file> read_to_end(dump_file f) {
 
 tail_mark tail_of(const tracked_file& tf) { return {tf.tail_from, tf.tail_to, tf.tail_hash}; }
 
+std::int64_t mtime_of(const struct stat& st) {
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
+         static_cast<std::int64_t>(st.st_mtim.tv_nsec);
+}
+
 bool tail_holds(const dump_file& f, const tail_mark& t) {
   if (t.to == 0) return true;
   const auto map = f.current_mapping();
@@ -208,6 +207,7 @@ file_runs::~file_runs() { *alive_ = false; }
 void file_runs::configure(std::chrono::milliseconds quiet, std::uint32_t keep_runs) {
   quiet_ = quiet;
   keep_runs_ = keep_runs;
+  close_test_hold();  // logs that the test hook is in effect
 }
 
 void file_runs::look(const std::string& path, const watcher::cue& why) {
@@ -350,23 +350,16 @@ void file_runs::look_at_tracked(tracked_file& tf, const struct stat& st, bool cl
   // A close seen with content that started over belongs to the old
   // content (its writer closed, another wrote at once): the new run ends
   // on its own close, or when quiet. So does a file closed with no record
-  // yet (truncated by one open, written by the next), and one another
-  // process still has open for writing (the next writer truncated and wrote
-  // before the earlier one closed), asked once what it holds was read.
+  // yet (truncated by one open, written by the next), one another process
+  // still has open for writing (the next writer truncated and wrote before
+  // the earlier one closed), and one written since this look read it (the
+  // next writer finished meanwhile: its own close comes next), asked once
+  // what it holds was read (file_runs_close.cpp).
   if (closed && how != reread::reset && tf.state == run_state::live &&
-      !tf.file->records().empty() && !still_written(tf)) {
+      !tf.file->records().empty() && left_as_read(tf)) {
     end_file(tf, "closed");
   }
   pairs_.stream_pending(tf);
-}
-
-// Whether a process still has tf open for writing, so that a close is not
-// the end of what it holds (when the kernel cannot say: not still written).
-bool file_runs::still_written(const tracked_file& tf) const {
-  const auto map = tf.file->current_mapping();
-  if (!map) return false;
-  const file_identity id = map->identity();
-  return writers_of(tf.path, id.dev, id.ino) == open_writers::some;
 }
 
 // A worker reads this file: its records must not move. The scheduler looks

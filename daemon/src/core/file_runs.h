@@ -89,7 +89,8 @@ class file_runs {
   void look_at_tracked(tracked_file& tf, const struct stat& st, bool closed,
                        bool written_after_close);
   bool deferred_for_readers(tracked_file& tf, const struct stat& st, bool closed);
-  bool still_written(const tracked_file& tf) const;
+  bool left_as_read(const tracked_file& tf) const;  // file_runs_close.cpp
+  static const std::string& close_test_hold();      // file_runs_close.cpp
   bool still_malformed(tracked_file& tf, const std::string& reason, std::uint64_t size);
   in_place rewritten_in_place(tracked_file& tf, const std::string& reason, std::uint64_t size,
                               std::int64_t mtime, bool closed, bool written_after_close);
@@ -163,6 +164,8 @@ tail_mark tail_of(const tracked_file& tf);
 bool tail_holds(const dump_file& f, const tail_mark& t);
 /* tf's fingerprint now (from its last look); nullopt if it cannot be read. */
 std::optional<file_fingerprint> fingerprint_of(const tracked_file& tf);
+/* st's mtime in nanoseconds, as tracked_file::mtime_ns counts. */
+std::int64_t mtime_of(const struct stat& st);
 /* The steady clock in milliseconds, as tracked_file::last_change_ms counts. */
 std::int64_t steady_now_ms();
 

@@ -124,16 +124,22 @@ void pair_scheduler::compare_from_copy(run_info& r, run_work& w) {
   if (w.copy_waiting == 0) return;
   archive* a = stopped_ ? nullptr : state_.run_archive;
   std::shared_ptr<tracked_file> sample, bench;
+  const std::uint64_t b = run_number(r.benchmark_run);
   if (a != nullptr) {
     auto info = a->find(r.number);
     // Its copier is still at it: copy_final() comes back once it is done.
     if (info && !info->failed && !a->copy_final(r.number)) return;
     sample = open_copy(*a, r.number);
-    const std::uint64_t b = run_number(r.benchmark_run);
     if (sample) bench = open_copy(*a, b);
     // The benchmark run's copy is still growing and lacks a record: wait
-    // for it (copy_final() of that run comes back).
+    // for it (copy_final() of that run comes back). A record to be matched
+    // in the copies waits for all of it: it is matched as offline.
     if (bench && !a->copy_final(b)) {
+      if (std::any_of(w.queue.begin(), w.queue.end(), [](const queued_record& e) {
+            return e.what == queued_record::status::copy && e.match_in_copy;
+          })) {
+        return;
+      }
       std::uint32_t needed = 0;
       for (const queued_record& e : w.queue) {
         if (e.what == queued_record::status::copy) needed = std::max(needed, e.bench_record);
@@ -154,6 +160,10 @@ void pair_scheduler::compare_from_copy(run_info& r, run_work& w) {
     queued_record& e = w.queue[i];
     if (e.what != queued_record::status::copy) continue;
     --w.copy_waiting;
+    if (e.match_in_copy) {
+      e.match_in_copy = false;
+      if (!match_in_copies(r, w, e, sample.get(), bench.get(), b)) continue;
+    }
     if (e.record < sample_records && e.bench_record < bench_records) {
       dispatch(r, w, w.front_seq + i, sample, bench, e.record, e.bench_record, e.rule, true);
     } else {
@@ -161,6 +171,34 @@ void pair_scheduler::compare_from_copy(run_info& r, run_work& w) {
       lose(r, w, e);
     }
   }
+}
+
+bool pair_scheduler::match_in_copies(run_info& r, run_work& w, queued_record& e,
+                                     const tracked_file* sample, const tracked_file* bench,
+                                     std::uint64_t bench_run) {
+  if (sample == nullptr || bench == nullptr || e.record >= sample->file->records().size()) {
+    lose_unmatched(r, w, e);
+    return false;
+  }
+  const record& rec = sample->file->records()[e.record];
+  const probe_result pr = probe(*bench->file, rec, e.ordinal, state_.compare_for(r.pair));
+  if (pr.record < 0) {
+    sample_only(r, w, e, rec.name);
+    return false;
+  }
+  // The benchmark record's marks as its run noted them: only while its
+  // file still holds that run can the copy be checked against them (a
+  // copier behind a rewrite in place copies the next write's bytes); else
+  // the layer is lost.
+  auto f = state_.files.find(r.report.benchmark_path);
+  if (f == state_.files.end() || !f->second || !f->second->holds_run(bench_run)) {
+    lose_unmatched(r, w, e);
+    return false;
+  }
+  e.bench_record = static_cast<std::uint32_t>(pr.record);
+  e.rule = pr.rule;
+  e.bench_check = check_of(*f->second, e.bench_record);
+  return true;
 }
 
 }  // namespace sigdump::daemon

@@ -263,19 +263,24 @@ void pair_scheduler::settle(run_info& r, run_work& w, const std::shared_ptr<trac
   if (!settled) return;
   w.match.nth_waiting.erase(seq);
   if (pr.record < 0) {
-    e.what = queued_record::status::skipped;
-    // In sample order, as the offline report lists them.
-    auto& only = r.report.coverage.sample_only_layers;
-    const auto pos = std::upper_bound(
-        only.begin(), only.end(), e.record,
-        [](std::uint32_t rec, const sample_only_layer& x) { return rec < x.record; });
-    only.insert(pos, {e.record, sample->file->records()[e.record].name});
-    w.summary_stale = true;
-    refresh_summary(r, w, false);
+    sample_only(r, w, e, sample->file->records()[e.record].name);
     return;
   }
   w.match.settled_upto = std::max(w.match.settled_upto, seq + 1);
   dispatch(r, w, seq, sample, bench, e.record, static_cast<std::uint32_t>(pr.record), pr.rule);
+}
+
+void pair_scheduler::sample_only(run_info& r, run_work& w, queued_record& e,
+                                 const std::string& name) {
+  e.what = queued_record::status::skipped;
+  // In sample order, as the offline report lists them.
+  auto& only = r.report.coverage.sample_only_layers;
+  const auto pos = std::upper_bound(
+      only.begin(), only.end(), e.record,
+      [](std::uint32_t rec, const sample_only_layer& x) { return rec < x.record; });
+  only.insert(pos, {e.record, name});
+  w.summary_stale = true;
+  refresh_summary(r, w, false);
 }
 
 }  // namespace sigdump::daemon

@@ -79,18 +79,34 @@ void pair_scheduler::run_continued(run_info& r, const tracked_file& tf) {
   records_added(r, tf, first);
 }
 
-void pair_scheduler::drop_waiting(run_info& r, run_work& w, bool lost) {
+void pair_scheduler::drop_waiting(run_info& r, run_work& w, bool lost, bool started_over) {
+  const bool copies = started_over && !stopped_ && state_.run_archive != nullptr;
+  bool to_copy = false;
   for (auto& e : w.queue) {
     if (e.what != queued_record::status::waiting) continue;
+    if (lost && copies && e.sample_check.mark != 0) {
+      // The run's copy may hold it: matched and compared there
+      // (compare_from_copy), lost only if it cannot be.
+      e.what = queued_record::status::copy;
+      e.match_in_copy = true;
+      ++w.copy_waiting;
+      to_copy = true;
+      continue;
+    }
     if (lost) {
-      lose(r, w, e);
-      // Only a record whose match was found has a place in the report.
-      if (e.found.record < 0) e.what = queued_record::status::skipped;
+      lose_unmatched(r, w, e);
       continue;
     }
     e.what = queued_record::status::skipped;
     w.summary_stale = true;  // pending: the coverage counts change
   }
+  if (to_copy) compare_from_copy(r, w);
+}
+
+void pair_scheduler::lose_unmatched(run_info& r, run_work& w, queued_record& e) {
+  lose(r, w, e);
+  // Only a record whose match was found has a place in the report.
+  if (e.found.record < 0) e.what = queued_record::status::skipped;
 }
 
 void pair_scheduler::lose(run_info& r, run_work& w, queued_record& e) {
@@ -104,7 +120,7 @@ void pair_scheduler::ended_run_reset(run_info& r) {
   if (w != work_.end() && w->second.end_reason.empty()) {
     // Its run_end went out with layers waiting for a benchmark layer: the
     // file started over, so they are lost.
-    drop_waiting(r, w->second, true);
+    drop_waiting(r, w->second, true, true);
     publish_ready(r, w->second);
   }
   if (w == work_.end() || w->second.end_reason.empty()) {
@@ -138,7 +154,9 @@ void pair_scheduler::run_ended(run_info& r, run_state how, const std::string& re
         reason == "unpaired" || !file_holds(r)) {
       // Those of a file that started over are lost (their bytes are gone);
       // the others stay pending.
-      drop_waiting(r, rw, reason != "deleted" && reason != "stopped" && reason != "unpaired");
+      // A file dropped (unreadable) ends its run at once: no copies then.
+      drop_waiting(r, rw, reason != "deleted" && reason != "stopped" && reason != "unpaired",
+                   how == run_state::reset);
     }
     // run_end follows the layers still being computed, and those waiting
     // for a benchmark that is still being written.
@@ -162,6 +180,7 @@ void pair_scheduler::records_added(run_info& r, const tracked_file& tf, std::siz
     queued_record e;
     e.record = static_cast<std::uint32_t>(i);
     e.ordinal = occurrence_ordinal(*tf.file, e.record);
+    e.sample_check = check_of(tf, e.record);  // what the run's copy must hold
     w.queue.push_back(std::move(e));
   }
   w.summary_stale = true;

@@ -112,10 +112,15 @@ class pair_scheduler {
     status what = status::waiting;
     probe_result found;              // waiting: its lookup in the benchmark when last woken
     std::uint32_t bench_record = 0;  // copy: the benchmark record it was matched with
+    // copy: it was still waiting for its benchmark layer when its file
+    // started over: matched in the copies (against the benchmark run's final
+    // copy, as offline) before it is compared from them.
+    bool match_in_copy = false;
     match_rule rule = match_rule::exact;
     layer_result result;  // done: computed, index not yet assigned
     // done, copy: the marks (record_marks.h) of the records it was computed
-    // from and of their files' first records, as the run noted them: a copy
+    // from and of their files' first records, as the run noted them (the
+    // sample's from when it was queued): a copy
     // stands in for them only if it holds the same marks (a copier that
     // lagged may have copied the next write's bytes).
     record_check sample_check, bench_check;
@@ -229,6 +234,13 @@ class pair_scheduler {
      and its benchmark run's once r's copy is final; lost when a copy is
      missing or lacks them. */
   void compare_from_copy(run_info& r, run_work& w);
+  /* e (of r, status copy) waited for its benchmark layer when its file
+     started over: its benchmark record in the copies (the benchmark run's
+     copy is final), as offline. False when it is not compared: lost (no
+     copies, the sample's lacks it, or the benchmark file holds another run
+     now, so its marks are gone) or sample-only (no match). */
+  bool match_in_copies(run_info& r, run_work& w, queued_record& e, const tracked_file* sample,
+                       const tracked_file* bench, std::uint64_t bench_run);
   /* Once r ended and its copy and its benchmark run's are final: counts
      the benchmark layers no sample layer matched in the copies, on a
      worker, and revises r's outcome (run_revised) when that differs from
@@ -238,11 +250,20 @@ class pair_scheduler {
      worker fills up to its end (copy_fill; no copy: fill.ch stays null). */
   void fill_for(const tracked_file& tf, std::uint32_t rec, copy_fill& fill) const;
   /* r's records still waiting for their benchmark layer will never get
-     one: settled without a result, counted lost when `lost` (their file
-     started over), else left pending. */
-  void drop_waiting(run_info& r, run_work& w, bool lost);
+     one from r's file: counted lost when `lost`, else left pending. When
+     `started_over` (r was reset) they are matched and compared in the
+     archived copies instead (r's run_end waits for the benchmark run's
+     copy, as an ended run's waits for its benchmark), lost when there are
+     none, or the copies lack them or hold other bytes. */
+  void drop_waiting(run_info& r, run_work& w, bool lost, bool started_over = false);
+  /* Record e of r has no benchmark layer (named `name`): a sample-only
+     layer, listed in sample order. */
+  void sample_only(run_info& r, run_work& w, queued_record& e, const std::string& name);
   /* e (matched, of r) is lost: counted in r's coverage; it keeps its index. */
   static void lose(run_info& r, run_work& w, queued_record& e);
+  /* e, not yet compared, is lost: counted; it keeps an index only if a
+     benchmark record was found for it. */
+  static void lose_unmatched(run_info& r, run_work& w, queued_record& e);
   void on_result(std::shared_ptr<job> j);
   bool open_stream(const run_info& r, const tracked_file& tf, run_work& w);
   void follow(const std::string& path);

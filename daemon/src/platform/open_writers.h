@@ -3,6 +3,7 @@
 // dump's last writer from the close of one writer while another writes on.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -28,7 +29,12 @@ enum class open_writers : std::uint8_t {
    waits for it to be given back (with O_NONBLOCK its open fails with
    EWOULDBLOCK); the kernel then signals the holder with SIGURG, which is
    ignored unless handled (not the default SIGIO, which would end the
-   process). */
-open_writers writers_of(const std::string& path, dev_t dev, ino_t ino);
+   process).
+
+   held (when not null) receives, on none, the file's fstat taken while the
+   lease was held: no writer could change the file in between, so it is what
+   every writer left (a writer that wrote and closed after the caller looked
+   at the file shows as a size or an mtime the caller did not see). */
+open_writers writers_of(const std::string& path, dev_t dev, ino_t ino, struct stat* held = nullptr);
 
 }  // namespace sigdump::daemon
