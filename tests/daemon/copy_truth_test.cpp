@@ -21,6 +21,18 @@ namespace {
 class CopyTruth : public PairDaemonTest {
  protected:
   void benchmark_only_follows(bool sample_started_over);
+  // Run `run` (`got` as listed) and its benchmark run have copies; compare
+  // on them gives `layers` layers, those the run published among them,
+  // and no copy is marked short.
+  void expect_run_matches_its_copies(test_daemon& d, const std::string& run, const listed_run& got,
+                                     int layers) {
+    const listed_run bench_run = list_runs(dir_.file("sock"))[got.benchmark_run];
+    ASSERT_FALSE(bench_run.copy.empty());
+    const auto offline = offline_layers(got.copy, bench_run.copy);
+    EXPECT_EQ(offline.size(), static_cast<std::size_t>(layers));
+    expect_layers_match(d.events(), run, offline);
+    EXPECT_EQ(sigdump("runs").out.find("short"), std::string::npos) << sigdump("runs").out;
+  }
 };
 
 // `sigdump compare --json SAMPLE BENCH`'s benchmark-only count.
@@ -130,13 +142,8 @@ TEST_P(CopyTruth, ACopierThatLagsLeavesTheCopyHoldingWhatTheRunCompared) {
   fs::remove(hold);
   ASSERT_TRUE(settled()) << d->proc().stderr_text();
   const listed_run got = list_runs(dir_.file("sock"))[run];
-  const listed_run bench_run = list_runs(dir_.file("sock"))[got.benchmark_run];
   ASSERT_FALSE(got.copy.empty());
-  ASSERT_FALSE(bench_run.copy.empty());
-  const auto offline = offline_layers(got.copy, bench_run.copy);
-  EXPECT_EQ(offline.size(), static_cast<std::size_t>(layers));
-  expect_layers_match(d->events(), run, offline);
-  EXPECT_EQ(sigdump("runs").out.find("short"), std::string::npos) << sigdump("runs").out;
+  expect_run_matches_its_copies(*d, run, got, layers);
   stop(*d);
 }
 
@@ -179,14 +186,9 @@ TEST_P(CopyTruth, RunWhoseFileWasRenamedOverBeforeItsCopyBeganIsCopiedFromItsOwn
   const listed_run got = list_runs(dir_.file("sock"))[run];
   EXPECT_EQ(got.end_reason, "replaced");
   ASSERT_FALSE(got.copy.empty()) << sigdump("runs").out << d->proc().stderr_text();
-  const listed_run bench_run = list_runs(dir_.file("sock"))[got.benchmark_run];
-  ASSERT_FALSE(bench_run.copy.empty());
-  const auto offline = offline_layers(got.copy, bench_run.copy);
-  EXPECT_EQ(offline.size(), static_cast<std::size_t>(layers));
   // The old inode's layers (the next file has fewer); those the run
   // published (a slow daemon may lose some to the rename) are compare's.
-  expect_layers_match(d->events(), run, offline);
-  EXPECT_EQ(sigdump("runs").out.find("short"), std::string::npos) << sigdump("runs").out;
+  expect_run_matches_its_copies(*d, run, got, layers);
   stop(*d);
 }
 
