@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -22,7 +23,10 @@
 namespace sigdump::testing {
 namespace {
 
-using MovedSample = PairDaemonTest;
+class MovedSample : public PairDaemonTest {
+ protected:
+  void waiting_layers_are_lost(bool hold_copier);
+};
 
 TEST_P(MovedSample, LayersReadAfterTheSampleStartedOverStayOutOfItsOldRun) {
   constexpr int layers = 8;
@@ -152,10 +156,17 @@ TEST_P(MovedSample, LayersReadAfterTheirFileStartedOverAreComparedFromTheCopy) {
 // The old run's layers wait for the benchmark, and its file starts over
 // before the benchmark comes: they can never be compared, and say why
 // (they used to say "waiting for a benchmark layer", which no benchmark
-// could end).
-TEST_P(MovedSample, LayersWaitingWhenTheirFileStartedOverAreLost) {
+// could end). With `hold_copier` the run's copy is still being made when
+// its file starts over (the archive's copier is held by its test hook
+// until then): its layers are found lost only once the copy is final,
+// after the reset, and that is announced too (the run used to keep its
+// stale "8 waiting" beside "8 lost", and no run_revised said so: CI saw
+// it on a loaded machine).
+void MovedSample::waiting_layers_are_lost(bool hold_copier) {
   constexpr int layers = 8;
-  auto d = start();
+  const std::string hold = dir_.file("hold");
+  if (hold_copier) write_file(hold, "");
+  auto d = start({}, {"SIGDUMP_ARCHIVE_TEST_HOLD=" + hold});
   write_dump(sample_, layers, 1.01f);
   const std::string old_run = d->wait_event([&](const logged_event& e) {
                                  return e.event == "run_end" && e.path == sample_;
@@ -166,6 +177,7 @@ TEST_P(MovedSample, LayersWaitingWhenTheirFileStartedOverAreLost) {
                   return e.event == "run_start" && e.path == sample_ && e.run != old_run;
                 }).run.empty())
       << read_file(d->events_path());
+  if (hold_copier) std::filesystem::remove(hold);
   write_dump(bench_, layers, 1.0f);
   ASSERT_TRUE(settled()) << d->proc().stderr_text();
 
@@ -177,7 +189,24 @@ TEST_P(MovedSample, LayersWaitingWhenTheirFileStartedOverAreLost) {
   EXPECT_EQ(text,
             "0 of 8 sample layers compared, 8 lost: the file was started over before they "
             "were compared");
+  EXPECT_TRUE(last_layers(d->events(), old_run).empty()) << read_file(d->events_path());
+  // Its run_end said 8 waiting; the run_revised that follows, 8 lost.
+  ASSERT_TRUE(wait_until([&] {
+    return !first_event_line(d->events_path(), "run_revised", "run", old_run).empty();
+  })) << read_file(d->events_path());
+  const std::string revised = first_event_line(d->events_path(), "run_revised", "run", old_run);
+  EXPECT_NE(revised.find("\"pending\":0"), std::string::npos) << revised;
+  EXPECT_NE(revised.find("\"lost\":8"), std::string::npos) << revised;
+  EXPECT_NE(revised.find("\"verdict\":\"nothing_compared\""), std::string::npos) << revised;
   stop(*d);
+}
+
+TEST_P(MovedSample, LayersWaitingWhenTheirFileStartedOverAreLost) {
+  waiting_layers_are_lost(false);
+}
+
+TEST_P(MovedSample, LayersWaitingWhenTheirFileStartedOverAreLostOnceTheirCopyIsFinal) {
+  waiting_layers_are_lost(true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Loops, MovedSample, ::testing::Values("io_uring", "epoll"),

@@ -83,7 +83,12 @@ void pair_scheduler::count_from_copies(run_info& r, run_work& w) {
   if (a == nullptr || b == 0 || !a->copy_final(r.number) || !a->copy_final(b)) return;
   auto sample = open_copy(*a, r.number);
   auto bench = sample ? open_copy(*a, b) : nullptr;
-  if (!bench) return;
+  if (!bench) {
+    // A copy that cannot be read: no count will come (maybe_revise).
+    w.copies_uncounted = true;
+    maybe_finish(r, w);
+    return;
+  }
   w.copies_counting = true;
   struct count_job {
     file_lease sample, bench;
@@ -109,6 +114,7 @@ void pair_scheduler::count_from_copies(run_info& r, run_work& w) {
       if (rit == state_.runs.end() || !rit->second || wit == work_.end()) return;
       run_work& rw = wit->second;
       rw.copies_counting = false;
+      if (!j->count) rw.copies_uncounted = true;
       if (j->count) {
         rw.copies_benchmark_only = j->count;
         rit->second->report.coverage.benchmark_only = *j->count;
@@ -118,6 +124,16 @@ void pair_scheduler::count_from_copies(run_info& r, run_work& w) {
       if (std::exchange(rw.copies_again, false)) count_from_copies(*rit->second, rw);
     });
   });
+}
+
+bool pair_scheduler::copies_will_count(const run_info& r, const run_work& w) const {
+  if (w.copies_benchmark_only || w.copies_uncounted) return false;
+  archive* a = stopped_ ? nullptr : state_.run_archive;
+  const std::uint64_t b = run_number(r.benchmark_run);
+  if (a == nullptr || b == 0) return false;
+  const auto sample = a->find(r.number);
+  const auto bench = a->find(b);
+  return sample && !sample->failed && bench && !bench->failed;
 }
 
 void pair_scheduler::compare_from_copy(run_info& r, run_work& w) {

@@ -94,7 +94,7 @@ void pair_scheduler::end_event(run_info& r, run_work& w, daemon_event& e) {
     // Counted in the archived copies (count_from_copies): what `sigdump
     // compare` on them gives, whatever the files hold now.
     c.benchmark_only = *w.copies_benchmark_only;
-  } else if (const tracked_file* b = counted_benchmark(r)) {
+  } else if (const tracked_file* b = r.state == run_state::reset ? nullptr : counted_benchmark(r)) {
     if (w.benchmark_only && w.benchmark_only_of == b &&
         w.benchmark_only_records == record_counts(*r.file, *b)) {
       c.benchmark_only = *w.benchmark_only;
@@ -127,10 +127,12 @@ void pair_scheduler::note_announced(const run_info& r, run_work& w) {
 // since): announced by run_revised once nothing is computing and the
 // benchmark is done, with the new coverage and verdict.
 void pair_scheduler::maybe_revise(run_info& r, run_work& w) {
-  // A reset run only once its archived copies counted its benchmark-only
-  // layers (its file holds another run: nothing else is counted from it).
+  // A reset run once its archived copies counted its benchmark-only layers,
+  // or at once when no copies will count them (its file holds another run:
+  // nothing is counted from the file; its count stays the announced one).
+  // Its waiting layers lost after run_end are revised so too.
   if (!w.end_published || r.pair.empty() || w.in_flight > 0) return;
-  if (r.state != run_state::ended && (r.state == run_state::live || !w.copies_benchmark_only)) {
+  if (r.state == run_state::live || (r.state == run_state::reset && copies_will_count(r, w))) {
     return;
   }
   if (!w.queue.empty() && benchmark_live(r)) return;
@@ -165,7 +167,8 @@ const tracked_file* pair_scheduler::counted_benchmark(const run_info& r) const {
 // which calls maybe_finish again when done. plan_layers matches every
 // record of both files: milliseconds the loop does not wait for.
 bool pair_scheduler::benchmark_only_ready(run_info& r, run_work& w) {
-  const tracked_file* b = counted_benchmark(r);
+  // A reset run's file holds another run: nothing more is counted from it.
+  const tracked_file* b = r.state == run_state::reset ? nullptr : counted_benchmark(r);
   if (b == nullptr || w.copies_benchmark_only) return true;
   const auto counts = record_counts(*r.file, *b);
   // Counted (or tried: a failed count is taken again on the loop).
@@ -252,7 +255,10 @@ void pair_scheduler::refresh_summary(run_info& r, run_work& w, bool now) {
 // live outcome is the offline one. A run whose file is gone keeps the
 // advice it had (read back from its log).
 void pair_scheduler::advise_at_end(run_info& r) {
-  if (r.file && r.file->file) advise_report(r.report, *r.file->file);
+  if (!r.file || !r.file->file) return;
+  // A reset run whose file holds another run now keeps its advice.
+  if (r.state == run_state::reset && !r.file->holds_run(r.number)) return;
+  advise_report(r.report, *r.file->file);
 }
 
 void pair_scheduler::settle_summary(run_info& r) {

@@ -207,7 +207,8 @@ class pair_scheduler {
     // (pair_copies.cpp).
     std::optional<std::uint64_t> copies_benchmark_only;
     bool copies_counting = false;
-    bool copies_again = false;  // a copy became final again while it was counted
+    bool copies_again = false;      // a copy became final again while it was counted
+    bool copies_uncounted = false;  // a copy could not be read, or the count failed
   };
   struct job;
 
@@ -246,6 +247,10 @@ class pair_scheduler {
      worker, and revises r's outcome (run_revised) when that differs from
      the count its run_end announced. */
   void count_from_copies(run_info& r, run_work& w);
+  /* Whether count_from_copies will still count r's benchmark-only layers:
+     an archive holds r's copy and its benchmark run's, neither failed, and
+     they were not counted (nor failed to be) yet. */
+  bool copies_will_count(const run_info& r, const run_work& w) const;
   /* Record `rec` of tf, about to be compared: the copy of tf's run that the
      worker fills up to its end (copy_fill; no copy: fill.ch stays null). */
   void fill_for(const tracked_file& tf, std::uint32_t rec, copy_fill& fill) const;
