@@ -13,15 +13,7 @@
 #include <cmath>
 #include <limits>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define SIGDUMP_CH_X86 1
-// GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_pd
-// initialises a variable with itself, on purpose).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#endif
+#include "x86_intrinsics.h"
 
 namespace sigdump::detail {
 namespace {
@@ -30,7 +22,7 @@ constexpr double infinity = std::numeric_limits<double>::infinity();
 
 namespace base {  // the baseline x86-64 (SSE2) or portable build
 constexpr int W = 2;
-#ifdef SIGDUMP_CH_X86
+#ifdef SIGDUMP_X86
 #define SIGDUMP_CH_WIDEN(p) \
   _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))))
 #define SIGDUMP_CH_MAX(a, b) _mm_max_pd(a, b)
@@ -42,7 +34,7 @@ constexpr channel_kernel_set base_set{kernel_isa::scalar,
                                       {&base::add_rows<double>, &base::next_group<double>},
                                       {&base::add_rows<float>, &base::next_group<float>}};
 
-#ifdef SIGDUMP_CH_X86
+#ifdef SIGDUMP_X86
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
@@ -80,7 +72,7 @@ constexpr channel_kernel_set avx512_set{kernel_isa::avx512,
 }  // namespace
 
 const channel_kernel_set& channel_kernels_for(kernel_isa v) noexcept {
-#ifdef SIGDUMP_CH_X86
+#ifdef SIGDUMP_X86
   switch (v) {
     case kernel_isa::avx512: return avx512_set;
     case kernel_isa::avx2: return avx2_set;

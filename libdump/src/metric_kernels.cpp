@@ -17,7 +17,7 @@
 namespace sigdump::detail {
 
 const kernel_set& kernels_for(kernel_isa v) noexcept {
-#ifdef SIGDUMP_X86_KERNELS
+#ifdef SIGDUMP_X86
   switch (v) {
     case kernel_isa::avx512: return avx512_kernels;
     case kernel_isa::avx2: return avx2_kernels;

@@ -9,7 +9,7 @@
 
 #include "metric_kernels_shared.h"
 
-#ifdef SIGDUMP_X86_KERNELS
+#ifdef SIGDUMP_X86
 
 #define SIGDUMP_AVX2 __attribute__((target("avx2,fma")))
 
@@ -226,4 +226,4 @@ constinit const kernel_set avx2_kernels{kernel_isa::avx2, &sum_f32_avx2, &sum_f6
 
 }  // namespace sigdump::detail
 
-#endif  // SIGDUMP_X86_KERNELS
+#endif  // SIGDUMP_X86

@@ -9,7 +9,7 @@
 
 #include "metric_kernels_shared.h"
 
-#ifdef SIGDUMP_X86_KERNELS
+#ifdef SIGDUMP_X86
 
 #define SIGDUMP_AVX512 __attribute__((target("avx512f")))
 
@@ -189,4 +189,4 @@ constinit const kernel_set avx512_kernels{kernel_isa::avx512, &sum_f32_avx512, &
 
 }  // namespace sigdump::detail
 
-#endif  // SIGDUMP_X86_KERNELS
+#endif  // SIGDUMP_X86

@@ -12,16 +12,7 @@
 #include <limits>
 
 #include "metrics_kernel.h"
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define SIGDUMP_X86_KERNELS 1
-// GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_pd
-// initialises a variable with itself, on purpose).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#endif
+#include "x86_intrinsics.h"
 
 namespace sigdump::detail {
 // Internal linkage in each variant's file, as when all stood in one file:
@@ -109,7 +100,7 @@ inline affine affine_of(const widen_spec& w) noexcept {
   return w.dequantize ? affine{w.zero, w.scale} : affine{0.0, 1.0};
 }
 
-#ifdef SIGDUMP_X86_KERNELS
+#ifdef SIGDUMP_X86
 #define SIGDUMP_INLINE inline __attribute__((always_inline))
 constexpr long long abs_bits = 0x7fffffffffffffffLL;
 #endif
@@ -118,10 +109,10 @@ constexpr long long abs_bits = 0x7fffffffffffffffLL;
 
 // Each variant's kernels, defined in its own file.
 extern const kernel_set portable_kernels;
-#ifdef SIGDUMP_X86_KERNELS
+#ifdef SIGDUMP_X86
 extern const kernel_set sse2_kernels;
 extern const kernel_set avx2_kernels;
 extern const kernel_set avx512_kernels;
-#endif  // SIGDUMP_X86_KERNELS
+#endif  // SIGDUMP_X86
 
 }  // namespace sigdump::detail

@@ -6,7 +6,7 @@
 
 #include "metric_kernels_shared.h"
 
-#ifdef SIGDUMP_X86_KERNELS
+#ifdef SIGDUMP_X86
 
 namespace sigdump::detail {
 namespace {
@@ -187,4 +187,4 @@ constinit const kernel_set sse2_kernels{kernel_isa::sse2, &sum_f32_sse2, &sum_f6
 
 }  // namespace sigdump::detail
 
-#endif  // SIGDUMP_X86_KERNELS
+#endif  // SIGDUMP_X86
