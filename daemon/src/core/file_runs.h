@@ -169,4 +169,22 @@ std::int64_t mtime_of(const struct stat& st);
 /* The steady clock in milliseconds, as tracked_file::last_change_ms counts. */
 std::int64_t steady_now_ms();
 
+// Shared by the file_runs*.cpp files.
+/* Opens path for a look: at most file_runs::records_per_look records
+   parsed (file_runs_rewrite.cpp). */
+result<dump_file> open_for_look(const std::string& path);
+/* f with the records it left for later parsed too. */
+result<dump_file> read_to_end(dump_file f);
+/* Why tf's content would have started over, should reading it show that it
+   did: "replaced", "truncated" or "rewritten". */
+std::string start_over_reason(const tracked_file& tf, const struct stat& st);
+/* Notes the hash of the last 4 KiB of tf's complete records and of their
+   last 64 bytes (file_runs_content.cpp). */
+void note_tail(tracked_file& tf);
+/* Whether those last 64 bytes changed since note_tail: a writer writing the
+   file again from its start got past the old end. */
+bool end_changed(const tracked_file& tf);
+/* Whether the noted tail changed since (or vanished: the file was cut). */
+bool tail_changed(const tracked_file& tf);
+
 }  // namespace sigdump::daemon
