@@ -1,9 +1,10 @@
 // Matching paired records as they are written, comparing them on the
 // workers (streaming big layers), and publishing the results in report
 // order. Loop thread only; the jobs run on the workers and post back.
-// Over 600 lines: a job's hand-out, its checks after the comparison (tails,
-// record marks) and its result's publishing read as one path; the copies
-// (pair_copies.cpp) and the outcome (pair_outcome.cpp) are already apart.
+// A run's life as the scheduler sees it (started, records added, ended,
+// reset) is in pair_runs.cpp; big records summed as they are written in
+// pair_streams.cpp; the copies in pair_copies.cpp; the outcome in
+// pair_outcome.cpp.
 #include "core/pair_scheduler.h"
 
 #include <algorithm>
@@ -18,14 +19,6 @@
 #include "state/run_outcome.h"
 
 namespace sigdump::daemon {
-
-namespace {
-
-// How long a file may sit still before a streamed record stops being
-// followed every millisecond (its next write raises an inotify event).
-constexpr std::int64_t follow_pause_ms = 100;
-
-}  // namespace
 
 struct pair_scheduler::job {
   std::uint64_t run = 0;
@@ -59,171 +52,6 @@ pair_scheduler::~pair_scheduler() {
   *alive_ = false;
   if (follow_timer_ != 0) loop_.cancel_timer(follow_timer_);
   if (summary_timer_ != 0) loop_.cancel_timer(summary_timer_);
-}
-
-void pair_scheduler::run_started(std::uint64_t run) { work_[run] = run_work{}; }
-
-void pair_scheduler::run_continued(run_info& r, const tracked_file& tf) {
-  run_work& w = work_[r.number] = run_work{};
-  w.end_published = true;
-  w.bench_pinned = !r.report.layers.empty();
-  // What its last run_end or run_revised announced, as its log's end line
-  // kept it: only results that differ from it are revised.
-  note_announced(r, w);
-  std::size_t first = 0;
-  if (!r.report.layers.empty()) {
-    w.next_index = r.report.layers.back().index + 1;
-    first = std::size_t{r.report.layers.back().sample_record} + 1;
-  }
-  recount_coverage_from(r, static_cast<std::uint32_t>(first));
-  records_added(r, tf, first);
-}
-
-void pair_scheduler::drop_waiting(run_info& r, run_work& w, bool lost, bool started_over) {
-  const bool copies = started_over && !stopped_ && state_.run_archive != nullptr;
-  bool to_copy = false;
-  for (auto& e : w.queue) {
-    if (e.what != queued_record::status::waiting) continue;
-    if (lost && copies && e.sample_check.mark != 0) {
-      // The run's copy may hold it: matched and compared there
-      // (compare_from_copy), lost only if it cannot be.
-      e.what = queued_record::status::copy;
-      e.match_in_copy = true;
-      ++w.copy_waiting;
-      to_copy = true;
-      continue;
-    }
-    if (lost) {
-      lose_unmatched(r, w, e);
-      continue;
-    }
-    e.what = queued_record::status::skipped;
-    w.summary_stale = true;  // pending: the coverage counts change
-  }
-  if (to_copy) compare_from_copy(r, w);
-}
-
-void pair_scheduler::lose_unmatched(run_info& r, run_work& w, queued_record& e) {
-  lose(r, w, e);
-  // Only a record whose match was found has a place in the report.
-  if (e.found.record < 0) e.what = queued_record::status::skipped;
-}
-
-void pair_scheduler::lose(run_info& r, run_work& w, queued_record& e) {
-  e.what = queued_record::status::lost;
-  ++r.report.coverage.lost;
-  w.summary_stale = true;
-}
-
-void pair_scheduler::ended_run_reset(run_info& r) {
-  auto w = work_.find(r.number);
-  if (w != work_.end() && w->second.end_reason.empty()) {
-    // Its run_end went out with layers waiting for a benchmark layer: the
-    // file started over, so they are lost.
-    drop_waiting(r, w->second, true, true);
-    publish_ready(r, w->second);
-  }
-  if (w == work_.end() || w->second.end_reason.empty()) {
-    settle_summary(r);
-    if (store_ != nullptr) store_->run_ended(r);
-    return;
-  }
-  run_ended(r, run_state::reset, w->second.end_reason);
-}
-
-void pair_scheduler::run_resumed(std::uint64_t run) {
-  if (auto w = work_.find(run); w != work_.end()) w->second.end_reason.clear();
-}
-
-void pair_scheduler::run_ended(run_info& r, run_state how, const std::string& reason) {
-  auto w = work_.find(r.number);
-  if (w != work_.end()) {
-    run_work& rw = w->second;
-    // A run ends once: one whose run_end went out and that went on (its
-    // file was appended to after a close or a quiet spell) ends without
-    // another; what changed since goes out as run_revised (maybe_finish).
-    if (!rw.end_published) {
-      rw.end_reason = reason;
-      rw.end_state = how;
-    }
-    // Its records are gone (reset, deleted, stopped, or its file is no
-    // longer read: dropped until it parses again) or its pair is: layers
-    // still waiting for their benchmark will never be compared (matching
-    // follows only the file's current run).
-    if (how != run_state::ended || reason == "deleted" || reason == "stopped" ||
-        reason == "unpaired" || !file_holds(r)) {
-      // Those of a file that started over are lost (their bytes are gone);
-      // the others stay pending.
-      // A file dropped (unreadable) ends its run at once: no copies then.
-      drop_waiting(r, rw, reason != "deleted" && reason != "stopped" && reason != "unpaired",
-                   how == run_state::reset);
-    }
-    // run_end follows the layers still being computed, and those waiting
-    // for a benchmark that is still being written.
-    publish_ready(r, rw);
-  } else {
-    run_work none;
-    none.end_reason = reason;
-    finish_end(r, none);
-  }
-  // A benchmark that ended settles the samples waiting on it.
-  if (how == run_state::ended) benchmark_changed(r.path);
-}
-
-void pair_scheduler::records_added(run_info& r, const tracked_file& tf, std::size_t first_new) {
-  if (r.pair.empty()) return;
-  auto& w = work_[r.number];
-  const auto& recs = tf.file->records();
-  for (std::size_t i = first_new; i < recs.size(); ++i) {
-    if (!is_compared(recs[i], state_.compare_for(r.pair))) continue;
-    ++r.report.coverage.sample_layers;
-    queued_record e;
-    e.record = static_cast<std::uint32_t>(i);
-    e.ordinal = occurrence_ordinal(*tf.file, e.record);
-    e.sample_check = check_of(tf, e.record);  // what the run's copy must hold
-    w.queue.push_back(std::move(e));
-  }
-  w.summary_stale = true;
-  refresh_summary(r, w, false);
-  for (auto& p : state_.pairs) {
-    if (p.name == r.pair && p.run == r.number) try_match(p);
-  }
-}
-
-void pair_scheduler::benchmark_grew(const std::string& path) {
-  for (auto& p : state_.pairs) {
-    if (sides_.resolve(p.benchmark) == path) try_match(p);
-  }
-}
-
-void pair_scheduler::benchmark_changed(const std::string& path) {
-  std::vector<std::uint64_t> waking;
-  for (auto& p : state_.pairs) {
-    if (p.benchmark_file != path && sides_.resolve(p.benchmark) != path) continue;
-    try_match(p);
-    waking.push_back(p.run);
-    // Earlier runs of the pair whose run_end waits (on this benchmark's
-    // end, say) while the pair's next run has started.
-    for (const auto& [n, w] : work_) {
-      if (n == p.run || w.end_reason.empty()) continue;
-      auto rit = state_.runs.find(n);
-      if (rit != state_.runs.end() && rit->second && rit->second->pair == p.name) {
-        waking.push_back(n);
-      }
-    }
-  }
-  for (std::uint64_t n : waking) {
-    auto rit = state_.runs.find(n);
-    auto wit = work_.find(n);
-    if (rit != state_.runs.end() && rit->second && wit != work_.end()) {
-      maybe_finish(*rit->second, wit->second);
-    }
-  }
-}
-
-bool pair_scheduler::file_holds(const run_info& r) const {
-  auto f = state_.files.find(r.path);
-  return r.file && f != state_.files.end() && f->second == r.file && r.file->holds_run(r.number);
 }
 
 void pair_scheduler::match_all() {
@@ -471,111 +299,6 @@ void pair_scheduler::look_again(const std::vector<std::string>& paths) {
       }
     });
   }
-}
-
-// Streams tf's cut record for run r when it is worth it and its match is
-// certain: the ordinal-th exact name, which try_match settles at once.
-bool pair_scheduler::open_stream(const run_info& r, const tracked_file& tf, run_work& w) {
-  const dump_file& sample = *tf.file;
-  if (!streamed_layer::streamable(sample)) return false;
-  const record& cut = *sample.pending()->header;
-  if (!is_compared(cut, state_.compare_for(r.pair))) return false;
-  const pair_info* pair = nullptr;
-  for (const auto& p : state_.pairs) {
-    if (p.name == r.pair && p.run == r.number) pair = &p;
-  }
-  if (pair == nullptr) return false;
-  const std::string bench_path = sides_.resolve(pair->benchmark);
-  auto b = bench_path.empty() ? state_.files.end() : state_.files.find(bench_path);
-  if (b == state_.files.end() || b->second.get() == &tf) return false;
-  const dump_file& bench = *b->second->file;
-  // Its occurrence among the sample's complete records, as the queue will
-  // count it.
-  std::uint32_t ordinal = 0;
-  const auto& recs = sample.records();
-  for (std::uint32_t i : sample.index().find(recs, cut.name)) {
-    if (recs[i].kind == cut.kind && recs[i].port == cut.port) ++ordinal;
-  }
-  const probe_result pr = probe(bench, cut, ordinal, state_.compare_for(r.pair));
-  if (pr.record < 0 || !pr.nth || pr.rule != match_rule::exact) return false;
-  w.stream = streamed_layer::open(sample, bench, static_cast<std::uint32_t>(pr.record));
-  if (!w.stream) return false;
-  w.stream_bench_path = bench_path;
-  w.stream_bench_run = b->second->run;
-  return true;
-}
-
-void pair_scheduler::stream_pending(tracked_file& tf) {
-  if (stopped_ || !tf.file) return;
-  const auto& cut = tf.file->pending();
-  std::optional<result<tensor_view>> view;  // the cut record over the current mapping
-  // Whether a big record may be arriving that only a look will show: one
-  // write(2) of a whole record raises its inotify event once it returns,
-  // and a big one takes milliseconds to tens of milliseconds.
-  bool watch_closely = false;
-  for (const auto& rp : runs_of(state_, tf)) {
-    run_info& r = *rp;
-    auto wit = work_.find(r.number);
-    if (wit == work_.end()) continue;
-    run_work& w = wit->second;
-    // The streamed record is complete: its sums wait for its dispatch,
-    // which a matching slice may have posted for later (dispatch lets go
-    // of them), also when the run ended with it; the next record streams
-    // after that.
-    if (w.stream && w.stream->sample_record() < tf.file->records().size() &&
-        tf.file->records()[w.stream->sample_record()].header_offset == w.stream->header_offset()) {
-      continue;
-    }
-    if (r.pair.empty() || r.state != run_state::live) {
-      w.stream.reset();
-      continue;
-    }
-    if (!cut || !cut->header) {
-      // Between records, or inside a header: the next record's size is
-      // not known yet.
-      w.stream.reset();
-      watch_closely = true;
-      continue;
-    }
-    const record& h = *cut->header;
-    if (w.stream &&
-        (w.stream->sample_record() != h.index || w.stream->header_offset() != h.header_offset)) {
-      w.stream.reset();
-    }
-    if (!w.stream && !open_stream(r, tf, w)) continue;
-    streamed_layer& st = *w.stream;
-    const streamed_layer::chunk_range due = st.chunks_due(cut->offset + cut->available);
-    if (!due.empty()) {
-      if (!view) view = tf.file->pending_view();
-      if (*view) {
-        for (std::uint64_t k = due.first; k < due.last; ++k) {
-          pool_.submit([this, loop = &loop_, st = w.stream, sample = **view, k, alive = alive_] {
-            if (!st->sum_chunk(sample, k)) return;
-            loop->post([this, alive] {
-              if (*alive) ++state_.chunks_summed;
-            });
-          });
-        }
-        st.hand_out(due.last);
-      }
-    }
-    // The last chunk ends with the record, which dispatches the layer.
-    if (st.handed_out() + 1 < st.chunks()) watch_closely = true;
-  }
-  // Look every millisecond while the writer is at it, unless it has paused
-  // (its next write raises an event anyway).
-  if (watch_closely && steady_now_ms() - tf.last_change_ms < follow_pause_ms) follow(tf.path);
-}
-
-void pair_scheduler::follow(const std::string& path) {
-  follow_paths_.insert(path);
-  if (follow_timer_ != 0) return;
-  follow_timer_ = loop_.add_timer(std::chrono::milliseconds(1), false, [this] {
-    follow_timer_ = 0;
-    std::set<std::string> paths;
-    paths.swap(follow_paths_);
-    for (const auto& p : paths) look_(p);
-  });
 }
 
 void pair_scheduler::publish_ready(run_info& r, run_work& w) {
