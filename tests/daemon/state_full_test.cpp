@@ -44,10 +44,11 @@ class StateFull : public PairDaemonTest {
 
   // Starts the daemon with the folders `dirs` (':' between them) on a disk
   // (bench/slow_disk.cpp, preloaded) that holds every write while hold_
-  // exists, holds it, and runs the pair: the loop publishes the run and
-  // answers `hello` while the disk has a write of it waiting. Once the disk
-  // lets go, the run is persisted, and a restart reads every layer back.
-  void run_on_held_disk(const std::string& dirs) {
+  // exists, holds it, and runs the pair: the loop publishes the run's start
+  // (and with `ends_held` its end) and answers `hello` while the disk has a
+  // write of the run waiting. Once the disk lets go, the run ends and is
+  // persisted, and a restart reads every layer back.
+  void run_on_held_disk(const std::string& dirs, bool ends_held) {
     const std::string notes = dir_.file("slow-disk.log");
     const char* asan = std::getenv("ASAN_OPTIONS");
     constexpr int layers = 5;
@@ -67,10 +68,11 @@ class StateFull : public PairDaemonTest {
       } release{hold_};
       write_dump(bench_, layers, 1.0f);
       write_dump(sample_, layers, 1.01f);
-      auto end = d->wait_event(
-          [&](const logged_event& e) { return e.event == "run_end" && e.path == sample_; });
-      ASSERT_EQ(end.event, "run_end") << d->proc().stderr_text();
-      run = end.run;
+      const std::string until = ends_held ? "run_end" : "run_start";
+      auto seen = d->wait_event(
+          [&](const logged_event& e) { return e.event == until && e.path == sample_; });
+      ASSERT_EQ(seen.event, until) << d->proc().stderr_text();
+      run = seen.run;
       // A write of the run waits on the disk, and the loop answers.
       EXPECT_TRUE(wait_until([&] { return read_file(notes).size() > noted; }));
       raw_client c(dir_.file("sock"));
@@ -78,10 +80,15 @@ class StateFull : public PairDaemonTest {
       EXPECT_NE(c.call("hello").result, "");
       auto flags = persisted();
       ASSERT_TRUE(flags.contains(run));
-      if (dirs.find(dir_.file("state")) != std::string::npos) {
-        EXPECT_FALSE(flags[run]);
-      }
+      EXPECT_FALSE(flags[run]);
       fs::remove(hold_);
+      if (!ends_held) {
+        ASSERT_EQ(d->wait_event([&](const logged_event& e) {
+                     return e.event == "run_end" && e.run == run;
+                   }).event,
+                  "run_end")
+            << d->proc().stderr_text();
+      }
       EXPECT_TRUE(wait_until([&] {
         auto now = persisted();
         return now.contains(run) && now[run];
@@ -212,7 +219,14 @@ TEST_P(StateFull, RunLogsAreWrittenOffTheLoop) {
 // A run starts, grows and ends while the state folder's disk holds its
 // writes (index.json, the run log): none of them is on the loop.
 TEST_P(StateFull, ARunGoesOnWhileTheStateDiskHoldsItsWrites) {
-  run_on_held_disk(dir_.file("state"));
+  run_on_held_disk(dir_.file("state"), true);
+}
+
+// A run starts while the archive folder's disk holds its writes: its copy
+// is created off the loop (its layers wait: a comparison fills the copy up
+// to what it compared).
+TEST_P(StateFull, ARunStartsWhileTheArchiveDiskHoldsItsWrites) {
+  run_on_held_disk(dir_.file("state") + ":" + arch_, false);
 }
 
 INSTANTIATE_TEST_SUITE_P(Loops, StateFull, ::testing::Values("io_uring", "epoll"),
