@@ -44,7 +44,7 @@
 // on whatever thread calls it (a run start opens its log and writes the
 // index, every layer appends a line, a run's end syncs its log). The loop's
 // longest callback stays short only while none of them runs on it;
-// slow_disk_ops counts the delayed calls that wrote (there must be some).
+// slow_disk_ops counts the delayed calls (there must be some).
 //
 // BM_RunStartStall/runs:RUNS/layers:L/slow_disk_ms:MS: run starts, on a fast
 // and on a slow state disk in the same benchmark run: for each, a fresh

@@ -4,10 +4,10 @@
 // opened there) takes SIGDUMP_SLOW_DISK_MS milliseconds more, on whatever
 // thread calls it. With SIGDUMP_SLOW_DISK_HOLD, such a call also waits for
 // as long as the file it names exists (a disk that stopped answering). With
-// SIGDUMP_SLOW_DISK_LOG, each such call that writes (an open that may
-// create or write, a write, a sync, a rename, an unlink) appends a line
-// there before it waits: "main|other OP PATH", main when the calling thread
-// is the process's first one (sigdumpd's event loop). Used by
+// SIGDUMP_SLOW_DISK_LOG, each such call appends a line there before it
+// waits: "main|other OP PATH" (OP: open, or read for an open that neither
+// creates nor writes; write, fsync, fdatasync, rename, unlink), main when
+// the calling thread is the process's first one (sigdumpd's event loop). Used by
 // loop_stall_bench (run starts and their layers on a slow state disk) and
 // by tests/daemon/state_full_test.cpp (which thread writes the state and
 // archive folders; the loop answering while the disk holds a write). Built
@@ -120,7 +120,7 @@ bool writes(int flags) { return (flags & (O_CREAT | O_WRONLY | O_RDWR | O_TRUNC)
 
 int opened(int fd, const char* path, int flags) {
   if (fd >= 0) track(fd, path);
-  if (writes(flags)) note("open", path);
+  note(writes(flags) ? "open" : "read", path);
   delay();
   return fd;
 }

@@ -47,7 +47,8 @@ class StateFull : public PairDaemonTest {
   // exists, holds it, and runs the pair: the loop publishes the run's start
   // (and with `ends_held` its end) and answers `hello` while the disk has a
   // write of the run waiting. Once the disk lets go, the run ends and is
-  // persisted, and a restart reads every layer back.
+  // persisted, no call on those folders was the loop's, and a restart reads
+  // every layer back.
   void run_on_held_disk(const std::string& dirs, bool ends_held) {
     const std::string notes = dir_.file("slow-disk.log");
     const char* asan = std::getenv("ASAN_OPTIONS");
@@ -93,6 +94,18 @@ class StateFull : public PairDaemonTest {
         auto now = persisted();
         return now.contains(run) && now[run];
       })) << d->proc().stderr_text();
+      // The run's copy is read back once final (its benchmark-only count
+      // is taken from the copies).
+      if (dirs.find(arch_) != std::string::npos) {
+        EXPECT_TRUE(wait_until([&] {
+          return read_file(notes).find(" read " + arch_ + "/" + run + "-") != std::string::npos;
+        })) << read_file(notes);
+      }
+      // None of it ran on the loop.
+      std::istringstream lines(read_file(notes).substr(noted));
+      for (std::string line; std::getline(lines, line);) {
+        EXPECT_FALSE(line.starts_with("main ")) << line;
+      }
       stop(*d);
     }
     auto d = start();

@@ -454,26 +454,35 @@ result<std::shared_ptr<tracked_file>> archive::open_copy(std::uint64_t number, b
         "r" + std::to_string(number) + " has no archived copy (not archived or evicted)");
   }
   entry& e = it->second;
+  if (e.reader) {
+    struct stat st {};
+    if (::stat(e.info.path.c_str(), &st) != 0)
+      return io_error(e.info.path, "cannot open the archived copy");
+    if (e.reader_size == static_cast<std::uint64_t>(st.st_size)) return e.reader;
+  }
+  auto tf = read_copy(e.info.path, number);
+  if (tf && keep) {
+    e.reader = *tf;
+    e.reader_size = (*tf)->bytes;
+  }
+  return tf;
+}
+
+result<std::shared_ptr<tracked_file>> archive::read_copy(const std::string& path,
+                                                         std::uint64_t number) {
   struct stat st {};
-  if (::stat(e.info.path.c_str(), &st) != 0)
-    return io_error(e.info.path, "cannot open the archived copy");
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  if (e.reader && e.reader_size == size) return e.reader;
+  if (::stat(path.c_str(), &st) != 0) return io_error(path, "cannot open the archived copy");
   // The copier may cut the copy back while it is parsed: libdump reads it
   // under its SIGBUS guard and says errc::truncated.
-  auto out = dump_file::open(e.info.path);
+  auto out = dump_file::open(path);
   if (!out) return std::unexpected(out.error());
   auto tf = std::make_shared<tracked_file>();
-  tf->path = e.info.path;
+  tf->path = path;
   tf->file = std::make_unique<dump_file>(std::move(*out));
   tf->run = number;
   tf->state = run_state::ended;
-  tf->bytes = size;
+  tf->bytes = static_cast<std::uint64_t>(st.st_size);
   tf->parsed = tf->file->parser().resume_offset();
-  if (keep) {
-    e.reader = tf;
-    e.reader_size = size;
-  }
   return tf;
 }
 

@@ -124,6 +124,10 @@ class archive {
      later calls (a one-off read: the scheduler's comparisons from copies,
      which would otherwise keep one mapping per archived run). */
   result<std::shared_ptr<tracked_file>> open_copy(std::uint64_t number, bool keep = true);
+  /* The copy at `path` (of run `number`) opened and parsed as open_copy
+     does, uncached: any thread (a worker reading whole copies). */
+  static result<std::shared_ptr<tracked_file>> read_copy(const std::string& path,
+                                                         std::uint64_t number);
   /* Run `number` was dropped past keep_runs: the reader open_copy kept for
      its copy is let go (no request names the run any more), so the copies
      held open, and their mappings, are bounded by keep_runs. The copy
