@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 namespace {
 
@@ -36,6 +37,9 @@ struct tracked_fd {
   char path[max_path] = {};
 };
 tracked_fd fds[max_fds];
+// Guards fds[].path: a descriptor's number is reused by another thread once
+// it is closed, an order only the kernel sees (a sanitizer would not).
+std::mutex paths_mutex;
 
 template <class Fn>
 Fn next(const char* name) {
@@ -72,8 +76,16 @@ bool tracked(int fd) {
 
 void track(int fd, const char* path) {
   if (fd < 0 || fd >= max_fds) return;
+  const std::lock_guard lock(paths_mutex);
   std::snprintf(fds[fd].path, max_path, "%s", path);
   fds[fd].on_slow_disk.store(true, std::memory_order_release);
+}
+
+// The path fd was opened by, into `out` (max_path bytes).
+const char* path_of(int fd, char* out) {
+  const std::lock_guard lock(paths_mutex);
+  std::memcpy(out, fds[fd].path, max_path);
+  return out;
 }
 
 void untrack(int fd) {
@@ -164,7 +176,8 @@ int openat(int dirfd, const char* path, int flags, ...) {
   if (under_slow_dir(path)) return opened(fd, path, flags);
   if (path[0] != '/' && tracked(dirfd)) {
     char full[max_path];
-    std::snprintf(full, sizeof full, "%s/%s", fds[dirfd].path, path);
+    char dir[max_path];
+    std::snprintf(full, sizeof full, "%s/%s", path_of(dirfd, dir), path);
     return opened(fd, full, flags);
   }
   return fd;
@@ -180,7 +193,8 @@ int mkostemp(char* tmpl, int flags) {
 ssize_t write(int fd, const void* buf, size_t n) {
   static const auto real = next<write_fn>("write");
   if (tracked(fd)) {
-    note("write", fds[fd].path);
+    char path[max_path];
+    note("write", path_of(fd, path));
     delay();
   }
   return real(fd, buf, n);
@@ -189,7 +203,8 @@ ssize_t write(int fd, const void* buf, size_t n) {
 int fsync(int fd) {
   static const auto real = next<sync_fn>("fsync");
   if (tracked(fd)) {
-    note("fsync", fds[fd].path);
+    char path[max_path];
+    note("fsync", path_of(fd, path));
     delay();
   }
   return real(fd);
@@ -198,7 +213,8 @@ int fsync(int fd) {
 int fdatasync(int fd) {
   static const auto real = next<sync_fn>("fdatasync");
   if (tracked(fd)) {
-    note("fdatasync", fds[fd].path);
+    char path[max_path];
+    note("fdatasync", path_of(fd, path));
     delay();
   }
   return real(fd);
