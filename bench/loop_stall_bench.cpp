@@ -44,9 +44,34 @@
 // on whatever thread calls it (a run start opens its log and writes the
 // index, every layer appends a line, a run's end syncs its log). The loop's
 // longest callback stays short only while none of them runs on it;
-// slow_disk_ops counts the delayed calls that wrote (there must be some).
+// slow_disk_ops counts the delayed calls (there must be some).
+//
+// BM_RunStartStall/runs:RUNS/layers:L/slow_disk_ms:MS: run starts, on a fast
+// and on a slow state disk in the same benchmark run: for each, a fresh
+// sigdumpd, the pair's benchmark written once (L layers), then the sample
+// written RUNS times over (each a run: its start opens a run log and
+// rewrites index.json, each layer appends a line, its end syncs the log),
+// one after the other's run_end, while a client sends `hello` after
+// `hello` (the first run ends when its writer closes the file; a rewrite
+// in place ends when the file is quiet for 1 s, --quiet-ms 1000). The slow one has every open,
+// write, sync, rename and unlink under its state folder take MS ms more (bench/slow_disk.cpp).
+// Reported per disk (fast_, slow_): longest_cpu_ms and longest_wall_ms (the loop's longest
+// callback, status loop_longest_*), max_hello_ms; and the ratios slow_over_fast_cpu,
+// slow_over_fast_wall (about 1 while nothing of the state folder runs on the loop; MS /
+// fast_longest_wall_ms or more when one call does). slow_disk_ops counts the slow disk's delayed
+// writing calls.
+//
+// BM_ThreadClock: how far the thread CPU clock (CLOCK_THREAD_CPUTIME_ID,
+// what loop_longest_cpu_us is measured with) jumps on this machine: a
+// tight loop reads it and CLOCK_MONOTONIC for 2 s. A jump is two reads in a
+// row whose thread CPU times differ by 0.2 ms or more while the monotonic
+// clock moved less than that (a thread cannot run longer than the wall
+// clock moves: the clock's accounting, not work). Reported: reads,
+// jumps, jumps_per_s, max_jump_ms, and wall_gaps (reads 0.2 ms or more
+// apart in wall time: the thread was off the CPU).
 #include <benchmark/benchmark.h>
 #include <simdjson.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -143,6 +168,31 @@ std::vector<double> hello_loop(ipc::client& c, const std::atomic<bool>& stop, st
   return ms;
 }
 
+// The environment of a sigdumpd whose state folder DIR/state is a slow
+// disk (bench/slow_disk.cpp) noting its calls in `log`; empty for ms 0.
+std::vector<std::string> slow_state_env(const std::string& dir, std::int64_t ms,
+                                        const std::string& log) {
+  if (ms <= 0) return {};
+  const std::string exe = bench::sigdumpd_path();
+  return {"LD_PRELOAD=" + exe.substr(0, exe.rfind('/')) + "/libsigdump_slow_disk.so",
+          "SIGDUMP_SLOW_DISK_DIR=" + dir + "/state", "SIGDUMP_SLOW_DISK_MS=" + std::to_string(ms),
+          "SIGDUMP_SLOW_DISK_LOG=" + log};
+}
+
+// The loop's figures from a status reply: false when it has none.
+struct loop_figures {
+  std::uint64_t cpu_us = 0, wall_us = 0, over = 0;
+};
+bool read_loop_figures(ipc::client& c, loop_figures& out) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  auto status = c.call("status", {}, 30s);
+  return status && !status->is_error && !parser.parse(status->result).get(doc) &&
+         !doc["daemon"]["loop_longest_cpu_us"].get_uint64().get(out.cpu_us) &&
+         !doc["daemon"]["loop_longest_wall_us"].get_uint64().get(out.wall_us) &&
+         !doc["daemon"]["loop_over_5ms"].get_uint64().get(out.over);
+}
+
 void BM_LoopStall(benchmark::State& st) {
   const int layers = static_cast<int>(st.range(0));
   // 1: the benchmark's names are all different (every sample layer is
@@ -157,14 +207,7 @@ void BM_LoopStall(benchmark::State& st) {
     const std::string sample = dir + "/sample.bin", bench_path = dir + "/bench.bin";
     {
       const std::string slow_log = dir + "/slow-disk.log";
-      std::vector<std::string> env;
-      if (slow_ms > 0) {
-        const std::string exe = bench::sigdumpd_path();
-        env = {"LD_PRELOAD=" + exe.substr(0, exe.rfind('/')) + "/libsigdump_slow_disk.so",
-               "SIGDUMP_SLOW_DISK_DIR=" + dir + "/state",
-               "SIGDUMP_SLOW_DISK_MS=" + std::to_string(slow_ms),
-               "SIGDUMP_SLOW_DISK_LOG=" + slow_log};
-      }
+      const std::vector<std::string> env = slow_state_env(dir, slow_ms, slow_log);
       const pid_t pid = bench::spawn_sigdumpd(
           dir, {"--pair", "p:" + sample + "=" + bench_path, "--quiet-ms", "600000"}, env);
       bench::daemon_reaper reap{pid};
@@ -224,19 +267,12 @@ void BM_LoopStall(benchmark::State& st) {
         st.SkipWithError("the pair was not compared, or a hello went unanswered");
         break;
       }
-      simdjson::dom::parser parser;
-      simdjson::dom::element doc;
       // A daemon from before status had the loop's figures (a baseline
       // binary) reports none of them.
-      std::uint64_t cpu_us = 0, wall_us = 0, over = 0;
-      auto status = probe->call("status", {}, 30s);
-      if (!status || status->is_error || parser.parse(status->result).get(doc)) {
-        st.SkipWithError("no status reply");
-        break;
-      }
-      const bool loop_figures = !doc["daemon"]["loop_longest_cpu_us"].get_uint64().get(cpu_us) &&
-                                !doc["daemon"]["loop_longest_wall_us"].get_uint64().get(wall_us) &&
-                                !doc["daemon"]["loop_over_5ms"].get_uint64().get(over);
+      loop_figures loop;
+      const bool have_loop = read_loop_figures(*probe, loop);
+      simdjson::dom::parser parser;
+      simdjson::dom::element doc;
       std::int64_t settled = -1;
       if (parser.parse(end).get(doc) ||
           doc["coverage"][unmatched ? "sample_only" : "compared"].get_int64().get(settled) ||
@@ -255,10 +291,10 @@ void BM_LoopStall(benchmark::State& st) {
       st.counters["max_over_idle"] = mx / idle_mean;
       st.counters["p99_over_idle"] = p99 / idle_mean;
       st.counters["hellos"] = static_cast<double>(busy.size());
-      if (loop_figures) {
-        st.counters["longest_cpu_ms"] = static_cast<double>(cpu_us) / 1000.0;
-        st.counters["longest_wall_ms"] = static_cast<double>(wall_us) / 1000.0;
-        st.counters["over_5ms"] = static_cast<double>(over);
+      if (have_loop) {
+        st.counters["longest_cpu_ms"] = static_cast<double>(loop.cpu_us) / 1000.0;
+        st.counters["longest_wall_ms"] = static_cast<double>(loop.wall_us) / 1000.0;
+        st.counters["over_5ms"] = static_cast<double>(loop.over);
       }
       if (tensor) st.counters["tensor_queries"] = static_cast<double>(tensor_replies);
       if (slow_ms > 0) {
@@ -277,6 +313,133 @@ void BM_LoopStall(benchmark::State& st) {
     std::filesystem::remove_all(dir);
   }
 }
+// What one disk gave in BM_RunStartStall.
+struct run_start_figures {
+  loop_figures loop;
+  double max_hello_ms = 0;
+  std::int64_t slow_ops = 0;
+};
+
+// A fresh sigdumpd (its state folder slow by `slow_ms`), the benchmark
+// written once, the sample `runs` times over, each after the last one's
+// run_end, while a client says hello; an error text, or empty.
+std::string run_starts(int runs, int layers, std::int64_t slow_ms, run_start_figures& out) {
+  const std::string dir = bench::make_temp_dir();
+  const std::string sample = dir + "/sample.bin", bench_path = dir + "/bench.bin";
+  const std::string slow_log = dir + "/slow-disk.log";
+  std::string error;
+  {
+    const pid_t pid = bench::spawn_sigdumpd(
+        dir, {"--pair", "p:" + sample + "=" + bench_path, "--quiet-ms", "1000"},
+        slow_state_env(dir, slow_ms, slow_log));
+    bench::daemon_reaper reap{pid};
+    auto sub = bench::connect_when_up(dir + "/sock");
+    auto probe = bench::connect_when_up(dir + "/sock");
+    if (!sub || !probe || !sub->call("subscribe", R"({"pair":"p"})"))
+      return "sigdumpd did not answer";
+    std::atomic<bool> stop{false};
+    std::vector<double> hellos;
+    std::thread prober([&] { hellos = hello_loop(*probe, stop, SIZE_MAX); });
+    bool ok = write_side(bench_path, false, layers);
+    for (int i = 0; ok && i < runs; ++i) {
+      ok = write_side(sample, true, layers);
+      bool ended = false;
+      const auto t0 = clock_type::now();
+      while (ok && !ended && clock_type::now() - t0 < 120s) {
+        auto m = sub->next_event(10s);
+        if (!m) break;
+        ended = *m && (*m)->event == "run_end" && (*m)->line.find(sample) != std::string::npos;
+      }
+      ok = ended;
+    }
+    stop = true;
+    prober.join();
+    if (!ok) error = "a run of the sample did not end";
+    if (error.empty() && hellos.empty()) error = "a hello went unanswered";
+    if (error.empty() && !read_loop_figures(*probe, out.loop)) error = "no loop figures in status";
+    if (error.empty()) out.max_hello_ms = *std::max_element(hellos.begin(), hellos.end());
+  }
+  if (slow_ms > 0 && error.empty()) {
+    std::ifstream in(slow_log);
+    out.slow_ops = std::count(std::istreambuf_iterator<char>(in), {}, '\n');
+    if (out.slow_ops == 0) error = "the slow disk was not in place (no delayed write noted)";
+  }
+  std::filesystem::remove_all(dir);
+  return error;
+}
+
+void BM_RunStartStall(benchmark::State& st) {
+  const int runs = static_cast<int>(st.range(0));
+  const int layers = static_cast<int>(st.range(1));
+  const std::int64_t slow_ms = st.range(2);
+  for (auto _ : st) {
+    run_start_figures fast, slow;
+    std::string error = run_starts(runs, layers, 0, fast);
+    if (error.empty()) error = run_starts(runs, layers, slow_ms, slow);
+    if (!error.empty()) {
+      st.SkipWithError(error.c_str());
+      break;
+    }
+    const auto ms = [](std::uint64_t us) { return static_cast<double>(us) / 1000.0; };
+    st.counters["fast_longest_cpu_ms"] = ms(fast.loop.cpu_us);
+    st.counters["fast_longest_wall_ms"] = ms(fast.loop.wall_us);
+    st.counters["fast_max_hello_ms"] = fast.max_hello_ms;
+    st.counters["slow_longest_cpu_ms"] = ms(slow.loop.cpu_us);
+    st.counters["slow_longest_wall_ms"] = ms(slow.loop.wall_us);
+    st.counters["slow_max_hello_ms"] = slow.max_hello_ms;
+    st.counters["slow_over_fast_cpu"] =
+        static_cast<double>(slow.loop.cpu_us) /
+        static_cast<double>(std::max<std::uint64_t>(1, fast.loop.cpu_us));
+    st.counters["slow_over_fast_wall"] =
+        static_cast<double>(slow.loop.wall_us) /
+        static_cast<double>(std::max<std::uint64_t>(1, fast.loop.wall_us));
+    st.counters["slow_over_5ms"] = static_cast<double>(slow.loop.over);
+    st.counters["slow_disk_ops"] = static_cast<double>(slow.slow_ops);
+  }
+}
+BENCHMARK(BM_RunStartStall)
+    ->ArgNames({"runs", "layers", "slow_disk_ms"})
+    ->Args({10, 50, 20})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+std::uint64_t clock_ns(clockid_t id) {
+  timespec ts{};
+  ::clock_gettime(id, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+void BM_ThreadClock(benchmark::State& st) {
+  constexpr std::uint64_t jump_ns = 200'000;
+  for (auto _ : st) {
+    std::uint64_t reads = 0, jumps = 0, wall_gaps = 0, max_jump = 0;
+    const std::uint64_t start = clock_ns(CLOCK_MONOTONIC);
+    std::uint64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID), wall = start;
+    while (wall - start < 2'000'000'000u) {
+      const std::uint64_t c = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+      const std::uint64_t w = clock_ns(CLOCK_MONOTONIC);
+      ++reads;
+      const std::uint64_t dc = c - cpu, dw = w - wall;
+      if (dw >= jump_ns) ++wall_gaps;
+      if (dc >= jump_ns && dw < jump_ns) {
+        ++jumps;
+        max_jump = std::max(max_jump, dc);
+      }
+      cpu = c;
+      wall = w;
+    }
+    const double seconds = static_cast<double>(wall - start) / 1e9;
+    st.counters["reads"] = static_cast<double>(reads);
+    st.counters["jumps"] = static_cast<double>(jumps);
+    st.counters["jumps_per_s"] = static_cast<double>(jumps) / seconds;
+    st.counters["max_jump_ms"] = static_cast<double>(max_jump) / 1e6;
+    st.counters["wall_gaps"] = static_cast<double>(wall_gaps);
+  }
+}
+BENCHMARK(BM_ThreadClock)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 BENCHMARK(BM_LoopStall)
     ->ArgNames({"layers", "unmatched", "tensor", "slow_disk_ms"})
     ->Args({500, 0, 0, 0})

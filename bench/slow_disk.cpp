@@ -1,14 +1,18 @@
-// A slow disk under one folder, for a real process (LD_PRELOAD): every
-// open, write, fsync, fdatasync and rename of a path under
-// SIGDUMP_SLOW_DISK_DIR (or of a descriptor opened there) takes
-// SIGDUMP_SLOW_DISK_MS milliseconds more, on whatever thread calls it. With
-// SIGDUMP_SLOW_DISK_LOG, each such call that writes (an open that may
-// create or write, a write, a sync, a rename) appends a line there:
-// "main|other OP PATH", main when the calling thread is the process's first
-// one (sigdumpd's event loop). Used by loop_stall_bench (a run start and its
-// layers on a slow state disk) and by tests/daemon/run_life_test.cpp (which
-// thread writes the run logs). Built without sanitizers: it calls through
-// to whatever comes next (libc, or a sanitizer's interceptor).
+// A slow disk under some folders, for a real process (LD_PRELOAD): every
+// open, write, fsync, fdatasync, rename and unlink of a path under
+// SIGDUMP_SLOW_DISK_DIR (folders separated by ':'; or of a descriptor
+// opened there) takes SIGDUMP_SLOW_DISK_MS milliseconds more, on whatever
+// thread calls it. With SIGDUMP_SLOW_DISK_HOLD, such a call also waits for
+// as long as the file it names exists (a disk that stopped answering). With
+// SIGDUMP_SLOW_DISK_LOG, each such call appends a line there before it
+// waits: "main|other OP PATH" (OP: open, or read for an open that neither
+// creates nor writes; write, fsync, fdatasync, rename, unlink), main when
+// the calling thread is the process's first one (sigdumpd's event loop). Used by
+// loop_stall_bench (run starts and their layers on a slow state disk) and
+// by tests/daemon/state_full_test.cpp (which thread writes the state and
+// archive folders; the loop answering while the disk holds a write). Built
+// without sanitizers: it calls through to whatever comes next (libc, or a
+// sanitizer's interceptor).
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -21,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 namespace {
 
@@ -32,6 +37,9 @@ struct tracked_fd {
   char path[max_path] = {};
 };
 tracked_fd fds[max_fds];
+// Guards fds[].path: a descriptor's number is reused by another thread once
+// it is closed, an order only the kernel sees (a sanitizer would not).
+std::mutex paths_mutex;
 
 template <class Fn>
 Fn next(const char* name) {
@@ -46,16 +54,20 @@ using rename_fn = int (*)(const char*, const char*);
 using renameat_fn = int (*)(int, const char*, int, const char*);
 using close_fn = int (*)(int);
 
-const char* slow_dir() {
-  static const char* dir = std::getenv("SIGDUMP_SLOW_DISK_DIR");
-  return dir != nullptr && *dir != '\0' ? dir : nullptr;
-}
-
 bool under_slow_dir(const char* path) {
-  const char* dir = slow_dir();
-  if (dir == nullptr || path == nullptr) return false;
-  const std::size_t n = std::strlen(dir);
-  return std::strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+  static const char* dirs = std::getenv("SIGDUMP_SLOW_DISK_DIR");
+  if (dirs == nullptr || path == nullptr) return false;
+  for (const char* dir = dirs; *dir != '\0';) {
+    const char* colon = std::strchr(dir, ':');
+    const std::size_t n =
+        colon != nullptr ? static_cast<std::size_t>(colon - dir) : std::strlen(dir);
+    if (n > 0 && std::strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0')) {
+      return true;
+    }
+    if (colon == nullptr) break;
+    dir = colon + 1;
+  }
+  return false;
 }
 
 bool tracked(int fd) {
@@ -64,8 +76,16 @@ bool tracked(int fd) {
 
 void track(int fd, const char* path) {
   if (fd < 0 || fd >= max_fds) return;
+  const std::lock_guard lock(paths_mutex);
   std::snprintf(fds[fd].path, max_path, "%s", path);
   fds[fd].on_slow_disk.store(true, std::memory_order_release);
+}
+
+// The path fd was opened by, into `out` (max_path bytes).
+const char* path_of(int fd, char* out) {
+  const std::lock_guard lock(paths_mutex);
+  std::memcpy(out, fds[fd].path, max_path);
+  return out;
 }
 
 void untrack(int fd) {
@@ -77,6 +97,14 @@ void delay() {
     const char* v = std::getenv("SIGDUMP_SLOW_DISK_MS");
     return v != nullptr ? std::strtol(v, nullptr, 10) : 0L;
   }();
+  static const char* hold = std::getenv("SIGDUMP_SLOW_DISK_HOLD");
+  if (hold != nullptr && *hold != '\0') {
+    struct stat st {};
+    while (::stat(hold, &st) == 0) {
+      timespec tick{0, 1000000};
+      ::nanosleep(&tick, nullptr);
+    }
+  }
   if (ms <= 0) return;
   timespec ts{ms / 1000, (ms % 1000) * 1000000};
   while (::nanosleep(&ts, &ts) != 0) {
@@ -104,7 +132,7 @@ bool writes(int flags) { return (flags & (O_CREAT | O_WRONLY | O_RDWR | O_TRUNC)
 
 int opened(int fd, const char* path, int flags) {
   if (fd >= 0) track(fd, path);
-  if (writes(flags)) note("open", path);
+  note(writes(flags) ? "open" : "read", path);
   delay();
   return fd;
 }
@@ -148,7 +176,8 @@ int openat(int dirfd, const char* path, int flags, ...) {
   if (under_slow_dir(path)) return opened(fd, path, flags);
   if (path[0] != '/' && tracked(dirfd)) {
     char full[max_path];
-    std::snprintf(full, sizeof full, "%s/%s", fds[dirfd].path, path);
+    char dir[max_path];
+    std::snprintf(full, sizeof full, "%s/%s", path_of(dirfd, dir), path);
     return opened(fd, full, flags);
   }
   return fd;
@@ -164,7 +193,8 @@ int mkostemp(char* tmpl, int flags) {
 ssize_t write(int fd, const void* buf, size_t n) {
   static const auto real = next<write_fn>("write");
   if (tracked(fd)) {
-    note("write", fds[fd].path);
+    char path[max_path];
+    note("write", path_of(fd, path));
     delay();
   }
   return real(fd, buf, n);
@@ -173,7 +203,8 @@ ssize_t write(int fd, const void* buf, size_t n) {
 int fsync(int fd) {
   static const auto real = next<sync_fn>("fsync");
   if (tracked(fd)) {
-    note("fsync", fds[fd].path);
+    char path[max_path];
+    note("fsync", path_of(fd, path));
     delay();
   }
   return real(fd);
@@ -182,7 +213,8 @@ int fsync(int fd) {
 int fdatasync(int fd) {
   static const auto real = next<sync_fn>("fdatasync");
   if (tracked(fd)) {
-    note("fdatasync", fds[fd].path);
+    char path[max_path];
+    note("fdatasync", path_of(fd, path));
     delay();
   }
   return real(fd);
@@ -204,6 +236,26 @@ int renameat(int from_dir, const char* from, int to_dir, const char* to) {
     delay();
   }
   return real(from_dir, from, to_dir, to);
+}
+
+int unlink(const char* path) {
+  using unlink_fn = int (*)(const char*);
+  static const auto real = next<unlink_fn>("unlink");
+  if (under_slow_dir(path)) {
+    note("unlink", path);
+    delay();
+  }
+  return real(path);
+}
+
+int unlinkat(int dir, const char* path, int flags) {
+  using unlinkat_fn = int (*)(int, const char*, int);
+  static const auto real = next<unlinkat_fn>("unlinkat");
+  if (under_slow_dir(path) || (path[0] != '/' && tracked(dir))) {
+    note("unlink", path);
+    delay();
+  }
+  return real(dir, path, flags);
 }
 
 int close(int fd) {

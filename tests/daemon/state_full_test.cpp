@@ -4,7 +4,8 @@
 // takes writes again every line is written, so a restart finds every layer.
 // The refusal is the test hook SIGDUMP_STATE_TEST_FAIL (docs/protocol.md):
 // writes fail with ENOSPC while the file it names exists. And no write to
-// the state folder runs on the event loop.
+// the state or archive folder runs on the event loop: the loop goes on
+// while a slow disk (bench/slow_disk.cpp) holds them.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <simdjson.h>
@@ -41,7 +42,80 @@ class StateFull : public PairDaemonTest {
                                    : text.substr(at + 1, text.find('\n', at + 1) - at - 1);
   }
 
+  // Starts the daemon with the folders `dirs` (':' between them) on a disk
+  // (bench/slow_disk.cpp, preloaded) that holds every write while hold_
+  // exists, holds it, and runs the pair: the loop publishes the run's start
+  // (and with `ends_held` its end) and answers `hello` while the disk has a
+  // write of the run waiting. Once the disk lets go, the run ends and is
+  // persisted, no call on those folders was the loop's, and a restart reads
+  // every layer back.
+  void run_on_held_disk(const std::string& dirs, bool ends_held) {
+    const std::string notes = dir_.file("slow-disk.log");
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    constexpr int layers = 5;
+    std::string run;
+    {
+      auto d = start(
+          {}, {"LD_PRELOAD=" + bin_path("libsigdump_slow_disk.so"), "SIGDUMP_SLOW_DISK_DIR=" + dirs,
+               "SIGDUMP_SLOW_DISK_HOLD=" + hold_, "SIGDUMP_SLOW_DISK_LOG=" + notes,
+               std::string("ASAN_OPTIONS=") + (asan != nullptr ? asan : "") +
+                   ":verify_asan_link_order=0"});
+      // What the start-up wrote is noted before the hold.
+      const std::size_t noted = fs::exists(notes) ? read_file(notes).size() : 0;
+      write_file(hold_, "");
+      struct let_go {
+        std::string path;
+        ~let_go() { fs::remove(path); }
+      } release{hold_};
+      write_dump(bench_, layers, 1.0f);
+      write_dump(sample_, layers, 1.01f);
+      const std::string until = ends_held ? "run_end" : "run_start";
+      auto seen = d->wait_event(
+          [&](const logged_event& e) { return e.event == until && e.path == sample_; });
+      ASSERT_EQ(seen.event, until) << d->proc().stderr_text();
+      run = seen.run;
+      // A write of the run waits on the disk, and the loop answers.
+      EXPECT_TRUE(wait_until([&] { return read_file(notes).size() > noted; }));
+      raw_client c(dir_.file("sock"));
+      ASSERT_TRUE(c.connected());
+      EXPECT_NE(c.call("hello").result, "");
+      auto flags = persisted();
+      ASSERT_TRUE(flags.contains(run));
+      EXPECT_FALSE(flags[run]);
+      fs::remove(hold_);
+      if (!ends_held) {
+        ASSERT_EQ(d->wait_event([&](const logged_event& e) {
+                     return e.event == "run_end" && e.run == run;
+                   }).event,
+                  "run_end")
+            << d->proc().stderr_text();
+      }
+      EXPECT_TRUE(wait_until([&] {
+        auto now = persisted();
+        return now.contains(run) && now[run];
+      })) << d->proc().stderr_text();
+      // The run's copy is read back once final (its benchmark-only count
+      // is taken from the copies).
+      if (dirs.find(arch_) != std::string::npos) {
+        EXPECT_TRUE(wait_until([&] {
+          return read_file(notes).find(" read " + arch_ + "/" + run + "-") != std::string::npos;
+        })) << read_file(notes);
+      }
+      // None of it ran on the loop.
+      std::istringstream lines(read_file(notes).substr(noted));
+      for (std::string line; std::getline(lines, line);) {
+        EXPECT_FALSE(line.starts_with("main ")) << line;
+      }
+      stop(*d);
+    }
+    auto d = start();
+    auto runs = list_runs(dir_.file("sock"));
+    ASSERT_TRUE(runs.contains(run));
+    EXPECT_EQ(runs[run].layers, static_cast<std::uint64_t>(layers));
+  }
+
   std::string full_ = dir_.file("disk-full");
+  std::string hold_ = dir_.file("disk-holds");
   std::string prom_ = dir_.file("prom");
 };
 
@@ -153,6 +227,19 @@ TEST_P(StateFull, RunLogsAreWrittenOffTheLoop) {
   auto runs = list_runs(dir_.file("sock"));
   ASSERT_TRUE(runs.contains(run));
   EXPECT_EQ(runs[run].layers, static_cast<std::uint64_t>(layers));
+}
+
+// A run starts, grows and ends while the state folder's disk holds its
+// writes (index.json, the run log): none of them is on the loop.
+TEST_P(StateFull, ARunGoesOnWhileTheStateDiskHoldsItsWrites) {
+  run_on_held_disk(dir_.file("state"), true);
+}
+
+// A run starts while the archive folder's disk holds its writes: its copy
+// is created off the loop (its layers wait: a comparison fills the copy up
+// to what it compared).
+TEST_P(StateFull, ARunStartsWhileTheArchiveDiskHoldsItsWrites) {
+  run_on_held_disk(dir_.file("state") + ":" + arch_, false);
 }
 
 INSTANTIATE_TEST_SUITE_P(Loops, StateFull, ::testing::Values("io_uring", "epoll"),

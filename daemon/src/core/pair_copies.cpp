@@ -81,9 +81,9 @@ void pair_scheduler::count_from_copies(run_info& r, run_work& w) {
   archive* a = stopped_ ? nullptr : state_.run_archive;
   const std::uint64_t b = run_number(r.benchmark_run);
   if (a == nullptr || b == 0 || !a->copy_final(r.number) || !a->copy_final(b)) return;
-  auto sample = open_copy(*a, r.number);
-  auto bench = sample ? open_copy(*a, b) : nullptr;
-  if (!bench) {
+  const auto sample = a->find(r.number);
+  const auto bench = a->find(b);
+  if (!sample || sample->failed || !bench || bench->failed) {
     // A copy that cannot be read: no count will come (maybe_revise).
     w.copies_uncounted = true;
     maybe_finish(r, w);
@@ -91,24 +91,26 @@ void pair_scheduler::count_from_copies(run_info& r, run_work& w) {
   }
   w.copies_counting = true;
   struct count_job {
-    file_lease sample, bench;
+    std::string sample, bench;  // the copies' paths
     compare_options options;
     std::optional<std::uint64_t> count;
   };
   auto j = std::make_shared<count_job>();
-  j->sample = file_lease(std::move(sample));
-  j->bench = file_lease(std::move(bench));
+  j->sample = sample->path;
+  j->bench = bench->path;
   j->options = state_.compare_for(r.pair);
-  // plan_layers matches every record of both copies: off the loop.
-  pool_.submit([this, j, loop = &loop_, alive = alive_, run = r.number] {
+  // Both copies are opened, parsed and matched record by record off the
+  // loop (the archive folder may be a slow disk; a copy holds a whole run).
+  pool_.submit([this, j, loop = &loop_, alive = alive_, run = r.number, b] {
     try {
-      j->count = plan_layers(*j->sample.get(), *j->bench.get(), j->options).benchmark_only;
+      auto s = archive::read_copy(j->sample, run);
+      auto c = s ? archive::read_copy(j->bench, b) : s;
+      if (s && c) j->count = plan_layers(*(*s)->file, *(*c)->file, j->options).benchmark_only;
     } catch (const std::exception&) {
       // Out of memory: the count announced at run_end stays.
     }
     loop->post([this, j, alive, run] {
       if (!*alive) return;
-      release(j->sample, j->bench);
       auto rit = state_.runs.find(run);
       auto wit = work_.find(run);
       if (rit == state_.runs.end() || !rit->second || wit == work_.end()) return;
@@ -118,9 +120,10 @@ void pair_scheduler::count_from_copies(run_info& r, run_work& w) {
       if (j->count) {
         rw.copies_benchmark_only = j->count;
         rit->second->report.coverage.benchmark_only = *j->count;
-        // A count other than the one announced goes out as run_revised.
-        maybe_finish(*rit->second, rw);
       }
+      // A count other than the one announced goes out as run_revised; none
+      // (a copy that could not be read) lets the run finish without it.
+      maybe_finish(*rit->second, rw);
       if (std::exchange(rw.copies_again, false)) count_from_copies(*rit->second, rw);
     });
   });

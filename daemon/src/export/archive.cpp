@@ -117,6 +117,12 @@ void archive::stop() {
     e.io->abandon.store(true, std::memory_order_release);
   }
   copier_.shutdown();
+  {
+    // Dropped copies whose deletion was still queued.
+    const std::lock_guard lock(dropped_->m);
+    for (const auto& path : dropped_->paths) remove_copy(nullptr, path);
+    dropped_->paths.clear();
+  }
   syncer_.shutdown();   // after the copier, which hands it the syncs
   indexer_.shutdown();  // the index is written here, last
   // Outcomes still queued on the loop are not needed: the channels say how
@@ -175,7 +181,10 @@ void archive::run_started(const run_info& r, const tracked_file& tf) {
       now_final(n);
     }
   }
-  if (auto old = entries_.find(r.number); old != entries_.end()) drop(old);
+  const std::string file = r.id + "-" + base_name(tf.path);
+  if (auto old = entries_.find(r.number); old != entries_.end()) {
+    drop(old, old->second.file != file);
+  }
   if (auto stale = alias_.find(r.number); stale != alias_.end()) {
     auto& v = entries_[stale->second].aliases;
     v.erase(std::remove(v.begin(), v.end(), r.number), v.end());
@@ -199,7 +208,7 @@ void archive::run_started(const run_info& r, const tracked_file& tf) {
                              " was replaced before its copy began; copying the run's own file");
   }
   entry e;
-  e.file = r.id + "-" + base_name(tf.path);
+  e.file = file;
   e.info.path = dir_ + "/" + e.file;
   e.info.source = tf.path;
   e.info.live = true;
@@ -207,16 +216,10 @@ void archive::run_started(const run_info& r, const tracked_file& tf) {
   auto& slot = entries_[r.number] = std::move(e);
   // Listed before it exists: a crash never leaves a copy the index misses.
   write_index();
-  ch->dst.reset(
-      ::open(slot.info.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!ch->dst) {
-    set_error(slot.info.path + ": cannot create the archive copy of " + r.id + ": " +
-              std::strerror(errno));
-    log(log_level::err, last_error_ + "; this run is not archived");
-    slot.info.failed = true;
-    slot.done = true;
-    return;
-  }
+  // Created by its first copy job, off the loop; a copy that cannot be
+  // created fails as a write would (on_outcome).
+  ch->dst_path = slot.info.path;
+  ch->dst_flags = O_WRONLY | O_CREAT | O_TRUNC;
   slot.io = std::move(ch);
 }
 
@@ -241,8 +244,9 @@ void archive::grew(const run_info& r, const tracked_file& tf) {
   if (!e.io) {
     // Closed after it looked finished; the same inode went on growing.
     auto ch = std::make_shared<channel>();
-    ch->dst.reset(::open(e.info.path.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!ch->dst || !open_source(*ch, tf, e.source_id)) {
+    ch->dst_path = e.info.path;
+    ch->dst_flags = O_WRONLY;
+    if (!open_source(*ch, tf, e.source_id)) {
       e.done = true;
       return;
     }
@@ -450,26 +454,35 @@ result<std::shared_ptr<tracked_file>> archive::open_copy(std::uint64_t number, b
         "r" + std::to_string(number) + " has no archived copy (not archived or evicted)");
   }
   entry& e = it->second;
+  if (e.reader) {
+    struct stat st {};
+    if (::stat(e.info.path.c_str(), &st) != 0)
+      return io_error(e.info.path, "cannot open the archived copy");
+    if (e.reader_size == static_cast<std::uint64_t>(st.st_size)) return e.reader;
+  }
+  auto tf = read_copy(e.info.path, number);
+  if (tf && keep) {
+    e.reader = *tf;
+    e.reader_size = (*tf)->bytes;
+  }
+  return tf;
+}
+
+result<std::shared_ptr<tracked_file>> archive::read_copy(const std::string& path,
+                                                         std::uint64_t number) {
   struct stat st {};
-  if (::stat(e.info.path.c_str(), &st) != 0)
-    return io_error(e.info.path, "cannot open the archived copy");
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  if (e.reader && e.reader_size == size) return e.reader;
+  if (::stat(path.c_str(), &st) != 0) return io_error(path, "cannot open the archived copy");
   // The copier may cut the copy back while it is parsed: libdump reads it
   // under its SIGBUS guard and says errc::truncated.
-  auto out = dump_file::open(e.info.path);
+  auto out = dump_file::open(path);
   if (!out) return std::unexpected(out.error());
   auto tf = std::make_shared<tracked_file>();
-  tf->path = e.info.path;
+  tf->path = path;
   tf->file = std::make_unique<dump_file>(std::move(*out));
   tf->run = number;
   tf->state = run_state::ended;
-  tf->bytes = size;
+  tf->bytes = static_cast<std::uint64_t>(st.st_size);
   tf->parsed = tf->file->parser().resume_offset();
-  if (keep) {
-    e.reader = tf;
-    e.reader_size = size;
-  }
   return tf;
 }
 

@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -123,6 +124,10 @@ class archive {
      later calls (a one-off read: the scheduler's comparisons from copies,
      which would otherwise keep one mapping per archived run). */
   result<std::shared_ptr<tracked_file>> open_copy(std::uint64_t number, bool keep = true);
+  /* The copy at `path` (of run `number`) opened and parsed as open_copy
+     does, uncached: any thread (a worker reading whole copies). */
+  static result<std::shared_ptr<tracked_file>> read_copy(const std::string& path,
+                                                         std::uint64_t number);
   /* Run `number` was dropped past keep_runs: the reader open_copy kept for
      its copy is let go (no request names the run any more), so the copies
      held open, and their mappings, are bounded by keep_runs. The copy
@@ -168,7 +173,9 @@ class archive {
   void schedule_final(std::uint64_t number, entry& e);
   void set_error(std::string text);
   void on_outcome(std::uint64_t number, const outcome& o);
-  void drop(std::map<std::uint64_t, entry>::iterator it);
+  /* Forgets a copy; remove_file: its file is deleted (not when a new copy
+     takes its name and is created over it). */
+  void drop(std::map<std::uint64_t, entry>::iterator it, bool remove_file = true);
   /* e's bytes as the channel has them (a metric worker may have filled
      the copy since the copier's last outcome). */
   void take_copied(entry& e);
@@ -204,6 +211,11 @@ class archive {
     int writes = 0;  // loop thread: writes queued whose outcome has not come back
   };
   std::shared_ptr<index_body> index_ = std::make_shared<index_body>();
+  struct dropped_files {
+    std::mutex m;
+    std::set<std::string> paths;  // dropped copies whose file the copier has not deleted yet
+  };
+  std::shared_ptr<dropped_files> dropped_ = std::make_shared<dropped_files>();
   // writes archive.json; joined before the members above go
   worker_pool indexer_{1, "archive-index"};
   // fdatasyncs ended runs' copies; joined after the copier

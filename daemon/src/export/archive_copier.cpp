@@ -142,6 +142,15 @@ void copy_tail(copy_channel& ch, copy_outcome& o) {
   ch.copied.store(o.reached, std::memory_order_release);
 }
 
+// Opens the copy if it is not open yet (ch.m held): 0, or the errno of a
+// failed open. An abandoned copy is not opened (a dropped one is deleted
+// on the copier thread under ch.m, remove_copy: it must not come back).
+int open_copy_file(copy_channel& ch) {
+  if (ch.dst || ch.abandon.load(std::memory_order_acquire)) return 0;
+  ch.dst.reset(::open(ch.dst_path.c_str(), ch.dst_flags | O_CLOEXEC | O_NOFOLLOW, 0600));
+  return ch.dst ? 0 : errno;
+}
+
 }  // namespace
 
 // Copier thread: copies source bytes [from, to) to the same offsets of the
@@ -151,6 +160,11 @@ void copy_tail(copy_channel& ch, copy_outcome& o) {
 copy_outcome copy_range(copy_channel& ch, std::uint64_t from, std::uint64_t to) {
   copy_outcome o;
   o.reached = std::max(from, ch.copied.load(std::memory_order_acquire));
+  {
+    const std::lock_guard lock(ch.m);
+    o.error = open_copy_file(ch);
+    if (o.error != 0) return o;
+  }
   while (!ch.cancel.load(std::memory_order_acquire)) {
     const std::lock_guard lock(ch.m);
     // Where the copy ends: a metric worker may have copied ahead
@@ -255,10 +269,16 @@ copy_outcome finish_copy(copy_channel& ch, std::uint64_t from, std::uint64_t to,
   return o;
 }
 
+void remove_copy(copy_channel* ch, const std::string& path) {
+  std::unique_lock<std::mutex> lock;
+  if (ch != nullptr) lock = std::unique_lock(ch->m);
+  ::unlink(path.c_str());
+}
+
 // Syncer thread, after finish_copy: fdatasync, so an index that says
 // "synced" never points at a copy with pages still in memory.
 void sync_copy(copy_channel& ch, copy_outcome& o) {
-  if (o.error != 0 || ch.abandon.load(std::memory_order_acquire)) return;
+  if (o.error != 0 || ch.abandon.load(std::memory_order_acquire) || !ch.dst) return;
   if (::fdatasync(ch.dst.get()) != 0) {
     o.error = errno;
     return;

@@ -26,6 +26,12 @@ struct copy_channel {
   // no descriptor.
   ipc::unique_fd src, dst;
   std::shared_ptr<const mapping> map;
+  // The copy is opened (dst, under m) by the first copy of bytes to it, on
+  // the copier thread or a metric worker filling it, never on the loop (the
+  // archive folder may be a slow disk): dst_path with dst_flags (O_CREAT,
+  // O_TRUNC for a new copy), unless the copy was cancelled first.
+  std::string dst_path;
+  int dst_flags = 0;
   // Held while bytes are written to dst and `copied` moves: by the copier,
   // one slice at a time, and by a metric worker filling the copy.
   std::mutex m;
@@ -87,6 +93,9 @@ struct copy_fill {
    hooks"), waits while the file `path` exists (unless empty), as a copier
    that lags far behind would, until the copy is cancelled. */
 void test_hold(const std::string& path, const copy_channel& ch);
+/* Copier thread: deletes a dropped copy's file, under ch->m (when it has a
+   channel, already abandoned) so that no copy job opens it again after. */
+void remove_copy(copy_channel* ch, const std::string& path);
 /* After finish_copy succeeded (on the syncer thread, so the copier goes on
    with other runs' copies): fdatasync unless abandoned. */
 void sync_copy(copy_channel& ch, copy_outcome& o);
