@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "config/daemon_options.h"
+#include "platform/heap_trim.h"
 #include "sigdump/compare.h"
 #include "sigdump/dump_file.h"
 #include "state/daemon_event.h"
@@ -206,7 +207,8 @@ class daemon_state {
   std::string event_loop_name;                                 // "io_uring" or "epoll"
   archive* run_archive = nullptr;                              // run copies (archive.h); null: off
   const state_store* store = nullptr;                          // run logs; null: not persisted
-  std::uint64_t next_run = 1;                                  // number the next run gets
+  const heap_trimmer::stats* heap_trims = nullptr;  // the scheduler's heap trims; null: none
+  std::uint64_t next_run = 1;                       // number the next run gets
   std::uint64_t layers_streamed = 0;   // layers compared partly while they were being written
   std::uint64_t chunks_streamed = 0;   // chunks of those summed before the layer was complete
   std::uint64_t chunks_discarded = 0;  // streamed chunks summed again (truncated since)
