@@ -54,12 +54,12 @@ pair_scheduler::pair_scheduler(event_loop& loop, daemon_state& state, state_stor
       pool_(pool),
       sides_(sides),
       look_(std::move(look)) {
-  state_.heap_trims = &trimmer_.counts();
+  state_.heap_trims = &trimmer_;
 }
 
 pair_scheduler::~pair_scheduler() {
   *alive_ = false;
-  if (state_.heap_trims == &trimmer_.counts()) state_.heap_trims = nullptr;
+  if (state_.heap_trims == &trimmer_) state_.heap_trims = nullptr;
   if (follow_timer_ != 0) loop_.cancel_timer(follow_timer_);
   if (summary_timer_ != 0) loop_.cancel_timer(summary_timer_);
 }

@@ -32,9 +32,10 @@ heap_usage heap_now() noexcept;
 class heap_trimmer {
  public:
   struct stats {
-    std::uint64_t trims = 0;       // malloc_trim calls finished
-    std::uint64_t released = 0;    // of those, the ones that gave memory back
-    std::uint64_t longest_us = 0;  // the longest one, wall time
+    std::uint64_t trims = 0;           // malloc_trim calls finished
+    std::uint64_t released = 0;        // of those, the ones that gave memory back
+    std::uint64_t longest_us = 0;      // the longest one, wall time (with waits for a CPU)
+    std::uint64_t longest_cpu_us = 0;  // the longest one in the worker's CPU time
   };
 
   heap_trimmer(event_loop& loop, worker_pool& pool,

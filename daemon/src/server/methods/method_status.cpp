@@ -139,10 +139,11 @@ method_result method_status(method_context& ctx) {
     w.field("heap_bytes", heap.bytes);
     w.field("heap_in_use_bytes", heap.in_use);
     const heap_trimmer::stats trims =
-        st.heap_trims != nullptr ? *st.heap_trims : heap_trimmer::stats{};
+        st.heap_trims != nullptr ? st.heap_trims->counts() : heap_trimmer::stats{};
     w.field("heap_trims", trims.trims);
     w.field("heap_trims_released", trims.released);
     w.field("heap_trim_longest_us", trims.longest_us);
+    w.field("heap_trim_longest_cpu_us", trims.longest_cpu_us);
     w.end_object();
   }
 
