@@ -48,7 +48,8 @@ Checked at the end (exit status 1 when a check fails):
   - every subscriber received every event of p the log holds from its first
     subscribe on exactly once and in order, except those a `gap` event
     reported;
-  - VmRSS (read after every write, printed every 100 runs) is flat: the
+  - VmRSS (read after every write, printed every 100 runs with the heap
+    malloc holds and its bytes in use, from `status`) is flat: the
     median over the last fifth of the runs is at most --rss-tolerance MiB
     (default 1) above the median over the second fifth (the first fifth is
     the warm-up: the runs kept and the event history filling up);
@@ -327,8 +328,13 @@ def soak(a, extra, base, rng, failures):
                          "no run_end for run %d" % i)
             rss.append((i, rss_kib(daemon.pid)))
             if i % 100 == 0:
-                print("%5d runs  VmRSS %6d KiB (anon %6d)  fds %4d  runs checked %4d  %6.1f s%s" %
-                      (i, rss[-1][1], rss_kib(daemon.pid, "RssAnon:"), fd_count(daemon.pid),
+                # What malloc holds, and of it what is in use: a VmRSS that
+                # grows with the bytes in use flat is the allocator's.
+                d = call(sock, "status", {"only": "daemon"})["result"]["daemon"]
+                print("%5d runs  VmRSS %6d KiB (anon %6d; heap %6d, in use %6d KiB, %d trims)  "
+                      "fds %4d  runs checked %4d  %6.1f s%s" %
+                      (i, rss[-1][1], rss_kib(daemon.pid, "RssAnon:"), d["heap_bytes"] // 1024,
+                       d["heap_in_use_bytes"] // 1024, d["heap_trims"], fd_count(daemon.pid),
                        checker.n["checked"],
                        time.time() - start, "  checker: " + checker.error if checker.error
                        else ""), flush=True)
@@ -347,6 +353,7 @@ def soak(a, extra, base, rng, failures):
         wait_for(lambda: call(sock, "status", {"only": "daemon"})["result"]["daemon"]["clients"]
                  <= 1, 20, "subscribers still connected")
         fds_after = fd_count(daemon.pid)
+        heap = call(sock, "status", {"only": "daemon"})["result"]["daemon"]
         # Where the daemon's memory is, for a VmRSS that is not flat.
         shutil.copyfile("/proc/%d/smaps" % daemon.pid,
                         os.path.join(tempfile.gettempdir(), "rewrite-soak-smaps.txt"))
@@ -428,6 +435,9 @@ def soak(a, extra, base, rng, failures):
            len(log), len(subs), sum(s.resumes for s in subs), gapped,
            fds_before, fds_after, time.time() - start))
     print(rss_text)
+    print("heap trims %d (%d gave memory back), the longest %d us (%d us of CPU time)" %
+          (heap["heap_trims"], heap["heap_trims_released"], heap["heap_trim_longest_us"],
+           heap["heap_trim_longest_cpu_us"]))
     with open(os.path.join(tempfile.gettempdir(), "rewrite-soak-rss.txt"), "w") as f:
         f.writelines("%d %d\n" % x for x in rss)  # VmRSS KiB after each write
     print("sample runs checked against a benchmark run the daemon had dropped past "

@@ -42,10 +42,12 @@ std::shared_ptr<tracked_file> open_copy(archive& a, std::uint64_t run) {
 }  // namespace
 
 // The run is dropped past keep_runs: its comparison work goes, and the
-// archive's reader of its copy with it.
+// archive's reader of its copy with it; the heap's free pages go back to
+// the system soon after.
 void pair_scheduler::run_pruned(std::uint64_t run) {
   work_.erase(run);
   if (state_.run_archive != nullptr) state_.run_archive->run_pruned(run);
+  trimmer_.freed();
 }
 
 void pair_scheduler::copy_final(std::uint64_t run) {

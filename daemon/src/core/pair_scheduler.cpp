@@ -46,10 +46,13 @@ pair_scheduler::pair_scheduler(event_loop& loop, daemon_state& state, state_stor
       store_(store),
       pool_(pool),
       sides_(sides),
-      look_(std::move(look)) {}
+      look_(std::move(look)) {
+  state_.heap_trims = &trimmer_;
+}
 
 pair_scheduler::~pair_scheduler() {
   *alive_ = false;
+  if (state_.heap_trims == &trimmer_) state_.heap_trims = nullptr;
   if (follow_timer_ != 0) loop_.cancel_timer(follow_timer_);
   if (summary_timer_ != 0) loop_.cancel_timer(summary_timer_);
 }
@@ -352,6 +355,7 @@ void pair_scheduler::publish_layer(run_info& r, layer_result l) {
 
 void pair_scheduler::stop() {
   stopped_ = true;  // no new comparisons from here on
+  trimmer_.stop();
   if (summary_timer_ != 0) loop_.cancel_timer(summary_timer_);
   summary_timer_ = 0;
   for (auto& [n, w] : work_) {

@@ -23,6 +23,7 @@
 #include "core/pair_sides.h"
 #include "core/record_marks.h"
 #include "platform/event_loop.h"
+#include "platform/heap_trim.h"
 #include "platform/worker_pool.h"
 #include "sigdump/input_checks.h"
 #include "sigdump/streamed_layer.h"
@@ -52,7 +53,8 @@ class pair_scheduler {
   pair_scheduler& operator=(const pair_scheduler&) = delete;
 
   // A run's comparison work lives from run_started to run_pruned (which also
-  // lets go of the archive's reader of its copy).
+  // lets go of the archive's reader of its copy, and trims the heap soon
+  // after: platform/heap_trim.h).
   void run_started(std::uint64_t run);
   void run_pruned(std::uint64_t run);
   /* r, read back from the state folder, is again the run of its unchanged
@@ -303,6 +305,7 @@ class pair_scheduler {
   timer_id summary_timer_ = 0;           // one-shot: recomputes summary_due_'s summaries
   std::set<std::uint64_t> summary_due_;  // runs whose summary was put off
   bool stopped_ = false;
+  heap_trimmer trimmer_{loop_, pool_};  // after pruned runs (status: heap_trims)
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted results check it
 };
 

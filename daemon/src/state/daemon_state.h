@@ -22,8 +22,9 @@
 
 namespace sigdump::daemon {
 
-class archive;      // archive.h
-class state_store;  // state_store.h
+class archive;       // archive.h
+class heap_trimmer;  // platform/heap_trim.h
+class state_store;   // state_store.h
 
 /* A path the daemon was asked to watch. */
 struct watched_path {
@@ -206,14 +207,15 @@ class daemon_state {
   std::string event_loop_name;                                 // "io_uring" or "epoll"
   archive* run_archive = nullptr;                              // run copies (archive.h); null: off
   const state_store* store = nullptr;                          // run logs; null: not persisted
-  std::uint64_t next_run = 1;                                  // number the next run gets
-  std::uint64_t layers_streamed = 0;   // layers compared partly while they were being written
-  std::uint64_t chunks_streamed = 0;   // chunks of those summed before the layer was complete
-  std::uint64_t chunks_discarded = 0;  // streamed chunks summed again (truncated since)
-  std::uint64_t chunks_summed = 0;     // chunks summed so far while their layer was written
-  std::uint64_t parse_slices = 0;      // looks that left the rest of a growth to a later look
-  std::uint64_t stat_ticks = 0;        // stat timer periods so far
-  std::uint64_t stat_looks = 0;        // files the stat timer looked at so far
+  const heap_trimmer* heap_trims = nullptr;  // the scheduler's heap trims; null: none
+  std::uint64_t next_run = 1;                // number the next run gets
+  std::uint64_t layers_streamed = 0;         // layers compared partly while they were being written
+  std::uint64_t chunks_streamed = 0;         // chunks of those summed before the layer was complete
+  std::uint64_t chunks_discarded = 0;        // streamed chunks summed again (truncated since)
+  std::uint64_t chunks_summed = 0;           // chunks summed so far while their layer was written
+  std::uint64_t parse_slices = 0;            // looks that left the rest of a growth to a later look
+  std::uint64_t stat_ticks = 0;              // stat timer periods so far
+  std::uint64_t stat_looks = 0;              // files the stat timer looked at so far
   // Failed Prometheus textfile writes, as of the last one.
   std::uint64_t metrics_write_failures = 0;
   std::vector<trigger_stats> triggers;  // configured triggers (export/trigger_runner.h)

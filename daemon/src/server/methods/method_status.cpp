@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "export/archive.h"
+#include "platform/heap_trim.h"
 #include "server/ipc_lookup.h"
 #include "server/ipc_server.h"
 #include "server/methods/methods.h"
@@ -132,6 +133,17 @@ method_result method_status(method_context& ctx) {
     w.field("loop_longest_cpu_us", loop.longest_cpu_ns / 1000);
     w.field("loop_longest_wall_us", loop.longest_wall_ns / 1000);
     w.field("loop_over_5ms", loop.over_budget);
+    // The heap as malloc sees it, and the trims that gave its free pages
+    // back (platform/heap_trim.h).
+    const heap_usage heap = heap_now();
+    w.field("heap_bytes", heap.bytes);
+    w.field("heap_in_use_bytes", heap.in_use);
+    const heap_trimmer::stats trims =
+        st.heap_trims != nullptr ? st.heap_trims->counts() : heap_trimmer::stats{};
+    w.field("heap_trims", trims.trims);
+    w.field("heap_trims_released", trims.released);
+    w.field("heap_trim_longest_us", trims.longest_us);
+    w.field("heap_trim_longest_cpu_us", trims.longest_cpu_us);
     w.end_object();
   }
 
