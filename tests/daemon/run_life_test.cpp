@@ -122,7 +122,12 @@ TEST_P(RunLife, RunCutByACrashKeepsItsRecordCount) {
   }
   std::string cut;
   {
-    test_daemon d(dir_, {"--watch", dumps_, "--pair", "p:" + sample_ + "=" + bench_}, loop());
+    // The run is live when the daemon dies: its writer holds the file open,
+    // and no quiet time ends it first (the fixture's 400 ms did when the
+    // steps before the kill took that long on a loaded machine).
+    test_daemon d(
+        dir_, {"--watch", dumps_, "--pair", "p:" + sample_ + "=" + bench_, "--quiet-ms", "600000"},
+        loop());
     ASSERT_TRUE(d.wait_ready()) << d.proc().stderr_text();
     auto l =
         d.wait_event([&](const logged_event& e) { return e.event == "layer" && e.index == 4; });
