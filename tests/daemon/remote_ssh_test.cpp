@@ -228,7 +228,14 @@ TEST_P(RemoteSsh, SubscribeResumesAfterTheSshConnectionIsKilled) {
     v.insert(v.end(), more.begin(), more.end());
     return v;
   };
-  child again(with({start, "--until-run-end"}), env(), dir_.file("again"));
+  // `again` saves its clock in a folder of its own: saved under the same URL,
+  // its clock (perhaps past the run_end) would be the `last` that `second`
+  // resumes from, and `second` would wait for a run end that had been.
+  auto again_env = env();
+  for (auto& e : again_env) {
+    if (e.rfind("XDG_STATE_HOME=", 0) == 0) e = "XDG_STATE_HOME=" + dir_.file("xdg-again");
+  }
+  child again(with({start, "--until-run-end"}), again_env, dir_.file("again"));
   child first(with({start, "--no-reconnect"}), env(), dir_.file("first"));
   // The connections die in the middle of the run: the sample's writer
   // writes its first half and holds the file open until both are killed
