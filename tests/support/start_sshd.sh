@@ -9,8 +9,8 @@
 #                         the host key, StrictHostKeyChecking yes) and
 #                         DIR/sshd.pid (stop it with kill $(cat DIR/sshd.pid))
 #
-# Exit 0 when sshd listens; 77 with "SKIP: why" when a program is missing;
-# 1 with sshd's log when it could not start.
+# Exit 0 when sshd listens (its pid file is written); 77 with "SKIP: why"
+# when a program is missing; 1 with sshd's log when it could not start.
 set -euo pipefail
 dir=$1
 mkdir -p "$dir"
@@ -56,12 +56,23 @@ AllowTcpForwarding no
 X11Forwarding no
 LogLevel VERBOSE
 CONF
-  # Without -D sshd forks into the background once it listens: exit 0 means ready.
-  if "$sshd" -f "$dir/sshd_config" -E "$dir/sshd.log"; then
-    echo "$port"
-    exit 0
-  fi
-  grep -q "Bind to port\|Cannot bind" "$dir/sshd.log" 2>/dev/null || break
+  rm -f "$dir/sshd.pid" "$dir/sshd.log"
+  # Without -D sshd forks into the background *before* it binds the port:
+  # its exit status says only that the configuration was read. The child
+  # writes the pid file once it listens, or logs that it cannot bind and
+  # exits. Until one of them, a client is refused (on a loaded machine,
+  # often enough to fail a test that connects at once).
+  "$sshd" -f "$dir/sshd_config" -E "$dir/sshd.log" || break
+  for ((wait = 0; wait < 3000; ++wait)); do # 60 s
+    if [ -s "$dir/sshd.pid" ]; then
+      echo "$port"
+      exit 0
+    fi
+    grep -q "Bind to port\|Cannot bind" "$dir/sshd.log" 2>/dev/null && continue 2
+    sleep 0.02
+  done
+  echo "sshd wrote no pid file in 60 s" >&2
+  break
 done
 echo "sshd did not start:" >&2
 cat "$dir/sshd.log" >&2 || true

@@ -323,9 +323,9 @@ class Subscription:
       (``fresh_instance``). A file the daemon found again at start-up gets
       a new run; its ``run_start`` is returned with ``"continues"`` naming
       the run this iterator was following for that file (which never got
-      its run_end), and its replayed layers that equal layers already
-      returned for that run (same index, same metrics) are skipped, as are
-      replayed events returned before. So nothing is returned twice and
+      its run_end), and its layers that equal layers already returned for
+      that run (same index, same metrics; replayed, or compared after the
+      subscribe) are skipped, as are replayed events returned before. So nothing is returned twice and
       nothing is lost; a file rewritten while the daemon was down shows
       up as different layers, which are returned.
     ``reconnects`` counts the reconnections. ``gap`` events (this client
@@ -414,7 +414,7 @@ class Subscription:
         return None
 
     def _repeats(self, ev):
-        # A replayed layer of a run that continues one we followed, equal to
+        # A layer of a run that continues one we followed, equal to
         # the layer of that index we returned then.
         if ev.get("event") != "layer":
             return False
@@ -465,8 +465,10 @@ class Subscription:
                     and tick <= self._last_tick):
                 continue  # already returned before a reconnect
             key = self._key(ev)
-            if ev.get("replay") and key is not None and (key in self._seen
-                                                         or self._repeats(ev)):
+            # A layer of the continuing run repeats one returned whether it
+            # is replayed or compared after the subscribe (the restarted
+            # daemon's workers may not have reached it yet).
+            if (ev.get("replay") and key is not None and key in self._seen) or self._repeats(ev):
                 self.clock = ev["clock"]
                 continue  # the restarted daemon's state repeats it
             if key is not None:
