@@ -64,7 +64,11 @@ record_check check_of(const tracked_file& tf, std::size_t rec) {
 }
 
 bool still_holds(const dump_file& f, const record_check& c) noexcept {
-  if (c.mark != 0 && record_mark(f, c.rec) != c.mark) return false;
+  // A record whose bytes can no longer be read was cut off since: not held,
+  // also when its mark was not noted (the file was cut between the look's
+  // parse and its marks, so neither the marks nor the noted tail can tell).
+  const std::uint64_t now = record_mark(f, c.rec);
+  if (now == 0 || (c.mark != 0 && now != c.mark)) return false;
   return c.head == 0 || c.rec == 0 || record_mark(f, 0) == c.head;
 }
 

@@ -38,7 +38,8 @@ struct record_check {
   std::uint64_t mark = 0, head = 0;  // 0: not noted
 };
 record_check check_of(const tracked_file& tf, std::size_t rec);
-/* Whether f still holds both marks (true when none was noted). */
+/* Whether f still holds both marks (when noted) and record c.rec's bytes
+   can still be read: false once they were cut off, noted or not. */
 bool still_holds(const dump_file& f, const record_check& c) noexcept;
 
 /* A worker found the bytes of f changed under the run it read them for:
