@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <charconv>
 #include <exception>
+#include <optional>
 #include <utility>
 
 #include "core/file_runs.h"
@@ -37,6 +38,19 @@ std::shared_ptr<tracked_file> open_copy(archive& a, std::uint64_t run) {
   if (!info || info->failed) return nullptr;
   auto tf = a.open_copy(run, false);
   return tf ? *tf : nullptr;
+}
+
+// The archive's entries of run's copy and of its benchmark run b's, when
+// both are listed and neither failed: the copies the benchmark-only count
+// reads.
+std::optional<std::pair<archive::copy_info, archive::copy_info>> countable_copies(const archive* a,
+                                                                                  std::uint64_t run,
+                                                                                  std::uint64_t b) {
+  if (a == nullptr || b == 0) return std::nullopt;
+  auto sample = a->find(run);
+  auto bench = a->find(b);
+  if (!sample || sample->failed || !bench || bench->failed) return std::nullopt;
+  return std::pair{std::move(*sample), std::move(*bench)};
 }
 
 }  // namespace
@@ -83,11 +97,9 @@ void pair_scheduler::count_from_copies(run_info& r, run_work& w) {
   archive* a = stopped_ ? nullptr : state_.run_archive;
   const std::uint64_t b = run_number(r.benchmark_run);
   if (a == nullptr || b == 0 || !a->copy_final(r.number) || !a->copy_final(b)) return;
-  const auto sample = a->find(r.number);
-  const auto bench = a->find(b);
-  if (!sample || sample->failed || !bench || bench->failed) {
-    // A copy that cannot be read: no count will come (maybe_revise).
-    w.copies_uncounted = true;
+  const auto copies = countable_copies(a, r.number, b);
+  if (!copies) {
+    // A copy that failed: no count will come (copies_will_count).
     maybe_finish(r, w);
     return;
   }
@@ -98,8 +110,8 @@ void pair_scheduler::count_from_copies(run_info& r, run_work& w) {
     std::optional<std::uint64_t> count;
   };
   auto j = std::make_shared<count_job>();
-  j->sample = sample->path;
-  j->bench = bench->path;
+  j->sample = copies->first.path;
+  j->bench = copies->second.path;
   j->options = state_.compare_for(r.pair);
   // Both copies are opened, parsed and matched record by record off the
   // loop (the archive folder may be a slow disk; a copy holds a whole run).
@@ -133,12 +145,8 @@ void pair_scheduler::count_from_copies(run_info& r, run_work& w) {
 
 bool pair_scheduler::copies_will_count(const run_info& r, const run_work& w) const {
   if (w.copies_benchmark_only || w.copies_uncounted) return false;
-  archive* a = stopped_ ? nullptr : state_.run_archive;
-  const std::uint64_t b = run_number(r.benchmark_run);
-  if (a == nullptr || b == 0) return false;
-  const auto sample = a->find(r.number);
-  const auto bench = a->find(b);
-  return sample && !sample->failed && bench && !bench->failed;
+  const archive* a = stopped_ ? nullptr : state_.run_archive;
+  return countable_copies(a, r.number, run_number(r.benchmark_run)).has_value();
 }
 
 void pair_scheduler::compare_from_copy(run_info& r, run_work& w) {

@@ -210,7 +210,7 @@ class pair_scheduler {
     std::optional<std::uint64_t> copies_benchmark_only;
     bool copies_counting = false;
     bool copies_again = false;      // a copy became final again while it was counted
-    bool copies_uncounted = false;  // a copy could not be read, or the count failed
+    bool copies_uncounted = false;  // the count failed (a copy could not be read)
   };
   struct job;
 

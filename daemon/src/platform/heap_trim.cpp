@@ -1,7 +1,6 @@
 #include "platform/heap_trim.h"
 
 #include <malloc.h>
-#include <time.h>
 
 #include <algorithm>
 #include <utility>
@@ -12,17 +11,6 @@ heap_usage heap_now() noexcept {
   const struct mallinfo2 m = mallinfo2();
   return {m.arena + m.hblkhd, m.uordblks + m.hblkhd};
 }
-
-namespace {
-
-std::uint64_t thread_cpu_us() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000u +
-         static_cast<std::uint64_t>(ts.tv_nsec) / 1000u;
-}
-
-}  // namespace
 
 heap_trimmer::heap_trimmer(event_loop& loop, worker_pool& pool, std::chrono::milliseconds period)
     : loop_(loop), pool_(pool), period_(period) {}
@@ -56,9 +44,9 @@ void heap_trimmer::start_trim() {
   last_ = std::chrono::steady_clock::now();
   pool_.submit([loop = &loop_, alive = alive_, this] {
     const auto t0 = std::chrono::steady_clock::now();
-    const std::uint64_t cpu0 = thread_cpu_us();
+    const std::uint64_t cpu0 = thread_cpu_ns();
     const bool released = malloc_trim(0) != 0;
-    const std::uint64_t cpu = thread_cpu_us() - cpu0;
+    const std::uint64_t cpu = (thread_cpu_ns() - cpu0) / 1000;
     const auto us =
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
             .count();
